@@ -1,0 +1,48 @@
+# Tests run by ctest: C unit tests (tests/test_*.c, no Lua), the busted specs
+# (spec/*_spec.lua) and the reference server's own tests.
+
+# ---- C unit tests: one executable per tests/test_*.c, linked to the core ----
+file(GLOB TRITON_C_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/test_*.c)
+foreach(src ${TRITON_C_TESTS})
+    get_filename_component(name ${src} NAME_WE)
+    add_executable(${name} ${src})
+    target_link_libraries(${name} PRIVATE triton)
+    target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests)
+    add_test(NAME c.${name} COMMAND ${name})
+endforeach()
+
+# ---- busted specs --------------------------------------------------------------
+# The plain build runs them in a stock lua5.4 that loads build/lua/triton/core.so,
+# which proves `require "triton"` works from any host. The sanitizer build runs
+# them in the tritonlua host instead, so that every byte of our C is instrumented
+# (a stock lua5.4 cannot load an ASan-built module).
+find_program(BUSTED busted REQUIRED)
+find_program(LUA54 lua5.4 REQUIRED)
+if(TRITON_SANITIZE)
+    set(TRITON_SPEC_LUA $<TARGET_FILE:tritonlua_host>)
+else()
+    set(TRITON_SPEC_LUA ${LUA54})
+endif()
+set(TRITON_TEST_ENV
+    "LUA_PATH_5_4=${CMAKE_SOURCE_DIR}/lua/?.lua\;${CMAKE_SOURCE_DIR}/lua/?/init.lua\;${CMAKE_SOURCE_DIR}/spec/?.lua\;\;"
+    "LUA_CPATH_5_4=${CMAKE_BINARY_DIR}/lua/?.so\;\;"
+    "TRITONLUA=$<TARGET_FILE:tritonlua_host>"
+    "TRITON_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
+    "TRITON_BUILD_DIR=${CMAKE_BINARY_DIR}"
+    "TRITON_SANITIZE=$<BOOL:${TRITON_SANITIZE}>")
+
+file(GLOB TRITON_SPECS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/spec/*_spec.lua)
+foreach(spec ${TRITON_SPECS})
+    get_filename_component(name ${spec} NAME_WE)
+    string(REGEX REPLACE "_spec$" "" name ${name})
+    add_test(NAME spec.${name}
+             COMMAND ${TRITON_SPEC_LUA} ${BUSTED} --output=gtest ${spec}
+             WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+    set_tests_properties(spec.${name} PROPERTIES ENVIRONMENT "${TRITON_TEST_ENV}")
+endforeach()
+
+# ---- reference server (scripts/refserver) ----------------------------------------
+include(${CMAKE_SOURCE_DIR}/cmake/RefServer.cmake OPTIONAL)
+
+# ---- examples (examples/*.lua run against the reference server) -----------------
+include(${CMAKE_SOURCE_DIR}/cmake/Examples.cmake OPTIONAL)

@@ -1,0 +1,34 @@
+#include "common/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int triton_fail(struct triton_error *err, enum triton_code code, const char *fmt, ...)
+{
+    if (!err || err->code != TRITON_OK)
+        return -1;
+    err->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+void triton_error_clear(struct triton_error *err)
+{
+    memset(err, 0, sizeof *err);
+}
+
+const char *triton_code_word(enum triton_code code)
+{
+    switch (code) {
+#define X(name, word)                                                                              \
+    case TRITON_##name:                                                                            \
+        return word;
+        TRITON_ERROR_CODES(X)
+#undef X
+    }
+    return "unknown";
+}

@@ -1,0 +1,16 @@
+/*
+ * lcore.h: how the binding's parts join into the "triton.core" table.
+ * Each binding file exports one opener that adds its functions to the table
+ * on top of the stack (and creates its metatables). Keep this list short:
+ * one entry per binding area.
+ */
+#ifndef TRITON_LCORE_H
+#define TRITON_LCORE_H
+
+#include <lua.h>
+
+void ltensor_open(lua_State *L);     /* src/lua/ltensor.c: tensors */
+void ltensor_ops_open(lua_State *L); /* src/lua/ltensor_ops.c: tensor math (after ltensor_open) */
+void lutil_open(lua_State *L);       /* src/lua/lutil.c: now, sleep, json, version */
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * ltensor.h: the tensor userdata, shared by the binding files.
+ * ltensor.c owns the metatable (creation, metadata, indexing, views, copies,
+ * tostring); ltensor_ops.c adds the math methods and operators to it.
+ * The userdata holds a struct tensor; a view keeps its source alive through the
+ * C refcount on the buffer, so no Lua-side user value is needed for that.
+ */
+#ifndef TRITON_LTENSOR_H
+#define TRITON_LTENSOR_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "tensor/tensor.h"
+
+#define LTENSOR_MT "triton.Tensor"
+
+/* The tensor at idx, or a Lua argument error naming the argument. */
+struct tensor *ltensor_check(lua_State *L, int idx);
+/* The tensor at idx, or NULL if it is not one. */
+struct tensor *ltensor_test(lua_State *L, int idx);
+/* Pushes a new tensor userdata, zeroed (ndim 0, no buffer), with the metatable
+ * set; the caller fills it in. If filling fails, leave it zeroed and raise: __gc
+ * on a zeroed tensor is a no-op. */
+struct tensor *ltensor_push(lua_State *L);
+/* Raises err as a Lua error "<message>" (frees nothing: err lives on the C stack). */
+int ltensor_raise(lua_State *L, const struct triton_error *err);
+/* Adds functions to the metatable's method table (the __index table). */
+void ltensor_add_methods(lua_State *L, const luaL_Reg *methods);
+
+#endif
