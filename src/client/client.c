@@ -1,0 +1,101 @@
+/*
+ * client.c: the transport-neutral part of a client (see client.h).
+ */
+#include "client/client.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const call_kind_names[] = {
+#define X(e, name) name,
+    TRITON_CALL_KINDS(X)
+#undef X
+};
+
+const char *triton_call_kind_name(enum triton_call_kind kind)
+{
+    if ((int)kind < 0 || kind >= TRITON_CALL_NKINDS)
+        return "unknown";
+    return call_kind_names[kind];
+}
+
+void triton_infer_result_free(struct triton_infer_result *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_outputs; i++) {
+        struct triton_infer_output *o = &r->outputs[i];
+        free(o->name);
+        free(o->datatype);
+        cJSON_Delete(o->parameters);
+        if (o->has_data)
+            tensor_release(&o->tensor);
+    }
+    free(r->outputs);
+    free(r->model_name);
+    free(r->model_version);
+    free(r->id);
+    cJSON_Delete(r->parameters);
+    free(r);
+}
+
+struct triton_client *triton_client_new(struct triton_loop *loop,
+                                        const struct triton_client_options *opts,
+                                        struct triton_error *err)
+{
+    if (!opts->url || !*opts->url) {
+        triton_fail(err, TRITON_INVALID_ARGUMENT, "a client needs a server URL");
+        return NULL;
+    }
+    struct triton_client *c = calloc(1, sizeof(*c));
+    if (!c || !(c->url = strdup(opts->url))) {
+        free(c);
+        triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a client");
+        return NULL;
+    }
+    c->loop = loop;
+    c->protocol = opts->protocol;
+    c->verbose = opts->verbose;
+    int rc = opts->protocol == TRITON_PROTOCOL_GRPC ? triton_grpc_init(c, opts, err)
+                                                    : triton_http_init(c, opts, err);
+    if (rc != 0) {
+        free(c->url);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void triton_client_free(struct triton_client *c)
+{
+    if (!c)
+        return;
+    if (c->transport)
+        c->transport->destroy(c);
+    free(c->url);
+    free(c);
+}
+
+int triton_client_submit(struct triton_client *c, struct triton_call *call,
+                         struct triton_error *err)
+{
+    if ((int)call->kind < 0 || call->kind >= TRITON_CALL_NKINDS || !call->done)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "malformed call");
+    call->finished = false;
+    return c->transport->submit(c, call, err);
+}
+
+int triton_call_wait(struct triton_client *c, struct triton_call *call, struct triton_error *err)
+{
+    while (!call->finished) {
+        int ran = triton_loop_step(c->loop, -1, err);
+        if (ran < 0)
+            return -1;
+        /* Nothing ran and nothing is in flight: the transport dropped the call
+         * without completing it. Fail instead of spinning forever. */
+        if (ran == 0 && !call->finished && triton_loop_pending(c->loop) == 0)
+            return triton_fail(err, TRITON_INTERNAL, "%s: the call was lost by its transport",
+                               triton_call_kind_name(call->kind));
+    }
+    return 0;
+}

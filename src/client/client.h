@@ -1,0 +1,329 @@
+/*
+ * client.h: the protocol-neutral client. Plain C, no Lua.
+ *
+ * One interface, two transports (src/http over libcurl, src/grpc over gRPC's C
+ * core), as luasocket's io.h puts send/recv behind function pointers: a client
+ * is a struct triton_client whose `transport` table the transport fills in.
+ * The Lua binding talks only to this header and never branches on the protocol.
+ *
+ * Every request is a struct triton_call: a kind, the arguments that kind uses,
+ * and a completion function. Calls are asynchronous underneath: submit starts
+ * the I/O on the client's event loop (src/loop) and `on_reply` runs later, on
+ * the loop's thread, from inside triton_loop_step. A blocking call is submit
+ * followed by stepping the loop until the call is done (triton_call_wait).
+ *
+ * Replies to the control-plane calls (metadata, config, index, statistics,
+ * settings, shared-memory status) are cJSON trees in the shape of Triton's
+ * HTTP/REST JSON, with model_config.proto's snake_case field names. The HTTP
+ * transport parses the body; the gRPC transport converts its protobuf-c reply
+ * into the same tree (driven by protobuf-c's descriptors), reshaping where the
+ * two protocols differ (e.g. shared-memory status is a map over gRPC and a
+ * list over HTTP), so both transports hand the binding identical trees.
+ * Numbers in these trees are doubles, as cJSON keeps them: counters beyond
+ * 2^53 lose precision on both transports alike.
+ */
+#ifndef TRITON_CLIENT_H
+#define TRITON_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/error.h"
+#include "loop/loop.h"
+#include "tensor/tensor.h"
+
+/* ---- options ------------------------------------------------------------------- */
+
+enum triton_protocol { TRITON_PROTOCOL_HTTP, TRITON_PROTOCOL_GRPC };
+
+struct triton_kv {
+    const char *key;
+    const char *value; /* NUL-terminated */
+};
+
+struct triton_channel_arg { /* a raw gRPC channel argument */
+    const char *key;
+    bool is_int;
+    long int_value;
+    const char *str_value;
+};
+
+struct triton_client_options {
+    enum triton_protocol protocol;
+    /* host:port (gRPC also takes its target syntax, e.g. ipv4:a:p1,b:p2). A
+     * scheme (http://, https://, grpc://, grpcs://) is stripped by the caller and
+     * turned into protocol + use_tls. */
+    const char *url;
+    bool use_tls;
+    bool verbose; /* log each request/response through `log`; credentials redacted */
+    void (*log)(void *log_ctx, const char *line); /* NULL: stderr */
+    void *log_ctx;
+    const struct triton_kv *headers; /* sent with every call (gRPC: as metadata) */
+    size_t n_headers;
+    double connection_timeout; /* seconds; 0 = transport default */
+    double network_timeout;    /* seconds for a whole call without its own timeout; 0 = none */
+    const char *ca_file, *cert_file, *key_file;
+    bool insecure;                    /* TLS without verification; off unless asked */
+    const char *compression;          /* NULL, "gzip" or "deflate": request bodies */
+    const char *response_compression; /* NULL, "gzip" or "deflate": accepted replies */
+    int concurrency;                  /* requests in flight at once; 0 = default */
+    size_t max_response_size;         /* bytes; 0 = default (INT32_MAX) */
+    /* gRPC only */
+    int keepalive_time_ms, keepalive_timeout_ms; /* 0 = gRPC default */
+    bool keepalive_permit_without_calls;
+    const struct triton_channel_arg *channel_args;
+    size_t n_channel_args;
+};
+
+/* ---- inference ------------------------------------------------------------------- */
+
+enum triton_param_type {
+    TRITON_PARAM_BOOL,
+    TRITON_PARAM_INT64,
+    TRITON_PARAM_UINT64, /* gRPC's uint64_param; JSON number over HTTP */
+    TRITON_PARAM_DOUBLE, /* kept apart from INT64: Triton reads 1 and 1.0 differently */
+    TRITON_PARAM_STRING,
+};
+
+struct triton_param {
+    const char *key;
+    enum triton_param_type type;
+    union {
+        bool b;
+        int64_t i;
+        uint64_t u;
+        double d;
+        struct {
+            const char *ptr;
+            size_t len;
+        } s;
+    } v;
+};
+
+struct triton_infer_input {
+    const char *name;
+    const char *datatype; /* Triton's name, as sent */
+    const int64_t *shape;
+    int ndim;
+    /* The data, or NULL when the input lives in a shared-memory region. Sent in
+     * Triton's wire layout; a contiguous fixed-size tensor is sent from its own
+     * memory without a copy, so it must stay unchanged until the call completes
+     * (the binding keeps it referenced). */
+    const struct tensor *data;
+    bool json; /* HTTP: send as JSON "data" instead of binary */
+    const char *shm_region;
+    uint64_t shm_byte_size, shm_offset;
+    const struct triton_param *params;
+    size_t n_params;
+};
+
+struct triton_infer_requested_output {
+    const char *name;
+    int binary;          /* HTTP binary_data: -1 = request default, 0 = JSON, 1 = binary */
+    int64_t class_count; /* classification extension; 0 = off */
+    const char *shm_region;
+    uint64_t shm_byte_size, shm_offset;
+    const struct triton_param *params;
+    size_t n_params;
+};
+
+struct triton_infer_request {
+    const char *model;
+    const char *version; /* NULL or "" = server's choice */
+    const char *id;      /* NULL = none */
+    uint64_t sequence_id;
+    const char *sequence_id_str; /* string sequence ids; wins over sequence_id when set */
+    bool sequence_start, sequence_end;
+    uint64_t priority;                 /* 0 = model default */
+    uint64_t timeout_us;               /* server-side timeout parameter; 0 = none */
+    const struct triton_param *params; /* custom request parameters */
+    size_t n_params;
+    const struct triton_infer_input *inputs;
+    size_t n_inputs;
+    const struct triton_infer_requested_output *outputs; /* n_outputs 0 = all outputs */
+    size_t n_outputs;
+    bool binary_data_output; /* HTTP default for outputs without their own flag */
+};
+
+struct triton_infer_output {
+    char *name;
+    char *datatype;
+    enum tensor_dtype dtype; /* TENSOR_INVALID for a datatype we do not know */
+    int64_t shape[TENSOR_MAX_DIMS];
+    int ndim;
+    cJSON *parameters;    /* object; never NULL */
+    bool has_data;        /* false for an output placed in shared memory */
+    struct tensor tensor; /* valid when has_data: a view over the reply where alignment allows */
+};
+
+struct triton_infer_result {
+    char *model_name, *model_version, *id;
+    cJSON *parameters; /* object; never NULL */
+    size_t n_outputs;
+    struct triton_infer_output *outputs;
+    bool final; /* streams: this response ends its request (triton_final_response) */
+};
+
+void triton_infer_result_free(struct triton_infer_result *r);
+
+/* ---- calls ------------------------------------------------------------------------ */
+
+/* X(ENUM, "name"): every request a client can make. */
+#define TRITON_CALL_KINDS(X)                                                                       \
+    X(SERVER_LIVE, "is_server_live")                                                               \
+    X(SERVER_READY, "is_server_ready")                                                             \
+    X(MODEL_READY, "is_model_ready")                                                               \
+    X(SERVER_METADATA, "server_metadata")                                                          \
+    X(MODEL_METADATA, "model_metadata")                                                            \
+    X(MODEL_CONFIG, "model_config")                                                                \
+    X(REPOSITORY_INDEX, "model_repository_index")                                                  \
+    X(LOAD_MODEL, "load_model")                                                                    \
+    X(UNLOAD_MODEL, "unload_model")                                                                \
+    X(STATISTICS, "inference_statistics")                                                          \
+    X(TRACE_SETTINGS, "trace_settings")                                                            \
+    X(UPDATE_TRACE_SETTINGS, "update_trace_settings")                                              \
+    X(LOG_SETTINGS, "log_settings")                                                                \
+    X(UPDATE_LOG_SETTINGS, "update_log_settings")                                                  \
+    X(SYSTEM_SHM_STATUS, "system_shared_memory_status")                                            \
+    X(SYSTEM_SHM_REGISTER, "register_system_shared_memory")                                        \
+    X(SYSTEM_SHM_UNREGISTER, "unregister_system_shared_memory")                                    \
+    X(CUDA_SHM_STATUS, "cuda_shared_memory_status")                                                \
+    X(CUDA_SHM_REGISTER, "register_cuda_shared_memory")                                            \
+    X(CUDA_SHM_UNREGISTER, "unregister_cuda_shared_memory")                                        \
+    X(INFER, "infer")                                                                              \
+    X(GENERATE, "generate")                                                                        \
+    X(GENERATE_STREAM, "generate_stream")
+
+enum triton_call_kind {
+#define X(e, name) TRITON_CALL_##e,
+    TRITON_CALL_KINDS(X)
+#undef X
+        TRITON_CALL_NKINDS
+};
+
+const char *triton_call_kind_name(enum triton_call_kind kind);
+
+struct triton_call;
+
+/* What a call produced. The completion may take ownership of `json` or
+ * `result` by setting the field to NULL; whatever is left is freed after it
+ * returns. */
+struct triton_reply {
+    bool boolean;                       /* health and readiness calls */
+    cJSON *json;                        /* control-plane calls, generate, generate_stream events */
+    struct triton_infer_result *result; /* infer and stream responses */
+};
+
+/* Runs on the loop's thread once per reply; for a call that produces several
+ * (generate_stream, a stream) once per reply with final = false and once more
+ * with final = true (reply may then be empty). On failure err is set and it is
+ * the last invocation. */
+typedef void (*triton_call_done_fn)(struct triton_call *call, struct triton_reply *reply,
+                                    const struct triton_error *err, bool final);
+
+struct triton_bytes {
+    const char *key;
+    const void *data;
+    size_t len;
+};
+
+struct triton_call {
+    enum triton_call_kind kind;
+    /* arguments: each kind reads those it needs */
+    const char *model, *version;
+    const char *region;     /* shared-memory region name; NULL = all */
+    const char *key;        /* system shm key */
+    const void *raw_handle; /* CUDA IPC handle bytes */
+    size_t raw_handle_len;
+    int64_t device_id;
+    uint64_t byte_size, offset;
+    bool flag;                        /* repository index: ready only; unload: unload_dependents */
+    const char *config_json;          /* load: config override */
+    const struct triton_bytes *files; /* load: "file:<version>/<name>" -> bytes */
+    size_t n_files;
+    const cJSON *settings; /* update_*_settings; generate request body */
+    const struct triton_infer_request *infer;
+    /* per call */
+    const struct triton_kv *headers;
+    size_t n_headers;
+    const struct triton_kv *query; /* HTTP query parameters */
+    size_t n_query;
+    double timeout; /* seconds; 0 = the client's network_timeout */
+
+    triton_call_done_fn done;
+    void *user;
+
+    /* kept by the transport: */
+    bool finished;         /* set to true just before the final done runs */
+    void *transport_state; /* the transport's per-call state while in flight */
+};
+
+/* ---- streams (ModelStreamInfer; gRPC only) ---------------------------------------------- */
+
+struct triton_stream {
+    /* Called once per response (reply->result) or in-band error (err set, final
+     * false: the stream stays open); finally once with final = true when the
+     * stream ends (err set if it ended badly). */
+    triton_call_done_fn done;
+    void *user;
+    const struct triton_kv *headers;
+    size_t n_headers;
+    double timeout; /* seconds for the whole stream; 0 = none */
+    bool finished;  /* set by the transport just before the final done */
+    void *transport_state;
+};
+
+/* ---- the client and its transport ------------------------------------------------------ */
+
+struct triton_client;
+
+struct triton_transport {
+    const char *name; /* "http" or "grpc" */
+    /* Starts a call. On failure nothing was started and call->done is not run. */
+    int (*submit)(struct triton_client *c, struct triton_call *call, struct triton_error *err);
+    /* Cancels a call in flight: its done runs later (from a step) with CANCELLED. */
+    void (*cancel)(struct triton_client *c, struct triton_call *call);
+    int (*stream_open)(struct triton_client *c, struct triton_stream *s, struct triton_error *err);
+    int (*stream_send)(struct triton_client *c, struct triton_stream *s,
+                       const struct triton_infer_request *req, struct triton_error *err);
+    /* Half-closes: the server finishes what was sent, then done runs with final. */
+    void (*stream_close)(struct triton_client *c, struct triton_stream *s);
+    void (*stream_cancel)(struct triton_client *c, struct triton_stream *s);
+    /* Cancels everything in flight, waits for it to drain, frees transport state. */
+    void (*destroy)(struct triton_client *c);
+};
+
+struct triton_client {
+    const struct triton_transport *transport;
+    void *transport_state;
+    struct triton_loop *loop; /* not owned: several clients may share one loop */
+    enum triton_protocol protocol;
+    char *url;
+    bool verbose;
+};
+
+/* Creates a client on `loop` with the transport for opts->protocol. */
+struct triton_client *triton_client_new(struct triton_loop *loop,
+                                        const struct triton_client_options *opts,
+                                        struct triton_error *err);
+/* Cancels calls in flight (their done runs with CANCELLED from inside this
+ * function) and frees the client. */
+void triton_client_free(struct triton_client *c);
+
+int triton_client_submit(struct triton_client *c, struct triton_call *call,
+                         struct triton_error *err);
+/* Steps the client's loop until call->finished (other calls' completions run
+ * meanwhile, as they would in any step). */
+int triton_call_wait(struct triton_client *c, struct triton_call *call, struct triton_error *err);
+
+/* Transport constructors (src/http/http.c, src/grpc/grpc.c): fill in
+ * c->transport and c->transport_state. */
+int triton_http_init(struct triton_client *c, const struct triton_client_options *opts,
+                     struct triton_error *err);
+int triton_grpc_init(struct triton_client *c, const struct triton_client_options *opts,
+                     struct triton_error *err);
+
+#endif
