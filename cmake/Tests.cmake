@@ -2,13 +2,19 @@
 # (spec/*_spec.lua) and the reference server's own tests.
 
 # ---- C unit tests: one executable per tests/test_*.c, linked to the core ----
+# tests/support/*.c (e.g. starting the reference server) is linked into each.
+file(GLOB TRITON_TEST_SUPPORT CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/support/*.c)
+add_library(triton_test_support STATIC ${TRITON_TEST_SUPPORT})
+target_link_libraries(triton_test_support PUBLIC triton)
+target_include_directories(triton_test_support PUBLIC ${CMAKE_SOURCE_DIR}/tests
+                           ${CMAKE_SOURCE_DIR}/tests/support)
 file(GLOB TRITON_C_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/test_*.c)
 foreach(src ${TRITON_C_TESTS})
     get_filename_component(name ${src} NAME_WE)
     add_executable(${name} ${src})
-    target_link_libraries(${name} PRIVATE triton)
-    target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests)
+    target_link_libraries(${name} PRIVATE triton_test_support)
     add_test(NAME c.${name} COMMAND ${name})
+    set_tests_properties(c.${name} PROPERTIES ENVIRONMENT "TRITON_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endforeach()
 
 # ---- busted specs --------------------------------------------------------------
