@@ -17,7 +17,8 @@
 
 /* The tensor at idx, or a Lua argument error naming the argument. */
 struct tensor *ltensor_check(lua_State *L, int idx);
-/* The tensor at idx, or NULL if it is not one. */
+/* The tensor at idx, or NULL if it is not one. Both raise "attempt to use a closed
+ * tensor" for a tensor released by __close, so callers never see an empty one. */
 struct tensor *ltensor_test(lua_State *L, int idx);
 /* Pushes a new tensor userdata, zeroed (ndim 0, no buffer), with the metatable
  * set; the caller fills it in. If filling fails, leave it zeroed and raise: __gc
@@ -25,6 +26,11 @@ struct tensor *ltensor_test(lua_State *L, int idx);
 struct tensor *ltensor_push(lua_State *L);
 /* Raises err as a Lua error "<message>" (frees nothing: err lives on the C stack). */
 int ltensor_raise(lua_State *L, const struct triton_error *err);
+/* Tells Lua's collector about the new buffer of t. Buffers are malloc'd by the
+ * core, out of the collector's sight; without this a loop making big tensors
+ * grows until something else triggers a collection. Call it once for each tensor
+ * with a freshly allocated buffer (not for views); a no-op below 1 MiB. */
+void ltensor_track(lua_State *L, const struct tensor *t);
 /* Adds functions to the metatable's method table (the __index table). */
 void ltensor_add_methods(lua_State *L, const luaL_Reg *methods);
 

@@ -124,6 +124,101 @@ void tensor_release(struct tensor *t);
 /* Resolves one -1 in shape against numel; checks the product matches. */
 int tensor_resolve_shape(int64_t *shape, int ndim, int64_t numel, struct triton_error *err);
 
+/* Contiguous row-major strides (in elements) for shape. */
+void tensor_contiguous_strides(const int64_t *shape, int ndim, int64_t *strides);
+/* Checks a shape (0..TENSOR_MAX_DIMS dims, no negative sizes, numel and bytes
+ * representable) without allocating: tensor_numel_checked with the ndim check. */
+int tensor_check_shape(const int64_t *shape, int ndim, enum tensor_dtype dt,
+                       struct triton_error *err);
+
+/* Walks a tensor's elements in row-major order whatever its strides (an
+ * odometer over the index, O(1) amortized per step):
+ *     struct tensor_iter it;
+ *     for (tensor_iter_init(&it, t); it.left > 0; tensor_iter_next(&it)) use(it.ptr);
+ */
+struct tensor_iter {
+    char *ptr;    /* the current element */
+    int64_t left; /* elements not yet visited, the current one included */
+    int ndim;
+    int64_t index[TENSOR_MAX_DIMS];
+    int64_t shape[TENSOR_MAX_DIMS];
+    int64_t step[TENSOR_MAX_DIMS]; /* strides in bytes */
+};
+void tensor_iter_init(struct tensor_iter *it, const struct tensor *t);
+static inline void tensor_iter_next(struct tensor_iter *it)
+{
+    if (--it->left <= 0)
+        return;
+    for (int d = it->ndim - 1; d >= 0; d--) {
+        it->ptr += it->step[d];
+        if (++it->index[d] < it->shape[d])
+            return;
+        it->ptr -= it->step[d] * it->shape[d];
+        it->index[d] = 0;
+    }
+}
+
+/* ---- views -------------------------------------------------------------------- *
+ * Each fills `out` (which must not hold a reference yet) with a view of t that
+ * shares t's buffer, or fails without touching out. Dims and indices are 0-based.
+ */
+
+/* t with a new shape (one -1 allowed): a view when t is contiguous, a copy otherwise. */
+int tensor_reshape(struct tensor *out, const struct tensor *t, const int64_t *shape, int ndim,
+                   struct triton_error *err);
+/* Elements start..stop-1 along dim (0 <= start <= stop <= shape[dim]). */
+int tensor_slice(struct tensor *out, const struct tensor *t, int dim, int64_t start, int64_t stop,
+                 struct triton_error *err);
+/* Index `index` along dim, removing that dim (t[i] on a row is dim 0). */
+int tensor_select(struct tensor *out, const struct tensor *t, int dim, int64_t index,
+                  struct triton_error *err);
+/* Dims reordered: out dim i is t's dim perm[i]; perm must be a permutation of 0..ndim-1. */
+int tensor_permute(struct tensor *out, const struct tensor *t, const int *perm,
+                   struct triton_error *err);
+int tensor_transpose(struct tensor *out, const struct tensor *t, int d1, int d2,
+                     struct triton_error *err);
+/* Removes dim (which must have size 1), or every size-1 dim when dim < 0. */
+int tensor_squeeze(struct tensor *out, const struct tensor *t, int dim, struct triton_error *err);
+/* Inserts a size-1 dim at position dim (0..ndim). */
+int tensor_unsqueeze(struct tensor *out, const struct tensor *t, int dim, struct triton_error *err);
+
+/* ---- element values and conversions ------------------------------------------ *
+ * Conversions between dtypes follow one rule set, used by astype, copies between
+ * dtypes and the math code:
+ *   - to a float dtype: rounded to nearest even, once (FP16/BF16 from a double
+ *     directly); out of range gives +-Inf; NaN stays NaN.
+ *   - float to an integer dtype: truncated toward zero and saturated to the
+ *     dtype's range; NaN gives 0 (C leaves these undefined; this is what
+ *     torch and Rust do).
+ *   - integer to integer: wraps modulo 2^bits, as numpy's astype does.
+ *   - to BOOL: nonzero (NaN included) is true. BOOL reads as 0/1.
+ *   - BYTES converts only to and from BYTES.
+ * p points to one element of dtype dt (never BYTES for these four).
+ */
+double tensor_get_f64(enum tensor_dtype dt, const void *p);
+/* Floats truncated and saturated; UINT64 above INT64_MAX saturates to INT64_MAX. */
+int64_t tensor_get_i64(enum tensor_dtype dt, const void *p);
+void tensor_set_f64(enum tensor_dtype dt, void *p, double v);
+void tensor_set_i64(enum tensor_dtype dt, void *p, int64_t v);
+/* Strict stores for values that come from users: fail unless v fits dt (an
+ * integer dtype takes only integral values in range, BOOL only 0 or 1; float
+ * dtypes take any number, rounded). */
+int tensor_set_f64_exact(enum tensor_dtype dt, void *p, double v, struct triton_error *err);
+int tensor_set_i64_exact(enum tensor_dtype dt, void *p, int64_t v, struct triton_error *err);
+/* UINT64 values >= 2^63 (which int64 cannot hold). */
+int tensor_set_u64_exact(enum tensor_dtype dt, void *p, uint64_t v, struct triton_error *err);
+/* double -> float rounded to nearest, +-Inf past FLT_MAX (no undefined cast). */
+float tensor_f64_to_f32(double d);
+
+/* Copies src's elements into dst (same shape, any strides), converting between
+ * dtypes by the rules above. BYTES contents are interned into dst's buffer unless
+ * both share a buffer. */
+int tensor_copy(struct tensor *dst, const struct tensor *src, struct triton_error *err);
+/* A new contiguous tensor with src's values as dtype dt (a copy even when dt is
+ * src's dtype). */
+int tensor_astype(struct tensor *out, const struct tensor *src, enum tensor_dtype dt,
+                  struct triton_error *err);
+
 /* ---- wire layout ---------------------------------------------------------------- */
 
 /* Size of t in Triton's wire layout (little-endian, row-major; BYTES as
@@ -131,10 +226,13 @@ int tensor_resolve_shape(int64_t *shape, int ndim, int64_t numel, struct triton_
 int tensor_wire_size(const struct tensor *t, size_t *size, struct triton_error *err);
 /* Writes the wire layout into out (exactly tensor_wire_size bytes). */
 int tensor_to_wire(const struct tensor *t, void *out, struct triton_error *err);
-/* A tensor from wire bytes. With owner != NULL the tensor is a view over
- * data (no copy; fixed-size dtypes need data aligned for the element type, BYTES
- * elements point into data) and takes a reference on owner; otherwise the bytes
- * are copied. Every length prefix is checked against `size`. */
+/* A tensor from wire bytes. With owner != NULL (data must lie in memory owner
+ * keeps alive) the tensor is a view over data that holds a reference on owner: no
+ * copy of fixed-size elements, and BYTES elements point into data (only their
+ * {ptr, len} array is allocated). Fixed-size data that is misaligned for its
+ * element type is copied instead. With owner == NULL everything is copied.
+ * The byte count must match the shape exactly; every BYTES length prefix is
+ * checked against the bytes left, and trailing bytes are an error. */
 int tensor_from_wire(struct tensor *t, enum tensor_dtype dt, const int64_t *shape, int ndim,
                      const void *data, size_t size, struct tensor_buffer *owner,
                      struct triton_error *err);
@@ -146,6 +244,7 @@ uint16_t tensor_f32_to_f16(float f);
 float tensor_f16_to_f32(uint16_t h);
 uint16_t tensor_f32_to_bf16(float f);
 float tensor_bf16_to_f32(uint16_t h);
-uint16_t tensor_f64_to_f16(double d); /* rounded once, from the double */
+uint16_t tensor_f64_to_f16(double d);  /* rounded once, from the double */
+uint16_t tensor_f64_to_bf16(double d); /* rounded once, from the double */
 
 #endif

@@ -1,0 +1,514 @@
+-- Tensors: creation, dtypes, views, indexing, copies, printing and errors.
+-- The part of API.md's Tensors section that is not math (see tensor_ops specs).
+local triton = require "triton"
+
+local DTYPES = { "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32",
+                 "INT64", "FP16", "BF16", "FP32", "FP64", "BYTES" }
+
+-- Sample values for each dtype, chosen near the edges of its range.
+local SAMPLES = {
+  BOOL = { true, false, true, true },
+  UINT8 = { 0, 1, 127, 255 },
+  UINT16 = { 0, 1, 32768, 65535 },
+  UINT32 = { 0, 1, 2147483648, 4294967295 },
+  UINT64 = { 0, 1, math.maxinteger, 2.0^63 },
+  INT8 = { -128, -1, 0, 127 },
+  INT16 = { -32768, -1, 0, 32767 },
+  INT32 = { -2147483648, -1, 0, 2147483647 },
+  INT64 = { math.mininteger, -1, 0, math.maxinteger },
+  FP16 = { -65504.0, -0.5, 2.0^-24, 65504.0 },
+  BF16 = { -3.0, 0.5, 2.0^-133, 3.3895313892515355e38 },
+  FP32 = { -3.4028234663852886e38, -0.25, 1.401298464324817e-45, 1.5 },
+  FP64 = { -1.7976931348623157e308, 0.1, 4.9e-324, 1 / 3 },
+  BYTES = { "", "a", "b\0c", string.rep("\255", 300) },
+}
+
+-- Expected wire bytes of SAMPLES (string.pack formats, with FP16/BF16 by pattern).
+local WIRE = {
+  BOOL = "\1\0\1\1",
+  UINT8 = string.pack("<BBBB", 0, 1, 127, 255),
+  UINT16 = string.pack("<I2I2I2I2", 0, 1, 32768, 65535),
+  UINT32 = string.pack("<I4I4I4I4", 0, 1, 2147483648, 4294967295),
+  UINT64 = string.pack("<i8i8i8i8", 0, 1, math.maxinteger, math.mininteger),
+  INT8 = string.pack("<bbbb", -128, -1, 0, 127),
+  INT16 = string.pack("<i2i2i2i2", -32768, -1, 0, 32767),
+  INT32 = string.pack("<i4i4i4i4", -2147483648, -1, 0, 2147483647),
+  INT64 = string.pack("<i8i8i8i8", math.mininteger, -1, 0, math.maxinteger),
+  FP16 = string.pack("<I2I2I2I2", 0xfbff, 0xb800, 0x0001, 0x7bff),
+  BF16 = string.pack("<I2I2I2I2", 0xc040, 0x3f00, 0x0001, 0x7f7f),
+  FP32 = string.pack("<ffff", -3.4028234663852886e38, -0.25, 1.401298464324817e-45, 1.5),
+  FP64 = string.pack("<dddd", -1.7976931348623157e308, 0.1, 4.9e-324, 1 / 3),
+  BYTES = string.pack("<s4s4s4s4", "", "a", "b\0c", string.rep("\255", 300)),
+}
+
+local function u16(t) return (string.unpack("<I2", t:bytes())) end
+
+-- The error message of f(...), which must fail.
+local function err(f, ...)
+  local ok, msg = pcall(f, ...)
+  assert(not ok, "expected an error")
+  return tostring(msg)
+end
+
+describe("triton.tensor", function()
+  it("builds from nested tables with the shape inferred", function()
+    local t = triton.tensor({ { 1, 2, 3 }, { 4, 5, 6 } }, "FP32")
+    assert.are.equal("FP32", t.dtype)
+    assert.are.same({ 2, 3 }, t.shape)
+    assert.are.equal(6, t:numel())
+    assert.are.equal(2, t:dim())
+    assert.are.equal(2, #t)
+    assert.are.same({ { 1, 2, 3 }, { 4, 5, 6 } }, t:totable())
+  end)
+
+  it("builds from a flat table and a shape, with one -1 resolved", function()
+    local t = triton.tensor({ 1, 2, 3, 4, 5, 6 }, "INT32", { 3, -1 })
+    assert.are.same({ 3, 2 }, t.shape)
+    assert.are.same({ { 1, 2 }, { 3, 4 }, { 5, 6 } }, t:totable())
+    -- a nested table with a shape is reshaped
+    assert.are.same({ 4 }, triton.tensor({ { 1, 2 }, { 3, 4 } }, "INT8", { 4 }).shape)
+  end)
+
+  it("builds from raw little-endian bytes", function()
+    local t = triton.tensor(string.pack("<ffff", 1, 2, 3, 4), "FP32", { 2, 2 })
+    assert.are.same({ { 1, 2 }, { 3, 4 } }, t:totable())
+    assert.are.same({ 4 }, triton.tensor(string.pack("<i2i2i2i2", 1, 2, 3, 4), "INT16").shape)
+    assert.are.same({ 2, 2 }, triton.tensor(string.pack("<dddd", 1, 2, 3, 4), "FP64", { -1, 2 }).shape)
+  end)
+
+  it("picks a default dtype from the values, as torch does", function()
+    assert.are.equal("INT64", triton.tensor({ 1, 2 }).dtype)
+    assert.are.equal("FP32", triton.tensor({ { 1, 2 }, { 3, 4.5 } }).dtype)
+    assert.are.equal("BOOL", triton.tensor({ true, false }).dtype)
+    assert.are.equal("BYTES", triton.tensor({ "a" }).dtype)
+    assert.are.equal("FP32", triton.tensor({}).dtype)
+    assert.are.same({ 0 }, triton.tensor({}).shape)
+  end)
+
+  it("makes 0-d tensors from scalars and copies tensors", function()
+    local s = triton.tensor(7)
+    assert.are.equal(0, s:dim())
+    assert.are.same({}, s.shape)
+    assert.are.equal(7, s:get())
+    assert.are.equal(7, s:totable())
+    local src = triton.tensor({ 1.5, 2.5 }, "FP64")
+    local copy = triton.tensor(src, "INT32")
+    assert.are.same({ 1, 2 }, copy:totable())
+    copy[1] = 9
+    assert.are.equal(1.5, src[1])
+  end)
+
+  it("gives a new shape table each time", function()
+    local t = triton.zeros({ 2, 3 })
+    local s = t.shape
+    s[1] = 99
+    assert.are.same({ 2, 3 }, t.shape)
+    assert.are_not.equal(t.shape, t.shape)
+  end)
+end)
+
+describe("dtypes", function()
+  it("lists every Triton dtype with its element size", function()
+    local n = 0
+    for _ in pairs(triton.dtypes) do n = n + 1 end
+    assert.are.equal(14, n)
+    assert.are.equal(4, triton.dtypes.FP32)
+    assert.are.equal(2, triton.dtypes.BF16)
+    assert.are.equal(0, triton.dtypes.BYTES)
+  end)
+
+  for _, dt in ipairs(DTYPES) do
+    it(dt .. " round-trips through bytes() in Triton's layout", function()
+      local t = triton.tensor(SAMPLES[dt], dt, { 2, 2 })
+      local raw = t:bytes()
+      assert.are.equal(WIRE[dt], raw)
+      local back = triton.tensor(raw, dt, { 2, 2 })
+      assert.are.equal(dt, back.dtype)
+      assert.are.equal(raw, back:bytes())
+      local flat = back:reshape(-1)
+      for i = 1, 4 do
+        assert.are.equal(SAMPLES[dt][i], flat[i])
+      end
+    end)
+  end
+
+  it("maps INT64 to Lua integers exactly", function()
+    local t = triton.tensor({ math.maxinteger, math.mininteger, 2^53 + 1 }, "INT64")
+    assert.are.equal(math.maxinteger, t[1])
+    assert.are.equal(math.mininteger, t[2])
+    assert.are.equal(2^53 + 1, t[3])
+    assert.are.equal("integer", math.type(t[3]))
+  end)
+
+  it("reads UINT64 >= 2^63 back as floats, below as integers", function()
+    local t = triton.tensor(string.pack("<I8I8", 5, -1), "UINT64")
+    assert.are.equal("integer", math.type(t[1]))
+    assert.are.equal("float", math.type(t[2]))
+    assert.are.equal(2.0^64, t[2])
+    assert.has_error(function() triton.tensor({ -1 }, "UINT64") end,
+      "bad value at [1]: value -1 does not fit UINT64")
+  end)
+
+  it("maps BOOL to booleans and accepts 0 and 1", function()
+    local t = triton.tensor({ true, 0, 1, false }, "BOOL")
+    assert.are.same({ true, false, true, false }, t:totable())
+    assert.has_error(function() triton.tensor({ 2 }, "BOOL") end,
+      "bad value at [1]: value 2 does not fit BOOL")
+  end)
+
+  it("returns FP16 and BF16 values as Lua floats", function()
+    assert.are.equal("float", math.type(triton.tensor({ 1 }, "FP16")[1]))
+    assert.are.equal(0.5, triton.tensor({ 0.5 }, "BF16")[1])
+  end)
+end)
+
+describe("FP16 and BF16", function()
+  it("round to nearest, ties to even", function()
+    assert.are.equal(0x3c00, u16(triton.tensor({ 1 + 2^-11 }, "FP16")))
+    assert.are.equal(0x3c02, u16(triton.tensor({ 1 + 3 * 2^-11 }, "FP16")))
+    assert.are.equal(0x3c01, u16(triton.tensor({ 1 + 2^-11 + 2^-20 }, "FP16")))
+    assert.are.equal(0x3f80, u16(triton.tensor({ 1 + 2^-8 }, "BF16")))
+    assert.are.equal(0x3f82, u16(triton.tensor({ 1 + 3 * 2^-8 }, "BF16")))
+  end)
+
+  it("round a double once, not through float", function()
+    assert.are.equal(0x3c01, u16(triton.tensor({ 1 + 2^-11 + 2^-40 }, "FP16")))
+    assert.are.equal(0x3f81, u16(triton.tensor({ 1 + 2^-8 + 2^-40 }, "BF16")))
+  end)
+
+  it("keep subnormals, signed zeros, infinities and NaN", function()
+    assert.are.equal(0x0001, u16(triton.tensor({ 2^-24 }, "FP16")))
+    assert.are.equal(0x0000, u16(triton.tensor({ 2^-25 }, "FP16")))
+    assert.are.equal(0x0002, u16(triton.tensor({ 3 * 2^-25 }, "FP16")))
+    assert.are.equal(0x8000, u16(triton.tensor({ -0.0 }, "FP16")))
+    assert.are.equal(-math.huge, 1 / triton.tensor({ -0.0 }, "BF16")[1])
+    assert.are.equal(0x7c00, u16(triton.tensor({ math.huge }, "FP16")))
+    assert.are.equal(0xff80, u16(triton.tensor({ -math.huge }, "BF16")))
+    local nan = triton.tensor({ 0 / 0 }, "FP16")[1]
+    assert.is_true(nan ~= nan)
+    nan = triton.tensor({ 0 / 0 }, "BF16")[1]
+    assert.is_true(nan ~= nan)
+  end)
+
+  it("overflow to infinity past the largest finite value", function()
+    assert.are.equal(0x7bff, u16(triton.tensor({ 65519 }, "FP16")))
+    assert.are.equal(0x7c00, u16(triton.tensor({ 65520 }, "FP16")))
+    assert.are.equal(math.huge, triton.tensor({ 1e39 }, "BF16")[1])
+    assert.are.equal(-math.huge, triton.tensor({ -1e300 }, "FP32")[1])
+  end)
+end)
+
+describe("BYTES", function()
+  it("keeps strings binary-safe", function()
+    local s = triton.tensor({ "a", "b\0c", "" }, "BYTES")
+    assert.are.equal("b\0c", s[2])
+    assert.are.equal(3, #s[2])
+    assert.are.equal("", s[3])
+    assert.are.equal(string.pack("<s4s4s4", "a", "b\0c", ""), s:bytes())
+  end)
+
+  it("parses Triton's length-prefixed layout from a raw string", function()
+    local raw = string.pack("<s4s4", "hello", "\0\1\2")
+    local t = triton.tensor(raw, "BYTES")
+    assert.are.same({ 2 }, t.shape)
+    assert.are.same({ "hello", "\0\1\2" }, t:totable())
+    assert.are.same({ 1, 2 }, triton.tensor(raw, "BYTES", { 1, -1 }).shape)
+  end)
+
+  it("rejects truncated or overlong length-prefixed data", function()
+    local raw = string.pack("<s4s4", "hello", "xyz")
+    assert.has_error(function() triton.tensor(raw:sub(1, -2), "BYTES", { 2 }) end,
+      "BYTES element 2: length 3 exceeds the 2 bytes left")
+    assert.has_error(function() triton.tensor(raw, "BYTES", { 1 }) end,
+      "BYTES data has 7 bytes after its 1 elements")
+    assert.has_error(function() triton.tensor(raw .. "\1\0", "BYTES") end,
+      "BYTES element 3: length prefix truncated")
+    assert.has_error(function() triton.tensor("\255\255\255\255", "BYTES") end,
+      "BYTES element 1: length 4294967295 exceeds the 0 bytes left")
+  end)
+
+  it("sets elements from strings, keeping them after the source string is gone", function()
+    local t = triton.tensor({ "x", "y" }, "BYTES")
+    t[1] = string.rep("z", 1000) .. "\0"
+    collectgarbage()
+    assert.are.equal(1001, #t[1])
+    assert.are.equal(t:clone():bytes(), t:bytes())
+  end)
+end)
+
+describe("views", function()
+  it("share the buffer with their source", function()
+    local t = triton.tensor({ { 1, 2, 3 }, { 4, 5, 6 } }, "INT32")
+    local row = t[2]
+    row[1] = 40
+    assert.are.equal(40, t:get(2, 1))
+    local col = t:slice(2, 3, 3)
+    col:set(1, 1, 30)
+    assert.are.equal(30, t:get(1, 3))
+    local tr = t:transpose()
+    tr:set(3, 2, 60)
+    assert.are.equal(60, t:get(2, 3))
+    local flat = t:reshape(-1)
+    flat[2] = 20
+    assert.are.equal(20, t[1][2])
+    t:set(1, 1, 10)
+    assert.are.same({ 10, 20, 30, 40, 5, 60 }, t:flatten():totable())
+    assert.are.same({ 10, 40 }, tr[1]:totable())
+  end)
+
+  it("keep the buffer alive after the source is collected", function()
+    local row
+    do
+      local t = triton.arange(6, "FP64"):reshape(2, 3)
+      row = t[2]
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.are.same({ 3, 4, 5 }, row:totable())
+  end)
+
+  it("slice inclusively, 1-based, with negatives from the end", function()
+    local t = triton.arange(1, 11)
+    assert.are.same({ 3, 4, 5 }, t:slice(1, 3, 5):totable())
+    assert.are.same({ 8, 9, 10 }, t:slice(1, -3):totable())
+    assert.are.same({ 9 }, t:slice(1, -2, -2):totable())
+    assert.are.same({}, t:slice(1, 4, 3):totable())
+  end)
+
+  it("squeeze, unsqueeze, permute and flatten", function()
+    local t = triton.zeros({ 1, 3, 1 })
+    assert.are.same({ 3 }, t:squeeze().shape)
+    assert.are.same({ 3, 1 }, t:squeeze(1).shape)
+    assert.are.same({ 1, 3 }, t:squeeze(-1).shape)
+    assert.are.same({ 1, 1, 3, 1 }, t:unsqueeze(1).shape)
+    assert.are.same({ 1, 3, 1, 1 }, t:unsqueeze(-1).shape)
+    local p = triton.arange(24):reshape(2, 3, 4):permute { 3, 1, 2 }
+    assert.are.same({ 4, 2, 3 }, p.shape)
+    assert.are.equal(triton.arange(24):reshape(2, 3, 4):get(2, 3, 4), p:get(4, 2, 3))
+    assert.are.same({ 24 }, p:flatten().shape)
+    assert.are.equal(23, p:flatten()[24])
+  end)
+
+  it("contiguous returns the tensor itself or a packed copy", function()
+    local t = triton.arange(6):reshape(2, 3)
+    assert.are.equal(t, t:contiguous())
+    local tr = t:transpose()
+    local c = tr:contiguous()
+    assert.are_not.equal(tr, c)
+    assert.are.equal(tr:bytes(), c:bytes())
+    assert.are.equal(string.pack("<i8i8i8i8i8i8", 0, 3, 1, 4, 2, 5), tr:bytes())
+  end)
+end)
+
+describe("indexing", function()
+  it("reads elements of 1-d tensors and rows of n-d ones, 1-based", function()
+    local t = triton.tensor({ 10, 20, 30 }, "INT16")
+    assert.are.equal(10, t[1])
+    assert.are.equal(30, t[-1])
+    assert.are.equal(30, t:get(3))
+    local m = triton.tensor({ { 1, 2 }, { 3, 4 } }, "FP32")
+    assert.is_true(triton.is_tensor(m[1]))
+    assert.are.same({ 3, 4 }, m[2]:totable())
+    assert.are.equal(4, m:get(2, 2))
+    assert.are.equal(4, m:get(-1, -1))
+  end)
+
+  it("assigns elements, and rows from numbers, tables or tensors", function()
+    local m = triton.zeros({ 2, 2 }, "INT32")
+    m[1] = 7
+    m[2] = { 8, 9 }
+    assert.are.same({ { 7, 7 }, { 8, 9 } }, m:totable())
+    m[1] = triton.tensor({ 1.0, 2.0 }, "FP64")
+    m:set(2, 2, -1)
+    assert.are.same({ { 1, 2 }, { 8, -1 } }, m:totable())
+    m[2] = m[1] -- overlapping source and destination in one buffer
+    assert.are.same({ { 1, 2 }, { 1, 2 } }, m:totable())
+  end)
+
+  it("checks bounds and values with clear errors", function()
+    local t = triton.tensor({ { 1, 2, 3 }, { 4, 5, 6 } }, "UINT8")
+    assert.has_error(function() return t[3] end, "index 3 out of range for dim 1 of size 2")
+    assert.has_error(function() return t[0] end, "index 0 out of range for dim 1 of size 2")
+    assert.has_error(function() return t:get(1, 4) end, "index 4 out of range for dim 2 of size 3")
+    assert.has_error(function() return t:get(1) end, "expected 2 indices for a 2-d tensor, got 1")
+    assert.has_error(function() t:set(1, 1, 256) end, "value 256 does not fit UINT8")
+    assert.has_error(function() t[1][1] = 1.5 end, "value 1.5 does not fit UINT8")
+    assert.has_error(function() t[1][1] = "1" end, "expected a number for UINT8, got string")
+    assert.has_error(function() t.foo = 1 end, "cannot set field 'foo' of a tensor")
+    assert.has_error(function() return t[1.5] end, "tensor index must be an integer, got number")
+    assert.has_error(function() return #triton.tensor(1) end, "a 0-d tensor has no length")
+    assert.has_error(function() t[1] = { 1, 2 } end,
+      "cannot assign values of shape {2} to a row of shape {3}")
+    assert.has_error(function() t[1] = triton.zeros({ 1, 3 }) end,
+      "cannot assign values of shape {1, 3} to a row of shape {3}")
+  end)
+end)
+
+describe("copies", function()
+  it("astype converts with numpy-like rules", function()
+    local t = triton.tensor({ 1.9, -1.9, 300, 0 / 0 }, "FP64")
+    assert.are.same({ 1, -1, 300, 0 }, t:astype("INT32"):totable())
+    assert.are.same({ 1, 0, 255, 0 }, t:astype("UINT8"):totable())
+    assert.are.same({ 44, 255 }, triton.tensor({ 300, -1 }, "INT64"):astype("UINT8"):totable())
+    assert.are.same({ true, false }, triton.tensor({ 2, 0 }):astype("BOOL"):totable())
+    assert.has_error(function() t:astype("BYTES") end, "cannot convert FP64 to BYTES")
+  end)
+
+  it("clone is independent of its source", function()
+    local t = triton.tensor({ 1, 2 }, "FP32")
+    local c = t:clone()
+    c[1] = 5
+    assert.are.equal(1, t[1])
+  end)
+
+  it("bytes() of a strided view is its row-major layout", function()
+    local t = triton.tensor({ { 1, 2 }, { 3, 4 } }, "FP16")
+    assert.are.equal(t:transpose():contiguous():bytes(), t:transpose():bytes())
+    local words = triton.tensor({ { "a", "b" }, { "c", "d" } })
+    assert.are.equal(string.pack("<s4s4s4s4", "a", "c", "b", "d"), words:transpose():bytes())
+    assert.are.equal(string.pack("<s4s4", "b", "d"), words:slice(2, 2):bytes())
+  end)
+end)
+
+describe("creation functions", function()
+  it("zeros, ones, full", function()
+    assert.are.same({ { 0, 0 } }, triton.zeros({ 1, 2 }):totable())
+    assert.are.equal("FP32", triton.zeros({ 1 }).dtype)
+    assert.are.same({ 1, 1, 1 }, triton.ones(3, "INT8"):totable())
+    assert.are.same({ { 7, 7 } }, triton.full({ 1, 2 }, 7):totable())
+    assert.are.equal("INT64", triton.full({ 1 }, 7).dtype)
+    assert.are.same({ "x", "x" }, triton.full({ 2 }, "x"):totable())
+    assert.are.same({ "", "" }, triton.zeros({ 2 }, "BYTES"):totable())
+  end)
+
+  it("arange excludes its stop, as numpy's does", function()
+    assert.are.same({ 0, 1, 2 }, triton.arange(3):totable())
+    assert.are.same({ 2, 4, 6 }, triton.arange(2, 8, 2):totable())
+    assert.are.same({ 5, 4 }, triton.arange(5, 3, -1, "INT8"):totable())
+    assert.are.same({ 0, 0.5 }, triton.arange(0, 1, 0.5):totable())
+    assert.are.equal("FP32", triton.arange(0, 1, 0.5).dtype)
+    assert.are.same({}, triton.arange(3, 1):totable())
+    assert.has_error(function() triton.arange(0, 300, 1, "UINT8") end, "value 256 does not fit UINT8")
+    assert.has_error(function() triton.arange(0, 1, 0) end)
+  end)
+
+  it("rand draws from [0, 1), repeatably with a seed", function()
+    for _, dt in ipairs { "FP16", "BF16", "FP32", "FP64" } do
+      local r = triton.rand({ 1000 }, dt)
+      for i = 1, 1000 do
+        assert.is_true(r[i] >= 0 and r[i] < 1)
+      end
+    end
+    assert.are.equal(triton.rand({ 8 }, "FP64", 42):bytes(), triton.rand({ 8 }, "FP64", 42):bytes())
+    assert.has_error(function() triton.rand({ 2 }, "INT32") end)
+  end)
+end)
+
+describe("tostring", function()
+  it("prints like numpy", function()
+    assert.are.equal("tensor([[1., 2.],\n        [3., 4.]], dtype=FP32)",
+      tostring(triton.tensor({ { 1, 2 }, { 3, 4 } }, "FP32")))
+    assert.are.equal("tensor([ 1, -2], dtype=INT8)", tostring(triton.tensor({ 1, -2 }, "INT8")))
+    assert.are.equal("tensor(5, dtype=INT64)", tostring(triton.tensor(5)))
+    assert.are.equal("tensor([], shape={0, 3}, dtype=FP32)", tostring(triton.zeros({ 0, 3 })))
+    assert.are.equal('tensor([    "a", "\\x00b"], dtype=BYTES)', tostring(triton.tensor({ "a", "\0b" })))
+    assert.are.equal("tensor([ true, false], dtype=BOOL)", tostring(triton.tensor({ true, false })))
+    assert.are.equal("tensor([ 0.1,  nan, -inf], dtype=FP32)",
+      tostring(triton.tensor({ 0.1, 0 / 0, -math.huge }, "FP32")))
+  end)
+
+  it("abbreviates long tensors", function()
+    assert.are.equal("tensor([   0,    1,    2, ..., 1997, 1998, 1999], dtype=INT64)",
+      tostring(triton.arange(2000)))
+    local s = tostring(triton.arange(10000):reshape(100, 100))
+    assert.truthy(s:find("[9900, 9901, 9902, ..., 9997, 9998, 9999]]", 1, true))
+    assert.truthy(s:find("\n        ...,\n", 1, true))
+  end)
+end)
+
+describe("closing", function()
+  it("frees the buffer at scope end and refuses later use", function()
+    local escaped
+    do
+      local t <close> = triton.zeros({ 4 })
+      escaped = t
+    end
+    assert.are.equal("tensor(closed)", tostring(escaped))
+    assert.has_error(function() escaped:numel() end, "attempt to use a closed tensor")
+    assert.has_error(function() return escaped[1] end, "attempt to use a closed tensor")
+    getmetatable(escaped).__close(escaped) -- a second release is harmless
+    getmetatable(escaped).__gc(escaped)
+  end)
+end)
+
+describe("errors", function()
+  it("ragged nested tables", function()
+    assert.has_error(function() triton.tensor({ { 1, 2 }, { 3 } }, "FP32") end,
+      "ragged nested table: [2] has 1 elements, expected 2")
+    assert.has_error(function() triton.tensor({ { 1, 2 }, 3 }, "FP32") end,
+      "ragged nested table: [2] is a number, expected a table of 2 elements")
+    assert.has_error(function() triton.tensor({ 1, { 2 } }, "FP32") end,
+      "ragged nested table: [2] is a table, expected a value (dims 1)")
+  end)
+
+  it("values that do not fit the dtype", function()
+    assert.has_error(function() triton.tensor({ 300 }, "UINT8") end,
+      "bad value at [1]: value 300 does not fit UINT8")
+    assert.has_error(function() triton.tensor({ { 1, 1.5 } }, "INT32") end,
+      "bad value at [1][2]: value 1.5 does not fit INT32")
+    assert.has_error(function() triton.tensor({ "x" }, "FP32") end,
+      "bad value at [1]: expected a number for FP32, got string")
+    assert.has_error(function() triton.tensor({ 1, nil, 3 }, "FP32") end,
+      "bad value at [2]: expected a number for FP32, got nil")
+    assert.has_error(function() triton.tensor({ 1 }, "BYTES") end,
+      "bad value at [1]: expected a string for BYTES, got number")
+  end)
+
+  it("wrong dtype names", function()
+    local msg = err(triton.tensor, { 1 }, "FLOAT32")
+    assert.truthy(msg:find("unknown dtype 'FLOAT32' (expected one of BOOL,", 1, true))
+  end)
+
+  it("shapes: unresolvable -1, overflow, negative dims, too many dims", function()
+    assert.has_error(function() triton.tensor({ 1, 2, 3 }, "FP32", { 2, -1 }) end,
+      "table of 3 elements does not fit shape: "
+        .. "cannot resolve -1 at dim 2: 3 elements do not divide into parts of 2")
+    assert.has_error(function() triton.tensor({ 1, 2, 3 }, "FP32", { 2, 2 }) end,
+      "table of 3 elements does not fit shape: shape has 4 elements, expected 3")
+    assert.has_error(function() triton.arange(6):reshape(4, -1) end)
+    assert.has_error(function() triton.arange(6):reshape(-1, -1) end,
+      "only one dimension can be -1 (dims 1 and 2 are)")
+    assert.has_error(function() triton.zeros({ 2^40, 2^40 }) end, "element count overflows (shape too large)")
+    assert.has_error(function() triton.zeros({ math.maxinteger, 2 }) end,
+      "element count overflows (shape too large)")
+    assert.truthy(err(triton.zeros, { 2, -3 }):find("negative dimension -3 at dim 2", 1, true))
+    local dims = {}
+    for i = 1, 33 do dims[i] = 1 end
+    assert.truthy(err(triton.zeros, dims):find("too many dimensions (33, at most 32)", 1, true))
+    local deep = 1
+    for _ = 1, 33 do deep = { deep } end
+    assert.has_error(function() triton.tensor(deep) end,
+      "too many dimensions (nested tables deeper than 32)")
+    assert.has_error(function() triton.zeros({ 1 }):unsqueeze(3) end)
+  end)
+
+  it("raw strings whose length does not match the shape", function()
+    assert.has_error(function() triton.tensor("abc", "FP32", { 1 }) end,
+      "3 bytes of data for 1 FP32 elements (expected 4)")
+    assert.has_error(function() triton.tensor("abc", "FP32") end,
+      "raw data of 3 bytes is not a whole number of FP32 elements")
+    assert.has_error(function() triton.tensor("abcdefgh", "FP32", { 3 }) end,
+      "8 bytes of data for 3 FP32 elements (expected 12)")
+  end)
+
+  it("bad view arguments", function()
+    local t = triton.zeros({ 2, 3 })
+    assert.truthy(err(t.slice, t, 3, 1, 1):find("dim 3 out of range for a 2-d tensor", 1, true))
+    assert.has_error(function() t:slice(2, 2, 4) end, "slice 2..4 out of range for dim 2 of size 3")
+    assert.has_error(function() t:squeeze(1) end, "cannot squeeze dim 1 of size 2 (only size 1)")
+    assert.has_error(function() t:permute { 1, 1 } end, "not a permutation of the 2 dims")
+    assert.has_error(function() t:permute { 1 } end, "permute needs 2 dims, got 1")
+    assert.has_error(function() triton.zeros({ 2 }):transpose() end,
+      "transpose needs a tensor of at least 2 dims")
+  end)
+end)

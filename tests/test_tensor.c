@@ -1,0 +1,370 @@
+/* The tensor core: dtypes, shape checks, buffers, views, element stores and
+ * conversions between dtypes. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "tensor/tensor.h"
+
+static struct triton_error err;
+
+static void reset(void)
+{
+    triton_error_clear(&err);
+}
+
+static void test_dtypes(void)
+{
+    CHECK_INT(tensor_dtype_from_name("FP32", 4), TENSOR_FP32);
+    CHECK_INT(tensor_dtype_from_name("BYTES", 5), TENSOR_BYTES);
+    CHECK_INT(tensor_dtype_from_name("FP3", 3), TENSOR_INVALID);
+    CHECK_INT(tensor_dtype_from_name("fp32", 4), TENSOR_INVALID);
+    CHECK_INT(tensor_dtype_from_name("FP32x", 4), TENSOR_FP32); /* length decides */
+    CHECK(strcmp(tensor_dtype_name(TENSOR_BF16), "BF16") == 0);
+    CHECK_INT(tensor_dtype_wire_size(TENSOR_FP16), 2);
+    CHECK_INT(tensor_dtype_wire_size(TENSOR_BYTES), 0);
+    CHECK_INT(tensor_dtype_elem_size(TENSOR_BYTES), sizeof(struct tensor_str));
+    CHECK_INT(tensor_dtype_elem_size(TENSOR_UINT64), 8);
+}
+
+static void test_numel(void)
+{
+    int64_t n = -1;
+    int64_t ok[] = {2, 3, 4};
+    reset();
+    CHECK_INT(tensor_numel_checked(ok, 3, TENSOR_FP32, &n, &err), 0);
+    CHECK_INT(n, 24);
+    CHECK_INT(tensor_numel_checked(ok, 0, TENSOR_FP32, &n, &err), 0);
+    CHECK_INT(n, 1); /* a scalar */
+
+    int64_t big[] = {INT64_C(1) << 32, INT64_C(1) << 32};
+    reset();
+    CHECK_INT(tensor_numel_checked(big, 2, TENSOR_UINT8, &n, &err), -1);
+    CHECK_CONTAINS(err.message, "overflow");
+    CHECK_INT(err.code, TRITON_OUT_OF_RANGE);
+
+    int64_t bytes_overflow[] = {INT64_C(1) << 61}; /* elements fit, bytes do not */
+    reset();
+    CHECK_INT(tensor_numel_checked(bytes_overflow, 1, TENSOR_INT8, &n, &err), 0);
+    CHECK_INT(tensor_numel_checked(bytes_overflow, 1, TENSOR_FP64, &n, &err), -1);
+
+    int64_t zero_first[] = {0, INT64_MAX, INT64_MAX}; /* an empty dim anywhere: 0 */
+    reset();
+    CHECK_INT(tensor_numel_checked(zero_first, 3, TENSOR_FP64, &n, &err), 0);
+    CHECK_INT(n, 0);
+    int64_t zero_last[] = {INT64_MAX, INT64_MAX, 0};
+    CHECK_INT(tensor_numel_checked(zero_last, 3, TENSOR_FP64, &n, &err), 0);
+    CHECK_INT(n, 0);
+
+    int64_t neg[] = {2, -3};
+    reset();
+    CHECK_INT(tensor_numel_checked(neg, 2, TENSOR_FP32, &n, &err), -1);
+    CHECK_CONTAINS(err.message, "negative dimension -3 at dim 2");
+
+    int64_t many[TENSOR_MAX_DIMS + 1];
+    for (int i = 0; i <= TENSOR_MAX_DIMS; i++)
+        many[i] = 1;
+    reset();
+    CHECK_INT(tensor_check_shape(many, TENSOR_MAX_DIMS, TENSOR_FP32, &err), 0);
+    CHECK_INT(tensor_check_shape(many, TENSOR_MAX_DIMS + 1, TENSOR_FP32, &err), -1);
+    CHECK_CONTAINS(err.message, "too many dimensions");
+    struct tensor t = {0};
+    reset();
+    CHECK_INT(tensor_init(&t, TENSOR_FP32, many, TENSOR_MAX_DIMS + 1, &err), -1);
+    CHECK(t.buf == NULL);
+    CHECK_INT(tensor_init(&t, TENSOR_FP32, big, 2, &err), -1);
+    CHECK(t.buf == NULL);
+}
+
+static void test_resolve(void)
+{
+    int64_t s[] = {2, -1, 3};
+    reset();
+    CHECK_INT(tensor_resolve_shape(s, 3, 24, &err), 0);
+    CHECK_INT(s[1], 4);
+    int64_t bad[] = {5, -1};
+    reset();
+    CHECK_INT(tensor_resolve_shape(bad, 2, 24, &err), -1);
+    CHECK_CONTAINS(err.message, "cannot resolve -1");
+    int64_t two[] = {-1, -1};
+    reset();
+    CHECK_INT(tensor_resolve_shape(two, 2, 4, &err), -1);
+    CHECK_CONTAINS(err.message, "only one dimension can be -1");
+    int64_t zero[] = {0, -1};
+    reset();
+    CHECK_INT(tensor_resolve_shape(zero, 2, 0, &err), -1); /* 0 * x = 0 for any x */
+    int64_t mismatch[] = {2, 2};
+    reset();
+    CHECK_INT(tensor_resolve_shape(mismatch, 2, 5, &err), -1);
+    CHECK_CONTAINS(err.message, "shape has 4 elements, expected 5");
+    int64_t huge[] = {INT64_MAX, 2, -1};
+    reset();
+    CHECK_INT(tensor_resolve_shape(huge, 3, 8, &err), -1);
+    CHECK_CONTAINS(err.message, "overflow");
+}
+
+static float f32_at(const struct tensor *t, int64_t i)
+{
+    return *(const float *)tensor_elem_ptr(t, i);
+}
+
+static void test_views(void)
+{
+    struct tensor t = {0}, row = {0}, col = {0}, tr = {0}, sl = {0}, r = {0}, sq = {0}, un = {0};
+    int64_t shape[] = {2, 3};
+    reset();
+    CHECK_INT(tensor_init(&t, TENSOR_FP32, shape, 2, &err), 0);
+    for (int i = 0; i < 6; i++)
+        ((float *)t.buf->data)[i] = (float)i;
+    CHECK(tensor_is_contiguous(&t));
+    CHECK_INT(tensor_numel(&t), 6);
+
+    CHECK_INT(tensor_select(&row, &t, 0, 1, &err), 0);
+    CHECK_INT(row.ndim, 1);
+    CHECK(f32_at(&row, 0) == 3.0f && f32_at(&row, 2) == 5.0f);
+    *(float *)tensor_elem_ptr(&row, 0) = 42.0f; /* a view writes through */
+    CHECK(((float *)t.buf->data)[3] == 42.0f);
+    CHECK_INT(atomic_load(&t.buf->refs), 2);
+
+    CHECK_INT(tensor_select(&col, &t, 1, 2, &err), 0);
+    CHECK(f32_at(&col, 0) == 2.0f && f32_at(&col, 1) == 5.0f);
+    CHECK(!tensor_is_contiguous(&col));
+
+    CHECK_INT(tensor_transpose(&tr, &t, 0, 1, &err), 0);
+    CHECK_INT(tr.shape[0], 3);
+    CHECK(!tensor_is_contiguous(&tr));
+    CHECK(f32_at(&tr, 1) == 42.0f); /* tr[0][1] = t[1][0] */
+    struct tensor_iter it;
+    float order[6];
+    int k = 0;
+    for (tensor_iter_init(&it, &tr); it.left > 0; tensor_iter_next(&it))
+        order[k++] = *(float *)it.ptr;
+    CHECK_INT(k, 6);
+    CHECK(order[0] == 0 && order[1] == 42 && order[2] == 1 && order[3] == 4 && order[4] == 2 &&
+          order[5] == 5);
+
+    /* reshape of a non-contiguous view copies; of a contiguous one it shares */
+    int64_t flat[] = {-1};
+    CHECK_INT(tensor_reshape(&r, &tr, flat, 1, &err), 0);
+    CHECK(r.buf != t.buf);
+    CHECK(f32_at(&r, 1) == 42.0f && f32_at(&r, 5) == 5.0f);
+    tensor_release(&r);
+    CHECK_INT(tensor_reshape(&r, &t, flat, 1, &err), 0);
+    CHECK(r.buf == t.buf);
+    tensor_release(&r);
+
+    CHECK_INT(tensor_slice(&sl, &t, 1, 1, 3, &err), 0);
+    CHECK_INT(sl.shape[1], 2);
+    CHECK(f32_at(&sl, 0) == 1.0f && f32_at(&sl, 3) == 5.0f);
+    reset();
+    CHECK_INT(tensor_slice(&r, &t, 1, 2, 4, &err), -1);
+    CHECK_CONTAINS(err.message, "out of range");
+    reset();
+    CHECK_INT(tensor_slice(&r, &t, 1, 3, 3, &err), 0); /* empty is fine */
+    CHECK_INT(tensor_numel(&r), 0);
+    CHECK(tensor_is_contiguous(&r));
+    tensor_release(&r);
+    reset();
+    CHECK_INT(tensor_select(&r, &t, 0, 2, &err), -1);
+    CHECK_CONTAINS(err.message, "index 3 out of range for dim 1 of size 2");
+    reset();
+    CHECK_INT(tensor_select(&r, &t, 2, 0, &err), -1);
+    CHECK_CONTAINS(err.message, "dim 3 out of range");
+
+    CHECK_INT(tensor_unsqueeze(&un, &t, 0, &err), 0);
+    CHECK_INT(un.ndim, 3);
+    CHECK(un.shape[0] == 1 && un.shape[1] == 2);
+    CHECK(tensor_is_contiguous(&un));
+    CHECK_INT(tensor_squeeze(&sq, &un, -1, &err), 0);
+    CHECK_INT(sq.ndim, 2);
+    reset();
+    CHECK_INT(tensor_squeeze(&r, &t, 1, &err), -1);
+    CHECK_CONTAINS(err.message, "cannot squeeze dim 2 of size 3");
+
+    int perm_bad[] = {0, 0};
+    reset();
+    CHECK_INT(tensor_permute(&r, &t, perm_bad, &err), -1);
+    CHECK_CONTAINS(err.message, "not a permutation");
+
+    /* the source goes first; the views keep the buffer alive (ASan checks) */
+    tensor_release(&t);
+    CHECK(f32_at(&row, 0) == 42.0f);
+    tensor_release(&row);
+    tensor_release(&row); /* twice is harmless */
+    tensor_release(&col);
+    tensor_release(&tr);
+    tensor_release(&sl);
+    tensor_release(&sq);
+    tensor_release(&un);
+}
+
+static void test_exact_stores(void)
+{
+    uint8_t u8;
+    int32_t i32;
+    uint64_t u64;
+    float f;
+    uint16_t h;
+    reset();
+    CHECK_INT(tensor_set_i64_exact(TENSOR_UINT8, &u8, 255, &err), 0);
+    CHECK_INT(u8, 255);
+    CHECK_INT(tensor_set_i64_exact(TENSOR_UINT8, &u8, 300, &err), -1);
+    CHECK_CONTAINS(err.message, "value 300 does not fit UINT8");
+    reset();
+    CHECK_INT(tensor_set_i64_exact(TENSOR_UINT8, &u8, -1, &err), -1);
+    reset();
+    CHECK_INT(tensor_set_f64_exact(TENSOR_INT32, &i32, 1.5, &err), -1);
+    CHECK_CONTAINS(err.message, "1.5 does not fit INT32");
+    reset();
+    CHECK_INT(tensor_set_f64_exact(TENSOR_INT32, &i32, -7.0, &err), 0);
+    CHECK_INT(i32, -7);
+    CHECK_INT(tensor_set_f64_exact(TENSOR_INT32, &i32, NAN, &err), -1);
+    reset();
+    CHECK_INT(tensor_set_f64_exact(TENSOR_INT32, &i32, INFINITY, &err), -1);
+    reset();
+    CHECK_INT(tensor_set_f64_exact(TENSOR_INT32, &i32, 2147483648.0, &err), -1);
+    reset();
+    CHECK_INT(tensor_set_f64_exact(TENSOR_UINT64, &u64, 0x1p63, &err), 0);
+    CHECK_HEX(u64, UINT64_C(1) << 63);
+    CHECK_INT(tensor_set_f64_exact(TENSOR_UINT64, &u64, 0x1p64, &err), -1);
+    reset();
+    CHECK_INT(tensor_set_i64_exact(TENSOR_UINT64, &u64, -1, &err), -1);
+    reset();
+    CHECK_INT(tensor_set_u64_exact(TENSOR_UINT64, &u64, UINT64_MAX, &err), 0);
+    CHECK_HEX(u64, UINT64_MAX);
+    CHECK_INT(tensor_set_u64_exact(TENSOR_INT64, &u64, UINT64_MAX, &err), -1);
+    reset();
+    CHECK_INT(tensor_set_i64_exact(TENSOR_BOOL, &u8, 1, &err), 0);
+    CHECK_INT(tensor_set_i64_exact(TENSOR_BOOL, &u8, 2, &err), -1);
+    reset();
+    CHECK_INT(tensor_set_f64_exact(TENSOR_FP32, &f, 1e300, &err), 0); /* floats round */
+    CHECK(isinf(f) && f > 0);
+    CHECK_INT(tensor_set_f64_exact(TENSOR_FP16, &h, 70000.0, &err), 0);
+    CHECK_HEX(h, 0x7c00);
+    CHECK_INT(tensor_set_i64_exact(TENSOR_BYTES, &u64, 1, &err), -1);
+    CHECK_CONTAINS(err.message, "BYTES");
+
+    CHECK(tensor_f64_to_f32(DBL_MAX) == INFINITY);
+    CHECK(tensor_f64_to_f32(-0x1.fffffefp127) == -FLT_MAX);
+    CHECK(tensor_f64_to_f32(0x1.ffffffp127) == INFINITY); /* the tie goes to even: Inf */
+    CHECK(isnan(tensor_f64_to_f32(NAN)));
+}
+
+static void test_conversions(void)
+{
+    struct tensor src = {0}, dst = {0};
+    int64_t shape[] = {6};
+    reset();
+    CHECK_INT(tensor_init(&src, TENSOR_FP64, shape, 1, &err), 0);
+    double vals[] = {1.9, -1.9, NAN, 1e300, -1e300, 300.0};
+    memcpy(src.buf->data, vals, sizeof vals);
+    CHECK_INT(tensor_astype(&dst, &src, TENSOR_INT32, &err), 0);
+    int32_t *i = dst.buf->data;
+    CHECK(i[0] == 1 && i[1] == -1 && i[2] == 0 && i[3] == INT32_MAX && i[4] == INT32_MIN &&
+          i[5] == 300);
+    tensor_release(&dst);
+    CHECK_INT(tensor_astype(&dst, &src, TENSOR_UINT8, &err), 0);
+    uint8_t *u = dst.buf->data;
+    CHECK(u[0] == 1 && u[1] == 0 && u[3] == 255 && u[5] == 255);
+    tensor_release(&dst);
+    CHECK_INT(tensor_astype(&dst, &src, TENSOR_BOOL, &err), 0);
+    u = dst.buf->data;
+    CHECK(u[0] == 1 && u[2] == 1);
+    tensor_release(&dst);
+    tensor_release(&src);
+
+    /* integer to integer wraps; UINT64 keeps its full range on the way to floats */
+    CHECK_INT(tensor_init(&src, TENSOR_INT64, shape, 1, &err), 0);
+    int64_t ivals[] = {300, -1, INT64_MAX, INT64_MIN, 0, 1};
+    memcpy(src.buf->data, ivals, sizeof ivals);
+    CHECK_INT(tensor_astype(&dst, &src, TENSOR_UINT8, &err), 0);
+    u = dst.buf->data;
+    CHECK(u[0] == 44 && u[1] == 255 && u[2] == 255 && u[3] == 0);
+    tensor_release(&dst);
+    CHECK_INT(tensor_astype(&dst, &src, TENSOR_UINT64, &err), 0);
+    CHECK_HEX(((uint64_t *)dst.buf->data)[1], UINT64_MAX);
+    struct tensor back = {0};
+    CHECK_INT(tensor_astype(&back, &dst, TENSOR_FP64, &err), 0);
+    CHECK(((double *)back.buf->data)[1] == 0x1p64);
+    tensor_release(&back);
+    CHECK_INT(tensor_astype(&back, &dst, TENSOR_INT64, &err), 0);
+    CHECK_INT(((int64_t *)back.buf->data)[1], -1); /* wraps back */
+    tensor_release(&back);
+    tensor_release(&dst);
+    CHECK_INT(tensor_astype(&dst, &src, TENSOR_FP16, &err), 0);
+    CHECK_HEX(((uint16_t *)dst.buf->data)[0], tensor_f32_to_f16(300.0f));
+    CHECK_HEX(((uint16_t *)dst.buf->data)[2], 0x7c00);
+    tensor_release(&dst);
+
+    reset();
+    CHECK_INT(tensor_astype(&dst, &src, TENSOR_BYTES, &err), -1);
+    CHECK_CONTAINS(err.message, "cannot convert INT64 to BYTES");
+    CHECK(dst.buf == NULL);
+    tensor_release(&src);
+
+    CHECK(tensor_get_f64(TENSOR_BF16, &(uint16_t){0x3f80}) == 1.0);
+    CHECK_INT(tensor_get_i64(TENSOR_FP32, &(float){-2.75f}), -2);
+    CHECK_INT(tensor_get_i64(TENSOR_UINT64, &(uint64_t){UINT64_MAX}), INT64_MAX);
+}
+
+static void test_bytes_copies(void)
+{
+    struct tensor src = {0}, dst = {0};
+    int64_t shape[] = {3};
+    reset();
+    CHECK_INT(tensor_init(&src, TENSOR_BYTES, shape, 1, &err), 0);
+    struct tensor_str *s = src.buf->data;
+    CHECK(s[0].len == 0); /* a new BYTES tensor holds empty strings */
+    s[0].ptr = tensor_buffer_intern(src.buf, "a\0b", 3, &err);
+    s[0].len = 3;
+    /* many strings and one large one go through the arena's growth paths */
+    char big[100000];
+    memset(big, 'x', sizeof big);
+    for (int k = 0; k < 2000; k++)
+        s[1].ptr = tensor_buffer_intern(src.buf, "hello", 5, &err);
+    s[1].len = 5;
+    s[2].ptr = tensor_buffer_intern(src.buf, big, sizeof big, &err);
+    s[2].len = sizeof big;
+    CHECK(s[0].ptr && s[1].ptr && s[2].ptr);
+    CHECK_INT(tensor_astype(&dst, &src, TENSOR_BYTES, &err), 0);
+    tensor_release(&src); /* dst's strings were copied into its own arena */
+    struct tensor_str *d = dst.buf->data;
+    CHECK(d[0].len == 3 && memcmp(d[0].ptr, "a\0b", 3) == 0);
+    CHECK(d[1].len == 5 && memcmp(d[1].ptr, "hello", 5) == 0);
+    CHECK(d[2].len == sizeof big && d[2].ptr[sizeof big - 1] == 'x');
+    tensor_release(&dst);
+}
+
+static int released;
+
+static void count_release(void *ctx, void *data)
+{
+    released++;
+    CHECK(ctx == (void *)&released);
+    free(data);
+}
+
+static void test_wrap(void)
+{
+    reset();
+    struct tensor_buffer *b = tensor_buffer_wrap(malloc(16), 16, count_release, &released, &err);
+    tensor_buffer_ref(b);
+    tensor_buffer_unref(b);
+    CHECK_INT(released, 0);
+    tensor_buffer_unref(b);
+    CHECK_INT(released, 1);
+}
+
+int main(void)
+{
+    test_dtypes();
+    test_numel();
+    test_resolve();
+    test_views();
+    test_exact_stores();
+    test_conversions();
+    test_bytes_copies();
+    test_wrap();
+    return check_report("test_tensor");
+}
