@@ -38,6 +38,51 @@ HTTP_STATUS = {
 FAULT_KINDS = ("close", "truncate", "bad-length", "bad-binary-size", "garbage", "huge")
 
 
+_INT64_TYPES = None
+
+
+def _full_config(cfg):
+    """The config as Triton's HTTP front prints it: every scalar, repeated and map field
+    with its default (Triton prints primitives always), snake_case names, and 64-bit
+    integers as JSON numbers (protobuf's JSON form writes them as strings; Triton turns
+    them back into numbers). Both fronts then carry exactly the same config."""
+    global _INT64_TYPES
+    from google.protobuf import descriptor, json_format
+
+    from . import protos
+
+    _pb, _pb_grpc, mc = protos.load()
+    fd = descriptor.FieldDescriptor
+    if _INT64_TYPES is None:
+        _INT64_TYPES = {fd.TYPE_INT64, fd.TYPE_UINT64, fd.TYPE_SINT64, fd.TYPE_FIXED64,
+                        fd.TYPE_SFIXED64}
+
+    def fix(desc, value):
+        for field in desc.fields:
+            if field.name not in value:
+                continue
+            v = value[field.name]
+            if field.type == fd.TYPE_MESSAGE:
+                mt = field.message_type
+                if mt.GetOptions().map_entry:
+                    vf = mt.fields_by_name["value"]
+                    for k in v:
+                        v[k] = fix(vf.message_type, v[k]) if vf.type == fd.TYPE_MESSAGE else (
+                            int(v[k]) if vf.type in _INT64_TYPES else v[k])
+                elif field.label == fd.LABEL_REPEATED:
+                    value[field.name] = [fix(mt, x) for x in v]
+                else:
+                    value[field.name] = fix(mt, v)
+            elif field.type in _INT64_TYPES:
+                value[field.name] = [int(x) for x in v] if field.label == fd.LABEL_REPEATED else int(v)
+        return value
+
+    msg = json_format.ParseDict(cfg, mc.ModelConfig())
+    out = json_format.MessageToDict(msg, including_default_value_fields=True,
+                                    preserving_proto_field_name=True)
+    return fix(msg.DESCRIPTOR, out)
+
+
 class ServerError(Exception):
     """An error to report to the client: message worded as Triton words it."""
 
@@ -199,7 +244,7 @@ class Server:
                 "outputs": [meta(t) for t in cfg.get("output", [])]}
 
     def model_config(self, name, version=""):
-        return copy.deepcopy(self._entry(name, version).model.config)
+        return _full_config(self._entry(name, version).model.config)
 
     # ---- repository -------------------------------------------------------------
     def repository_index(self, ready=False):

@@ -92,7 +92,8 @@ class SystemShm:
                     raise ShmError("Unable to find system shared memory region: '%s'" % name,
                                    "NOT_FOUND")
                 return [self._regions[name].status()]
-            return [r.status() for r in self._regions.values()]
+            # Sorted by name, as Triton lists them (its regions live in a std::map).
+            return [self._regions[n].status() for n in sorted(self._regions)]
 
     def _window(self, name, offset, byte_size):
         region = self._regions.get(name)

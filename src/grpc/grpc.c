@@ -1,0 +1,1876 @@
+/*
+ * grpc.c: the gRPC transport (client.h) over gRPC's C core.
+ *
+ * Every call kind is one RPC on /inference.GRPCInferenceService/<Method>: a
+ * single batch of six ops whose tag is the call's own state; the loop's
+ * completion-queue thread hands the event to triton_loop_step, where the reply
+ * is converted (pb_json for the control plane, grpc_wire for inference) and the
+ * call's done runs. Calls beyond the client's concurrency wait in a FIFO and
+ * start as others finish.
+ *
+ * Streams (ModelStreamInfer) keep one batch per op kind with its own tag, at
+ * most one SEND and one RECV outstanding, and an own send queue; the stream's
+ * state is freed only when its status has arrived and no batch is pending
+ * (events of one call arrive in any order, see GRPC_CORE.md).
+ *
+ * generate / generate_stream fetch (and cache) the model's metadata first to
+ * know its input datatypes, then run ModelInfer / ModelStreamInfer.
+ *
+ * TLS: root certificates from ca_file (else gRPC's default roots), an optional
+ * client key/certificate pair. `insecure` means the server's certificate is
+ * neither verified nor matched to the host name (gRPC's experimental TLS
+ * credentials with verify_server_cert off and a no-op verifier).
+ */
+#include <ctype.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+
+#include "client/client.h"
+#include "grpc/grpc_generate.h"
+#include "grpc/grpc_wire.h"
+#include "proto/grpc_service.pb-c.h"
+#include "wire/pb_json.h"
+
+#define METHOD_PREFIX "/inference.GRPCInferenceService/"
+
+#ifdef TRITON_VERSION
+#define USER_AGENT "tritonlua/" TRITON_VERSION
+#else
+#define USER_AGENT "tritonlua"
+#endif
+
+struct unary;
+struct bidi;
+
+struct meta_cache {
+    char *model, *version;
+    cJSON *metadata;
+    struct meta_cache *next;
+};
+
+struct gt {
+    struct triton_loop *loop;
+    grpc_completion_queue *cq;
+    grpc_channel *channel;
+    grpc_metadata *headers; /* the client's own, sent with every call */
+    size_t n_headers;
+    double network_timeout;
+    int concurrency, active;
+    bool verbose;
+    void (*log)(void *ctx, const char *line);
+    void *log_ctx;
+    struct unary *queue_head, *queue_tail; /* waiting for a concurrency slot */
+    struct unary *running;                 /* started unary calls */
+    struct bidi *streams;
+    size_t live; /* unary and stream states not yet freed */
+    bool closing, orphaned;
+    struct meta_cache *meta;
+};
+
+/* ---- logging, errors -------------------------------------------------------------------- */
+
+static void logf_(struct gt *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(struct gt *t, const char *fmt, ...)
+{
+    if (!t->verbose)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (t->log)
+        t->log(t->log_ctx, line);
+    else
+        fprintf(stderr, "%s\n", line);
+}
+
+static bool is_secret_header(const char *key)
+{
+    static const char *const words[] = {"authorization", "cookie",  "token",  "secret",
+                                        "password",      "api-key", "apikey", "credential"};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        if (strcasestr(key, words[i]))
+            return true;
+    return false;
+}
+
+static const char *status_name(grpc_status_code s)
+{
+    static const char *const names[] = {"OK",
+                                        "CANCELLED",
+                                        "UNKNOWN",
+                                        "INVALID_ARGUMENT",
+                                        "DEADLINE_EXCEEDED",
+                                        "NOT_FOUND",
+                                        "ALREADY_EXISTS",
+                                        "PERMISSION_DENIED",
+                                        "RESOURCE_EXHAUSTED",
+                                        "FAILED_PRECONDITION",
+                                        "ABORTED",
+                                        "OUT_OF_RANGE",
+                                        "UNIMPLEMENTED",
+                                        "INTERNAL",
+                                        "UNAVAILABLE",
+                                        "DATA_LOSS",
+                                        "UNAUTHENTICATED"};
+    return (unsigned)s < sizeof names / sizeof *names ? names[s] : "UNKNOWN";
+}
+
+static enum triton_code code_of_status(grpc_status_code s)
+{
+    switch (s) {
+    case GRPC_STATUS_OK:
+        return TRITON_OK;
+    case GRPC_STATUS_CANCELLED:
+        return TRITON_CANCELLED;
+    case GRPC_STATUS_INVALID_ARGUMENT:
+    case GRPC_STATUS_FAILED_PRECONDITION:
+        return TRITON_INVALID_ARGUMENT;
+    case GRPC_STATUS_DEADLINE_EXCEEDED:
+        return TRITON_DEADLINE_EXCEEDED;
+    case GRPC_STATUS_NOT_FOUND:
+        return TRITON_NOT_FOUND;
+    case GRPC_STATUS_ALREADY_EXISTS:
+        return TRITON_ALREADY_EXISTS;
+    case GRPC_STATUS_PERMISSION_DENIED:
+        return TRITON_PERMISSION_DENIED;
+    case GRPC_STATUS_RESOURCE_EXHAUSTED:
+        return TRITON_NO_MEMORY;
+    case GRPC_STATUS_OUT_OF_RANGE:
+        return TRITON_OUT_OF_RANGE;
+    case GRPC_STATUS_UNIMPLEMENTED:
+        return TRITON_UNIMPLEMENTED;
+    case GRPC_STATUS_INTERNAL:
+    case GRPC_STATUS_DATA_LOSS:
+        return TRITON_INTERNAL;
+    case GRPC_STATUS_UNAVAILABLE:
+        return TRITON_UNAVAILABLE;
+    case GRPC_STATUS_UNAUTHENTICATED:
+        return TRITON_UNAUTHENTICATED;
+    default:
+        return TRITON_UNKNOWN;
+    }
+}
+
+static void status_error(struct triton_error *err, grpc_status_code s, grpc_slice details,
+                         const char *error_string)
+{
+    triton_error_clear(err);
+    size_t n = GRPC_SLICE_LENGTH(details);
+    if (n)
+        triton_fail(err, code_of_status(s), "%.*s", (int)(n > INT_MAX ? INT_MAX : n),
+                    (const char *)GRPC_SLICE_START_PTR(details));
+    else if (error_string)
+        triton_fail(err, code_of_status(s), "%s", error_string);
+    else
+        triton_fail(err, code_of_status(s), "gRPC status %s", status_name(s));
+    err->status = (int)s;
+}
+
+/* ---- metadata ----------------------------------------------------------------------------- */
+
+static void free_metadata(grpc_metadata *md, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        grpc_slice_unref(md[i].key);
+        grpc_slice_unref(md[i].value);
+    }
+    free(md);
+}
+
+/* Appends headers as metadata: keys lowercased (gRPC refuses others), values checked. */
+static int add_metadata(grpc_metadata **md, size_t *n, const struct triton_kv *kv, size_t n_kv,
+                        struct triton_error *err)
+{
+    if (!n_kv)
+        return 0;
+    grpc_metadata *grown = realloc(*md, (*n + n_kv) * sizeof *grown);
+    if (!grown)
+        return triton_fail(err, TRITON_NO_MEMORY, "out of memory building gRPC metadata");
+    *md = grown;
+    for (size_t i = 0; i < n_kv; i++) {
+        if (!kv[i].key || !kv[i].value)
+            return triton_fail(err, TRITON_INVALID_ARGUMENT, "a header without key or value");
+        char *key = strdup(kv[i].key);
+        if (!key)
+            return triton_fail(err, TRITON_NO_MEMORY, "out of memory building gRPC metadata");
+        for (char *p = key; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        grpc_slice k = grpc_slice_from_copied_string(key);
+        grpc_slice v = grpc_slice_from_copied_string(kv[i].value);
+        free(key);
+        size_t klen = GRPC_SLICE_LENGTH(k);
+        bool bin = klen > 4 && memcmp(GRPC_SLICE_START_PTR(k) + klen - 4, "-bin", 4) == 0;
+        if (!grpc_header_key_is_legal(k) || (!bin && !grpc_header_nonbin_value_is_legal(v))) {
+            grpc_slice_unref(k);
+            grpc_slice_unref(v);
+            return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                               "header '%s' is not valid gRPC metadata", kv[i].key);
+        }
+        memset(&(*md)[*n], 0, sizeof **md);
+        (*md)[*n].key = k;
+        (*md)[*n].value = v;
+        (*n)++;
+    }
+    return 0;
+}
+
+/* The client's headers plus the call's own. */
+static int call_metadata(struct gt *t, const struct triton_kv *kv, size_t n_kv, grpc_metadata **md,
+                         size_t *n, struct triton_error *err)
+{
+    *md = NULL;
+    *n = 0;
+    if (t->n_headers) {
+        *md = calloc(t->n_headers, sizeof **md);
+        if (!*md)
+            return triton_fail(err, TRITON_NO_MEMORY, "out of memory building gRPC metadata");
+        for (size_t i = 0; i < t->n_headers; i++) {
+            (*md)[i].key = grpc_slice_ref(t->headers[i].key);
+            (*md)[i].value = grpc_slice_ref(t->headers[i].value);
+        }
+        *n = t->n_headers;
+    }
+    if (add_metadata(md, n, kv, n_kv, err) < 0) {
+        free_metadata(*md, *n);
+        *md = NULL;
+        *n = 0;
+        return -1;
+    }
+    if (t->verbose) {
+        for (size_t i = 0; i < *n; i++) {
+            char key[128];
+            snprintf(key, sizeof key, "%.*s", (int)GRPC_SLICE_LENGTH((*md)[i].key),
+                     (const char *)GRPC_SLICE_START_PTR((*md)[i].key));
+            logf_(t, "grpc > %s: %.*s", key,
+                  is_secret_header(key) ? 10 : (int)GRPC_SLICE_LENGTH((*md)[i].value),
+                  is_secret_header(key) ? "<redacted>"
+                                        : (const char *)GRPC_SLICE_START_PTR((*md)[i].value));
+        }
+    }
+    return 0;
+}
+
+static gpr_timespec deadline_after(double seconds)
+{
+    if (seconds <= 0)
+        return gpr_inf_future(GPR_CLOCK_REALTIME);
+    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                        gpr_time_from_micros((int64_t)(seconds * 1e6), GPR_TIMESPAN));
+}
+
+/* ---- unary calls --------------------------------------------------------------------------- */
+
+struct unary {
+    struct triton_loop_grpc_tag tag;
+    struct gt *t;
+    struct triton_call *call; /* NULL for a detached call */
+    const char *method;
+    grpc_byte_buffer *send;
+    size_t send_len;
+    grpc_call *gcall;
+    grpc_metadata *md;
+    size_t n_md;
+    grpc_metadata_array initial_md, trailing_md;
+    grpc_byte_buffer *recv;
+    grpc_status_code status;
+    grpc_slice details;
+    const char *error_string;
+    double timeout;
+    bool started;
+    struct unary *prev, *next;
+    /* Runs with the reply (err NULL) or the failure; the call may be NULL. */
+    void (*complete)(struct unary *u, const struct triton_error *err);
+    char *gen_model, *gen_version; /* generate: the metadata phase */
+};
+
+static void finish_call(struct triton_call *call, struct triton_reply *reply,
+                        const struct triton_error *err)
+{
+    struct triton_reply empty = {0};
+    if (!reply)
+        reply = &empty;
+    call->transport_state = NULL;
+    call->finished = true;
+    call->done(call, reply, err, true);
+    cJSON_Delete(reply->json);
+    triton_infer_result_free(reply->result);
+}
+
+static void free_transport(struct gt *t);
+
+static void unary_free(struct unary *u)
+{
+    struct gt *t = u->t;
+    if (u->send)
+        grpc_byte_buffer_destroy(u->send);
+    if (u->recv)
+        grpc_byte_buffer_destroy(u->recv);
+    if (u->gcall)
+        grpc_call_unref(u->gcall);
+    grpc_metadata_array_destroy(&u->initial_md);
+    grpc_metadata_array_destroy(&u->trailing_md);
+    grpc_slice_unref(u->details);
+    gpr_free((void *)u->error_string);
+    free_metadata(u->md, u->n_md);
+    free(u->gen_model);
+    free(u->gen_version);
+    free(u);
+    t->live--;
+    if (t->orphaned && t->live == 0)
+        free_transport(t);
+}
+
+static void unary_event(struct triton_loop_grpc_tag *tag, bool ok);
+
+static struct unary *unary_new(struct gt *t, struct triton_call *call, const char *method,
+                               struct triton_error *err)
+{
+    struct unary *u = calloc(1, sizeof *u);
+    if (!u) {
+        triton_fail(err, TRITON_NO_MEMORY, "out of memory starting a gRPC call");
+        return NULL;
+    }
+    u->tag.done = unary_event;
+    u->t = t;
+    u->call = call;
+    u->method = method;
+    u->details = grpc_empty_slice();
+    grpc_metadata_array_init(&u->initial_md);
+    grpc_metadata_array_init(&u->trailing_md);
+    u->timeout = call && call->timeout > 0 ? call->timeout : t->network_timeout;
+    t->live++;
+    if (call && call_metadata(t, call->headers, call->n_headers, &u->md, &u->n_md, err) < 0) {
+        unary_free(u);
+        return NULL;
+    }
+    if (!call && call_metadata(t, NULL, 0, &u->md, &u->n_md, err) < 0) {
+        unary_free(u);
+        return NULL;
+    }
+    return u;
+}
+
+static int unary_start(struct unary *u, struct triton_error *err)
+{
+    struct gt *t = u->t;
+    u->gcall = grpc_channel_create_call(t->channel, NULL, GRPC_PROPAGATE_DEFAULTS, t->cq,
+                                        grpc_slice_from_static_string(u->method), NULL,
+                                        deadline_after(u->timeout), NULL);
+    if (!u->gcall)
+        return triton_fail(err, TRITON_INTERNAL, "gRPC could not create a call for %s", u->method);
+    grpc_op ops[6];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = u->n_md;
+    ops[0].data.send_initial_metadata.metadata = u->md;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = u->send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &u->initial_md;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &u->recv;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &u->trailing_md;
+    ops[5].data.recv_status_on_client.status = &u->status;
+    ops[5].data.recv_status_on_client.status_details = &u->details;
+    ops[5].data.recv_status_on_client.error_string = &u->error_string;
+    grpc_call_error rc = grpc_call_start_batch(u->gcall, ops, 6, &u->tag, NULL);
+    if (rc != GRPC_CALL_OK) {
+        grpc_call_unref(u->gcall);
+        u->gcall = NULL;
+        return triton_fail(
+            err, rc == GRPC_CALL_ERROR_INVALID_METADATA ? TRITON_INVALID_ARGUMENT : TRITON_INTERNAL,
+            "gRPC refused to start %s (call error %d)", u->method, (int)rc);
+    }
+    triton_loop_grpc_started(t->loop);
+    /* The op holds its own references to the slices. */
+    grpc_byte_buffer_destroy(u->send);
+    u->send = NULL;
+    u->started = true;
+    t->active++;
+    u->prev = NULL;
+    u->next = t->running;
+    if (t->running)
+        t->running->prev = u;
+    t->running = u;
+    logf_(t, "grpc > %s (%zu bytes)", u->method, u->send_len);
+    return 0;
+}
+
+static void queue_remove(struct gt *t, struct unary *u)
+{
+    if (u->prev)
+        u->prev->next = u->next;
+    else
+        t->queue_head = u->next;
+    if (u->next)
+        u->next->prev = u->prev;
+    else
+        t->queue_tail = u->prev;
+    u->prev = u->next = NULL;
+}
+
+/* Starts u now or queues it behind the concurrency limit. */
+static int unary_submit(struct unary *u, struct triton_error *err)
+{
+    struct gt *t = u->t;
+    if (t->active < t->concurrency && !t->queue_head)
+        return unary_start(u, err);
+    u->prev = t->queue_tail;
+    u->next = NULL;
+    if (t->queue_tail)
+        t->queue_tail->next = u;
+    else
+        t->queue_head = u;
+    t->queue_tail = u;
+    return 0;
+}
+
+/* Fails a call that never got an event: runs its completion directly. */
+static void unary_fail_now(struct unary *u, const struct triton_error *err)
+{
+    u->complete(u, err);
+    unary_free(u);
+}
+
+static void pump_queue(struct gt *t)
+{
+    while (t->queue_head && t->active < t->concurrency && !t->closing) {
+        struct unary *u = t->queue_head;
+        queue_remove(t, u);
+        struct triton_error e = {0};
+        if (unary_start(u, &e) < 0)
+            unary_fail_now(u, &e);
+    }
+}
+
+static void unary_event(struct triton_loop_grpc_tag *tag, bool ok)
+{
+    (void)ok; /* a batch with RECV_STATUS_ON_CLIENT always succeeds: read status */
+    struct unary *u = (struct unary *)tag;
+    struct gt *t = u->t;
+    t->active--;
+    if (u->prev)
+        u->prev->next = u->next;
+    else
+        t->running = u->next;
+    if (u->next)
+        u->next->prev = u->prev;
+    logf_(t, "grpc < %s %s (%zu bytes) %.*s", u->method, status_name(u->status),
+          u->recv ? grpc_byte_buffer_length(u->recv) : 0, (int)GRPC_SLICE_LENGTH(u->details),
+          (const char *)GRPC_SLICE_START_PTR(u->details));
+    if (u->status == GRPC_STATUS_OK) {
+        u->complete(u, NULL);
+    } else {
+        struct triton_error e = {0};
+        status_error(&e, u->status, u->details, u->error_string);
+        u->complete(u, &e);
+    }
+    unary_free(u);
+    if (!t->orphaned || t->live)
+        pump_queue(t);
+}
+
+/* ---- requests and replies per call kind ----------------------------------------------------- */
+
+static const char *method_of(enum triton_call_kind kind)
+{
+    switch (kind) {
+    case TRITON_CALL_SERVER_LIVE:
+        return METHOD_PREFIX "ServerLive";
+    case TRITON_CALL_SERVER_READY:
+        return METHOD_PREFIX "ServerReady";
+    case TRITON_CALL_MODEL_READY:
+        return METHOD_PREFIX "ModelReady";
+    case TRITON_CALL_SERVER_METADATA:
+        return METHOD_PREFIX "ServerMetadata";
+    case TRITON_CALL_MODEL_METADATA:
+        return METHOD_PREFIX "ModelMetadata";
+    case TRITON_CALL_MODEL_CONFIG:
+        return METHOD_PREFIX "ModelConfig";
+    case TRITON_CALL_REPOSITORY_INDEX:
+        return METHOD_PREFIX "RepositoryIndex";
+    case TRITON_CALL_LOAD_MODEL:
+        return METHOD_PREFIX "RepositoryModelLoad";
+    case TRITON_CALL_UNLOAD_MODEL:
+        return METHOD_PREFIX "RepositoryModelUnload";
+    case TRITON_CALL_STATISTICS:
+        return METHOD_PREFIX "ModelStatistics";
+    case TRITON_CALL_TRACE_SETTINGS:
+    case TRITON_CALL_UPDATE_TRACE_SETTINGS:
+        return METHOD_PREFIX "TraceSetting";
+    case TRITON_CALL_LOG_SETTINGS:
+    case TRITON_CALL_UPDATE_LOG_SETTINGS:
+        return METHOD_PREFIX "LogSettings";
+    case TRITON_CALL_SYSTEM_SHM_STATUS:
+        return METHOD_PREFIX "SystemSharedMemoryStatus";
+    case TRITON_CALL_SYSTEM_SHM_REGISTER:
+        return METHOD_PREFIX "SystemSharedMemoryRegister";
+    case TRITON_CALL_SYSTEM_SHM_UNREGISTER:
+        return METHOD_PREFIX "SystemSharedMemoryUnregister";
+    case TRITON_CALL_CUDA_SHM_STATUS:
+        return METHOD_PREFIX "CudaSharedMemoryStatus";
+    case TRITON_CALL_CUDA_SHM_REGISTER:
+        return METHOD_PREFIX "CudaSharedMemoryRegister";
+    case TRITON_CALL_CUDA_SHM_UNREGISTER:
+        return METHOD_PREFIX "CudaSharedMemoryUnregister";
+    case TRITON_CALL_INFER:
+    case TRITON_CALL_GENERATE:
+        return METHOD_PREFIX "ModelInfer";
+    case TRITON_CALL_GENERATE_STREAM:
+        return METHOD_PREFIX "ModelStreamInfer";
+    default:
+        return NULL;
+    }
+}
+
+static const ProtobufCMessageDescriptor *reply_descriptor(enum triton_call_kind kind)
+{
+    switch (kind) {
+    case TRITON_CALL_SERVER_LIVE:
+        return &inference__server_live_response__descriptor;
+    case TRITON_CALL_SERVER_READY:
+        return &inference__server_ready_response__descriptor;
+    case TRITON_CALL_MODEL_READY:
+        return &inference__model_ready_response__descriptor;
+    case TRITON_CALL_SERVER_METADATA:
+        return &inference__server_metadata_response__descriptor;
+    case TRITON_CALL_MODEL_METADATA:
+        return &inference__model_metadata_response__descriptor;
+    case TRITON_CALL_MODEL_CONFIG:
+        return &inference__model_config_response__descriptor;
+    case TRITON_CALL_REPOSITORY_INDEX:
+        return &inference__repository_index_response__descriptor;
+    case TRITON_CALL_LOAD_MODEL:
+        return &inference__repository_model_load_response__descriptor;
+    case TRITON_CALL_UNLOAD_MODEL:
+        return &inference__repository_model_unload_response__descriptor;
+    case TRITON_CALL_STATISTICS:
+        return &inference__model_statistics_response__descriptor;
+    case TRITON_CALL_TRACE_SETTINGS:
+    case TRITON_CALL_UPDATE_TRACE_SETTINGS:
+        return &inference__trace_setting_response__descriptor;
+    case TRITON_CALL_LOG_SETTINGS:
+    case TRITON_CALL_UPDATE_LOG_SETTINGS:
+        return &inference__log_settings_response__descriptor;
+    case TRITON_CALL_SYSTEM_SHM_STATUS:
+        return &inference__system_shared_memory_status_response__descriptor;
+    case TRITON_CALL_SYSTEM_SHM_REGISTER:
+        return &inference__system_shared_memory_register_response__descriptor;
+    case TRITON_CALL_SYSTEM_SHM_UNREGISTER:
+        return &inference__system_shared_memory_unregister_response__descriptor;
+    case TRITON_CALL_CUDA_SHM_STATUS:
+        return &inference__cuda_shared_memory_status_response__descriptor;
+    case TRITON_CALL_CUDA_SHM_REGISTER:
+        return &inference__cuda_shared_memory_register_response__descriptor;
+    case TRITON_CALL_CUDA_SHM_UNREGISTER:
+        return &inference__cuda_shared_memory_unregister_response__descriptor;
+    default:
+        return NULL;
+    }
+}
+
+static const char *str_or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+/* Repository parameters of load/unload. */
+struct repo_params {
+    Inference__RepositoryModelLoadRequest__ParametersEntry **entries;
+    Inference__RepositoryModelLoadRequest__ParametersEntry *entry_mem;
+    Inference__ModelRepositoryParameter *value_mem;
+    size_t n;
+};
+
+static Inference__ModelRepositoryParameter *
+repo_param(struct repo_params *p, const ProtobufCMessageDescriptor *d, const char *key)
+{
+    Inference__RepositoryModelLoadRequest__ParametersEntry *e = &p->entry_mem[p->n];
+    Inference__ModelRepositoryParameter *v = &p->value_mem[p->n];
+    protobuf_c_message_init(d, e);
+    inference__model_repository_parameter__init(v);
+    e->key = (char *)key;
+    e->value = v;
+    p->entries[p->n++] = e;
+    return v;
+}
+
+static int repo_params_alloc(struct repo_params *p, size_t n, struct triton_error *err)
+{
+    p->entries = calloc(n ? n : 1, sizeof *p->entries);
+    p->entry_mem = calloc(n ? n : 1, sizeof *p->entry_mem);
+    p->value_mem = calloc(n ? n : 1, sizeof *p->value_mem);
+    p->n = 0;
+    if (!p->entries || !p->entry_mem || !p->value_mem)
+        return triton_fail(err, TRITON_NO_MEMORY, "out of memory building a gRPC request");
+    return 0;
+}
+
+static void repo_params_free(struct repo_params *p)
+{
+    free(p->entries);
+    free(p->entry_mem);
+    free(p->value_mem);
+}
+
+/* Settings objects of update_trace_settings / update_log_settings. */
+static int trace_request(const struct triton_call *call, grpc_byte_buffer **out,
+                         struct triton_error *err)
+{
+    Inference__TraceSettingRequest m = INFERENCE__TRACE_SETTING_REQUEST__INIT;
+    m.model_name = (char *)str_or_empty(call->model);
+    size_t n = call->kind == TRITON_CALL_UPDATE_TRACE_SETTINGS && call->settings
+                   ? (size_t)cJSON_GetArraySize(call->settings)
+                   : 0;
+    if (call->kind == TRITON_CALL_UPDATE_TRACE_SETTINGS && !cJSON_IsObject(call->settings))
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "trace settings must be an object");
+    Inference__TraceSettingRequest__SettingsEntry *entries = calloc(n ? n : 1, sizeof *entries);
+    Inference__TraceSettingRequest__SettingsEntry **eps = calloc(n ? n : 1, sizeof *eps);
+    Inference__TraceSettingRequest__SettingValue *values = calloc(n ? n : 1, sizeof *values);
+    char **strs = NULL;
+    size_t n_strs = 0, cap_strs = 0;
+    int rc = -1;
+    if (!entries || !eps || !values) {
+        triton_fail(err, TRITON_NO_MEMORY, "out of memory building a gRPC request");
+        goto done;
+    }
+    /* Every string value is collected in one array; values point into it. */
+    const cJSON *item;
+    cJSON_ArrayForEach(item, call->settings)
+    {
+        cap_strs += cJSON_IsArray(item) ? (size_t)cJSON_GetArraySize(item) : 1;
+    }
+    strs = calloc(cap_strs ? cap_strs : 1, sizeof *strs);
+    if (!strs) {
+        triton_fail(err, TRITON_NO_MEMORY, "out of memory building a gRPC request");
+        goto done;
+    }
+    size_t i = 0;
+    cJSON_ArrayForEach(item, call->settings)
+    {
+        inference__trace_setting_request__settings_entry__init(&entries[i]);
+        inference__trace_setting_request__setting_value__init(&values[i]);
+        entries[i].key = item->string;
+        entries[i].value = &values[i];
+        values[i].value = &strs[n_strs];
+        const cJSON *e = item;
+        const cJSON *list = cJSON_IsArray(item) ? item : NULL;
+        if (list)
+            e = list->child;
+        /* null clears the setting (back to the global value): no values. */
+        while (e && !cJSON_IsNull(e)) {
+            char num[64];
+            if (cJSON_IsString(e)) {
+                strs[n_strs] = e->valuestring;
+            } else if (cJSON_IsNumber(e)) {
+                snprintf(num, sizeof num, "%.17g", e->valuedouble);
+                if (!(strs[n_strs] = strdup(num)))
+                    goto oom;
+                /* Marked for freeing: numbers are the only strings we own. */
+            } else if (cJSON_IsBool(e)) {
+                strs[n_strs] = cJSON_IsTrue(e) ? "true" : "false";
+            } else {
+                triton_fail(err, TRITON_INVALID_ARGUMENT,
+                            "trace setting '%s' must be a string, a list of strings or null",
+                            item->string);
+                goto done;
+            }
+            n_strs++;
+            values[i].n_value++;
+            e = list ? e->next : NULL;
+        }
+        eps[i] = &entries[i];
+        i++;
+    }
+    m.n_settings = i;
+    m.settings = eps;
+    rc = grpc_wire_pack(&m.base, out, err);
+    goto done;
+oom:
+    triton_fail(err, TRITON_NO_MEMORY, "out of memory building a gRPC request");
+done:
+    /* Free the number renderings (those not pointing into the JSON tree). */
+    if (strs) {
+        size_t k = 0;
+        cJSON_ArrayForEach(item, call->settings)
+        {
+            const cJSON *list = cJSON_IsArray(item) ? item : NULL;
+            const cJSON *e = list ? list->child : item;
+            while (e && !cJSON_IsNull(e) && k < n_strs) {
+                if (cJSON_IsNumber(e))
+                    free(strs[k]);
+                k++;
+                e = list ? e->next : NULL;
+            }
+        }
+    }
+    free(strs);
+    free(entries);
+    free(eps);
+    free(values);
+    return rc;
+}
+
+static int log_request(const struct triton_call *call, grpc_byte_buffer **out,
+                       struct triton_error *err)
+{
+    Inference__LogSettingsRequest m = INFERENCE__LOG_SETTINGS_REQUEST__INIT;
+    if (call->kind != TRITON_CALL_UPDATE_LOG_SETTINGS)
+        return grpc_wire_pack(&m.base, out, err);
+    if (!cJSON_IsObject(call->settings))
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "log settings must be an object");
+    size_t n = (size_t)cJSON_GetArraySize(call->settings);
+    Inference__LogSettingsRequest__SettingsEntry *entries = calloc(n ? n : 1, sizeof *entries);
+    Inference__LogSettingsRequest__SettingsEntry **eps = calloc(n ? n : 1, sizeof *eps);
+    Inference__LogSettingsRequest__SettingValue *values = calloc(n ? n : 1, sizeof *values);
+    int rc = -1;
+    if (!entries || !eps || !values) {
+        triton_fail(err, TRITON_NO_MEMORY, "out of memory building a gRPC request");
+        goto done;
+    }
+    size_t i = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, call->settings)
+    {
+        inference__log_settings_request__settings_entry__init(&entries[i]);
+        inference__log_settings_request__setting_value__init(&values[i]);
+        entries[i].key = item->string;
+        entries[i].value = &values[i];
+        Inference__LogSettingsRequest__SettingValue *v = &values[i];
+        if (cJSON_IsBool(item)) {
+            v->parameter_choice_case =
+                INFERENCE__LOG_SETTINGS_REQUEST__SETTING_VALUE__PARAMETER_CHOICE_BOOL_PARAM;
+            v->bool_param = cJSON_IsTrue(item);
+        } else if (cJSON_IsNumber(item)) {
+            double d = item->valuedouble;
+            if (d < 0 || d > UINT32_MAX || d != (double)(uint32_t)d) {
+                triton_fail(err, TRITON_INVALID_ARGUMENT,
+                            "log setting '%s' must be a non-negative integer", item->string);
+                goto done;
+            }
+            v->parameter_choice_case =
+                INFERENCE__LOG_SETTINGS_REQUEST__SETTING_VALUE__PARAMETER_CHOICE_UINT32_PARAM;
+            v->uint32_param = (uint32_t)d;
+        } else if (cJSON_IsString(item)) {
+            v->parameter_choice_case =
+                INFERENCE__LOG_SETTINGS_REQUEST__SETTING_VALUE__PARAMETER_CHOICE_STRING_PARAM;
+            v->string_param = item->valuestring;
+        } else {
+            triton_fail(err, TRITON_INVALID_ARGUMENT,
+                        "log setting '%s' must be a boolean, a number or a string", item->string);
+            goto done;
+        }
+        eps[i] = &entries[i];
+        i++;
+    }
+    m.n_settings = i;
+    m.settings = eps;
+    rc = grpc_wire_pack(&m.base, out, err);
+done:
+    free(entries);
+    free(eps);
+    free(values);
+    return rc;
+}
+
+/* The serialised request of a control-plane or infer call. */
+static int build_request(const struct triton_call *call, grpc_byte_buffer **out,
+                         struct triton_error *err)
+{
+    char *model = (char *)str_or_empty(call->model);
+    char *version = (char *)str_or_empty(call->version);
+    char *region = (char *)str_or_empty(call->region);
+    switch (call->kind) {
+    case TRITON_CALL_SERVER_LIVE: {
+        Inference__ServerLiveRequest m = INFERENCE__SERVER_LIVE_REQUEST__INIT;
+        return grpc_wire_pack(&m.base, out, err);
+    }
+    case TRITON_CALL_SERVER_READY: {
+        Inference__ServerReadyRequest m = INFERENCE__SERVER_READY_REQUEST__INIT;
+        return grpc_wire_pack(&m.base, out, err);
+    }
+    case TRITON_CALL_SERVER_METADATA: {
+        Inference__ServerMetadataRequest m = INFERENCE__SERVER_METADATA_REQUEST__INIT;
+        return grpc_wire_pack(&m.base, out, err);
+    }
+    case TRITON_CALL_MODEL_READY:
+    case TRITON_CALL_MODEL_METADATA:
+    case TRITON_CALL_MODEL_CONFIG:
+    case TRITON_CALL_STATISTICS: {
+        /* These four requests are {string name = 1; string version = 2;}. */
+        Inference__ModelReadyRequest m = INFERENCE__MODEL_READY_REQUEST__INIT;
+        m.name = model;
+        m.version = version;
+        if (call->kind != TRITON_CALL_STATISTICS && !*model)
+            return triton_fail(err, TRITON_INVALID_ARGUMENT, "%s needs a model name",
+                               triton_call_kind_name(call->kind));
+        return grpc_wire_pack(&m.base, out, err);
+    }
+    case TRITON_CALL_REPOSITORY_INDEX: {
+        Inference__RepositoryIndexRequest m = INFERENCE__REPOSITORY_INDEX_REQUEST__INIT;
+        m.ready = call->flag;
+        return grpc_wire_pack(&m.base, out, err);
+    }
+    case TRITON_CALL_LOAD_MODEL: {
+        Inference__RepositoryModelLoadRequest m = INFERENCE__REPOSITORY_MODEL_LOAD_REQUEST__INIT;
+        m.model_name = model;
+        struct repo_params p;
+        int rc = repo_params_alloc(&p, call->n_files + 1, err);
+        const ProtobufCMessageDescriptor *d =
+            &inference__repository_model_load_request__parameters_entry__descriptor;
+        if (rc == 0 && call->config_json) {
+            Inference__ModelRepositoryParameter *v = repo_param(&p, d, "config");
+            v->parameter_choice_case =
+                INFERENCE__MODEL_REPOSITORY_PARAMETER__PARAMETER_CHOICE_STRING_PARAM;
+            v->string_param = (char *)call->config_json;
+        }
+        for (size_t i = 0; rc == 0 && i < call->n_files; i++) {
+            if (!call->files[i].key) {
+                rc = triton_fail(err, TRITON_INVALID_ARGUMENT, "a model file without a name");
+                break;
+            }
+            Inference__ModelRepositoryParameter *v = repo_param(&p, d, call->files[i].key);
+            v->parameter_choice_case =
+                INFERENCE__MODEL_REPOSITORY_PARAMETER__PARAMETER_CHOICE_BYTES_PARAM;
+            v->bytes_param.data = (uint8_t *)call->files[i].data;
+            v->bytes_param.len = call->files[i].len;
+        }
+        if (rc == 0) {
+            m.n_parameters = p.n;
+            m.parameters = p.entries;
+            rc = grpc_wire_pack(&m.base, out, err);
+        }
+        repo_params_free(&p);
+        return rc;
+    }
+    case TRITON_CALL_UNLOAD_MODEL: {
+        Inference__RepositoryModelUnloadRequest m =
+            INFERENCE__REPOSITORY_MODEL_UNLOAD_REQUEST__INIT;
+        m.model_name = model;
+        struct repo_params p;
+        int rc = repo_params_alloc(&p, 1, err);
+        if (rc == 0) {
+            Inference__ModelRepositoryParameter *v = repo_param(
+                &p, &inference__repository_model_unload_request__parameters_entry__descriptor,
+                "unload_dependents");
+            v->parameter_choice_case =
+                INFERENCE__MODEL_REPOSITORY_PARAMETER__PARAMETER_CHOICE_BOOL_PARAM;
+            v->bool_param = call->flag;
+            m.n_parameters = p.n;
+            m.parameters = (Inference__RepositoryModelUnloadRequest__ParametersEntry **)p.entries;
+            rc = grpc_wire_pack(&m.base, out, err);
+        }
+        repo_params_free(&p);
+        return rc;
+    }
+    case TRITON_CALL_TRACE_SETTINGS:
+    case TRITON_CALL_UPDATE_TRACE_SETTINGS:
+        return trace_request(call, out, err);
+    case TRITON_CALL_LOG_SETTINGS:
+    case TRITON_CALL_UPDATE_LOG_SETTINGS:
+        return log_request(call, out, err);
+    case TRITON_CALL_SYSTEM_SHM_STATUS:
+    case TRITON_CALL_SYSTEM_SHM_UNREGISTER:
+    case TRITON_CALL_CUDA_SHM_STATUS:
+    case TRITON_CALL_CUDA_SHM_UNREGISTER: {
+        /* All four are {string name = 1;} ("" = every region). */
+        Inference__SystemSharedMemoryStatusRequest m =
+            INFERENCE__SYSTEM_SHARED_MEMORY_STATUS_REQUEST__INIT;
+        m.name = region;
+        return grpc_wire_pack(&m.base, out, err);
+    }
+    case TRITON_CALL_SYSTEM_SHM_REGISTER: {
+        Inference__SystemSharedMemoryRegisterRequest m =
+            INFERENCE__SYSTEM_SHARED_MEMORY_REGISTER_REQUEST__INIT;
+        m.name = region;
+        m.key = (char *)str_or_empty(call->key);
+        m.offset = call->offset;
+        m.byte_size = call->byte_size;
+        return grpc_wire_pack(&m.base, out, err);
+    }
+    case TRITON_CALL_CUDA_SHM_REGISTER: {
+        Inference__CudaSharedMemoryRegisterRequest m =
+            INFERENCE__CUDA_SHARED_MEMORY_REGISTER_REQUEST__INIT;
+        m.name = region;
+        m.raw_handle.data = (uint8_t *)call->raw_handle;
+        m.raw_handle.len = call->raw_handle ? call->raw_handle_len : 0;
+        m.device_id = call->device_id;
+        m.byte_size = call->byte_size;
+        return grpc_wire_pack(&m.base, out, err);
+    }
+    case TRITON_CALL_INFER:
+        if (!call->infer)
+            return triton_fail(err, TRITON_INVALID_ARGUMENT, "infer without a request");
+        return grpc_wire_infer_request(call->infer, out, err);
+    default:
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "%s is not a unary gRPC call",
+                           triton_call_kind_name(call->kind));
+    }
+}
+
+/* Converts the reply of a control-plane or infer call. */
+static int convert_reply(enum triton_call_kind kind, grpc_byte_buffer *bb,
+                         struct triton_reply *reply, struct triton_error *err)
+{
+    if (!bb)
+        return triton_fail(err, TRITON_PROTOCOL, "the server sent status OK but no reply");
+    struct tensor_buffer *buf = grpc_wire_read(bb, err);
+    if (!buf)
+        return -1;
+    int rc = 0;
+    if (kind == TRITON_CALL_INFER) {
+        rc = grpc_wire_parse_infer_response(buf->data, buf->size, buf, &reply->result, err);
+        tensor_buffer_unref(buf);
+        return rc;
+    }
+    const ProtobufCMessageDescriptor *d = reply_descriptor(kind);
+    ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, buf->size, buf->data);
+    tensor_buffer_unref(buf);
+    if (!m)
+        return triton_fail(err, TRITON_PROTOCOL, "malformed %s", d->name);
+    switch (kind) {
+    case TRITON_CALL_SERVER_LIVE:
+        reply->boolean = ((Inference__ServerLiveResponse *)m)->live;
+        break;
+    case TRITON_CALL_SERVER_READY:
+        reply->boolean = ((Inference__ServerReadyResponse *)m)->ready;
+        break;
+    case TRITON_CALL_MODEL_READY:
+        reply->boolean = ((Inference__ModelReadyResponse *)m)->ready;
+        break;
+    case TRITON_CALL_LOAD_MODEL:
+    case TRITON_CALL_UNLOAD_MODEL:
+    case TRITON_CALL_SYSTEM_SHM_REGISTER:
+    case TRITON_CALL_SYSTEM_SHM_UNREGISTER:
+    case TRITON_CALL_CUDA_SHM_REGISTER:
+    case TRITON_CALL_CUDA_SHM_UNREGISTER:
+        break; /* empty replies */
+    default:
+        reply->json = pb_json_http_shape(m, err);
+        if (!reply->json)
+            rc = -1;
+        break;
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
+}
+
+static void complete_user(struct unary *u, const struct triton_error *err)
+{
+    if (!u->call)
+        return;
+    struct triton_call *call = u->call;
+    u->call = NULL;
+    if (err) {
+        finish_call(call, NULL, err);
+        return;
+    }
+    struct triton_reply reply = {0};
+    struct triton_error e = {0};
+    if (convert_reply(call->kind, u->recv, &reply, &e) < 0) {
+        cJSON_Delete(reply.json);
+        triton_infer_result_free(reply.result);
+        finish_call(call, NULL, &e);
+        return;
+    }
+    finish_call(call, &reply, NULL);
+}
+
+/* ---- streams --------------------------------------------------------------------------------- */
+
+enum bidi_op { BIDI_START, BIDI_STATUS, BIDI_RECV, BIDI_SEND, BIDI_CLOSE, BIDI_NOPS };
+
+struct bidi_tag {
+    struct triton_loop_grpc_tag tag;
+    struct bidi *b;
+    enum bidi_op op;
+};
+
+struct bidi {
+    struct gt *t;
+    grpc_call *gcall;
+    struct bidi_tag tags[BIDI_NOPS];
+    int outstanding;
+    grpc_metadata *md;
+    size_t n_md;
+    grpc_metadata_array initial_md, trailing_md;
+    grpc_byte_buffer *recv;
+    grpc_status_code status;
+    grpc_slice details;
+    const char *error_string;
+    bool status_received, send_busy, close_wanted, close_sent, cancelled;
+    grpc_byte_buffer **sendq;
+    size_t sq_head, sq_n, sq_cap;
+    struct bidi *prev, *next;
+    /* exactly one of these owns the stream */
+    struct triton_stream *user;
+    struct triton_call stream_call; /* what a user stream's done gets: user = s->user */
+    struct triton_call *gen;        /* generate_stream */
+    bool gen_done;                  /* gen has had its final done */
+};
+
+static void bidi_event(struct triton_loop_grpc_tag *tag, bool ok);
+
+static int bidi_batch(struct bidi *b, enum bidi_op op, grpc_op *ops, size_t n,
+                      struct triton_error *err)
+{
+    grpc_call_error rc = grpc_call_start_batch(b->gcall, ops, n, &b->tags[op].tag, NULL);
+    if (rc != GRPC_CALL_OK)
+        return triton_fail(err, TRITON_INTERNAL, "gRPC refused a stream operation (error %d)",
+                           (int)rc);
+    triton_loop_grpc_started(b->t->loop);
+    b->outstanding++;
+    return 0;
+}
+
+static int bidi_post_recv(struct bidi *b, struct triton_error *err)
+{
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &b->recv;
+    return bidi_batch(b, BIDI_RECV, &op, 1, err);
+}
+
+static void bidi_pump_send(struct bidi *b)
+{
+    if (b->send_busy || b->status_received)
+        return;
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    if (b->sq_n) {
+        grpc_byte_buffer *bb = b->sendq[b->sq_head];
+        b->sq_head = (b->sq_head + 1) % b->sq_cap;
+        b->sq_n--;
+        op.op = GRPC_OP_SEND_MESSAGE;
+        op.data.send_message.send_message = bb;
+        if (bidi_batch(b, BIDI_SEND, &op, 1, NULL) == 0)
+            b->send_busy = true;
+        else
+            grpc_call_cancel(b->gcall, NULL); /* a broken stream: let the status end it */
+        grpc_byte_buffer_destroy(bb);
+        return;
+    }
+    if (b->close_wanted && !b->close_sent) {
+        op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+        b->close_sent = true;
+        if (bidi_batch(b, BIDI_CLOSE, &op, 1, NULL) != 0)
+            grpc_call_cancel(b->gcall, NULL);
+    }
+}
+
+static int bidi_enqueue(struct bidi *b, grpc_byte_buffer *bb, struct triton_error *err)
+{
+    if (b->sq_n == b->sq_cap) {
+        size_t cap = b->sq_cap ? b->sq_cap * 2 : 8;
+        grpc_byte_buffer **q = malloc(cap * sizeof *q);
+        if (!q) {
+            grpc_byte_buffer_destroy(bb);
+            return triton_fail(err, TRITON_NO_MEMORY, "out of memory queueing a stream request");
+        }
+        for (size_t i = 0; i < b->sq_n; i++)
+            q[i] = b->sendq[(b->sq_head + i) % b->sq_cap];
+        free(b->sendq);
+        b->sendq = q;
+        b->sq_head = 0;
+        b->sq_cap = cap;
+    }
+    b->sendq[(b->sq_head + b->sq_n) % b->sq_cap] = bb;
+    b->sq_n++;
+    bidi_pump_send(b);
+    return 0;
+}
+
+static void bidi_free(struct bidi *b)
+{
+    struct gt *t = b->t;
+    if (b->prev)
+        b->prev->next = b->next;
+    else if (t->streams == b)
+        t->streams = b->next;
+    if (b->next)
+        b->next->prev = b->prev;
+    for (size_t i = 0; i < b->sq_n; i++)
+        grpc_byte_buffer_destroy(b->sendq[(b->sq_head + i) % b->sq_cap]);
+    free(b->sendq);
+    if (b->recv)
+        grpc_byte_buffer_destroy(b->recv);
+    if (b->gcall)
+        grpc_call_unref(b->gcall);
+    grpc_metadata_array_destroy(&b->initial_md);
+    grpc_metadata_array_destroy(&b->trailing_md);
+    grpc_slice_unref(b->details);
+    gpr_free((void *)b->error_string);
+    free_metadata(b->md, b->n_md);
+    free(b);
+    t->live--;
+    if (t->orphaned && t->live == 0)
+        free_transport(t);
+}
+
+/* One message from the server: a response or an in-band error. */
+static void bidi_deliver(struct bidi *b, grpc_byte_buffer *bb)
+{
+    struct triton_error e = {0};
+    char *error_message = NULL;
+    struct triton_infer_result *r = NULL;
+    struct tensor_buffer *buf = grpc_wire_read(bb, &e);
+    if (buf) {
+        grpc_wire_parse_stream_response(buf->data, buf->size, buf, &error_message, &r, &e);
+        tensor_buffer_unref(buf);
+    }
+    if (error_message) {
+        /* Triton sends only the text of an in-band error, not its code. */
+        triton_error_clear(&e);
+        triton_fail(&e, TRITON_UNKNOWN, "%s", error_message);
+        e.status = GRPC_STATUS_UNKNOWN;
+        free(error_message);
+    }
+    bool failed = e.code != TRITON_OK;
+    if (b->user) {
+        struct triton_reply reply = {.result = failed ? NULL : r};
+        if (failed || r)
+            b->user->done(&b->stream_call, &reply, failed ? &e : NULL, false);
+        triton_infer_result_free(failed ? r : reply.result);
+        return;
+    }
+    if (b->gen && !b->gen_done) {
+        struct triton_call *call = b->gen;
+        if (failed) {
+            /* The generate_stream fails: its last done, then the stream goes. */
+            triton_infer_result_free(r);
+            b->gen_done = true;
+            b->gen = NULL;
+            finish_call(call, NULL, &e);
+            grpc_call_cancel(b->gcall, NULL);
+            return;
+        }
+        if (r) {
+            struct triton_reply reply = {0};
+            reply.json = grpc_generate_reply(r, &e);
+            triton_infer_result_free(r);
+            if (!reply.json) {
+                b->gen_done = true;
+                b->gen = NULL;
+                finish_call(call, NULL, &e);
+                grpc_call_cancel(b->gcall, NULL);
+                return;
+            }
+            call->done(call, &reply, NULL, false);
+            cJSON_Delete(reply.json);
+        }
+        return;
+    }
+    triton_infer_result_free(r);
+}
+
+static void bidi_maybe_end(struct bidi *b)
+{
+    if (!b->status_received || b->outstanding > 0)
+        return;
+    struct triton_error e = {0};
+    bool failed = b->status != GRPC_STATUS_OK;
+    if (failed)
+        status_error(&e, b->status, b->details, b->error_string);
+    logf_(b->t, "grpc < ModelStreamInfer ended: %s", status_name(b->status));
+    if (b->user) {
+        struct triton_stream *s = b->user;
+        b->user = NULL;
+        s->transport_state = NULL;
+        s->finished = true;
+        struct triton_reply reply = {0};
+        s->done(&b->stream_call, &reply, failed ? &e : NULL, true);
+    } else if (b->gen && !b->gen_done) {
+        struct triton_call *call = b->gen;
+        b->gen = NULL;
+        b->gen_done = true;
+        finish_call(call, NULL, failed ? &e : NULL);
+    }
+    bidi_free(b);
+}
+
+static void bidi_event(struct triton_loop_grpc_tag *tag, bool ok)
+{
+    struct bidi_tag *bt = (struct bidi_tag *)tag;
+    struct bidi *b = bt->b;
+    b->outstanding--;
+    switch (bt->op) {
+    case BIDI_START:
+    case BIDI_CLOSE:
+        break;
+    case BIDI_STATUS:
+        b->status_received = true;
+        break;
+    case BIDI_SEND:
+        b->send_busy = false;
+        if (ok)
+            bidi_pump_send(b);
+        break;
+    case BIDI_RECV: {
+        grpc_byte_buffer *bb = b->recv;
+        b->recv = NULL;
+        if (ok && bb) {
+            bidi_deliver(b, bb);
+            grpc_byte_buffer_destroy(bb);
+            if (!b->status_received && bidi_post_recv(b, NULL) != 0)
+                grpc_call_cancel(b->gcall, NULL);
+        } else if (bb) {
+            grpc_byte_buffer_destroy(bb);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    bidi_maybe_end(b);
+}
+
+static struct bidi *bidi_open(struct gt *t, const struct triton_kv *headers, size_t n_headers,
+                              double timeout, struct triton_error *err)
+{
+    struct bidi *b = calloc(1, sizeof *b);
+    if (!b) {
+        triton_fail(err, TRITON_NO_MEMORY, "out of memory opening a stream");
+        return NULL;
+    }
+    b->t = t;
+    t->live++;
+    b->details = grpc_empty_slice();
+    grpc_metadata_array_init(&b->initial_md);
+    grpc_metadata_array_init(&b->trailing_md);
+    for (int i = 0; i < BIDI_NOPS; i++) {
+        b->tags[i].tag.done = bidi_event;
+        b->tags[i].b = b;
+        b->tags[i].op = (enum bidi_op)i;
+    }
+    b->next = t->streams;
+    if (t->streams)
+        t->streams->prev = b;
+    t->streams = b;
+    if (call_metadata(t, headers, n_headers, &b->md, &b->n_md, err) < 0)
+        goto fail;
+    b->gcall =
+        grpc_channel_create_call(t->channel, NULL, GRPC_PROPAGATE_DEFAULTS, t->cq,
+                                 grpc_slice_from_static_string(METHOD_PREFIX "ModelStreamInfer"),
+                                 NULL, deadline_after(timeout), NULL);
+    if (!b->gcall) {
+        triton_fail(err, TRITON_INTERNAL, "gRPC could not create a stream");
+        goto fail;
+    }
+    grpc_op ops[2];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = b->n_md;
+    ops[0].data.send_initial_metadata.metadata = b->md;
+    ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[1].data.recv_initial_metadata.recv_initial_metadata = &b->initial_md;
+    if (bidi_batch(b, BIDI_START, ops, 2, err) < 0)
+        goto fail;
+    /* From here on events are pending: failures go through the status. */
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[0].data.recv_status_on_client.trailing_metadata = &b->trailing_md;
+    ops[0].data.recv_status_on_client.status = &b->status;
+    ops[0].data.recv_status_on_client.status_details = &b->details;
+    ops[0].data.recv_status_on_client.error_string = &b->error_string;
+    if (bidi_batch(b, BIDI_STATUS, ops, 1, NULL) < 0 || bidi_post_recv(b, NULL) < 0) {
+        /* Without a status batch we would never learn the end: give up at once. */
+        grpc_call_cancel(b->gcall, NULL);
+        triton_fail(err, TRITON_INTERNAL, "gRPC refused to start a stream");
+        b->cancelled = true;
+        return b; /* the caller treats this as started-and-failing */
+    }
+    logf_(t, "grpc > ModelStreamInfer (stream opened)");
+    return b;
+fail:
+    bidi_free(b);
+    return NULL;
+}
+
+static int grpc_stream_open(struct triton_client *c, struct triton_stream *s,
+                            struct triton_error *err)
+{
+    struct gt *t = c->transport_state;
+    if (!s->done)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "a stream needs a done function");
+    struct bidi *b = bidi_open(t, s->headers, s->n_headers, s->timeout, err);
+    if (!b)
+        return -1;
+    b->user = s;
+    b->stream_call.kind = TRITON_CALL_INFER;
+    b->stream_call.user = s->user;
+    b->stream_call.transport_state = b;
+    s->finished = false;
+    s->transport_state = b;
+    return 0;
+}
+
+static int grpc_stream_send(struct triton_client *c, struct triton_stream *s,
+                            const struct triton_infer_request *req, struct triton_error *err)
+{
+    (void)c;
+    struct bidi *b = s->transport_state;
+    if (!b || b->close_wanted || b->status_received || b->cancelled)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "the stream is closed");
+    grpc_byte_buffer *bb;
+    if (grpc_wire_infer_request(req, &bb, err) < 0)
+        return -1;
+    logf_(b->t, "grpc > ModelStreamInfer request for %s (%zu bytes)", req->model,
+          grpc_byte_buffer_length(bb));
+    return bidi_enqueue(b, bb, err);
+}
+
+static void grpc_stream_close(struct triton_client *c, struct triton_stream *s)
+{
+    (void)c;
+    struct bidi *b = s->transport_state;
+    if (!b || b->close_wanted)
+        return;
+    b->close_wanted = true;
+    bidi_pump_send(b);
+}
+
+static void grpc_stream_cancel(struct triton_client *c, struct triton_stream *s)
+{
+    (void)c;
+    struct bidi *b = s->transport_state;
+    if (!b)
+        return;
+    b->cancelled = true;
+    grpc_call_cancel(b->gcall, NULL);
+}
+
+/* ---- generate ----------------------------------------------------------------------------------
+ */
+
+static const cJSON *meta_lookup(struct gt *t, const char *model, const char *version)
+{
+    for (struct meta_cache *m = t->meta; m; m = m->next)
+        if (strcmp(m->model, model) == 0 && strcmp(m->version, version) == 0)
+            return m->metadata;
+    return NULL;
+}
+
+static const cJSON *meta_store(struct gt *t, const char *model, const char *version, cJSON *meta)
+{
+    struct meta_cache *m = calloc(1, sizeof *m);
+    if (!m || !(m->model = strdup(model)) || !(m->version = strdup(version))) {
+        if (m)
+            free(m->model);
+        free(m);
+        return NULL;
+    }
+    m->metadata = meta;
+    m->next = t->meta;
+    t->meta = m;
+    return meta;
+}
+
+static void complete_generate(struct unary *u, const struct triton_error *err)
+{
+    if (!u->call)
+        return;
+    struct triton_call *call = u->call;
+    u->call = NULL;
+    if (err) {
+        finish_call(call, NULL, err);
+        return;
+    }
+    struct triton_reply reply = {0};
+    struct triton_error e = {0};
+    struct triton_infer_result *r = NULL;
+    if (!u->recv) {
+        triton_fail(&e, TRITON_PROTOCOL, "the server sent status OK but no reply");
+        finish_call(call, NULL, &e);
+        return;
+    }
+    struct tensor_buffer *buf = grpc_wire_read(u->recv, &e);
+    if (buf) {
+        if (grpc_wire_parse_infer_response(buf->data, buf->size, buf, &r, &e) == 0)
+            reply.json = grpc_generate_reply(r, &e);
+        tensor_buffer_unref(buf);
+    }
+    triton_infer_result_free(r);
+    finish_call(call, reply.json ? &reply : NULL, reply.json ? NULL : &e);
+}
+
+/* Second phase of generate / generate_stream, once the metadata is known. */
+static int generate_run(struct gt *t, struct triton_call *call, const cJSON *meta,
+                        struct triton_error *err)
+{
+    grpc_byte_buffer *bb;
+    if (grpc_generate_request(call->model, call->version, call->settings, meta, &bb, err) < 0)
+        return -1;
+    if (call->kind == TRITON_CALL_GENERATE) {
+        struct unary *u = unary_new(t, call, METHOD_PREFIX "ModelInfer", err);
+        if (!u) {
+            grpc_byte_buffer_destroy(bb);
+            return -1;
+        }
+        u->send = bb;
+        u->send_len = grpc_byte_buffer_length(bb);
+        u->complete = complete_generate;
+        call->transport_state = u;
+        if (unary_submit(u, err) < 0) {
+            call->transport_state = NULL;
+            u->call = NULL;
+            unary_free(u);
+            return -1;
+        }
+        return 0;
+    }
+    double timeout = call->timeout > 0 ? call->timeout : t->network_timeout;
+    struct bidi *b = bidi_open(t, call->headers, call->n_headers, timeout, err);
+    if (!b) {
+        grpc_byte_buffer_destroy(bb);
+        return -1;
+    }
+    b->gen = call;
+    call->transport_state = NULL; /* cancel finds the stream through the list */
+    b->close_wanted = true;       /* one request, then half-close */
+    if (bidi_enqueue(b, bb, err) < 0) {
+        b->gen = NULL;
+        grpc_call_cancel(b->gcall, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static void complete_generate_meta(struct unary *u, const struct triton_error *err)
+{
+    if (!u->call)
+        return;
+    struct triton_call *call = u->call;
+    u->call = NULL;
+    call->transport_state = NULL;
+    if (err) {
+        finish_call(call, NULL, err);
+        return;
+    }
+    struct triton_reply reply = {0};
+    struct triton_error e = {0};
+    if (convert_reply(TRITON_CALL_MODEL_METADATA, u->recv, &reply, &e) < 0) {
+        finish_call(call, NULL, &e);
+        return;
+    }
+    const cJSON *meta = meta_store(u->t, u->gen_model, u->gen_version, reply.json);
+    if (!meta) {
+        cJSON_Delete(reply.json);
+        triton_fail(&e, TRITON_NO_MEMORY, "out of memory caching model metadata");
+        finish_call(call, NULL, &e);
+        return;
+    }
+    if (generate_run(u->t, call, meta, &e) < 0)
+        finish_call(call, NULL, &e);
+}
+
+static int submit_generate(struct gt *t, struct triton_call *call, struct triton_error *err)
+{
+    if (!call->model || !*call->model)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "generate needs a model name");
+    if (!cJSON_IsObject(call->settings))
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "generate needs a body object");
+    const char *version = str_or_empty(call->version);
+    const cJSON *meta = meta_lookup(t, call->model, version);
+    if (meta)
+        return generate_run(t, call, meta, err);
+    Inference__ModelMetadataRequest m = INFERENCE__MODEL_METADATA_REQUEST__INIT;
+    m.name = (char *)call->model;
+    m.version = (char *)version;
+    struct unary *u = unary_new(t, call, METHOD_PREFIX "ModelMetadata", err);
+    if (!u)
+        return -1;
+    u->complete = complete_generate_meta;
+    if (!(u->gen_model = strdup(call->model)) || !(u->gen_version = strdup(version))) {
+        u->call = NULL;
+        unary_free(u);
+        return triton_fail(err, TRITON_NO_MEMORY, "out of memory starting generate");
+    }
+    if (grpc_wire_pack(&m.base, &u->send, err) < 0 || unary_submit(u, err) < 0) {
+        u->call = NULL;
+        unary_free(u);
+        return -1;
+    }
+    call->transport_state = u;
+    return 0;
+}
+
+/* ---- the transport table ------------------------------------------------------------------------
+ */
+
+static int grpc_submit(struct triton_client *c, struct triton_call *call, struct triton_error *err)
+{
+    struct gt *t = c->transport_state;
+    if (t->closing)
+        return triton_fail(err, TRITON_CANCELLED, "the client is closing");
+    call->transport_state = NULL;
+    if (call->kind == TRITON_CALL_GENERATE || call->kind == TRITON_CALL_GENERATE_STREAM)
+        return submit_generate(t, call, err);
+    const char *method = method_of(call->kind);
+    if (!method)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "unknown call kind %d", (int)call->kind);
+    grpc_byte_buffer *bb;
+    if (build_request(call, &bb, err) < 0)
+        return -1;
+    struct unary *u = unary_new(t, call, method, err);
+    if (!u) {
+        grpc_byte_buffer_destroy(bb);
+        return -1;
+    }
+    u->send = bb;
+    u->send_len = grpc_byte_buffer_length(bb);
+    u->complete = complete_user;
+    if (unary_submit(u, err) < 0) {
+        u->call = NULL;
+        unary_free(u);
+        return -1;
+    }
+    call->transport_state = u;
+    return 0;
+}
+
+static void grpc_cancel(struct triton_client *c, struct triton_call *call)
+{
+    struct gt *t = c->transport_state;
+    if (call->finished)
+        return;
+    if (call->kind == TRITON_CALL_GENERATE_STREAM) {
+        for (struct bidi *b = t->streams; b; b = b->next)
+            if (b->gen == call)
+                grpc_call_cancel(b->gcall, NULL);
+    }
+    struct unary *u = call->transport_state;
+    if (!u)
+        return;
+    if (u->started) {
+        grpc_call_cancel(u->gcall, NULL);
+        return;
+    }
+    /* Still queued: start it already cancelled so that its done arrives from a step. */
+    queue_remove(t, u);
+    struct triton_error e = {0};
+    if (unary_start(u, &e) == 0)
+        grpc_call_cancel(u->gcall, NULL);
+    else
+        unary_fail_now(u, &e);
+}
+
+static void free_transport(struct gt *t)
+{
+    if (t->channel)
+        grpc_channel_destroy(t->channel);
+    free_metadata(t->headers, t->n_headers);
+    while (t->meta) {
+        struct meta_cache *m = t->meta;
+        t->meta = m->next;
+        free(m->model);
+        free(m->version);
+        cJSON_Delete(m->metadata);
+        free(m);
+    }
+    free(t);
+}
+
+static void grpc_destroy(struct triton_client *c)
+{
+    struct gt *t = c->transport_state;
+    c->transport_state = NULL;
+    if (!t)
+        return;
+    t->closing = true;
+    struct triton_error cancelled = {0};
+    triton_fail(&cancelled, TRITON_CANCELLED, "the client was closed");
+    cancelled.status = GRPC_STATUS_CANCELLED;
+    /* Calls still queued never started: they end here. */
+    while (t->queue_head) {
+        struct unary *u = t->queue_head;
+        queue_remove(t, u);
+        unary_fail_now(u, &cancelled);
+    }
+    for (struct unary *u = t->running; u; u = u->next)
+        grpc_call_cancel(u->gcall, NULL);
+    for (struct bidi *b = t->streams; b; b = b->next)
+        grpc_call_cancel(b->gcall, NULL);
+    /* Let the cancellations come back so that every done runs with CANCELLED. */
+    while (t->live > 0) {
+        struct triton_error e = {0};
+        if (triton_loop_step(t->loop, 1.0, &e) < 0)
+            break;
+    }
+    if (t->live == 0) {
+        free_transport(t);
+        return;
+    }
+    /* Destroyed from inside a completion (the loop cannot step): finish the calls
+     * now and let their states free themselves, and then the transport, as their
+     * events arrive. */
+    for (struct unary *u = t->running; u; u = u->next) {
+        if (u->call) {
+            struct triton_call *call = u->call;
+            u->call = NULL;
+            finish_call(call, NULL, &cancelled);
+        }
+    }
+    for (struct bidi *b = t->streams; b; b = b->next) {
+        if (b->user) {
+            struct triton_stream *s = b->user;
+            b->user = NULL;
+            s->transport_state = NULL;
+            s->finished = true;
+            struct triton_reply reply = {0};
+            s->done(&b->stream_call, &reply, &cancelled, true);
+        } else if (b->gen && !b->gen_done) {
+            struct triton_call *call = b->gen;
+            b->gen = NULL;
+            b->gen_done = true;
+            finish_call(call, NULL, &cancelled);
+        }
+    }
+    t->orphaned = true;
+}
+
+static const struct triton_transport grpc_transport = {
+    .name = "grpc",
+    .submit = grpc_submit,
+    .cancel = grpc_cancel,
+    .stream_open = grpc_stream_open,
+    .stream_send = grpc_stream_send,
+    .stream_close = grpc_stream_close,
+    .stream_cancel = grpc_stream_cancel,
+    .destroy = grpc_destroy,
+};
+
+/* ---- channel -----------------------------------------------------------------------------------
+ */
+
+static char *read_file(const char *path, struct triton_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        triton_fail(err, TRITON_INVALID_ARGUMENT, "cannot open '%s'", path);
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n + 1 >= cap) {
+            if (cap > (64u << 20)) {
+                free(buf);
+                fclose(f);
+                triton_fail(err, TRITON_INVALID_ARGUMENT, "'%s' is too large for a PEM file", path);
+                return NULL;
+            }
+            char *grown = realloc(buf, cap * 2);
+            if (!grown) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (!buf) {
+        triton_fail(err, TRITON_NO_MEMORY, "out of memory reading '%s'", path);
+        return NULL;
+    }
+    if (bad) {
+        free(buf);
+        triton_fail(err, TRITON_INVALID_ARGUMENT, "cannot read '%s'", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static grpc_channel_credentials *make_credentials(const struct triton_client_options *o,
+                                                  struct triton_error *err)
+{
+    if (!o->use_tls)
+        return grpc_insecure_credentials_create();
+    if (!o->cert_file != !o->key_file) {
+        triton_fail(err, TRITON_INVALID_ARGUMENT,
+                    "a client certificate needs both cert_file and key_file");
+        return NULL;
+    }
+    char *roots = NULL, *cert = NULL, *key = NULL;
+    grpc_channel_credentials *creds = NULL;
+    if (o->ca_file && !(roots = read_file(o->ca_file, err)))
+        goto done;
+    if (o->cert_file &&
+        (!(cert = read_file(o->cert_file, err)) || !(key = read_file(o->key_file, err))))
+        goto done;
+    if (o->insecure) {
+        grpc_tls_credentials_options *opts = grpc_tls_credentials_options_create();
+        grpc_tls_identity_pairs *pairs = NULL;
+        if (cert) {
+            pairs = grpc_tls_identity_pairs_create();
+            grpc_tls_identity_pairs_add_pair(pairs, key, cert);
+        }
+        if (roots || pairs) {
+            grpc_tls_certificate_provider *provider =
+                grpc_tls_certificate_provider_static_data_create(roots, pairs);
+            grpc_tls_credentials_options_set_certificate_provider(opts, provider);
+            grpc_tls_certificate_provider_release(provider);
+            if (roots)
+                grpc_tls_credentials_options_watch_root_certs(opts);
+            if (pairs)
+                grpc_tls_credentials_options_watch_identity_key_cert_pairs(opts);
+        }
+        grpc_tls_credentials_options_set_verify_server_cert(opts, 0);
+        grpc_tls_credentials_options_set_check_call_host(opts, 0);
+        grpc_tls_certificate_verifier *verifier = grpc_tls_certificate_verifier_no_op_create();
+        grpc_tls_credentials_options_set_certificate_verifier(opts, verifier);
+        creds = grpc_tls_credentials_create(opts);
+        grpc_tls_certificate_verifier_release(verifier);
+    } else {
+        grpc_ssl_pem_key_cert_pair pair = {.private_key = key, .cert_chain = cert};
+        creds = grpc_ssl_credentials_create(roots, cert ? &pair : NULL, NULL, NULL);
+    }
+    if (!creds)
+        triton_fail(err, TRITON_INVALID_ARGUMENT, "gRPC refused the TLS settings");
+done:
+    free(roots);
+    free(cert);
+    if (key) {
+        memset(key, 0, strlen(key)); /* do not leave the private key in freed memory */
+        free(key);
+    }
+    return creds;
+}
+
+static int compression_of(const char *name, grpc_compression_algorithm *alg,
+                          struct triton_error *err)
+{
+    if (!name || !*name || strcmp(name, "none") == 0 || strcmp(name, "identity") == 0)
+        *alg = GRPC_COMPRESS_NONE;
+    else if (strcmp(name, "gzip") == 0)
+        *alg = GRPC_COMPRESS_GZIP;
+    else if (strcmp(name, "deflate") == 0)
+        *alg = GRPC_COMPRESS_DEFLATE;
+    else
+        return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                           "unknown compression '%s' (gzip or deflate)", name);
+    return 0;
+}
+
+int triton_grpc_init(struct triton_client *c, const struct triton_client_options *opts,
+                     struct triton_error *err)
+{
+    grpc_compression_algorithm alg = GRPC_COMPRESS_NONE;
+    if (compression_of(opts->compression, &alg, err) < 0)
+        return -1;
+    grpc_completion_queue *cq = triton_loop_cq(c->loop, err); /* also grpc_init */
+    if (!cq)
+        return -1;
+    struct gt *t = calloc(1, sizeof *t);
+    if (!t)
+        return triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a gRPC client");
+    t->loop = c->loop;
+    t->cq = cq;
+    t->network_timeout = opts->network_timeout;
+    t->concurrency = opts->concurrency > 0 ? opts->concurrency : INT_MAX;
+    t->verbose = opts->verbose;
+    t->log = opts->log;
+    t->log_ctx = opts->log_ctx;
+    if (add_metadata(&t->headers, &t->n_headers, opts->headers, opts->n_headers, err) < 0) {
+        free_transport(t);
+        return -1;
+    }
+
+    size_t max_args = 8 + opts->n_channel_args;
+    grpc_arg *args = calloc(max_args, sizeof *args);
+    if (!args) {
+        free_transport(t);
+        return triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a gRPC client");
+    }
+    size_t n = 0;
+    size_t max_recv = opts->max_response_size ? opts->max_response_size : INT32_MAX;
+    args[n++] = (grpc_arg){GRPC_ARG_INTEGER,
+                           GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+                           {.integer = max_recv > INT32_MAX ? INT32_MAX : (int)max_recv}};
+    args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = -1}};
+    if (alg != GRPC_COMPRESS_NONE)
+        args[n++] = (grpc_arg){
+            GRPC_ARG_INTEGER, GRPC_COMPRESSION_CHANNEL_DEFAULT_ALGORITHM, {.integer = (int)alg}};
+    if (opts->keepalive_time_ms > 0)
+        args[n++] = (grpc_arg){
+            GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = opts->keepalive_time_ms}};
+    if (opts->keepalive_timeout_ms > 0)
+        args[n++] = (grpc_arg){GRPC_ARG_INTEGER,
+                               GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                               {.integer = opts->keepalive_timeout_ms}};
+    if (opts->keepalive_permit_without_calls)
+        args[n++] =
+            (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, {.integer = 1}};
+    if (opts->connection_timeout > 0) {
+        /* The closest knob gRPC has: how long one connection attempt may take. */
+        double ms = opts->connection_timeout * 1000.0;
+        args[n++] = (grpc_arg){GRPC_ARG_INTEGER,
+                               "grpc.min_reconnect_backoff_ms",
+                               {.integer = ms > INT_MAX ? INT_MAX : (int)ms}};
+    }
+    args[n++] =
+        (grpc_arg){GRPC_ARG_STRING, GRPC_ARG_PRIMARY_USER_AGENT_STRING, {.string = USER_AGENT}};
+    for (size_t i = 0; i < opts->n_channel_args; i++) {
+        const struct triton_channel_arg *a = &opts->channel_args[i];
+        if (!a->key || (!a->is_int && !a->str_value)) {
+            free(args);
+            free_transport(t);
+            return triton_fail(err, TRITON_INVALID_ARGUMENT, "a channel argument without %s",
+                               a->key ? "a value" : "a key");
+        }
+        if (a->is_int && (a->int_value < INT_MIN || a->int_value > INT_MAX)) {
+            free(args);
+            free_transport(t);
+            return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                               "channel argument '%s' is out of range", a->key);
+        }
+        args[n].key = (char *)a->key;
+        if (a->is_int) {
+            args[n].type = GRPC_ARG_INTEGER;
+            args[n].value.integer = (int)a->int_value;
+        } else {
+            args[n].type = GRPC_ARG_STRING;
+            args[n].value.string = (char *)a->str_value;
+        }
+        n++;
+    }
+    grpc_channel_args cargs = {n, args};
+    grpc_channel_credentials *creds = make_credentials(opts, err);
+    if (!creds) {
+        free(args);
+        free_transport(t);
+        return -1;
+    }
+    t->channel = grpc_channel_create(opts->url, creds, &cargs);
+    grpc_channel_credentials_release(creds);
+    free(args);
+    if (!t->channel) {
+        free_transport(t);
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "gRPC could not create a channel to '%s'",
+                           opts->url);
+    }
+    logf_(t, "grpc: channel to %s (%s)", opts->url, opts->use_tls ? "TLS" : "plaintext");
+    c->transport = &grpc_transport;
+    c->transport_state = t;
+    return 0;
+}
