@@ -6,7 +6,11 @@
  *
  * Every baseline allocates its result fresh each time, as the tensor code must
  * (a new tensor or a new Lua string), except "memcpy_warm", which copies into a
- * buffer reused across repeats (the lower bound for bytes()).
+ * buffer reused across repeats: the copy alone, a lower bound for bytes() that
+ * nothing returning new memory can reach. glibc maps blocks above its mmap
+ * threshold (32 MiB at most) fresh on every malloc, so "memcpy_fresh" pays the
+ * page faults a new 64 MiB Lua string pays; we leave glibc's tuning (mallopt)
+ * alone, as a library must.
  *
  * Usage: tensor_baseline [repeats]
  */

@@ -439,6 +439,21 @@ describe("closing", function()
     getmetatable(escaped).__close(escaped) -- a second release is harmless
     getmetatable(escaped).__gc(escaped)
   end)
+
+  it("lets t:close() be called again, and nothing else", function()
+    local t = triton.ones({ 1000 })
+    local view = t:reshape({ 10, 100 })
+    assert.is_nil(t:close())
+    assert.is_nil(t:close()) -- a second close is not an error
+    assert.are.equal("tensor(closed)", tostring(t))
+    assert.has_error(function() return t.close2 end, "attempt to use a closed tensor")
+    assert.has_error(function() return t.dtype end, "attempt to use a closed tensor")
+    assert.has_error(function() t:sum() end, "attempt to use a closed tensor")
+    -- a view keeps the buffer it shares alive past the close of its base
+    assert.are.equal(1000, view:sum())
+    view:close()
+    view:close()
+  end)
 end)
 
 describe("errors", function()

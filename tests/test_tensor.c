@@ -356,6 +356,130 @@ static void test_wrap(void)
     CHECK_INT(released, 1);
 }
 
+/* A 0-d tensor needs no shape array: NULL with ndim 0 is valid everywhere. */
+static void test_scalar_without_shape(void)
+{
+    struct tensor t = {0}, r = {0};
+    reset();
+    CHECK_INT(tensor_init(&t, TENSOR_FP32, NULL, 0, &err), 0);
+    CHECK_INT(t.ndim, 0);
+    CHECK_INT(tensor_numel(&t), 1);
+    CHECK_INT(tensor_reshape(&r, &t, NULL, 0, &err), 0);
+    CHECK_INT(tensor_numel(&r), 1);
+    tensor_release(&r);
+    tensor_release(&t);
+}
+
+static uint32_t next_random(uint32_t *s)
+{
+    *s ^= *s << 13, *s ^= *s >> 17, *s ^= *s << 5;
+    return *s;
+}
+
+/* Fills n elements of dtype dt with edge cases first, then random bit patterns. */
+static void fill_edge_cases(enum tensor_dtype dt, void *p, size_t n)
+{
+    static const float f32[] = {0.0f,     -0.0f,    1.0f,         -2.5f,       2.5f,
+                                65504.0f, 65519.0f, 65520.0f,     0x1p-24f,    0x1p-25f,
+                                0x3p-25f, 0x1p-14f, 0x1p-149f,    3.4e38f,     -1e10f,
+                                0x1p31f,  -0x1p31f, 2147483520.f, INFINITY,    -INFINITY,
+                                NAN,      -NAN,     1.00048828f,  16777217.0f, -0.49999997f};
+    static const double f64[] = {0.0,    -0.0,     1.9,       -1.9,      1e300,
+                                 -1e300, 0x1p63,   -0x1p63,   0x1p-1074, 3.4028235677973366e38,
+                                 1e-46,  INFINITY, -INFINITY, NAN,       9007199254740993.0};
+    static const int64_t i64[] = {
+        0,        -1,        1,         INT32_MAX, INT32_MIN,
+        16777217, -16777217, INT64_MAX, INT64_MIN, (INT64_C(1) << 53) + 1};
+    size_t es = tensor_dtype_elem_size(dt);
+    uint32_t r = 0x2545f491;
+    for (size_t i = 0; i < n; i++) {
+        char *e = (char *)p + i * es;
+        uint32_t lo = next_random(&r), hi = next_random(&r);
+        uint64_t bits = (uint64_t)hi << 32 | lo;
+        if (dt == TENSOR_FP32 && i < sizeof f32 / sizeof *f32)
+            memcpy(e, &f32[i], es);
+        else if (dt == TENSOR_FP64 && i < sizeof f64 / sizeof *f64)
+            memcpy(e, &f64[i], es);
+        else if ((dt == TENSOR_INT32 || dt == TENSOR_INT64) && i < sizeof i64 / sizeof *i64)
+            tensor_set_i64(dt, e, i64[i]);
+        else
+            memcpy(e, &bits, es); /* little-endian: the low bytes */
+    }
+}
+
+/* Equal elements, where any NaN equals any NaN in a float result (a float NaN may
+ * or may not be quietened on its way through a double). */
+static bool same_elements(enum tensor_dtype dt, const void *a, const void *b, size_t n)
+{
+    size_t es = tensor_dtype_elem_size(dt);
+    for (size_t i = 0; i < n; i++) {
+        const char *x = (const char *)a + i * es, *y = (const char *)b + i * es;
+        if (memcmp(x, y, es) == 0)
+            continue;
+        if ((dt == TENSOR_FP32 || dt == TENSOR_FP64) && isnan(tensor_get_f64(dt, x)) &&
+            isnan(tensor_get_f64(dt, y)))
+            continue;
+        fprintf(stderr, "element %zu differs\n", i);
+        return false;
+    }
+    return true;
+}
+
+/* One element converted by the documented rules, through the public per-element
+ * API: the reference the typed loops are checked against. */
+static void convert_reference(enum tensor_dtype to, void *dst, enum tensor_dtype from,
+                              const void *src)
+{
+    if (from == TENSOR_FP16 || from == TENSOR_BF16 || from == TENSOR_FP32 || from == TENSOR_FP64)
+        tensor_set_f64(to, dst, tensor_get_f64(from, src));
+    else
+        tensor_set_i64(to, dst, tensor_get_i64(from, src));
+}
+
+/* The typed conversion loops, over contiguous tensors and over strided views (in
+ * several chunks), give what the rules give element by element. FP32 -> UINT8,
+ * which has no typed loop, checks the element-by-element path itself. */
+static void test_conversion_loops(void)
+{
+    static const enum tensor_dtype pairs[][2] = {
+        {TENSOR_FP32, TENSOR_FP16},  {TENSOR_FP16, TENSOR_FP32},  {TENSOR_FP32, TENSOR_BF16},
+        {TENSOR_BF16, TENSOR_FP32},  {TENSOR_FP32, TENSOR_FP64},  {TENSOR_FP64, TENSOR_FP32},
+        {TENSOR_INT32, TENSOR_FP32}, {TENSOR_FP32, TENSOR_INT32}, {TENSOR_INT64, TENSOR_FP64},
+        {TENSOR_FP64, TENSOR_INT64}, {TENSOR_UINT8, TENSOR_FP32}, {TENSOR_FP32, TENSOR_UINT8},
+    };
+    enum { N = 5000 };
+    int64_t shape[] = {N, 2};
+    static uint64_t expected[N];
+    for (size_t k = 0; k < sizeof pairs / sizeof *pairs; k++) {
+        enum tensor_dtype from = pairs[k][0], to = pairs[k][1];
+        struct tensor base = {0}, column = {0}, strided = {0}, packed = {0}, fast = {0};
+        reset();
+        CHECK_INT(tensor_init(&base, from, shape, 2, &err), 0);
+        fill_edge_cases(from, base.buf->data, 2 * N);
+        CHECK_INT(tensor_select(&column, &base, 1, 0, &err), 0); /* stride 2 */
+        CHECK(!tensor_is_contiguous(&column));
+        CHECK_INT(tensor_astype(&strided, &column, to, &err), 0);
+        CHECK_INT(tensor_astype(&packed, &column, from, &err), 0);
+        CHECK(tensor_is_contiguous(&packed));
+        CHECK_INT(tensor_astype(&fast, &packed, to, &err), 0);
+        size_t from_size = tensor_dtype_elem_size(from), to_size = tensor_dtype_elem_size(to);
+        for (size_t i = 0; i < N; i++)
+            convert_reference(to, (char *)expected + i * to_size, from,
+                              (const char *)packed.buf->data + i * from_size);
+        if (!same_elements(to, expected, strided.buf->data, N) ||
+            !same_elements(to, expected, fast.buf->data, N)) {
+            fprintf(stderr, "%s -> %s: a conversion loop differs from the rules\n",
+                    tensor_dtype_name(from), tensor_dtype_name(to));
+            CHECK(false);
+        }
+        tensor_release(&fast);
+        tensor_release(&packed);
+        tensor_release(&strided);
+        tensor_release(&column);
+        tensor_release(&base);
+    }
+}
+
 int main(void)
 {
     test_dtypes();
@@ -366,5 +490,7 @@ int main(void)
     test_conversions();
     test_bytes_copies();
     test_wrap();
+    test_scalar_without_shape();
+    test_conversion_loops();
     return check_report("test_tensor");
 }

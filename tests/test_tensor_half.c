@@ -137,6 +137,37 @@ static void test_bf16(void)
     CHECK_INT(bad, 0);
 }
 
+/* The array forms agree with the double path (written independently) on a
+ * sample of every float, and with the scalar forms on every 16-bit pattern. */
+static void test_arrays(void)
+{
+    enum { N = 1 << 16 };
+    static float f[N], back[N];
+    static uint16_t h[N], b[N], all[N];
+    int bad = 0;
+    for (uint32_t i = 0; i < N; i++)
+        f[i] = bits_f32(i * 65537u + (i >> 3)); /* spread over all exponents and signs */
+    tensor_f32_to_f16_array(h, f, N);
+    tensor_f32_to_bf16_array(b, f, N);
+    for (uint32_t i = 0; i < N; i++) {
+        if (isnan(f[i])) {
+            bad += (h[i] & 0x7e00) != 0x7e00 || (b[i] & 0x7fc0) != 0x7fc0;
+            continue;
+        }
+        bad += h[i] != tensor_f64_to_f16((double)f[i]);
+        bad += b[i] != tensor_f64_to_bf16((double)f[i]);
+    }
+    for (uint32_t i = 0; i < N; i++)
+        all[i] = (uint16_t)i;
+    tensor_f16_to_f32_array(back, all, N);
+    for (uint32_t i = 0; i < N; i++)
+        bad += memcmp(&back[i], &(float){tensor_f16_to_f32(all[i])}, sizeof(float)) != 0;
+    tensor_bf16_to_f32_array(back, all, N);
+    for (uint32_t i = 0; i < N; i++)
+        bad += memcmp(&back[i], &(float){tensor_bf16_to_f32(all[i])}, sizeof(float)) != 0;
+    CHECK_INT(bad, 0);
+}
+
 int main(void)
 {
     test_f16_values();
@@ -144,5 +175,6 @@ int main(void)
     test_f32_f64_paths_agree();
     test_double_rounds_once();
     test_bf16();
+    test_arrays();
     return check_report("test_tensor_half");
 }

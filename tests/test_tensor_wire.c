@@ -110,6 +110,15 @@ static void test_view_over_owner(void)
     CHECK(t.buf != owner && t.buf->data != (char *)owner->data + 1);
     CHECK_INT(atomic_load(&owner->refs), 1);
     tensor_release(&t);
+
+    /* no data at all (NULL): the tensor still gets a buffer of its own */
+    int64_t none[] = {0, 3};
+    reset();
+    CHECK_INT(tensor_from_wire(&t, TENSOR_FP32, none, 2, NULL, 0, owner, &err), 0);
+    CHECK(t.buf != NULL && t.buf->data != NULL);
+    CHECK_INT(atomic_load(&owner->refs), 1);
+    CHECK_INT(tensor_numel(&t), 0);
+    tensor_release(&t);
     tensor_buffer_unref(owner);
 }
 

@@ -82,6 +82,7 @@ static void check_rc(lua_State *L, int rc, const struct triton_error *err)
         ltensor_raise(L, err);
 }
 
+/* t:close(), __close and __gc: frees the buffer; a second call does nothing. */
 static int t_release(lua_State *L)
 {
     struct tensor *t = luaL_checkudata(L, 1, LTENSOR_MT);
@@ -821,8 +822,12 @@ static int t_set(lua_State *L)
 /* __index: t[i], t.dtype, t.shape, methods (upvalue 1). */
 static int t_index(lua_State *L)
 {
-    struct tensor *t = ltensor_check(L, 1);
+    struct tensor *t = luaL_checkudata(L, 1, LTENSOR_MT);
     int kt = lua_type(L, 2);
+    /* Closing is the one thing a closed tensor still allows, so that t:close()
+     * can be called twice like __close and __gc. */
+    if (!t->buf && !(kt == LUA_TSTRING && strcmp(lua_tostring(L, 2), "close") == 0))
+        return luaL_error(L, "attempt to use a closed tensor");
     if (kt == LUA_TSTRING) {
         const char *k = lua_tostring(L, 2);
         if (strcmp(k, "dtype") == 0) {

@@ -233,7 +233,8 @@ int tensor_init(struct tensor *t, enum tensor_dtype dt, const int64_t *shape, in
         return -1;
     t->dtype = dt;
     t->ndim = ndim;
-    memcpy(t->shape, shape, sizeof *shape * (size_t)ndim);
+    if (ndim > 0) /* a 0-d tensor may come with shape == NULL, and memcpy's must not be */
+        memcpy(t->shape, shape, sizeof *shape * (size_t)ndim);
     tensor_contiguous_strides(shape, ndim, t->strides);
     t->offset = 0;
     t->buf = b;
@@ -307,7 +308,8 @@ int tensor_reshape(struct tensor *out, const struct tensor *t, const int64_t *sh
     if (ndim < 0 || ndim > TENSOR_MAX_DIMS)
         return triton_fail(err, TRITON_INVALID_ARGUMENT, "too many dimensions (%d, at most %d)",
                            ndim, TENSOR_MAX_DIMS);
-    memcpy(resolved, shape, sizeof *shape * (size_t)ndim);
+    if (ndim > 0) /* shape may be NULL for a reshape to 0-d */
+        memcpy(resolved, shape, sizeof *shape * (size_t)ndim);
     if (tensor_resolve_shape(resolved, ndim, tensor_numel(t), err) < 0)
         return -1;
     struct tensor src;
@@ -732,6 +734,120 @@ static void convert_elem(enum tensor_dtype dd, void *dst, enum tensor_dtype sd, 
         tensor_set_i64(dd, dst, tensor_get_i64(sd, src));
 }
 
+/* f64_to_i64_sat narrowed to INT32 as tensor_set_f64 does it, without the double. */
+static int32_t f32_to_i32_sat(float v)
+{
+    if (isnan(v))
+        return 0;
+    if (v >= 0x1p31f)
+        return INT32_MAX;
+    if (v < -0x1p31f)
+        return INT32_MIN;
+    return (int32_t)v;
+}
+
+#define CONVERT_LOOP(dst_type, src_type, expr)                                                     \
+    do {                                                                                           \
+        dst_type *d = dst;                                                                         \
+        const src_type *s = src;                                                                   \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            src_type v = s[i];                                                                     \
+            d[i] = (dst_type)(expr);                                                               \
+        }                                                                                          \
+    } while (0)
+
+/* Converts n contiguous elements with a loop typed for the pair of dtypes, for the
+ * common conversions; false, touching nothing, for the others, which go element
+ * by element through convert_elem (so n = 0 asks whether a loop exists). Each
+ * loop gives exactly what convert_elem gives. */
+static bool convert_contiguous(enum tensor_dtype dd, void *dst, enum tensor_dtype sd,
+                               const void *src, size_t n)
+{
+#define PAIR(a, b) ((unsigned)(a)*TENSOR_NDTYPES + (unsigned)(b))
+    switch (PAIR(dd, sd)) {
+    case PAIR(TENSOR_FP16, TENSOR_FP32):
+        tensor_f32_to_f16_array(dst, src, n);
+        return true;
+    case PAIR(TENSOR_FP32, TENSOR_FP16):
+        tensor_f16_to_f32_array(dst, src, n);
+        return true;
+    case PAIR(TENSOR_BF16, TENSOR_FP32):
+        tensor_f32_to_bf16_array(dst, src, n);
+        return true;
+    case PAIR(TENSOR_FP32, TENSOR_BF16):
+        tensor_bf16_to_f32_array(dst, src, n);
+        return true;
+    case PAIR(TENSOR_FP64, TENSOR_FP32):
+        CONVERT_LOOP(double, float, v);
+        return true;
+    case PAIR(TENSOR_FP32, TENSOR_FP64):
+        CONVERT_LOOP(float, double, tensor_f64_to_f32(v));
+        return true;
+    case PAIR(TENSOR_FP32, TENSOR_INT32): /* rounded once: int32 -> double is exact */
+        CONVERT_LOOP(float, int32_t, v);
+        return true;
+    case PAIR(TENSOR_FP64, TENSOR_INT64):
+        CONVERT_LOOP(double, int64_t, v);
+        return true;
+    case PAIR(TENSOR_FP32, TENSOR_UINT8): /* images */
+        CONVERT_LOOP(float, uint8_t, v);
+        return true;
+    case PAIR(TENSOR_INT32, TENSOR_FP32):
+        CONVERT_LOOP(int32_t, float, f32_to_i32_sat(v));
+        return true;
+    case PAIR(TENSOR_INT64, TENSOR_FP64):
+        CONVERT_LOOP(int64_t, double, f64_to_i64_sat(v));
+        return true;
+    default:
+        return false;
+    }
+#undef PAIR
+}
+
+/* One element of es bytes; constant sizes let the compiler emit a plain move. */
+static inline void copy_elem(void *dst, const void *src, size_t es)
+{
+    switch (es) {
+    case 1:
+        memcpy(dst, src, 1);
+        break;
+    case 2:
+        memcpy(dst, src, 2);
+        break;
+    case 4:
+        memcpy(dst, src, 4);
+        break;
+    case 8:
+        memcpy(dst, src, 8);
+        break;
+    default:
+        memcpy(dst, src, es);
+        break;
+    }
+}
+
+/* A strided conversion between dtypes convert_contiguous has a loop for: src is
+ * gathered a chunk at a time into a packed buffer, converted there by the typed
+ * loop and scattered into dst, so that views (a transposed image, a column) get
+ * the fast loops too. */
+static void convert_strided(struct tensor_iter *di, enum tensor_dtype dd, struct tensor_iter *si,
+                            enum tensor_dtype sd)
+{
+    enum { CHUNK = 512 };
+    double packed_src[CHUNK], packed_dst[CHUNK]; /* aligned room for any element */
+    size_t ses = tensor_dtype_elem_size(sd), des = tensor_dtype_elem_size(dd);
+    while (si->left > 0) {
+        size_t m = si->left < CHUNK ? (size_t)si->left : CHUNK;
+        char *p = (char *)packed_src;
+        for (size_t k = 0; k < m; k++, p += ses, tensor_iter_next(si))
+            copy_elem(p, si->ptr, ses);
+        convert_contiguous(dd, packed_dst, sd, packed_src, m);
+        p = (char *)packed_dst;
+        for (size_t k = 0; k < m; k++, p += des, tensor_iter_next(di))
+            copy_elem(di->ptr, p, des);
+    }
+}
+
 static bool same_shape(const struct tensor *a, const struct tensor *b)
 {
     if (a->ndim != b->ndim)
@@ -751,12 +867,19 @@ int tensor_copy(struct tensor *dst, const struct tensor *src, struct triton_erro
                            tensor_dtype_name(src->dtype), tensor_dtype_name(dst->dtype));
     int64_t n = tensor_numel(src);
     size_t esize = tensor_dtype_elem_size(src->dtype);
-    if (dst->dtype == src->dtype && dst->dtype != TENSOR_BYTES && tensor_is_contiguous(dst) &&
-        tensor_is_contiguous(src)) {
-        if (n > 0)
-            memmove((char *)dst->buf->data + dst->offset * (int64_t)esize,
-                    (char *)src->buf->data + src->offset * (int64_t)esize, (size_t)n * esize);
-        return 0;
+    if (n > 0 && src->dtype != TENSOR_BYTES && dst->dtype != TENSOR_BYTES &&
+        tensor_is_contiguous(dst) && tensor_is_contiguous(src)) {
+        char *d =
+            (char *)dst->buf->data + dst->offset * (int64_t)tensor_dtype_elem_size(dst->dtype);
+        const char *s = (const char *)src->buf->data + src->offset * (int64_t)esize;
+        if (dst->dtype == src->dtype) {
+            memmove(d, s, (size_t)n * esize);
+            return 0;
+        }
+        /* The typed loops read and write forward in different element sizes:
+         * they need two separate buffers. */
+        if (dst->buf != src->buf && convert_contiguous(dst->dtype, d, src->dtype, s, (size_t)n))
+            return 0;
     }
     /* Overlapping strided copies within one buffer are not supported: the
      * callers copy into fresh tensors or into a disjoint view. */
@@ -774,7 +897,9 @@ int tensor_copy(struct tensor *dst, const struct tensor *src, struct triton_erro
         }
     } else if (dst->dtype == src->dtype) {
         for (; si.left > 0; tensor_iter_next(&si), tensor_iter_next(&di))
-            memcpy(di.ptr, si.ptr, esize);
+            copy_elem(di.ptr, si.ptr, esize);
+    } else if (convert_contiguous(dst->dtype, NULL, src->dtype, NULL, 0)) {
+        convert_strided(&di, dst->dtype, &si, src->dtype); /* a typed loop exists */
     } else {
         for (; si.left > 0; tensor_iter_next(&si), tensor_iter_next(&di))
             convert_elem(dst->dtype, di.ptr, src->dtype, si.ptr);

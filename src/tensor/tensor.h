@@ -246,5 +246,10 @@ uint16_t tensor_f32_to_bf16(float f);
 float tensor_bf16_to_f32(uint16_t h);
 uint16_t tensor_f64_to_f16(double d);  /* rounded once, from the double */
 uint16_t tensor_f64_to_bf16(double d); /* rounded once, from the double */
+/* The same conversions over n contiguous elements (dst and src must not overlap). */
+void tensor_f32_to_f16_array(uint16_t *dst, const float *src, size_t n);
+void tensor_f16_to_f32_array(float *dst, const uint16_t *src, size_t n);
+void tensor_f32_to_bf16_array(uint16_t *dst, const float *src, size_t n);
+void tensor_bf16_to_f32_array(float *dst, const uint16_t *src, size_t n);
 
 #endif

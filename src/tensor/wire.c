@@ -195,7 +195,9 @@ int tensor_from_wire(struct tensor *t, enum tensor_dtype dt, const int64_t *shap
                            "%zu bytes of data for %lld %s elements (expected %zu)", size,
                            (long long)numel, tensor_dtype_name(dt), (size_t)numel * esize);
     struct tensor out = {0};
-    if (owner && (uintptr_t)data % esize == 0) {
+    /* No data (which may come as NULL) is copied as well: every tensor then has
+     * a real buffer that pointer arithmetic on its elements can start from. */
+    if (owner && size > 0 && (uintptr_t)data % esize == 0) {
         struct tensor_buffer *view =
             tensor_buffer_wrap((void *)data, size, release_owner_ref, owner, err);
         if (!view)
@@ -207,7 +209,7 @@ int tensor_from_wire(struct tensor *t, enum tensor_dtype dt, const int64_t *shap
         tensor_contiguous_strides(shape, ndim, out.strides);
         out.buf = view;
     } else {
-        /* No owner, or data misaligned for the element type: copy. */
+        /* No owner, no data, or data misaligned for the element type: copy. */
         if (tensor_init(&out, dt, shape, ndim, err) < 0)
             return -1;
         if (size)
