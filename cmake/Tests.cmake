@@ -2,6 +2,10 @@
 # (spec/*_spec.lua) and the reference server's own tests.
 
 # ---- C unit tests: one executable per tests/test_*.c, linked to the core ----
+# Where the reference server (started by C tests, specs and examples) finds its
+# generated Python modules: this build tree (cmake/RefServer.cmake makes them).
+set(TRITON_REFSERVER_PROTO_DIR ${CMAKE_BINARY_DIR}/refserver-proto)
+
 # tests/support/*.c (e.g. starting the reference server) is linked into each.
 file(GLOB TRITON_TEST_SUPPORT CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/support/*.c)
 add_library(triton_test_support STATIC ${TRITON_TEST_SUPPORT})
@@ -14,7 +18,8 @@ foreach(src ${TRITON_C_TESTS})
     add_executable(${name} ${src})
     target_link_libraries(${name} PRIVATE triton_test_support)
     add_test(NAME c.${name} COMMAND ${name})
-    set_tests_properties(c.${name} PROPERTIES ENVIRONMENT "TRITON_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+    set_tests_properties(c.${name} PROPERTIES ENVIRONMENT
+        "TRITON_SOURCE_DIR=${CMAKE_SOURCE_DIR};TRITON_REFSERVER_PROTO_DIR=${TRITON_REFSERVER_PROTO_DIR}")
 endforeach()
 
 # ---- busted specs --------------------------------------------------------------
@@ -34,6 +39,7 @@ set(TRITON_TEST_ENV
     "LUA_CPATH_5_4=${CMAKE_BINARY_DIR}/lua/?.so\;\;"
     "TRITONLUA=$<TARGET_FILE:tritonlua_host>"
     "TRITON_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
+    "TRITON_REFSERVER_PROTO_DIR=${TRITON_REFSERVER_PROTO_DIR}"
     "TRITON_BUILD_DIR=${CMAKE_BINARY_DIR}"
     "TRITON_SANITIZE=$<BOOL:${TRITON_SANITIZE}>")
 
