@@ -1,10 +1,25 @@
 -- The triton module: the C part (triton.core) plus what is simpler in Lua.
 -- See ../shared/API.md for the contract; this file only assembles it.
 local core = require "triton.core"
+local client = require "triton.client"
+local infer = require "triton.infer"
 
 local triton = {}
 for k, v in pairs(core) do
   triton[k] = v
 end
+
+-- The binding's internals stay in triton.core; they are not API.
+triton.client_new, triton.step = nil, nil
+
+triton.connect = client.connect
+triton.http = { client = client.client_for("http") }
+triton.grpc = { client = client.client_for("grpc") }
+triton.InferInput = infer.InferInput
+triton.InferRequestedOutput = infer.InferRequestedOutput
+triton.wait = client.wait
+-- triton.Error is the metatable of every error value the client raises:
+-- getmetatable(err) == triton.Error tells them from other errors.
+triton.Error = core.Error
 
 return triton

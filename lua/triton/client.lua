@@ -1,0 +1,682 @@
+-- triton.client: clients as API.md describes them, over the C binding (triton.core).
+--
+-- Everything here is option handling and shaping: strict option tables (an
+-- unknown key is an error naming it), URL parsing, overloads such as
+-- `c:is_model_ready(model [, version] [, opts])`, and the Lua tables handed to
+-- the core client (`cc:call(kind, args)`, `cc:submit(kind, args, cb)`). I/O,
+-- reply conversion and the event loop live in src/lua/lclient.c.
+local core = require "triton.core"
+local infer = require "triton.infer"
+
+local M = {}
+
+local Error = core.Error
+
+-- A triton.Error raised from Lua (argument shapes the C side never sees).
+local function raise(code, fmt, ...)
+  error(setmetatable({ code = code, message = string.format(fmt, ...) }, Error), 3)
+end
+M.raise = raise
+
+-- Raises unless every key of t is in `allowed` (a set); `what` names the table.
+local function check_keys(t, allowed, what, level)
+  for k in pairs(t) do
+    if not allowed[k] then
+      error(string.format("unknown option '%s' in %s", tostring(k), what), level or 3)
+    end
+  end
+end
+M.check_keys = check_keys
+
+local function set(list)
+  local s = {}
+  for _, k in ipairs(list) do s[k] = true end
+  return s
+end
+
+local function check_type(v, want, name, fname, level)
+  if v ~= nil and type(v) ~= want then
+    error(string.format("bad option '%s' to '%s' (%s expected, got %s)", name, fname, want, type(v)),
+      level or 3)
+  end
+end
+
+-- ---- URLs -------------------------------------------------------------------
+
+local schemes = {
+  ["http"] = { protocol = "http", tls = false },
+  ["https"] = { protocol = "http", tls = true },
+  ["grpc"] = { protocol = "grpc", tls = false },
+  ["grpcs"] = { protocol = "grpc", tls = true },
+}
+
+-- "http://h:p" -> "http", "h:p", false; a bare "h:p" (or a gRPC target such as
+-- "ipv4:a:1,b:2") -> nil, "h:p", nil. A path after host:port is refused:
+-- Triton's endpoints live at the root.
+function M.parse_url(url)
+  local scheme, rest = url:match("^(%a[%w+.-]*)://(.*)$")
+  if not scheme then
+    return nil, url, nil
+  end
+  local s = schemes[scheme:lower()]
+  if not s then
+    error(string.format("unsupported URL scheme '%s' in '%s' (use http, https, grpc or grpcs)",
+      scheme, url), 4)
+  end
+  rest = rest:gsub("/+$", "")
+  if rest == "" then
+    error(string.format("URL '%s' has no host", url), 4)
+  end
+  if rest:find("/", 1, true) then
+    error(string.format("URL '%s' has a path; give only scheme://host:port", url), 4)
+  end
+  return s.protocol, rest, s.tls
+end
+
+-- ---- clients ----------------------------------------------------------------
+
+local client_option_names = set {
+  "url", "protocol", "verbose", "headers", "connection_timeout", "network_timeout", "ssl",
+  "compression", "response_compression", "concurrency", "max_response_size", "keepalive",
+  "channel_args",
+}
+local ssl_names = set { "ca_file", "cert_file", "key_file", "insecure" }
+local keepalive_names = set { "time_ms", "timeout_ms", "permit_without_calls" }
+local compressions = set { "gzip", "deflate" }
+
+local Client = {}
+Client.__index = Client
+Client.__name = "triton.Client"
+M.Client = Client
+
+local function check_string_map(t, name, fname)
+  if t == nil then return end
+  if type(t) ~= "table" then
+    error(string.format("bad option '%s' to '%s' (table expected, got %s)", name, fname, type(t)), 4)
+  end
+  for k, v in pairs(t) do
+    if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number") then
+      error(string.format("bad option '%s' to '%s' (a table of string -> string expected)", name,
+        fname), 4)
+    end
+  end
+end
+
+-- Builds a client from a URL and an options table (already known to be a table).
+local function new_client(url, opts, fname, fixed_protocol)
+  check_keys(opts, client_option_names, fname .. " options", 4)
+  if type(url) ~= "string" or url == "" then
+    error(string.format("bad argument 'url' to '%s' (non-empty string expected, got %s)", fname,
+      url == "" and "an empty string" or type(url)), 3)
+  end
+  local scheme_protocol, target, tls = M.parse_url(url)
+  check_type(opts.protocol, "string", "protocol", fname, 4)
+  local protocol = fixed_protocol or opts.protocol or scheme_protocol or "http"
+  if opts.protocol and opts.protocol ~= "http" and opts.protocol ~= "grpc" then
+    error(string.format("bad option 'protocol' to '%s' (\"http\" or \"grpc\" expected, got \"%s\")",
+      fname, opts.protocol), 3)
+  end
+  if scheme_protocol and scheme_protocol ~= protocol then
+    error(string.format("URL '%s' is %s but the client is %s", url, scheme_protocol, protocol), 3)
+  end
+  if opts.protocol and fixed_protocol and opts.protocol ~= fixed_protocol then
+    error(string.format("option 'protocol' is %s but %s makes %s clients", opts.protocol, fname,
+      fixed_protocol), 3)
+  end
+  local o = { protocol = protocol, url = target, use_tls = tls or false }
+  check_type(opts.verbose, "boolean", "verbose", fname, 4)
+  o.verbose = opts.verbose
+  check_string_map(opts.headers, "headers", fname)
+  o.headers = opts.headers
+  for _, k in ipairs { "connection_timeout", "network_timeout" } do
+    check_type(opts[k], "number", k, fname, 4)
+    if opts[k] and (opts[k] ~= opts[k] or opts[k] < 0) then
+      error(string.format("bad option '%s' to '%s' (seconds must be >= 0)", k, fname), 3)
+    end
+    o[k] = opts[k]
+  end
+  if opts.ssl ~= nil then
+    check_type(opts.ssl, "table", "ssl", fname, 4)
+    check_keys(opts.ssl, ssl_names, fname .. " option 'ssl'", 4)
+    for _, k in ipairs { "ca_file", "cert_file", "key_file" } do
+      check_type(opts.ssl[k], "string", "ssl." .. k, fname, 4)
+      o[k] = opts.ssl[k]
+    end
+    check_type(opts.ssl.insecure, "boolean", "ssl.insecure", fname, 4)
+    o.insecure = opts.ssl.insecure
+  end
+  for _, k in ipairs { "compression", "response_compression" } do
+    check_type(opts[k], "string", k, fname, 4)
+    if opts[k] and not compressions[opts[k]] then
+      error(string.format("bad option '%s' to '%s' (\"gzip\" or \"deflate\" expected, got \"%s\")",
+        k, fname, opts[k]), 3)
+    end
+    o[k] = opts[k]
+  end
+  for _, k in ipairs { "concurrency", "max_response_size" } do
+    local v = opts[k]
+    if v ~= nil and (math.type(v) ~= "integer" or v < 1) then
+      error(string.format("bad option '%s' to '%s' (positive integer expected)", k, fname), 3)
+    end
+    o[k] = v
+  end
+  if opts.keepalive ~= nil or opts.channel_args ~= nil then
+    if protocol ~= "grpc" then
+      error(string.format("options 'keepalive' and 'channel_args' apply to gRPC clients only"), 3)
+    end
+    if opts.keepalive ~= nil then
+      check_type(opts.keepalive, "table", "keepalive", fname, 4)
+      check_keys(opts.keepalive, keepalive_names, fname .. " option 'keepalive'", 4)
+      local ka = opts.keepalive
+      for _, k in ipairs { "time_ms", "timeout_ms" } do
+        if ka[k] ~= nil and (math.type(ka[k]) ~= "integer" or ka[k] < 0) then
+          error(string.format("bad option 'keepalive.%s' to '%s' (non-negative integer expected)",
+            k, fname), 3)
+        end
+      end
+      check_type(ka.permit_without_calls, "boolean", "keepalive.permit_without_calls", fname, 4)
+      o.keepalive_time_ms = ka.time_ms
+      o.keepalive_timeout_ms = ka.timeout_ms
+      o.keepalive_permit_without_calls = ka.permit_without_calls
+    end
+    check_type(opts.channel_args, "table", "channel_args", fname, 4)
+    o.channel_args = opts.channel_args
+  end
+  local cc = core.client_new(o)
+  return setmetatable({ protocol = protocol, url = url, _cc = cc }, Client)
+end
+
+-- triton.connect(url [, opts])
+function M.connect(url, opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    error("bad argument #2 to 'connect' (table expected, got " .. type(opts) .. ")", 2)
+  end
+  opts = opts or {}
+  if opts.url ~= nil then
+    error("option 'url' does not apply to triton.connect: the URL is its first argument", 2)
+  end
+  return new_client(url, opts, "connect")
+end
+
+-- triton.http.client{url = ...}, triton.grpc.client{url = ...}
+function M.client_for(protocol)
+  local fname = protocol .. ".client"
+  return function(opts)
+    if type(opts) ~= "table" then
+      error("bad argument #1 to '" .. fname .. "' (table expected, got " .. type(opts) .. ")", 2)
+    end
+    return new_client(opts.url, opts, fname, protocol)
+  end
+end
+
+function Client:close()
+  self._cc:close()
+end
+Client.__close = Client.close
+
+function Client.__tostring(c)
+  return string.format("triton.Client(%s, %s%s)", c.protocol, c.url,
+    c._cc:is_closed() and ", closed" or "")
+end
+
+-- ---- per-call options -------------------------------------------------------
+
+local call_option_names = set { "headers", "timeout", "query_params" }
+
+-- Checks the per-call options table `o` (nil allowed) for method `fname`, plus
+-- the method's own keys (`extra`, a set), and copies the per-call ones into args.
+local function call_args(self, o, fname, extra, args)
+  args = args or {}
+  if o == nil then return args end
+  if type(o) ~= "table" then
+    error(string.format("bad options to '%s' (table expected, got %s)", fname, type(o)), 3)
+  end
+  for k in pairs(o) do
+    if not call_option_names[k] and not (extra and extra[k]) then
+      error(string.format("unknown option '%s' in %s options", tostring(k), fname), 3)
+    end
+  end
+  check_string_map(o.headers, "headers", fname)
+  if o.timeout ~= nil and (type(o.timeout) ~= "number" or (o.timeout ~= o.timeout or o.timeout < 0)) then
+    error(string.format("bad option 'timeout' to '%s' (seconds >= 0 expected)", fname), 3)
+  end
+  if o.query_params ~= nil then
+    if self.protocol ~= "http" then
+      error(string.format("option 'query_params' of '%s' applies to HTTP clients only", fname), 3)
+    end
+    check_string_map(o.query_params, "query_params", fname)
+  end
+  args.headers, args.timeout, args.query_params = o.headers, o.timeout, o.query_params
+  return args
+end
+M.call_args = call_args
+
+local function check_string_arg(v, n, fname, optional)
+  if v == nil and optional then return nil end
+  if type(v) ~= "string" then
+    error(string.format("bad argument #%d to '%s' (string expected, got %s)", n, fname,
+      v == nil and "no value" or type(v)), 3)
+  end
+  return v
+end
+
+-- A version argument: string or integer, optional.
+local function version_arg(v, n, fname)
+  if v == nil then return nil end
+  if math.type(v) == "integer" then return tostring(v) end
+  if type(v) ~= "string" then
+    error(string.format("bad argument #%d to '%s' (version string or integer expected, got %s)",
+      n, fname, type(v)), 3)
+  end
+  return v
+end
+
+-- ---- server, models, repository ----------------------------------------------
+
+function Client:is_server_live(o)
+  return self._cc:call("is_server_live", call_args(self, o, "is_server_live"))
+end
+
+function Client:is_server_ready(o)
+  return self._cc:call("is_server_ready", call_args(self, o, "is_server_ready"))
+end
+
+function Client:server_metadata(o)
+  return self._cc:call("server_metadata", call_args(self, o, "server_metadata"))
+end
+
+-- Methods taking (model [, version] [, opts]).
+for _, kind in ipairs { "is_model_ready", "model_metadata", "model_config" } do
+  Client[kind] = function(self, model, version, o)
+    check_string_arg(model, 1, kind)
+    if type(version) == "table" and o == nil then version, o = nil, version end
+    local args = call_args(self, o, kind)
+    args.model, args.version = model, version_arg(version, 2, kind)
+    return self._cc:call(kind, args)
+  end
+end
+
+function Client:model_repository_index(o)
+  local args = call_args(self, o, "model_repository_index", set { "ready" })
+  if o and o.ready ~= nil and type(o.ready) ~= "boolean" then
+    error("bad option 'ready' to 'model_repository_index' (boolean expected)", 2)
+  end
+  args.flag = o and o.ready or false
+  return self._cc:call("model_repository_index", args)
+end
+
+function Client:load_model(model, o)
+  check_string_arg(model, 1, "load_model")
+  local args = call_args(self, o, "load_model", set { "config", "files" })
+  args.model = model
+  if o and o.config ~= nil then
+    if type(o.config) == "table" then
+      args.config = core.json.encode(o.config)
+    elseif type(o.config) == "string" then
+      args.config = o.config
+    else
+      error("bad option 'config' to 'load_model' (table or JSON string expected, got "
+        .. type(o.config) .. ")", 2)
+    end
+  end
+  if o and o.files ~= nil then
+    if type(o.files) ~= "table" then
+      error("bad option 'files' to 'load_model' (table expected)", 2)
+    end
+    for k, v in pairs(o.files) do
+      if type(k) ~= "string" or type(v) ~= "string" then
+        error("bad option 'files' to 'load_model' (\"file:<version>/<name>\" -> bytes expected)", 2)
+      end
+    end
+    args.files = o.files
+  end
+  self._cc:call("load_model", args)
+end
+
+function Client:unload_model(model, o)
+  check_string_arg(model, 1, "unload_model")
+  local args = call_args(self, o, "unload_model", set { "unload_dependents" })
+  args.model = model
+  if o and o.unload_dependents ~= nil and type(o.unload_dependents) ~= "boolean" then
+    error("bad option 'unload_dependents' to 'unload_model' (boolean expected)", 2)
+  end
+  args.flag = o and o.unload_dependents or false
+  self._cc:call("unload_model", args)
+end
+
+function Client:inference_statistics(model, version, o)
+  if type(model) == "table" and version == nil and o == nil then model, o = nil, model end
+  if type(version) == "table" and o == nil then version, o = nil, version end
+  check_string_arg(model, 1, "inference_statistics", true)
+  local args = call_args(self, o, "inference_statistics")
+  args.model, args.version = model, version_arg(version, 2, "inference_statistics")
+  return self._cc:call("inference_statistics", args)
+end
+
+function Client:trace_settings(model, o)
+  if type(model) == "table" and o == nil then model, o = nil, model end
+  check_string_arg(model, 1, "trace_settings", true)
+  local args = call_args(self, o, "trace_settings")
+  args.model = model
+  return self._cc:call("trace_settings", args)
+end
+
+function Client:update_trace_settings(settings, model, o)
+  if type(settings) ~= "table" then
+    error("bad argument #1 to 'update_trace_settings' (table expected, got " .. type(settings)
+      .. ")", 2)
+  end
+  if type(model) == "table" and o == nil then model, o = nil, model end
+  check_string_arg(model, 2, "update_trace_settings", true)
+  local args = call_args(self, o, "update_trace_settings")
+  args.model, args.settings = model, settings
+  return self._cc:call("update_trace_settings", args)
+end
+
+function Client:log_settings(o)
+  return self._cc:call("log_settings", call_args(self, o, "log_settings"))
+end
+
+function Client:update_log_settings(settings, o)
+  if type(settings) ~= "table" then
+    error("bad argument #1 to 'update_log_settings' (table expected, got " .. type(settings)
+      .. ")", 2)
+  end
+  local args = call_args(self, o, "update_log_settings")
+  args.settings = settings
+  return self._cc:call("update_log_settings", args)
+end
+
+-- ---- shared memory ------------------------------------------------------------
+
+local function region_name_arg(v, n, fname, optional)
+  if type(v) == "userdata" then return v.name end -- a triton.shm region
+  return check_string_arg(v, n, fname, optional)
+end
+
+local function size_arg(v, n, fname, optional)
+  if v == nil and optional then return nil end
+  if math.type(v) ~= "integer" or v < 0 then
+    error(string.format("bad argument #%d to '%s' (non-negative integer expected, got %s)", n,
+      fname, v == nil and "no value" or tostring(v)), 3)
+  end
+  return v
+end
+
+for _, kind in ipairs { "system_shared_memory_status", "cuda_shared_memory_status" } do
+  Client[kind] = function(self, name, o)
+    if type(name) == "table" and o == nil then name, o = nil, name end
+    local args = call_args(self, o, kind)
+    args.region = region_name_arg(name, 1, kind, true)
+    return self._cc:call(kind, args)
+  end
+end
+
+for _, kind in ipairs { "unregister_system_shared_memory", "unregister_cuda_shared_memory" } do
+  Client[kind] = function(self, name, o)
+    if type(name) == "table" and o == nil then name, o = nil, name end
+    local args = call_args(self, o, kind)
+    args.region = region_name_arg(name, 1, kind, true)
+    self._cc:call(kind, args)
+  end
+end
+
+function Client:register_system_shared_memory(name, key, byte_size, offset, o)
+  local f = "register_system_shared_memory"
+  if type(offset) == "table" and o == nil then offset, o = nil, offset end
+  local args = call_args(self, o, f)
+  args.region = region_name_arg(name, 1, f)
+  args.key = check_string_arg(key, 2, f)
+  args.byte_size = size_arg(byte_size, 3, f)
+  args.offset = size_arg(offset, 4, f, true)
+  self._cc:call("register_system_shared_memory", args)
+end
+
+function Client:register_cuda_shared_memory(name, raw_handle, device_id, byte_size, o)
+  local f = "register_cuda_shared_memory"
+  local args = call_args(self, o, f)
+  args.region = region_name_arg(name, 1, f)
+  args.raw_handle = check_string_arg(raw_handle, 2, f)
+  args.device_id = size_arg(device_id, 3, f)
+  args.byte_size = size_arg(byte_size, 4, f)
+  self._cc:call("register_cuda_shared_memory", args)
+end
+
+-- ---- inference ------------------------------------------------------------------
+
+-- infer's own options; `timeout` is Triton's server-side timeout parameter
+-- (microseconds), `client_timeout` the client-side one (seconds), as tritonclient.
+local infer_option_names = set {
+  "outputs", "model_version", "request_id", "sequence_id", "sequence_start", "sequence_end",
+  "priority", "timeout", "client_timeout", "parameters", "headers", "query_params",
+}
+
+-- The request table the core reads, plus the per-call args around it.
+local function infer_args(self, model, inputs, o, fname)
+  check_string_arg(model, 1, fname)
+  if o ~= nil and type(o) ~= "table" then
+    error(string.format("bad argument #3 to '%s' (options table expected, got %s)", fname,
+      type(o)), 3)
+  end
+  o = o or {}
+  check_keys(o, infer_option_names, fname .. " options", 4)
+  local args = call_args(self, { headers = o.headers, query_params = o.query_params }, fname)
+  if o.client_timeout ~= nil then
+    local ct = o.client_timeout
+    if type(ct) ~= "number" or ct ~= ct or ct < 0 then
+      error(string.format("bad option 'client_timeout' to '%s' (seconds >= 0 expected)", fname), 3)
+    end
+    args.timeout = o.client_timeout
+  end
+  args.infer = infer.build_request(model, inputs, o, fname)
+  return args
+end
+
+function Client:infer(model, inputs, o)
+  return self._cc:call("infer", infer_args(self, model, inputs, o, "infer"))
+end
+
+-- c:async_infer(model, inputs [, opts] [, callback]) -> future
+function Client:async_infer(model, inputs, o, callback)
+  if type(o) == "function" and callback == nil then o, callback = nil, o end
+  if callback ~= nil and type(callback) ~= "function" then
+    error("bad argument #4 to 'async_infer' (function expected, got " .. type(callback) .. ")", 2)
+  end
+  local args = infer_args(self, model, inputs, o, "async_infer")
+  local cb
+  if callback then
+    cb = function(r, err) callback(r, err) end
+  end
+  return self._cc:submit("infer", args, cb)
+end
+
+-- Steps the loop until `ready()` holds; fails instead of spinning when nothing
+-- is in flight any more.
+local function step_until(ready, what)
+  while not ready() do
+    local ran, pending = core.step()
+    if ran == 0 and pending == 0 and not ready() then
+      raise("internal", "%s: the transport dropped the call", what)
+    end
+  end
+end
+
+-- ---- streams (gRPC) -----------------------------------------------------------------
+
+local function needs_grpc(self, fname)
+  if self.protocol ~= "grpc" then
+    raise("unimplemented", "%s needs gRPC: streams are not available over HTTP (client %s)", fname,
+      self.url)
+  end
+end
+
+local stream_option_names = set { "headers", "stream_timeout" }
+
+function Client:start_stream(callback, o)
+  needs_grpc(self, "start_stream")
+  if type(callback) ~= "function" then
+    error("bad argument #1 to 'start_stream' (function expected, got " .. type(callback) .. ")", 2)
+  end
+  o = o or {}
+  if type(o) ~= "table" then error("bad argument #2 to 'start_stream' (table expected)", 2) end
+  check_keys(o, stream_option_names, "start_stream options")
+  check_string_map(o.headers, "headers", "start_stream")
+  check_type(o.stream_timeout, "number", "stream_timeout", "start_stream")
+  self._cc:stream_open(function(r, err)
+    if r ~= nil or err ~= nil then callback(r, err) end
+  end, { headers = o.headers, timeout = o.stream_timeout })
+end
+
+local stream_infer_option_names = set {
+  "outputs", "model_version", "request_id", "sequence_id", "sequence_start", "sequence_end",
+  "priority", "timeout", "parameters", "enable_empty_final_response",
+}
+
+local function stream_request(model, inputs, o, fname)
+  check_string_arg(model, 1, fname)
+  o = o or {}
+  if type(o) ~= "table" then error("bad argument #3 to '" .. fname .. "' (table expected)", 3) end
+  check_keys(o, stream_infer_option_names, fname .. " options", 4)
+  local ro = {}
+  for k, v in pairs(o) do
+    if k ~= "enable_empty_final_response" then ro[k] = v end
+  end
+  local req = infer.build_request(model, inputs, ro, fname)
+  if o.enable_empty_final_response then
+    req.parameters = req.parameters or {}
+    req.parameters.triton_enable_empty_final_response = true
+  end
+  return req
+end
+
+function Client:async_stream_infer(model, inputs, o)
+  needs_grpc(self, "async_stream_infer")
+  self._cc:stream_send(stream_request(model, inputs, o, "async_stream_infer"))
+end
+
+function Client:stop_stream(o)
+  needs_grpc(self, "stop_stream")
+  if o ~= nil then
+    if type(o) ~= "table" then error("bad argument #1 to 'stop_stream' (table expected)", 2) end
+    check_keys(o, set { "cancel_requests" }, "stop_stream options")
+  end
+  if o and o.cancel_requests then
+    self._cc:stream_cancel()
+  else
+    self._cc:stream_close()
+  end
+end
+
+-- for r in c:stream_infer(model, inputs, opts) do ... end: one request on a
+-- stream of its own; ends after the response that completes the request.
+function Client:stream_infer(model, inputs, o)
+  needs_grpc(self, "stream_infer")
+  local req = stream_request(model, inputs, o, "stream_infer")
+  req.parameters = req.parameters or {}
+  req.parameters.triton_enable_empty_final_response = true
+  local cc = self._cc
+  if cc:stream_active() then
+    raise("already_exists", "stream_infer needs the client's stream, but start_stream opened it")
+  end
+  local queue, head, tail, ended = {}, 1, 0, false
+  cc:stream_open(function(r, err, final)
+    if r ~= nil or err ~= nil then
+      tail = tail + 1
+      queue[tail] = { r, err }
+    end
+    if final then ended = true end
+  end, {})
+  cc:stream_send(req)
+  local finished = false
+  local function close()
+    if not ended and cc:stream_active() then cc:stream_cancel() end
+  end
+  local function iter()
+    if finished then return nil end
+    step_until(function() return queue[head] ~= nil or ended end, "stream_infer")
+    local item = queue[head]
+    if item == nil then
+      finished = true
+      return nil
+    end
+    queue[head] = nil
+    head = head + 1
+    local r, err = item[1], item[2]
+    if err ~= nil then
+      finished = true
+      close()
+      error(err, 2)
+    end
+    if r:final() then
+      finished = true
+      cc:stream_close()
+      if #r:response().outputs == 0 then return nil end
+    end
+    return r
+  end
+  return iter, nil, nil, setmetatable({}, { __close = close })
+end
+
+-- ---- generate ------------------------------------------------------------------------
+
+local function generate_args(self, model, body, o, fname)
+  check_string_arg(model, 1, fname)
+  if type(body) ~= "table" then
+    error(string.format("bad argument #2 to '%s' (table expected, got %s)", fname, type(body)), 3)
+  end
+  local args = call_args(self, o, fname)
+  args.model, args.settings = model, body
+  return args
+end
+
+function Client:generate(model, body, o)
+  return self._cc:call("generate", generate_args(self, model, body, o, "generate"))
+end
+
+-- for ev in c:generate_stream(model, body) do ... end: events as they arrive.
+function Client:generate_stream(model, body, o)
+  local args = generate_args(self, model, body, o, "generate_stream")
+  local queue, head, tail, ended = {}, 1, 0, false
+  local fut = self._cc:submit("generate_stream", args, function(ev, err, final)
+    if ev ~= nil or err ~= nil then
+      tail = tail + 1
+      queue[tail] = { ev, err }
+    end
+    if final then ended = true end
+  end)
+  local function iter()
+    step_until(function() return queue[head] ~= nil or ended end, "generate_stream")
+    local item = queue[head]
+    if item == nil then return nil end
+    queue[head] = nil
+    head = head + 1
+    if item[2] ~= nil then error(item[2], 2) end
+    return item[1]
+  end
+  return iter, nil, nil, setmetatable({}, {
+    __close = function() if not ended then fut:cancel() end end,
+  })
+end
+
+-- ---- futures -------------------------------------------------------------------------
+
+-- triton.wait(futures) -> results in order; waits for all, then raises the
+-- first error if any failed.
+function M.wait(futures)
+  if type(futures) ~= "table" then
+    error("bad argument #1 to 'wait' (list of futures expected, got " .. type(futures) .. ")", 2)
+  end
+  local results, first_err = {}, nil
+  for i, f in ipairs(futures) do
+    local ok, r = pcall(f.get_result, f)
+    if ok then
+      results[i] = r
+    elseif first_err == nil then
+      first_err = r
+    end
+  end
+  if first_err ~= nil then error(first_err, 2) end
+  return results
+end
+
+return M

@@ -1,0 +1,337 @@
+-- triton.infer: the Triton-style request objects (InferInput,
+-- InferRequestedOutput) and the translation of an infer call's arguments into
+-- the request table the C binding reads (src/lua/lclient.c, build_infer).
+local core = require "triton.core"
+
+local M = {}
+
+local function argerror(n, fname, msg, level)
+  error(string.format("bad argument #%d to '%s' (%s)", n, fname, msg), (level or 2) + 1)
+end
+
+local function check_shape(shape, n, fname, level)
+  if type(shape) ~= "table" then
+    argerror(n, fname, "shape table expected, got " .. type(shape), level + 1)
+  end
+  local out = {}
+  for i = 1, #shape do
+    local d = shape[i]
+    if math.type(d) ~= "integer" or d < -1 then
+      argerror(n, fname, "shape[" .. i .. "] must be an integer >= -1", level + 1)
+    end
+    out[i] = d
+  end
+  return out
+end
+
+local function numel(shape)
+  local n = 1
+  for _, d in ipairs(shape) do n = n * d end
+  return n
+end
+
+local function check_params_table(p, what, level)
+  if type(p) ~= "table" then
+    error(string.format("%s must be a table, got %s", what, type(p)), level + 1)
+  end
+  for k, v in pairs(p) do
+    local tv = type(v)
+    if type(k) ~= "string" or (tv ~= "string" and tv ~= "number" and tv ~= "boolean") then
+      error(string.format("%s must map strings to booleans, numbers or strings (key %s)", what,
+        tostring(k)), level + 1)
+    end
+  end
+end
+
+-- ---- InferInput -----------------------------------------------------------------
+
+local InferInput = {}
+InferInput.__index = InferInput
+InferInput.__name = "triton.InferInput"
+
+function M.InferInput(name, shape, datatype)
+  if type(name) ~= "string" then argerror(1, "InferInput", "string expected, got " .. type(name)) end
+  shape = check_shape(shape, 2, "InferInput", 2)
+  if type(datatype) ~= "string" or core.dtypes[datatype] == nil then
+    argerror(3, "InferInput", "a Triton dtype name expected, got " .. tostring(datatype))
+  end
+  return setmetatable({ _name = name, _shape = shape, _datatype = datatype }, InferInput)
+end
+
+function InferInput:name() return self._name end
+function InferInput:datatype() return self._datatype end
+
+function InferInput:shape()
+  return table.move(self._shape, 1, #self._shape, 1, {})
+end
+
+function InferInput:set_shape(shape)
+  self._shape = check_shape(shape, 1, "set_shape", 2)
+  return self
+end
+
+local set_data_options = { binary_data = true }
+
+-- input:set_data(tensor | table | raw string [, {binary_data = bool}])
+function InferInput:set_data(x, o)
+  if o ~= nil then
+    if type(o) ~= "table" then argerror(2, "set_data", "table expected, got " .. type(o)) end
+    for k in pairs(o) do
+      if not set_data_options[k] then
+        error("unknown option '" .. tostring(k) .. "' in set_data options", 2)
+      end
+    end
+    if o.binary_data ~= nil and type(o.binary_data) ~= "boolean" then
+      argerror(2, "set_data", "binary_data must be a boolean")
+    end
+  end
+  local t
+  if core.is_tensor(x) then
+    t = x
+    if t.dtype ~= self._datatype then
+      argerror(1, "set_data", string.format("input '%s' is %s, the tensor is %s", self._name,
+        self._datatype, t.dtype))
+    end
+  elseif type(x) == "table" or type(x) == "string" then
+    local ok, r = pcall(core.tensor, x, self._datatype,
+      type(x) == "string" and self._shape or nil)
+    if not ok then
+      argerror(1, "set_data", string.format("input '%s': %s", self._name, tostring(r)))
+    end
+    t = r
+  else
+    argerror(1, "set_data", "tensor, table or string expected, got " .. type(x))
+  end
+  local want = numel(self._shape)
+  if t:numel() ~= want then
+    argerror(1, "set_data", string.format("input '%s' has shape {%s} (%d elements), the data has %d",
+      self._name, table.concat(self._shape, ","), want, t:numel()))
+  end
+  self._data = t
+  self._json = o ~= nil and o.binary_data == false or nil
+  self._shm = nil
+  return self
+end
+
+-- input:set_shared_memory(region, byte_size [, offset]); region: a name or a
+-- triton.shm region (its name is used).
+function InferInput:set_shared_memory(region, byte_size, offset)
+  if type(region) == "userdata" then region = region.name end
+  if type(region) ~= "string" then argerror(1, "set_shared_memory", "region name expected") end
+  if math.type(byte_size) ~= "integer" or byte_size < 0 then
+    argerror(2, "set_shared_memory", "non-negative integer byte size expected")
+  end
+  if offset ~= nil and (math.type(offset) ~= "integer" or offset < 0) then
+    argerror(3, "set_shared_memory", "non-negative integer offset expected")
+  end
+  self._shm = { region, byte_size, offset or 0 }
+  self._data, self._json = nil, nil
+  return self
+end
+
+function InferInput:set_parameter(k, v)
+  if type(k) ~= "string" then argerror(1, "set_parameter", "string expected") end
+  local tv = type(v)
+  if tv ~= "string" and tv ~= "number" and tv ~= "boolean" then
+    argerror(2, "set_parameter", "boolean, number or string expected, got " .. tv)
+  end
+  self._params = self._params or {}
+  self._params[k] = v
+  return self
+end
+
+function InferInput:__tostring()
+  return string.format("triton.InferInput(%s, %s, {%s})", self._name, self._datatype,
+    table.concat(self._shape, ", "))
+end
+
+-- The table build_input in lclient.c reads.
+function InferInput:_wire()
+  local w = { name = self._name, datatype = self._datatype, shape = self._shape,
+    parameters = self._params }
+  if self._shm then
+    w.shm_region, w.shm_byte_size, w.shm_offset = self._shm[1], self._shm[2], self._shm[3]
+  elseif self._data then
+    w.data, w.json = self._data, self._json
+    for _, d in ipairs(self._shape) do
+      if d < 0 then
+        error(string.format("input '%s' has shape {%s}: set_shape a concrete shape first",
+          self._name, table.concat(self._shape, ",")), 4)
+      end
+    end
+  else
+    error(string.format("input '%s' has no data: call set_data or set_shared_memory", self._name), 4)
+  end
+  return w
+end
+
+-- ---- InferRequestedOutput ---------------------------------------------------------
+
+local InferRequestedOutput = {}
+InferRequestedOutput.__index = InferRequestedOutput
+InferRequestedOutput.__name = "triton.InferRequestedOutput"
+
+local output_options = { binary_data = true, class_count = true }
+
+-- InferRequestedOutput(name [, {binary_data = true, class_count = 0}])
+function M.InferRequestedOutput(name, o)
+  if type(name) ~= "string" then
+    argerror(1, "InferRequestedOutput", "string expected, got " .. type(name))
+  end
+  o = o or {}
+  if type(o) ~= "table" then argerror(2, "InferRequestedOutput", "table expected") end
+  for k in pairs(o) do
+    if not output_options[k] then
+      error("unknown option '" .. tostring(k) .. "' in InferRequestedOutput options", 2)
+    end
+  end
+  if o.binary_data ~= nil and type(o.binary_data) ~= "boolean" then
+    argerror(2, "InferRequestedOutput", "binary_data must be a boolean")
+  end
+  if o.class_count ~= nil and (math.type(o.class_count) ~= "integer" or o.class_count < 0) then
+    argerror(2, "InferRequestedOutput", "class_count must be a non-negative integer")
+  end
+  return setmetatable({ _name = name, _binary = o.binary_data ~= false,
+    _class_count = o.class_count or 0 }, InferRequestedOutput)
+end
+
+function InferRequestedOutput:name() return self._name end
+
+function InferRequestedOutput:set_shared_memory(region, byte_size, offset)
+  if type(region) == "userdata" then region = region.name end
+  if type(region) ~= "string" then argerror(1, "set_shared_memory", "region name expected") end
+  if math.type(byte_size) ~= "integer" or byte_size < 0 then
+    argerror(2, "set_shared_memory", "non-negative integer byte size expected")
+  end
+  if offset ~= nil and (math.type(offset) ~= "integer" or offset < 0) then
+    argerror(3, "set_shared_memory", "non-negative integer offset expected")
+  end
+  self._shm = { region, byte_size, offset or 0 }
+  return self
+end
+
+function InferRequestedOutput:unset_shared_memory()
+  self._shm = nil
+  return self
+end
+
+function InferRequestedOutput:set_parameter(k, v)
+  if type(k) ~= "string" then argerror(1, "set_parameter", "string expected") end
+  self._params = self._params or {}
+  self._params[k] = v
+  return self
+end
+
+function InferRequestedOutput:__tostring()
+  return string.format("triton.InferRequestedOutput(%s)", self._name)
+end
+
+function InferRequestedOutput:_wire()
+  local w = { name = self._name, binary = self._binary, parameters = self._params }
+  if self._class_count > 0 then w.class_count = self._class_count end
+  if self._shm then
+    w.shm_region, w.shm_byte_size, w.shm_offset = self._shm[1], self._shm[2], self._shm[3]
+  end
+  return w
+end
+
+-- ---- requests -------------------------------------------------------------------------
+
+M.is_input = function(v) return getmetatable(v) == InferInput end
+M.is_output = function(v) return getmetatable(v) == InferRequestedOutput end
+
+-- Inputs: a list of InferInput (Triton style) or a map name -> tensor (Lua style).
+local function wire_inputs(inputs, fname)
+  if type(inputs) ~= "table" then
+    argerror(2, fname, "list of InferInput or map of name -> tensor expected, got " .. type(inputs), 3)
+  end
+  local out = {}
+  if #inputs > 0 or next(inputs) == nil then
+    for i, v in ipairs(inputs) do
+      if getmetatable(v) ~= InferInput then
+        argerror(2, fname, "inputs[" .. i .. "] is not an InferInput", 3)
+      end
+      out[i] = v:_wire()
+    end
+    return out
+  end
+  local names = {}
+  for k, v in pairs(inputs) do
+    if type(k) ~= "string" then argerror(2, fname, "mixed list and map of inputs", 3) end
+    if not core.is_tensor(v) then
+      argerror(2, fname,
+        string.format("input '%s' must be a tensor (triton.tensor(data, dtype))", k), 3)
+    end
+    names[#names + 1] = k
+  end
+  table.sort(names) -- a stable order on the wire
+  for i, k in ipairs(names) do
+    local t = inputs[k]
+    out[i] = { name = k, datatype = t.dtype, shape = t.shape, data = t }
+  end
+  return out
+end
+
+local function wire_outputs(outputs, fname)
+  if outputs == nil then return nil end
+  if type(outputs) ~= "table" then
+    argerror(3, fname, "option 'outputs' must be a list of InferRequestedOutput or names", 3)
+  end
+  local out = {}
+  for i, v in ipairs(outputs) do
+    if type(v) == "string" then
+      out[i] = { name = v, binary = true }
+    elseif getmetatable(v) == InferRequestedOutput then
+      out[i] = v:_wire()
+    else
+      argerror(3, fname, "outputs[" .. i .. "] is not an InferRequestedOutput or a name", 3)
+    end
+  end
+  return out
+end
+
+-- The request table for model/inputs/options `o` (keys already checked).
+function M.build_request(model, inputs, o, fname)
+  local req = { model = model, inputs = wire_inputs(inputs, fname),
+    outputs = wire_outputs(o.outputs, fname) }
+  if o.model_version ~= nil then
+    if math.type(o.model_version) == "integer" then
+      req.version = tostring(o.model_version)
+    elseif type(o.model_version) == "string" then
+      req.version = o.model_version
+    else
+      error("bad option 'model_version' to '" .. fname .. "' (string expected)", 4)
+    end
+  end
+  if o.request_id ~= nil then
+    if type(o.request_id) ~= "string" then
+      error("bad option 'request_id' to '" .. fname .. "' (string expected)", 4)
+    end
+    req.id = o.request_id
+  end
+  local sid = o.sequence_id
+  if sid ~= nil and type(sid) ~= "string" and (math.type(sid) ~= "integer" or sid < 0) then
+    error("bad option 'sequence_id' to '" .. fname .. "' (non-negative integer or string expected)", 4)
+  end
+  req.sequence_id = sid
+  for _, k in ipairs { "sequence_start", "sequence_end" } do
+    if o[k] ~= nil and type(o[k]) ~= "boolean" then
+      error("bad option '" .. k .. "' to '" .. fname .. "' (boolean expected)", 4)
+    end
+    req[k] = o[k]
+  end
+  for _, k in ipairs { "priority", "timeout" } do
+    if o[k] ~= nil and (math.type(o[k]) ~= "integer" or o[k] < 0) then
+      error("bad option '" .. k .. "' to '" .. fname .. "' (non-negative integer expected)", 4)
+    end
+    req[k] = o[k]
+  end
+  if o.parameters ~= nil then
+    check_params_table(o.parameters, "option 'parameters' of " .. fname, 4)
+    req.parameters = {}
+    for k, v in pairs(o.parameters) do req.parameters[k] = v end
+  end
+  return req
+end
+
+return M

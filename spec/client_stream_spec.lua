@@ -1,0 +1,137 @@
+-- Streams (gRPC: decoupled and sequence models) and the generate extension.
+local h = require "support.harness"
+local triton = h.triton()
+
+local function repeat_inputs(values, delay_ms)
+  local delays = {}
+  for i = 1, #values do delays[i] = delay_ms or 0 end
+  return {
+    triton.InferInput("IN", { #values }, "INT32"):set_data(values),
+    triton.InferInput("DELAY", { #values }, "UINT32"):set_data(delays),
+    triton.InferInput("WAIT", { 1 }, "UINT32"):set_data({ 0 }),
+  }
+end
+
+h.transports(function(proto, url)
+  local c
+  setup(function() c = triton.connect(url) end)
+  teardown(function() c:close() end)
+
+  describe("generate", function()
+    it("answers one object", function()
+      local out = c:generate("echo_llm",
+        { text_input = "hello there world", parameters = { max_tokens = 2 } })
+      assert.equal("echo_llm", out.model_name)
+      assert.is_string(out.text_output)
+      assert.matches("hello", out.text_output)
+    end)
+
+    it("streams events as they arrive, before the stream ends", function()
+      local events, times = {}, {}
+      for ev in c:generate_stream("echo_llm", { text_input = "one two three four" }) do
+        events[#events + 1] = ev
+        times[#times + 1] = triton.now()
+      end
+      -- echo_llm streams one word per event over HTTP's server-sent events; over
+      -- gRPC it is not decoupled, so the words come in one response.
+      assert.is_true(#events >= (proto == "http" and 4 or 1))
+      local text = {}
+      for _, ev in ipairs(events) do text[#text + 1] = ev.text_output end
+      assert.matches("one.*two.*three.*four", table.concat(text, " "))
+    end)
+
+    it("breaking out of the loop cancels the rest", function()
+      local n = 0
+      for _ in c:generate_stream("echo_llm", { text_input = "a b c d e f g h" }) do
+        n = n + 1
+        if n == 2 then break end
+      end
+      assert.equal(proto == "http" and 2 or 1, n)
+      assert.is_true(c:is_server_live())
+    end)
+
+    it("raises errors from the stream", function()
+      local err = h.error_of(function()
+        for _ in c:generate_stream("no_such_model", { text_input = "x" }) do end
+      end)
+      assert.equal("not_found", err.code)
+    end)
+  end)
+
+  describe("streams", function()
+    if proto ~= "grpc" then
+      it("need gRPC", function()
+        local err = h.error_of(c.start_stream, c, function() end)
+        assert.matches("needs gRPC", err.message)
+        err = h.error_of(c.async_stream_infer, c, "simple", {})
+        assert.matches("needs gRPC", err.message)
+      end)
+      return
+    end
+
+    it("stream_infer yields a decoupled model's responses in order", function()
+      local values = { 10, 20, 30, 40, 50 }
+      local got = {}
+      for r in c:stream_infer("repeat_int32", repeat_inputs(values, 20)) do
+        got[#got + 1] = { out = r:as_tensor("OUT")[1], idx = r:as_tensor("IDX")[1] }
+      end
+      assert.equal(#values, #got)
+      for i, v in ipairs(values) do
+        assert.equal(v, got[i].out)
+        assert.equal(i - 1, got[i].idx)
+      end
+    end)
+
+    it("start_stream delivers each response to the callback", function()
+      local responses, errors = {}, {}
+      c:start_stream(function(r, err)
+        if err then errors[#errors + 1] = err else responses[#responses + 1] = r end
+      end)
+      c:async_stream_infer("repeat_int32", repeat_inputs({ 1, 2, 3 }))
+      c:async_stream_infer("repeat_int32", repeat_inputs({ 4, 5 }))
+      c:stop_stream()
+      assert.equal(0, #errors)
+      assert.equal(5, #responses)
+      local seen = {}
+      for _, r in ipairs(responses) do seen[#seen + 1] = r:as_tensor("OUT")[1] end
+      table.sort(seen)
+      assert.same({ 1, 2, 3, 4, 5 }, seen)
+    end)
+
+    it("runs a sequence over a stream", function()
+      local outs = {}
+      c:start_stream(function(r, err)
+        assert.is_nil(err)
+        outs[#outs + 1] = r:as_tensor("OUTPUT"):get(1, 1)
+      end)
+      local values = { 0, 1, 2, 3 }
+      for i, v in ipairs(values) do
+        c:async_stream_infer("simple_sequence",
+          { triton.InferInput("INPUT", { 1, 1 }, "INT32"):set_data({ { v } }) },
+          { sequence_id = 77, sequence_start = i == 1, sequence_end = i == #values })
+      end
+      c:stop_stream()
+      assert.equal(#values, #outs)
+    end)
+
+    it("errors inside the stream reach the callback without closing it", function()
+      local responses, errors = 0, {}
+      c:start_stream(function(r, err)
+        if err then errors[#errors + 1] = err elseif r then responses = responses + 1 end
+      end)
+      c:async_stream_infer("no_such_model", { INPUT0 = triton.tensor({ 1 }, "INT32") })
+      c:async_stream_infer("repeat_int32", repeat_inputs({ 9 }))
+      c:stop_stream()
+      assert.equal(1, #errors)
+      assert.equal(triton.Error, getmetatable(errors[1]))
+      assert.equal(1, responses)
+    end)
+
+    it("refuses a second stream on one client", function()
+      c:start_stream(function() end)
+      local err = h.error_of(c.start_stream, c, function() end)
+      assert.equal("already_exists", err.code)
+      c:stop_stream()
+    end)
+  end)
+end)

@@ -1,0 +1,71 @@
+-- One API, two transports: every read-only method gives the same Lua value
+-- over HTTP as over gRPC.
+local h = require "support.harness"
+local triton = h.triton()
+
+describe("HTTP and gRPC", function()
+  local http, grpc
+  setup(function()
+    local s = h.server()
+    http, grpc = triton.connect(s.http_url), triton.connect(s.grpc_url)
+  end)
+  teardown(function()
+    http:close()
+    grpc:close()
+  end)
+
+  local function same(method, ...)
+    local a = http[method](http, ...)
+    local b = grpc[method](grpc, ...)
+    assert.same(a, b)
+    return a
+  end
+
+  it("agree on health", function()
+    same("is_server_live")
+    same("is_server_ready")
+    same("is_model_ready", "simple")
+    same("is_model_ready", "no_such_model")
+  end)
+  it("agree on server metadata", function() same("server_metadata") end)
+  it("agree on model metadata", function()
+    for _, m in ipairs { "simple", "simple_string", "repeat_int32", "classifier", "identity_bf16" } do
+      same("model_metadata", m)
+    end
+  end)
+  it("agree on model config", function()
+    for _, m in ipairs { "simple", "simple_sequence", "repeat_int32", "classifier", "echo_llm" } do
+      same("model_config", m)
+    end
+  end)
+  it("agree on the repository index", function()
+    same("model_repository_index")
+    same("model_repository_index", { ready = true })
+  end)
+  it("agree on statistics", function() same("inference_statistics", "identity_uint16") end)
+  it("agree on trace and log settings", function()
+    same("trace_settings")
+    same("trace_settings", "simple")
+    same("log_settings")
+  end)
+  it("agree on shared memory status", function()
+    same("system_shared_memory_status")
+    same("cuda_shared_memory_status")
+  end)
+  it("agree on errors", function()
+    local e1 = h.error_of(http.model_metadata, http, "no_such_model")
+    local e2 = h.error_of(grpc.model_metadata, grpc, "no_such_model")
+    assert.equal(e1.code, e2.code)
+    assert.equal(e1.message, e2.message)
+  end)
+  it("agree on infer results", function()
+    local t = triton.tensor({ { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 } }, "INT32")
+    local r1 = http:infer("simple", { INPUT0 = t, INPUT1 = t }, { request_id = "x" })
+    local r2 = grpc:infer("simple", { INPUT0 = t, INPUT1 = t }, { request_id = "x" })
+    assert.same(r1:response(), r2:response())
+    assert.same(r1:as_tensor("OUTPUT0"):totable(), r2:as_tensor("OUTPUT0"):totable())
+  end)
+  it("agree on generate", function()
+    same("generate", "echo_llm", { text_input = "a b c" })
+  end)
+end)
