@@ -266,7 +266,9 @@ struct triton_call {
 struct triton_stream {
     /* Called once per response (reply->result) or in-band error (err set, final
      * false: the stream stays open); finally once with final = true when the
-     * stream ends (err set if it ended badly). */
+     * stream ends (err set if it ended badly). A stream has no call of its own:
+     * the `call` passed is a transport-owned one whose `user` is this stream's
+     * `user`, valid only during the callback. */
     triton_call_done_fn done;
     void *user;
     const struct triton_kv *headers;
