@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +41,9 @@ int test_server_start(struct test_server *s, const char *const *extra_args)
         return -1;
     }
     if (pid == 0) {
+        /* If the test dies (crash, ctest timeout), the server goes too. The
+         * script execs python, and the death signal survives exec. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         dup2(out[1], STDOUT_FILENO);
         close(out[0]);
         close(out[1]);
