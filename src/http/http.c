@@ -1,0 +1,1470 @@
+/*
+ * http.c: the HTTP/REST transport (see http.h and client/client.h).
+ *
+ * A call becomes a task: URL, body pieces and header chain are prepared at
+ * submit; the task then waits in the queue or runs on an easy handle in the
+ * loop's multi handle. The loop calls task_done when curl finishes it, and the
+ * call's done runs from there (on the loop's thread). generate_stream events
+ * are delivered from the write callback as they are parsed.
+ *
+ * Cancelling: a transfer is taken out of the multi handle and its easy handle
+ * is added back with a URL of an unknown scheme, which curl fails at once
+ * without touching the network. The loop then completes it like any other
+ * transfer, so the call's done runs from a step, as client.h promises, without
+ * the loop having to know about cancellation.
+ */
+#include "http/http.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <zlib.h>
+
+#include "client/client.h"
+#include "wire/http_infer.h"
+#include "wire/json_num.h"
+#include "wire/sse.h"
+
+/* Bodies up to this size are sent as one buffer with the request headers (one
+ * write instead of two); larger ones are streamed from their pieces. */
+#define SMALL_BODY_MAX (64 * 1024)
+/* Binary outputs are placed at this alignment in the received body, so that
+ * output tensors can be views over it (malloc guarantees 16). */
+#define BODY_ALIGN           16
+#define DEFAULT_MAX_RESPONSE ((size_t)INT32_MAX)
+#define POISON_URL           "triton-cancelled://call"
+
+/* Depth of curl callbacks we are inside on this thread: curl refuses multi
+ * calls from inside its callbacks, so submit and cancel defer their curl work
+ * while it is nonzero (a generate_stream event's done may call them). */
+static _Thread_local int in_curl_callback;
+
+enum body_encoding { ENCODING_NONE, ENCODING_GZIP, ENCODING_DEFLATE };
+
+struct http_task;
+
+struct http_client {
+    struct triton_loop *loop;
+    char *base;                 /* scheme://host:port, no trailing '/' */
+    struct curl_slist *headers; /* "Expect:" and the client's headers */
+    long connect_timeout_ms, network_timeout_ms;
+    char *ca_file, *cert_file, *key_file;
+    bool insecure;
+    enum body_encoding compression;
+    char *accept_encoding;
+    int concurrency;
+    size_t max_response_size;
+    bool verbose;
+    void (*log)(void *ctx, const char *line);
+    void *log_ctx;
+
+    CURL **idle; /* easy handles not in use */
+    size_t n_idle, cap_idle;
+    int active;                                /* our easy handles in the multi handle */
+    struct http_task *queue_head, *queue_tail; /* waiting for a free slot */
+    struct http_task *tasks;                   /* every task not yet completed */
+};
+
+struct http_task {
+    struct triton_loop_curl_task base; /* CURLOPT_PRIVATE points here */
+    struct http_client *hc;
+    struct triton_call *call;
+    CURL *easy;
+    struct http_task *prev, *next; /* hc->tasks */
+    struct http_task *qnext;       /* hc->queue_* */
+    bool queued, cancelled, poisoned;
+
+    char *url;
+    bool post;
+    /* request body */
+    struct wire_http_request infer;
+    char *json_body;
+    struct wire_piece one;
+    const struct wire_piece *pieces;
+    size_t n_pieces, total;
+    size_t piece, piece_off; /* read position */
+    void *packed;            /* small or compressed body in one block */
+    /* request headers: our nodes in front of the per-call ones, then hc->headers */
+    struct curl_slist nodes[3];
+    char ihcl_line[64];
+    struct curl_slist *call_nodes; /* one block: nodes and their text */
+    struct curl_slist *header_list;
+
+    /* response */
+    long status;
+    size_t content_length; /* hint from Content-Length, 0 if none */
+    bool has_ihcl;
+    size_t ihcl;
+    bool event_stream;
+    char *body; /* malloc'd; data starts at body + pad */
+    size_t pad, len, cap;
+    bool too_large;
+    struct wire_sse sse;
+    bool sse_started;
+    struct triton_error stream_err; /* first failure while streaming */
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* ---- small helpers ---------------------------------------------------------------- */
+
+static void logf_(struct http_client *hc, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void logf_(struct http_client *hc, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (hc->log)
+        hc->log(hc->log_ctx, line);
+    else
+        fprintf(stderr, "%s\n", line);
+}
+
+static bool contains_ci(const char *s, size_t n, const char *word)
+{
+    size_t w = strlen(word);
+    for (size_t i = 0; i + w <= n; i++)
+        if (strncasecmp(s + i, word, w) == 0)
+            return true;
+    return false;
+}
+
+bool triton_http_header_is_secret(const char *name, size_t len)
+{
+    static const char *const exact[] = {"authorization", "proxy-authorization", "cookie",
+                                        "set-cookie"};
+    for (size_t i = 0; i < sizeof(exact) / sizeof(*exact); i++)
+        if (len == strlen(exact[i]) && strncasecmp(name, exact[i], len) == 0)
+            return true;
+    return contains_ci(name, len, "token") || contains_ci(name, len, "key") ||
+           contains_ci(name, len, "secret") || contains_ci(name, len, "password");
+}
+
+/* Logs one header line ("Name: value", no CRLF) with credentials redacted. */
+static void log_header(struct http_client *hc, char dir, const char *line, size_t n)
+{
+    while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n'))
+        n--;
+    if (n == 0)
+        return;
+    const char *colon = memchr(line, ':', n);
+    if (colon && triton_http_header_is_secret(line, (size_t)(colon - line)))
+        logf_(hc, "%c %.*s: [redacted]", dir, (int)(colon - line), line);
+    else
+        logf_(hc, "%c %.*s", dir, (int)n, line);
+}
+
+enum triton_code triton_http_status_code(long status)
+{
+    switch (status) {
+    case 400:
+        return TRITON_INVALID_ARGUMENT;
+    case 401:
+        return TRITON_UNAUTHENTICATED;
+    case 403:
+        return TRITON_PERMISSION_DENIED;
+    case 404:
+        return TRITON_NOT_FOUND;
+    case 405:
+    case 501:
+        return TRITON_UNIMPLEMENTED;
+    case 408:
+    case 504:
+        return TRITON_DEADLINE_EXCEEDED;
+    case 409:
+        return TRITON_ALREADY_EXISTS;
+    case 413:
+    case 429:
+        return TRITON_NO_MEMORY;
+    case 499:
+        return TRITON_CANCELLED;
+    case 500:
+        return TRITON_INTERNAL;
+    case 502:
+    case 503:
+        return TRITON_UNAVAILABLE;
+    }
+    if (status >= 400 && status < 500)
+        return TRITON_INVALID_ARGUMENT;
+    if (status >= 500 && status < 600)
+        return TRITON_INTERNAL;
+    return TRITON_UNKNOWN;
+}
+
+/* Percent-encodes a path segment or query component. */
+static void put_escaped(struct wire_jbuf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            wire_jbuf_putc(b, (char)c);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            wire_jbuf_put(b, e, 3);
+        }
+    }
+}
+
+static bool header_text_ok(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '\r' || *s == '\n')
+            return false;
+    return true;
+}
+
+static int check_header(const struct triton_kv *kv, struct triton_error *err)
+{
+    if (!kv->key || !*kv->key || !kv->value || strchr(kv->key, ':') || strchr(kv->key, ' ') ||
+        !header_text_ok(kv->key) || !header_text_ok(kv->value))
+        return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                           "bad HTTP header '%s': names need no ':' or blanks and values no "
+                           "line breaks",
+                           kv->key ? kv->key : "");
+    return 0;
+}
+
+/* ---- paths and bodies --------------------------------------------------------------- */
+
+static bool has(const char *s)
+{
+    return s && *s;
+}
+
+/* /v2/models/NAME[/versions/V] */
+static void put_model_path(struct wire_jbuf *b, const struct triton_call *call)
+{
+    wire_jbuf_puts(b, "/v2/models/");
+    put_escaped(b, call->model);
+    if (has(call->version)) {
+        wire_jbuf_puts(b, "/versions/");
+        put_escaped(b, call->version);
+    }
+}
+
+static int need_model(const struct triton_call *call, struct triton_error *err)
+{
+    if (!has(call->model))
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "%s needs a model name",
+                           triton_call_kind_name(call->kind));
+    return 0;
+}
+
+static char *print_json(const cJSON *j, struct triton_error *err)
+{
+    char *s = cJSON_PrintUnformatted(j);
+    if (!s)
+        triton_fail(err, TRITON_NO_MEMORY, "out of memory writing a request body");
+    return s;
+}
+
+/* Body of load_model: {"parameters": {"config": "...", "file:...": "<base64>"}} */
+static char *load_body(const struct triton_call *call, struct triton_error *err)
+{
+    if (!call->config_json && call->n_files == 0)
+        return NULL;
+    if (call->n_files && !call->config_json) {
+        triton_fail(err, TRITON_INVALID_ARGUMENT,
+                    "load_model: files can only be given together with a config");
+        return NULL;
+    }
+    struct wire_jbuf b;
+    wire_jbuf_init(&b, 256, 0);
+    wire_jbuf_puts(&b, "{\"parameters\":{\"config\":");
+    wire_jbuf_string(&b, call->config_json, strlen(call->config_json), false);
+    for (size_t i = 0; i < call->n_files; i++) {
+        const struct triton_bytes *f = &call->files[i];
+        if (!has(f->key) || strncmp(f->key, "file:", 5) != 0) {
+            wire_jbuf_free(&b);
+            triton_fail(err, TRITON_INVALID_ARGUMENT,
+                        "load_model: file names must read \"file:<version>/<name>\", got '%s'",
+                        f->key ? f->key : "");
+            return NULL;
+        }
+        size_t n;
+        char *b64 = wire_base64(f->data, f->len, &n);
+        if (!b64) {
+            wire_jbuf_free(&b);
+            triton_fail(err, TRITON_NO_MEMORY, "out of memory encoding model file '%s'", f->key);
+            return NULL;
+        }
+        wire_jbuf_putc(&b, ',');
+        wire_jbuf_string(&b, f->key, strlen(f->key), false);
+        wire_jbuf_putc(&b, ':');
+        wire_jbuf_put(&b, "\"", 1);
+        wire_jbuf_put(&b, b64, n);
+        wire_jbuf_put(&b, "\"", 1);
+        free(b64);
+    }
+    wire_jbuf_puts(&b, "}}");
+    char *s = wire_jbuf_take(&b, NULL);
+    if (!s)
+        triton_fail(err, TRITON_NO_MEMORY, "out of memory writing the load_model body");
+    return s;
+}
+
+/* Fills task->url, post and the JSON body for the call's kind. */
+static int prepare_request(struct http_task *t, struct triton_error *err)
+{
+    const struct triton_call *call = t->call;
+    struct http_client *hc = t->hc;
+    struct wire_jbuf u;
+    wire_jbuf_init(&u, 128, 0);
+    wire_jbuf_puts(&u, hc->base);
+    int rc = 0;
+
+    switch (call->kind) {
+    case TRITON_CALL_SERVER_LIVE:
+        wire_jbuf_puts(&u, "/v2/health/live");
+        break;
+    case TRITON_CALL_SERVER_READY:
+        wire_jbuf_puts(&u, "/v2/health/ready");
+        break;
+    case TRITON_CALL_SERVER_METADATA:
+        wire_jbuf_puts(&u, "/v2");
+        break;
+    case TRITON_CALL_MODEL_READY:
+    case TRITON_CALL_MODEL_METADATA:
+    case TRITON_CALL_MODEL_CONFIG:
+        if ((rc = need_model(call, err)) < 0)
+            break;
+        put_model_path(&u, call);
+        if (call->kind == TRITON_CALL_MODEL_READY)
+            wire_jbuf_puts(&u, "/ready");
+        else if (call->kind == TRITON_CALL_MODEL_CONFIG)
+            wire_jbuf_puts(&u, "/config");
+        break;
+    case TRITON_CALL_REPOSITORY_INDEX:
+        wire_jbuf_puts(&u, "/v2/repository/index");
+        t->post = true;
+        if (call->flag && !(t->json_body = strdup("{\"ready\":true}")))
+            rc = triton_fail(err, TRITON_NO_MEMORY, "out of memory");
+        break;
+    case TRITON_CALL_LOAD_MODEL:
+    case TRITON_CALL_UNLOAD_MODEL:
+        if ((rc = need_model(call, err)) < 0)
+            break;
+        wire_jbuf_puts(&u, "/v2/repository/models/");
+        put_escaped(&u, call->model);
+        t->post = true;
+        if (call->kind == TRITON_CALL_LOAD_MODEL) {
+            wire_jbuf_puts(&u, "/load");
+            struct triton_error sub = {0};
+            t->json_body = load_body(call, &sub);
+            if (sub.code != TRITON_OK)
+                rc = triton_fail(err, sub.code, "%s", sub.message);
+        } else {
+            wire_jbuf_puts(&u, "/unload");
+            const char *body = call->flag ? "{\"parameters\":{\"unload_dependents\":true}}"
+                                          : "{\"parameters\":{\"unload_dependents\":false}}";
+            if (!(t->json_body = strdup(body)))
+                rc = triton_fail(err, TRITON_NO_MEMORY, "out of memory");
+        }
+        break;
+    case TRITON_CALL_STATISTICS:
+        if (has(call->model))
+            put_model_path(&u, call);
+        else
+            wire_jbuf_puts(&u, "/v2/models");
+        wire_jbuf_puts(&u, "/stats");
+        break;
+    case TRITON_CALL_TRACE_SETTINGS:
+    case TRITON_CALL_UPDATE_TRACE_SETTINGS:
+        if (has(call->model)) {
+            wire_jbuf_puts(&u, "/v2/models/");
+            put_escaped(&u, call->model);
+            wire_jbuf_puts(&u, "/trace/setting");
+        } else {
+            wire_jbuf_puts(&u, "/v2/trace/setting");
+        }
+        if (call->kind == TRITON_CALL_UPDATE_TRACE_SETTINGS) {
+            t->post = true;
+            if (!call->settings)
+                rc = triton_fail(err, TRITON_INVALID_ARGUMENT,
+                                 "update_trace_settings needs settings");
+            else if (!(t->json_body = print_json(call->settings, err)))
+                rc = -1;
+        }
+        break;
+    case TRITON_CALL_LOG_SETTINGS:
+    case TRITON_CALL_UPDATE_LOG_SETTINGS:
+        wire_jbuf_puts(&u, "/v2/logging");
+        if (call->kind == TRITON_CALL_UPDATE_LOG_SETTINGS) {
+            t->post = true;
+            if (!call->settings)
+                rc =
+                    triton_fail(err, TRITON_INVALID_ARGUMENT, "update_log_settings needs settings");
+            else if (!(t->json_body = print_json(call->settings, err)))
+                rc = -1;
+        }
+        break;
+    case TRITON_CALL_SYSTEM_SHM_STATUS:
+    case TRITON_CALL_SYSTEM_SHM_REGISTER:
+    case TRITON_CALL_SYSTEM_SHM_UNREGISTER:
+    case TRITON_CALL_CUDA_SHM_STATUS:
+    case TRITON_CALL_CUDA_SHM_REGISTER:
+    case TRITON_CALL_CUDA_SHM_UNREGISTER: {
+        bool cuda = call->kind >= TRITON_CALL_CUDA_SHM_STATUS;
+        bool reg = call->kind == TRITON_CALL_SYSTEM_SHM_REGISTER ||
+                   call->kind == TRITON_CALL_CUDA_SHM_REGISTER;
+        wire_jbuf_puts(&u, cuda ? "/v2/cudasharedmemory" : "/v2/systemsharedmemory");
+        if (reg && !has(call->region)) {
+            rc = triton_fail(err, TRITON_INVALID_ARGUMENT, "%s needs a region name",
+                             triton_call_kind_name(call->kind));
+            break;
+        }
+        if (has(call->region)) {
+            wire_jbuf_puts(&u, "/region/");
+            put_escaped(&u, call->region);
+        }
+        if (call->kind == TRITON_CALL_SYSTEM_SHM_STATUS ||
+            call->kind == TRITON_CALL_CUDA_SHM_STATUS) {
+            wire_jbuf_puts(&u, "/status");
+            break;
+        }
+        t->post = true;
+        if (!reg) {
+            wire_jbuf_puts(&u, "/unregister");
+            break;
+        }
+        wire_jbuf_puts(&u, "/register");
+        struct wire_jbuf b;
+        wire_jbuf_init(&b, 128, 0);
+        if (cuda) {
+            size_t n;
+            char *b64 = wire_base64(call->raw_handle, call->raw_handle_len, &n);
+            if (!b64 || !call->raw_handle) {
+                free(b64);
+                wire_jbuf_free(&b);
+                rc = triton_fail(err, call->raw_handle ? TRITON_NO_MEMORY : TRITON_INVALID_ARGUMENT,
+                                 "register_cuda_shared_memory needs a raw handle");
+                break;
+            }
+            wire_jbuf_puts(&b, "{\"raw_handle\":{\"b64\":\"");
+            wire_jbuf_put(&b, b64, n);
+            free(b64);
+            wire_jbuf_puts(&b, "\"},\"device_id\":");
+            wire_jbuf_int64(&b, call->device_id);
+        } else {
+            if (!call->key) {
+                wire_jbuf_free(&b);
+                rc = triton_fail(err, TRITON_INVALID_ARGUMENT,
+                                 "register_system_shared_memory needs a key");
+                break;
+            }
+            wire_jbuf_puts(&b, "{\"key\":");
+            wire_jbuf_string(&b, call->key, strlen(call->key), false);
+            wire_jbuf_puts(&b, ",\"offset\":");
+            wire_jbuf_uint64(&b, call->offset);
+        }
+        wire_jbuf_puts(&b, ",\"byte_size\":");
+        wire_jbuf_uint64(&b, call->byte_size);
+        wire_jbuf_putc(&b, '}');
+        if (!(t->json_body = wire_jbuf_take(&b, NULL)))
+            rc = triton_fail(err, TRITON_NO_MEMORY, "out of memory");
+        break;
+    }
+    case TRITON_CALL_INFER: {
+        const struct triton_infer_request *req = call->infer;
+        if (!req || !has(req->model)) {
+            rc = triton_fail(err, TRITON_INVALID_ARGUMENT, "infer needs a request with a model");
+            break;
+        }
+        wire_jbuf_puts(&u, "/v2/models/");
+        put_escaped(&u, req->model);
+        if (has(req->version)) {
+            wire_jbuf_puts(&u, "/versions/");
+            put_escaped(&u, req->version);
+        }
+        wire_jbuf_puts(&u, "/infer");
+        t->post = true;
+        rc = wire_http_infer_request_build(req, &t->infer, err);
+        break;
+    }
+    case TRITON_CALL_GENERATE:
+    case TRITON_CALL_GENERATE_STREAM:
+        if ((rc = need_model(call, err)) < 0)
+            break;
+        put_model_path(&u, call);
+        wire_jbuf_puts(&u, call->kind == TRITON_CALL_GENERATE ? "/generate" : "/generate_stream");
+        t->post = true;
+        if (!(t->json_body = call->settings ? print_json(call->settings, err) : strdup("{}")))
+            rc = triton_fail(err, TRITON_NO_MEMORY, "out of memory");
+        break;
+    default:
+        rc = triton_fail(err, TRITON_INVALID_ARGUMENT, "unknown call kind %d", (int)call->kind);
+    }
+    for (size_t i = 0; rc == 0 && i < call->n_query; i++) {
+        const struct triton_kv *q = &call->query[i];
+        if (!has(q->key)) {
+            rc =
+                triton_fail(err, TRITON_INVALID_ARGUMENT, "query parameter %zu has no name", i + 1);
+            break;
+        }
+        wire_jbuf_putc(&u, i == 0 ? '?' : '&');
+        put_escaped(&u, q->key);
+        wire_jbuf_putc(&u, '=');
+        put_escaped(&u, q->value ? q->value : "");
+    }
+    if (rc < 0) {
+        wire_jbuf_free(&u);
+        return -1;
+    }
+    if (!(t->url = wire_jbuf_take(&u, NULL)))
+        return triton_fail(err, TRITON_NO_MEMORY, "out of memory building a URL");
+    return 0;
+}
+
+/* Compresses the pieces into one block (gzip or zlib-wrapped deflate, as HTTP's
+ * "deflate" means). */
+static int compress_body(struct http_task *t, struct triton_error *err)
+{
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    int bits = t->hc->compression == ENCODING_GZIP ? 15 + 16 : 15;
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, bits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return triton_fail(err, TRITON_NO_MEMORY, "zlib could not start compressing");
+    size_t cap = deflateBound(&z, t->total) + 64;
+    unsigned char *out = malloc(cap);
+    if (!out) {
+        deflateEnd(&z);
+        return triton_fail(err, TRITON_NO_MEMORY, "out of memory compressing a request");
+    }
+    size_t done = 0;
+    int zr = Z_OK;
+    for (size_t i = 0; i < t->n_pieces && zr == Z_OK; i++) {
+        const unsigned char *p = t->pieces[i].ptr;
+        size_t left = t->pieces[i].len;
+        do { /* avail_in is 32-bit */
+            size_t chunk = left > (1u << 30) ? (1u << 30) : left;
+            z.next_in = (unsigned char *)p;
+            z.avail_in = (uInt)chunk;
+            while (z.avail_in > 0 && zr == Z_OK) {
+                size_t room = cap - done > (1u << 30) ? (1u << 30) : cap - done;
+                z.next_out = out + done;
+                z.avail_out = (uInt)room;
+                zr = deflate(&z, Z_NO_FLUSH);
+                done += room - z.avail_out;
+                if (zr == Z_BUF_ERROR)
+                    zr = Z_OK;
+                if (z.avail_out == 0 && done == cap)
+                    zr = Z_STREAM_ERROR;
+            }
+            p += chunk;
+            left -= chunk;
+        } while (left > 0 && zr == Z_OK);
+    }
+    while (zr == Z_OK) {
+        size_t room = cap - done > (1u << 30) ? (1u << 30) : cap - done;
+        z.next_out = out + done;
+        z.avail_out = (uInt)room;
+        zr = deflate(&z, Z_FINISH);
+        done += room - z.avail_out;
+        if (zr == Z_OK && done == cap)
+            zr = Z_STREAM_ERROR;
+    }
+    deflateEnd(&z);
+    if (zr != Z_STREAM_END) {
+        free(out);
+        return triton_fail(err, TRITON_INTERNAL, "zlib failed compressing a request (%d)", zr);
+    }
+    t->packed = out;
+    t->one = (struct wire_piece){out, done};
+    t->pieces = &t->one;
+    t->n_pieces = 1;
+    t->total = done;
+    return 0;
+}
+
+/* Sets up pieces and the header chain. */
+static int prepare_body_and_headers(struct http_task *t, struct triton_error *err)
+{
+    struct http_client *hc = t->hc;
+    const struct triton_call *call = t->call;
+    if (call->kind == TRITON_CALL_INFER) {
+        t->pieces = t->infer.pieces;
+        t->n_pieces = t->infer.n_pieces;
+        t->total = t->infer.total;
+    } else if (t->json_body) {
+        t->one = (struct wire_piece){t->json_body, strlen(t->json_body)};
+        t->pieces = &t->one;
+        t->n_pieces = 1;
+        t->total = t->one.len;
+    }
+    if (t->post && t->total > 0 && hc->compression != ENCODING_NONE && compress_body(t, err) < 0)
+        return -1;
+    if (t->n_pieces > 1 && t->total <= SMALL_BODY_MAX) {
+        /* one small copy saves a write and a packet per request */
+        char *p = malloc(t->total ? t->total : 1);
+        if (!p)
+            return triton_fail(err, TRITON_NO_MEMORY, "out of memory");
+        size_t off = 0;
+        for (size_t i = 0; i < t->n_pieces; i++) {
+            memcpy(p + off, t->pieces[i].ptr, t->pieces[i].len);
+            off += t->pieces[i].len;
+        }
+        t->packed = p;
+        t->one = (struct wire_piece){p, t->total};
+        t->pieces = &t->one;
+        t->n_pieces = 1;
+    }
+
+    /* per-call headers: one block of nodes and text, ending in the client's list */
+    struct curl_slist *tail = hc->headers;
+    if (call->n_headers) {
+        size_t text = 0;
+        for (size_t i = 0; i < call->n_headers; i++) {
+            if (check_header(&call->headers[i], err) < 0)
+                return -1;
+            text += strlen(call->headers[i].key) + strlen(call->headers[i].value) + 3;
+        }
+        size_t nodes = call->n_headers * sizeof(struct curl_slist);
+        t->call_nodes = malloc(nodes + text);
+        if (!t->call_nodes)
+            return triton_fail(err, TRITON_NO_MEMORY, "out of memory");
+        char *p = (char *)t->call_nodes + nodes;
+        for (size_t i = call->n_headers; i-- > 0;) {
+            struct curl_slist *n = &t->call_nodes[i];
+            n->data = p;
+            p += sprintf(p, "%s: %s", call->headers[i].key, call->headers[i].value) + 1;
+            n->next = tail;
+            tail = n;
+        }
+    }
+    int k = 0;
+    if (t->post) {
+        const char *ct = call->kind == TRITON_CALL_INFER && t->infer.binary
+                             ? "Content-Type: application/octet-stream"
+                             : "Content-Type: application/json";
+        t->nodes[k++].data = (char *)ct;
+    }
+    if (call->kind == TRITON_CALL_INFER && t->infer.binary) {
+        snprintf(t->ihcl_line, sizeof(t->ihcl_line), "Inference-Header-Content-Length: %zu",
+                 t->infer.json_len);
+        t->nodes[k++].data = t->ihcl_line;
+    }
+    if (t->post && t->total > 0 && hc->compression != ENCODING_NONE)
+        t->nodes[k++].data = hc->compression == ENCODING_GZIP ? (char *)"Content-Encoding: gzip"
+                                                              : (char *)"Content-Encoding: deflate";
+    for (int i = k - 1; i >= 0; i--) {
+        t->nodes[i].next = tail;
+        tail = &t->nodes[i];
+    }
+    t->header_list = tail;
+    return 0;
+}
+
+/* ---- curl callbacks ------------------------------------------------------------------ */
+
+static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
+{
+    struct http_task *t = ud;
+    if (t->cancelled)
+        return CURL_READFUNC_ABORT;
+    size_t room = size * nitems, n = 0;
+    while (n < room && t->piece < t->n_pieces) {
+        const struct wire_piece *p = &t->pieces[t->piece];
+        size_t k = p->len - t->piece_off;
+        if (k > room - n)
+            k = room - n;
+        memcpy(buf + n, (const char *)p->ptr + t->piece_off, k);
+        n += k;
+        t->piece_off += k;
+        if (t->piece_off == p->len) {
+            t->piece++;
+            t->piece_off = 0;
+        }
+    }
+    return n;
+}
+
+/* curl rewinds the body when it resends on a fresh connection (a kept-alive
+ * one the server had closed). */
+static int on_seek(void *ud, curl_off_t offset, int origin)
+{
+    struct http_task *t = ud;
+    if (origin != SEEK_SET || offset < 0)
+        return CURL_SEEKFUNC_CANTSEEK;
+    size_t left = (size_t)offset;
+    t->piece = 0;
+    t->piece_off = 0;
+    while (t->piece < t->n_pieces && left >= t->pieces[t->piece].len) {
+        left -= t->pieces[t->piece].len;
+        t->piece++;
+    }
+    if (t->piece == t->n_pieces && left > 0)
+        return CURL_SEEKFUNC_FAIL;
+    t->piece_off = left;
+    return CURL_SEEKFUNC_OK;
+}
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    struct http_task *t = ud;
+    return t->cancelled ? 1 : 0;
+}
+
+static bool header_is(const char *line, size_t n, const char *name, const char **value,
+                      size_t *vlen)
+{
+    size_t k = strlen(name);
+    if (n <= k || line[k] != ':' || strncasecmp(line, name, k) != 0)
+        return false;
+    const char *v = line + k + 1, *end = line + n;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    *value = v;
+    *vlen = (size_t)(end - v);
+    return true;
+}
+
+static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
+{
+    struct http_task *t = ud;
+    size_t n = size * nitems;
+    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+        /* a new response (after a 100 Continue or a redirect): forget the last */
+        const char *sp = memchr(line, ' ', n);
+        t->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+        t->content_length = 0;
+        t->has_ihcl = false;
+        t->event_stream = false;
+        if (t->hc->verbose)
+            log_header(t->hc, '<', line, n);
+        return n;
+    }
+    const char *v;
+    size_t vn;
+    if (header_is(line, n, "Content-Length", &v, &vn)) {
+        char tmp[32];
+        if (vn < sizeof(tmp)) {
+            memcpy(tmp, v, vn);
+            tmp[vn] = '\0';
+            unsigned long long cl = strtoull(tmp, NULL, 10);
+            t->content_length = cl > SIZE_MAX ? SIZE_MAX : (size_t)cl;
+        }
+        /* refuse a reply announced larger than allowed before receiving any of it
+         * (a compressed body is checked again as it is decoded) */
+        if (t->content_length > t->hc->max_response_size) {
+            t->too_large = true;
+            return 0;
+        }
+    } else if (header_is(line, n, "Inference-Header-Content-Length", &v, &vn)) {
+        /* checked against the real body length when the body is complete */
+        if (wire_http_header_length(v, vn, SIZE_MAX, &t->ihcl, &t->stream_err) == 0)
+            t->has_ihcl = true;
+    } else if (header_is(line, n, "Content-Type", &v, &vn)) {
+        t->event_stream = vn >= 17 && strncasecmp(v, "text/event-stream", 17) == 0;
+    }
+    if (t->hc->verbose)
+        log_header(t->hc, '<', line, n);
+    return n;
+}
+
+static int deliver_event(void *ctx, const char *event, const char *data, size_t len,
+                         struct triton_error *err)
+{
+    struct http_task *t = ctx;
+    if (t->cancelled)
+        return triton_fail(err, TRITON_CANCELLED, "cancelled");
+    cJSON *j = cJSON_ParseWithLength(data, len);
+    if (!j || !cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return triton_fail(err, TRITON_PROTOCOL,
+                           "generate_stream: an event's data is not a JSON object: '%.60s'", data);
+    }
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+    if (cJSON_IsString(e)) {
+        triton_fail(err, TRITON_INTERNAL, "%s", e->valuestring);
+        cJSON_Delete(j);
+        return -1;
+    }
+    struct triton_reply reply = {.json = j};
+    struct triton_call *call = t->call;
+    call->done(call, &reply, NULL, false);
+    cJSON_Delete(reply.json);
+    return 0;
+}
+
+static bool grow_body(struct http_task *t, size_t need)
+{
+    size_t max = t->hc->max_response_size;
+    if (need > max) {
+        t->too_large = true;
+        return false;
+    }
+    if (t->pad + need <= t->cap)
+        return true;
+    size_t cap = t->cap ? t->cap : 16384;
+    if (!t->body && t->content_length > 0)
+        cap = t->pad + (t->content_length < max ? t->content_length : max);
+    while (cap < t->pad + need)
+        cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+    if (cap > t->pad + max)
+        cap = t->pad + max;
+    char *grown = realloc(t->body, cap);
+    if (!grown) {
+        t->too_large = true;
+        return false;
+    }
+    t->body = grown;
+    t->cap = cap;
+    return true;
+}
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct http_task *t = ud;
+    size_t n = size * nmemb;
+    if (t->cancelled)
+        return 0;
+    if (t->call->kind == TRITON_CALL_GENERATE_STREAM && t->status == 200 && t->event_stream) {
+        if (!t->sse_started) {
+            wire_sse_init(&t->sse, t->hc->max_response_size, deliver_event, t);
+            t->sse_started = true;
+        }
+        in_curl_callback++;
+        int rc = wire_sse_feed(&t->sse, data, n, &t->stream_err);
+        in_curl_callback--;
+        t->len += n;
+        return rc < 0 ? 0 : n;
+    }
+    if (!t->body && t->has_ihcl)
+        t->pad = (BODY_ALIGN - t->ihcl % BODY_ALIGN) % BODY_ALIGN;
+    if (n > SIZE_MAX - t->len || !grow_body(t, t->len + n)) {
+        t->too_large = true;
+        return 0;
+    }
+    memcpy(t->body + t->pad + t->len, data, n);
+    t->len += n;
+    return n;
+}
+
+/* ---- easy handles ----------------------------------------------------------------------- */
+
+static CURL *new_easy(struct http_client *hc, struct triton_error *err)
+{
+    CURL *e = curl_easy_init();
+    if (!e) {
+        triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a curl handle");
+        return NULL;
+    }
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
+    if (hc->connect_timeout_ms > 0)
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, hc->connect_timeout_ms);
+    if (hc->accept_encoding)
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, hc->accept_encoding);
+    if (hc->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, hc->ca_file);
+    if (hc->cert_file)
+        curl_easy_setopt(e, CURLOPT_SSLCERT, hc->cert_file);
+    if (hc->key_file)
+        curl_easy_setopt(e, CURLOPT_SSLKEY, hc->key_file);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, hc->insecure ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, hc->insecure ? 0L : 2L);
+    return e;
+}
+
+static void release_easy(struct http_client *hc, CURL *e)
+{
+    if (hc->n_idle == hc->cap_idle) {
+        size_t cap = hc->cap_idle ? hc->cap_idle * 2 : 8;
+        CURL **grown = realloc(hc->idle, cap * sizeof(*grown));
+        if (!grown) {
+            curl_easy_cleanup(e);
+            return;
+        }
+        hc->idle = grown;
+        hc->cap_idle = cap;
+    }
+    hc->idle[hc->n_idle++] = e;
+}
+
+static CURL *take_easy(struct http_client *hc, struct triton_error *err)
+{
+    if (hc->n_idle)
+        return hc->idle[--hc->n_idle];
+    return new_easy(hc, err);
+}
+
+/* ---- tasks ---------------------------------------------------------------------------- */
+
+static void task_free(struct http_task *t)
+{
+    wire_http_request_free(&t->infer);
+    free(t->json_body);
+    free(t->packed);
+    free(t->call_nodes);
+    free(t->url);
+    free(t->body);
+    if (t->sse_started)
+        wire_sse_free(&t->sse);
+    free(t);
+}
+
+static void unlink_task(struct http_client *hc, struct http_task *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        hc->tasks = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    t->prev = t->next = NULL;
+}
+
+static void dequeue(struct http_client *hc, struct http_task *t)
+{
+    struct http_task **pp = &hc->queue_head;
+    while (*pp && *pp != t)
+        pp = &(*pp)->qnext;
+    if (!*pp)
+        return;
+    *pp = t->qnext;
+    if (hc->queue_tail == t) {
+        hc->queue_tail = NULL;
+        for (struct http_task *q = hc->queue_head; q; q = q->qnext)
+            hc->queue_tail = q;
+    }
+    t->qnext = NULL;
+    t->queued = false;
+}
+
+static void task_done(struct triton_loop_curl_task *base, CURLcode rc);
+
+static int start_task(struct http_task *t, struct triton_error *err)
+{
+    struct http_client *hc = t->hc;
+    CURL *e = take_easy(hc, err);
+    if (!e)
+        return -1;
+    t->easy = e;
+    t->errbuf[0] = '\0';
+    curl_easy_setopt(e, CURLOPT_PRIVATE, &t->base);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(e, CURLOPT_READDATA, t);
+    curl_easy_setopt(e, CURLOPT_SEEKDATA, t);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
+    if (t->poisoned) {
+        curl_easy_setopt(e, CURLOPT_URL, POISON_URL);
+    } else {
+        curl_easy_setopt(e, CURLOPT_URL, t->url);
+        if (t->post) {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->n_pieces == 1 ? t->one.ptr : NULL);
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->total);
+        } else {
+            curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        }
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->header_list);
+        double timeout =
+            t->call->timeout > 0 ? t->call->timeout * 1000.0 : (double)hc->network_timeout_ms;
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                         timeout <= 0                 ? 0L
+                         : timeout > (double)LONG_MAX ? LONG_MAX
+                                                      : (long)(timeout < 1 ? 1 : timeout));
+        if (hc->verbose) {
+            logf_(hc, "> %s %s (%zu bytes)", t->post ? "POST" : "GET", t->url, t->total);
+            for (struct curl_slist *h = t->header_list; h; h = h->next)
+                log_header(hc, '>', h->data, strlen(h->data));
+        }
+    }
+    if (triton_loop_add_curl(hc->loop, e, err) < 0) {
+        release_easy(hc, e);
+        t->easy = NULL;
+        return -1;
+    }
+    hc->active++;
+    return 0;
+}
+
+/* Runs the final done of a task that never reached curl (or failed to). */
+static void complete_now(struct http_task *t, const struct triton_error *err)
+{
+    struct triton_call *call = t->call;
+    unlink_task(t->hc, t);
+    task_free(t);
+    call->transport_state = NULL;
+    call->finished = true;
+    struct triton_reply reply = {0};
+    call->done(call, &reply, err, true);
+}
+
+/* Starts queued tasks while slots are free (never from inside a curl callback). */
+static void pump(struct http_client *hc)
+{
+    if (in_curl_callback)
+        return;
+    while (hc->queue_head && (hc->active < hc->concurrency || hc->queue_head->poisoned)) {
+        struct http_task *t = hc->queue_head;
+        dequeue(hc, t);
+        struct triton_error err = {0};
+        if (start_task(t, &err) < 0)
+            complete_now(t, &err);
+    }
+    /* poisoned tasks may sit behind live ones in a full queue: start them too */
+    for (struct http_task *t = hc->queue_head, *next; t; t = next) {
+        next = t->qnext;
+        if (t->poisoned) {
+            dequeue(hc, t);
+            struct triton_error err = {0};
+            if (start_task(t, &err) < 0)
+                complete_now(t, &err);
+        }
+    }
+}
+
+static void enqueue(struct http_client *hc, struct http_task *t)
+{
+    t->queued = true;
+    t->qnext = NULL;
+    if (hc->queue_tail)
+        hc->queue_tail->qnext = t;
+    else
+        hc->queue_head = t;
+    hc->queue_tail = t;
+}
+
+/* Turns curl's result for a finished transfer into the call's outcome. */
+static void transfer_error(struct http_task *t, CURLcode rc, struct triton_error *err)
+{
+    const char *detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
+    if (t->cancelled || rc == CURLE_ABORTED_BY_CALLBACK) {
+        triton_fail(err, TRITON_CANCELLED, "%s: cancelled", triton_call_kind_name(t->call->kind));
+        return;
+    }
+    if (t->too_large) {
+        triton_fail(err, TRITON_NO_MEMORY,
+                    "%s: the reply is larger than max_response_size (%zu bytes)",
+                    triton_call_kind_name(t->call->kind), t->hc->max_response_size);
+        return;
+    }
+    if (t->stream_err.code != TRITON_OK && rc == CURLE_WRITE_ERROR) {
+        *err = t->stream_err;
+        err->status = (int)t->status;
+        return;
+    }
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        triton_fail(err, TRITON_DEADLINE_EXCEEDED, "Deadline Exceeded (%s)", detail);
+        return;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+        triton_fail(err, TRITON_UNAVAILABLE, "%s", detail);
+        return;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_USE_SSL_FAILED:
+        triton_fail(err, TRITON_UNAVAILABLE, "TLS failure: %s", detail);
+        return;
+    case CURLE_BAD_CONTENT_ENCODING:
+        triton_fail(err, TRITON_PROTOCOL, "bad compressed reply: %s", detail);
+        return;
+    case CURLE_OUT_OF_MEMORY:
+        triton_fail(err, TRITON_NO_MEMORY, "%s", detail);
+        return;
+    default:
+        triton_fail(err, TRITON_UNKNOWN, "%s", detail);
+    }
+}
+
+static void free_body_ctx(void *ctx, void *data)
+{
+    (void)ctx;
+    free(data);
+}
+
+/* Builds the reply of a transfer that ended with an HTTP response. */
+static void http_reply(struct http_task *t, struct triton_reply *reply, struct triton_error *err)
+{
+    struct triton_call *call = t->call;
+    const char *what = triton_call_kind_name(call->kind);
+    const char *data = t->body ? t->body + t->pad : "";
+    switch (call->kind) {
+    case TRITON_CALL_SERVER_LIVE:
+    case TRITON_CALL_SERVER_READY:
+    case TRITON_CALL_MODEL_READY:
+        /* Triton answers "not ready" with 400; clients read any answer as a boolean */
+        reply->boolean = t->status == 200;
+        return;
+    default:
+        break;
+    }
+    if (t->status < 200 || t->status > 299) {
+        char text[400];
+        wire_http_error_text(data, t->len, text, sizeof(text));
+        if (text[0])
+            triton_fail(err, triton_http_status_code(t->status), "%s", text);
+        else
+            triton_fail(err, triton_http_status_code(t->status), "%s: HTTP status %ld", what,
+                        t->status);
+        err->status = (int)t->status;
+        return;
+    }
+    switch (call->kind) {
+    case TRITON_CALL_LOAD_MODEL:
+    case TRITON_CALL_UNLOAD_MODEL:
+    case TRITON_CALL_SYSTEM_SHM_REGISTER:
+    case TRITON_CALL_SYSTEM_SHM_UNREGISTER:
+    case TRITON_CALL_CUDA_SHM_REGISTER:
+    case TRITON_CALL_CUDA_SHM_UNREGISTER:
+        return;
+    case TRITON_CALL_GENERATE_STREAM:
+        if (t->sse_started || t->event_stream)
+            return; /* the events went out as they came */
+        break;      /* a plain JSON reply: hand it over as one event below */
+    case TRITON_CALL_INFER: {
+        size_t hl = WIRE_NO_HEADER_LENGTH;
+        if (t->stream_err.code != TRITON_OK) {
+            *err = t->stream_err;
+            return;
+        }
+        if (t->has_ihcl) {
+            if (t->ihcl > t->len) {
+                triton_fail(err, TRITON_PROTOCOL,
+                            "Inference-Header-Content-Length is %zu but the body has only %zu "
+                            "bytes",
+                            t->ihcl, t->len);
+                return;
+            }
+            hl = t->ihcl;
+        }
+        struct tensor_buffer *owner = NULL;
+        if (t->body) {
+            owner = tensor_buffer_wrap(t->body, t->pad + t->len, free_body_ctx, NULL, err);
+            if (!owner)
+                return;
+            t->body = NULL; /* the owner frees it once no output needs it */
+        }
+        wire_http_infer_parse(data, t->len, hl, owner, &reply->result, err);
+        if (owner)
+            tensor_buffer_unref(owner);
+        return;
+    }
+    default:
+        break;
+    }
+    if (t->len == 0) {
+        triton_fail(err, TRITON_PROTOCOL, "%s: the server sent an empty reply", what);
+        return;
+    }
+    reply->json = cJSON_ParseWithLength(data, t->len);
+    if (!reply->json)
+        triton_fail(err, TRITON_PROTOCOL, "%s: the reply is not valid JSON: '%.60s'", what, data);
+}
+
+static void task_done(struct triton_loop_curl_task *base, CURLcode rc)
+{
+    struct http_task *t = (struct http_task *)base;
+    struct http_client *hc = t->hc;
+    struct triton_call *call = t->call;
+    struct triton_error err = {0};
+    struct triton_reply reply = {0};
+    hc->active--;
+
+    if (rc == CURLE_OK && !t->cancelled)
+        http_reply(t, &reply, &err);
+    else
+        transfer_error(t, rc, &err);
+    if (hc->verbose && !t->poisoned) {
+        curl_off_t us = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &us);
+        logf_(hc, "< %s %s: HTTP %ld, %zu bytes, %.3f ms%s%s", t->post ? "POST" : "GET", t->url,
+              t->status, t->len, (double)us / 1000.0, err.code ? ", error: " : "",
+              err.code ? err.message : "");
+    }
+    if (call->kind == TRITON_CALL_GENERATE_STREAM && !err.code && reply.json) {
+        /* a 200 reply that was not an event stream: deliver it as the one event */
+        call->done(call, &reply, NULL, false);
+        cJSON_Delete(reply.json);
+        reply.json = NULL;
+    }
+
+    release_easy(hc, t->easy);
+    unlink_task(hc, t);
+    task_free(t);
+    pump(hc);
+
+    call->transport_state = NULL;
+    call->finished = true;
+    call->done(call, &reply, err.code ? &err : NULL, true);
+    cJSON_Delete(reply.json);
+    triton_infer_result_free(reply.result);
+}
+
+/* ---- the operations table ---------------------------------------------------------------- */
+
+static int http_submit(struct triton_client *c, struct triton_call *call, struct triton_error *err)
+{
+    struct http_client *hc = c->transport_state;
+    struct http_task *t = calloc(1, sizeof(*t));
+    if (!t)
+        return triton_fail(err, TRITON_NO_MEMORY, "out of memory starting a call");
+    t->base.done = task_done;
+    t->hc = hc;
+    t->call = call;
+    if (prepare_request(t, err) < 0 || prepare_body_and_headers(t, err) < 0) {
+        task_free(t);
+        return -1;
+    }
+    t->next = hc->tasks;
+    if (hc->tasks)
+        hc->tasks->prev = t;
+    hc->tasks = t;
+    call->transport_state = t;
+    if (hc->active < hc->concurrency && !hc->queue_head && !in_curl_callback) {
+        if (start_task(t, err) < 0) {
+            unlink_task(hc, t);
+            task_free(t);
+            call->transport_state = NULL;
+            return -1;
+        }
+    } else {
+        enqueue(hc, t);
+        pump(hc);
+    }
+    return 0;
+}
+
+static void http_cancel(struct triton_client *c, struct triton_call *call)
+{
+    struct http_client *hc = c->transport_state;
+    struct http_task *t = call->transport_state;
+    if (!t || call->finished || t->cancelled)
+        return;
+    t->cancelled = true;
+    if (in_curl_callback) {
+        /* curl forbids removing handles here; its callbacks see the flag and
+         * abort the transfer, and a queued task is poisoned when it starts */
+        if (t->queued)
+            t->poisoned = true;
+        triton_loop_wakeup(hc->loop);
+        return;
+    }
+    if (t->queued) {
+        dequeue(hc, t);
+    } else if (t->easy) {
+        triton_loop_remove_curl(hc->loop, t->easy);
+        hc->active--;
+        release_easy(hc, t->easy);
+        t->easy = NULL;
+    }
+    t->poisoned = true;
+    struct triton_error err = {0};
+    if (start_task(t, &err) < 0)
+        complete_now(t, &err);
+    pump(hc);
+}
+
+static int streams_need_grpc(struct triton_error *err)
+{
+    return triton_fail(err, TRITON_UNIMPLEMENTED,
+                       "streams need a gRPC client (HTTP has no ModelStreamInfer; use "
+                       "generate_stream or connect with grpc://)");
+}
+
+static int http_stream_open(struct triton_client *c, struct triton_stream *s,
+                            struct triton_error *err)
+{
+    return streams_need_grpc(err);
+}
+
+static int http_stream_send(struct triton_client *c, struct triton_stream *s,
+                            const struct triton_infer_request *req, struct triton_error *err)
+{
+    return streams_need_grpc(err);
+}
+
+static void http_stream_close(struct triton_client *c, struct triton_stream *s)
+{
+}
+
+static void http_stream_cancel(struct triton_client *c, struct triton_stream *s)
+{
+}
+
+static void http_destroy(struct triton_client *c)
+{
+    struct http_client *hc = c->transport_state;
+    if (!hc)
+        return;
+    while (hc->tasks) {
+        struct http_task *t = hc->tasks;
+        if (t->queued)
+            dequeue(hc, t);
+        if (t->easy) {
+            triton_loop_remove_curl(hc->loop, t->easy);
+            hc->active--;
+            curl_easy_cleanup(t->easy);
+            t->easy = NULL;
+        }
+        struct triton_error err = {0};
+        triton_fail(&err, TRITON_CANCELLED, "%s: cancelled: the client was closed",
+                    triton_call_kind_name(t->call->kind));
+        complete_now(t, &err);
+    }
+    for (size_t i = 0; i < hc->n_idle; i++)
+        curl_easy_cleanup(hc->idle[i]);
+    free(hc->idle);
+    curl_slist_free_all(hc->headers);
+    free(hc->base);
+    free(hc->ca_file);
+    free(hc->cert_file);
+    free(hc->key_file);
+    free(hc->accept_encoding);
+    free(hc);
+    c->transport_state = NULL;
+}
+
+static const struct triton_transport http_transport = {
+    .name = "http",
+    .submit = http_submit,
+    .cancel = http_cancel,
+    .stream_open = http_stream_open,
+    .stream_send = http_stream_send,
+    .stream_close = http_stream_close,
+    .stream_cancel = http_stream_cancel,
+    .destroy = http_destroy,
+};
+
+static int dup_opt(char **dst, const char *src, struct triton_error *err)
+{
+    if (!src || !*src)
+        return 0;
+    if (!(*dst = strdup(src)))
+        return triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a client");
+    return 0;
+}
+
+static int parse_encoding(const char *s, enum body_encoding *out, const char *what,
+                          struct triton_error *err)
+{
+    if (!s || !*s || strcasecmp(s, "none") == 0 || strcasecmp(s, "identity") == 0)
+        *out = ENCODING_NONE;
+    else if (strcasecmp(s, "gzip") == 0)
+        *out = ENCODING_GZIP;
+    else if (strcasecmp(s, "deflate") == 0)
+        *out = ENCODING_DEFLATE;
+    else
+        return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                           "%s must be \"gzip\" or \"deflate\", not \"%s\"", what, s);
+    return 0;
+}
+
+int triton_http_init(struct triton_client *c, const struct triton_client_options *opts,
+                     struct triton_error *err)
+{
+    struct http_client *hc = calloc(1, sizeof(*hc));
+    if (!hc)
+        return triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a client");
+    hc->loop = c->loop;
+    hc->verbose = opts->verbose;
+    hc->log = opts->log;
+    hc->log_ctx = opts->log_ctx;
+    hc->insecure = opts->insecure;
+    hc->concurrency = opts->concurrency > 0 ? opts->concurrency : TRITON_HTTP_DEFAULT_CONCURRENCY;
+    hc->max_response_size =
+        opts->max_response_size ? opts->max_response_size : DEFAULT_MAX_RESPONSE;
+    hc->connect_timeout_ms =
+        opts->connection_timeout > 0 ? (long)(opts->connection_timeout * 1000.0 + 0.5) : 0;
+    hc->network_timeout_ms =
+        opts->network_timeout > 0 ? (long)(opts->network_timeout * 1000.0 + 0.5) : 0;
+    if (opts->connection_timeout > 0 && hc->connect_timeout_ms == 0)
+        hc->connect_timeout_ms = 1;
+    if (opts->network_timeout > 0 && hc->network_timeout_ms == 0)
+        hc->network_timeout_ms = 1;
+    enum body_encoding accept;
+    const char *url = opts->url;
+    size_t ulen = strlen(url);
+    while (ulen > 0 && url[ulen - 1] == '/')
+        ulen--;
+    struct wire_jbuf b;
+    wire_jbuf_init(&b, 64, 0);
+    wire_jbuf_puts(&b, opts->use_tls ? "https://" : "http://");
+    wire_jbuf_put(&b, url, ulen);
+    hc->base = wire_jbuf_take(&b, NULL);
+    if (!hc->base) {
+        free(hc);
+        return triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a client");
+    }
+    c->transport = &http_transport;
+    c->transport_state = hc;
+    if (parse_encoding(opts->compression, &hc->compression, "compression", err) < 0 ||
+        parse_encoding(opts->response_compression, &accept, "response_compression", err) < 0 ||
+        dup_opt(&hc->accept_encoding, accept == ENCODING_NONE ? NULL : opts->response_compression,
+                err) < 0 ||
+        dup_opt(&hc->ca_file, opts->ca_file, err) < 0 ||
+        dup_opt(&hc->cert_file, opts->cert_file, err) < 0 ||
+        dup_opt(&hc->key_file, opts->key_file, err) < 0)
+        goto fail;
+    /* no 100-continue round trip before large bodies */
+    hc->headers = curl_slist_append(NULL, "Expect:");
+    if (!hc->headers) {
+        triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a client");
+        goto fail;
+    }
+    for (size_t i = 0; i < opts->n_headers; i++) {
+        if (check_header(&opts->headers[i], err) < 0)
+            goto fail;
+        size_t n = strlen(opts->headers[i].key) + strlen(opts->headers[i].value) + 3;
+        char *line = malloc(n);
+        if (!line) {
+            triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a client");
+            goto fail;
+        }
+        snprintf(line, n, "%s: %s", opts->headers[i].key, opts->headers[i].value);
+        struct curl_slist *grown = curl_slist_append(hc->headers, line);
+        free(line);
+        if (!grown) {
+            triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a client");
+            goto fail;
+        }
+        hc->headers = grown;
+    }
+    return 0;
+fail:
+    http_destroy(c);
+    c->transport = NULL;
+    return -1;
+}

@@ -1,0 +1,30 @@
+/*
+ * http.h: the HTTP/REST transport (libcurl) behind client.h's operations table.
+ * Entry point: triton_http_init, declared in client/client.h.
+ *
+ * Each client keeps a pool of curl easy handles that are reused call after call
+ * (their connections stay in the loop's multi handle cache, so keep-alive
+ * works across handles) and runs at most `concurrency` transfers at once;
+ * further calls wait in a FIFO queue. Paths, bodies and status codes follow
+ * Triton's HTTP server (../shared/PROTOCOL.md 2.1).
+ */
+#ifndef TRITON_HTTP_HTTP_H
+#define TRITON_HTTP_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/error.h"
+
+/* Transfers a client runs at once when the options do not say. */
+#define TRITON_HTTP_DEFAULT_CONCURRENCY 8
+
+/* Whether a header of this name carries credentials and is redacted in the
+ * verbose log: Authorization, Proxy-Authorization, Cookie, Set-Cookie, and any
+ * name containing "token", "key", "secret" or "password" (any case). */
+bool triton_http_header_is_secret(const char *name, size_t len);
+
+/* Maps an HTTP error status to the transport-neutral code. */
+enum triton_code triton_http_status_code(long status);
+
+#endif

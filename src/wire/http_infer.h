@@ -1,0 +1,70 @@
+/*
+ * http_infer.h: the HTTP/REST infer request and response (KServe v2 JSON plus
+ * Triton's binary tensor data extension).
+ *
+ * A request is a JSON header followed by the binary inputs, in input order. It
+ * is built as a list of pieces: the header text, then for each binary input
+ * either a pointer straight into the tensor's memory (contiguous fixed-size
+ * tensors: no copy) or into one scratch block holding the wire form of the
+ * inputs that need converting (BYTES, strided views). The transport sends the
+ * pieces with a read callback.
+ *
+ * A response is a JSON header of Inference-Header-Content-Length bytes (the
+ * whole body when that header is absent) followed by the binary outputs in
+ * output order, each binary_data_size bytes. Outputs become tensors that are
+ * views over the body (kept alive through `owner`) when aligned, copies
+ * otherwise. Everything taken from the wire is checked before use and a bad
+ * reply fails with TRITON_PROTOCOL and a message naming what was wrong.
+ */
+#ifndef TRITON_WIRE_HTTP_INFER_H
+#define TRITON_WIRE_HTTP_INFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "client/client.h"
+#include "common/error.h"
+#include "tensor/tensor.h"
+
+struct wire_piece {
+    const void *ptr;
+    size_t len;
+};
+
+struct wire_http_request {
+    char *json; /* the JSON header, NUL-terminated; pieces[0] */
+    size_t json_len;
+    struct wire_piece *pieces; /* header, then the binary inputs (empty ones left out) */
+    size_t n_pieces;
+    size_t total;  /* bytes in all pieces: the body's Content-Length */
+    bool binary;   /* binary data follows the header: send Inference-Header-Content-Length */
+    void *scratch; /* wire form of the inputs that could not be sent in place */
+};
+
+/* Builds the request body for req. Input tensors are referenced, not copied:
+ * they must stay alive and unchanged until the request was sent. */
+int wire_http_infer_request_build(const struct triton_infer_request *req,
+                                  struct wire_http_request *out, struct triton_error *err);
+void wire_http_request_free(struct wire_http_request *r);
+
+/* No Inference-Header-Content-Length: the whole body is JSON. */
+#define WIRE_NO_HEADER_LENGTH SIZE_MAX
+
+/* Parses an Inference-Header-Content-Length value (n bytes, surrounding
+ * blanks allowed) and checks it against the body length. */
+int wire_http_header_length(const char *value, size_t n, size_t body_len, size_t *out,
+                            struct triton_error *err);
+
+/* Parses an infer reply of body_len bytes whose JSON header is header_len bytes
+ * (WIRE_NO_HEADER_LENGTH: all of it). With owner (a buffer holding the body)
+ * outputs are views where alignment allows; with NULL they are copies. */
+int wire_http_infer_parse(const char *body, size_t body_len, size_t header_len,
+                          struct tensor_buffer *owner, struct triton_infer_result **out,
+                          struct triton_error *err);
+
+/* The "error" text of an HTTP error body ({"error": "..."}), or the body itself
+ * (cut, control characters replaced) when it is not that JSON; "" for an empty
+ * body. Writes at most cap bytes including the NUL. */
+void wire_http_error_text(const char *body, size_t len, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,343 @@
+/*
+ * json_num.c: see json_num.h.
+ */
+#include "wire/json_num.h"
+
+#include <locale.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+size_t wire_json_fmt_uint64(char *buf, uint64_t v)
+{
+    char tmp[WIRE_JSON_NUM_MAX];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+    return n;
+}
+
+size_t wire_json_fmt_int64(char *buf, int64_t v)
+{
+    if (v >= 0)
+        return wire_json_fmt_uint64(buf, (uint64_t)v);
+    buf[0] = '-';
+    /* -(v + 1) + 1 avoids negating INT64_MIN */
+    return 1 + wire_json_fmt_uint64(buf + 1, (uint64_t)(-(v + 1)) + 1);
+}
+
+/* printf follows LC_NUMERIC; JSON always wants a '.', whatever the host set. */
+static void fix_decimal_point(char *buf)
+{
+    char dp = localeconv()->decimal_point[0];
+    if (dp == '.' || dp == '\0')
+        return;
+    for (char *p = buf; *p; p++)
+        if (*p == dp)
+            *p = '.';
+}
+
+static size_t finish_number(char *buf, int n, bool force_fraction)
+{
+    fix_decimal_point(buf);
+    if (force_fraction && !strpbrk(buf, ".eE")) {
+        memcpy(buf + n, ".0", 3);
+        n += 2;
+    }
+    return (size_t)n;
+}
+
+size_t wire_json_fmt_double(char *buf, double v, bool force_fraction)
+{
+    if (!isfinite(v))
+        return 0;
+    int n = 0;
+    /* Shortest of 15..17 significant digits that reads back as v. */
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(buf, WIRE_JSON_NUM_MAX - 3, "%.*g", prec, v);
+        if (prec == 17 || strtod(buf, NULL) == v)
+            break;
+    }
+    return finish_number(buf, n, force_fraction);
+}
+
+size_t wire_json_fmt_float(char *buf, float v)
+{
+    if (!isfinite(v))
+        return 0;
+    int n = 0;
+    for (int prec = 6; prec <= 9; prec++) {
+        n = snprintf(buf, WIRE_JSON_NUM_MAX - 3, "%.*g", prec, (double)v);
+        if (prec == 9 || strtof(buf, NULL) == v)
+            break;
+    }
+    return finish_number(buf, n, false);
+}
+
+cJSON *wire_json_raw_int64(int64_t v)
+{
+    char buf[WIRE_JSON_NUM_MAX];
+    wire_json_fmt_int64(buf, v);
+    return cJSON_CreateRaw(buf);
+}
+
+cJSON *wire_json_raw_uint64(uint64_t v)
+{
+    char buf[WIRE_JSON_NUM_MAX];
+    wire_json_fmt_uint64(buf, v);
+    return cJSON_CreateRaw(buf);
+}
+
+cJSON *wire_json_raw_double(double v)
+{
+    char buf[WIRE_JSON_NUM_MAX];
+    if (!wire_json_fmt_double(buf, v, true))
+        return NULL;
+    return cJSON_CreateRaw(buf);
+}
+
+/* ---- the text buffer ------------------------------------------------------------- */
+
+void wire_jbuf_init(struct wire_jbuf *b, size_t initial, size_t max)
+{
+    memset(b, 0, sizeof(*b));
+    b->max = max ? max : SIZE_MAX;
+    if (initial) {
+        b->data = malloc(initial);
+        if (b->data)
+            b->cap = initial;
+    }
+}
+
+void wire_jbuf_free(struct wire_jbuf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof(*b));
+}
+
+bool wire_jbuf_failed(const struct wire_jbuf *b)
+{
+    return b->failed;
+}
+
+/* Makes room for n more bytes plus a NUL; false (and failed) if it cannot. */
+static bool reserve(struct wire_jbuf *b, size_t n)
+{
+    if (b->failed)
+        return false;
+    /* len + n + 1 <= max, written so that nothing overflows (len < max always) */
+    if (n >= b->max - b->len) {
+        b->failed = true;
+        return false;
+    }
+    if (b->len + n + 1 <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1)
+        cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+    char *grown = realloc(b->data, cap);
+    if (!grown) {
+        b->failed = true;
+        return false;
+    }
+    b->data = grown;
+    b->cap = cap;
+    return true;
+}
+
+char *wire_jbuf_take(struct wire_jbuf *b, size_t *len)
+{
+    if (b->failed || !reserve(b, 0)) {
+        wire_jbuf_free(b);
+        return NULL;
+    }
+    b->data[b->len] = '\0';
+    char *s = b->data;
+    if (len)
+        *len = b->len;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return s;
+}
+
+void wire_jbuf_put(struct wire_jbuf *b, const char *s, size_t n)
+{
+    if (!reserve(b, n))
+        return;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+void wire_jbuf_puts(struct wire_jbuf *b, const char *s)
+{
+    wire_jbuf_put(b, s, strlen(s));
+}
+
+void wire_jbuf_putc(struct wire_jbuf *b, char c)
+{
+    if (!reserve(b, 1))
+        return;
+    b->data[b->len++] = c;
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF)
+        len = 3, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4, min = 0x10000;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    unsigned cp = c & (0xFF >> (len + 1));
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+int wire_jbuf_string(struct wire_jbuf *b, const char *s, size_t n, bool check_utf8)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    wire_jbuf_putc(b, '"');
+    size_t run = 0; /* bytes at p[i - run .. i) that need no escaping */
+    for (size_t i = 0; i < n;) {
+        unsigned c = p[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            run++, i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t k = check_utf8 ? utf8_seq(p + i, n - i) : 1;
+            if (!k)
+                return -1;
+            run += k, i += k;
+            continue;
+        }
+        wire_jbuf_put(b, (const char *)p + i - run, run);
+        run = 0;
+        char esc[7] = {'\\', 0};
+        size_t elen = 2;
+        switch (c) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            elen = 6;
+        }
+        wire_jbuf_put(b, esc, elen);
+        i++;
+    }
+    wire_jbuf_put(b, (const char *)p + n - run, run);
+    wire_jbuf_putc(b, '"');
+    return 0;
+}
+
+void wire_jbuf_int64(struct wire_jbuf *b, int64_t v)
+{
+    char buf[WIRE_JSON_NUM_MAX];
+    wire_jbuf_put(b, buf, wire_json_fmt_int64(buf, v));
+}
+
+void wire_jbuf_uint64(struct wire_jbuf *b, uint64_t v)
+{
+    char buf[WIRE_JSON_NUM_MAX];
+    wire_jbuf_put(b, buf, wire_json_fmt_uint64(buf, v));
+}
+
+int wire_jbuf_double(struct wire_jbuf *b, double v, bool force_fraction)
+{
+    char buf[WIRE_JSON_NUM_MAX];
+    size_t n = wire_json_fmt_double(buf, v, force_fraction);
+    if (!n)
+        return -1;
+    wire_jbuf_put(b, buf, n);
+    return 0;
+}
+
+int wire_jbuf_float(struct wire_jbuf *b, float v)
+{
+    char buf[WIRE_JSON_NUM_MAX];
+    size_t n = wire_json_fmt_float(buf, v);
+    if (!n)
+        return -1;
+    wire_jbuf_put(b, buf, n);
+    return 0;
+}
+
+void wire_jbuf_cjson(struct wire_jbuf *b, const cJSON *item)
+{
+    char *s = cJSON_PrintUnformatted(item);
+    if (!s) {
+        b->failed = true;
+        return;
+    }
+    wire_jbuf_puts(b, s);
+    cJSON_free(s);
+}
+
+char *wire_base64(const void *data, size_t n, size_t *out_len)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (n > (SIZE_MAX - 1) / 4 * 3 - 3)
+        return NULL;
+    size_t len = (n + 2) / 3 * 4;
+    char *out = malloc(len + 1);
+    if (!out)
+        return NULL;
+    const unsigned char *p = data;
+    size_t o = 0, i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        out[o++] = tab[v >> 18];
+        out[o++] = tab[(v >> 12) & 63];
+        out[o++] = tab[(v >> 6) & 63];
+        out[o++] = tab[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+        out[o++] = tab[v >> 18];
+        out[o++] = tab[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+        out[o++] = '=';
+    }
+    out[o] = '\0';
+    if (out_len)
+        *out_len = o;
+    return out;
+}

@@ -1,0 +1,762 @@
+/*
+ * test_http_wire.c: the HTTP wire code without a server: JSON number and string
+ * emission, classification strings, the server-sent-events parser, infer
+ * request bodies and infer replies, most of them hostile.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/http.h"
+#include "wire/classification.h"
+#include "wire/http_infer.h"
+#include "wire/json_num.h"
+#include "wire/sse.h"
+
+static int failures, checks;
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        checks++;                                                                                  \
+        if (!(cond)) {                                                                             \
+            failures++;                                                                            \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_STR(a, b)                                                                            \
+    do {                                                                                           \
+        checks++;                                                                                  \
+        const char *a_ = (a), *b_ = (b);                                                           \
+        if (!a_ || strcmp(a_, b_) != 0) {                                                          \
+            failures++;                                                                            \
+            fprintf(stderr, "%s:%d: got '%s', want '%s'\n", __FILE__, __LINE__,                    \
+                    a_ ? a_ : "(null)", b_);                                                       \
+        }                                                                                          \
+    } while (0)
+
+/* err holds `code` and its message contains `part` */
+#define CHECK_ERR(err, want_code, part)                                                            \
+    do {                                                                                           \
+        checks++;                                                                                  \
+        if ((err).code != (want_code) || !strstr((err).message, (part))) {                         \
+            failures++;                                                                            \
+            fprintf(stderr, "%s:%d: error %s '%s', want %s containing '%s'\n", __FILE__, __LINE__, \
+                    triton_code_word((err).code), (err).message, triton_code_word(want_code),      \
+                    (part));                                                                       \
+        }                                                                                          \
+    } while (0)
+
+/* ---- json_num ------------------------------------------------------------------ */
+
+static void test_numbers(void)
+{
+    char b[WIRE_JSON_NUM_MAX];
+    wire_json_fmt_int64(b, INT64_MIN);
+    CHECK_STR(b, "-9223372036854775808");
+    wire_json_fmt_int64(b, INT64_MAX);
+    CHECK_STR(b, "9223372036854775807");
+    wire_json_fmt_uint64(b, UINT64_MAX);
+    CHECK_STR(b, "18446744073709551615");
+    wire_json_fmt_int64(b, 0);
+    CHECK_STR(b, "0");
+    wire_json_fmt_double(b, 1.0, true);
+    CHECK_STR(b, "1.0");
+    wire_json_fmt_double(b, 1.0, false);
+    CHECK_STR(b, "1");
+    wire_json_fmt_double(b, 0.1, true);
+    CHECK_STR(b, "0.1");
+    wire_json_fmt_double(b, 1e300, true);
+    CHECK_STR(b, "1e+300");
+    wire_json_fmt_double(b, -2.5, true);
+    CHECK_STR(b, "-2.5");
+    CHECK(wire_json_fmt_double(b, NAN, true) == 0);
+    CHECK(wire_json_fmt_double(b, INFINITY, false) == 0);
+    wire_json_fmt_float(b, 0.1f);
+    CHECK_STR(b, "0.1");
+    wire_json_fmt_double(b, 0.1 + 0.2, false);
+    CHECK(strtod(b, NULL) == 0.1 + 0.2);
+
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "d", wire_json_raw_double(2.0));
+    cJSON_AddItemToObject(o, "i", wire_json_raw_int64(INT64_MAX));
+    cJSON_AddItemToObject(o, "u", wire_json_raw_uint64(UINT64_MAX));
+    CHECK(wire_json_raw_double(NAN) == NULL);
+    char *s = cJSON_PrintUnformatted(o);
+    CHECK_STR(s, "{\"d\":2.0,\"i\":9223372036854775807,\"u\":18446744073709551615}");
+    cJSON_free(s);
+    cJSON_Delete(o);
+}
+
+static void test_jbuf(void)
+{
+    struct wire_jbuf b;
+    wire_jbuf_init(&b, 0, 0);
+    CHECK(wire_jbuf_string(&b, "a\"b\\c\n\0\x01\xc3\xa9", 10, true) == 0);
+    char *s = wire_jbuf_take(&b, NULL);
+    CHECK_STR(s, "\"a\\\"b\\\\c\\n\\u0000\\u0001\xc3\xa9\"");
+    free(s);
+
+    wire_jbuf_init(&b, 0, 0);
+    CHECK(wire_jbuf_string(&b, "\xff", 1, true) < 0);         /* not UTF-8 */
+    CHECK(wire_jbuf_string(&b, "\xc3", 1, true) < 0);         /* truncated sequence */
+    CHECK(wire_jbuf_string(&b, "\xed\xa0\x80", 3, true) < 0); /* surrogate */
+    CHECK(wire_jbuf_string(&b, "\xc0\xaf", 2, true) < 0);     /* overlong */
+    CHECK(wire_jbuf_string(&b, "\xf0\x9f\x98\x80", 4, true) == 0);
+    wire_jbuf_free(&b);
+
+    /* the ceiling: one byte of text and its NUL fit in 2, two bytes do not */
+    wire_jbuf_init(&b, 0, 2);
+    wire_jbuf_putc(&b, 'x');
+    CHECK(!wire_jbuf_failed(&b));
+    wire_jbuf_putc(&b, 'y');
+    CHECK(wire_jbuf_failed(&b));
+    CHECK(wire_jbuf_take(&b, NULL) == NULL);
+
+    size_t n;
+    char *e = wire_base64("foobar", 6, &n);
+    CHECK_STR(e, "Zm9vYmFy");
+    free(e);
+    e = wire_base64("fooba", 5, &n);
+    CHECK_STR(e, "Zm9vYmE=");
+    free(e);
+    e = wire_base64("f", 1, &n);
+    CHECK_STR(e, "Zg==");
+    free(e);
+    e = wire_base64("", 0, &n);
+    CHECK_STR(e, "");
+    CHECK(n == 0);
+    free(e);
+}
+
+/* ---- classification -------------------------------------------------------------- */
+
+static void test_classification(void)
+{
+    struct wire_classification c;
+    struct triton_error err = {0};
+    const char *s = "3.300000:1:label";
+    CHECK(wire_classification_parse(s, strlen(s), &c, &err) == 0);
+    CHECK(fabs(c.score - 3.3) < 1e-12 && c.index == 1 && c.label_len == 5 &&
+          memcmp(c.label, "label", 5) == 0);
+    s = "0.5:2";
+    CHECK(wire_classification_parse(s, strlen(s), &c, &err) == 0);
+    CHECK(c.score == 0.5 && c.index == 2 && c.label == NULL);
+    s = "-1e3:7:a:b";
+    CHECK(wire_classification_parse(s, strlen(s), &c, &err) == 0);
+    CHECK(c.score == -1000 && c.index == 7 && c.label_len == 3 && memcmp(c.label, "a:b", 3) == 0);
+    s = "1:2:"; /* an empty label is still a label */
+    CHECK(wire_classification_parse(s, strlen(s), &c, &err) == 0 && c.label && c.label_len == 0);
+    /* not NUL-terminated: only n bytes are read */
+    CHECK(wire_classification_parse("1.5:3:xyz", 5, &c, &err) == 0 && c.index == 3 && !c.label);
+
+    static const char *const bad[] = {"",         "abc",   "1.0:", "1.0:x",
+                                      ":1",       "x:1",   " 1:1", "1.0:99999999999999999999",
+                                      "1.0:1x:l", "1.0:-", "1e:2"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        triton_error_clear(&err);
+        CHECK(wire_classification_parse(bad[i], strlen(bad[i]), &c, &err) < 0);
+        CHECK_ERR(err, TRITON_PROTOCOL, "score:index[:label]");
+    }
+    char big[200];
+    memset(big, '1', sizeof(big));
+    triton_error_clear(&err);
+    CHECK(wire_classification_parse(big, sizeof(big), &c, &err) < 0);
+    CHECK_ERR(err, TRITON_PROTOCOL, "...");
+}
+
+/* ---- server-sent events --------------------------------------------------------- */
+
+struct sse_log {
+    char text[4096];
+    int events;
+    int fail_at; /* fail on this event (1-based); 0 = never */
+};
+
+static int sse_collect(void *ctx, const char *event, const char *data, size_t len,
+                       struct triton_error *err)
+{
+    struct sse_log *l = ctx;
+    l->events++;
+    if (l->fail_at == l->events)
+        return triton_fail(err, TRITON_PROTOCOL, "stop at %d", l->events);
+    size_t used = strlen(l->text);
+    snprintf(l->text + used, sizeof(l->text) - used, "[%s|%.*s]", event, (int)len, data);
+    return 0;
+}
+
+static void test_sse(void)
+{
+    const char *stream = ": keep-alive\r\n"
+                         "data: {\"a\":1}\r\n\r\n"
+                         "event: tick\n"
+                         "data:x\n"
+                         "data:  y\n"
+                         "id: 7\n"
+                         "retry: 10\n"
+                         "\n"
+                         "data\r"
+                         "\r"
+                         "event: empty\n\n"
+                         "data: last without blank line";
+    const char *want = "[message|{\"a\":1}][tick|x\n y][message|]";
+    size_t n = strlen(stream);
+    /* every split point, including inside CRLF pairs */
+    for (size_t cut = 0; cut <= n; cut++) {
+        struct sse_log l = {0};
+        struct wire_sse p;
+        struct triton_error err = {0};
+        wire_sse_init(&p, 0, sse_collect, &l);
+        CHECK(wire_sse_feed(&p, stream, cut, &err) == 0);
+        CHECK(wire_sse_feed(&p, stream + cut, n - cut, &err) == 0);
+        if (strcmp(l.text, want) != 0) {
+            fprintf(stderr, "cut %zu: %s\n", cut, l.text);
+            CHECK(0);
+        }
+        CHECK(wire_sse_pending(&p));
+        wire_sse_free(&p);
+    }
+    /* byte by byte */
+    struct sse_log l = {0};
+    struct wire_sse p;
+    struct triton_error err = {0};
+    wire_sse_init(&p, 0, sse_collect, &l);
+    for (size_t i = 0; i < n; i++)
+        CHECK(wire_sse_feed(&p, stream + i, 1, &err) == 0);
+    CHECK_STR(l.text, want);
+    wire_sse_free(&p);
+
+    /* an event past the limit fails, in one feed or spread over many */
+    memset(&l, 0, sizeof(l));
+    triton_error_clear(&err);
+    wire_sse_init(&p, 16, sse_collect, &l);
+    CHECK(wire_sse_feed(&p, "data: 0123456789abcdefXYZ\n\n", 27, &err) < 0);
+    CHECK_ERR(err, TRITON_NO_MEMORY, "larger than the 16 bytes");
+    triton_error_clear(&err);
+    CHECK(wire_sse_feed(&p, "data: x\n\n", 9, &err) < 0); /* stays failed */
+    wire_sse_free(&p);
+    memset(&l, 0, sizeof(l));
+    triton_error_clear(&err);
+    wire_sse_init(&p, 16, sse_collect, &l);
+    int rc = 0;
+    for (int i = 0; i < 40 && rc == 0; i++)
+        rc = wire_sse_feed(&p, "ab", 2, &err);
+    CHECK(rc < 0);
+    wire_sse_free(&p);
+    memset(&l, 0, sizeof(l));
+    triton_error_clear(&err);
+    wire_sse_init(&p, 16, sse_collect, &l);
+    rc = 0;
+    for (int i = 0; i < 40 && rc == 0; i++)
+        rc = wire_sse_feed(&p, "data: ab\n", 9, &err); /* many small lines, one event */
+    CHECK(rc < 0 && l.events == 0);
+    wire_sse_free(&p);
+
+    /* a failing callback stops the parser */
+    memset(&l, 0, sizeof(l));
+    l.fail_at = 2;
+    triton_error_clear(&err);
+    wire_sse_init(&p, 0, sse_collect, &l);
+    CHECK(wire_sse_feed(&p, "data: 1\n\ndata: 2\n\ndata: 3\n\n", 27, &err) < 0);
+    CHECK_ERR(err, TRITON_PROTOCOL, "stop at 2");
+    CHECK(l.events == 2);
+    wire_sse_free(&p);
+}
+
+/* ---- infer requests -------------------------------------------------------------- */
+
+static void make_i32(struct tensor *t, int64_t n, int32_t base)
+{
+    int64_t shape[1] = {n};
+    tensor_init(t, TENSOR_INT32, shape, 1, NULL);
+    for (int64_t i = 0; i < n; i++)
+        ((int32_t *)t->buf->data)[i] = base + (int32_t)i;
+}
+
+static void test_request_binary(void)
+{
+    struct tensor a, b;
+    make_i32(&a, 16, 0);
+    make_i32(&b, 16, 100);
+    int64_t shape[2] = {1, 16};
+    struct triton_param rp[2] = {{.key = "k_int", .type = TRITON_PARAM_INT64, .v.i = 1},
+                                 {.key = "k_dbl", .type = TRITON_PARAM_DOUBLE, .v.d = 1.0}};
+    struct triton_infer_input in[2] = {
+        {.name = "INPUT0", .datatype = "INT32", .shape = shape, .ndim = 2, .data = &a},
+        {.name = "INPUT1", .datatype = "INT32", .shape = shape, .ndim = 2, .data = &b},
+    };
+    struct triton_infer_requested_output out[2] = {
+        {.name = "OUTPUT0", .binary = -1},
+        {.name = "OUTPUT1", .binary = 0, .class_count = 3},
+    };
+    struct triton_infer_request req = {.model = "simple",
+                                       .id = "r\"1",
+                                       .sequence_id = UINT64_MAX,
+                                       .sequence_start = true,
+                                       .priority = 2,
+                                       .timeout_us = 100,
+                                       .params = rp,
+                                       .n_params = 2,
+                                       .inputs = in,
+                                       .n_inputs = 2,
+                                       .outputs = out,
+                                       .n_outputs = 2,
+                                       .binary_data_output = true};
+    struct wire_http_request r;
+    struct triton_error err = {0};
+    CHECK(wire_http_infer_request_build(&req, &r, &err) == 0);
+    CHECK_STR(r.json,
+              "{\"id\":\"r\\\"1\",\"parameters\":{\"sequence_id\":18446744073709551615,"
+              "\"sequence_start\":true,\"sequence_end\":false,\"priority\":2,\"timeout\":100,"
+              "\"k_int\":1,\"k_dbl\":1.0},\"inputs\":[{\"name\":\"INPUT0\",\"shape\":[1,16],"
+              "\"datatype\":\"INT32\",\"parameters\":{\"binary_data_size\":64}},{\"name\":"
+              "\"INPUT1\",\"shape\":[1,16],\"datatype\":\"INT32\",\"parameters\":{"
+              "\"binary_data_size\":64}}],\"outputs\":[{\"name\":\"OUTPUT0\",\"parameters\":{"
+              "\"binary_data\":true}},{\"name\":\"OUTPUT1\",\"parameters\":{\"classification\":3,"
+              "\"binary_data\":false}}]}");
+    CHECK(r.binary && r.n_pieces == 3 && r.total == r.json_len + 128);
+    /* no copy: the pieces point into the tensors */
+    CHECK(r.pieces[1].ptr == a.buf->data && r.pieces[1].len == 64);
+    CHECK(r.pieces[2].ptr == b.buf->data);
+    CHECK(r.scratch == NULL);
+    wire_http_request_free(&r);
+
+    /* a strided view and BYTES go through the scratch block */
+    struct tensor m, mt, s;
+    int64_t ms[2] = {2, 3};
+    tensor_init(&m, TENSOR_INT32, ms, 2, NULL);
+    for (int i = 0; i < 6; i++)
+        ((int32_t *)m.buf->data)[i] = i;
+    CHECK(tensor_transpose(&mt, &m, 0, 1, NULL) == 0);
+    int64_t ss[1] = {2};
+    tensor_init(&s, TENSOR_BYTES, ss, 1, NULL);
+    struct tensor_str *e = s.buf->data;
+    e[0] = (struct tensor_str){"a\0b", 3};
+    e[1] = (struct tensor_str){"", 0};
+    int64_t ts[2] = {3, 2};
+    struct triton_infer_input in2[2] = {
+        {.name = "T", .datatype = "INT32", .shape = ts, .ndim = 2, .data = &mt},
+        {.name = "S", .datatype = "BYTES", .shape = ss, .ndim = 1, .data = &s},
+    };
+    struct triton_infer_request req2 = {
+        .model = "m", .inputs = in2, .n_inputs = 2, .binary_data_output = true};
+    triton_error_clear(&err);
+    CHECK(wire_http_infer_request_build(&req2, &r, &err) == 0);
+    CHECK(r.scratch != NULL && r.n_pieces == 3);
+    static const int32_t tr[6] = {0, 3, 1, 4, 2, 5};
+    CHECK(r.pieces[1].len == 24 && memcmp(r.pieces[1].ptr, tr, 24) == 0);
+    CHECK(r.pieces[2].len == 11 && memcmp(r.pieces[2].ptr, "\3\0\0\0a\0b\0\0\0\0", 11) == 0);
+    CHECK(strstr(r.json, "\"binary_data_output\":true") != NULL);
+    CHECK(strstr(r.json, "\"outputs\"") == NULL);
+    wire_http_request_free(&r);
+
+    tensor_release(&a);
+    tensor_release(&b);
+    tensor_release(&m);
+    tensor_release(&mt);
+    tensor_release(&s);
+}
+
+static void test_request_json_and_errors(void)
+{
+    struct tensor i64, f16, f32, bs, bl;
+    int64_t one[1] = {2};
+    tensor_init(&i64, TENSOR_INT64, one, 1, NULL);
+    ((int64_t *)i64.buf->data)[0] = INT64_MAX;
+    ((int64_t *)i64.buf->data)[1] = INT64_MIN;
+    tensor_init(&f16, TENSOR_FP16, one, 1, NULL);
+    tensor_init(&f32, TENSOR_FP32, one, 1, NULL);
+    ((float *)f32.buf->data)[0] = 0.5f;
+    ((float *)f32.buf->data)[1] = 1.0f;
+    tensor_init(&bl, TENSOR_BOOL, one, 1, NULL);
+    ((uint8_t *)bl.buf->data)[1] = 1;
+    tensor_init(&bs, TENSOR_BYTES, one, 1, NULL);
+    struct tensor_str *e = bs.buf->data;
+    e[0] = (struct tensor_str){"x\0y", 3};
+    e[1] = (struct tensor_str){"\xff", 1};
+
+    struct triton_infer_input in[4] = {
+        {.name = "I", .datatype = "INT64", .shape = one, .ndim = 1, .data = &i64, .json = true},
+        {.name = "F", .datatype = "FP32", .shape = one, .ndim = 1, .data = &f32, .json = true},
+        {.name = "B", .datatype = "BOOL", .shape = one, .ndim = 1, .data = &bl, .json = true},
+        {.name = "M",
+         .datatype = "FP32",
+         .shape = one,
+         .ndim = 1,
+         .shm_region = "r",
+         .shm_byte_size = 8,
+         .shm_offset = 4},
+    };
+    struct triton_infer_requested_output out = {
+        .name = "O", .binary = 1, .shm_region = "o", .shm_byte_size = 16};
+    struct triton_infer_request req = {.model = "m",
+                                       .sequence_id_str = "corr",
+                                       .sequence_end = true,
+                                       .inputs = in,
+                                       .n_inputs = 4,
+                                       .outputs = &out,
+                                       .n_outputs = 1};
+    struct wire_http_request r;
+    struct triton_error err = {0};
+    CHECK(wire_http_infer_request_build(&req, &r, &err) == 0);
+    CHECK(!r.binary && r.n_pieces == 1 && r.total == r.json_len);
+    CHECK(
+        strstr(r.json, "\"sequence_id\":\"corr\",\"sequence_start\":false,\"sequence_end\":true"));
+    CHECK(strstr(r.json, "\"data\":[9223372036854775807,-9223372036854775808]"));
+    CHECK(strstr(r.json, "\"data\":[0.5,1]"));
+    CHECK(strstr(r.json, "\"data\":[false,true]"));
+    CHECK(strstr(r.json, "\"parameters\":{\"shared_memory_region\":\"r\","
+                         "\"shared_memory_byte_size\":8,\"shared_memory_offset\":4}"));
+    CHECK(strstr(r.json, "{\"name\":\"O\",\"parameters\":{\"shared_memory_region\":\"o\","
+                         "\"shared_memory_byte_size\":16}}"));
+    cJSON *parsed = cJSON_Parse(r.json);
+    CHECK(parsed != NULL);
+    cJSON_Delete(parsed);
+    wire_http_request_free(&r);
+
+    /* failures: each names the cause, and nothing leaks (ASan) */
+    struct {
+        struct triton_infer_input in;
+        const char *part;
+    } bad[] = {
+        {{.name = "H", .datatype = "FP16", .shape = one, .ndim = 1, .data = &f16, .json = true},
+         "FP16 cannot be sent as JSON"},
+        {{.name = "S", .datatype = "BYTES", .shape = one, .ndim = 1, .data = &bs, .json = true},
+         "BYTES element 2 is not valid UTF-8"},
+        {{.name = "X", .datatype = "INT32", .shape = one, .ndim = 1, .data = &i64},
+         "declared INT32 but its data is INT64"},
+        {{.name = "Y", .datatype = "INT64", .shape = (int64_t[]){3}, .ndim = 1, .data = &i64},
+         "shape holds 3 elements but the data has 2"},
+        {{.name = "Z", .datatype = "INT64", .shape = one, .ndim = 1}, "neither data nor"},
+        {{.name = NULL, .datatype = "INT64", .shape = one, .ndim = 1, .data = &i64}, "no name"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        struct triton_infer_input two[2] = {in[0], bad[i].in};
+        struct triton_infer_request q = {.model = "m", .inputs = two, .n_inputs = 2};
+        triton_error_clear(&err);
+        CHECK(wire_http_infer_request_build(&q, &r, &err) < 0);
+        CHECK_ERR(err, TRITON_INVALID_ARGUMENT, bad[i].part);
+    }
+    ((float *)f32.buf->data)[1] = NAN;
+    struct triton_infer_request q = {.model = "m", .inputs = &in[1], .n_inputs = 1};
+    triton_error_clear(&err);
+    CHECK(wire_http_infer_request_build(&q, &r, &err) < 0);
+    CHECK_ERR(err, TRITON_INVALID_ARGUMENT, "element 2 is NaN or infinite");
+    struct triton_param p = {.key = "priority", .type = TRITON_PARAM_INT64, .v.i = 1};
+    struct triton_infer_request q2 = {.model = "m", .params = &p, .n_params = 1};
+    triton_error_clear(&err);
+    CHECK(wire_http_infer_request_build(&q2, &r, &err) < 0);
+    CHECK_ERR(err, TRITON_INVALID_ARGUMENT, "'priority' is reserved");
+
+    tensor_release(&i64);
+    tensor_release(&f16);
+    tensor_release(&f32);
+    tensor_release(&bl);
+    tensor_release(&bs);
+}
+
+/* ---- infer replies --------------------------------------------------------------- */
+
+/* Builds header + binary tail in a malloc'd block placed so that the binary
+ * part starts at an offset of `misalign` from 16-byte alignment. */
+struct body {
+    char *base, *data;
+    size_t len;
+};
+
+static struct body make_body(const char *json, const void *bin, size_t bin_len, size_t misalign)
+{
+    struct body b;
+    size_t hl = strlen(json);
+    size_t pad = (16 - (hl % 16) + misalign) % 16;
+    b.base = malloc(pad + hl + bin_len + 1);
+    b.data = b.base + pad;
+    memcpy(b.data, json, hl);
+    if (bin_len)
+        memcpy(b.data + hl, bin, bin_len);
+    b.len = hl + bin_len;
+    return b;
+}
+
+static void free_base(void *ctx, void *data)
+{
+    (void)ctx;
+    free(data);
+}
+
+static void test_reply_binary(void)
+{
+    int32_t v[4] = {1, 2, 3, -4};
+    unsigned char tail[16 + 10];
+    memcpy(tail, v, 16);
+    memcpy(tail + 16, "\2\0\0\0hi\0\0\0\0", 10);
+    const char *json = "{\"model_name\":\"m\",\"model_version\":\"1\",\"id\":\"x\","
+                       "\"parameters\":{\"p\":1},\"outputs\":["
+                       "{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[2,2],"
+                       "\"parameters\":{\"binary_data_size\":16}},"
+                       "{\"name\":\"S\",\"datatype\":\"BYTES\",\"shape\":[2],"
+                       "\"parameters\":{\"binary_data_size\":10}},"
+                       "{\"name\":\"M\",\"datatype\":\"FP32\",\"shape\":[4],"
+                       "\"parameters\":{\"shared_memory_region\":\"r\"}},"
+                       "{\"name\":\"N\",\"datatype\":\"FP32\",\"shape\":[4]}]}";
+    for (size_t mis = 0; mis < 2; mis++) {
+        struct body b = make_body(json, tail, sizeof(tail), mis);
+        struct tensor_buffer *owner =
+            tensor_buffer_wrap(b.base, (size_t)(b.data - b.base) + b.len, free_base, NULL, NULL);
+        struct triton_infer_result *r;
+        struct triton_error err = {0};
+        CHECK(wire_http_infer_parse(b.data, b.len, strlen(json), owner, &r, &err) == 0);
+        tensor_buffer_unref(owner); /* the outputs keep it alive */
+        if (!r)
+            continue;
+        CHECK_STR(r->model_name, "m");
+        CHECK_STR(r->model_version, "1");
+        CHECK_STR(r->id, "x");
+        CHECK(cJSON_GetObjectItem(r->parameters, "p") != NULL);
+        CHECK(r->n_outputs == 4);
+        struct triton_infer_output *a = &r->outputs[0];
+        CHECK(a->has_data && a->dtype == TENSOR_INT32 && a->ndim == 2 && a->shape[1] == 2);
+        CHECK(memcmp(tensor_elem_ptr(&a->tensor, 0), v, 16) == 0);
+        const char *bin_start = b.data + strlen(json);
+        /* aligned: a view over the body; misaligned: a copy */
+        CHECK((tensor_elem_ptr(&a->tensor, 0) == bin_start) == (mis == 0));
+        struct triton_infer_output *s = &r->outputs[1];
+        const struct tensor_str *e = tensor_elem_ptr(&s->tensor, 0);
+        CHECK(s->has_data && e[0].len == 2 && memcmp(e[0].ptr, "hi", 2) == 0 && e[1].len == 0);
+        CHECK(!r->outputs[2].has_data);
+        CHECK(cJSON_GetObjectItem(r->outputs[2].parameters, "shared_memory_region"));
+        /* Triton's answer for an output it wrote to shared memory: no data, no marker */
+        CHECK(!r->outputs[3].has_data && r->outputs[3].ndim == 1);
+        triton_infer_result_free(r);
+    }
+}
+
+static void test_reply_json(void)
+{
+    const char *json =
+        "{\"model_name\":\"m\",\"model_version\":\"1\",\"outputs\":["
+        "{\"name\":\"B\",\"datatype\":\"BOOL\",\"shape\":[2],\"data\":[true,false]},"
+        "{\"name\":\"U8\",\"datatype\":\"UINT8\",\"shape\":[2],\"data\":[0,255]},"
+        "{\"name\":\"U16\",\"datatype\":\"UINT16\",\"shape\":[1],\"data\":[65535]},"
+        "{\"name\":\"U32\",\"datatype\":\"UINT32\",\"shape\":[1],\"data\":[4294967295]},"
+        "{\"name\":\"U64\",\"datatype\":\"UINT64\",\"shape\":[1],\"data\":[9007199254740992]},"
+        "{\"name\":\"I8\",\"datatype\":\"INT8\",\"shape\":[2],\"data\":[-128,127]},"
+        "{\"name\":\"I16\",\"datatype\":\"INT16\",\"shape\":[1],\"data\":[-32768]},"
+        "{\"name\":\"I32\",\"datatype\":\"INT32\",\"shape\":[2,2],\"data\":[[1,2],[3,-4]]},"
+        "{\"name\":\"I64\",\"datatype\":\"INT64\",\"shape\":[1],\"data\":[-9007199254740992]},"
+        "{\"name\":\"F32\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[0.25]},"
+        "{\"name\":\"F64\",\"datatype\":\"FP64\",\"shape\":[1],\"data\":[1e300]},"
+        "{\"name\":\"S\",\"datatype\":\"BYTES\",\"shape\":[2],\"data\":[\"a\",\"\"]},"
+        "{\"name\":\"E\",\"datatype\":\"FP32\",\"shape\":[0,3],\"data\":[]},"
+        "{\"name\":\"Q\",\"datatype\":\"QUANTUM\",\"shape\":[1],\"data\":[1]}]}";
+    struct triton_infer_result *r;
+    struct triton_error err = {0};
+    CHECK(wire_http_infer_parse(json, strlen(json), WIRE_NO_HEADER_LENGTH, NULL, &r, &err) == 0);
+    if (!r) {
+        fprintf(stderr, "%s\n", err.message);
+        return;
+    }
+    CHECK(r->n_outputs == 14 && r->id == NULL);
+    struct triton_infer_output *o = r->outputs;
+    CHECK(((uint8_t *)tensor_elem_ptr(&o[0].tensor, 0))[0] == 1);
+    CHECK(((uint8_t *)tensor_elem_ptr(&o[1].tensor, 0))[1] == 255);
+    CHECK(*(uint16_t *)tensor_elem_ptr(&o[2].tensor, 0) == 65535);
+    CHECK(*(uint32_t *)tensor_elem_ptr(&o[3].tensor, 0) == 4294967295u);
+    CHECK(*(uint64_t *)tensor_elem_ptr(&o[4].tensor, 0) == 9007199254740992ull);
+    CHECK(*(int8_t *)tensor_elem_ptr(&o[5].tensor, 0) == -128);
+    CHECK(*(int16_t *)tensor_elem_ptr(&o[6].tensor, 0) == -32768);
+    CHECK(*(int32_t *)tensor_elem_ptr(&o[7].tensor, 3) == -4);
+    CHECK(*(int64_t *)tensor_elem_ptr(&o[8].tensor, 0) == -9007199254740992ll);
+    CHECK(*(float *)tensor_elem_ptr(&o[9].tensor, 0) == 0.25f);
+    CHECK(*(double *)tensor_elem_ptr(&o[10].tensor, 0) == 1e300);
+    const struct tensor_str *s = tensor_elem_ptr(&o[11].tensor, 0);
+    CHECK(s[0].len == 1 && s[0].ptr[0] == 'a' && s[1].len == 0);
+    CHECK(o[12].has_data && tensor_numel(&o[12].tensor) == 0);
+    CHECK(o[13].dtype == TENSOR_INVALID && !o[13].has_data);
+    CHECK_STR(o[13].datatype, "QUANTUM");
+    triton_infer_result_free(r);
+}
+
+static void expect_bad_reply(const char *json, const void *bin, size_t bin_len, size_t hl,
+                             const char *part, int line)
+{
+    struct body b = make_body(json, bin, bin_len, 0);
+    struct triton_infer_result *r = (void *)1;
+    struct triton_error err = {0};
+    int rc = wire_http_infer_parse(b.data, b.len, hl == 0 ? strlen(json) : hl, NULL, &r, &err);
+    checks++;
+    if (rc == 0 || r != NULL || err.code != TRITON_PROTOCOL || !strstr(err.message, part)) {
+        failures++;
+        fprintf(stderr, "%s:%d: reply %.60s: rc %d, %s '%s', want protocol_error '%s'\n", __FILE__,
+                line, json, rc, triton_code_word(err.code), err.message, part);
+    }
+    triton_infer_result_free(rc == 0 ? r : NULL);
+    free(b.base);
+}
+
+#define BAD(json, bin, n, hl, part) expect_bad_reply(json, bin, n, hl, part, __LINE__)
+
+static void test_reply_hostile(void)
+{
+    const char *ok = "{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[2],"
+                     "\"parameters\":{\"binary_data_size\":8}}]}";
+    char zeros[64] = {0};
+    BAD("{\"outputs\":", NULL, 0, 0, "not valid JSON");
+    BAD("[1,2]", NULL, 0, 0, "not a JSON object");
+    BAD("{\"outputs\":{}}", NULL, 0, 0, "\"outputs\" is not an array");
+    BAD("", NULL, 0, WIRE_NO_HEADER_LENGTH, "empty JSON header");
+    BAD(ok, zeros, 4, 0, "goes past the end of the body"); /* truncated tail */
+    BAD(ok, zeros, 12, 0, "outputs account for 8");        /* trailing bytes */
+    BAD(ok, zeros, 8, 400, "longer than");                 /* header length past the body */
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[3],"
+        "\"parameters\":{\"binary_data_size\":8}}]}",
+        zeros, 8, 0, "binary_data_size is 8 but 3 INT32 elements take 12");
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[1e15,1e15],"
+        "\"parameters\":{\"binary_data_size\":8}}]}",
+        zeros, 8, 0, "output 'A'");
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"FP32\",\"shape\":[1000000000000],"
+        "\"data\":[1]}]}",
+        NULL, 0, 0, "\"data\" has 1 elements but the shape holds 1000000000000");
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[-1],\"data\":[1]}]}", NULL,
+        0, 0, "shape element 1 is not a non-negative integer");
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[1.5],\"data\":[1]}]}",
+        NULL, 0, 0, "shape element 1");
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[1],"
+        "\"parameters\":{\"binary_data_size\":-8}}]}",
+        zeros, 8, 0, "binary_data_size is not a non-negative integer");
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"FP16\",\"shape\":[1],\"data\":[1]}]}", NULL,
+        0, 0, "FP16 data came as JSON");
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"BF16\",\"shape\":[1],\"data\":[1]}]}", NULL,
+        0, 0, "BF16 data came as JSON");
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT8\",\"shape\":[1],\"data\":[128]}]}", NULL,
+        0, 0, "data element 1 is not an integer in the datatype's range");
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"UINT8\",\"shape\":[2],\"data\":[1,-1]}]}",
+        NULL, 0, 0, "data element 2");
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[1],\"data\":[0.5]}]}",
+        NULL, 0, 0, "not an integer");
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"BOOL\",\"shape\":[1],\"data\":[1]}]}", NULL,
+        0, 0, "not a boolean");
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"BYTES\",\"shape\":[1],\"data\":[1]}]}", NULL,
+        0, 0, "not a string");
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[\"x\"]}]}",
+        NULL, 0, 0, "not a number");
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":{}}]}", NULL, 0,
+        0, "\"data\" is not an array");
+    BAD("{\"outputs\":[{\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]}]}", NULL, 0, 0,
+        "output 1 lacks");
+    BAD("{\"outputs\":[7]}", NULL, 0, 0, "output 1 is not a JSON object");
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"FP32\",\"shape\":[1],\"parameters\":3,"
+        "\"data\":[1]}]}",
+        NULL, 0, 0, "\"parameters\" is not an object");
+    BAD("{\"parameters\":[],\"outputs\":[]}", NULL, 0, 0, "\"parameters\" is not an object");
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"FP32\",\"shape\":[1,1,1,1,1,1,1,1,1,1,1,1,"
+        "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],\"data\":[1]}]}",
+        NULL, 0, 0, "33 dimensions");
+    /* BYTES length prefixes that lie */
+    BAD("{\"outputs\":[{\"name\":\"S\",\"datatype\":\"BYTES\",\"shape\":[1],"
+        "\"parameters\":{\"binary_data_size\":6}}]}",
+        "\xff\xff\xff\x7f"
+        "ab",
+        6, 0, "exceeds");
+    BAD("{\"outputs\":[{\"name\":\"S\",\"datatype\":\"BYTES\",\"shape\":[2],"
+        "\"parameters\":{\"binary_data_size\":6}}]}",
+        "\2\0\0\0ab", 6, 0, "output 'S'");
+    BAD("{\"outputs\":[{\"name\":\"S\",\"datatype\":\"BYTES\",\"shape\":[100000000000],"
+        "\"parameters\":{\"binary_data_size\":6}}]}",
+        "\2\0\0\0ab", 6, 0, "too short");
+    /* two outputs whose sizes together run past the body */
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT8\",\"shape\":[4],"
+        "\"parameters\":{\"binary_data_size\":4}},{\"name\":\"B\",\"datatype\":\"INT8\","
+        "\"shape\":[4],\"parameters\":{\"binary_data_size\":4}}]}",
+        zeros, 6, 0, "output 'B': binary_data_size 4 goes past the end");
+    /* deep nesting */
+    char deep[700];
+    size_t k = (size_t)sprintf(deep, "{\"outputs\":[{\"name\":\"A\",\"datatype\":\"FP32\","
+                                     "\"shape\":[1],\"data\":");
+    for (int i = 0; i < 150; i++)
+        deep[k++] = '[';
+    deep[k++] = '1';
+    for (int i = 0; i < 150; i++)
+        deep[k++] = ']';
+    strcpy(deep + k, "}]}");
+    BAD(deep, NULL, 0, 0, "nested deeper than 100");
+
+    /* every truncation of a good reply fails cleanly (or parses, never crashes) */
+    int32_t v[2] = {5, 6};
+    struct body b = make_body(ok, v, 8, 0);
+    for (size_t cut = 0; cut < b.len; cut++) {
+        struct triton_infer_result *r;
+        struct triton_error err = {0};
+        size_t hl = strlen(ok) < cut ? strlen(ok) : cut;
+        CHECK(wire_http_infer_parse(b.data, cut, hl, NULL, &r, &err) < 0);
+        CHECK(err.code == TRITON_PROTOCOL);
+    }
+    free(b.base);
+
+    size_t hl;
+    struct triton_error err = {0};
+    CHECK(wire_http_header_length(" 12 ", 4, 20, &hl, &err) == 0 && hl == 12);
+    CHECK(wire_http_header_length("21", 2, 20, &hl, &err) < 0);
+    CHECK_ERR(err, TRITON_PROTOCOL, "only 20 bytes");
+    triton_error_clear(&err);
+    CHECK(wire_http_header_length("1x", 2, 20, &hl, &err) < 0);
+    CHECK_ERR(err, TRITON_PROTOCOL, "not a number");
+    triton_error_clear(&err);
+    CHECK(wire_http_header_length("99999999999999999999999", 23, SIZE_MAX, &hl, &err) < 0);
+    CHECK_ERR(err, TRITON_PROTOCOL, "too large");
+}
+
+static void test_error_text_and_mapping(void)
+{
+    char t[64];
+    wire_http_error_text("{\"error\":\"model 'x' not found\"}", 31, t, sizeof(t));
+    CHECK_STR(t, "model 'x' not found");
+    wire_http_error_text("<html>Bad\r\nGateway</html>\n", 26, t, sizeof(t));
+    CHECK_STR(t, "<html>Bad  Gateway</html>");
+    wire_http_error_text("", 0, t, sizeof(t));
+    CHECK_STR(t, "");
+    wire_http_error_text("{\"error\":3}", 11, t, sizeof(t));
+    CHECK_STR(t, "{\"error\":3}");
+    char small[5];
+    wire_http_error_text("abcdefgh", 8, small, sizeof(small));
+    CHECK_STR(small, "abcd");
+
+    CHECK(triton_http_status_code(400) == TRITON_INVALID_ARGUMENT);
+    CHECK(triton_http_status_code(401) == TRITON_UNAUTHENTICATED);
+    CHECK(triton_http_status_code(403) == TRITON_PERMISSION_DENIED);
+    CHECK(triton_http_status_code(404) == TRITON_NOT_FOUND);
+    CHECK(triton_http_status_code(429) == TRITON_NO_MEMORY);
+    CHECK(triton_http_status_code(500) == TRITON_INTERNAL);
+    CHECK(triton_http_status_code(501) == TRITON_UNIMPLEMENTED);
+    CHECK(triton_http_status_code(503) == TRITON_UNAVAILABLE);
+    CHECK(triton_http_status_code(418) == TRITON_INVALID_ARGUMENT);
+    CHECK(triton_http_status_code(599) == TRITON_INTERNAL);
+
+    static const char *const secret[] = {"Authorization", "proxy-authorization", "Cookie",
+                                         "X-Api-Key",     "x-auth-token",        "Client-Secret",
+                                         "DB_PASSWORD"};
+    for (size_t i = 0; i < sizeof(secret) / sizeof(*secret); i++)
+        CHECK(triton_http_header_is_secret(secret[i], strlen(secret[i])));
+    static const char *const plain[] = {"Content-Type", "Inference-Header-Content-Length",
+                                        "Accept-Encoding", "X-Request-Id"};
+    for (size_t i = 0; i < sizeof(plain) / sizeof(*plain); i++)
+        CHECK(!triton_http_header_is_secret(plain[i], strlen(plain[i])));
+}
+
+int main(void)
+{
+    test_numbers();
+    test_jbuf();
+    test_classification();
+    test_sse();
+    test_request_binary();
+    test_request_json_and_errors();
+    test_reply_binary();
+    test_reply_json();
+    test_reply_hostile();
+    test_error_text_and_mapping();
+    printf("%d checks, %d failures\n", checks, failures);
+    return failures ? 1 : 0;
+}
