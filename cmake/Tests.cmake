@@ -58,3 +58,4 @@ include(${CMAKE_SOURCE_DIR}/cmake/RefServer.cmake OPTIONAL)
 
 # ---- examples (examples/*.lua run against the reference server) -----------------
 include(${CMAKE_SOURCE_DIR}/cmake/Examples.cmake OPTIONAL)
+include(${CMAKE_SOURCE_DIR}/cmake/Lint.cmake)

@@ -25,7 +25,7 @@
     X(UNIMPLEMENTED, "unimplemented")                                                              \
     X(CANCELLED, "cancelled")                                                                      \
     X(INTERNAL, "internal")                                                                        \
-    X(PROTOCOL, "protocol_error") /* the peer sent something malformed */                        \
+    X(PROTOCOL, "protocol_error") /* the peer sent something malformed */                          \
     X(UNKNOWN, "unknown")
 
 enum triton_code {
