@@ -7,6 +7,7 @@
 -- reply conversion and the event loop live in src/lua/lclient.c.
 local core = require "triton.core"
 local infer = require "triton.infer"
+local spawn = require "triton.spawn"
 
 local M = {}
 
@@ -472,6 +473,11 @@ local function infer_args(self, model, inputs, o, fname)
   return args
 end
 
+-- For triton.perf: the core client and the args of one infer call, built once.
+function M.prepare_infer(self, model, inputs, o, fname)
+  return self._cc, infer_args(self, model, inputs, o, fname)
+end
+
 function Client:infer(model, inputs, o)
   return self._cc:call("infer", infer_args(self, model, inputs, o, "infer"))
 end
@@ -491,8 +497,9 @@ function Client:async_infer(model, inputs, o, callback)
 end
 
 -- Steps the loop until `ready()` holds; fails instead of spinning when nothing
--- is in flight any more.
+-- is in flight any more. In a spawned coroutine it yields to triton.run instead.
 local function step_until(ready, what)
+  if spawn.wait_until(ready) then return end
   while not ready() do
     local ran, pending = core.step()
     if ran == 0 and pending == 0 and not ready() then

@@ -3,6 +3,8 @@
 local core = require "triton.core"
 local client = require "triton.client"
 local infer = require "triton.infer"
+local spawn = require "triton.spawn"
+local perf = require "triton.perf"
 
 local triton = {}
 for k, v in pairs(core) do
@@ -11,6 +13,8 @@ end
 
 -- The binding's internals stay in triton.core; they are not API.
 triton.client_new, triton.step = nil, nil
+triton.set_tasks, triton.take_woken, triton.await_token = nil, nil, nil
+triton.rusage, triton.isatty = nil, nil
 
 triton.connect = client.connect
 triton.http = { client = client.client_for("http") }
@@ -18,6 +22,10 @@ triton.grpc = { client = client.client_for("grpc") }
 triton.InferInput = infer.InferInput
 triton.InferRequestedOutput = infer.InferRequestedOutput
 triton.wait = client.wait
+triton.spawn = spawn.spawn
+triton.run = spawn.run
+triton.sleep = spawn.sleep -- yields inside a spawned coroutine
+triton.perf = perf.perf
 -- triton.Error is the metatable of every error value the client raises:
 -- getmetatable(err) == triton.Error tells them from other errors.
 triton.Error = core.Error

@@ -18,6 +18,7 @@
 #include <lualib.h>
 
 #include "host/host.h"
+#include "lua/lclient.h"
 #include "triton_lua.h"
 
 #ifndef TRITON_VERSION
@@ -80,12 +81,15 @@ static void set_sigint(void (*handler)(int), struct sigaction *old)
     sigaction(SIGINT, &sa, old);
 }
 
-/* Async-signal-safe: lua_sethook is documented to be safe here. A second Ctrl-C
- * before the hook runs (C code that never returns to Lua) kills the process. */
+/* Async-signal-safe: lua_sethook is documented to be safe here, and the flag is a
+ * sig_atomic_t that the client binding's waits poll, so a request in flight is
+ * cancelled within a fraction of a second. A second Ctrl-C before either acts
+ * (C code that never returns to Lua) kills the process. */
 static void on_sigint(int sig)
 {
     set_sigint(SIG_DFL, NULL);
     (void)sig;
+    triton_lua_interrupted = 1;
     lua_sethook(globalL, interrupted, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
 }
 
@@ -112,6 +116,7 @@ static int docall(lua_State *L, int narg, int nres)
     lua_State *outer = globalL;
     struct sigaction old;
     globalL = L;
+    triton_lua_interrupted = 0; /* a Ctrl-C from before this call is not for it */
     set_sigint(on_sigint, &old);
     int status = lua_pcall(L, narg, nres, base);
     sigaction(SIGINT, &old, NULL);

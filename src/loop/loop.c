@@ -224,7 +224,9 @@ int triton_loop_step(struct triton_loop *loop, double timeout, struct triton_err
                            "the event loop was re-entered from one of its own completions");
     loop->stepping = true;
     int ran = run_ready(loop, err);
-    if (ran == 0 && timeout != 0 && triton_loop_pending(loop) > 0) {
+    /* With nothing in flight only a finite wait makes sense: it is a sleep that a
+     * wakeup (or a signal, EINTR) ends early, which schedulers use for timers. */
+    if (ran == 0 && timeout != 0 && (triton_loop_pending(loop) > 0 || timeout > 0)) {
         int ms = timeout < 0 || timeout * 1000.0 > INT_MAX ? INT_MAX : (int)(timeout * 1000.0);
         CURLMcode rc = curl_multi_poll(loop->multi, NULL, 0, ms, NULL);
         if (rc != CURLM_OK)

@@ -62,8 +62,11 @@ grpc_completion_queue *triton_loop_cq(struct triton_loop *loop, struct triton_er
 void triton_loop_grpc_started(struct triton_loop *loop);
 
 /* Runs completions that are ready, waiting up to timeout seconds (< 0: no limit,
- * 0: poll) for at least one piece of work to make progress. Returns the number
- * of completions run, or -1 with err set. Refuses re-entry from a completion. */
+ * 0: poll) for at least one piece of work to make progress. With nothing in
+ * flight a positive timeout still waits (ended early by triton_loop_wakeup or a
+ * signal), so a scheduler can sleep here until its next timer; an unlimited one
+ * returns at once rather than block forever. Returns the number of completions
+ * run, or -1 with err set. Refuses re-entry from a completion. */
 int triton_loop_step(struct triton_loop *loop, double timeout, struct triton_error *err);
 /* Number of curl transfers and gRPC batches in flight. */
 int triton_loop_pending(const struct triton_loop *loop);

@@ -8,6 +8,8 @@
  *   cc:stream_open(cb, opts)  cc:stream_send(req)  cc:stream_close()  cc:stream_cancel()
  *   cc:close()   core.step([timeout])   core.Error (the triton.Error metatable)
  *   future:done()  future:get_result()  future:cancel()
+ *   core.set_tasks(t)  core.take_woken()  core.await_token   (lua/triton/spawn.lua)
+ *   core.rusage()  core.isatty(fd)                            (lua/triton/perf.lua, bench/)
  *   result:as_tensor(name) :output(name) :outputs() :response() :classification(name)
  *
  * Ownership. Every call is a struct lcall in C memory, owned by its Future
@@ -29,12 +31,29 @@
  * when the state closes. Finalizers run in reverse order of creation, and the
  * sentinel is made before the first client, so every client is freed before
  * the loop it runs on.
+ *
+ * Coroutines. lua/triton/spawn.lua registers the coroutines it runs in a table
+ * (core.set_tasks). A blocking wait (future:get_result, hence cc:call) inside one
+ * of them does not step the loop: it records the coroutine in the future's
+ * anchor (slot 4, a list of waiters) and yields core.await_token to the
+ * scheduler. When deliver() hands over the final reply it moves those waiters to
+ * the woken list, which the scheduler collects with core.take_woken() after each
+ * step and resumes; the continuation then returns the value or raises.
+ *
+ * Interrupts. Every wait here polls in slices of WAIT_SLICE seconds and checks
+ * triton_lua_interrupted, which a host's SIGINT handler sets (lclient.h): a
+ * signal handler may not wake the loop itself. Seeing it, the wait cancels every
+ * call and stream in flight on the state and raises a "cancelled" triton.Error
+ * whose message is "interrupted".
  */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -47,6 +66,9 @@
 #include "wire/classification.h"
 
 #define LSTATE_KEY  "triton.core.state"
+#define LTASKS_KEY  "triton.core.tasks"
+#define LWOKEN_KEY  "triton.core.woken"
+#define WAIT_SLICE  0.1
 #define LCLIENT_MT  "triton.core.Client"
 #define LFUTURE_MT  "triton.Future"
 #define LRESULT_MT  "triton.InferResult"
@@ -172,11 +194,16 @@ struct lsink;
 
 struct lstream;
 
+struct lclient;
+
 struct lstate {
     struct triton_loop *loop;
     struct lsink *ready, *ready_tail; /* sinks with replies to hand to Lua */
     struct lstream *streams;          /* open streams, to route their completions */
+    struct lclient *clients;          /* open clients: what an interrupt cancels */
 };
+
+volatile sig_atomic_t triton_lua_interrupted;
 
 static int state_gc(lua_State *L)
 {
@@ -315,6 +342,7 @@ struct lstream {
 struct lclient {
     struct triton_client *c; /* NULL once closed */
     struct lstate *st;
+    struct lclient *next_open, *prev_open; /* on st->clients while open */
     struct lcall *calls;
     struct lstream *stream;
     enum lerror_origin origin;
@@ -776,6 +804,31 @@ static int traceback_handler(lua_State *L)
     return 1;
 }
 
+/* Moves the coroutines waiting for this call (slot 4 of the anchor at index
+ * `anchor`, see future_get_result) to the woken list of core.take_woken. */
+static void wake_waiters(lua_State *L, int anchor)
+{
+    if (lua_rawgeti(L, anchor, 4) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return;
+    }
+    int waiters = lua_gettop(L);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, LWOKEN_KEY) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_createtable(L, 8, 0);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, LWOKEN_KEY);
+    }
+    int woken = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, woken);
+    lua_Integer m = (lua_Integer)lua_rawlen(L, waiters);
+    for (lua_Integer i = 1; i <= m; i++) {
+        lua_rawgeti(L, waiters, i);
+        lua_rawseti(L, woken, ++n);
+    }
+    lua_settop(L, waiters - 1);
+}
+
 /* Hands one sink's queued replies to Lua: each becomes the future's value (or
  * error) and, with a callback, is passed to it as cb(value, err, final). The
  * anchor (slot 3 holds the future, slot 2 the callback) is pushed first so that
@@ -828,6 +881,7 @@ static void deliver(lua_State *L, struct lsink *k)
         event_free(ev);
         if (final) {
             k->delivered = true;
+            wake_waiters(L, anchor);
             luaL_unref(L, LUA_REGISTRYINDEX, k->anchor);
             k->anchor = LUA_NOREF;
         }
@@ -858,6 +912,7 @@ static void deliver(lua_State *L, struct lsink *k)
             lua_setiuservalue(L, fut, 2);
         }
         k->delivered = true;
+        wake_waiters(L, anchor);
         luaL_unref(L, LUA_REGISTRYINDEX, k->anchor);
         k->anchor = LUA_NOREF;
     }
@@ -893,6 +948,34 @@ static int lstate_step(lua_State *L, struct lstate *st, double timeout, struct t
     return ran;
 }
 
+/* Cancels every call and stream in flight on the state; their completions
+ * arrive in later steps. */
+static void lstate_cancel_all(struct lstate *st)
+{
+    for (struct lclient *lc = st->clients; lc; lc = lc->next_open) {
+        if (!lc->c)
+            continue;
+        for (struct lcall *c = lc->calls, *next; c; c = next) {
+            next = c->next;
+            if (c->sink.started && !c->sink.finished)
+                lc->c->transport->cancel(lc->c, &c->call);
+        }
+        if (lc->stream && lc->c->transport->stream_cancel)
+            lc->c->transport->stream_cancel(lc->c, &lc->stream->s);
+    }
+}
+
+/* Raises "interrupted" (after cancelling what is in flight) if the host saw a
+ * Ctrl-C since the last check. */
+static void check_interrupt(lua_State *L, struct lstate *st)
+{
+    if (!triton_lua_interrupted)
+        return;
+    triton_lua_interrupted = 0;
+    lstate_cancel_all(st);
+    lerror_raisef(L, TRITON_CANCELLED, "interrupted");
+}
+
 /* Steps until the sink's final reply was handed to Lua. */
 static void sink_wait(lua_State *L, struct lsink *k)
 {
@@ -903,13 +986,33 @@ static void sink_wait(lua_State *L, struct lsink *k)
             deliver(L, k);
             continue;
         }
-        int ran = lstate_step(L, k->st, -1, &err);
+        int ran = lstate_step(L, k->st, WAIT_SLICE, &err);
         if (ran < 0)
             lerror_raise(L, &err, LERROR_LOCAL);
+        check_interrupt(L, k->st);
         if (ran == 0 && !k->finished && triton_loop_pending(k->st->loop) == 0)
             lerror_raisef(L, TRITON_INTERNAL, "%s: the call was lost by its transport",
                           triton_call_kind_name(k->kind));
     }
+}
+
+/* What a waiting coroutine yields to the scheduler (core.await_token). */
+static const char await_token = 0;
+
+/* Whether L is a coroutine that lua/triton/spawn.lua runs (and may yield). */
+static bool in_task(lua_State *L)
+{
+    if (!lua_isyieldable(L))
+        return false;
+    if (lua_getfield(L, LUA_REGISTRYINDEX, LTASKS_KEY) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return false;
+    }
+    lua_pushthread(L);
+    lua_rawget(L, -2);
+    bool r = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    return r;
 }
 
 /* future:done() -> true once the final reply has been handed over */
@@ -922,17 +1025,52 @@ static int future_done(lua_State *L)
     return 1;
 }
 
-/* future:get_result() -> the value; raises the call's triton.Error */
+static int future_get_result_k(lua_State *L, int status, lua_KContext ctx);
+
+/* future:get_result() -> the value; raises the call's triton.Error. Inside a
+ * spawned coroutine it yields until the reply is in instead of stepping. The
+ * future must be at index 1 and alone above it (cc:call relies on this too). */
 static int future_get_result(lua_State *L)
 {
     struct lfuture *f = check_future(L, 1);
-    if (!f->call->sink.started)
+    struct lsink *k = &f->call->sink;
+    if (!k->started)
         return luaL_error(L, "this call was never started");
-    sink_wait(L, &f->call->sink);
+    if (!k->delivered && k->finished) {
+        sink_unqueue(k);
+        deliver(L, k);
+    }
+    if (!k->delivered && in_task(L)) {
+        /* Not delivered means the anchor is still held: note this coroutine in it. */
+        lua_settop(L, 1);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, k->anchor);
+        if (lua_rawgeti(L, 2, 4) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            lua_createtable(L, 1, 0);
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, 2, 4);
+        }
+        lua_pushthread(L);
+        lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+        lua_settop(L, 1);
+        lua_pushlightuserdata(L, (void *)&await_token);
+        lua_pushvalue(L, 1);
+        return lua_yieldk(L, 2, 0, future_get_result_k);
+    }
+    sink_wait(L, k);
     if (lua_getiuservalue(L, 1, 2) != LUA_TNIL)
         return lua_error(L);
     lua_getiuservalue(L, 1, 1);
     return 1;
+}
+
+/* Resumed by the scheduler: check again (it may also resume us early). */
+static int future_get_result_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    (void)ctx;
+    lua_settop(L, 1);
+    return future_get_result(L);
 }
 
 /* future:cancel(): the call ends with a "cancelled" error unless it already ended */
@@ -1191,6 +1329,10 @@ static int client_new(lua_State *L)
     lc->c = triton_client_new(st->loop, &o, &err);
     if (!lc->c)
         return lerror_raise(L, &err, LERROR_LOCAL);
+    lc->next_open = st->clients;
+    if (st->clients)
+        st->clients->prev_open = lc;
+    st->clients = lc;
     return 1;
 }
 
@@ -1201,6 +1343,13 @@ static void client_release(lua_State *L, struct lclient *lc, bool deliver_to_lua
 {
     if (!lc->c)
         return;
+    if (lc->prev_open)
+        lc->prev_open->next_open = lc->next_open;
+    else if (lc->st->clients == lc)
+        lc->st->clients = lc->next_open;
+    if (lc->next_open)
+        lc->next_open->prev_open = lc->prev_open;
+    lc->next_open = lc->prev_open = NULL;
     if (!deliver_to_lua) {
         for (struct lcall *c = lc->calls; c; c = c->next) {
             c->sink.orphaned = true;
@@ -1767,25 +1916,81 @@ static int client_is_closed(lua_State *L)
     return 1;
 }
 
+static double monotonic_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 /* core.step([timeout]) -> completions run, work still in flight. Drives the loop from Lua
- * (iterators, triton.wait); timeout in seconds, default: wait for something to happen. */
+ * (iterators, triton.wait, triton.run); timeout in seconds, default: wait for something
+ * to happen. With nothing in flight a finite timeout still waits (the scheduler's
+ * sleeps); an infinite one returns at once. Raises "interrupted" on a Ctrl-C. */
 static int core_step(lua_State *L)
 {
     double timeout = luaL_optnumber(L, 1, -1);
     struct lstate *st = get_state(L);
     struct triton_error err = {0};
-    if (triton_loop_pending(st->loop) == 0 && timeout < 0) {
+    check_interrupt(L, st);
+    if (triton_loop_pending(st->loop) == 0 && !(timeout >= 0)) {
         drain(L, st);
         lua_pushinteger(L, 0);
         lua_pushinteger(L, 0);
         return 2;
     }
-    int ran = lstate_step(L, st, timeout, &err);
-    if (ran < 0)
-        return lerror_raise(L, &err, LERROR_LOCAL);
+    double deadline = timeout >= 0 ? monotonic_now() + timeout : INFINITY;
+    int ran;
+    for (;;) {
+        double left = deadline - monotonic_now();
+        double slice = left < WAIT_SLICE ? (left > 0 ? left : 0) : WAIT_SLICE;
+        ran = lstate_step(L, st, slice, &err);
+        if (ran < 0)
+            return lerror_raise(L, &err, LERROR_LOCAL);
+        check_interrupt(L, st);
+        if (ran > 0 || slice < WAIT_SLICE || (timeout < 0 && triton_loop_pending(st->loop) == 0))
+            break;
+    }
     lua_pushinteger(L, ran);
     lua_pushinteger(L, triton_loop_pending(st->loop));
     return 2;
+}
+
+/* core.set_tasks(t): the table whose keys are the coroutines the scheduler runs. */
+static int core_set_tasks(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, LTASKS_KEY);
+    return 0;
+}
+
+/* core.take_woken() -> list of coroutines whose awaited future completed, or nil */
+static int core_take_woken(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, LWOKEN_KEY);
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, LWOKEN_KEY);
+    return 1;
+}
+
+/* core.rusage() -> user + system CPU seconds of the process, peak RSS in bytes */
+static int core_rusage(lua_State *L)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return luaL_error(L, "getrusage failed");
+    lua_pushnumber(L, (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+                          (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6);
+    lua_pushinteger(L, (lua_Integer)ru.ru_maxrss * 1024);
+    return 2;
+}
+
+/* core.isatty(fd) -> whether fd is a terminal (perf's progress line) */
+static int core_isatty(lua_State *L)
+{
+    lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)) == 1);
+    return 1;
 }
 
 void lclient_open(lua_State *L)
@@ -1846,5 +2051,15 @@ void lclient_open(lua_State *L)
     lua_setfield(L, -2, "client_new");
     lua_pushcfunction(L, core_step);
     lua_setfield(L, -2, "step");
+    lua_pushcfunction(L, core_set_tasks);
+    lua_setfield(L, -2, "set_tasks");
+    lua_pushcfunction(L, core_take_woken);
+    lua_setfield(L, -2, "take_woken");
+    lua_pushlightuserdata(L, (void *)&await_token);
+    lua_setfield(L, -2, "await_token");
+    lua_pushcfunction(L, core_rusage);
+    lua_setfield(L, -2, "rusage");
+    lua_pushcfunction(L, core_isatty);
+    lua_setfield(L, -2, "isatty");
     lshm_open(L);
 }

@@ -6,6 +6,7 @@
 #ifndef TRITON_LCLIENT_H
 #define TRITON_LCLIENT_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include <lauxlib.h>
@@ -37,5 +38,11 @@ int lclient_check_shape(lua_State *L, int idx, int arg, int64_t shape[TENSOR_MAX
 enum tensor_dtype lclient_check_dtype(lua_State *L, int idx);
 
 void lshm_open(lua_State *L); /* src/lua/lshm.c: triton.shm (core table at -1) */
+
+/* Set to 1 by a host's SIGINT handler (async-signal-safe; nothing else is). Every
+ * wait in the binding polls in short slices and, seeing it, clears it, cancels
+ * everything in flight on that Lua state and raises a "cancelled" triton.Error
+ * with the message "interrupted". */
+extern volatile sig_atomic_t triton_lua_interrupted;
 
 #endif

@@ -1,0 +1,93 @@
+-- bench/client.lua: one row of the client benchmark, our side (scripts/bench).
+--
+--   tritonlua bench/client.lua URL MODE CASE CONCURRENCY REQUESTS [WARMUP]
+--     MODE  sync     c:infer in a loop (concurrency 1 only)
+--           async    async_infer futures, CONCURRENCY in flight, oldest awaited first
+--           spawn    CONCURRENCY coroutines (triton.spawn) each calling c:infer in a loop
+--           perf     triton.perf (the callback form)
+--     CASE  simple (2 x 16 INT32 to `simple`) or big (64 MiB FP32 to `identity_fp32`)
+--
+-- Prints one JSON line as bench/baseline_http.c does: requests, errors, seconds,
+-- cpu (getrusage user + system of the measured requests) and maxrss (peak bytes).
+-- Each run is its own process, so that maxrss is this row's alone.
+local triton = require "triton"
+local core = require "triton.core"
+
+local url, mode, case = arg[1], arg[2], arg[3]
+local conc, total, warmup = tonumber(arg[4]), tonumber(arg[5]), tonumber(arg[6] or "0")
+assert(url and mode and case and conc and total, "usage: client.lua URL MODE CASE CONC N [WARMUP]")
+
+local model, inputs
+if case == "big" then
+  -- Filled, not zeroed, so that every page is really there, as in the baseline.
+  model = "identity_fp32"
+  inputs = { INPUT0 = triton.arange(0, 16 * 1024 * 1024, "FP32") }
+else
+  local a, b = {}, {}
+  for i = 1, 16 do a[i], b[i] = i, 2 * i end
+  model = "simple"
+  inputs = { INPUT0 = triton.tensor({ a }, "INT32"), INPUT1 = triton.tensor({ b }, "INT32") }
+end
+
+local c = triton.connect(url, { concurrency = math.max(conc, 8) })
+local errors = 0
+
+local function run_sync(n)
+  for _ = 1, n do
+    local ok = pcall(c.infer, c, model, inputs)
+    if not ok then errors = errors + 1 end
+  end
+end
+
+local function run_async(n)
+  local ring, head, tail, sent = {}, 1, 0, 0
+  while sent < n or head <= tail do
+    while sent < n and tail - head + 1 < conc do
+      tail = tail + 1
+      sent = sent + 1
+      ring[tail] = c:async_infer(model, inputs)
+    end
+    local f = ring[head]
+    ring[head] = nil
+    head = head + 1
+    if not pcall(f.get_result, f) then errors = errors + 1 end
+  end
+end
+
+local function run_spawn(n)
+  local left = n
+  for _ = 1, conc do
+    triton.spawn(function()
+      while left > 0 do
+        left = left - 1
+        if not pcall(c.infer, c, model, inputs) then errors = errors + 1 end
+      end
+    end)
+  end
+  triton.run()
+end
+
+local runners = { sync = run_sync, async = run_async, spawn = run_spawn }
+
+local seconds, cpu
+if mode == "perf" then
+  local s = triton.perf(c, model, inputs,
+    { concurrency = conc, requests = total, warmup = warmup, progress = false })
+  errors, seconds, cpu = s.errors, s.duration, s.cpu_per_request * s.requests
+else
+  local run = assert(runners[mode], "unknown mode " .. mode)
+  if mode == "sync" then assert(conc == 1, "sync runs at concurrency 1") end
+  if warmup > 0 then run(warmup) end
+  errors = 0
+  collectgarbage("collect")
+  local cpu0 = core.rusage()
+  local t0 = triton.now()
+  run(total)
+  seconds = triton.now() - t0
+  cpu = core.rusage() - cpu0
+end
+local _, maxrss = core.rusage()
+print(string.format('{"requests":%d,"errors":%d,"seconds":%.6f,"cpu":%.6f,"maxrss":%d}', total,
+  errors, seconds, cpu, maxrss))
+c:close()
+os.exit(errors == 0 and 0 or 1)

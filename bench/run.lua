@@ -1,0 +1,115 @@
+-- bench/run.lua: the client benchmark table (run by scripts/bench, which starts a
+-- fresh reference server and sets TRITON_HTTP_URL / TRITON_GRPC_URL).
+--
+--   tritonlua bench/run.lua BENCH_DIR OUT.json [REPEATS]
+--
+-- Every row runs in processes of its own: our client (bench/client.lua, in the
+-- tritonlua host) and the plain-C baseline for the same transport, case and
+-- concurrency (bench/baseline_http.c, bench/baseline_grpc.c), alternately,
+-- REPEATS times; the figures kept are the lowest CPU per request and the highest
+-- requests/s of the repeats, for both sides alike, because this machine is noisy.
+-- Ratios are ours / baseline for CPU (lower is better) and for requests/s
+-- (higher is better). The reference server is Python and is the limit on
+-- requests/s; client CPU per request is what compares the clients.
+local triton = require "triton"
+
+local bench_dir, out_path = arg[1], arg[2]
+local repeats = tonumber(arg[3] or "3")
+assert(bench_dir and out_path, "usage: run.lua BENCH_DIR OUT.json [REPEATS]")
+local host = os.getenv("TRITONLUA") or arg[-1]
+local script_dir = arg[0]:match("^(.*)/[^/]*$") or "."
+local urls = { http = os.getenv("TRITON_HTTP_URL"), grpc = os.getenv("TRITON_GRPC_URL") }
+assert(urls.http and urls.grpc, "TRITON_HTTP_URL and TRITON_GRPC_URL must be set")
+
+local MiB = 1024 * 1024
+local PAYLOAD = 64 * MiB
+local RSS_LIMIT = 2.5 * PAYLOAD + 20 * MiB
+
+local cases = {
+  { case = "simple", conc = 1, requests = 3000, warmup = 200, modes = { "sync", "async", "spawn", "perf" } },
+  { case = "simple", conc = 16, requests = 3000, warmup = 200, modes = { "async", "spawn", "perf" } },
+  { case = "big", conc = 1, requests = 4, warmup = 1, modes = { "sync", "async", "spawn" } },
+}
+
+local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+local function measure(cmd)
+  local p = assert(io.popen(cmd, "r"))
+  local out = p:read("a")
+  p:close()
+  local line = out:match("(%b{})")
+  if not line then error("no result from: " .. cmd .. "\n" .. out) end
+  local r = triton.json.decode(line)
+  r.cpu_per_request = r.cpu / r.requests
+  r.rps = r.requests / r.seconds
+  return r
+end
+
+-- Keeps the best of the repeats: lowest CPU, highest rate, lowest peak RSS.
+local function best(a, b)
+  if not a then return b end
+  return {
+    requests = a.requests, errors = math.max(a.errors, b.errors),
+    cpu_per_request = math.min(a.cpu_per_request, b.cpu_per_request),
+    rps = math.max(a.rps, b.rps), maxrss = math.min(a.maxrss, b.maxrss),
+  }
+end
+
+local rows = {}
+local function fmt_cpu(s)
+  if s >= 1e-3 then return string.format("%8.2f ms", s * 1e3) end
+  return string.format("%8.1f us", s * 1e6)
+end
+
+io.write(string.format("%-5s %-6s %4s %-6s | %11s %11s %5s | %9s %9s %5s | %8s\n", "proto", "case",
+  "conc", "mode", "cpu/req", "base", "ratio", "req/s", "base", "ratio", "peak RSS"))
+for _, proto in ipairs { "http", "grpc" } do
+  local url = urls[proto]
+  for _, cs in ipairs(cases) do
+    local base_cmd = string.format("%s %s %s %d %d %d", q(bench_dir .. "/baseline_" .. proto), q(url),
+      cs.case, cs.conc, cs.requests, cs.warmup)
+    local ours_cmd = {}
+    for _, mode in ipairs(cs.modes) do
+      ours_cmd[mode] = string.format("%s %s %s %s %s %d %d %d", q(host), q(script_dir .. "/client.lua"),
+        q(url), mode, cs.case, cs.conc, cs.requests, cs.warmup)
+    end
+    local base, ours = nil, {}
+    for _ = 1, repeats do
+      base = best(base, measure(base_cmd))
+      for _, mode in ipairs(cs.modes) do
+        ours[mode] = best(ours[mode], measure(ours_cmd[mode]))
+      end
+    end
+    for _, mode in ipairs(cs.modes) do
+      local o = ours[mode]
+      local row = {
+        protocol = proto, case = cs.case, concurrency = cs.conc, mode = mode, requests = cs.requests,
+        cpu_per_request = o.cpu_per_request, baseline_cpu_per_request = base.cpu_per_request,
+        cpu_ratio = o.cpu_per_request / base.cpu_per_request,
+        requests_per_second = o.rps, baseline_requests_per_second = base.rps,
+        rps_ratio = o.rps / base.rps, errors = o.errors + base.errors,
+        peak_rss = o.maxrss, baseline_peak_rss = base.maxrss,
+      }
+      local cpu_target = cs.case == "big" and 1.15 or 1.3
+      row.cpu_target = cpu_target
+      row.cpu_target_met = row.cpu_ratio <= cpu_target
+      if cs.conc > 1 then row.rps_target_met = row.rps_ratio >= 0.9 end
+      if cs.case == "big" then
+        row.rss_limit = RSS_LIMIT
+        row.rss_target_met = o.maxrss <= RSS_LIMIT
+      end
+      rows[#rows + 1] = row
+      io.write(string.format("%-5s %-6s %4d %-6s | %s %s %5.2f | %9.0f %9.0f %5.2f | %s\n", proto,
+        cs.case, cs.conc, mode, fmt_cpu(row.cpu_per_request), fmt_cpu(row.baseline_cpu_per_request),
+        row.cpu_ratio, row.requests_per_second, row.baseline_requests_per_second, row.rps_ratio,
+        cs.case == "big" and string.format("%.0f MiB (base %.0f, limit %.0f)", o.maxrss / MiB,
+          base.maxrss / MiB, RSS_LIMIT / MiB) or ""))
+      io.flush()
+    end
+  end
+end
+
+local f = assert(io.open(out_path, "w"))
+f:write(triton.json.encode({ repeats = repeats, rows = rows }), "\n")
+f:close()
+io.write("written: ", out_path, "\n")

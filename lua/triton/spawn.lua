@@ -1,0 +1,228 @@
+-- triton.spawn / triton.run: many requests at once from plain sequential code.
+--
+--   triton.spawn(function(a, b) ... c:infer(...) ... end, a, b)
+--   local ok, errors = triton.run()
+--
+-- Each spawned function runs in a coroutine of its own. Inside one, every call
+-- that would block (infer and the other client calls, future:get_result,
+-- triton.wait, stream_infer and generate_stream iteration, triton.sleep) yields
+-- to the scheduler instead, so N coroutines keep N requests in flight on the
+-- one event loop. Nothing runs until triton.run(), which resumes coroutines as
+-- what they wait for completes and returns once all of them have finished.
+--
+-- How a coroutine waits, and how the scheduler learns that it may go on:
+--   * a future: future:get_result (src/lua/lclient.c) yields core.await_token;
+--     when the reply is handed to Lua the binding puts the coroutine on the
+--     woken list, read here with core.take_woken() after each loop step;
+--   * a condition (stream queues): wait_until(fn) yields fn; it is checked
+--     after each loop step;
+--   * a timer: sleep(s) yields a deadline; the loop step waits no longer than
+--     the nearest one.
+-- A coroutine that yields anything else (a plain coroutine.yield()) is simply
+-- resumed again after the others had their turn.
+--
+-- Errors: an error in one coroutine is written to stderr with the coroutine's
+-- traceback and does not stop the others. run() then returns false and the
+-- list of error values (in the order they happened); it returns true when every
+-- coroutine finished cleanly. run() itself raises only when the wait is cut
+-- short: Ctrl-C in tritonlua ("interrupted": every request in flight is
+-- cancelled and the unfinished coroutines are closed) or a loop failure.
+local core = require "triton.core"
+
+local M = {}
+
+local SLEEP, COND = {}, {} -- what a coroutine yields besides core.await_token
+
+local tasks = {}        -- coroutine -> "ready" | "await" | "sleep" | "cond"
+core.set_tasks(tasks)   -- the binding yields instead of blocking in these
+local ready = {}        -- {co, packed args or nil}, in order
+local sleepers = {}     -- co -> deadline (triton.now() seconds)
+local conds = {}        -- co -> condition function
+local count = 0         -- coroutines spawned and not finished
+local running = false
+local failures
+
+-- Whether the running code is one of our coroutines (and so may yield).
+local function in_task()
+  local co, main = coroutine.running()
+  return not main and tasks[co] ~= nil
+end
+M.in_task = in_task
+
+function M.spawn(fn, ...)
+  if type(fn) ~= "function" then
+    error("bad argument #1 to 'spawn' (function expected, got " .. type(fn) .. ")", 2)
+  end
+  local co = coroutine.create(fn)
+  tasks[co] = "ready"
+  ready[#ready + 1] = { co, table.pack(...) }
+  count = count + 1
+  return co
+end
+
+-- In a spawned coroutine: yields until ready() holds and returns true. Outside
+-- one: returns false at once (the caller steps the loop itself).
+function M.wait_until(ready_fn)
+  if not in_task() then return false end
+  while not ready_fn() do
+    coroutine.yield(COND, ready_fn)
+  end
+  return true
+end
+
+-- triton.sleep(s): yields in a spawned coroutine, sleeps otherwise.
+function M.sleep(...)
+  if not in_task() then
+    return core.sleep(...) -- checks its argument with the same messages
+  end
+  local s = ...
+  if type(s) ~= "number" then
+    error("bad argument #1 to 'sleep' (number expected, got "
+      .. (select("#", ...) == 0 and "no value" or type(s)) .. ")", 2)
+  end
+  if s ~= s or s < 0 or s > 1e9 then
+    error("bad argument #1 to 'sleep' (seconds must be between 0 and 1e9)", 2)
+  end
+  local deadline = core.now() + s
+  repeat
+    coroutine.yield(SLEEP, deadline)
+  until core.now() >= deadline
+end
+
+local function report(co, err)
+  local msg = err
+  if type(msg) ~= "string" then
+    local mt = getmetatable(msg)
+    msg = (mt and mt.__tostring) and tostring(msg) or
+        string.format("(error object is a %s value)", type(msg))
+  end
+  io.stderr:write("triton: error in a spawned coroutine: ", debug.traceback(co, msg), "\n")
+  io.stderr:flush()
+  failures[#failures + 1] = err
+end
+
+local function finish(co)
+  tasks[co] = nil
+  sleepers[co] = nil
+  conds[co] = nil
+  count = count - 1
+end
+
+local function resume(co, args)
+  tasks[co] = "running"
+  local ok, what, arg
+  if args then
+    ok, what, arg = coroutine.resume(co, table.unpack(args, 1, args.n))
+  else
+    ok, what, arg = coroutine.resume(co)
+  end
+  if coroutine.status(co) == "dead" then
+    finish(co)
+    if not ok then report(co, what) end
+  elseif what == core.await_token then
+    tasks[co] = "await"
+  elseif what == SLEEP then
+    tasks[co] = "sleep"
+    sleepers[co] = arg
+  elseif what == COND then
+    tasks[co] = "cond"
+    conds[co] = arg
+  else
+    tasks[co] = "ready"
+    ready[#ready + 1] = { co }
+  end
+end
+
+local function make_ready(co)
+  tasks[co] = "ready"
+  ready[#ready + 1] = { co }
+end
+
+-- Moves coroutines whose wait is over to `ready`; returns the nearest sleep
+-- deadline (nil if none).
+local function gather()
+  local woken = core.take_woken()
+  if woken then
+    for i = 1, #woken do
+      local co = woken[i]
+      if tasks[co] == "await" then make_ready(co) end
+    end
+  end
+  for co, fn in pairs(conds) do
+    if fn() then
+      conds[co] = nil
+      make_ready(co)
+    end
+  end
+  local nearest
+  if next(sleepers) then
+    local now = core.now()
+    for co, deadline in pairs(sleepers) do
+      if deadline <= now then
+        sleepers[co] = nil
+        make_ready(co)
+      elseif not nearest or deadline < nearest then
+        nearest = deadline
+      end
+    end
+  end
+  return nearest
+end
+
+local function schedule()
+  while true do
+    local batch = ready
+    ready = {}
+    for i = 1, #batch do
+      local co = batch[i][1]
+      if tasks[co] == "ready" then resume(co, batch[i][2]) end
+    end
+    if count == 0 then return end
+    local nearest = gather()
+    if #ready == 0 then
+      local timeout = nearest and math.max(0, nearest - core.now()) or -1
+      local _, pending = core.step(timeout)
+      nearest = gather()
+      if #ready == 0 and not nearest and pending == 0 then
+        -- Every coroutine waits for something no request in flight will bring.
+        for co in pairs(tasks) do
+          report(co, "triton.run: this coroutine waits for a reply that can no longer come")
+          coroutine.close(co)
+          finish(co)
+        end
+        return
+      end
+    end
+  end
+end
+
+-- Closes every unfinished coroutine (after an interrupt or a loop failure).
+local function abandon()
+  for co in pairs(tasks) do
+    coroutine.close(co)
+  end
+  for co in pairs(tasks) do tasks[co] = nil end
+  ready, sleepers, conds, count = {}, {}, {}, 0
+end
+
+function M.run()
+  if in_task() then
+    error("triton.run: called from a spawned coroutine, which already runs inside triton.run", 2)
+  end
+  if running then
+    error("triton.run: already running (called from a callback?)", 2)
+  end
+  running, failures = true, {}
+  local ok, err = pcall(schedule)
+  running = false
+  local f = failures
+  failures = nil
+  if not ok then
+    abandon()
+    error(err, 0)
+  end
+  if #f == 0 then return true end
+  return false, f
+end
+
+return M

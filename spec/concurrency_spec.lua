@@ -1,0 +1,311 @@
+-- Many requests at once from one Lua state: futures, callbacks, triton.wait,
+-- triton.spawn + triton.run, triton.sleep in coroutines, clients closed or
+-- collected with requests in flight, Ctrl-C in the tritonlua host.
+local h = require "support.harness"
+local triton = h.triton()
+
+local function simple_inputs(k)
+  local a, b = {}, {}
+  for i = 1, 16 do a[i], b[i] = i + k, 2 * i end
+  return { INPUT0 = triton.tensor({ a }, "INT32"), INPUT1 = triton.tensor({ b }, "INT32") }
+end
+
+local function check_simple(r, k)
+  local sum, diff = r:as_tensor("OUTPUT0"), r:as_tensor("OUTPUT1")
+  for i = 1, 16 do
+    assert.equal(3 * i + k, sum:get(1, i))
+    assert.equal(k - i, diff:get(1, i))
+  end
+end
+
+local function slow(ms)
+  return { INPUT0 = triton.tensor({ ms }, "INT32") }
+end
+
+-- Runs a tritonlua script (the host binary of this build) with `url` in $U;
+-- after `delay` seconds sends SIGINT. Returns the exit status, its stderr and
+-- the seconds it took.
+local function run_host(script, url, delay)
+  local host = os.getenv("TRITONLUA")
+  assert(host and host ~= "", "TRITONLUA is not set (run the specs through ctest)")
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(script)
+  f:close()
+  local errpath = os.tmpname()
+  local cmd = string.format("U='%s' '%s' '%s' 2>'%s' & p=$!; ", url, host, path, errpath)
+  if delay then cmd = cmd .. string.format("sleep %s; kill -INT $p; ", delay) end
+  cmd = cmd .. "wait $p"
+  local t0 = triton.now()
+  local _, _, status = os.execute(cmd)
+  local took = triton.now() - t0
+  local ef = assert(io.open(errpath, "r"))
+  local stderr = ef:read("a")
+  ef:close()
+  os.remove(path)
+  os.remove(errpath)
+  return status, stderr, took
+end
+
+h.transports(function(proto, url)
+  local c
+  setup(function() c = triton.connect(url, { concurrency = 128 }) end)
+  teardown(function() c:close() end)
+
+  describe("async_infer", function()
+    it("keeps 100 requests in flight, all completed and correct", function()
+      local futures = {}
+      for k = 1, 100 do futures[k] = c:async_infer("simple", simple_inputs(k)) end
+      local results = triton.wait(futures)
+      assert.equal(100, #results)
+      for k = 1, 100 do
+        assert.is_true(futures[k]:done())
+        check_simple(results[k], k)
+      end
+    end)
+
+    it("calls each of 100 callbacks exactly once", function()
+      local calls, futures = {}, {}
+      for k = 1, 100 do
+        futures[k] = c:async_infer("simple", simple_inputs(k), function(r, err)
+          assert(err == nil, tostring(err))
+          check_simple(r, k)
+          calls[k] = (calls[k] or 0) + 1
+          collectgarbage()
+        end)
+      end
+      triton.wait(futures)
+      for k = 1, 100 do assert.equal(1, calls[k]) end
+    end)
+
+    it("keeps going after a callback raises", function()
+      local ok_calls, futures = 0, {}
+      for k = 1, 20 do
+        futures[k] = c:async_infer("simple", simple_inputs(k), function()
+          if k % 2 == 0 then error("callback " .. k .. " fails on purpose") end
+          ok_calls = ok_calls + 1
+        end)
+      end
+      local results = triton.wait(futures)
+      assert.equal(10, ok_calls)
+      for k = 1, 20 do check_simple(results[k], k) end
+      -- The loop still serves new requests.
+      check_simple(c:infer("simple", simple_inputs(0)), 0)
+    end)
+  end)
+
+  describe("spawn and run", function()
+    it("interleaves 50 coroutines each making a sequence of calls", function()
+      local t0 = triton.now()
+      c:infer("slow", slow(200))
+      local one = triton.now() - t0
+      local started, ended, done = {}, {}, 0
+      for k = 1, 50 do
+        triton.spawn(function(n)
+          started[n] = triton.now()
+          local r = c:infer("slow", slow(200))
+          assert.equal(200, r:as_tensor("OUTPUT0")[1])
+          assert.is_true(c:is_model_ready("simple"))
+          assert.equal("simple", c:model_metadata("simple").name)
+          check_simple(c:infer("simple", simple_inputs(n)), n)
+          ended[n] = triton.now()
+          done = done + 1
+        end, k)
+      end
+      t0 = triton.now()
+      assert.is_true(triton.run())
+      local total = triton.now() - t0
+      assert.equal(50, done)
+      -- Every coroutine had started before the first one ended: they overlapped.
+      local last_start, first_end = 0, math.huge
+      for k = 1, 50 do
+        last_start = math.max(last_start, started[k])
+        first_end = math.min(first_end, ended[k])
+      end
+      assert.is_true(last_start < first_end)
+      -- Near one request's time, not fifty (generous for slow machines).
+      assert.is_true(total < 5 * one, string.format("%.3f s for 50, %.3f s for one", total, one))
+    end)
+
+    it("passes arguments, allows nested spawns and returns true when all succeed", function()
+      local seen = {}
+      triton.spawn(function(a, b)
+        seen[#seen + 1] = a + b
+        triton.spawn(function() seen[#seen + 1] = c:is_server_live() end)
+      end, 1, 2)
+      assert.is_true(triton.run())
+      assert.same({ 3, true }, seen)
+      assert.is_true(triton.run()) -- nothing spawned: returns at once
+    end)
+
+    it("reports an error in one coroutine and lets the others finish", function()
+      local finished = 0
+      for k = 1, 4 do
+        triton.spawn(function()
+          c:infer("slow", slow(50))
+          if k == 2 then error("coroutine 2 fails on purpose") end
+          if k == 3 then c:infer("no_such_model", simple_inputs(0)) end
+          finished = finished + 1
+        end)
+      end
+      local ok, errs = triton.run()
+      assert.is_false(ok)
+      assert.equal(2, finished)
+      assert.equal(2, #errs)
+      local saw_plain, saw_triton = false, false
+      for _, e in ipairs(errs) do
+        if type(e) == "string" and e:find("coroutine 2 fails on purpose", 1, true) then
+          saw_plain = true
+        elseif getmetatable(e) == triton.Error then
+          assert.equal("not_found", e.code)
+          saw_triton = true
+        end
+      end
+      assert.is_true(saw_plain and saw_triton)
+    end)
+
+    it("yields in future:get_result, triton.wait and plain coroutine.yield", function()
+      local outside = c:async_infer("slow", slow(100))
+      local got = {}
+      triton.spawn(function()
+        got.outside = outside:get_result():as_tensor("OUTPUT0")[1]
+      end)
+      triton.spawn(function()
+        local rs = triton.wait({ c:async_infer("slow", slow(100)), c:async_infer("slow", slow(50)) })
+        got.waited = rs[1]:as_tensor("OUTPUT0")[1] + rs[2]:as_tensor("OUTPUT0")[1]
+      end)
+      triton.spawn(function()
+        for _ = 1, 3 do coroutine.yield() end
+        got.yielded = true
+      end)
+      local t0 = triton.now()
+      assert.is_true(triton.run())
+      assert.is_true(triton.now() - t0 < 1.0)
+      assert.same({ outside = 100, waited = 150, yielded = true }, got)
+    end)
+
+    it("makes triton.sleep yield", function()
+      local order = {}
+      triton.spawn(function()
+        triton.sleep(0.2)
+        order[#order + 1] = "long"
+      end)
+      triton.spawn(function()
+        triton.sleep(0.05)
+        order[#order + 1] = "short"
+        c:infer("slow", slow(50))
+        order[#order + 1] = "request"
+      end)
+      local t0 = triton.now()
+      assert.is_true(triton.run())
+      local took = triton.now() - t0
+      assert.same({ "short", "request", "long" }, order)
+      assert.is_true(took >= 0.19 and took < 1.0, "took " .. took)
+    end)
+
+    it("refuses triton.run inside a spawned coroutine", function()
+      triton.spawn(function() triton.run() end)
+      local ok, errs = triton.run()
+      assert.is_false(ok)
+      assert.truthy(tostring(errs[1]):find("called from a spawned coroutine", 1, true))
+    end)
+
+    if proto == "grpc" then
+      it("yields while iterating stream_infer", function()
+        local got = {}
+        for k = 1, 2 do
+          triton.spawn(function()
+            local cs = triton.connect(url)
+            local ins = {
+              IN = triton.tensor({ 10 * k, 10 * k + 1, 10 * k + 2 }, "INT32"),
+              DELAY = triton.tensor({ 50, 50, 50 }, "UINT32"),
+              WAIT = triton.tensor({ 0 }, "UINT32"),
+            }
+            local outs = {}
+            for r in cs:stream_infer("repeat_int32", ins) do
+              outs[#outs + 1] = r:as_tensor("OUT")[1]
+            end
+            got[k] = outs
+            cs:close()
+          end)
+        end
+        local t0 = triton.now()
+        assert.is_true(triton.run())
+        assert.same({ { 10, 11, 12 }, { 20, 21, 22 } }, got)
+        assert.is_true(triton.now() - t0 < 1.0)
+      end)
+    end
+  end)
+
+  describe("a client with requests in flight", function()
+    it("ends them with 'cancelled' when closed, also for waiting coroutines", function()
+      local c2 = triton.connect(url)
+      local f = c2:async_infer("slow", slow(2000))
+      local err
+      triton.spawn(function()
+        local ok, e = pcall(c2.infer, c2, "slow", slow(2000))
+        assert.is_false(ok)
+        err = e
+      end)
+      triton.spawn(function()
+        triton.sleep(0.1)
+        c2:close()
+      end)
+      local t0 = triton.now()
+      assert.is_true(triton.run())
+      assert.is_true(triton.now() - t0 < 1.5)
+      assert.equal("cancelled", err.code)
+      assert.equal("cancelled", h.error_of(f.get_result, f).code)
+    end)
+
+    it("does not crash when collected, in this state and at exit", function()
+      do
+        local c2 = triton.connect(url)
+        for _ = 1, 5 do c2:async_infer("slow", slow(300)) end
+        c2:async_infer("slow", slow(100), function() end)
+      end
+      collectgarbage()
+      collectgarbage()
+      c:infer("slow", slow(400)) -- outlives the collected client's requests
+      collectgarbage()
+      check_simple(c:infer("simple", simple_inputs(1)), 1)
+      -- A process that exits with requests in flight cancels them at lua_close
+      -- (under the sanitizer build the host is instrumented, leaks included).
+      local status, stderr, took = run_host([[
+        local c = triton.connect(os.getenv("U"))
+        for _ = 1, 10 do c:async_infer("slow", {INPUT0 = triton.tensor({5000}, "INT32")}) end
+        c:async_infer("slow", {INPUT0 = triton.tensor({5000}, "INT32")}, function() end)
+        triton.spawn(function() c:infer("slow", {INPUT0 = triton.tensor({5000}, "INT32")}) end)
+      ]], url)
+      assert.equal(0, status, stderr)
+      assert.is_true(took < 4, "took " .. took)
+    end)
+  end)
+
+  describe("Ctrl-C in tritonlua", function()
+    it("cancels a blocking call in flight", function()
+      local status, stderr, took = run_host([[
+        local c = triton.connect(os.getenv("U"))
+        c:infer("slow", {INPUT0 = triton.tensor({10000}, "INT32")})
+        print("not reached")
+      ]], url, 0.5)
+      assert.are_not.equal(0, status)
+      assert.truthy(stderr:find("interrupted", 1, true), stderr)
+      assert.is_true(took < 4, "took " .. took)
+    end)
+
+    it("cancels triton.run and the requests of its coroutines", function()
+      local status, stderr, took = run_host([[
+        local c = triton.connect(os.getenv("U"))
+        for _ = 1, 4 do
+          triton.spawn(function() c:infer("slow", {INPUT0 = triton.tensor({10000}, "INT32")}) end)
+        end
+        triton.spawn(function() triton.sleep(30) end)
+        triton.run()
+      ]], url, 0.5)
+      assert.are_not.equal(0, status)
+      assert.truthy(stderr:find("interrupted", 1, true), stderr)
+      assert.is_true(took < 4, "took " .. took)
+    end)
+  end)
+end)
