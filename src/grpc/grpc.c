@@ -22,15 +22,18 @@
  * credentials with verify_server_cert off and a no-op verifier).
  */
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
+#include <grpc/support/log.h>
 #include <grpc/support/time.h>
 
 #include "client/client.h"
@@ -65,6 +68,8 @@ struct gt {
     double network_timeout;
     int concurrency, active;
     bool verbose;
+    bool tls;     /* the channel is TLS: handshake failures are named as such */
+    char *target; /* for the verbose log */
     void (*log)(void *ctx, const char *line);
     void *log_ctx;
     struct unary *queue_head, *queue_tail; /* waiting for a concurrency slot */
@@ -93,10 +98,11 @@ static void logf_(struct gt *t, const char *fmt, ...)
         fprintf(stderr, "%s\n", line);
 }
 
+/* Metadata whose value the verbose log hides: the names HTTP's log hides too. */
 static bool is_secret_header(const char *key)
 {
-    static const char *const words[] = {"authorization", "cookie",  "token",  "secret",
-                                        "password",      "api-key", "apikey", "credential"};
+    static const char *const words[] = {"authorization", "cookie", "token",     "secret",
+                                        "password",      "key",    "credential"};
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
         if (strcasestr(key, words[i]))
             return true;
@@ -161,14 +167,36 @@ static enum triton_code code_of_status(grpc_status_code s)
     }
 }
 
-static void status_error(struct triton_error *err, grpc_status_code s, grpc_slice details,
-                         const char *error_string)
+/* gRPC reports a failed TLS handshake as UNAVAILABLE "failed to connect to all
+ * addresses; last error: ...: Ssl handshake failed: ..." or "...: Peer name x is
+ * not in peer certificate". The HTTP transport says "TLS failure: ..." for the
+ * same cases; so does this one, so that a script can tell a certificate problem
+ * from a server that is down whatever the transport. */
+static bool is_tls_failure(grpc_status_code s, const char *msg, size_t n)
+{
+    static const char *const words[] = {"ssl", "handshake", "certificate", "tsi_"};
+    if (s != GRPC_STATUS_UNAVAILABLE)
+        return false;
+    for (size_t w = 0; w < sizeof words / sizeof *words; w++) {
+        size_t k = strlen(words[w]);
+        for (size_t i = 0; i + k <= n; i++)
+            if (strncasecmp(msg + i, words[w], k) == 0)
+                return true;
+    }
+    return false;
+}
+
+static void status_error(struct gt *t, struct triton_error *err, grpc_status_code s,
+                         grpc_slice details, const char *error_string)
 {
     triton_error_clear(err);
     size_t n = GRPC_SLICE_LENGTH(details);
-    if (n)
-        triton_fail(err, code_of_status(s), "%.*s", (int)(n > INT_MAX ? INT_MAX : n),
-                    (const char *)GRPC_SLICE_START_PTR(details));
+    const char *msg = (const char *)GRPC_SLICE_START_PTR(details);
+    if (n && t->tls && is_tls_failure(s, msg, n))
+        triton_fail(err, code_of_status(s), "TLS failure: %.*s", (int)(n > INT_MAX ? INT_MAX : n),
+                    msg);
+    else if (n)
+        triton_fail(err, code_of_status(s), "%.*s", (int)(n > INT_MAX ? INT_MAX : n), msg);
     else if (error_string)
         triton_fail(err, code_of_status(s), "%s", error_string);
     else
@@ -246,23 +274,42 @@ static int call_metadata(struct gt *t, const struct triton_kv *kv, size_t n_kv, 
         *n = 0;
         return -1;
     }
-    if (t->verbose) {
-        for (size_t i = 0; i < *n; i++) {
-            char key[128];
-            snprintf(key, sizeof key, "%.*s", (int)GRPC_SLICE_LENGTH((*md)[i].key),
-                     (const char *)GRPC_SLICE_START_PTR((*md)[i].key));
-            logf_(t, "grpc > %s: %.*s", key,
-                  is_secret_header(key) ? 10 : (int)GRPC_SLICE_LENGTH((*md)[i].value),
-                  is_secret_header(key) ? "<redacted>"
-                                        : (const char *)GRPC_SLICE_START_PTR((*md)[i].value));
-        }
-    }
     return 0;
 }
 
+/* Logs the metadata a call sends, credentials redacted (after the call's own line). */
+static void log_metadata(struct gt *t, const grpc_metadata *md, size_t n)
+{
+    if (!t->verbose)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char key[128];
+        snprintf(key, sizeof key, "%.*s", (int)GRPC_SLICE_LENGTH(md[i].key),
+                 (const char *)GRPC_SLICE_START_PTR(md[i].key));
+        size_t vlen = GRPC_SLICE_LENGTH(md[i].value);
+        bool bin = strlen(key) > 4 && strcmp(key + strlen(key) - 4, "-bin") == 0;
+        if (is_secret_header(key))
+            logf_(t, "grpc > %s: [redacted]", key);
+        else if (bin)
+            logf_(t, "grpc > %s: (%zu bytes)", key, vlen);
+        else
+            logf_(t, "grpc > %s: %.*s", key, (int)(vlen > 512 ? 512 : vlen),
+                  (const char *)GRPC_SLICE_START_PTR(md[i].value));
+    }
+}
+
+static double ms_since(gpr_timespec t0)
+{
+    return gpr_timespec_to_micros(gpr_time_sub(gpr_now(GPR_CLOCK_MONOTONIC), t0)) / 1000.0;
+}
+
+/* Timeouts beyond this many seconds (about 31 years) mean "no deadline": the
+ * microseconds of a larger one would not fit in gpr_timespec's int64. */
+#define MAX_TIMEOUT_SECONDS 1e9
+
 static gpr_timespec deadline_after(double seconds)
 {
-    if (seconds <= 0)
+    if (!(seconds > 0) || seconds > MAX_TIMEOUT_SECONDS) /* also NaN and inf */
         return gpr_inf_future(GPR_CLOCK_REALTIME);
     return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                         gpr_time_from_micros((int64_t)(seconds * 1e6), GPR_TIMESPAN));
@@ -287,6 +334,7 @@ struct unary {
     const char *error_string;
     double timeout;
     bool started;
+    gpr_timespec t0; /* when it started, for the verbose log */
     struct unary *prev, *next;
     /* Runs with the reply (err NULL) or the failure; the call may be NULL. */
     void (*complete)(struct unary *u, const struct triton_error *err);
@@ -404,7 +452,11 @@ static int unary_start(struct unary *u, struct triton_error *err)
     if (t->running)
         t->running->prev = u;
     t->running = u;
-    logf_(t, "grpc > %s (%zu bytes)", u->method, u->send_len);
+    if (t->verbose) {
+        u->t0 = gpr_now(GPR_CLOCK_MONOTONIC);
+        logf_(t, "grpc > %s %s (%zu bytes)", t->target, u->method, u->send_len);
+        log_metadata(t, u->md, u->n_md);
+    }
     return 0;
 }
 
@@ -467,14 +519,16 @@ static void unary_event(struct triton_loop_grpc_tag *tag, bool ok)
         t->running = u->next;
     if (u->next)
         u->next->prev = u->prev;
-    logf_(t, "grpc < %s %s (%zu bytes) %.*s", u->method, status_name(u->status),
-          u->recv ? grpc_byte_buffer_length(u->recv) : 0, (int)GRPC_SLICE_LENGTH(u->details),
-          (const char *)GRPC_SLICE_START_PTR(u->details));
+    if (t->verbose)
+        logf_(t, "grpc < %s %s: %s, %zu bytes, %.3f ms%s%.*s", t->target, u->method,
+              status_name(u->status), u->recv ? grpc_byte_buffer_length(u->recv) : 0,
+              ms_since(u->t0), GRPC_SLICE_LENGTH(u->details) ? ", error: " : "",
+              (int)GRPC_SLICE_LENGTH(u->details), (const char *)GRPC_SLICE_START_PTR(u->details));
     if (u->status == GRPC_STATUS_OK) {
         u->complete(u, NULL);
     } else {
         struct triton_error e = {0};
-        status_error(&e, u->status, u->details, u->error_string);
+        status_error(t, &e, u->status, u->details, u->error_string);
         u->complete(u, &e);
     }
     unary_free(u);
@@ -967,6 +1021,30 @@ static int convert_reply(enum triton_call_kind kind, grpc_byte_buffer *bb,
     return rc;
 }
 
+/* An output the reply carries no data for (no raw_output_contents entry, no
+ * typed contents) is fine only when the request placed it in shared memory:
+ * Triton sends every other output's bytes, so anything else is a malformed
+ * reply (e.g. raw_output_contents cut short), not an output to leave empty. */
+static int check_outputs_have_data(const struct triton_infer_request *req,
+                                   const struct triton_infer_result *r, struct triton_error *err)
+{
+    for (size_t i = 0; i < r->n_outputs; i++) {
+        const struct triton_infer_output *o = &r->outputs[i];
+        if (o->has_data || o->dtype == TENSOR_INVALID)
+            continue;
+        bool in_shm = false;
+        for (size_t k = 0; req && k < req->n_outputs && !in_shm; k++)
+            in_shm = req->outputs[k].shm_region && req->outputs[k].name &&
+                     strcmp(req->outputs[k].name, o->name) == 0;
+        if (!in_shm)
+            return triton_fail(err, TRITON_PROTOCOL,
+                               "ModelInferResponse: output '%s' came without data (no "
+                               "raw_output_contents entry and no contents)",
+                               o->name);
+    }
+    return 0;
+}
+
 static void complete_user(struct unary *u, const struct triton_error *err)
 {
     if (!u->call)
@@ -979,7 +1057,9 @@ static void complete_user(struct unary *u, const struct triton_error *err)
     }
     struct triton_reply reply = {0};
     struct triton_error e = {0};
-    if (convert_reply(call->kind, u->recv, &reply, &e) < 0) {
+    if (convert_reply(call->kind, u->recv, &reply, &e) < 0 ||
+        (call->kind == TRITON_CALL_INFER && reply.result &&
+         check_outputs_have_data(call->infer, reply.result, &e) < 0)) {
         cJSON_Delete(reply.json);
         triton_infer_result_free(reply.result);
         finish_call(call, NULL, &e);
@@ -1126,6 +1206,7 @@ static void bidi_deliver(struct bidi *b, grpc_byte_buffer *bb)
     struct triton_error e = {0};
     char *error_message = NULL;
     struct triton_infer_result *r = NULL;
+    logf_(b->t, "grpc < ModelStreamInfer message (%zu bytes)", grpc_byte_buffer_length(bb));
     struct tensor_buffer *buf = grpc_wire_read(bb, &e);
     if (buf) {
         grpc_wire_parse_stream_response(buf->data, buf->size, buf, &error_message, &r, &e);
@@ -1183,7 +1264,7 @@ static void bidi_maybe_end(struct bidi *b)
     struct triton_error e = {0};
     bool failed = b->status != GRPC_STATUS_OK;
     if (failed)
-        status_error(&e, b->status, b->details, b->error_string);
+        status_error(b->t, &e, b->status, b->details, b->error_string);
     logf_(b->t, "grpc < ModelStreamInfer ended: %s", status_name(b->status));
     if (b->user) {
         struct triton_stream *s = b->user;
@@ -1292,7 +1373,8 @@ static struct bidi *bidi_open(struct gt *t, const struct triton_kv *headers, siz
         b->cancelled = true;
         return b; /* the caller treats this as started-and-failing */
     }
-    logf_(t, "grpc > ModelStreamInfer (stream opened)");
+    logf_(t, "grpc > %s " METHOD_PREFIX "ModelStreamInfer (stream opened)", t->target);
+    log_metadata(t, b->md, b->n_md);
     return b;
 fail:
     bidi_free(b);
@@ -1572,6 +1654,7 @@ static void free_transport(struct gt *t)
     if (t->channel)
         grpc_channel_destroy(t->channel);
     free_metadata(t->headers, t->n_headers);
+    free(t->target);
     while (t->meta) {
         struct meta_cache *m = t->meta;
         t->meta = m->next;
@@ -1655,11 +1738,13 @@ static const struct triton_transport grpc_transport = {
 /* ---- channel -----------------------------------------------------------------------------------
  */
 
-static char *read_file(const char *path, struct triton_error *err)
+/* Reads a PEM file named by option `what` (e.g. "ssl.ca_file"). */
+static char *read_file(const char *path, const char *what, struct triton_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        triton_fail(err, TRITON_INVALID_ARGUMENT, "cannot open '%s'", path);
+        triton_fail(err, TRITON_INVALID_ARGUMENT, "%s: cannot open '%s': %s", what, path,
+                    strerror(errno));
         return NULL;
     }
     size_t cap = 4096, n = 0;
@@ -1669,7 +1754,8 @@ static char *read_file(const char *path, struct triton_error *err)
             if (cap > (64u << 20)) {
                 free(buf);
                 fclose(f);
-                triton_fail(err, TRITON_INVALID_ARGUMENT, "'%s' is too large for a PEM file", path);
+                triton_fail(err, TRITON_INVALID_ARGUMENT, "%s: '%s' is too large for a PEM file",
+                            what, path);
                 return NULL;
             }
             char *grown = realloc(buf, cap * 2);
@@ -1694,7 +1780,7 @@ static char *read_file(const char *path, struct triton_error *err)
     }
     if (bad) {
         free(buf);
-        triton_fail(err, TRITON_INVALID_ARGUMENT, "cannot read '%s'", path);
+        triton_fail(err, TRITON_INVALID_ARGUMENT, "%s: cannot read '%s'", what, path);
         return NULL;
     }
     buf[n] = '\0';
@@ -1713,10 +1799,10 @@ static grpc_channel_credentials *make_credentials(const struct triton_client_opt
     }
     char *roots = NULL, *cert = NULL, *key = NULL;
     grpc_channel_credentials *creds = NULL;
-    if (o->ca_file && !(roots = read_file(o->ca_file, err)))
+    if (o->ca_file && !(roots = read_file(o->ca_file, "ssl.ca_file", err)))
         goto done;
-    if (o->cert_file &&
-        (!(cert = read_file(o->cert_file, err)) || !(key = read_file(o->key_file, err))))
+    if (o->cert_file && (!(cert = read_file(o->cert_file, "ssl.cert_file", err)) ||
+                         !(key = read_file(o->key_file, "ssl.key_file", err))))
         goto done;
     if (o->insecure) {
         grpc_tls_credentials_options *opts = grpc_tls_credentials_options_create();
@@ -1772,9 +1858,30 @@ static int compression_of(const char *name, grpc_compression_algorithm *alg,
     return 0;
 }
 
+/* gRPC writes its own ERROR lines to stderr for failures it also reports as a
+ * call status (a refused TLS handshake, a bad metadata value), which every
+ * call turns into a triton.Error: in a script or the REPL they are noise
+ * printed twice. They are dropped, except the line an assertion writes just
+ * before gRPC aborts the process. Setting GRPC_VERBOSITY or GRPC_TRACE brings
+ * gRPC's own logging back for whoever debugs gRPC itself. */
+static void quiet_grpc_log(gpr_log_func_args *args)
+{
+    if (args->message && strncmp(args->message, "assertion failed", 16) == 0)
+        fprintf(stderr, "gRPC: %s (%s:%d)\n", args->message, args->file ? args->file : "?",
+                args->line);
+}
+
+static void quiet_grpc_logging(void)
+{
+    const char *v = getenv("GRPC_VERBOSITY"), *tr = getenv("GRPC_TRACE");
+    if ((!v || !*v) && (!tr || !*tr))
+        gpr_set_log_function(quiet_grpc_log);
+}
+
 int triton_grpc_init(struct triton_client *c, const struct triton_client_options *opts,
                      struct triton_error *err)
 {
+    quiet_grpc_logging();
     grpc_compression_algorithm alg = GRPC_COMPRESS_NONE;
     if (compression_of(opts->compression, &alg, err) < 0)
         return -1;
@@ -1789,6 +1896,11 @@ int triton_grpc_init(struct triton_client *c, const struct triton_client_options
     t->network_timeout = opts->network_timeout;
     t->concurrency = opts->concurrency > 0 ? opts->concurrency : INT_MAX;
     t->verbose = opts->verbose;
+    t->tls = opts->use_tls;
+    if (!(t->target = strdup(opts->url))) {
+        free_transport(t);
+        return triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a gRPC client");
+    }
     t->log = opts->log;
     t->log_ctx = opts->log_ctx;
     if (add_metadata(&t->headers, &t->n_headers, opts->headers, opts->n_headers, err) < 0) {

@@ -244,7 +244,15 @@ cJSON *grpc_generate_reply(const struct triton_infer_result *r, struct triton_er
     for (size_t i = 0; i < r->n_outputs; i++) {
         const struct triton_infer_output *o = &r->outputs[i];
         cJSON *v;
-        if (!o->has_data) {
+        if (!o->has_data && o->dtype != TENSOR_INVALID) {
+            /* generate places nothing in shared memory: every output has data */
+            cJSON_Delete(obj);
+            triton_fail(err, TRITON_PROTOCOL,
+                        "generate: the reply's output '%s' came without data (no "
+                        "raw_output_contents entry)",
+                        o->name);
+            return NULL;
+        } else if (!o->has_data) {
             v = cJSON_CreateNull();
         } else {
             int64_t numel = tensor_numel(&o->tensor);

@@ -344,6 +344,28 @@ static int input_piece(const struct triton_infer_input *in, struct raw_piece *p,
     return 0;
 }
 
+/* The declared shape and datatype must describe the data (as over HTTP): the
+ * server would refuse a mismatch, but only after the bytes went out, and an
+ * input whose shape was changed after its data was set is the caller's bug. */
+static int check_input_data(const struct triton_infer_input *in, struct triton_error *err)
+{
+    if (in->ndim < 0 || in->ndim > TENSOR_MAX_DIMS || (in->ndim > 0 && !in->shape))
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "input '%s' has a bad shape", in->name);
+    const char *dt = tensor_dtype_name(in->data->dtype);
+    if (strcmp(dt, in->datatype) != 0)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                           "input '%s' is declared %s but its data is %s", in->name, in->datatype,
+                           dt);
+    int64_t numel;
+    if (tensor_numel_checked(in->shape, in->ndim, in->data->dtype, &numel, err) < 0)
+        return -1;
+    if (numel != tensor_numel(in->data))
+        return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                           "input '%s': shape holds %lld elements but the data has %lld", in->name,
+                           (long long)numel, (long long)tensor_numel(in->data));
+    return 0;
+}
+
 int grpc_wire_infer_request(const struct triton_infer_request *req, grpc_byte_buffer **out,
                             struct triton_error *err)
 {
@@ -445,7 +467,7 @@ int grpc_wire_infer_request(const struct triton_infer_request *req, grpc_byte_bu
                 goto done;
         } else if (in->data) {
             /* Raw contents are matched to inputs in order, skipping shm inputs. */
-            if (input_piece(in, &pieces[n_pieces], err) < 0)
+            if (check_input_data(in, err) < 0 || input_piece(in, &pieces[n_pieces], err) < 0)
                 goto done;
             raw[n_pieces].data = (uint8_t *)pieces[n_pieces].ptr;
             raw[n_pieces].len = pieces[n_pieces].len;

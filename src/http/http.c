@@ -15,6 +15,7 @@
  */
 #include "http/http.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -51,7 +52,9 @@ struct http_task;
 
 struct http_client {
     struct triton_loop *loop;
-    char *base;                 /* scheme://host:port, no trailing '/' */
+    char *base; /* scheme://host:port, no trailing '/' */
+    size_t base_len;
+    char *log_base;             /* base for the verbose log: user:password@ redacted */
     struct curl_slist *headers; /* "Expect:" and the client's headers */
     long connect_timeout_ms, network_timeout_ms;
     char *ca_file, *cert_file, *key_file;
@@ -98,6 +101,7 @@ struct http_task {
 
     /* response */
     long status;
+    bool headers_ended;    /* the blank line after the reply's headers arrived */
     size_t content_length; /* hint from Content-Length, 0 if none */
     bool has_ihcl;
     size_t ihcl;
@@ -146,7 +150,8 @@ bool triton_http_header_is_secret(const char *name, size_t len)
         if (len == strlen(exact[i]) && strncasecmp(name, exact[i], len) == 0)
             return true;
     return contains_ci(name, len, "token") || contains_ci(name, len, "key") ||
-           contains_ci(name, len, "secret") || contains_ci(name, len, "password");
+           contains_ci(name, len, "secret") || contains_ci(name, len, "password") ||
+           contains_ci(name, len, "credential");
 }
 
 /* Logs one header line ("Name: value", no CRLF) with credentials redacted. */
@@ -587,6 +592,15 @@ static int compress_body(struct http_task *t, struct triton_error *err)
     return 0;
 }
 
+/* Only infer bodies are compressed: Triton decompresses nothing else (its
+ * other endpoints parse the body as JSON as it comes, and generate refuses any
+ * Content-Encoding but identity), as tritonclient compresses only infer. */
+static bool compresses(const struct http_task *t)
+{
+    return t->call->kind == TRITON_CALL_INFER && t->total > 0 &&
+           t->hc->compression != ENCODING_NONE;
+}
+
 /* Sets up pieces and the header chain. */
 static int prepare_body_and_headers(struct http_task *t, struct triton_error *err)
 {
@@ -602,7 +616,7 @@ static int prepare_body_and_headers(struct http_task *t, struct triton_error *er
         t->n_pieces = 1;
         t->total = t->one.len;
     }
-    if (t->post && t->total > 0 && hc->compression != ENCODING_NONE && compress_body(t, err) < 0)
+    if (compresses(t) && compress_body(t, err) < 0)
         return -1;
     if (t->n_pieces > 1 && t->total <= SMALL_BODY_MAX) {
         /* one small copy saves a write and a packet per request */
@@ -654,7 +668,7 @@ static int prepare_body_and_headers(struct http_task *t, struct triton_error *er
                  t->infer.json_len);
         t->nodes[k++].data = t->ihcl_line;
     }
-    if (t->post && t->total > 0 && hc->compression != ENCODING_NONE)
+    if (compresses(t))
         t->nodes[k++].data = hc->compression == ENCODING_GZIP ? (char *)"Content-Encoding: gzip"
                                                               : (char *)"Content-Encoding: deflate";
     for (int i = k - 1; i >= 0; i--) {
@@ -740,11 +754,16 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
         /* a new response (after a 100 Continue or a redirect): forget the last */
         const char *sp = memchr(line, ' ', n);
         t->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+        t->headers_ended = false;
         t->content_length = 0;
         t->has_ihcl = false;
         t->event_stream = false;
         if (t->hc->verbose)
             log_header(t->hc, '<', line, n);
+        return n;
+    }
+    if ((n == 2 && line[0] == '\r' && line[1] == '\n') || (n == 1 && line[0] == '\n')) {
+        t->headers_ended = true;
         return n;
     }
     const char *v;
@@ -989,7 +1008,8 @@ static int start_task(struct http_task *t, struct triton_error *err)
                          : timeout > (double)LONG_MAX ? LONG_MAX
                                                       : (long)(timeout < 1 ? 1 : timeout));
         if (hc->verbose) {
-            logf_(hc, "> %s %s (%zu bytes)", t->post ? "POST" : "GET", t->url, t->total);
+            logf_(hc, "> %s %s%s (%zu bytes)", t->post ? "POST" : "GET", hc->log_base,
+                  t->url + hc->base_len, t->total);
             for (struct curl_slist *h = t->header_list; h; h = h->next)
                 log_header(hc, '>', h->data, strlen(h->data));
         }
@@ -1203,16 +1223,22 @@ static void task_done(struct triton_loop_curl_task *base, CURLcode rc)
     struct triton_reply reply = {0};
     hc->active--;
 
-    if (rc == CURLE_OK && !t->cancelled)
+    if (rc == CURLE_OK && !t->cancelled && !t->headers_ended)
+        /* curl takes a connection closed in the middle of the header block as the
+         * end of a reply without body; it is a cut-off reply */
+        triton_fail(&err, TRITON_UNAVAILABLE,
+                    "%s: the connection closed before the reply's headers were complete",
+                    triton_call_kind_name(call->kind));
+    else if (rc == CURLE_OK && !t->cancelled)
         http_reply(t, &reply, &err);
     else
         transfer_error(t, rc, &err);
     if (hc->verbose && !t->poisoned) {
         curl_off_t us = 0;
         curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &us);
-        logf_(hc, "< %s %s: HTTP %ld, %zu bytes, %.3f ms%s%s", t->post ? "POST" : "GET", t->url,
-              t->status, t->len, (double)us / 1000.0, err.code ? ", error: " : "",
-              err.code ? err.message : "");
+        logf_(hc, "< %s %s%s: HTTP %ld, %zu bytes, %.3f ms%s%s", t->post ? "POST" : "GET",
+              hc->log_base, t->url + hc->base_len, t->status, t->len, (double)us / 1000.0,
+              err.code ? ", error: " : "", err.code ? err.message : "");
     }
     if (call->kind == TRITON_CALL_GENERATE_STREAM && !err.code && reply.json) {
         /* a 200 reply that was not an event stream: deliver it as the one event */
@@ -1349,6 +1375,7 @@ static void http_destroy(struct triton_client *c)
     free(hc->idle);
     curl_slist_free_all(hc->headers);
     free(hc->base);
+    free(hc->log_base);
     free(hc->ca_file);
     free(hc->cert_file);
     free(hc->key_file);
@@ -1374,6 +1401,36 @@ static int dup_opt(char **dst, const char *src, struct triton_error *err)
         return 0;
     if (!(*dst = strdup(src)))
         return triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a client");
+    return 0;
+}
+
+/* The base URL as the verbose log shows it: userinfo (user:password@, which
+ * curl turns into Basic authentication) is a credential like Authorization. */
+static char *redacted_base(const char *base)
+{
+    const char *host = strstr(base, "://");
+    host = host ? host + 3 : base;
+    const char *at = strchr(host, '@');
+    if (!at)
+        return strdup(base);
+    size_t n = (size_t)(host - base) + strlen("[redacted]") + strlen(at) + 1;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%.*s[redacted]%s", (int)(host - base), base, at);
+    return s;
+}
+
+/* A TLS file that cannot be read fails the connect, as over gRPC (which reads
+ * them when it makes the channel), rather than every later call. */
+static int check_readable(const char *path, const char *what, struct triton_error *err)
+{
+    if (!path || !*path)
+        return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "%s: cannot open '%s': %s", what, path,
+                           strerror(errno));
+    fclose(f);
     return 0;
 }
 
@@ -1424,10 +1481,14 @@ int triton_http_init(struct triton_client *c, const struct triton_client_options
     wire_jbuf_puts(&b, opts->use_tls ? "https://" : "http://");
     wire_jbuf_put(&b, url, ulen);
     hc->base = wire_jbuf_take(&b, NULL);
-    if (!hc->base) {
+    hc->log_base = hc->base ? redacted_base(hc->base) : NULL;
+    if (!hc->base || !hc->log_base) {
+        free(hc->base);
+        free(hc->log_base);
         free(hc);
         return triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a client");
     }
+    hc->base_len = strlen(hc->base);
     c->transport = &http_transport;
     c->transport_state = hc;
     if (parse_encoding(opts->compression, &hc->compression, "compression", err) < 0 ||
@@ -1437,6 +1498,10 @@ int triton_http_init(struct triton_client *c, const struct triton_client_options
         dup_opt(&hc->ca_file, opts->ca_file, err) < 0 ||
         dup_opt(&hc->cert_file, opts->cert_file, err) < 0 ||
         dup_opt(&hc->key_file, opts->key_file, err) < 0)
+        goto fail;
+    if (opts->use_tls && (check_readable(hc->ca_file, "ssl.ca_file", err) < 0 ||
+                          check_readable(hc->cert_file, "ssl.cert_file", err) < 0 ||
+                          check_readable(hc->key_file, "ssl.key_file", err) < 0))
         goto fail;
     /* no 100-continue round trip before large bodies */
     hc->headers = curl_slist_append(NULL, "Expect:");
