@@ -49,13 +49,19 @@ static void test_numel(void)
     CHECK_INT(tensor_numel_checked(bytes_overflow, 1, TENSOR_INT8, &n, &err), 0);
     CHECK_INT(tensor_numel_checked(bytes_overflow, 1, TENSOR_FP64, &n, &err), -1);
 
-    int64_t zero_first[] = {0, INT64_MAX, INT64_MAX}; /* an empty dim anywhere: 0 */
+    int64_t zero_first[] = {0, INT64_MAX, 1}; /* an empty dim anywhere: 0 */
     reset();
     CHECK_INT(tensor_numel_checked(zero_first, 3, TENSOR_FP64, &n, &err), 0);
     CHECK_INT(n, 0);
-    int64_t zero_last[] = {INT64_MAX, INT64_MAX, 0};
+    int64_t zero_last[] = {INT64_MAX, 1, 0};
     CHECK_INT(tensor_numel_checked(zero_last, 3, TENSOR_FP64, &n, &err), 0);
     CHECK_INT(n, 0);
+    /* Empty, but the other dimensions' product overflows: their strides would too
+     * (found by fuzzing the gRPC reply parser). */
+    int64_t zero_overflow[] = {0, 77, INT64_C(120000000000000000)};
+    reset();
+    CHECK_INT(tensor_numel_checked(zero_overflow, 3, TENSOR_FP32, &n, &err), -1);
+    CHECK_CONTAINS(err.message, "overflow");
 
     int64_t neg[] = {2, -3};
     reset();

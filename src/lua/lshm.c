@@ -134,7 +134,7 @@ static int shm_read(lua_State *L)
     int64_t numel;
     if (tensor_numel_checked(shape, ndim, dt, &numel, &err) != 0)
         return lerror_raise(L, &err, LERROR_LOCAL);
-    size_t n;
+    size_t n = 0; /* set on every path below; gcc cannot see through lerror_raise */
     if (dt == TENSOR_BYTES) {
         const unsigned char *p = shm_region_at(&s->region, offset, 0, &err);
         if (!p || bytes_extent(p, s->region.size - offset, numel, &n, &err) != 0)

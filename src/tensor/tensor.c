@@ -135,17 +135,22 @@ int tensor_numel_checked(const int64_t *shape, int ndim, enum tensor_dtype dt, i
                                (long long)shape[d], d + 1);
         empty = empty || shape[d] == 0;
     }
-    if (empty) { /* a 0 anywhere makes any product of the others harmless */
-        *numel = 0;
-        return 0;
-    }
+    /* The product of the non-zero dimensions must fit even when a 0 makes the
+     * tensor empty: strides are computed from it (a shape such as
+     * {0, 77, 1.2e17} would overflow them). */
     int64_t n = 1;
     size_t esize = tensor_dtype_elem_size(dt);
     for (int d = 0; d < ndim; d++) {
+        if (shape[d] == 0)
+            continue;
         if (n > INT64_MAX / shape[d])
             return triton_fail(err, TRITON_OUT_OF_RANGE,
                                "element count overflows (shape too large)");
         n *= shape[d];
+    }
+    if (empty) {
+        *numel = 0;
+        return 0;
     }
     if (esize && (uint64_t)n > SIZE_MAX / esize)
         return triton_fail(err, TRITON_OUT_OF_RANGE, "element count overflows (shape too large)");
