@@ -11,7 +11,7 @@ foreach(example ${TRITON_EXAMPLES})
                  COMMAND ${CMAKE_SOURCE_DIR}/scripts/with-testserver
                          $<TARGET_FILE:tritonlua_host> ${example})
         set_tests_properties(example.demo PROPERTIES
-            ENVIRONMENT "TRITON_REFSERVER_PROTO_DIR=${TRITON_REFSERVER_PROTO_DIR}"
+            ENVIRONMENT "TRITON_REFSERVER_PROTO_DIR=${TRITON_REFSERVER_PROTO_DIR};${TRITON_LSAN_OPTIONS}"
             TIMEOUT 300 LABELS example)
         continue()
     endif()
@@ -28,7 +28,7 @@ foreach(example ${TRITON_EXAMPLES})
                          sh -c "exec \"$0\" \"$1\" \"$TRITON_${PROTO}_URL\""
                          $<TARGET_FILE:tritonlua_host> ${example})
         set_tests_properties(example.${name}.${proto} PROPERTIES
-            ENVIRONMENT "TRITON_REFSERVER_PROTO_DIR=${TRITON_REFSERVER_PROTO_DIR}"
+            ENVIRONMENT "TRITON_REFSERVER_PROTO_DIR=${TRITON_REFSERVER_PROTO_DIR};${TRITON_LSAN_OPTIONS}"
             TIMEOUT 300 LABELS example)
     endforeach()
 endforeach()

@@ -5,6 +5,8 @@
 # Where the reference server (started by C tests, specs and examples) finds its
 # generated Python modules: this build tree (cmake/RefServer.cmake makes them).
 set(TRITON_REFSERVER_PROTO_DIR ${CMAKE_BINARY_DIR}/refserver-proto)
+# LeakSanitizer: only documented third-party leaks are suppressed (see the file).
+set(TRITON_LSAN_OPTIONS "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/lsan.supp")
 
 # tests/support/*.c (e.g. starting the reference server) is linked into each.
 file(GLOB TRITON_TEST_SUPPORT CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/support/*.c)
@@ -19,7 +21,7 @@ foreach(src ${TRITON_C_TESTS})
     target_link_libraries(${name} PRIVATE triton_test_support)
     add_test(NAME c.${name} COMMAND ${name})
     set_tests_properties(c.${name} PROPERTIES ENVIRONMENT
-        "TRITON_SOURCE_DIR=${CMAKE_SOURCE_DIR};TRITON_REFSERVER_PROTO_DIR=${TRITON_REFSERVER_PROTO_DIR}")
+        "TRITON_SOURCE_DIR=${CMAKE_SOURCE_DIR};TRITON_REFSERVER_PROTO_DIR=${TRITON_REFSERVER_PROTO_DIR};${TRITON_LSAN_OPTIONS}")
 endforeach()
 
 # ---- busted specs --------------------------------------------------------------
@@ -41,7 +43,8 @@ set(TRITON_TEST_ENV
     "TRITON_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
     "TRITON_REFSERVER_PROTO_DIR=${TRITON_REFSERVER_PROTO_DIR}"
     "TRITON_BUILD_DIR=${CMAKE_BINARY_DIR}"
-    "TRITON_SANITIZE=$<BOOL:${TRITON_SANITIZE}>")
+    "TRITON_SANITIZE=$<BOOL:${TRITON_SANITIZE}>"
+    "${TRITON_LSAN_OPTIONS}")
 
 file(GLOB TRITON_SPECS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/spec/*_spec.lua)
 foreach(spec ${TRITON_SPECS})
