@@ -367,3 +367,38 @@ describe("tritonlua REPL completion", function()
     assert.truthy(history:find("x_unique_var\\040+\\0401", 1, true), history)
   end)
 end)
+
+describe("tritonlua -u", function()
+  local h = require "support.harness"
+  local s = h.server()
+
+  for _, proto in ipairs(h.protocols) do
+    it("connects the global client on first use, over " .. proto, function()
+      local url = s[proto .. "_url"]
+      local r = run("-u " .. q(url) .. " -e " .. q("print(client.protocol, client:is_server_live())"))
+      assert.equal(0, r.status, r.err)
+      assert.equal(proto .. "\ttrue\n", r.out)
+    end)
+  end
+
+  it("does not connect when the script never uses client", function()
+    local r = run("-u http://127.0.0.1:1 -e " .. q("print(rawget(_G, 'client'))"))
+    assert.equal(0, r.status, r.err)
+    assert.equal("nil\n", r.out)
+  end)
+
+  it("raises a clear error when the server is not there", function()
+    local r = run("-u http://127.0.0.1:1 -e " .. q("print(client:is_server_live())"))
+    assert.equal(1, r.status)
+    assert.truthy(r.err:find("unavailable", 1, true), r.err)
+    assert.truthy(r.err:find("127.0.0.1", 1, true), r.err)
+  end)
+
+  it("completes model names inside a string in the REPL", function()
+    local code = "local repl = require 'triton.repl'; " ..
+      "print(table.concat(repl.complete('simple_s', _G, 'client:infer(\"'), ' '))"
+    local r = run("-u " .. q(s.http_url) .. " -e " .. q(code))
+    assert.equal(0, r.status, r.err)
+    assert.equal("simple_sequence simple_string simple_string_dyna_sequence\n", r.out)
+  end)
+end)

@@ -1,7 +1,8 @@
 -- triton.repl: the read-eval-print loop of the tritonlua host.
 --
 --   repl.run([opts])          runs until end of input (Ctrl-D)
---   repl.complete(word [, env]) -> sorted list of completions for a word
+--   repl.complete(word [, env [, before]]) -> sorted completions for a word; `before`
+--                             is the line before it (after a quote: model names)
 --
 -- It works as lua.c's REPL does: a line is first tried as `return <line>;` so
 -- that expressions print, `=expr` is the same as `return expr`, an incomplete
@@ -79,9 +80,19 @@ end
 --- Completions for `word`, the text before the cursor back to the last
 --- character that cannot be part of a name path: "pri", "triton.te", "t:res".
 --- Returns full replacements for the word, sorted.
-function M.complete(word, env)
+function M.complete(word, env, before)
   env = env or _G
   local names, out = {}, {}
+  -- Inside a string literal ("sim<Tab> after a quote): the server's model names.
+  if before and before:match("[\"']$") and word:match("^[%w_%.%-]*$") then
+    local ok, c = pcall(function() return env.client end)
+    if ok and c then
+      for _, name in ipairs(require("triton.session").model_names(c)) do
+        if name:sub(1, #word) == word then out[#out + 1] = name end
+      end
+    end
+    return out
+  end
   local base, sep, partial = word:match("^(.-)([.:])([%a_]?[%w_]*)$")
   if not base then
     if not word:match("^[%a_]?[%w_]*$") then return out end
@@ -170,7 +181,7 @@ end
 local function terminal_reader(rl)
   local path = history_file()
   if path then rl.read_history(path) end -- a missing file is the normal first run
-  rl.set_completer(function(word) return M.complete(word) end)
+  rl.set_completer(function(word, before) return M.complete(word, nil, before) end)
   local function read(prompt) return rl.readline(prompt) end
   local function remember(chunk)
     if chunk:find("%S") then

@@ -367,6 +367,24 @@ static void apply_settings(lua_State *L, int argc, char **argv, const struct opt
     lua_pop(L, 1);
 }
 
+/* The global `client`, connected to triton.default_url on first use (so that a
+ * script that never touches it never needs a server). */
+static int install_client_global(lua_State *L)
+{
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "triton.session");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "install");
+    lua_pushglobaltable(L);
+    lua_getglobal(L, "triton");
+    lua_getfield(L, -1, "default_url");
+    lua_getfield(L, -2, "default_headers");
+    lua_getfield(L, -3, "verbose");
+    lua_remove(L, -4); /* triton */
+    lua_call(L, 4, 0);
+    return 0;
+}
+
 static int push_script_args(lua_State *L)
 {
     if (lua_getglobal(L, "arg") != LUA_TTABLE)
@@ -444,6 +462,7 @@ static int pmain(lua_State *L)
     luaL_requiref(L, "triton", luaopen_triton, 1);
     lua_pop(L, 1);
     apply_settings(L, argc, argv, &o);
+    install_client_global(L);
 
     *exit_status = EXIT_FAILURE;
     if (!run_options(L, argc, argv))
