@@ -673,6 +673,12 @@ function M.wait(futures)
   if type(futures) ~= "table" then
     error("bad argument #1 to 'wait' (list of futures expected, got " .. type(futures) .. ")", 2)
   end
+  for i, f in ipairs(futures) do
+    local mt = type(f) == "userdata" and getmetatable(f)
+    if not (type(mt) == "table" and mt.__name == "triton.Future") then
+      error(("bad argument #1 to 'wait' (element %d is not a future, got %s)"):format(i, type(f)), 2)
+    end
+  end
   local results, first_err = {}, nil
   for i, f in ipairs(futures) do
     local ok, r = pcall(f.get_result, f)

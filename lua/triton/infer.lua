@@ -24,9 +24,14 @@ local function check_shape(shape, n, fname, level)
   return out
 end
 
+-- The element count of a checked shape, or nil when it does not fit in an integer
+-- (it would wrap, and a wrapped count could match the wrong data).
 local function numel(shape)
   local n = 1
-  for _, d in ipairs(shape) do n = n * d end
+  for _, d in ipairs(shape) do
+    if d ~= 0 and n > math.maxinteger // d then return nil end
+    n = n * d
+  end
   return n
 end
 
@@ -103,6 +108,10 @@ function InferInput:set_data(x, o)
     argerror(1, "set_data", "tensor, table or string expected, got " .. type(x))
   end
   local want = numel(self._shape)
+  if not want then
+    argerror(1, "set_data", string.format("input '%s' has shape {%s}: too many elements",
+      self._name, table.concat(self._shape, ",")))
+  end
   if t:numel() ~= want then
     argerror(1, "set_data", string.format("input '%s' has shape {%s} (%d elements), the data has %d",
       self._name, table.concat(self._shape, ","), want, t:numel()))
