@@ -201,6 +201,7 @@ struct lstate {
     struct lsink *ready, *ready_tail; /* sinks with replies to hand to Lua */
     struct lstream *streams;          /* open streams, to route their completions */
     struct lclient *clients;          /* open clients: what an interrupt cancels */
+    size_t reply_bytes; /* reply memory handed to Lua since the last collect_if_due */
 };
 
 volatile sig_atomic_t triton_lua_interrupted;
@@ -726,9 +727,44 @@ static int result_tostring(lua_State *L)
     return 1;
 }
 
-/* Takes ownership of r (freed if pushing fails). */
-static void push_result(lua_State *L, struct triton_infer_result *r)
+/* Bytes of C memory a result keeps alive (each distinct buffer once). */
+static size_t result_bytes(const struct triton_infer_result *r)
 {
+    size_t total = 0;
+    const struct tensor_buffer *last = NULL;
+    for (size_t i = 0; i < r->n_outputs; i++) {
+        const struct tensor_buffer *b = r->outputs[i].has_data ? r->outputs[i].tensor.buf : NULL;
+        if (b && b != last)
+            total += b->size;
+        last = b ? b : last;
+    }
+    return total;
+}
+
+/* Lua's collector sees only the small userdata of a result, not the reply body
+ * it holds: a loop of c:infer calls on 64 MiB tensors would keep every
+ * discarded result's body until some unrelated collection, several bodies at
+ * once. So replies are counted, and before the next call starts (before its
+ * reply is allocated) a full collection runs once they add up to the Lua heap's
+ * own size (at least REPLY_GC_MIN): the pacing Lua uses for its own memory. */
+#define REPLY_GC_MIN ((size_t)16 << 20)
+
+static void collect_if_due(lua_State *L, struct lstate *st)
+{
+    if (st->reply_bytes < REPLY_GC_MIN)
+        return;
+    size_t heap = (size_t)lua_gc(L, LUA_GCCOUNT) * 1024;
+    if (st->reply_bytes < heap || !lua_gc(L, LUA_GCISRUNNING))
+        return;
+    st->reply_bytes = 0;
+    lua_gc(L, LUA_GCCOLLECT);
+}
+
+/* Takes ownership of r (freed if pushing fails). */
+static void push_result(lua_State *L, struct lstate *st, struct triton_infer_result *r)
+{
+    size_t bytes = result_bytes(r);
+    st->reply_bytes = bytes > SIZE_MAX - st->reply_bytes ? SIZE_MAX : st->reply_bytes + bytes;
     struct lresult *lr = lua_newuserdatauv(L, sizeof(*lr), 0);
     lr->r = NULL;
     luaL_setmetatable(L, LRESULT_MT);
@@ -784,7 +820,7 @@ static int convert_event(lua_State *L)
     } else if (ev->reply.result) {
         struct triton_infer_result *r = ev->reply.result;
         ev->reply.result = NULL;
-        push_result(L, r);
+        push_result(L, k->st, r);
     } else {
         lcjson_push(L, ev->reply.json);
     }
@@ -922,8 +958,9 @@ static void deliver(lua_State *L, struct lsink *k)
         sink_free(k); /* streams have no future to own them */
 }
 
-static void drain(lua_State *L, struct lstate *st)
+static int drain(lua_State *L, struct lstate *st)
 {
+    int n = 0;
     while (st->ready) {
         struct lsink *k = st->ready;
         st->ready = k->ready_next;
@@ -931,21 +968,26 @@ static void drain(lua_State *L, struct lstate *st)
             st->ready_tail = NULL;
         k->queued = false;
         deliver(L, k);
+        n++;
     }
+    return n;
 }
 
 /* One loop step plus the Lua side of what completed. -1 with err on failure. */
 static int lstate_step(lua_State *L, struct lstate *st, double timeout, struct triton_error *err)
 {
-    drain(L, st);
+    /* Replies handed to Lua count as progress as much as completed transfers do:
+     * a server-sent event arrives inside a transfer that is still running, and a
+     * waiting iterator must see it now, not when the stream ends. */
+    int delivered = drain(L, st);
     struct lstate *outer = active_state;
     active_state = st;
-    int ran = triton_loop_step(st->loop, timeout, err);
+    int ran = triton_loop_step(st->loop, delivered > 0 ? 0 : timeout, err);
     active_state = outer;
     if (ran < 0)
         return -1;
-    drain(L, st);
-    return ran;
+    delivered += drain(L, st);
+    return ran + delivered;
 }
 
 /* Cancels every call and stream in flight on the state; their completions
@@ -1682,6 +1724,7 @@ static void build_call(lua_State *L, int idx, struct lcall *lcall)
 static struct lfuture *submit(lua_State *L, int client_idx, struct lclient *lc,
                               enum triton_call_kind kind, int args_idx, int cb_idx)
 {
+    collect_if_due(L, lc->st);
     struct lfuture *f = lua_newuserdatauv(L, sizeof(*f), 2);
     f->call = NULL;
     luaL_setmetatable(L, LFUTURE_MT);
