@@ -2,12 +2,13 @@
  * loop.h: the one event loop that drives both transports.
  *
  * libcurl's multi interface carries HTTP; gRPC's completion queue carries gRPC.
- * A completion-queue thread blocks in grpc_completion_queue_next and hands each
- * event over to the loop's thread through a mutex-protected list, then wakes
- * curl_multi_poll with curl_multi_wakeup (measured in ../shared/GRPC_CORE.md as
- * cheap as an eventfd). So the loop's thread waits in exactly one place,
- * curl_multi_poll, and every completion runs on that thread: the Lua binding
- * relies on this, because Lua may only be entered from its own thread.
+ * While only gRPC batches are in flight the loop's thread waits in
+ * grpc_completion_queue_next itself and runs each completion at once. While curl
+ * transfers are in flight it waits in curl_multi_poll, and a completion-queue
+ * thread (started on first need, parked when not needed) hands gRPC events over
+ * through a mutex-protected list and wakes the poll with curl_multi_wakeup.
+ * Either way every completion runs on the loop's thread: the Lua binding relies
+ * on this, because Lua may only be entered from its own thread.
  *
  * Transports register work as tasks: a curl easy handle whose CURLOPT_PRIVATE
  * points at a struct triton_loop_curl_task, or a gRPC batch whose tag is a
@@ -70,8 +71,10 @@ void triton_loop_grpc_started(struct triton_loop *loop);
 int triton_loop_step(struct triton_loop *loop, double timeout, struct triton_error *err);
 /* Number of curl transfers and gRPC batches in flight. */
 int triton_loop_pending(const struct triton_loop *loop);
-/* Makes a blocked triton_loop_step return early; safe from any thread (a signal
- * handler must not call it: set a flag and let the step's timeout expire). */
+/* Makes the next (or a blocked curl) wait of triton_loop_step return early. From
+ * another thread it ends a wait in curl_multi_poll but not one in the completion
+ * queue, which ends at its next event or timeout; a signal handler must not
+ * call it (set a flag and let the step's timeout expire). */
 void triton_loop_wakeup(struct triton_loop *loop);
 
 #endif
