@@ -16,26 +16,38 @@ local core = require "triton.core"
 local url, mode, case = arg[1], arg[2], arg[3]
 local conc, total, warmup = tonumber(arg[4]), tonumber(arg[5]), tonumber(arg[6] or "0")
 assert(url and mode and case and conc and total, "usage: client.lua URL MODE CASE CONC N [WARMUP]")
+local c = triton.connect(url, { concurrency = math.max(conc, 8) })
+local errors = 0
 
-local model, inputs
+local model, inputs, outputs
 if case == "big" then
   -- Filled, not zeroed, so that every page is really there, as in the baseline.
   model = "identity_fp32"
   inputs = { INPUT0 = triton.arange(0, 16 * 1024 * 1024, "FP32") }
+  outputs = { "OUTPUT0" }
 else
   local a, b = {}, {}
   for i = 1, 16 do a[i], b[i] = i, 2 * i end
   model = "simple"
   inputs = { INPUT0 = triton.tensor({ a }, "INT32"), INPUT1 = triton.tensor({ b }, "INT32") }
+  outputs = { "OUTPUT0", "OUTPUT1" }
 end
 
-local c = triton.connect(url, { concurrency = math.max(conc, 8) })
-local errors = 0
+-- What a script does with a result: takes its output tensors (and fails if one
+-- is missing), as the baselines copy each reply out of the transport.
+local function read_outputs(r)
+  for _, name in ipairs(outputs) do
+    if r:as_tensor(name) == nil then error("no output " .. name) end
+  end
+end
+
+local function infer_and_read()
+  read_outputs(c:infer(model, inputs))
+end
 
 local function run_sync(n)
   for _ = 1, n do
-    local ok = pcall(c.infer, c, model, inputs)
-    if not ok then errors = errors + 1 end
+    if not pcall(infer_and_read) then errors = errors + 1 end
   end
 end
 
@@ -50,7 +62,8 @@ local function run_async(n)
     local f = ring[head]
     ring[head] = nil
     head = head + 1
-    if not pcall(f.get_result, f) then errors = errors + 1 end
+    local ok, r = pcall(f.get_result, f)
+    if not (ok and pcall(read_outputs, r)) then errors = errors + 1 end
   end
 end
 
@@ -60,7 +73,7 @@ local function run_spawn(n)
     triton.spawn(function()
       while left > 0 do
         left = left - 1
-        if not pcall(c.infer, c, model, inputs) then errors = errors + 1 end
+        if not pcall(infer_and_read) then errors = errors + 1 end
       end
     end)
   end

@@ -249,36 +249,32 @@ end
 M.is_input = function(v) return getmetatable(v) == InferInput end
 M.is_output = function(v) return getmetatable(v) == InferRequestedOutput end
 
--- Inputs: a list of InferInput (Triton style) or a map name -> tensor (Lua style).
+-- Inputs: a list of InferInput (Triton style), returned as the list of wire
+-- tables build_infer reads, or a map name -> tensor (Lua style), checked and
+-- returned as is with true: lclient.c reads such a map straight from the
+-- tensors, which saves building a table per input on every call.
 local function wire_inputs(inputs, fname)
   if type(inputs) ~= "table" then
     argerror(2, fname, "list of InferInput or map of name -> tensor expected, got " .. type(inputs), 3)
   end
-  local out = {}
   if #inputs > 0 or next(inputs) == nil then
+    local out = {}
     for i, v in ipairs(inputs) do
       if getmetatable(v) ~= InferInput then
         argerror(2, fname, "inputs[" .. i .. "] is not an InferInput", 3)
       end
       out[i] = v:_wire()
     end
-    return out
+    return out, false
   end
-  local names = {}
   for k, v in pairs(inputs) do
     if type(k) ~= "string" then argerror(2, fname, "mixed list and map of inputs", 3) end
     if not core.is_tensor(v) then
       argerror(2, fname,
         string.format("input '%s' must be a tensor (triton.tensor(data, dtype))", k), 3)
     end
-    names[#names + 1] = k
   end
-  table.sort(names) -- a stable order on the wire
-  for i, k in ipairs(names) do
-    local t = inputs[k]
-    out[i] = { name = k, datatype = t.dtype, shape = t.shape, data = t }
-  end
-  return out
+  return inputs, true
 end
 
 local function wire_outputs(outputs, fname)
@@ -299,10 +295,14 @@ local function wire_outputs(outputs, fname)
   return out
 end
 
+local sequence_flags = { "sequence_start", "sequence_end" }
+local counters = { "priority", "timeout" }
+
 -- The request table for model/inputs/options `o` (keys already checked).
 function M.build_request(model, inputs, o, fname)
-  local req = { model = model, inputs = wire_inputs(inputs, fname),
-    outputs = wire_outputs(o.outputs, fname) }
+  local wired, is_map = wire_inputs(inputs, fname)
+  local req = { model = model, outputs = wire_outputs(o.outputs, fname) }
+  if is_map then req.input_map = wired else req.inputs = wired end
   if o.model_version ~= nil then
     if math.type(o.model_version) == "integer" then
       req.version = tostring(o.model_version)
@@ -323,13 +323,13 @@ function M.build_request(model, inputs, o, fname)
     error("bad option 'sequence_id' to '" .. fname .. "' (non-negative integer or string expected)", 4)
   end
   req.sequence_id = sid
-  for _, k in ipairs { "sequence_start", "sequence_end" } do
+  for _, k in ipairs(sequence_flags) do
     if o[k] ~= nil and type(o[k]) ~= "boolean" then
       error("bad option '" .. k .. "' to '" .. fname .. "' (boolean expected)", 4)
     end
     req[k] = o[k]
   end
-  for _, k in ipairs { "priority", "timeout" } do
+  for _, k in ipairs(counters) do
     if o[k] ~= nil and (math.type(o[k]) ~= "integer" or o[k] < 0) then
       error("bad option '" .. k .. "' to '" .. fname .. "' (non-negative integer expected)", 4)
     end

@@ -201,7 +201,7 @@ struct lstate {
     struct lsink *ready, *ready_tail; /* sinks with replies to hand to Lua */
     struct lstream *streams;          /* open streams, to route their completions */
     struct lclient *clients;          /* open clients: what an interrupt cancels */
-    size_t reply_bytes; /* reply memory handed to Lua since the last collect_if_due */
+    size_t reply_bytes;               /* reply memory handed to Lua since the last collect_if_due */
 };
 
 volatile sig_atomic_t triton_lua_interrupted;
@@ -1570,6 +1570,53 @@ static void build_input(lua_State *L, int idx, struct triton_infer_input *in, st
     lua_pop(L, 1);
 }
 
+static int compare_input_names(const void *a, const void *b)
+{
+    return strcmp(((const struct triton_infer_input *)a)->name,
+                  ((const struct triton_infer_input *)b)->name);
+}
+
+/* Inputs given as a map name -> tensor (lua/triton/infer.lua checked the keys
+ * and values): read straight from the tensors, without a table per input, and
+ * sent in name order so that the wire is the same from run to run. */
+static void build_input_map(lua_State *L, int idx, struct triton_infer_request *req, struct lmem *m)
+{
+    size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        n++;
+    }
+    struct triton_infer_input *inputs = lmem_array(L, m, n, sizeof(*inputs));
+    size_t i = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (i == n)
+            luaL_error(L, "the inputs table changed while it was read");
+        struct tensor *t = ltensor_test(L, -1);
+        size_t len;
+        const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &len) : NULL;
+        if (!name || !t)
+            luaL_error(L, "inputs must map names to tensors");
+        if (!t->buf)
+            luaL_error(L, "input '%s': the tensor is empty or released", name);
+        struct triton_infer_input *in = &inputs[i++];
+        in->name = lmem_strdup(L, m, name, len);
+        in->datatype = tensor_dtype_name(t->dtype);
+        struct lhold *h = lmem_alloc(L, m, sizeof(*h));
+        tensor_init_view(&h->t, t);
+        h->next = m->tensors;
+        m->tensors = h;
+        in->data = &h->t;
+        in->shape = h->t.shape;
+        in->ndim = h->t.ndim;
+        lua_pop(L, 1);
+    }
+    qsort(inputs, i, sizeof(*inputs), compare_input_names);
+    req->inputs = inputs;
+    req->n_inputs = i;
+}
+
 static void build_output(lua_State *L, int idx, struct triton_infer_requested_output *out,
                          struct lmem *m)
 {
@@ -1621,24 +1668,29 @@ static void build_infer(lua_State *L, int idx, struct triton_infer_request *req,
     req->binary_data_output = t == LUA_TNIL ? true : lua_toboolean(L, -1);
     lua_pop(L, 1);
 
-    if (lua_getfield(L, idx, "inputs") != LUA_TTABLE)
-        luaL_error(L, "an infer request needs a list of inputs");
-    int ins = lua_gettop(L);
-    size_t n = (size_t)luaL_len(L, ins);
-    struct triton_infer_input *inputs = lmem_array(L, m, n, sizeof(*inputs));
-    for (size_t i = 0; i < n; i++) {
-        lua_rawgeti(L, ins, (lua_Integer)i + 1);
-        luaL_checktype(L, -1, LUA_TTABLE);
-        build_input(L, lua_gettop(L), &inputs[i], m);
+    if (lua_getfield(L, idx, "input_map") == LUA_TTABLE) {
+        build_input_map(L, lua_gettop(L), req, m);
+    } else {
+        if (lua_getfield(L, idx, "inputs") != LUA_TTABLE)
+            luaL_error(L, "an infer request needs a list of inputs");
+        int ins = lua_gettop(L);
+        size_t n = (size_t)luaL_len(L, ins);
+        struct triton_infer_input *inputs = lmem_array(L, m, n, sizeof(*inputs));
+        for (size_t i = 0; i < n; i++) {
+            lua_rawgeti(L, ins, (lua_Integer)i + 1);
+            luaL_checktype(L, -1, LUA_TTABLE);
+            build_input(L, lua_gettop(L), &inputs[i], m);
+            lua_pop(L, 1);
+        }
+        req->inputs = inputs;
+        req->n_inputs = n;
         lua_pop(L, 1);
     }
-    req->inputs = inputs;
-    req->n_inputs = n;
     lua_pop(L, 1);
 
     if (lua_getfield(L, idx, "outputs") == LUA_TTABLE) {
         int outs = lua_gettop(L);
-        n = (size_t)luaL_len(L, outs);
+        size_t n = (size_t)luaL_len(L, outs);
         struct triton_infer_requested_output *outputs = lmem_array(L, m, n, sizeof(*outputs));
         for (size_t i = 0; i < n; i++) {
             lua_rawgeti(L, outs, (lua_Integer)i + 1);
