@@ -4,11 +4,16 @@
 #include "grpc/grpc_wire.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/slice.h>
+#include <grpc/slice_buffer.h>
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "raw tensor contents are sent from memory as is: a little-endian host is assumed"
@@ -545,8 +550,121 @@ static void release_slice(void *ctx, void *data)
     free(h);
 }
 
+/* Big replies arrive as ~64 KiB slices (GRPC_CORE.md: 1070 of them for 64 MiB).
+ * Copying them into one block while holding all of them would need the reply
+ * twice in memory, so from this size on each slice is released as soon as it
+ * is copied, and every TRIM_EVERY bytes the freed heap pages are given back
+ * (malloc_trim), so that the slices shrink while the copy grows. */
+#define STREAMED_READ_MIN ((size_t)1 << 20)
+#define TRIM_EVERY        ((size_t)8 << 20)
+#define REPLY_ALIGN       16
+
+static void release_padded(void *ctx, void *data)
+{
+    (void)data;
+    free(ctx);
+}
+
+static bool prefix_varint(const uint8_t *p, size_t n, size_t *pos, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64 && *pos < n; shift += 7) {
+        uint8_t byte = p[(*pos)++];
+        x |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *v = x;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Where the first raw_output_contents value (top-level field 6) starts, going
+ * by the first n bytes of the message; 0 if it is not found there. Output
+ * tensors can be views over the reply only where their data is aligned, so the
+ * copy is placed to align the first (for one output: the only) big tensor. */
+static size_t first_raw_offset(const uint8_t *p, size_t n)
+{
+    size_t pos = 0;
+    uint64_t key, len;
+    while (pos < n && prefix_varint(p, n, &pos, &key)) {
+        switch (key & 7) {
+        case 0:
+            if (!prefix_varint(p, n, &pos, &len))
+                return 0;
+            break;
+        case 1:
+            pos += 8;
+            break;
+        case 5:
+            pos += 4;
+            break;
+        case 2:
+            if (!prefix_varint(p, n, &pos, &len))
+                return 0;
+            if (key >> 3 == 6)
+                return pos;
+            if (len > n - pos)
+                return 0;
+            pos += (size_t)len;
+            break;
+        default:
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* The streamed read described above; NULL (err set) on failure. The byte
+ * buffer is left empty. */
+static struct tensor_buffer *read_releasing(grpc_byte_buffer *bb, size_t len,
+                                            struct triton_error *err)
+{
+    grpc_slice_buffer *sb = &bb->data.raw.slice_buffer;
+    uint8_t head[4096];
+    size_t head_len = 0;
+    for (size_t i = 0; i < sb->count && head_len < sizeof head; i++) {
+        size_t k = GRPC_SLICE_LENGTH(sb->slices[i]);
+        if (k > sizeof head - head_len)
+            k = sizeof head - head_len;
+        memcpy(head + head_len, GRPC_SLICE_START_PTR(sb->slices[i]), k);
+        head_len += k;
+    }
+    size_t pad = (REPLY_ALIGN - first_raw_offset(head, head_len) % REPLY_ALIGN) % REPLY_ALIGN;
+    uint8_t *base = len <= SIZE_MAX - pad ? malloc(len + pad) : NULL;
+    if (!base) {
+        triton_fail(err, TRITON_NO_MEMORY, "out of memory reading a %zu-byte gRPC reply", len);
+        return NULL;
+    }
+    size_t off = 0, since_trim = 0;
+    while (sb->count > 0) {
+        grpc_slice s = grpc_slice_buffer_take_first(sb);
+        size_t k = GRPC_SLICE_LENGTH(s);
+        if (k > len - off)
+            k = len - off; /* cannot happen: len is the sum of the slices */
+        memcpy(base + pad + off, GRPC_SLICE_START_PTR(s), k);
+        off += k;
+        grpc_slice_unref(s);
+        since_trim += k;
+        if (since_trim >= TRIM_EVERY) {
+#ifdef __GLIBC__
+            malloc_trim(0);
+#endif
+            since_trim = 0;
+        }
+    }
+    struct tensor_buffer *buf = tensor_buffer_wrap(base + pad, off, release_padded, base, err);
+    if (!buf)
+        free(base);
+    return buf;
+}
+
 struct tensor_buffer *grpc_wire_read(grpc_byte_buffer *bb, struct triton_error *err)
 {
+    size_t len = grpc_byte_buffer_length(bb);
+    if (bb->type == GRPC_BB_RAW && bb->data.raw.compression == GRPC_COMPRESS_NONE &&
+        len >= STREAMED_READ_MIN)
+        return read_releasing(bb, len, err);
     grpc_byte_buffer_reader reader;
     if (!grpc_byte_buffer_reader_init(&reader, bb)) {
         triton_fail(err, TRITON_PROTOCOL, "could not read (decompress) the gRPC reply");
@@ -597,7 +715,7 @@ static int read_varint(struct cursor *c, uint64_t *v, struct triton_error *err)
 static int next_field(struct cursor *c, uint32_t *field, int *wire_type, const uint8_t **val,
                       size_t *val_len, struct triton_error *err)
 {
-    uint64_t key, n;
+    uint64_t key = 0, n = 0; /* set on success; zero quiets -Wmaybe-uninitialized */
     if (read_varint(c, &key, err) < 0)
         return -1;
     *field = (uint32_t)(key >> 3);
