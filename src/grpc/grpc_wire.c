@@ -15,6 +15,8 @@
 #include <grpc/slice.h>
 #include <grpc/slice_buffer.h>
 
+#include "client/reply_block.h"
+
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "raw tensor contents are sent from memory as is: a little-endian host is assumed"
 #endif
@@ -559,10 +561,19 @@ static void release_slice(void *ctx, void *data)
 #define TRIM_EVERY        ((size_t)8 << 20)
 #define REPLY_ALIGN       16
 
+/* A copied reply's block: where it starts (before the alignment padding) and
+ * its capacity, which reply_block_free needs. */
+struct padded_block {
+    void *base;
+    size_t cap;
+};
+
 static void release_padded(void *ctx, void *data)
 {
     (void)data;
-    free(ctx);
+    struct padded_block *b = ctx;
+    reply_block_free(b->base, b->cap);
+    free(b);
 }
 
 static bool prefix_varint(const uint8_t *p, size_t n, size_t *pos, uint64_t *v)
@@ -631,8 +642,11 @@ static struct tensor_buffer *read_releasing(grpc_byte_buffer *bb, size_t len,
         head_len += k;
     }
     size_t pad = (REPLY_ALIGN - first_raw_offset(head, head_len) % REPLY_ALIGN) % REPLY_ALIGN;
-    uint8_t *base = len <= SIZE_MAX - pad ? malloc(len + pad) : NULL;
+    struct padded_block *block = malloc(sizeof *block);
+    uint8_t *base =
+        block && len <= SIZE_MAX - pad ? reply_block_alloc(len + pad, &block->cap) : NULL;
     if (!base) {
+        free(block);
         triton_fail(err, TRITON_NO_MEMORY, "out of memory reading a %zu-byte gRPC reply", len);
         return NULL;
     }
@@ -653,9 +667,10 @@ static struct tensor_buffer *read_releasing(grpc_byte_buffer *bb, size_t len,
             since_trim = 0;
         }
     }
-    struct tensor_buffer *buf = tensor_buffer_wrap(base + pad, off, release_padded, base, err);
+    block->base = base;
+    struct tensor_buffer *buf = tensor_buffer_wrap(base + pad, off, release_padded, block, err);
     if (!buf)
-        free(base);
+        release_padded(block, NULL);
     return buf;
 }
 

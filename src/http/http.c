@@ -28,6 +28,7 @@
 #include <zlib.h>
 
 #include "client/client.h"
+#include "client/reply_block.h"
 #include "wire/http_infer.h"
 #include "wire/json_num.h"
 #include "wire/sse.h"
@@ -835,13 +836,14 @@ static bool grow_body(struct http_task *t, size_t need)
         cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
     if (cap > t->pad + max)
         cap = t->pad + max;
-    char *grown = realloc(t->body, cap);
+    size_t grown_cap;
+    char *grown = reply_block_grow(t->body, t->cap, t->pad + t->len, cap, &grown_cap);
     if (!grown) {
         t->too_large = true;
         return false;
     }
     t->body = grown;
-    t->cap = cap;
+    t->cap = grown_cap;
     return true;
 }
 
@@ -939,7 +941,7 @@ static void task_free(struct http_task *t)
     free(t->packed);
     free(t->call_nodes);
     free(t->url);
-    free(t->body);
+    reply_block_free(t->body, t->cap);
     if (t->sse_started)
         wire_sse_free(&t->sse);
     free(t);
@@ -1129,10 +1131,10 @@ static void transfer_error(struct http_task *t, CURLcode rc, struct triton_error
     }
 }
 
+/* ctx carries the body's capacity, which reply_block_recycle needs */
 static void free_body_ctx(void *ctx, void *data)
 {
-    (void)ctx;
-    free(data);
+    reply_block_recycle(data, (size_t)(uintptr_t)ctx);
 }
 
 /* Builds the reply of a transfer that ended with an HTTP response. */
@@ -1192,7 +1194,8 @@ static void http_reply(struct http_task *t, struct triton_reply *reply, struct t
         }
         struct tensor_buffer *owner = NULL;
         if (t->body) {
-            owner = tensor_buffer_wrap(t->body, t->pad + t->len, free_body_ctx, NULL, err);
+            owner = tensor_buffer_wrap(t->body, t->pad + t->len, free_body_ctx,
+                                       (void *)(uintptr_t)t->cap, err);
             if (!owner)
                 return;
             t->body = NULL; /* the owner frees it once no output needs it */
@@ -1381,6 +1384,7 @@ static void http_destroy(struct triton_client *c)
     free(hc->key_file);
     free(hc->accept_encoding);
     free(hc);
+    reply_block_unhold();
     c->transport_state = NULL;
 }
 
@@ -1489,6 +1493,7 @@ int triton_http_init(struct triton_client *c, const struct triton_client_options
         return triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a client");
     }
     hc->base_len = strlen(hc->base);
+    reply_block_hold(); /* released by http_destroy */
     c->transport = &http_transport;
     c->transport_state = hc;
     if (parse_encoding(opts->compression, &hc->compression, "compression", err) < 0 ||
