@@ -424,6 +424,18 @@ describe("tostring", function()
     assert.truthy(s:find("[9900, 9901, 9902, ..., 9997, 9998, 9999]]", 1, true))
     assert.truthy(s:find("\n        ...,\n", 1, true))
   end)
+
+  it("abbreviates empty tensors with many rows", function()
+    assert.are.equal("tensor([[],\n        [],\n        []], shape={3, 0}, dtype=FP32)",
+      tostring(triton.zeros({ 3, 0 })))
+    -- printed in full, this shape would be 1e8 rows of "[]"
+    assert.are.equal("tensor([[],\n        [],\n        [],\n        ...,\n        [],\n"
+      .. "        [],\n        []], shape={100000000, 0}, dtype=FP32)",
+      tostring(triton.tensor({}, nil, { 1e8, 0 })))
+    local s = tostring(triton.zeros({ 2147483647, 2147483647, 0 }, "INT8"))
+    assert.is_true(#s < 1000)
+    assert.truthy(s:find("shape={2147483647, 2147483647, 0}, dtype=INT8)", 1, true))
+  end)
 end)
 
 describe("closing", function()
@@ -464,6 +476,54 @@ describe("errors", function()
       "ragged nested table: [2] is a number, expected a table of 2 elements")
     assert.has_error(function() triton.tensor({ 1, { 2 } }, "FP32") end,
       "ragged nested table: [2] is a table, expected a value (dims 1)")
+  end)
+
+  it("ragged nested tables name the type of the value found", function()
+    -- the path is built on the Lua stack: the type must be taken before it
+    assert.has_error(function() triton.tensor({ { 1, 2 }, 3 }) end,
+      "ragged nested table: [2] is a number, expected a table of 2 elements")
+    assert.has_error(function() triton.tensor({ { 1 }, true }) end,
+      "ragged nested table: [2] is a boolean, expected a table of 1 elements")
+    assert.has_error(function() triton.tensor({ { { 1 } }, { "x" } }) end,
+      "ragged nested table: [2][1] is a string, expected a table of 1 elements")
+  end)
+
+  it("ragged nested tables are refused before anything is allocated", function()
+    -- The first elements give the shape {4096, 4096, 4096, 4096}: 2^48 bytes,
+    -- which no allocation can give, while the table itself is a few hundred KB.
+    local function row(first)
+      local r = { first }
+      for i = 2, 4096 do r[i] = 1 end
+      return r
+    end
+    local ragged = row(row(row(row(1))))
+    assert.has_error(function() triton.tensor(ragged, "INT8") end,
+      "ragged nested table: [1][1][2] is a number, expected a table of 4096 elements")
+    assert.has_error(function() triton.tensor(ragged) end,
+      "ragged nested table: [1][1][2] is a number, expected a table of 4096 elements")
+  end)
+
+  it("an empty table with a shape whose other dims overflow", function()
+    -- 0 elements fit any shape with a 0, but strides come from the other dims
+    assert.has_error(function() triton.tensor({}, "UINT64", { 3, 255, 0, 2^53, 2 }) end,
+      "table of 0 elements does not fit shape: element count overflows (shape too large)")
+    -- the dims fit as a count, not as bytes
+    assert.has_error(function() triton.tensor({}, "FP32", { 0, 2^61 }) end,
+      "table of 0 elements does not fit shape: element count overflows (shape too large)")
+    assert.are.same({ 0, 2^60 }, triton.tensor({}, "UINT8", { 0, 2^60 }).shape)
+    assert.has_error(function() triton.zeros({ 0, 3 }):reshape(3, 0, math.maxinteger) end,
+      "element count overflows (shape too large)")
+  end)
+
+  it("totable refuses to make millions of tables for an empty tensor", function()
+    local t = triton.tensor({}, nil, { 2147483647, 0 })
+    assert.has_error(function() t:totable() end,
+      "totable: a tensor of shape {2147483647, 0} would make more than 4194304 nested tables "
+        .. "(flatten() it first, or use bytes())")
+    assert.has_error(function() triton.zeros({ 2^21, 2, 0 }):totable() end)
+    assert.are.same({}, t:flatten():totable())
+    assert.are.same({ {}, {}, {} }, triton.zeros({ 3, 0, 2^40 }):totable())
+    assert.are.equal(2000, #triton.zeros({ 2000, 1 }):totable())
   end)
 
   it("values that do not fit the dtype", function()

@@ -49,13 +49,25 @@ static void test_numel(void)
     CHECK_INT(tensor_numel_checked(bytes_overflow, 1, TENSOR_INT8, &n, &err), 0);
     CHECK_INT(tensor_numel_checked(bytes_overflow, 1, TENSOR_FP64, &n, &err), -1);
 
-    int64_t zero_first[] = {0, INT64_MAX, 1}; /* an empty dim anywhere: 0 */
+    int64_t zero_first[] = {0, INT64_MAX / 8, 1}; /* an empty dim anywhere: 0 */
     reset();
     CHECK_INT(tensor_numel_checked(zero_first, 3, TENSOR_FP64, &n, &err), 0);
     CHECK_INT(n, 0);
-    int64_t zero_last[] = {INT64_MAX, 1, 0};
+    int64_t zero_last[] = {INT64_MAX / 8, 1, 0};
     CHECK_INT(tensor_numel_checked(zero_last, 3, TENSOR_FP64, &n, &err), 0);
     CHECK_INT(n, 0);
+    /* Empty, and the other dimensions' product fits int64 but not once in bytes:
+     * tensor_iter's byte steps would overflow (found by fuzzing tensor_from_wire). */
+    int64_t zero_bytes_overflow[] = {0, 6, INT64_MAX / 16};
+    reset();
+    CHECK_INT(tensor_numel_checked(zero_bytes_overflow, 3, TENSOR_UINT8, &n, &err), 0);
+    CHECK_INT(n, 0);
+    CHECK_INT(tensor_numel_checked(zero_bytes_overflow, 3, TENSOR_UINT32, &n, &err), -1);
+    CHECK_CONTAINS(err.message, "overflow");
+    reset();
+    int64_t zero_int64_max[] = {INT64_MAX, 0};
+    CHECK_INT(tensor_numel_checked(zero_int64_max, 2, TENSOR_UINT8, &n, &err), 0);
+    CHECK_INT(tensor_numel_checked(zero_int64_max, 2, TENSOR_UINT16, &n, &err), -1);
     /* Empty, but the other dimensions' product overflows: their strides would too
      * (found by fuzzing the gRPC reply parser). */
     int64_t zero_overflow[] = {0, 77, INT64_C(120000000000000000)};
@@ -159,6 +171,25 @@ static void test_views(void)
     CHECK_INT(tensor_reshape(&r, &t, flat, 1, &err), 0);
     CHECK(r.buf == t.buf);
     tensor_release(&r);
+    /* An empty tensor has 0 elements in any shape with a 0, but strides are
+     * computed from the other dims: their product must still fit, in bytes. */
+    struct tensor empty = {0};
+    int64_t empty_shape[] = {0, 3};
+    int64_t empty_huge[] = {3, 0, INT64_MAX / 2};
+    int64_t empty_wide[] = {4, 0, INT64_MAX / 8};
+    reset();
+    CHECK_INT(tensor_init(&empty, TENSOR_FP32, empty_shape, 2, &err), 0);
+    CHECK_INT(tensor_reshape(&r, &empty, empty_huge, 3, &err), -1);
+    CHECK_CONTAINS(err.message, "overflow");
+    reset();
+    CHECK_INT(tensor_reshape(&r, &empty, empty_wide, 3, &err), -1); /* 2^62 FP32s: 2^64 bytes */
+    CHECK_CONTAINS(err.message, "overflow");
+    empty_wide[2] = INT64_MAX / 16;
+    reset();
+    CHECK_INT(tensor_reshape(&r, &empty, empty_wide, 3, &err), 0);
+    CHECK_INT(tensor_numel(&r), 0);
+    tensor_release(&r);
+    tensor_release(&empty);
 
     CHECK_INT(tensor_slice(&sl, &t, 1, 1, 3, &err), 0);
     CHECK_INT(sl.shape[1], 2);

@@ -189,6 +189,27 @@ static void test_bytes(void)
     tensor_release(&t);
 }
 
+/* An empty tensor whose other dims multiply to a count that fits int64 but not
+ * once in bytes: refused, as tensor_iter's byte steps would overflow (a
+ * reproducer of fuzz/regressions/tensor_wire/iter-step-overflow-zero-numel). */
+static void test_empty_with_huge_dims(void)
+{
+    struct tensor t = {0};
+    int64_t shape[] = {0, 6, INT64_MAX / 16};
+    reset();
+    CHECK_INT(tensor_from_wire(&t, TENSOR_UINT32, shape, 3, "", 0, NULL, &err), -1);
+    CHECK_CONTAINS(err.message, "overflow");
+    CHECK(t.buf == NULL);
+    reset();
+    CHECK_INT(tensor_from_wire(&t, TENSOR_UINT8, shape, 3, "", 0, NULL, &err), 0);
+    CHECK_INT(tensor_numel(&t), 0);
+    size_t size;
+    unsigned char *w = to_wire(&t, &size); /* walks the (empty) tensor's steps */
+    CHECK_INT(size, 0);
+    free(w);
+    tensor_release(&t);
+}
+
 int main(void)
 {
     test_round_trip_every_dtype();
@@ -196,5 +217,6 @@ int main(void)
     test_strided_to_wire();
     test_view_over_owner();
     test_bytes();
+    test_empty_with_huge_dims();
     return check_report("test_tensor_wire");
 }

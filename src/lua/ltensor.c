@@ -355,8 +355,13 @@ static void fill_leaves(struct fill *f, int tbl, int depth, int64_t n)
     f->dst += n * (int64_t)tensor_dtype_elem_size(f->dt);
 }
 
-/* Fills from the table at index tbl, which is at nesting level `depth`. */
-static void fill_level(struct fill *f, int tbl, int depth)
+/* Checks that the table at index tbl, at nesting level `depth`, and every table
+ * in it have the lengths of f->shape and hold tables down to the last level.
+ * This runs before anything is allocated: the shape comes from the first element
+ * at each level, so a ragged table (eight elements at each level of a chain of
+ * first elements, numbers everywhere else) would otherwise have us allocate for
+ * elements that do not exist. Leaf values are checked as they are stored. */
+static void check_level(struct fill *f, int tbl, int depth)
 {
     lua_State *L = f->L;
     int64_t n = f->shape[depth];
@@ -366,16 +371,36 @@ static void fill_level(struct fill *f, int tbl, int depth)
         luaL_error(L, "ragged nested table: %s has %I elements, expected %I", where,
                    (lua_Integer)len, (lua_Integer)n);
     }
+    if (depth == f->ndim - 1)
+        return;
+    for (lua_Integer i = 1; i <= n; i++) {
+        f->path[depth] = i;
+        if (lua_rawgeti(L, tbl, i) != LUA_TTABLE) {
+            /* In sequence: path_string pushes a string, which would then be the
+             * value at -1 whose type is reported. */
+            const char *type = luaL_typename(L, -1);
+            const char *where = path_string(f, depth);
+            luaL_error(L, "ragged nested table: %s is a %s, expected a table of %I elements", where,
+                       type, (lua_Integer)f->shape[depth + 1]);
+        }
+        check_level(f, lua_gettop(L), depth + 1);
+        lua_pop(L, 1);
+    }
+}
+
+/* Fills from the table at index tbl, which is at nesting level `depth`, once
+ * check_level has passed (so every level has its length and holds tables). */
+static void fill_level(struct fill *f, int tbl, int depth)
+{
+    lua_State *L = f->L;
+    int64_t n = f->shape[depth];
     if (depth == f->ndim - 1) {
         fill_leaves(f, tbl, depth, n);
         return;
     }
     for (lua_Integer i = 1; i <= n; i++) {
         f->path[depth] = i;
-        if (lua_rawgeti(L, tbl, i) != LUA_TTABLE)
-            luaL_error(L, "ragged nested table: %s is a %s, expected a table of %I elements",
-                       path_string(f, depth), luaL_typename(L, -1),
-                       (lua_Integer)f->shape[depth + 1]);
+        lua_rawgeti(L, tbl, i);
         fill_level(f, lua_gettop(L), depth + 1);
         lua_pop(L, 1);
     }
@@ -458,6 +483,10 @@ static struct tensor *from_table(lua_State *L, int tbl, enum tensor_dtype dt, co
         ndim = nested_shape(L, tbl, shape);
     }
     luaL_checkstack(L, ndim + 8, "nested table too deep");
+    f.ndim = ndim;
+    f.shape = shape;
+    if (ndim > 0)
+        check_level(&f, tbl, 0);
     if (dt == TENSOR_INVALID)
         dt = infer_dtype(L, tbl, ndim, shape);
     struct tensor *t = ltensor_push(L);
@@ -465,15 +494,16 @@ static struct tensor *from_table(lua_State *L, int tbl, enum tensor_dtype dt, co
     f.dt = dt;
     f.buf = t->buf;
     f.dst = t->buf->data;
-    f.ndim = ndim;
-    f.shape = shape;
     if (ndim > 0)
         fill_level(&f, tbl, 0);
     ltensor_track(L, t);
     if (given) {
         int64_t target[TENSOR_MAX_DIMS];
         memcpy(target, given, sizeof *given * (size_t)given_ndim);
-        if (tensor_resolve_shape(target, given_ndim, tensor_numel(t), &err) < 0)
+        /* Resolving matches element counts only: an empty table fits {3, 0, 2^62}
+         * too, whose strides would overflow, hence the full shape check. */
+        if (tensor_resolve_shape(target, given_ndim, tensor_numel(t), &err) < 0 ||
+            tensor_check_shape(target, given_ndim, dt, &err) < 0)
             luaL_error(L, "table of %I elements does not fit shape: %s",
                        (lua_Integer)tensor_numel(t), err.message);
         t->ndim = given_ndim;
@@ -1090,6 +1120,31 @@ static void push_table(lua_State *L, const struct tensor *t, int depth, int64_t 
     }
 }
 
+/* The most Lua tables t:totable() makes. Elements are not limited (their memory
+ * is already the tensor's), but the tables for the rows of an empty tensor are
+ * backed by nothing: a server can send the shape {2147483647, 0}, whose
+ * totable() would make 2^31 empty tables (over 100 GB). A table costs Lua 56
+ * bytes and more, so this allows some 300 MB of tables, far above what any
+ * sensible use of nested tables needs; t:flatten():totable() makes only one. */
+#define TOTABLE_MAX_TABLES (1 << 22)
+
+/* Whether t:totable() would make more than TOTABLE_MAX_TABLES tables: one for
+ * the whole tensor and one per index of each dim but the last. */
+static bool totable_too_many_tables(const struct tensor *t)
+{
+    int64_t tables = 0;
+    int64_t level = 1; /* tables at nesting level d */
+    for (int d = 0; d < t->ndim; d++) {
+        if (level > TOTABLE_MAX_TABLES - tables)
+            return true;
+        tables += level;
+        if (t->shape[d] != 0 && level > TOTABLE_MAX_TABLES / t->shape[d])
+            return d + 1 < t->ndim; /* the next level alone has too many */
+        level *= t->shape[d];
+    }
+    return false;
+}
+
 /* t:totable(): nested tables (the value itself for a 0-d tensor). */
 static int t_totable(lua_State *L)
 {
@@ -1097,6 +1152,13 @@ static int t_totable(lua_State *L)
     if (t->ndim == 0) {
         push_elem(L, t->dtype, elem_at(t, NULL));
         return 1;
+    }
+    if (totable_too_many_tables(t)) {
+        push_shape_string(L, t);
+        return luaL_error(L,
+                          "totable: a tensor of shape %s would make more than %d nested tables "
+                          "(flatten() it first, or use bytes())",
+                          lua_tostring(L, -1), TOTABLE_MAX_TABLES);
     }
     luaL_checkstack(L, t->ndim + 4, "tensor too deep");
     push_table(L, t, 0, t->offset);
@@ -1124,7 +1186,7 @@ static int t_bytes(lua_State *L)
 
 /* ---- tostring ------------------------------------------------------------------- */
 
-#define PRINT_THRESHOLD  1000 /* numpy's: more elements than this are abbreviated */
+#define PRINT_THRESHOLD  1000 /* numpy's: more items than this are abbreviated */
 #define PRINT_EDGE       3    /* items shown at each end of an abbreviated dim */
 #define PRINT_MAX_STRING 64   /* bytes of a BYTES element shown before "..." */
 
@@ -1253,6 +1315,20 @@ static void print_dim(struct printer *pr, int depth, int64_t off)
         luaL_addchar(pr->b, ']');
 }
 
+/* The items printing t in full would show: its elements, or for an empty
+ * tensor its innermost empty rows, each a "[]". Counting elements alone, a
+ * shape such as {1e8, 0} (which a server can send) would print 1e8 rows in full. */
+static int64_t print_items(const struct tensor *t)
+{
+    int64_t items = 1;
+    for (int d = 0; d < t->ndim && t->shape[d] != 0; d++) {
+        if (t->shape[d] > INT64_MAX / items)
+            return INT64_MAX;
+        items *= t->shape[d];
+    }
+    return items;
+}
+
 static int t_tostring(lua_State *L)
 {
     struct tensor *t = luaL_checkudata(L, 1, LTENSOR_MT);
@@ -1261,7 +1337,7 @@ static int t_tostring(lua_State *L)
         return 1;
     }
     luaL_Buffer b;
-    struct printer pr = {.t = t, .summarize = tensor_numel(t) > PRINT_THRESHOLD};
+    struct printer pr = {.t = t, .summarize = print_items(t) > PRINT_THRESHOLD};
     luaL_checkstack(L, 8, NULL);
     print_dim(&pr, 0, t->offset);
     pr.b = &b;

@@ -137,7 +137,9 @@ int tensor_numel_checked(const int64_t *shape, int ndim, enum tensor_dtype dt, i
     }
     /* The product of the non-zero dimensions must fit even when a 0 makes the
      * tensor empty: strides are computed from it (a shape such as
-     * {0, 77, 1.2e17} would overflow them). */
+     * {0, 77, 1.2e17} would overflow them), and so must that product in bytes,
+     * which tensor_iter's steps are (UINT32 {0, 6, INT64_MAX / 16} would overflow
+     * those). */
     int64_t n = 1;
     size_t esize = tensor_dtype_elem_size(dt);
     for (int d = 0; d < ndim; d++) {
@@ -148,6 +150,8 @@ int tensor_numel_checked(const int64_t *shape, int ndim, enum tensor_dtype dt, i
                                "element count overflows (shape too large)");
         n *= shape[d];
     }
+    if (esize && n > INT64_MAX / (int64_t)esize)
+        return triton_fail(err, TRITON_OUT_OF_RANGE, "element count overflows (shape too large)");
     if (empty) {
         *numel = 0;
         return 0;
@@ -315,7 +319,10 @@ int tensor_reshape(struct tensor *out, const struct tensor *t, const int64_t *sh
                            ndim, TENSOR_MAX_DIMS);
     if (ndim > 0) /* shape may be NULL for a reshape to 0-d */
         memcpy(resolved, shape, sizeof *shape * (size_t)ndim);
-    if (tensor_resolve_shape(resolved, ndim, tensor_numel(t), err) < 0)
+    /* Resolving checks only the element count, which a 0 keeps at 0 whatever the
+     * other dims are: the strides computed below need the full shape check. */
+    if (tensor_resolve_shape(resolved, ndim, tensor_numel(t), err) < 0 ||
+        tensor_check_shape(resolved, ndim, t->dtype, err) < 0)
         return -1;
     struct tensor src;
     if (tensor_is_contiguous(t))

@@ -105,7 +105,9 @@ struct tensor {
 };
 
 /* Number of elements, and whether shape * elem_size fits in size_t/int64 without
- * overflow. Shapes are checked here once so that nothing later multiplies blindly. */
+ * overflow. Shapes are checked here once so that nothing later multiplies blindly.
+ * An empty tensor's non-zero dims must multiply to a size in bytes that fits
+ * int64 as well: strides and tensor_iter's byte steps are computed from them. */
 int tensor_numel_checked(const int64_t *shape, int ndim, enum tensor_dtype dt, int64_t *numel,
                          struct triton_error *err);
 int64_t tensor_numel(const struct tensor *t);
