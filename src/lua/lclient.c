@@ -1594,7 +1594,7 @@ static void build_input_map(lua_State *L, int idx, struct triton_infer_request *
         if (i == n)
             luaL_error(L, "the inputs table changed while it was read");
         struct tensor *t = ltensor_test(L, -1);
-        size_t len;
+        size_t len = 0;
         const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &len) : NULL;
         if (!name || !t)
             luaL_error(L, "inputs must map names to tensors");
