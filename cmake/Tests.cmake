@@ -62,3 +62,10 @@ include(${CMAKE_SOURCE_DIR}/cmake/RefServer.cmake OPTIONAL)
 # ---- examples (examples/*.lua run against the reference server) -----------------
 include(${CMAKE_SOURCE_DIR}/cmake/Examples.cmake OPTIONAL)
 include(${CMAKE_SOURCE_DIR}/cmake/Lint.cmake)
+
+# ---- installing and embedding (plain build: the staged install is this build) ------
+if(NOT TRITON_SANITIZE)
+    add_test(NAME install.embed
+             COMMAND ${CMAKE_SOURCE_DIR}/tests/install/check.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR})
+    set_tests_properties(install.embed PROPERTIES TIMEOUT 300)
+endif()

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the build tree into a staging directory, then checks the three ways in:
+# a stock lua5.4 requiring the module, a C app through pkg-config, and through
+# find_package(tritonlua). Usage: check.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1 src=$2
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+prefix=/usr/local
+
+DESTDIR=$stage cmake --install "$build" --prefix "$prefix" >/dev/null
+root=$stage$prefix
+
+echo "== stock lua5.4"
+out=$(LUA_PATH_5_4="$root/share/lua/5.4/?.lua;$root/share/lua/5.4/?/init.lua" \
+      LUA_CPATH_5_4="$root/lib/lua/5.4/?.so" \
+      lua5.4 -e 'local triton = require "triton"; print(triton.tensor({{1,2},{3,4}}, "FP32"):sum())')
+echo "$out"; [ "$out" = "10.0" ]
+
+echo "== pkg-config"
+mkdir -p "$stage/pc"
+sed "s|^prefix=.*|prefix=$root|" "$root/lib/pkgconfig/tritonlua.pc" > "$stage/pc/tritonlua.pc"
+# shellcheck disable=SC2046
+cc -o "$stage/embed-pc" "$src/tests/install/embed.c" \
+    $(PKG_CONFIG_PATH="$stage/pc" pkg-config --cflags --libs tritonlua)
+out=$("$stage/embed-pc"); echo "$out"; [ "$out" = "10" ]
+
+echo "== find_package(tritonlua)"
+cmake -S "$src/tests/install" -B "$stage/cm" -DCMAKE_PREFIX_PATH="$root" >/dev/null
+cmake --build "$stage/cm" >/dev/null
+out=$("$stage/cm/embed"); echo "$out"; [ "$out" = "10" ]
