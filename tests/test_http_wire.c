@@ -708,6 +708,105 @@ static void test_reply_hostile(void)
     CHECK_ERR(err, TRITON_PROTOCOL, "too large");
 }
 
+/* One line describing a parse result, for comparing two parses. */
+static void describe_reply(const struct triton_infer_result *r, char *out, size_t cap)
+{
+    char *params = cJSON_PrintUnformatted(r->parameters);
+    size_t k = (size_t)snprintf(out, cap, "%s|%s|%s|%s", r->model_name, r->model_version,
+                                r->id ? r->id : "(none)", params ? params : "?");
+    free(params);
+    for (size_t i = 0; i < r->n_outputs && k < cap; i++) {
+        const struct triton_infer_output *o = &r->outputs[i];
+        char *op = cJSON_PrintUnformatted(o->parameters);
+        k += (size_t)snprintf(out + k, cap - k, "|%s:%s:%d:%d", o->name, o->datatype, (int)o->dtype,
+                              o->ndim);
+        for (int d = 0; d < o->ndim && k < cap; d++)
+            k += (size_t)snprintf(out + k, cap - k, ",%lld", (long long)o->shape[d]);
+        if (k < cap)
+            k += (size_t)snprintf(out + k, cap - k, ":%s:%d", op ? op : "?", (int)o->has_data);
+        free(op);
+        if (o->has_data && o->dtype == TENSOR_INT32)
+            for (int64_t e = 0; e < tensor_numel(&o->tensor) && k < cap; e++)
+                k += (size_t)snprintf(out + k, cap - k, ",%d",
+                                      *(const int32_t *)tensor_elem_ptr(&o->tensor, e));
+    }
+}
+
+/* The usual reply header is read without cJSON and anything else with it:
+ * each pair below is the same reply once in the usual form and once with
+ * something only the cJSON path reads (escapes, unknown keys, non-integer
+ * spellings of integers, blanks of other kinds), and both must give the same. */
+static void test_reply_fast_and_cjson_agree(void)
+{
+    int32_t v[4] = {1, 2, 3, -4};
+    static const struct {
+        const char *json[2];
+        size_t bin_len;
+    } pairs[] = {
+        {{"{\"model_name\":\"m\",\"model_version\":\"1\",\"id\":\"x\",\"parameters\":{\"s\":\"t\","
+          "\"i\":-3,\"z\":-0,\"b\":true,\"f\":false,\"s\":\"dup\"},\"outputs\":[{\"name\":\"A\","
+          "\"datatype\":\"INT32\",\"shape\":[2,2],\"parameters\":{\"binary_data_size\":16}}]}",
+          "{\"model_name\":\"\\u006d\",\"model_version\":\"1\",\"id\":\"x\",\"extra\":null,"
+          "\"parameters\":{\"s\":\"t\",\"i\":-3.0,\"z\":-0,\"b\":true,\"f\":false,\"s\":\"dup\"},"
+          "\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[2.0,2e0],"
+          "\"parameters\":{\"binary_data_size\":1.6e1}}]}"},
+         16},
+        {{" { \"outputs\" : [ { \"name\" : \"A\" , \"datatype\" : \"INT32\" , \"shape\" : [ 4 ] , "
+          "\"parameters\" : { \"binary_data_size\" : 16 } } ] } \r\n",
+          "\f{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[4],"
+          "\"parameters\":{\"binary_data_size\":16}}]}"},
+         16},
+        /* the first of a repeated key counts, as cJSON finds it */
+        {{"{\"model_name\":\"a\",\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[],"
+          "\"parameters\":{\"binary_data_size\":4}},{\"name\":\"B\",\"datatype\":\"WEIRD\","
+          "\"shape\":[1],\"parameters\":{\"binary_data_size\":12}}]}",
+          "{\"model_name\":\"a\",\"model_name\":\"b\",\"outputs\":[{\"name\":\"A\","
+          "\"datatype\":\"INT32\",\"shape\":[],\"parameters\":{\"binary_data_size\":4}},"
+          "{\"name\":\"B\",\"datatype\":\"WEIRD\",\"shape\":[1],\"shape\":[9],"
+          "\"parameters\":{\"binary_data_size\":12}}]}"},
+         16},
+        {{"{}", "{\"outputs\":[]}"}, 0},
+    };
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(*pairs); i++) {
+        char seen[2][1024];
+        for (int j = 0; j < 2; j++) {
+            const char *json = pairs[i].json[j];
+            size_t bin_len = pairs[i].bin_len;
+            struct body b = make_body(json, v, bin_len, 0);
+            struct triton_infer_result *r = NULL;
+            struct triton_error err = {0};
+            int rc = wire_http_infer_parse(b.data, b.len, strlen(json), NULL, &r, &err);
+            CHECK(rc == 0);
+            if (rc == 0)
+                describe_reply(r, seen[j], sizeof(seen[j]));
+            else
+                snprintf(seen[j], sizeof(seen[j]), "error: %s", err.message);
+            triton_infer_result_free(r);
+            free(b.base);
+        }
+        CHECK_STR(seen[0], seen[1]);
+    }
+    /* the usual form's data errors are the cJSON path's */
+    const char *usual = "{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[3],"
+                        "\"parameters\":{\"binary_data_size\":8}}]}";
+    const char *unusual =
+        "{\"outputs\":[{\"name\":\"\\u0041\",\"datatype\":\"INT32\",\"shape\":[3],"
+        "\"parameters\":{\"binary_data_size\":8}}]}";
+    const char *bad_size = "binary_data_size is 8 but 3 INT32 elements take 12";
+    BAD(usual, v, 8, 0, bad_size);
+    BAD(unusual, v, 8, 0, bad_size);
+    usual = "{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[2],"
+            "\"parameters\":{\"binary_data_size\":8}}]}";
+    unusual = "{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[2],"
+              "\"parameters\":{\"binary_data_size\":8.0}}]}";
+    BAD(usual, v, 12, 0, "outputs account for 8");
+    BAD(unusual, v, 12, 0, "outputs account for 8");
+    /* a usual-looking header that is not valid JSON further on is refused whole */
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[3],"
+        "\"parameters\":{\"binary_data_size\":8}}],}",
+        v, 8, 0, "not valid JSON");
+}
+
 static void test_error_text_and_mapping(void)
 {
     char t[64];
@@ -756,6 +855,7 @@ int main(void)
     test_reply_binary();
     test_reply_json();
     test_reply_hostile();
+    test_reply_fast_and_cjson_agree();
     test_error_text_and_mapping();
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;

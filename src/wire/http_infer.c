@@ -632,6 +632,40 @@ static int output_from_binary(struct triton_infer_output *o, const char *data, s
     return 0;
 }
 
+/* Fills o's tensor from the binary data its parameters' binary_data_size
+ * names (advancing *binary_pos over it) or else from the JSON "data" array. */
+static int output_data(struct triton_infer_output *o, const cJSON *data, const char *bin,
+                       size_t bin_len, size_t *binary_pos, struct tensor_buffer *owner,
+                       struct triton_error *err)
+{
+    const cJSON *bds = cJSON_GetObjectItemCaseSensitive(o->parameters, "binary_data_size");
+    if (bds) {
+        uint64_t size;
+        if (!json_size(bds, &size))
+            return triton_fail(err, TRITON_PROTOCOL,
+                               "output '%s': binary_data_size is not a non-negative integer",
+                               o->name);
+        if (size > bin_len - *binary_pos)
+            return triton_fail(err, TRITON_PROTOCOL,
+                               "output '%s': binary_data_size %llu goes past the end of the "
+                               "body (%zu bytes left)",
+                               o->name, (unsigned long long)size, bin_len - *binary_pos);
+        const char *p = bin + *binary_pos;
+        *binary_pos += (size_t)size;
+        if (o->dtype == TENSOR_INVALID)
+            return 0; /* kept as metadata only: we cannot decode a datatype we do not know */
+        return output_from_binary(o, p, (size_t)size, owner, err);
+    }
+    if (data) {
+        if (o->dtype == TENSOR_INVALID)
+            return 0;
+        return output_from_json(o, data, err);
+    }
+    /* No data at all: Triton answers so for an output it wrote into the client's
+     * shared-memory region (without naming the region). */
+    return 0;
+}
+
 /* Fills o from one element of "outputs"; *binary_pos advances over its binary data. */
 static int parse_output(struct triton_infer_output *o, cJSON *j, size_t index, const char *bin,
                         size_t bin_len, size_t *binary_pos, struct tensor_buffer *owner,
@@ -677,33 +711,8 @@ static int parse_output(struct triton_infer_output *o, cJSON *j, size_t index, c
     if (!o->parameters)
         return triton_fail(err, TRITON_NO_MEMORY, "out of memory reading an infer reply");
 
-    const cJSON *bds = cJSON_GetObjectItemCaseSensitive(o->parameters, "binary_data_size");
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(j, "data");
-    if (bds) {
-        uint64_t size;
-        if (!json_size(bds, &size))
-            return triton_fail(err, TRITON_PROTOCOL,
-                               "output '%s': binary_data_size is not a non-negative integer",
-                               o->name);
-        if (size > bin_len - *binary_pos)
-            return triton_fail(err, TRITON_PROTOCOL,
-                               "output '%s': binary_data_size %llu goes past the end of the "
-                               "body (%zu bytes left)",
-                               o->name, (unsigned long long)size, bin_len - *binary_pos);
-        const char *p = bin + *binary_pos;
-        *binary_pos += (size_t)size;
-        if (o->dtype == TENSOR_INVALID)
-            return 0; /* kept as metadata only: we cannot decode a datatype we do not know */
-        return output_from_binary(o, p, (size_t)size, owner, err);
-    }
-    if (data) {
-        if (o->dtype == TENSOR_INVALID)
-            return 0;
-        return output_from_json(o, data, err);
-    }
-    /* No data at all: Triton answers so for an output it wrote into the client's
-     * shared-memory region (without naming the region). */
-    return 0;
+    return output_data(o, cJSON_GetObjectItemCaseSensitive(j, "data"), bin, bin_len, binary_pos,
+                       owner, err);
 }
 
 static char *take_string(cJSON *root, const char *key, bool optional)
@@ -712,6 +721,378 @@ static char *take_string(cJSON *root, const char *key, bool optional)
     if (optional && !cJSON_IsString(v))
         return NULL;
     return dup_string(v);
+}
+
+/* ---- the usual reply header, read directly ---------------------------------------- */
+
+/* Nearly every infer reply header has one shape: model_name, model_version,
+ * maybe id and parameters, and outputs that each have a name, a datatype, a
+ * shape and parameters naming their binary_data_size. Reading that directly
+ * costs a fraction of building and freeing a cJSON tree for it, which was the
+ * largest part of a small request's client CPU. The reader takes a strict
+ * subset of JSON: strings without escapes or control characters, integers of
+ * at most 15 digits, the known keys once each, parameters whose values are
+ * strings, integers or booleans, and no JSON "data". Anything else, malformed
+ * replies included, is left to the cJSON path, so every reply still gets the
+ * result and the error message that path gives. The only errors raised after
+ * this reader succeeds are the data checks both paths share. */
+
+struct jscan {
+    const char *p, *end;
+};
+
+static void js_blank(struct jscan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+/* Consumes c (after blanks) when it is next. */
+static bool js_take(struct jscan *s, char c)
+{
+    js_blank(s);
+    if (s->p < s->end && *s->p == c) {
+        s->p++;
+        return true;
+    }
+    return false;
+}
+
+static bool js_peek(struct jscan *s, char c)
+{
+    js_blank(s);
+    return s->p < s->end && *s->p == c;
+}
+
+/* A string without escapes or control characters: then its text is its bytes
+ * in the header, with no NUL among them. */
+static bool js_string(struct jscan *s, const char **str, size_t *len)
+{
+    if (!js_take(s, '"'))
+        return false;
+    const char *start = s->p;
+    for (; s->p < s->end; s->p++) {
+        unsigned char c = (unsigned char)*s->p;
+        if (c == '"') {
+            *str = start;
+            *len = (size_t)(s->p - start);
+            s->p++;
+            return true;
+        }
+        if (c == '\\' || c < 0x20)
+            return false;
+    }
+    return false;
+}
+
+/* An integer of 1 to 15 digits without a leading zero, which a double holds
+ * exactly, as cJSON would store it; negative only when allowed. */
+static bool js_int(struct jscan *s, bool negative_ok, double *out)
+{
+    js_blank(s);
+    bool negative = false;
+    if (negative_ok && s->p < s->end && *s->p == '-') {
+        negative = true;
+        s->p++;
+    }
+    const char *start = s->p;
+    uint64_t v = 0;
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9') {
+        if (s->p - start == 15)
+            return false;
+        v = v * 10 + (uint64_t)(*s->p - '0');
+        s->p++;
+    }
+    size_t n = (size_t)(s->p - start);
+    if (n == 0 || (n > 1 && *start == '0'))
+        return false;
+    if (s->p < s->end && (*s->p == '.' || *s->p == 'e' || *s->p == 'E'))
+        return false;
+    *out = negative ? -(double)v : (double)v;
+    return true;
+}
+
+static bool js_word(struct jscan *s, const char *word, size_t n)
+{
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+        return false;
+    s->p += n;
+    return true;
+}
+
+#define JS_KEY_IS(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), (n)) == 0)
+
+/* Longest parameter name the reader copies onto the stack; longer ones go to cJSON. */
+#define JS_MAX_PARAM_KEY 128
+
+/* One parameter value as the cJSON item cJSON's parser would make of it. */
+static cJSON *js_param_value(struct jscan *s)
+{
+    js_blank(s);
+    if (s->p >= s->end)
+        return NULL;
+    if (*s->p == '"') {
+        const char *v;
+        size_t n;
+        if (!js_string(s, &v, &n))
+            return NULL;
+        char *text = strndup(v, n);
+        cJSON *item = text ? cJSON_CreateString(text) : NULL;
+        free(text);
+        return item;
+    }
+    if (*s->p == 't' || *s->p == 'f') {
+        if (js_word(s, "true", 4))
+            return cJSON_CreateTrue();
+        if (js_word(s, "false", 5))
+            return cJSON_CreateFalse();
+        return NULL;
+    }
+    double d;
+    return js_int(s, true, &d) ? cJSON_CreateNumber(d) : NULL;
+}
+
+/* A "parameters" object of strings, integers and booleans, as a cJSON object
+ * the way cJSON's parser would build it; NULL when it is anything else or
+ * memory ran out. */
+static cJSON *js_params(struct jscan *s)
+{
+    if (!js_take(s, '{'))
+        return NULL;
+    cJSON *obj = cJSON_CreateObject();
+    if (!obj)
+        return NULL;
+    if (js_take(s, '}'))
+        return obj;
+    do {
+        const char *k;
+        size_t kn;
+        char key[JS_MAX_PARAM_KEY];
+        if (!js_string(s, &k, &kn) || kn >= sizeof(key) || !js_take(s, ':'))
+            goto bail;
+        memcpy(key, k, kn);
+        key[kn] = '\0';
+        cJSON *item = js_param_value(s);
+        if (!item)
+            goto bail;
+        if (!cJSON_AddItemToObject(obj, key, item)) {
+            cJSON_Delete(item);
+            goto bail;
+        }
+    } while (js_take(s, ','));
+    if (js_take(s, '}'))
+        return obj;
+bail:
+    cJSON_Delete(obj);
+    return NULL;
+}
+
+/* One element of "outputs" into o (whose allocations the caller frees either
+ * way); false when it is not the usual shape. */
+static bool js_output(struct jscan *s, struct triton_infer_output *o)
+{
+    enum { NAME = 1, DATATYPE = 2, SHAPE = 4, PARAMETERS = 8 };
+    unsigned seen = 0;
+    const char *name = NULL, *datatype = NULL;
+    size_t name_len = 0, datatype_len = 0;
+    int ndim = 0;
+    if (!js_take(s, '{'))
+        return false;
+    do {
+        const char *k;
+        size_t kn;
+        unsigned bit;
+        if (!js_string(s, &k, &kn) || !js_take(s, ':'))
+            return false;
+        if (JS_KEY_IS(k, kn, "name"))
+            bit = NAME;
+        else if (JS_KEY_IS(k, kn, "datatype"))
+            bit = DATATYPE;
+        else if (JS_KEY_IS(k, kn, "shape"))
+            bit = SHAPE;
+        else if (JS_KEY_IS(k, kn, "parameters"))
+            bit = PARAMETERS;
+        else
+            return false;
+        if (seen & bit)
+            return false;
+        seen |= bit;
+        switch (bit) {
+        case NAME:
+            if (!js_string(s, &name, &name_len))
+                return false;
+            break;
+        case DATATYPE:
+            if (!js_string(s, &datatype, &datatype_len))
+                return false;
+            break;
+        case SHAPE:
+            if (!js_take(s, '['))
+                return false;
+            if (js_take(s, ']'))
+                break;
+            do {
+                double d;
+                if (ndim == TENSOR_MAX_DIMS || !js_int(s, false, &d))
+                    return false;
+                o->shape[ndim++] = (int64_t)d;
+            } while (js_take(s, ','));
+            if (!js_take(s, ']'))
+                return false;
+            break;
+        default:
+            if (!(o->parameters = js_params(s)))
+                return false;
+        }
+    } while (js_take(s, ','));
+    if (!js_take(s, '}') || (seen & (NAME | DATATYPE | SHAPE)) != (NAME | DATATYPE | SHAPE))
+        return false;
+    o->name = strndup(name, name_len);
+    o->datatype = strndup(datatype, datatype_len);
+    if (!o->parameters)
+        o->parameters = cJSON_CreateObject();
+    if (!o->name || !o->datatype || !o->parameters)
+        return false;
+    o->dtype = tensor_dtype_from_name(o->datatype, datatype_len);
+    o->ndim = ndim;
+    return true;
+}
+
+/* The "outputs" array into r->outputs, grown as elements come. */
+static bool js_outputs(struct jscan *s, struct triton_infer_result *r)
+{
+    if (!js_take(s, '['))
+        return false;
+    if (js_take(s, ']'))
+        return true;
+    size_t cap = 0;
+    do {
+        if (r->n_outputs == cap) {
+            size_t grown = cap ? 2 * cap : 4;
+            if (grown > SIZE_MAX / sizeof(*r->outputs))
+                return false;
+            struct triton_infer_output *o = realloc(r->outputs, grown * sizeof(*o));
+            if (!o)
+                return false;
+            memset(o + cap, 0, (grown - cap) * sizeof(*o));
+            r->outputs = o;
+            cap = grown;
+        }
+        struct triton_infer_output *o = &r->outputs[r->n_outputs++];
+        o->dtype = TENSOR_INVALID;
+        if (!js_output(s, o))
+            return false;
+    } while (js_take(s, ','));
+    return js_take(s, ']');
+}
+
+static char *js_dup(struct jscan *s)
+{
+    const char *v;
+    size_t n;
+    return js_string(s, &v, &n) ? strndup(v, n) : NULL;
+}
+
+/* Reads a header of the usual shape into r (fresh from calloc; the caller
+ * frees it either way); false when it is not that shape. */
+static bool js_reply(const char *header, size_t len, struct triton_infer_result *r)
+{
+    enum { MODEL_NAME = 1, MODEL_VERSION = 2, ID = 4, PARAMETERS = 8, OUTPUTS = 16 };
+    struct jscan s = {header, header + len};
+    unsigned seen = 0;
+    if (!js_take(&s, '{'))
+        return false;
+    if (!js_peek(&s, '}')) {
+        do {
+            const char *k;
+            size_t kn;
+            unsigned bit;
+            if (!js_string(&s, &k, &kn) || !js_take(&s, ':'))
+                return false;
+            if (JS_KEY_IS(k, kn, "model_name"))
+                bit = MODEL_NAME;
+            else if (JS_KEY_IS(k, kn, "model_version"))
+                bit = MODEL_VERSION;
+            else if (JS_KEY_IS(k, kn, "id"))
+                bit = ID;
+            else if (JS_KEY_IS(k, kn, "parameters"))
+                bit = PARAMETERS;
+            else if (JS_KEY_IS(k, kn, "outputs"))
+                bit = OUTPUTS;
+            else
+                return false;
+            if (seen & bit)
+                return false;
+            seen |= bit;
+            bool ok;
+            switch (bit) {
+            case MODEL_NAME:
+                ok = (r->model_name = js_dup(&s)) != NULL;
+                break;
+            case MODEL_VERSION:
+                ok = (r->model_version = js_dup(&s)) != NULL;
+                break;
+            case ID:
+                ok = (r->id = js_dup(&s)) != NULL;
+                break;
+            case PARAMETERS:
+                ok = (r->parameters = js_params(&s)) != NULL;
+                break;
+            default:
+                ok = js_outputs(&s, r);
+            }
+            if (!ok)
+                return false;
+        } while (js_take(&s, ','));
+    }
+    if (!js_take(&s, '}'))
+        return false;
+    js_blank(&s);
+    if (s.p != s.end)
+        return false;
+    if (!r->model_name)
+        r->model_name = strdup("");
+    if (!r->model_version)
+        r->model_version = strdup("");
+    if (!r->parameters)
+        r->parameters = cJSON_CreateObject();
+    return r->model_name && r->model_version && r->parameters;
+}
+
+/* Every byte after the JSON header must belong to an output. */
+static int check_binary_used(size_t bin_len, size_t used, struct triton_error *err)
+{
+    if (used != bin_len)
+        return triton_fail(err, TRITON_PROTOCOL,
+                           "infer reply has %zu bytes after its JSON header but its outputs "
+                           "account for %zu",
+                           bin_len, used);
+    return 0;
+}
+
+/* The whole parse for a header of the usual shape: 1 when done (*out set), -1
+ * on an error in the outputs' data, 0 when the header is left to cJSON. */
+static int parse_usual_reply(const char *header, size_t header_len, const char *bin, size_t bin_len,
+                             struct tensor_buffer *owner, struct triton_infer_result **out,
+                             struct triton_error *err)
+{
+    struct triton_infer_result *r = calloc(1, sizeof(*r));
+    if (!r || !js_reply(header, header_len, r)) {
+        triton_infer_result_free(r);
+        return 0;
+    }
+    r->final = true;
+    size_t pos = 0;
+    for (size_t i = 0; i < r->n_outputs; i++)
+        if (output_data(&r->outputs[i], NULL, bin, bin_len, &pos, owner, err) < 0)
+            goto fail;
+    if (check_binary_used(bin_len, pos, err) < 0)
+        goto fail;
+    *out = r;
+    return 1;
+fail:
+    triton_infer_result_free(r);
+    return -1;
 }
 
 int wire_http_infer_parse(const char *body, size_t body_len, size_t header_len,
@@ -727,6 +1108,12 @@ int wire_http_infer_parse(const char *body, size_t body_len, size_t header_len,
                            header_len, body_len);
     if (header_len == 0)
         return triton_fail(err, TRITON_PROTOCOL, "infer reply has an empty JSON header");
+    const char *bin = body + header_len;
+    size_t bin_len = body_len - header_len, pos = 0;
+    int fast = parse_usual_reply(body, header_len, bin, bin_len, owner, out, err);
+    if (fast != 0)
+        return fast < 0 ? -1 : 0;
+
     cJSON *root = cJSON_ParseWithLength(body, header_len);
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
@@ -769,8 +1156,6 @@ int wire_http_infer_parse(const char *body, size_t body_len, size_t header_len,
         triton_fail(err, TRITON_NO_MEMORY, "out of memory reading an infer reply");
         goto fail;
     }
-    const char *bin = body + header_len;
-    size_t bin_len = body_len - header_len, pos = 0;
     size_t i = 0;
     for (cJSON *o = outputs ? outputs->child : NULL; o; o = o->next, i++) {
         r->n_outputs = i + 1;
@@ -778,13 +1163,8 @@ int wire_http_infer_parse(const char *body, size_t body_len, size_t header_len,
         if (parse_output(&r->outputs[i], o, i, bin, bin_len, &pos, owner, err) < 0)
             goto fail;
     }
-    if (pos != bin_len) {
-        triton_fail(err, TRITON_PROTOCOL,
-                    "infer reply has %zu bytes after its JSON header but its outputs account "
-                    "for %zu",
-                    bin_len, pos);
+    if (check_binary_used(bin_len, pos, err) < 0)
         goto fail;
-    }
     cJSON_Delete(root);
     *out = r;
     return 0;
