@@ -25,6 +25,18 @@ extern "C" {
 TRITON_EXPORT int luaopen_triton(lua_State *L);
 TRITON_EXPORT int luaopen_triton_core(lua_State *L);
 
+/* Cancels, as Ctrl-C does in the tritonlua host, the blocking call a script is
+ * waiting in: c:infer, fut:get, sleep and every other wait of the module poll for
+ * it every 100 ms. The wait that sees it first cancels every request and stream
+ * in flight on its Lua state and raises a triton.Error with code "cancelled" and
+ * message "interrupted". It is one flag for the process, so with several Lua
+ * states it reaches whichever waits first, and one that comes while nothing
+ * waits stays set and cancels the next wait.
+ *
+ * Async-signal-safe and callable from any thread (it only stores to a volatile
+ * sig_atomic_t): call it from a SIGINT handler, a watchdog thread or a UI thread. */
+TRITON_EXPORT void triton_lua_interrupt(void);
+
 #ifdef __cplusplus
 }
 #endif

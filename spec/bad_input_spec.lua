@@ -147,6 +147,24 @@ h.transports(function(proto, url)
         { outputs = { ro } })
     end)
 
+    it("refuse NaN and infinite parameters on both transports, naming the key", function()
+      -- JSON cannot carry them, so HTTP refused them while gRPC sent them.
+      local inputs = { INPUT0 = int32({ 1 }) }
+      for _, bad in ipairs({ NAN, INF, -INF }) do
+        raises({ "parameters", "parameter 'p'", "finite" }, c.infer, c, "identity_int32", inputs,
+          { parameters = { p = bad } })
+        raises({ "#2", "set_parameter", "parameter 'q'", "finite" },
+          triton.InferInput("INPUT0", { 1 }, "INT32").set_parameter,
+          triton.InferInput("INPUT0", { 1 }, "INT32"), "q", bad)
+        raises({ "#2", "set_parameter", "parameter 'r'", "finite" },
+          triton.InferRequestedOutput("OUTPUT0").set_parameter,
+          triton.InferRequestedOutput("OUTPUT0"), "r", bad)
+      end
+      -- Finite floats and huge integers still go through.
+      local r = c:infer("identity_int32", inputs, { parameters = { p = 1.5, q = math.maxinteger } })
+      assert.equal(1, r:as_tensor("OUTPUT0")[1])
+    end)
+
     it("take an enormous timeout as no limit, and an infinite one as that or an error", function()
       -- Regression test: gRPC's deadline_after (src/grpc/grpc.c) once converted
       -- seconds * 1e6 to int64 unbounded, so 1e300 became a deadline in the past.
@@ -160,6 +178,11 @@ h.transports(function(proto, url)
     it("results check their arguments", function()
       local r = c:infer("identity_int32", { INPUT0 = int32({ 1, 2 }) })
       raises({ "string expected", "got no value" }, r.output, r)
+      -- Regression test: a number was looked up as a name ("5") and gave nil.
+      raises({ "#1", "'as_tensor'", "string expected, got number" }, function() return r:as_tensor(5) end)
+      raises({ "#1", "'output'", "string expected, got number" }, function() return r:output(5) end)
+      raises({ "no output 'OUTPUT9' in this result" }, r.as_tensor, r, "OUTPUT9")
+      raises({ "no output 'OUTPUT9' in this result" }, r.output, r, "OUTPUT9")
       raises({ "not a classification" }, r.classification, r, "OUTPUT0")
       raises({ "triton.Future expected" }, c:async_infer("identity_int32",
         { INPUT0 = int32({ 1 }) }).get_result, {})

@@ -46,7 +46,9 @@ h.transports(function(proto, url)
       assert.equal("simple", resp.model_name)
       assert.equal("r1", resp.id)
       assert.equal(2, #resp.outputs)
-      assert.is_nil(r:as_tensor("NOPE"))
+      -- An unknown name is a script's bug: it raises, naming the output.
+      assert.has_error(function() r:as_tensor("NOPE") end, "no output 'NOPE' in this result")
+      assert.has_error(function() r:output("NOPE") end, "no output 'NOPE' in this result")
     end)
 
     it("runs simple in map style", function()

@@ -469,6 +469,34 @@ describe("closing", function()
 end)
 
 describe("errors", function()
+  it("tables with keys besides their sequence, naming the key", function()
+    -- Regression test: {a = 1} once became an empty tensor, the key dropped.
+    local function has(msg, ...)
+      local m = err(triton.tensor, ...)
+      assert.is_truthy(m:find(msg, 1, true), string.format("%q does not mention %q", m, msg))
+    end
+    has("(table has non-integer key 'a')", { a = 1 })
+    has("bad argument #1 to", { a = 1 })
+    has("table has non-integer key 'a'", { 1, 2, a = 1 }, "FP32")
+    has("table has non-integer key 'a'", { 1, 2, a = 1 }, "FP32", { 2, 1 })
+    has("table has non-integer key 'a'", { a = "x" }, "BYTES")
+    has("table has non-integer key (a boolean)", { 1, [true] = 2 })
+    has("table has key 3 outside its sequence 1..1", { [1] = 1, [3] = 3 })
+    has("table has non-integer key '1.5'", { 1, ["1.5"] = 2 })
+    has("nested table [2] has non-integer key 'x'", { { 1, 2 }, { 3, 4, x = 1 } })
+    has("nested table [1][2] has non-integer key 'y'", { { { 1 }, { 2, y = 0 } } }, "INT8")
+    has("bad value at [2]", { 1, nil, 3 }, "INT32")
+    local long = {}
+    for i = 1, 100000 do long[i] = i end
+    long.z = true
+    has("table has non-integer key 'z'", long, "FP32")
+    local t = triton.zeros({ 2, 2 }, "INT32")
+    assert.has_error(function() t[1] = { 1, 2, k = 3 } end, "table has non-integer key 'k'")
+    -- A sequence with nothing else is still fine, empty or not.
+    assert.equal(0, triton.tensor({}, "FP32"):numel())
+    assert.same({ 2, 0 }, triton.tensor({ {}, {} }, "FP32").shape)
+  end)
+
   it("ragged nested tables", function()
     assert.has_error(function() triton.tensor({ { 1, 2 }, { 3 } }, "FP32") end,
       "ragged nested table: [2] has 1 elements, expected 2")

@@ -35,6 +35,13 @@ local function numel(shape)
   return n
 end
 
+-- NaN and the infinities: JSON (the HTTP body) cannot carry them, so HTTP would
+-- refuse them while gRPC's double_param would send them; refusing them here
+-- makes a parameter mean the same on both transports.
+local function non_finite(v)
+  return math.type(v) == "float" and (v ~= v or v == math.huge or v == -math.huge)
+end
+
 local function check_params_table(p, what, level)
   if type(p) ~= "table" then
     error(string.format("%s must be a table, got %s", what, type(p)), level + 1)
@@ -44,6 +51,10 @@ local function check_params_table(p, what, level)
     if type(k) ~= "string" or (tv ~= "string" and tv ~= "number" and tv ~= "boolean") then
       error(string.format("%s must map strings to booleans, numbers or strings (key %s)", what,
         tostring(k)), level + 1)
+    end
+    if non_finite(v) then
+      error(string.format("%s: parameter '%s' must be a finite number, got %s", what, k,
+        tostring(v)), level + 1)
     end
   end
 end
@@ -144,6 +155,9 @@ function InferInput:set_parameter(k, v)
   if tv ~= "string" and tv ~= "number" and tv ~= "boolean" then
     argerror(2, "set_parameter", "boolean, number or string expected, got " .. tv)
   end
+  if non_finite(v) then
+    argerror(2, "set_parameter", "parameter '" .. k .. "' must be a finite number, got " .. tostring(v))
+  end
   self._params = self._params or {}
   self._params[k] = v
   return self
@@ -226,6 +240,10 @@ end
 
 function InferRequestedOutput:set_parameter(k, v)
   if type(k) ~= "string" then argerror(1, "set_parameter", "string expected") end
+  -- Other value types are left to the request encoder, which names the parameter.
+  if non_finite(v) then
+    argerror(2, "set_parameter", "parameter '" .. k .. "' must be a finite number, got " .. tostring(v))
+  end
   self._params = self._params or {}
   self._params[k] = v
   return self

@@ -89,7 +89,7 @@ static void on_sigint(int sig)
 {
     set_sigint(SIG_DFL, NULL);
     (void)sig;
-    triton_lua_interrupted = 1;
+    triton_lua_interrupt();
     lua_sethook(globalL, interrupted, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
 }
 

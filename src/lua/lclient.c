@@ -41,7 +41,8 @@
  * step and resumes; the continuation then returns the value or raises.
  *
  * Interrupts. Every wait here polls in slices of WAIT_SLICE seconds and checks
- * triton_lua_interrupted, which a host's SIGINT handler sets (lclient.h): a
+ * triton_lua_interrupted, which a host's SIGINT handler sets through
+ * triton_lua_interrupt() (include/triton_lua.h; the flag is in lclient.h): a
  * signal handler may not wake the loop itself. Seeing it, the wait cancels every
  * call and stream in flight on the state and raises a "cancelled" triton.Error
  * whose message is "interrupted".
@@ -63,6 +64,7 @@
 #include "lua/lclient.h"
 #include "lua/lcore.h"
 #include "lua/ltensor.h"
+#include "triton_lua.h"
 #include "wire/classification.h"
 
 #define LSTATE_KEY  "triton.core.state"
@@ -205,6 +207,11 @@ struct lstate {
 };
 
 volatile sig_atomic_t triton_lua_interrupted;
+
+void triton_lua_interrupt(void)
+{
+    triton_lua_interrupted = 1;
+}
 
 static int state_gc(lua_State *L)
 {
@@ -579,23 +586,35 @@ static void push_output_info(lua_State *L, const struct triton_infer_output *o)
     lua_setfield(L, -2, "parameters");
 }
 
-/* r:as_tensor(name) -> tensor, or nil (no such output, or placed in shared memory) */
+/* The output named by argument 2, or an error naming it. The name must be a
+ * string: luaL_checkstring would turn r:as_tensor(5) into a lookup of "5". An
+ * unknown name raises, as r:classification does, rather than returning nil that
+ * a script would only trip over later (a typo in a name is a bug in the script). */
+static const struct triton_infer_output *check_output(lua_State *L,
+                                                      const struct triton_infer_result *r)
+{
+    if (lua_type(L, 2) != LUA_TSTRING)
+        luaL_typeerror(L, 2, "string");
+    const char *name = lua_tostring(L, 2);
+    const struct triton_infer_output *o = find_output(r, name);
+    if (!o)
+        luaL_error(L, "no output '%s' in this result", name);
+    return o;
+}
+
+/* r:as_tensor(name) -> tensor, or nil for an output placed in shared memory */
 static int result_as_tensor(lua_State *L)
 {
     struct triton_infer_result *r = check_result(L, 1);
-    push_output_tensor(L, find_output(r, luaL_checkstring(L, 2)));
+    push_output_tensor(L, check_output(L, r));
     return 1;
 }
 
-/* r:output(name) -> {name=, datatype=, shape=, parameters=} or nil */
+/* r:output(name) -> {name=, datatype=, shape=, parameters=} */
 static int result_output(lua_State *L)
 {
     struct triton_infer_result *r = check_result(L, 1);
-    const struct triton_infer_output *o = find_output(r, luaL_checkstring(L, 2));
-    if (!o)
-        lua_pushnil(L);
-    else
-        push_output_info(L, o);
+    push_output_info(L, check_output(L, r));
     return 1;
 }
 

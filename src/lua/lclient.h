@@ -39,7 +39,9 @@ enum tensor_dtype lclient_check_dtype(lua_State *L, int idx);
 
 void lshm_open(lua_State *L); /* src/lua/lshm.c: triton.shm (core table at -1) */
 
-/* Set to 1 by a host's SIGINT handler (async-signal-safe; nothing else is). Every
+/* Set to 1 by triton_lua_interrupt() (include/triton_lua.h), which a host's SIGINT
+ * handler calls (async-signal-safe; nothing else is), and cleared by a host
+ * before it runs a chunk, so a stale Ctrl-C does not cancel it. Every
  * wait in the binding polls in short slices and, seeing it, clears it, cancels
  * everything in flight on that Lua state and raises a "cancelled" triton.Error
  * with the message "interrupted". */

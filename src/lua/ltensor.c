@@ -273,6 +273,7 @@ struct fill {
     int ndim;
     const int64_t *shape;
     lua_Integer path[TENSOR_MAX_DIMS]; /* 1-based position being filled, for messages */
+    int arg;                           /* argument the outer table is, 0 for none: for messages */
 };
 
 static const char *path_string(struct fill *f, int depth)
@@ -355,6 +356,44 @@ static void fill_leaves(struct fill *f, int tbl, int depth, int64_t n)
     f->dst += n * (int64_t)tensor_dtype_elem_size(f->dt);
 }
 
+/* Raises an error naming the key at -1, which the table at nesting level `depth`
+ * (of sequence length len) holds besides its sequence 1..len. */
+static void bad_key(struct fill *f, int depth, lua_Unsigned len)
+{
+    lua_State *L = f->L;
+    int key = lua_gettop(L) - 1;
+    const char *what;
+    if (lua_type(L, key) == LUA_TSTRING)
+        what = lua_pushfstring(L, "non-integer key '%s'", lua_tostring(L, key));
+    else if (lua_isinteger(L, key))
+        what = lua_pushfstring(L, "key %I outside its sequence 1..%I (holes are not allowed)",
+                               lua_tointeger(L, key), (lua_Integer)len);
+    else
+        what = lua_pushfstring(L, "non-integer key (a %s)", luaL_typename(L, key));
+    if (depth > 0)
+        luaL_error(L, "nested table %s has %s", path_string(f, depth - 1), what);
+    if (f->arg > 0)
+        luaL_argerror(L, f->arg, lua_pushfstring(L, "table has %s", what));
+    luaL_error(L, "table has %s", what);
+}
+
+/* Raises if the table at tbl, whose sequence is 1..len, holds any other key: such
+ * a key would be silently dropped ({a = 1} would become an empty tensor). Only the
+ * keys after len are walked, so a long sequence costs nothing here: next() from
+ * key len goes on with the rest of the array part, then the hash part. That covers
+ * every key whenever len lies in the array part, which is where a sequence built
+ * by a constructor or by appending keeps it. */
+static void check_keys(struct fill *f, int tbl, int depth, lua_Unsigned len)
+{
+    lua_State *L = f->L;
+    if (len == 0)
+        lua_pushnil(L);
+    else
+        lua_pushinteger(L, (lua_Integer)len);
+    if (lua_next(L, tbl))
+        bad_key(f, depth, len);
+}
+
 /* Checks that the table at index tbl, at nesting level `depth`, and every table
  * in it have the lengths of f->shape and hold tables down to the last level.
  * This runs before anything is allocated: the shape comes from the first element
@@ -371,6 +410,7 @@ static void check_level(struct fill *f, int tbl, int depth)
         luaL_error(L, "ragged nested table: %s has %I elements, expected %I", where,
                    (lua_Integer)len, (lua_Integer)n);
     }
+    check_keys(f, tbl, depth, len);
     if (depth == f->ndim - 1)
         return;
     for (lua_Integer i = 1; i <= n; i++) {
@@ -465,11 +505,11 @@ static enum tensor_dtype infer_dtype(lua_State *L, int tbl, int ndim, const int6
 
 /* Pushes a tensor filled from the table at tbl: nested when shape is NULL, else
  * flat with the given shape (one -1 resolved against the table's length). */
-static struct tensor *from_table(lua_State *L, int tbl, enum tensor_dtype dt, const int64_t *given,
-                                 int given_ndim)
+static struct tensor *from_table(lua_State *L, int tbl, int arg, enum tensor_dtype dt,
+                                 const int64_t *given, int given_ndim)
 {
     struct triton_error err = {0};
-    struct fill f = {.L = L};
+    struct fill f = {.L = L, .arg = arg};
     int64_t shape[TENSOR_MAX_DIMS];
     int ndim;
     bool flat = given && lua_rawgeti(L, tbl, 1) != LUA_TTABLE;
@@ -574,10 +614,10 @@ static int l_tensor(lua_State *L)
     case LUA_TTABLE: {
         enum tensor_dtype dt = opt_dtype(L, 2, TENSOR_INVALID);
         if (lua_isnoneornil(L, 3)) {
-            from_table(L, 1, dt, NULL, 0);
+            from_table(L, 1, 1, dt, NULL, 0);
         } else {
             int ndim = check_shape(L, 3, shape, true);
-            from_table(L, 1, dt, shape, ndim);
+            from_table(L, 1, 1, dt, shape, ndim);
         }
         return 1;
     }
@@ -908,7 +948,7 @@ static void assign_values(lua_State *L, struct tensor *dst, int idx)
     struct triton_error err = {0};
     struct tensor *src = ltensor_test(L, idx);
     if (!src) {
-        from_table(L, idx, dst->dtype, NULL, 0);
+        from_table(L, idx, 0, dst->dtype, NULL, 0);
         src = lua_touserdata(L, -1);
     }
     bool same = src->ndim == dst->ndim;
