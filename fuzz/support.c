@@ -148,7 +148,8 @@ void fuzz_check_result(const struct triton_infer_result *r)
 {
     if (!r->model_name || !r->model_version)
         fuzz_fail("infer result without model_name or model_version");
-    if (!cJSON_IsObject(r->parameters))
+    /* NULL stands for no parameters (client.h) */
+    if (r->parameters && !cJSON_IsObject(r->parameters))
         fuzz_fail("infer result parameters is not an object");
     touch_json(r->parameters);
     sink += strlen(r->model_name) + strlen(r->model_version) + (r->id ? strlen(r->id) : 0);
@@ -158,7 +159,7 @@ void fuzz_check_result(const struct triton_infer_result *r)
         const struct triton_infer_output *o = &r->outputs[i];
         if (!o->name || !o->datatype)
             fuzz_fail("output %zu without name or datatype", i);
-        if (!cJSON_IsObject(o->parameters))
+        if (o->parameters && !cJSON_IsObject(o->parameters))
             fuzz_fail("output '%s': parameters is not an object", o->name);
         touch_json(o->parameters);
         if (o->ndim < 0 || o->ndim > TENSOR_MAX_DIMS)

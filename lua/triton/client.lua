@@ -452,13 +452,11 @@ local infer_option_names = set {
   "priority", "timeout", "client_timeout", "parameters", "headers", "query_params",
 }
 
-local no_options = setmetatable({}, { __newindex = function() error("read-only", 2) end })
-
 -- The request table the core reads, plus the per-call args around it.
 local function infer_args(self, model, inputs, o, fname)
   check_string_arg(model, 1, fname)
   if o == nil then -- the common call: no option tables to check or copy
-    return { infer = infer.build_request(model, inputs, no_options, fname) }
+    return { infer = infer.plain_request(model, inputs, fname) }
   end
   if type(o) ~= "table" then
     error(string.format("bad argument #3 to '%s' (options table expected, got %s)", fname,

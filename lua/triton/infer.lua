@@ -313,6 +313,14 @@ local function wire_outputs(outputs, fname)
   return out
 end
 
+-- The request table for a call without options, the common one: none of
+-- build_request's option checks apply, so it skips them all.
+function M.plain_request(model, inputs, fname)
+  local wired, is_map = wire_inputs(inputs, fname)
+  if is_map then return { model = model, input_map = wired } end
+  return { model = model, inputs = wired }
+end
+
 local sequence_flags = { "sequence_start", "sequence_end" }
 local counters = { "priority", "timeout" }
 

@@ -154,14 +154,14 @@ struct triton_infer_output {
     enum tensor_dtype dtype; /* TENSOR_INVALID for a datatype we do not know */
     int64_t shape[TENSOR_MAX_DIMS];
     int ndim;
-    cJSON *parameters;    /* object; never NULL */
+    cJSON *parameters;    /* object; NULL when the reply has none (saves an empty one per output) */
     bool has_data;        /* false for an output placed in shared memory */
     struct tensor tensor; /* valid when has_data: a view over the reply where alignment allows */
 };
 
 struct triton_infer_result {
     char *model_name, *model_version, *id;
-    cJSON *parameters; /* object; never NULL */
+    cJSON *parameters; /* object; NULL when the reply has none */
     size_t n_outputs;
     struct triton_infer_output *outputs;
     bool final; /* streams: this response ends its request (triton_final_response) */

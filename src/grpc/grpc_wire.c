@@ -985,7 +985,7 @@ int grpc_wire_parse_infer_response(const uint8_t *data, size_t len, struct tenso
         triton_fail(err, TRITON_NO_MEMORY, "out of memory parsing a gRPC reply");
         goto done;
     }
-    if (!(r->parameters = params_json(m->n_parameters, m->parameters, err)))
+    if (m->n_parameters && !(r->parameters = params_json(m->n_parameters, m->parameters, err)))
         goto done;
     cJSON *fin = cJSON_GetObjectItemCaseSensitive(r->parameters, "triton_final_response");
     if (cJSON_IsBool(fin))
@@ -1010,7 +1010,8 @@ int grpc_wire_parse_infer_response(const uint8_t *data, size_t len, struct tenso
             triton_fail(err, TRITON_NO_MEMORY, "out of memory parsing a gRPC reply");
             goto done;
         }
-        if (!(o->parameters = params_json(
+        if (t->n_parameters &&
+            !(o->parameters = params_json(
                   t->n_parameters, (Inference__ModelInferResponse__ParametersEntry **)t->parameters,
                   err)))
             goto done;

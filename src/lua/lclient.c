@@ -566,6 +566,15 @@ static void push_output_tensor(lua_State *L, const struct triton_infer_output *o
     tensor_init_view(t, &o->tensor);
 }
 
+/* A reply's parameters as a table, empty when the reply had none (NULL). */
+static void push_parameters(lua_State *L, const cJSON *parameters)
+{
+    if (parameters)
+        lcjson_push(L, parameters);
+    else
+        lua_newtable(L);
+}
+
 static void push_output_info(lua_State *L, const struct triton_infer_output *o)
 {
     lua_createtable(L, 0, 4);
@@ -575,7 +584,7 @@ static void push_output_info(lua_State *L, const struct triton_infer_output *o)
     lua_setfield(L, -2, "datatype");
     push_shape(L, o->shape, o->ndim);
     lua_setfield(L, -2, "shape");
-    lcjson_push(L, o->parameters);
+    push_parameters(L, o->parameters);
     /* binary_data_size frames the HTTP body; it is not a property of the
      * output, and gRPC has no such parameter: drop it so that both transports
      * give the same table. */
@@ -645,7 +654,7 @@ static int result_response(lua_State *L)
         lua_pushstring(L, r->id);
         lua_setfield(L, -2, "id");
     }
-    lcjson_push(L, r->parameters);
+    push_parameters(L, r->parameters);
     lua_setfield(L, -2, "parameters");
     lua_createtable(L, (int)r->n_outputs, 0);
     for (size_t i = 0; i < r->n_outputs; i++) {

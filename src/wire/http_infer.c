@@ -707,9 +707,7 @@ static int parse_output(struct triton_infer_output *o, cJSON *j, size_t index, c
         return triton_fail(err, TRITON_PROTOCOL, "output '%s': \"parameters\" is not an object",
                            o->name);
     }
-    o->parameters = params ? params : cJSON_CreateObject();
-    if (!o->parameters)
-        return triton_fail(err, TRITON_NO_MEMORY, "out of memory reading an infer reply");
+    o->parameters = params;
 
     return output_data(o, cJSON_GetObjectItemCaseSensitive(j, "data"), bin, bin_len, binary_pos,
                        owner, err);
@@ -949,9 +947,7 @@ static bool js_output(struct jscan *s, struct triton_infer_output *o)
         return false;
     o->name = strndup(name, name_len);
     o->datatype = strndup(datatype, datatype_len);
-    if (!o->parameters)
-        o->parameters = cJSON_CreateObject();
-    if (!o->name || !o->datatype || !o->parameters)
+    if (!o->name || !o->datatype)
         return false;
     o->dtype = tensor_dtype_from_name(o->datatype, datatype_len);
     o->ndim = ndim;
@@ -974,11 +970,14 @@ static bool js_outputs(struct jscan *s, struct triton_infer_result *r)
             struct triton_infer_output *o = realloc(r->outputs, grown * sizeof(*o));
             if (!o)
                 return false;
-            memset(o + cap, 0, (grown - cap) * sizeof(*o));
             r->outputs = o;
             cap = grown;
         }
+        /* Zeroed one at a time, as taken: an output is large (its tensor view
+         * holds fixed-size shape and stride arrays), and only n_outputs of the
+         * cap are ever freed. */
         struct triton_infer_output *o = &r->outputs[r->n_outputs++];
+        memset(o, 0, sizeof(*o));
         o->dtype = TENSOR_INVALID;
         if (!js_output(s, o))
             return false;
@@ -1054,9 +1053,7 @@ static bool js_reply(const char *header, size_t len, struct triton_infer_result 
         r->model_name = strdup("");
     if (!r->model_version)
         r->model_version = strdup("");
-    if (!r->parameters)
-        r->parameters = cJSON_CreateObject();
-    return r->model_name && r->model_version && r->parameters;
+    return r->model_name && r->model_version;
 }
 
 /* Every byte after the JSON header must belong to an output. */
@@ -1151,8 +1148,8 @@ int wire_http_infer_parse(const char *body, size_t body_len, size_t header_len,
         triton_fail(err, TRITON_PROTOCOL, "infer reply: \"parameters\" is not an object");
         goto fail;
     }
-    r->parameters = params ? params : cJSON_CreateObject();
-    if (!r->model_name || !r->model_version || !r->parameters) {
+    r->parameters = params;
+    if (!r->model_name || !r->model_version) {
         triton_fail(err, TRITON_NO_MEMORY, "out of memory reading an infer reply");
         goto fail;
     }
