@@ -46,5 +46,8 @@ int triton_fail(struct triton_error *err, enum triton_code code, const char *fmt
 void triton_error_clear(struct triton_error *err);
 /* The transport-neutral word for a code: "invalid_argument", ... */
 const char *triton_code_word(enum triton_code code);
+/* gRPC's name for a status number ("NOT_FOUND"), NULL outside 0..16. Kept here
+ * so that the transport's logs and the Lua error values spell them alike. */
+const char *triton_grpc_status_name(int status);
 
 #endif

@@ -111,24 +111,8 @@ static bool is_secret_header(const char *key)
 
 static const char *status_name(grpc_status_code s)
 {
-    static const char *const names[] = {"OK",
-                                        "CANCELLED",
-                                        "UNKNOWN",
-                                        "INVALID_ARGUMENT",
-                                        "DEADLINE_EXCEEDED",
-                                        "NOT_FOUND",
-                                        "ALREADY_EXISTS",
-                                        "PERMISSION_DENIED",
-                                        "RESOURCE_EXHAUSTED",
-                                        "FAILED_PRECONDITION",
-                                        "ABORTED",
-                                        "OUT_OF_RANGE",
-                                        "UNIMPLEMENTED",
-                                        "INTERNAL",
-                                        "UNAVAILABLE",
-                                        "DATA_LOSS",
-                                        "UNAUTHENTICATED"};
-    return (unsigned)s < sizeof names / sizeof *names ? names[s] : "UNKNOWN";
+    const char *name = triton_grpc_status_name((int)s);
+    return name ? name : "UNKNOWN";
 }
 
 static enum triton_code code_of_status(grpc_status_code s)

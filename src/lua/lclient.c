@@ -78,26 +78,6 @@
 
 /* ---- triton.Error ------------------------------------------------------------------ */
 
-static const char *const grpc_status_names[] = {
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-};
-
 void lerror_push(lua_State *L, const struct triton_error *err, enum lerror_origin origin)
 {
     lua_createtable(L, 0, 3);
@@ -108,9 +88,8 @@ void lerror_push(lua_State *L, const struct triton_error *err, enum lerror_origi
     if (origin == LERROR_HTTP && err->status > 0) {
         lua_pushinteger(L, err->status);
         lua_setfield(L, -2, "status");
-    } else if (origin == LERROR_GRPC && err->status > 0 &&
-               (size_t)err->status < sizeof grpc_status_names / sizeof *grpc_status_names) {
-        lua_pushstring(L, grpc_status_names[err->status]);
+    } else if (origin == LERROR_GRPC && err->status > 0 && triton_grpc_status_name(err->status)) {
+        lua_pushstring(L, triton_grpc_status_name(err->status));
         lua_setfield(L, -2, "status");
     }
     luaL_setmetatable(L, LERROR_MT);
