@@ -2095,6 +2095,18 @@ static int core_isatty(lua_State *L)
     return 1;
 }
 
+/* A metatable named `name` with the given metamethods and an __index table of
+ * methods, as luaL_newmetatable + luaL_setfuncs would build it by hand. */
+static void new_class(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods)
+{
+    luaL_newmetatable(L, name);
+    luaL_setfuncs(L, meta, 0);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
 void lclient_open(lua_State *L)
 {
     static const luaL_Reg client_methods[] = {{"call", client_call},
@@ -2121,32 +2133,15 @@ void lclient_open(lua_State *L)
                                               {"final", result_final},
                                               {NULL, NULL}};
 
-    luaL_newmetatable(L, LCLIENT_MT);
-    lua_pushcfunction(L, client_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, client_close);
-    lua_setfield(L, -2, "__close");
-    luaL_newlib(L, client_methods);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-
-    luaL_newmetatable(L, LFUTURE_MT);
-    lua_pushcfunction(L, future_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, future_tostring);
-    lua_setfield(L, -2, "__tostring");
-    luaL_newlib(L, future_methods);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-
-    luaL_newmetatable(L, LRESULT_MT);
-    lua_pushcfunction(L, result_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, result_tostring);
-    lua_setfield(L, -2, "__tostring");
-    luaL_newlib(L, result_methods);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    static const luaL_Reg client_meta[] = {
+        {"__gc", client_gc}, {"__close", client_close}, {NULL, NULL}};
+    static const luaL_Reg future_meta[] = {
+        {"__gc", future_gc}, {"__tostring", future_tostring}, {NULL, NULL}};
+    static const luaL_Reg result_meta[] = {
+        {"__gc", result_gc}, {"__tostring", result_tostring}, {NULL, NULL}};
+    new_class(L, LCLIENT_MT, client_meta, client_methods);
+    new_class(L, LFUTURE_MT, future_meta, future_methods);
+    new_class(L, LRESULT_MT, result_meta, result_methods);
 
     lerror_open(L);
     lua_pushcfunction(L, client_new);
