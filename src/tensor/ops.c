@@ -787,36 +787,6 @@ struct clamp_ctx {
     uint64_t ulo, uhi; /* UINT64 */
 };
 
-static void dtype_int_range(enum tensor_dtype dt, int64_t *lo, int64_t *hi)
-{
-    switch (dt) {
-    case TENSOR_BOOL:
-        *lo = 0, *hi = 1;
-        break;
-    case TENSOR_UINT8:
-        *lo = 0, *hi = UINT8_MAX;
-        break;
-    case TENSOR_UINT16:
-        *lo = 0, *hi = UINT16_MAX;
-        break;
-    case TENSOR_UINT32:
-        *lo = 0, *hi = UINT32_MAX;
-        break;
-    case TENSOR_INT8:
-        *lo = INT8_MIN, *hi = INT8_MAX;
-        break;
-    case TENSOR_INT16:
-        *lo = INT16_MIN, *hi = INT16_MAX;
-        break;
-    case TENSOR_INT32:
-        *lo = INT32_MIN, *hi = INT32_MAX;
-        break;
-    default:
-        *lo = INT64_MIN, *hi = INT64_MAX;
-        break;
-    }
-}
-
 static double scalar_as_double(const struct tensor_scalar *s)
 {
     return s->is_int ? (double)s->i : s->f;
@@ -835,7 +805,8 @@ static void int_bound(const struct tensor_scalar *s, bool is_lo, enum tensor_dty
         }
         return;
     }
-    int64_t v, lo, hi;
+    int64_t v, lo;
+    uint64_t hi;
     if (s->is_int) {
         v = s->i;
     } else {
@@ -844,8 +815,8 @@ static void int_bound(const struct tensor_scalar *s, bool is_lo, enum tensor_dty
             : d >= 9223372036854775808.0 ? INT64_MAX
                                          : (int64_t)d;
     }
-    dtype_int_range(dt, &lo, &hi);
-    *ibound = v < lo ? lo : v > hi ? hi : v;
+    tensor_dtype_int_range(dt, &lo, &hi); /* not UINT64 here, so hi <= INT64_MAX */
+    *ibound = v < lo ? lo : v > (int64_t)hi ? (int64_t)hi : v;
 }
 
 static int clamp_run(void *vctx, int64_t n, char *const *ptr, const int64_t *st)

@@ -584,63 +584,7 @@ static void store_wrapped(enum tensor_dtype dt, void *p, uint64_t v)
     }
 }
 
-void tensor_set_f64(enum tensor_dtype dt, void *p, double v)
-{
-    switch (dt) {
-    case TENSOR_BOOL:
-        *(uint8_t *)p = v != 0; /* NaN too */
-        break;
-    case TENSOR_UINT8:
-        *(uint8_t *)p = (uint8_t)clamp_i64(f64_to_i64_sat(v), 0, UINT8_MAX);
-        break;
-    case TENSOR_UINT16:
-        *(uint16_t *)p = (uint16_t)clamp_i64(f64_to_i64_sat(v), 0, UINT16_MAX);
-        break;
-    case TENSOR_UINT32:
-        *(uint32_t *)p = (uint32_t)clamp_i64(f64_to_i64_sat(v), 0, UINT32_MAX);
-        break;
-    case TENSOR_UINT64:
-        *(uint64_t *)p = f64_to_u64_sat(v);
-        break;
-    case TENSOR_INT8:
-        *(int8_t *)p = (int8_t)clamp_i64(f64_to_i64_sat(v), INT8_MIN, INT8_MAX);
-        break;
-    case TENSOR_INT16:
-        *(int16_t *)p = (int16_t)clamp_i64(f64_to_i64_sat(v), INT16_MIN, INT16_MAX);
-        break;
-    case TENSOR_INT32:
-        *(int32_t *)p = (int32_t)clamp_i64(f64_to_i64_sat(v), INT32_MIN, INT32_MAX);
-        break;
-    case TENSOR_INT64:
-        *(int64_t *)p = f64_to_i64_sat(v);
-        break;
-    case TENSOR_FP16:
-        *(uint16_t *)p = tensor_f64_to_f16(v);
-        break;
-    case TENSOR_BF16:
-        *(uint16_t *)p = tensor_f64_to_bf16(v);
-        break;
-    case TENSOR_FP32:
-        *(float *)p = tensor_f64_to_f32(v);
-        break;
-    case TENSOR_FP64:
-        *(double *)p = v;
-        break;
-    default:
-        break;
-    }
-}
-
-void tensor_set_i64(enum tensor_dtype dt, void *p, int64_t v)
-{
-    if (is_float(dt))
-        tensor_set_f64(dt, p, (double)v);
-    else
-        store_wrapped(dt, p, (uint64_t)v);
-}
-
-/* Range of an integer dtype (BOOL counts as 0..1). */
-static void int_range(enum tensor_dtype dt, int64_t *lo, uint64_t *hi)
+void tensor_dtype_int_range(enum tensor_dtype dt, int64_t *lo, uint64_t *hi)
 {
     switch (dt) {
     case TENSOR_BOOL:
@@ -673,6 +617,54 @@ static void int_range(enum tensor_dtype dt, int64_t *lo, uint64_t *hi)
     }
 }
 
+void tensor_set_f64(enum tensor_dtype dt, void *p, double v)
+{
+    switch (dt) {
+    case TENSOR_BOOL:
+        *(uint8_t *)p = v != 0; /* NaN too */
+        break;
+    case TENSOR_UINT64:
+        *(uint64_t *)p = f64_to_u64_sat(v);
+        break;
+    case TENSOR_UINT8:
+    case TENSOR_UINT16:
+    case TENSOR_UINT32:
+    case TENSOR_INT8:
+    case TENSOR_INT16:
+    case TENSOR_INT32:
+    case TENSOR_INT64: {
+        /* Saturate into the dtype's range; the store then only drops zero bits. */
+        int64_t lo;
+        uint64_t hi;
+        tensor_dtype_int_range(dt, &lo, &hi);
+        store_wrapped(dt, p, (uint64_t)clamp_i64(f64_to_i64_sat(v), lo, (int64_t)hi));
+        break;
+    }
+    case TENSOR_FP16:
+        *(uint16_t *)p = tensor_f64_to_f16(v);
+        break;
+    case TENSOR_BF16:
+        *(uint16_t *)p = tensor_f64_to_bf16(v);
+        break;
+    case TENSOR_FP32:
+        *(float *)p = tensor_f64_to_f32(v);
+        break;
+    case TENSOR_FP64:
+        *(double *)p = v;
+        break;
+    default:
+        break;
+    }
+}
+
+void tensor_set_i64(enum tensor_dtype dt, void *p, int64_t v)
+{
+    if (is_float(dt))
+        tensor_set_f64(dt, p, (double)v);
+    else
+        store_wrapped(dt, p, (uint64_t)v);
+}
+
 int tensor_set_i64_exact(enum tensor_dtype dt, void *p, int64_t v, struct triton_error *err)
 {
     if (dt == TENSOR_BYTES)
@@ -681,7 +673,7 @@ int tensor_set_i64_exact(enum tensor_dtype dt, void *p, int64_t v, struct triton
     if (!is_float(dt)) {
         int64_t lo;
         uint64_t hi;
-        int_range(dt, &lo, &hi);
+        tensor_dtype_int_range(dt, &lo, &hi);
         if (v < lo || (v > 0 && (uint64_t)v > hi))
             return triton_fail(err, TRITON_OUT_OF_RANGE, "value %lld does not fit %s", (long long)v,
                                tensor_dtype_name(dt));

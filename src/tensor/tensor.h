@@ -64,6 +64,9 @@ const char *tensor_dtype_name(enum tensor_dtype dt);
 size_t tensor_dtype_wire_size(enum tensor_dtype dt);
 /* Bytes per element in memory (sizeof(struct tensor_str) for BYTES). */
 size_t tensor_dtype_elem_size(enum tensor_dtype dt);
+/* Value range of an integer dtype: BOOL is 0..1, INT64 and UINT64 their full
+ * ranges (UINT64's upper end only fits in hi). Other dtypes: INT64's range. */
+void tensor_dtype_int_range(enum tensor_dtype dt, int64_t *lo, uint64_t *hi);
 
 /* ---- buffers ------------------------------------------------------------------ */
 
