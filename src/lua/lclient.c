@@ -1238,6 +1238,18 @@ static bool opt_bool(lua_State *L, int idx, const char *k)
     return r;
 }
 
+/* Number of entries of the table at index tab (any keys). */
+static size_t table_count(lua_State *L, int tab)
+{
+    size_t count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, tab)) {
+        lua_pop(L, 1);
+        count++;
+    }
+    return count;
+}
+
 /* Field k of the table at idx, a table of string -> string, as a kv array. */
 static struct triton_kv *opt_kv(lua_State *L, int idx, const char *k, struct lmem *m, size_t *n)
 {
@@ -1250,12 +1262,7 @@ static struct triton_kv *opt_kv(lua_State *L, int idx, const char *k, struct lme
     if (t != LUA_TTABLE)
         luaL_error(L, "option '%s' must be a table, got %s", k, luaL_typename(L, -1));
     int tab = lua_gettop(L);
-    size_t count = 0;
-    lua_pushnil(L);
-    while (lua_next(L, tab)) {
-        lua_pop(L, 1);
-        count++;
-    }
+    size_t count = table_count(L, tab);
     if (count > MAX_HEADERS)
         luaL_error(L, "option '%s' has more than %d entries", k, MAX_HEADERS);
     struct triton_kv *kv = lmem_array(L, m, count, sizeof(*kv));
@@ -1330,12 +1337,7 @@ static int client_new(lua_State *L)
 
     if (lua_getfield(L, 1, "channel_args") == LUA_TTABLE) {
         int tab = lua_gettop(L);
-        size_t count = 0;
-        lua_pushnil(L);
-        while (lua_next(L, tab)) {
-            lua_pop(L, 1);
-            count++;
-        }
+        size_t count = table_count(L, tab);
         if (count > MAX_HEADERS)
             return luaL_error(L, "option 'channel_args' has more than %d entries", MAX_HEADERS);
         struct triton_channel_arg *args = lmem_array(L, &lc->opts, count, sizeof(*args));
@@ -1485,12 +1487,7 @@ static struct triton_param *build_params(lua_State *L, int idx, const char *fiel
     if (t != LUA_TTABLE)
         luaL_error(L, "'%s' must be a table, got %s", field, luaL_typename(L, -1));
     int tab = lua_gettop(L);
-    size_t count = 0;
-    lua_pushnil(L);
-    while (lua_next(L, tab)) {
-        lua_pop(L, 1);
-        count++;
-    }
+    size_t count = table_count(L, tab);
     struct triton_param *p = lmem_array(L, m, count, sizeof(*p));
     lua_pushnil(L);
     while (lua_next(L, tab)) {
@@ -1734,12 +1731,7 @@ static void build_call(lua_State *L, int idx, struct lcall *lcall)
     call->config_json = opt_string(L, idx, "config", m);
     if (lua_getfield(L, idx, "files") == LUA_TTABLE) {
         int tab = lua_gettop(L);
-        size_t count = 0;
-        lua_pushnil(L);
-        while (lua_next(L, tab)) {
-            lua_pop(L, 1);
-            count++;
-        }
+        size_t count = table_count(L, tab);
         struct triton_bytes *files = lmem_array(L, m, count, sizeof(*files));
         size_t n = 0;
         lua_pushnil(L);
