@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/secret.h"
 #include "http/http.h"
 #include "wire/classification.h"
 #include "wire/http_infer.h"
@@ -837,11 +838,11 @@ static void test_error_text_and_mapping(void)
                                          "X-Api-Key",     "x-auth-token",        "Client-Secret",
                                          "DB_PASSWORD"};
     for (size_t i = 0; i < sizeof(secret) / sizeof(*secret); i++)
-        CHECK(triton_http_header_is_secret(secret[i], strlen(secret[i])));
+        CHECK(triton_header_is_secret(secret[i], strlen(secret[i])));
     static const char *const plain[] = {"Content-Type", "Inference-Header-Content-Length",
                                         "Accept-Encoding", "X-Request-Id"};
     for (size_t i = 0; i < sizeof(plain) / sizeof(*plain); i++)
-        CHECK(!triton_http_header_is_secret(plain[i], strlen(plain[i])));
+        CHECK(!triton_header_is_secret(plain[i], strlen(plain[i])));
 }
 
 int main(void)

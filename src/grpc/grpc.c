@@ -37,6 +37,7 @@
 #include <grpc/support/time.h>
 
 #include "client/client.h"
+#include "common/secret.h"
 #include "grpc/grpc_generate.h"
 #include "grpc/grpc_wire.h"
 #include "proto/grpc_service.pb-c.h"
@@ -96,17 +97,6 @@ static void logf_(struct gt *t, const char *fmt, ...)
         t->log(t->log_ctx, line);
     else
         fprintf(stderr, "%s\n", line);
-}
-
-/* Metadata whose value the verbose log hides: the names HTTP's log hides too. */
-static bool is_secret_header(const char *key)
-{
-    static const char *const words[] = {"authorization", "cookie", "token",     "secret",
-                                        "password",      "key",    "credential"};
-    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
-        if (strcasestr(key, words[i]))
-            return true;
-    return false;
 }
 
 static const char *status_name(grpc_status_code s)
@@ -272,7 +262,7 @@ static void log_metadata(struct gt *t, const grpc_metadata *md, size_t n)
                  (const char *)GRPC_SLICE_START_PTR(md[i].key));
         size_t vlen = GRPC_SLICE_LENGTH(md[i].value);
         bool bin = strlen(key) > 4 && strcmp(key + strlen(key) - 4, "-bin") == 0;
-        if (is_secret_header(key))
+        if (triton_header_is_secret(key, strlen(key)))
             logf_(t, "grpc > %s: [redacted]", key);
         else if (bin)
             logf_(t, "grpc > %s: (%zu bytes)", key, vlen);

@@ -15,6 +15,8 @@
  */
 #include "http/http.h"
 
+#include "common/secret.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -134,27 +136,6 @@ static void logf_(struct http_client *hc, const char *fmt, ...)
         fprintf(stderr, "%s\n", line);
 }
 
-static bool contains_ci(const char *s, size_t n, const char *word)
-{
-    size_t w = strlen(word);
-    for (size_t i = 0; i + w <= n; i++)
-        if (strncasecmp(s + i, word, w) == 0)
-            return true;
-    return false;
-}
-
-bool triton_http_header_is_secret(const char *name, size_t len)
-{
-    static const char *const exact[] = {"authorization", "proxy-authorization", "cookie",
-                                        "set-cookie"};
-    for (size_t i = 0; i < sizeof(exact) / sizeof(*exact); i++)
-        if (len == strlen(exact[i]) && strncasecmp(name, exact[i], len) == 0)
-            return true;
-    return contains_ci(name, len, "token") || contains_ci(name, len, "key") ||
-           contains_ci(name, len, "secret") || contains_ci(name, len, "password") ||
-           contains_ci(name, len, "credential");
-}
-
 /* Logs one header line ("Name: value", no CRLF) with credentials redacted. */
 static void log_header(struct http_client *hc, char dir, const char *line, size_t n)
 {
@@ -163,7 +144,7 @@ static void log_header(struct http_client *hc, char dir, const char *line, size_
     if (n == 0)
         return;
     const char *colon = memchr(line, ':', n);
-    if (colon && triton_http_header_is_secret(line, (size_t)(colon - line)))
+    if (colon && triton_header_is_secret(line, (size_t)(colon - line)))
         logf_(hc, "%c %.*s: [redacted]", dir, (int)(colon - line), line);
     else
         logf_(hc, "%c %.*s", dir, (int)n, line);

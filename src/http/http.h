@@ -19,11 +19,6 @@
 /* Transfers a client runs at once when the options do not say. */
 #define TRITON_HTTP_DEFAULT_CONCURRENCY 8
 
-/* Whether a header of this name carries credentials and is redacted in the
- * verbose log: Authorization, Proxy-Authorization, Cookie, Set-Cookie, and any
- * name containing "token", "key", "secret" or "password" (any case). */
-bool triton_http_header_is_secret(const char *name, size_t len);
-
 /* Maps an HTTP error status to the transport-neutral code. */
 enum triton_code triton_http_status_code(long status);
 
