@@ -9,6 +9,8 @@
  * error in it cannot unwind through libedit.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,25 +26,58 @@
 #define HISTORY_MAX 1000
 
 /* Ctrl-C at the prompt abandons the line, as shells do, instead of killing the
- * process: while readline() waits, SIGINT only sets this flag, and the read
- * that it interrupts (no SA_RESTART) makes read_key() report end of input,
- * which ends readline(). */
+ * process: while readline() runs, SIGINT sets this flag and writes a byte to a
+ * pipe that read_key() polls beside the terminal; read_key() then reports end
+ * of input, which ends readline().
+ *
+ * The pipe, not an interrupted read(), is what makes this reliable: SIGINT
+ * goes to the whole process, and when the kernel hands it to another thread
+ * (gRPC's, the event loop's) or while this one is busy redrawing, no read()
+ * here is interrupted, and the prompt would stay deaf to Ctrl-C until the
+ * next key. */
 static volatile sig_atomic_t prompt_interrupted;
+static int interrupt_pipe[2] = {-1, -1};
 
 static void on_prompt_sigint(int sig)
 {
     (void)sig;
+    int saved = errno;
     prompt_interrupted = 1;
+    if (interrupt_pipe[1] >= 0) {
+        ssize_t ignored = write(interrupt_pipe[1], "", 1);
+        (void)ignored; /* a full pipe already holds a wake-up */
+    }
+    errno = saved;
+}
+
+static void drain_interrupt_pipe(void)
+{
+    char buf[64];
+    while (interrupt_pipe[0] >= 0 && read(interrupt_pipe[0], buf, sizeof buf) > 0) {
+    }
 }
 
 static int read_key(FILE *in)
 {
+    struct pollfd pfd[2] = {
+        {.fd = fileno(in), .events = POLLIN},
+        {.fd = interrupt_pipe[0], .events = POLLIN}, /* poll() skips a negative fd */
+    };
     unsigned char c;
     for (;;) {
-        ssize_t n = read(fileno(in), &c, 1);
+        if (prompt_interrupted)
+            return EOF;
+        int ready = poll(pfd, 2, -1);
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready < 0)
+            return EOF;
+        if (pfd[1].revents)
+            continue; /* the flag is set: checked above */
+        ssize_t n = read(pfd[0].fd, &c, 1);
         if (n == 1)
             return c;
-        if (n < 0 && errno == EINTR && !prompt_interrupted)
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         return EOF;
     }
@@ -145,6 +180,7 @@ static int rl_readline(lua_State *L)
     sa.sa_handler = on_prompt_sigint;
     sa.sa_flags = 0;
     sigemptyset(&sa.sa_mask);
+    drain_interrupt_pipe(); /* a Ctrl-C from before this prompt is spent */
     prompt_interrupted = 0;
     sigaction(SIGINT, &sa, &old);
     reading_L = L;
@@ -237,6 +273,8 @@ int luaopen_triton_readline(lua_State *L)
     rl_completion_append_character = '\0';
     rl_catch_signals = 0; /* SIGINT is ours while reading: see on_prompt_sigint */
     rl_getc_function = read_key;
+    if (interrupt_pipe[0] < 0 && pipe2(interrupt_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+        interrupt_pipe[0] = interrupt_pipe[1] = -1; /* then Ctrl-C waits for a key */
     using_history();
     stifle_history(HISTORY_MAX);
     luaL_newlib(L, funcs);
