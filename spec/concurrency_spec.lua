@@ -23,9 +23,9 @@ local function slow(ms)
 end
 
 -- Runs a tritonlua script (the host binary of this build) with `url` in $U;
--- after `delay` seconds sends SIGINT. Returns the exit status, its stderr and
--- the seconds it took.
-local function run_host(script, url, delay)
+-- with `interrupt`, sends SIGINT once the script has written "ready" to stderr.
+-- Returns the exit status, its stderr and the seconds it took.
+local function run_host(script, url, interrupt)
   local host = os.getenv("TRITONLUA")
   assert(host and host ~= "", "TRITONLUA is not set (run the specs through ctest)")
   local path = os.tmpname()
@@ -34,7 +34,7 @@ local function run_host(script, url, delay)
   f:close()
   local errpath = os.tmpname()
   local cmd = string.format("U='%s' '%s' '%s' 2>'%s' & p=$!; ", url, host, path, errpath)
-  if delay then cmd = cmd .. string.format("sleep %s; kill -INT $p; ", delay) end
+  if interrupt then cmd = cmd .. h.sigint_when(errpath, "ready", "p") end
   cmd = cmd .. "wait $p"
   local t0 = triton.now()
   local _, _, status = os.execute(cmd)
@@ -286,9 +286,10 @@ h.transports(function(proto, url)
     it("cancels a blocking call in flight", function()
       local status, stderr, took = run_host([[
         local c = triton.connect(os.getenv("U"))
+        io.stderr:write("ready\n")
         c:infer("slow", {INPUT0 = triton.tensor({10000}, "INT32")})
         print("not reached")
-      ]], url, 0.5)
+      ]], url, true)
       assert.are_not.equal(0, status)
       assert.truthy(stderr:find("interrupted", 1, true), stderr)
       assert.is_true(took < 4, "took " .. took)
@@ -301,8 +302,9 @@ h.transports(function(proto, url)
           triton.spawn(function() c:infer("slow", {INPUT0 = triton.tensor({10000}, "INT32")}) end)
         end
         triton.spawn(function() triton.sleep(30) end)
+        io.stderr:write("ready\n")
         triton.run()
-      ]], url, 0.5)
+      ]], url, true)
       assert.are_not.equal(0, status)
       assert.truthy(stderr:find("interrupted", 1, true), stderr)
       assert.is_true(took < 4, "took " .. took)

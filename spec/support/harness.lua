@@ -121,4 +121,14 @@ function M.error_of(fn, ...)
   return err
 end
 
+-- Shell code that sends SIGINT to the process whose pid is in $<pidvar> once
+-- `file` contains `marker` (at most ~20 s of waiting). The program under test
+-- writes the marker when it is where the spec wants to interrupt it; a fixed
+-- sleep instead would, on a slow machine, interrupt it before its handler is
+-- in place and kill it.
+function M.sigint_when(file, marker, pidvar)
+  return string.format("n=0; until grep -qF %s %s 2>/dev/null || [ $n -ge 400 ]; do sleep 0.05; " ..
+    "n=$((n+1)); done; kill -INT $%s; ", shell_quote(marker), shell_quote(file), pidvar)
+end
+
 return M
