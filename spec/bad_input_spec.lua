@@ -515,8 +515,11 @@ describe("verbose logs", function()
       local triton = require "triton"
       local c = triton.connect(%q, { verbose = true, headers = {
         Authorization = "Bearer hunter2", ["x-api-key"] = "hunter2" } })
-      pcall(c.is_server_live, c)
-      c:close()]], url)
+      print(c)
+      print(select(2, pcall(c.is_server_live, c)))
+      print(select(2, pcall(c.start_stream, c, function() end)))
+      c:close()
+      print(c)]], url)
     local p = assert(io.popen(f.shell_quote(interp) .. " -e " .. f.shell_quote(code) .. " 2>&1", "r"))
     local out = p:read("a")
     p:close()
@@ -533,10 +536,24 @@ describe("verbose logs", function()
   end
 
   -- Regression test: the HTTP log lines once printed the URL as given,
-  -- user:password included.
-  it("never show a password given in the URL", function()
+  -- user:password included, and tostring(client) (which the REPL prints) and
+  -- the gRPC log still did.
+  it("never show a password given in the URL, nor does tostring(client)", function()
     local out = verbose_output("http://user:hunter2@127.0.0.1:" .. h.server().http_port)
     assert.matches("GET", out)
-    assert.is_nil(out:find("hunter2", 1, true), "the URL's password reached the log:\n" .. out)
+    assert.matches("triton.Client%(http, http://%[redacted%]@127.0.0.1:%d+%)", out)
+    assert.matches("triton.Client%(http, http://%[redacted%]@127.0.0.1:%d+, closed%)", out)
+    assert.is_nil(out:find("hunter2", 1, true), "the URL's password reached the output:\n" .. out)
+  end)
+
+  it("refuse user:password@ in a gRPC URL, without showing the password", function()
+    local url = "grpc://user:hunter2@127.0.0.1:" .. h.server().grpc_port
+    local ok, err = pcall(triton.connect, url)
+    assert.is_false(ok)
+    assert.matches("grpc://%[redacted%]@127.0.0.1:%d+' has user:password@, which gRPC does not use", err)
+    assert.is_nil(err:find("hunter2", 1, true), err)
+    ok, err = pcall(triton.http.client, { url = "ftp://user:hunter2@x" })
+    assert.is_false(ok)
+    assert.matches("unsupported URL scheme 'ftp' in 'ftp://%[redacted%]@x'", err)
   end)
 end)

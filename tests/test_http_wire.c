@@ -843,6 +843,21 @@ static void test_error_text_and_mapping(void)
                                         "Accept-Encoding", "X-Request-Id"};
     for (size_t i = 0; i < sizeof(plain) / sizeof(*plain); i++)
         CHECK(!triton_header_is_secret(plain[i], strlen(plain[i])));
+
+    static const char *const urls[][2] = {
+        {"http://u:pw@host:8000", "http://[redacted]@host:8000"},
+        {"u:pw@host", "[redacted]@host"},
+        {"https://host:8000", "https://host:8000"},
+        {"host:8000", "host:8000"},
+        {"http://host/a@b", "http://host/a@b"}, /* an '@' after the authority is not userinfo */
+        {"http://u:p@ss@host", "http://[redacted]@host"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof(urls) / sizeof(*urls); i++) {
+        char *shown = triton_url_redacted(urls[i][0]);
+        CHECK(shown && strcmp(shown, urls[i][1]) == 0);
+        free(shown);
+    }
 }
 
 int main(void)

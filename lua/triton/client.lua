@@ -55,6 +55,7 @@ local schemes = {
 -- "ipv4:a:1,b:2") -> nil, "h:p", nil. A path after host:port is refused:
 -- Triton's endpoints live at the root.
 function M.parse_url(url)
+  local shown = core.url_redacted(url) -- messages never carry a password
   local scheme, rest = url:match("^(%a[%w+.-]*)://(.*)$")
   if not scheme then
     return nil, url, nil
@@ -62,14 +63,14 @@ function M.parse_url(url)
   local s = schemes[scheme:lower()]
   if not s then
     error(string.format("unsupported URL scheme '%s' in '%s' (use http, https, grpc or grpcs)",
-      scheme, url), 4)
+      scheme, shown), 4)
   end
   rest = rest:gsub("/+$", "")
   if rest == "" then
-    error(string.format("URL '%s' has no host", url), 4)
+    error(string.format("URL '%s' has no host", shown), 4)
   end
   if rest:find("/", 1, true) then
-    error(string.format("URL '%s' has a path; give only scheme://host:port", url), 4)
+    error(string.format("URL '%s' has a path; give only scheme://host:port", shown), 4)
   end
   return s.protocol, rest, s.tls
 end
@@ -118,7 +119,14 @@ local function new_client(url, opts, fname, fixed_protocol)
       fname, opts.protocol), 3)
   end
   if scheme_protocol and scheme_protocol ~= protocol then
-    error(string.format("URL '%s' is %s but the client is %s", url, scheme_protocol, protocol), 3)
+    error(string.format("URL '%s' is %s but the client is %s", core.url_redacted(url),
+      scheme_protocol, protocol), 3)
+  end
+  if protocol == "grpc" and target:find("@", 1, true) then
+    -- gRPC has no userinfo: the resolver would take "user:password@host" for a
+    -- host name and put it, password and all, in its error message.
+    error(string.format("URL '%s' has user:password@, which gRPC does not use; send credentials " ..
+      "as headers (gRPC metadata)", core.url_redacted(url)), 3)
   end
   if opts.protocol and fixed_protocol and opts.protocol ~= fixed_protocol then
     error(string.format("option 'protocol' is %s but %s makes %s clients", opts.protocol, fname,
@@ -184,7 +192,9 @@ local function new_client(url, opts, fname, fixed_protocol)
     o.channel_args = opts.channel_args
   end
   local cc = core.client_new(o)
-  return setmetatable({ protocol = protocol, url = url, _cc = cc }, Client)
+  -- _shown: the URL for tostring and messages, a password in it redacted.
+  return setmetatable({ protocol = protocol, url = url, _shown = core.url_redacted(url), _cc = cc },
+    Client)
 end
 
 -- triton.connect(url [, opts])
@@ -216,7 +226,7 @@ end
 Client.__close = Client.close
 
 function Client.__tostring(c)
-  return string.format("triton.Client(%s, %s%s)", c.protocol, c.url,
+  return string.format("triton.Client(%s, %s%s)", c.protocol, c._shown,
     c._cc:is_closed() and ", closed" or "")
 end
 
@@ -515,7 +525,7 @@ end
 local function needs_grpc(self, fname)
   if self.protocol ~= "grpc" then
     raise("unimplemented", "%s needs gRPC: streams are not available over HTTP (client %s)", fname,
-      self.url)
+      self._shown)
   end
 end
 

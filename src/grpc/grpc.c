@@ -70,7 +70,7 @@ struct gt {
     int concurrency, active;
     bool verbose;
     bool tls;     /* the channel is TLS: handshake failures are named as such */
-    char *target; /* for the verbose log */
+    char *target; /* for the verbose log and errors: the URL, userinfo redacted */
     void (*log)(void *ctx, const char *line);
     void *log_ctx;
     struct unary *queue_head, *queue_tail; /* waiting for a concurrency slot */
@@ -1871,7 +1871,7 @@ int triton_grpc_init(struct triton_client *c, const struct triton_client_options
     t->concurrency = opts->concurrency > 0 ? opts->concurrency : INT_MAX;
     t->verbose = opts->verbose;
     t->tls = opts->use_tls;
-    if (!(t->target = strdup(opts->url))) {
+    if (!(t->target = triton_url_redacted(opts->url))) {
         free_transport(t);
         return triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a gRPC client");
     }
@@ -1951,11 +1951,12 @@ int triton_grpc_init(struct triton_client *c, const struct triton_client_options
     grpc_channel_credentials_release(creds);
     free(args);
     if (!t->channel) {
+        triton_fail(err, TRITON_INVALID_ARGUMENT, "gRPC could not create a channel to '%s'",
+                    t->target);
         free_transport(t);
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "gRPC could not create a channel to '%s'",
-                           opts->url);
+        return -1;
     }
-    logf_(t, "grpc: channel to %s (%s)", opts->url, opts->use_tls ? "TLS" : "plaintext");
+    logf_(t, "grpc: channel to %s (%s)", t->target, opts->use_tls ? "TLS" : "plaintext");
     c->transport = &grpc_transport;
     c->transport_state = t;
     return 0;

@@ -1389,22 +1389,6 @@ static int dup_opt(char **dst, const char *src, struct triton_error *err)
     return 0;
 }
 
-/* The base URL as the verbose log shows it: userinfo (user:password@, which
- * curl turns into Basic authentication) is a credential like Authorization. */
-static char *redacted_base(const char *base)
-{
-    const char *host = strstr(base, "://");
-    host = host ? host + 3 : base;
-    const char *at = strchr(host, '@');
-    if (!at)
-        return strdup(base);
-    size_t n = (size_t)(host - base) + strlen("[redacted]") + strlen(at) + 1;
-    char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%.*s[redacted]%s", (int)(host - base), base, at);
-    return s;
-}
-
 /* A TLS file that cannot be read fails the connect, as over gRPC (which reads
  * them when it makes the channel), rather than every later call. */
 static int check_readable(const char *path, const char *what, struct triton_error *err)
@@ -1466,7 +1450,7 @@ int triton_http_init(struct triton_client *c, const struct triton_client_options
     wire_jbuf_puts(&b, opts->use_tls ? "https://" : "http://");
     wire_jbuf_put(&b, url, ulen);
     hc->base = wire_jbuf_take(&b, NULL);
-    hc->log_base = hc->base ? redacted_base(hc->base) : NULL;
+    hc->log_base = hc->base ? triton_url_redacted(hc->base) : NULL;
     if (!hc->base || !hc->log_base) {
         free(hc->base);
         free(hc->log_base);

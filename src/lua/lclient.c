@@ -60,6 +60,7 @@
 #include <lua.h>
 
 #include "client/client.h"
+#include "common/secret.h"
 #include "lua/lcjson.h"
 #include "lua/lclient.h"
 #include "lua/lcore.h"
@@ -2010,6 +2011,17 @@ static int client_is_closed(lua_State *L)
     return 1;
 }
 
+/* core.url_redacted(url) -> the URL as tostring(client) shows it */
+static int core_url_redacted(lua_State *L)
+{
+    char *shown = triton_url_redacted(luaL_checkstring(L, 1));
+    if (!shown)
+        return luaL_error(L, "not enough memory");
+    lua_pushstring(L, shown);
+    free(shown);
+    return 1;
+}
+
 static double monotonic_now(void)
 {
     struct timespec ts;
@@ -2138,6 +2150,8 @@ void lclient_open(lua_State *L)
     lerror_open(L);
     lua_pushcfunction(L, client_new);
     lua_setfield(L, -2, "client_new");
+    lua_pushcfunction(L, core_url_redacted);
+    lua_setfield(L, -2, "url_redacted");
     lua_pushcfunction(L, core_step);
     lua_setfield(L, -2, "step");
     lua_pushcfunction(L, core_set_tasks);
