@@ -182,6 +182,15 @@ def http_infer_replies(srv):
         out.append(("fault-" + fault, int(hl) if hl is not None and hl.isdigit() else None, reply))
     status, rh, reply = http(srv, "POST", "/v2/models/nope/infer", body, headers)
     out.append(("error-unknown-model", None, reply))
+    # BYTES as JSON with NUL bytes, which the reply escapes as \u0000 (last, so
+    # that the seeds above keep their numbers)
+    body, headers = infer_body([("INPUT0", "BYTES", [3], ["a\0b", "\0", "\u00e9\0\U0001f600"])],
+                               [{"name": "OUTPUT0", "parameters": {"binary_data": False}}],
+                               binary_in=False)
+    status, rh, reply = http(srv, "POST", "/v2/models/identity_bytes/infer", body, headers)
+    if status != 200:
+        raise SystemExit("bytes-json-nul: HTTP %d %r" % (status, reply[:200]))
+    out.append(("bytes-json-nul", None, reply))
     return out
 
 

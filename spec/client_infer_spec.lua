@@ -102,6 +102,16 @@ h.transports(function(proto, url)
       assert.same(s, out:totable())
     end)
 
+    it("keeps embedded zeros in BYTES sent and answered as JSON", function()
+      -- JSON has no form for bytes that are not UTF-8, so the sample is UTF-8;
+      -- the server escapes each NUL as \u0000.
+      local s = { "a", "", "b\0c", "\0\0", "\xc3\xa9\0", string.rep("x\0", 50) }
+      local r = c:infer("identity_bytes", {
+        triton.InferInput("INPUT0", { #s }, "BYTES"):set_data(s, { binary_data = false }),
+      }, { outputs = { triton.InferRequestedOutput("OUTPUT0", { binary_data = false }) } })
+      assert.same(s, r:as_tensor("OUTPUT0"):totable())
+    end)
+
     it("answers classification outputs with parsed classes", function()
       local scores = {}
       for i = 1, 10 do scores[i] = i / 10 end

@@ -599,6 +599,33 @@ static void expect_bad_reply(const char *json, const void *bin, size_t bin_len, 
 
 #define BAD(json, bin, n, hl, part) expect_bad_reply(json, bin, n, hl, part, __LINE__)
 
+/* JSON BYTES elements keep their NUL bytes, escaped or raw, whatever else the
+ * header holds around them (keys, parameters, nesting, escapes, surrogates). */
+static void test_reply_json_nul(void)
+{
+    static const char json[] =
+        "{\"model_name\":\"m\\u0000x\",\"parameters\":{\"k\\\"\":[\"\\u0000\",{\"a\":\"b\"}]},"
+        "\"outputs\":[{\"name\":\"S\",\"datatype\":\"BYTES\",\"shape\":[2,2],"
+        "\"data\":[[\"a\\u0000b\",\"\\\\u0000\"],[\"\\ud83d\\ude00\\u0000\\u00e9\",\"r\\u0000\"]]},"
+        "{\"name\":\"T\",\"datatype\":\"BYTES\",\"shape\":[1],\"data\":[\"x\0y\"]}]}";
+    struct triton_infer_result *r;
+    struct triton_error err = {0};
+    CHECK(wire_http_infer_parse(json, sizeof json - 1, WIRE_NO_HEADER_LENGTH, NULL, &r, &err) == 0);
+    if (!r) {
+        fprintf(stderr, "%s\n", err.message);
+        return;
+    }
+    CHECK(r->n_outputs == 2);
+    const struct tensor_str *s = tensor_elem_ptr(&r->outputs[0].tensor, 0);
+    CHECK(s[0].len == 3 && memcmp(s[0].ptr, "a\0b", 3) == 0);
+    CHECK(s[1].len == 6 && memcmp(s[1].ptr, "\\u0000", 6) == 0); /* an escaped backslash */
+    CHECK(s[2].len == 7 && memcmp(s[2].ptr, "\xf0\x9f\x98\x80\0\xc3\xa9", 7) == 0);
+    CHECK(s[3].len == 2 && memcmp(s[3].ptr, "r\0", 2) == 0);
+    s = tensor_elem_ptr(&r->outputs[1].tensor, 0);
+    CHECK(s[0].len == 3 && memcmp(s[0].ptr, "x\0y", 3) == 0);
+    triton_infer_result_free(r);
+}
+
 static void test_reply_hostile(void)
 {
     const char *ok = "{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[2],"
@@ -870,6 +897,7 @@ int main(void)
     test_request_json_and_errors();
     test_reply_binary();
     test_reply_json();
+    test_reply_json_nul();
     test_reply_hostile();
     test_reply_fast_and_cjson_agree();
     test_error_text_and_mapping();

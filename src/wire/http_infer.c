@@ -507,6 +507,175 @@ static int bad_element(struct json_fill *f, const char *what, struct triton_erro
                        (long long)f->pos + 1, what);
 }
 
+/* ---- strings with NUL bytes ----------------------------------------------------
+ * cJSON decodes "\u0000" (and copies a raw NUL) into its C strings, where
+ * strlen() stops at the first NUL. A BYTES element must keep every byte, so
+ * when the header holds a NUL of either kind, mark_nul_strings() walks the
+ * parsed tree beside the raw text and, for each string item that decodes to a
+ * NUL, puts our own decoding of its text in valuestring and its length in
+ * valuedouble (which cJSON leaves 0 for strings). Decoding it ourselves, into
+ * a buffer of the size we computed, keeps this memory-safe even if the walk
+ * and cJSON ever disagreed about which text is which string. */
+
+/* Decodes the raw string body [p, end) into out (when not NULL); returns the
+ * decoded length and sets *has_nul when a NUL is among the decoded bytes. */
+static size_t json_unescape(const char *p, const char *end, char *out, bool *has_nul)
+{
+    size_t n = 0;
+    while (p < end) {
+        unsigned cp;
+        if (*p != '\\') {
+            cp = (unsigned char)*p++;
+            *has_nul |= cp == 0;
+            if (out)
+                out[n] = (char)cp;
+            n++;
+            continue;
+        }
+        if (end - p < 2)
+            break;
+        if (p[1] != 'u') {
+            static const char from[] = "bfnrt", to[] = "\b\f\n\r\t";
+            const char *k = strchr(from, p[1]);
+            if (out)
+                out[n] = k ? to[k - from] : p[1]; /* \" \\ \/ stand for themselves */
+            n++;
+            p += 2;
+            continue;
+        }
+        if (end - p < 6)
+            break;
+        cp = 0;
+        for (int i = 2; i < 6; i++) {
+            unsigned char h = (unsigned char)p[i];
+            cp = cp * 16 + (unsigned)(isdigit(h) ? h - '0' : tolower(h) - 'a' + 10);
+        }
+        p += 6;
+        if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+            unsigned lo = 0;
+            for (int i = 2; i < 6; i++) {
+                unsigned char h = (unsigned char)p[i];
+                lo = lo * 16 + (unsigned)(isdigit(h) ? h - '0' : tolower(h) - 'a' + 10);
+            }
+            p += 6;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        }
+        *has_nul |= cp == 0;
+        unsigned char u[4];
+        size_t k;
+        if (cp < 0x80) {
+            u[0] = (unsigned char)cp;
+            k = 1;
+        } else if (cp < 0x800) {
+            u[0] = (unsigned char)(0xC0 | cp >> 6);
+            u[1] = (unsigned char)(0x80 | (cp & 0x3F));
+            k = 2;
+        } else if (cp < 0x10000) {
+            u[0] = (unsigned char)(0xE0 | cp >> 12);
+            u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+            u[2] = (unsigned char)(0x80 | (cp & 0x3F));
+            k = 3;
+        } else {
+            u[0] = (unsigned char)(0xF0 | (cp >> 18 & 0x07));
+            u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
+            u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+            u[3] = (unsigned char)(0x80 | (cp & 0x3F));
+            k = 4;
+        }
+        if (out)
+            memcpy(out + n, u, k);
+        n += k;
+    }
+    return n;
+}
+
+/* The raw text's string tokens, in order; the text is valid JSON (cJSON parsed it). */
+struct json_tokens {
+    const char *p, *end;
+};
+
+static bool next_string_token(struct json_tokens *t, const char **start, const char **stop)
+{
+    bool in_string = false;
+    for (; t->p < t->end; t->p++) {
+        if (!in_string) {
+            if (*t->p == '"') {
+                in_string = true;
+                *start = t->p + 1;
+            }
+        } else if (*t->p == '\\') {
+            t->p++; /* the escaped character; \uXXXX's digits need no care */
+        } else if (*t->p == '"') {
+            *stop = t->p++;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Replaces a string item's text by our decoding of [start, stop) when that
+ * holds a NUL; false when out of memory. */
+static bool keep_nul_string(cJSON *c, const char *start, const char *stop)
+{
+    bool has_nul = false;
+    size_t n = json_unescape(start, stop, NULL, &has_nul);
+    if (!has_nul)
+        return true;
+    char *text = cJSON_malloc(n + 1);
+    if (!text)
+        return false;
+    (void)json_unescape(start, stop, text, &has_nul);
+    text[n] = '\0';
+    cJSON_free(c->valuestring);
+    c->valuestring = text;
+    c->valuedouble = (double)n;
+    return true;
+}
+
+/* Walks items in document order, taking one token per key and per string
+ * value: 1 when done, 0 when the tokens ran out (the rest is left as cJSON
+ * made it), -1 when out of memory. */
+static int mark_walk(cJSON *item, struct json_tokens *t, int depth)
+{
+    const char *start, *stop;
+    if (depth > CJSON_NESTING_LIMIT + 1)
+        return 0;
+    for (cJSON *c = item->child; c; c = c->next) {
+        if (cJSON_IsObject(item) && !next_string_token(t, &start, &stop))
+            return 0; /* the key */
+        int rc = 1;
+        if (cJSON_IsString(c)) {
+            if (!next_string_token(t, &start, &stop))
+                return 0;
+            rc = keep_nul_string(c, start, stop) ? 1 : -1;
+        } else if (cJSON_IsArray(c) || cJSON_IsObject(c)) {
+            rc = mark_walk(c, t, depth + 1);
+        }
+        if (rc <= 0)
+            return rc;
+    }
+    return 1;
+}
+
+/* root: an object cJSON parsed from text. False when out of memory. */
+static bool mark_nul_strings(cJSON *root, const char *text, size_t len)
+{
+    static const char escape[] = "\\u0000";
+    if (!memchr(text, '\0', len) && !memmem(text, len, escape, sizeof escape - 1))
+        return true;
+    struct json_tokens t = {text, text + len};
+    return mark_walk(root, &t, 0) >= 0;
+}
+
+/* A string item's length in bytes, NULs included (see mark_nul_strings). */
+static size_t json_string_length(const cJSON *e)
+{
+    size_t n = strlen(e->valuestring);
+    if (e->valuedouble > (double)n)
+        n = (size_t)e->valuedouble;
+    return n;
+}
+
 static int fill_one(struct json_fill *f, const cJSON *e, struct triton_error *err)
 {
     struct tensor *t = f->t;
@@ -520,7 +689,7 @@ static int fill_one(struct json_fill *f, const cJSON *e, struct triton_error *er
     case TENSOR_BYTES: {
         if (!cJSON_IsString(e) || !e->valuestring)
             return bad_element(f, "a string", err);
-        size_t n = strlen(e->valuestring);
+        size_t n = json_string_length(e);
         struct tensor_str *s = p;
         s->len = n;
         s->ptr = n ? tensor_buffer_intern(t->buf, e->valuestring, n, err) : "";
@@ -1122,6 +1291,10 @@ int wire_http_infer_parse(const char *body, size_t body_len, size_t header_len,
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return triton_fail(err, TRITON_PROTOCOL, "infer reply is not a JSON object");
+    }
+    if (!mark_nul_strings(root, body, header_len)) {
+        cJSON_Delete(root);
+        return triton_fail(err, TRITON_NO_MEMORY, "out of memory reading an infer reply");
     }
     const cJSON *outputs = cJSON_GetObjectItemCaseSensitive(root, "outputs");
     if (outputs && !cJSON_IsArray(outputs)) {
