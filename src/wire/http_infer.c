@@ -517,6 +517,17 @@ static int bad_element(struct json_fill *f, const char *what, struct triton_erro
  * a buffer of the size we computed, keeps this memory-safe even if the walk
  * and cJSON ever disagreed about which text is which string. */
 
+/* The value of 4 hex digits (valid: cJSON checked them). */
+static unsigned hex4(const char *p)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char h = (unsigned char)p[i];
+        v = v * 16 + (unsigned)(isdigit(h) ? h - '0' : tolower(h) - 'a' + 10);
+    }
+    return v;
+}
+
 /* Decodes the raw string body [p, end) into out (when not NULL); returns the
  * decoded length and sets *has_nul when a NUL is among the decoded bytes. */
 static size_t json_unescape(const char *p, const char *end, char *out, bool *has_nul)
@@ -545,18 +556,10 @@ static size_t json_unescape(const char *p, const char *end, char *out, bool *has
         }
         if (end - p < 6)
             break;
-        cp = 0;
-        for (int i = 2; i < 6; i++) {
-            unsigned char h = (unsigned char)p[i];
-            cp = cp * 16 + (unsigned)(isdigit(h) ? h - '0' : tolower(h) - 'a' + 10);
-        }
+        cp = hex4(p + 2);
         p += 6;
         if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
-            unsigned lo = 0;
-            for (int i = 2; i < 6; i++) {
-                unsigned char h = (unsigned char)p[i];
-                lo = lo * 16 + (unsigned)(isdigit(h) ? h - '0' : tolower(h) - 'a' + 10);
-            }
+            unsigned lo = hex4(p + 2);
             p += 6;
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
         }
