@@ -2,6 +2,7 @@
  * test_grpc_wire.c: the protobuf-c -> JSON converter (pb_json) and the
  * zero-copy infer request/reply code (grpc_wire), with hostile replies.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -378,6 +379,136 @@ static void test_reply_parse(void)
     CHECK(parse(group, sizeof group, &r, &e) < 0 && e.code == TRITON_PROTOCOL);
 }
 
+/* Packs a reply of one output of datatype dt and shape [n] carried as typed
+ * contents (InferTensorContents), as a server that does not use
+ * raw_output_contents sends it. */
+static uint8_t *make_typed_reply(const char *dt, int64_t n, const Inference__InferTensorContents *c,
+                                 size_t *len)
+{
+    Inference__ModelInferResponse r = INFERENCE__MODEL_INFER_RESPONSE__INIT;
+    Inference__ModelInferResponse__InferOutputTensor o =
+        INFERENCE__MODEL_INFER_RESPONSE__INFER_OUTPUT_TENSOR__INIT;
+    int64_t shape[1] = {n};
+    o.name = "OUT";
+    o.datatype = (char *)dt;
+    o.n_shape = 1;
+    o.shape = shape;
+    o.contents = (Inference__InferTensorContents *)c;
+    Inference__ModelInferResponse__InferOutputTensor *os[1] = {&o};
+    r.model_name = "m";
+    r.n_outputs = 1;
+    r.outputs = os;
+    *len = inference__model_infer_response__get_packed_size(&r);
+    uint8_t *buf = malloc(*len);
+    inference__model_infer_response__pack(&r, buf);
+    return buf;
+}
+
+/* Parses a typed reply; returns its single output's tensor (in *r) or NULL
+ * with err set. */
+static const struct tensor *parse_typed(const char *dt, int64_t n,
+                                        const Inference__InferTensorContents *c,
+                                        struct triton_infer_result **r, struct triton_error *err)
+{
+    size_t len;
+    uint8_t *buf = make_typed_reply(dt, n, c, &len);
+    *r = NULL;
+    int rc = parse(buf, len, r, err);
+    free(buf);
+    if (rc < 0 || !*r || (*r)->n_outputs != 1 || !(*r)->outputs[0].has_data)
+        return NULL;
+    return &(*r)->outputs[0].tensor;
+}
+
+static void test_typed_contents(void)
+{
+    struct triton_infer_result *r;
+    struct triton_error err = {0};
+    const struct tensor *t;
+
+    protobuf_c_boolean bools[3] = {1, 0, 1};
+    Inference__InferTensorContents c = INFERENCE__INFER_TENSOR_CONTENTS__INIT;
+    c.n_bool_contents = 3;
+    c.bool_contents = bools;
+    t = parse_typed("BOOL", 3, &c, &r, &err);
+    CHECK(t && ((uint8_t *)t->buf->data)[0] == 1 && ((uint8_t *)t->buf->data)[1] == 0);
+    triton_infer_result_free(r);
+
+    int32_t ints[3] = {-128, 0, 127};
+    c = (Inference__InferTensorContents)INFERENCE__INFER_TENSOR_CONTENTS__INIT;
+    c.n_int_contents = 3;
+    c.int_contents = ints;
+    t = parse_typed("INT8", 3, &c, &r, &err);
+    CHECK(t && *(int8_t *)tensor_elem_ptr(t, 0) == -128 && *(int8_t *)tensor_elem_ptr(t, 2) == 127);
+    triton_infer_result_free(r);
+    t = parse_typed("INT32", 3, &c, &r, &err);
+    CHECK(t && *(int32_t *)tensor_elem_ptr(t, 0) == -128);
+    triton_infer_result_free(r);
+    /* A value outside INT8's range is the server's error, not a wrapped number. */
+    ints[1] = 300;
+    memset(&err, 0, sizeof err);
+    CHECK(!parse_typed("INT8", 3, &c, &r, &err) && err.code == TRITON_PROTOCOL &&
+          strstr(err.message, "typed element 2 is 300, outside INT8's range"));
+    triton_infer_result_free(r);
+    /* More or fewer elements than the shape holds. */
+    memset(&err, 0, sizeof err);
+    CHECK(!parse_typed("INT32", 4, &c, &r, &err) && err.code == TRITON_PROTOCOL &&
+          strstr(err.message, "3 typed elements for a shape of 4 elements"));
+    triton_infer_result_free(r);
+
+    uint32_t uints[2] = {65535, 65536};
+    c = (Inference__InferTensorContents)INFERENCE__INFER_TENSOR_CONTENTS__INIT;
+    c.n_uint_contents = 2;
+    c.uint_contents = uints;
+    t = parse_typed("UINT32", 2, &c, &r, &err);
+    CHECK(t && *(uint32_t *)tensor_elem_ptr(t, 1) == 65536);
+    triton_infer_result_free(r);
+    memset(&err, 0, sizeof err);
+    CHECK(!parse_typed("UINT16", 2, &c, &r, &err) && err.code == TRITON_PROTOCOL);
+    triton_infer_result_free(r);
+
+    int64_t i64[2] = {INT64_MIN, INT64_MAX};
+    uint64_t u64[2] = {0, UINT64_MAX};
+    float f32[2] = {1.5f, -0.0f};
+    double f64[2] = {1e300, -2.5};
+    c = (Inference__InferTensorContents)INFERENCE__INFER_TENSOR_CONTENTS__INIT;
+    c.n_int64_contents = 2;
+    c.int64_contents = i64;
+    c.n_uint64_contents = 2;
+    c.uint64_contents = u64;
+    c.n_fp32_contents = 2;
+    c.fp32_contents = f32;
+    c.n_fp64_contents = 2;
+    c.fp64_contents = f64;
+    t = parse_typed("INT64", 2, &c, &r, &err);
+    CHECK(t && *(int64_t *)tensor_elem_ptr(t, 0) == INT64_MIN);
+    triton_infer_result_free(r);
+    t = parse_typed("UINT64", 2, &c, &r, &err);
+    CHECK(t && *(uint64_t *)tensor_elem_ptr(t, 1) == UINT64_MAX);
+    triton_infer_result_free(r);
+    t = parse_typed("FP32", 2, &c, &r, &err);
+    CHECK(t && *(float *)tensor_elem_ptr(t, 0) == 1.5f);
+    triton_infer_result_free(r);
+    t = parse_typed("FP64", 2, &c, &r, &err);
+    CHECK(t && *(double *)tensor_elem_ptr(t, 0) == 1e300);
+    triton_infer_result_free(r);
+    /* FP16 has no typed field: refused, naming the output. */
+    memset(&err, 0, sizeof err);
+    CHECK(!parse_typed("FP16", 2, &c, &r, &err) && err.code == TRITON_PROTOCOL &&
+          strstr(err.message, "output 'OUT': FP16 cannot travel as typed contents"));
+    triton_infer_result_free(r);
+
+    ProtobufCBinaryData strs[3] = {{3, (uint8_t *)"a\0b"}, {0, NULL}, {1, (uint8_t *)"z"}};
+    c = (Inference__InferTensorContents)INFERENCE__INFER_TENSOR_CONTENTS__INIT;
+    c.n_bytes_contents = 3;
+    c.bytes_contents = strs;
+    t = parse_typed("BYTES", 3, &c, &r, &err);
+    const struct tensor_str *e = t ? tensor_elem_ptr(t, 0) : NULL;
+    CHECK(e && e[0].len == 3 && memcmp(e[0].ptr, "a\0b", 3) == 0 && e[1].len == 0 &&
+          e[2].len == 1 && e[2].ptr[0] == 'z');
+    triton_infer_result_free(r);
+}
+
 static void test_stream_reply(void)
 {
     Inference__ModelStreamInferResponse s = INFERENCE__MODEL_STREAM_INFER_RESPONSE__INIT;
@@ -432,6 +563,7 @@ int main(void)
     test_reshaping();
     test_request_zero_copy();
     test_reply_parse();
+    test_typed_contents();
     test_stream_reply();
     test_generate_mapping();
     grpc_shutdown();

@@ -854,6 +854,24 @@ static int tensor_from_contents(struct tensor *t, enum tensor_dtype dt, const in
         return triton_fail(err, TRITON_PROTOCOL,
                            "output '%s': %zu typed elements for a shape of %lld elements", name,
                            have, (long long)numel);
+    /* INT8/16 and UINT8/16 travel in 32-bit fields: a hostile server can send
+     * values that do not fit, which would otherwise be silently cut. */
+    int64_t lo = 0;
+    uint64_t hi = 0;
+    tensor_dtype_int_range(dt, &lo, &hi);
+    for (int64_t i = 0; i < numel; i++) {
+        int64_t v;
+        if (dt == TENSOR_INT8 || dt == TENSOR_INT16)
+            v = c->int_contents[i];
+        else if (dt == TENSOR_UINT8 || dt == TENSOR_UINT16)
+            v = c->uint_contents[i];
+        else
+            continue;
+        if (v < lo || (v > 0 && (uint64_t)v > hi))
+            return triton_fail(err, TRITON_PROTOCOL,
+                               "output '%s': typed element %lld is %lld, outside %s's range", name,
+                               (long long)i + 1, (long long)v, tensor_dtype_name(dt));
+    }
     if (tensor_init(t, dt, shape, ndim, err) < 0)
         return -1;
     char *base = t->buf->data;
