@@ -1,4 +1,5 @@
-"""Entry point: python3 -m refserver [--http-port N] [--grpc-port N] [--tls CERT KEY] [--host H].
+"""Entry point: python3 -m refserver [--http-port N] [--grpc-port N] [--tls CERT KEY] [--host H]
+[--models NAME,...].
 
 Starts both fronts on one Server, prints exactly one line
 `ready http=<port> grpc=<port>` on stdout once both accept connections, and
@@ -23,6 +24,9 @@ def parse_args(argv):
                    help="serve HTTPS and gRPC over TLS with this PEM certificate and key")
     p.add_argument("--no-http", action="store_true", help="serve gRPC only (http=0 in the ready line)")
     p.add_argument("--no-grpc", action="store_true", help="serve HTTP only (grpc=0 in the ready line)")
+    p.add_argument("--models", metavar="NAME[,NAME...]",
+                   help="the repository holds only these built-in models (default: all), as a "
+                        "Triton started on a smaller --model-repository")
     args = p.parse_args(argv)
     for port in (args.http_port, args.grpc_port):
         if not 0 <= port <= 65535:
@@ -44,7 +48,14 @@ def main(argv=None):
             return 2
         tls = (cert, key, args.tls[0], args.tls[1])
     protos.load()  # generate before serving so the first request does not pay for it
-    server = Server()
+    models = None
+    if args.models is not None:
+        models = [n.strip() for n in args.models.split(",") if n.strip()]
+    try:
+        server = Server(models)
+    except ValueError as e:
+        print("testserver: --models: %s" % e, file=sys.stderr)
+        return 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -93,6 +93,29 @@ class ServerError(Exception):
         self.http_status = http_status if http_status is not None else HTTP_STATUS.get(grpc_code, 500)
 
 
+_INT64_MAX = 2 ** 63 - 1
+
+
+def parse_version(version):
+    """A request's model version string as Triton reads it (std::stol): "" means the
+    latest (-1); leading whitespace, a sign and trailing non-digits are accepted
+    ("01", " 1", "1x" all mean 1). No digits or a value beyond int64 is Triton's
+    INVALID_ARG "failed to get model version ...", a negative value its "invalid model
+    version specified ..."."""
+    if not version:
+        return -1
+    m = re.match(r"[ \t\n\v\f\r]*([+-]?[0-9]+)", version)
+    number = int(m.group(1)) if m else None
+    if number is None or not -_INT64_MAX - 1 <= number <= _INT64_MAX:
+        raise ServerError("failed to get model version from specified version string '%s' "
+                          "(details: stol), version should be an integral value > 0" % version,
+                          "INVALID_ARGUMENT")
+    if number < 0:
+        raise ServerError("invalid model version specified '%s' , version should be an integral "
+                          "value > 0" % version, "INVALID_ARGUMENT")
+    return number
+
+
 def fault_of(headers):
     """The x-fault of a request: (kind, arg) or (None, None).
 
@@ -188,9 +211,17 @@ LOG_DEFAULTS = {
 
 
 class Server:
-    def __init__(self):
+    def __init__(self, models=None):
+        """models: names of the built-in models the repository holds (None: all of them),
+        as Triton serves only what its --model-repository holds; a model left out is
+        unknown, and loading it fails as loading a model absent from the repository does."""
         self._lock = threading.RLock()
         self._builtin = models_mod.builtin_models()
+        if models is not None:
+            unknown = sorted(set(models) - set(self._builtin))
+            if unknown:
+                raise ValueError("no built-in model named %s" % ", ".join(repr(n) for n in unknown))
+            self._builtin = {n: m for n, m in self._builtin.items() if n in set(models)}
         self._entries = {name: _Entry(copy.deepcopy(m)) for name, m in self._builtin.items()}
         self._sequences = {}  # (model, sequence id) -> state dict
         self._seq_lock = threading.Lock()
@@ -207,7 +238,9 @@ class Server:
         return True
 
     def _entry(self, name, version=""):
-        """The ready entry of a model, or Triton's error for an unknown/unavailable one."""
+        """The ready entry of a model, or Triton's error for an unknown/unavailable one.
+        The version string is read first, as Triton's fronts do before any lookup."""
+        number = parse_version(version)
         with self._lock:
             e = self._entries.get(name)
         if e is None:
@@ -215,12 +248,15 @@ class Server:
         if not e.ready:
             raise ServerError("Request for unknown model: '%s' has no available versions" % name,
                               "UNAVAILABLE")
-        if version not in ("", "1"):
-            raise ServerError("Request for unknown model: '%s' version %s is not found" % (name, version),
+        if number not in (-1, 1):
+            raise ServerError("Request for unknown model: '%s' version %d is not found" % (name, number),
                               "NOT_FOUND")
         return e
 
     def model_ready(self, name, version=""):
+        """Not ready (no error) for an unknown model or version, as Triton answers; a version
+        string that is not a number is an error, as in Triton."""
+        parse_version(version)
         try:
             self._entry(name, version)
             return True

@@ -136,6 +136,35 @@ class GrpcTest(unittest.TestCase):
         self.assertFalse(self.stub.ModelReady(pb.ModelReadyRequest(name="simple", version="2")).ready)
         self.assertFalse(self.stub.ModelReady(pb.ModelReadyRequest(name="no_such_model")).ready)
 
+    def test_model_version_strings(self):
+        # Triton reads the version with std::stol before any lookup: grpc_explicit_int8_content_client.py
+        # sends "wrong_specification" and expects this wording.
+        req = simple_request()
+        req.model_version = "wrong_specification"
+        self.assertRpcError(grpc.StatusCode.INVALID_ARGUMENT, self.stub.ModelInfer, req,
+                            contains="failed to get model version from specified version string "
+                                     "'wrong_specification' (details: stol), version should be an "
+                                     "integral value > 0")
+        self.assertRpcError(grpc.StatusCode.INVALID_ARGUMENT, self.stub.ModelMetadata,
+                            pb.ModelMetadataRequest(name="no_such_model", version="x"),
+                            contains="failed to get model version from specified version string 'x'")
+        self.assertRpcError(grpc.StatusCode.INVALID_ARGUMENT, self.stub.ModelReady,
+                            pb.ModelReadyRequest(name="simple", version="x"))
+        self.assertRpcError(grpc.StatusCode.INVALID_ARGUMENT, self.stub.ModelConfig,
+                            pb.ModelConfigRequest(name="simple", version="99999999999999999999"),
+                            contains="(details: stol)")
+        self.assertRpcError(grpc.StatusCode.INVALID_ARGUMENT, self.stub.ModelStatistics,
+                            pb.ModelStatisticsRequest(name="simple", version="-1"),
+                            contains="invalid model version specified '-1' , version should be an "
+                                     "integral value > 0")
+        self.assertRpcError(grpc.StatusCode.NOT_FOUND, self.stub.ModelMetadata,
+                            pb.ModelMetadataRequest(name="simple", version="02"),
+                            contains="Request for unknown model: 'simple' version 2 is not found")
+        for same in ("01", " 1", "+1", "1x"):
+            req.model_version = same
+            self.assertEqual(self.stub.ModelInfer(req).model_version, "1", same)
+            self.assertTrue(self.stub.ModelReady(pb.ModelReadyRequest(name="simple", version=same)).ready)
+
     def test_server_metadata(self):
         md = self.stub.ServerMetadata(pb.ServerMetadataRequest())
         self.assertEqual(md.name, "triton")
@@ -717,6 +746,35 @@ class RepositoryTest(unittest.TestCase):
         self.load("simple")
         s = self.stub.ModelStatistics(pb.ModelStatisticsRequest(name="simple")).model_stats[0]
         self.assertEqual(s.inference_count, 0)
+
+
+class ModelSubsetTest(unittest.TestCase):
+    """--models: a repository of only the listed models, as Triton's QA starts Triton on a
+    small repository (simple_grpc_model_control.py counts 8 models)."""
+
+    def test_only_listed_models(self):
+        names = ["simple", "simple_int8", "simple_string", "simple_identity", "simple_sequence",
+                 "simple_dyna_sequence", "simple_string_dyna_sequence", "repeat_int32"]
+        with RefServer("--models", ",".join(names)) as srv:
+            channel, stub = stub_for(srv)
+            try:
+                index = stub.RepositoryIndex(pb.RepositoryIndexRequest()).models
+                self.assertEqual(sorted(m.name for m in index), sorted(names))
+                self.assertFalse(stub.ModelReady(pb.ModelReadyRequest(name="classifier")).ready)
+                req = pb.RepositoryModelLoadRequest(model_name="classifier")
+                with self.assertRaises(grpc.RpcError) as cm:
+                    stub.RepositoryModelLoad(req)
+                self.assertIn("failed to load 'classifier'", cm.exception.details())
+                stub.ModelInfer(simple_request())
+            finally:
+                channel.close()
+
+    def test_unknown_name_refused(self):
+        proc = subprocess.run([TESTSERVER, "--http-port", "0", "--grpc-port", "0", "--models", "simple,nope"],
+                              capture_output=True, timeout=30)
+        self.assertEqual(proc.returncode, 2)
+        self.assertEqual(proc.stdout, b"")
+        self.assertIn(b"no built-in model named 'nope'", proc.stderr)
 
 
 class LifecycleTest(unittest.TestCase):

@@ -222,6 +222,19 @@ class HealthAndMetadata(unittest.TestCase):
             self.assertEqual(status, 404, path)
             self.assertEqual(json.loads(body), {"error": "Not Found"})
 
+    def test_model_version_numbers(self):
+        # The path takes digits only; Triton reads them with std::stol, so "01" is version 1
+        # and a number beyond int64 is its INVALID_ARG.
+        self.assertEqual(call("GET", "/v2/models/simple/versions/01/ready")[0], 200)
+        status, doc = get_json("/v2/models/simple/versions/002")
+        self.assertEqual(status, 404)
+        self.assertEqual(doc, {"error": "Request for unknown model: 'simple' version 2 is not found"})
+        status, _, body = call("GET", "/v2/models/simple/versions/99999999999999999999/ready")
+        self.assertEqual(status, 400)
+        self.assertEqual(json.loads(body), {"error": "failed to get model version from specified version string "
+                                                     "'99999999999999999999' (details: stol), version should be "
+                                                     "an integral value > 0"})
+
     def test_every_model_metadata_config_ready(self):
         status, index = post_json("/v2/repository/index")
         self.assertEqual(status, 200)
