@@ -6,7 +6,7 @@ local h = require "support.harness"
 local tls = require "support.tls"
 local triton = h.triton()
 
-local certs, good, wrong_name, other_ca
+local certs, good, wrong_name, other_ca, mutual
 
 local function url_of(server, proto, host)
   local port = proto == "http" and server.http_port or server.grpc_port
@@ -41,9 +41,10 @@ describe("TLS", function()
     good = h.start_private { "--tls", certs.cert, certs.key }
     wrong_name = h.start_private { "--tls", certs.wrong_name_cert, certs.wrong_name_key }
     other_ca = h.start_private { "--tls", certs.other_ca_cert, certs.other_ca_key }
+    mutual = h.start_private { "--tls", certs.cert, certs.key, "--tls-client-ca", certs.ca }
   end)
   teardown(function()
-    for _, s in ipairs { good, wrong_name, other_ca } do h.stop_private(s) end
+    for _, s in ipairs { good, wrong_name, other_ca, mutual } do h.stop_private(s) end
     tls.cleanup(certs)
   end)
 
@@ -114,6 +115,32 @@ describe("TLS", function()
         local ok <close> = triton.connect(url_of(good, proto), { ssl = { ca_file = certs.ca } })
         infer_simple(ok)
       end)
+
+      it("presents ssl.cert_file and ssl.key_file to a server that requires a client certificate",
+        function()
+          local c <close> = triton.connect(url_of(mutual, proto), { ssl = {
+            ca_file = certs.ca, cert_file = certs.client_cert, key_file = certs.client_key } })
+          assert.is_true(c:is_server_live())
+          infer_simple(c)
+        end)
+
+      it("without a client certificate, or with one the server does not trust, fails cleanly",
+        function()
+          local cases = {
+            { ca_file = certs.ca },
+            { ca_file = certs.ca, cert_file = certs.other_ca_client_cert,
+              key_file = certs.other_ca_client_key },
+          }
+          for _, ssl in ipairs(cases) do
+            local c <close> = triton.connect(url_of(mutual, proto), { ssl = ssl })
+            local err = h.error_of(c.is_server_live, c, { timeout = 5 })
+            assert.equal("unavailable", err.code, err.message)
+            assert.is_true(#err.message > 0)
+          end
+          local ok <close> = triton.connect(url_of(mutual, proto), { ssl = {
+            ca_file = certs.ca, cert_file = certs.client_cert, key_file = certs.client_key } })
+          infer_simple(ok)
+        end)
 
       it("a plaintext client against a TLS server fails cleanly", function()
         local c <close> = triton.connect(plain_url_of(good, proto), { connection_timeout = 5 })

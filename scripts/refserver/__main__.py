@@ -1,5 +1,5 @@
-"""Entry point: python3 -m refserver [--http-port N] [--grpc-port N] [--tls CERT KEY] [--host H]
-[--models NAME,...].
+"""Entry point: python3 -m refserver [--http-port N] [--grpc-port N] [--tls CERT KEY]
+[--tls-client-ca CA] [--host H] [--models NAME,...].
 
 Starts both fronts on one Server, prints exactly one line
 `ready http=<port> grpc=<port>` on stdout once both accept connections, and
@@ -22,6 +22,8 @@ def parse_args(argv):
     p.add_argument("--grpc-port", type=int, default=8001, help="gRPC port, 0 picks a free one (default 8001)")
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"),
                    help="serve HTTPS and gRPC over TLS with this PEM certificate and key")
+    p.add_argument("--tls-client-ca", metavar="CA",
+                   help="with --tls: require a client certificate signed by this PEM CA (mutual TLS)")
     p.add_argument("--no-http", action="store_true", help="serve gRPC only (http=0 in the ready line)")
     p.add_argument("--no-grpc", action="store_true", help="serve HTTP only (grpc=0 in the ready line)")
     p.add_argument("--models", metavar="NAME[,NAME...]",
@@ -37,16 +39,23 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     tls = None
+    if args.tls_client_ca and not args.tls:
+        print("testserver: --tls-client-ca needs --tls", file=sys.stderr)
+        return 2
     if args.tls:
         try:
             with open(args.tls[0], "rb") as f:
                 cert = f.read()
             with open(args.tls[1], "rb") as f:
                 key = f.read()
+            client_ca = None
+            if args.tls_client_ca:
+                with open(args.tls_client_ca, "rb") as f:
+                    client_ca = f.read()
         except OSError as e:
             print("testserver: cannot read TLS files: %s" % e, file=sys.stderr)
             return 2
-        tls = (cert, key, args.tls[0], args.tls[1])
+        tls = (cert, key, args.tls[0], args.tls[1], client_ca, args.tls_client_ca)
     protos.load()  # generate before serving so the first request does not pay for it
     models = None
     if args.models is not None:
@@ -88,8 +97,8 @@ def main(argv=None):
 
 
 def _http_tls(tls):
-    # The HTTP front takes (certfile, keyfile) paths for ssl.SSLContext.load_cert_chain.
-    return None if tls is None else (tls[2], tls[3])
+    # The HTTP front takes (certfile, keyfile, client CA file or None) paths for ssl.SSLContext.
+    return None if tls is None else (tls[2], tls[3], tls[5])
 
 
 if __name__ == "__main__":

@@ -457,7 +457,9 @@ class GrpcFront:
 
 
 def serve_grpc(server, host, port, tls=None):
-    """Starts the gRPC front; returns (grpc_server, bound_port). tls: (cert_pem, key_pem, ...)."""
+    """Starts the gRPC front; returns (grpc_server, bound_port). tls: (cert_pem, key_pem,
+    cert_file, key_file, client_ca_pem or None, ...); with a client CA, a client certificate
+    signed by it is required."""
     options = [("grpc.max_receive_message_length", MAX_MESSAGE),
                ("grpc.max_send_message_length", MAX_MESSAGE),
                ("grpc.so_reuseport", 0)]
@@ -466,7 +468,9 @@ def serve_grpc(server, host, port, tls=None):
     gs.add_generic_rpc_handlers((GrpcFront(server).handler(),))
     address = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
     if tls is not None:
-        creds = grpc.ssl_server_credentials([(tls[1], tls[0])])
+        client_ca = tls[4] if len(tls) > 4 else None
+        creds = grpc.ssl_server_credentials([(tls[1], tls[0])], root_certificates=client_ca,
+                                            require_client_auth=client_ca is not None)
         bound = gs.add_secure_port(address, creds)
     else:
         bound = gs.add_insecure_port(address)

@@ -1095,14 +1095,18 @@ class _Server6(_Server):
 def serve_http(server, host, port, tls=None):
     """Starts the HTTP front in a background thread; returns (httpd, bound_port).
 
-    `tls` is (cert_file, key_file) for HTTPS. Stop with httpd.shutdown()."""
+    `tls` is (cert_file, key_file, client_ca_file or None) for HTTPS; with a client CA,
+    a client certificate signed by it is required. Stop with httpd.shutdown()."""
     handler = type("Handler", (_Handler,), {"core": server})
     cls = _Server6 if ":" in host else _Server
     httpd = cls((host, port), handler)
     if tls is not None:
-        cert, key = tls
+        cert, key, client_ca = tls
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
+        if client_ca:
+            ctx.load_verify_locations(client_ca)
+            ctx.verify_mode = ssl.CERT_REQUIRED
         # The handshake happens on first read in the request's own thread, so a
         # silent client cannot stall the accept loop.
         httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)

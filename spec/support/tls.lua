@@ -15,13 +15,14 @@ local function quote(s)
 end
 
 -- A key and a certificate for `cn` with the given subjectAltName, signed by
--- the CA whose files are ca_cert / ca_key.
-local function server_cert(dir, name, cn, san, ca_cert, ca_key)
+-- the CA whose files are ca_cert / ca_key; usage: "serverAuth" (default) or
+-- "clientAuth".
+local function leaf_cert(dir, name, cn, san, ca_cert, ca_key, usage)
   local key, csr, crt, ext = dir .. "/" .. name .. ".key", dir .. "/" .. name .. ".csr",
     dir .. "/" .. name .. ".pem", dir .. "/" .. name .. ".ext"
   local f = assert(io.open(ext, "w"))
   f:write("subjectAltName=" .. san .. "\nbasicConstraints=CA:FALSE\n" ..
-    "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+    "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=" .. (usage or "serverAuth") .. "\n")
   f:close()
   sh("openssl req -new -newkey rsa:2048 -nodes -keyout " .. quote(key) .. " -out " .. quote(csr) ..
     " -subj /CN=" .. cn)
@@ -39,7 +40,8 @@ local function ca(dir, name)
 end
 
 -- Returns {dir=, ca=, cert=, key=, wrong_name_cert=, wrong_name_key=,
--- other_ca_cert=, other_ca_key=}: paths of PEM files.
+-- other_ca_cert=, other_ca_key=, client_cert=, client_key=,
+-- other_ca_client_cert=, other_ca_client_key=}: paths of PEM files.
 function M.make()
   local p = assert(io.popen("mktemp -d /tmp/tritonlua-tls-XXXXXX", "r"))
   local dir = p:read("l")
@@ -48,12 +50,16 @@ function M.make()
   local t = { dir = dir }
   local ca_key
   t.ca, ca_key = ca(dir, "ca")
-  t.cert, t.key = server_cert(dir, "server", "localhost", "DNS:localhost,IP:127.0.0.1", t.ca, ca_key)
-  t.wrong_name_cert, t.wrong_name_key = server_cert(dir, "wrongname", "elsewhere.invalid",
+  t.cert, t.key = leaf_cert(dir, "server", "localhost", "DNS:localhost,IP:127.0.0.1", t.ca, ca_key)
+  t.wrong_name_cert, t.wrong_name_key = leaf_cert(dir, "wrongname", "elsewhere.invalid",
     "DNS:elsewhere.invalid", t.ca, ca_key)
   local other_ca, other_ca_key = ca(dir, "otherca")
-  t.other_ca_cert, t.other_ca_key = server_cert(dir, "otherca_server", "localhost",
+  t.other_ca_cert, t.other_ca_key = leaf_cert(dir, "otherca_server", "localhost",
     "DNS:localhost,IP:127.0.0.1", other_ca, other_ca_key)
+  t.client_cert, t.client_key = leaf_cert(dir, "client", "tritonlua-client", "DNS:client.invalid",
+    t.ca, ca_key, "clientAuth")
+  t.other_ca_client_cert, t.other_ca_client_key = leaf_cert(dir, "otherca_client",
+    "tritonlua-client", "DNS:client.invalid", other_ca, other_ca_key, "clientAuth")
   return t
 end
 
