@@ -1071,8 +1071,13 @@ struct bidi {
     /* exactly one of these owns the stream */
     struct triton_stream *user;
     struct triton_call stream_call; /* what a user stream's done gets: user = s->user */
-    struct triton_call *gen;        /* generate_stream */
+    struct triton_call *gen;        /* generate or generate_stream */
     bool gen_done;                  /* gen has had its final done */
+    /* generate: its responses are counted and the first kept, because it
+     * answers only when the model produced exactly one (as Triton's HTTP
+     * generate does) */
+    int gen_responses;
+    cJSON *gen_reply;
 };
 
 static void bidi_event(struct triton_loop_grpc_tag *tag, bool ok);
@@ -1168,6 +1173,7 @@ static void bidi_free(struct bidi *b)
     grpc_slice_unref(b->details);
     gpr_free((void *)b->error_string);
     free_metadata(b->md, b->n_md);
+    cJSON_Delete(b->gen_reply);
     free(b);
     t->live--;
     if (t->orphaned && t->live == 0)
@@ -1223,6 +1229,13 @@ static void bidi_deliver(struct bidi *b, grpc_byte_buffer *bb)
                 grpc_call_cancel(b->gcall, NULL);
                 return;
             }
+            if (call->kind == TRITON_CALL_GENERATE) {
+                if (++b->gen_responses == 1)
+                    b->gen_reply = reply.json;
+                else
+                    cJSON_Delete(reply.json);
+                return;
+            }
             call->done(call, &reply, NULL, false);
             cJSON_Delete(reply.json);
         }
@@ -1251,6 +1264,22 @@ static void bidi_maybe_end(struct bidi *b)
         struct triton_call *call = b->gen;
         b->gen = NULL;
         b->gen_done = true;
+        if (call->kind == TRITON_CALL_GENERATE && !failed) {
+            if (b->gen_responses == 1) {
+                struct triton_reply reply = {.json = b->gen_reply};
+                b->gen_reply = NULL;
+                finish_call(call, &reply, NULL);
+                bidi_free(b);
+                return;
+            }
+            /* Triton's HTTP generate answers so (400); the same words and code here */
+            triton_fail(&e, TRITON_INVALID_ARGUMENT,
+                        "generate expects model to produce exactly 1 response, got %d from "
+                        "model '%s'; use generate_stream",
+                        b->gen_responses, call->model);
+            e.status = GRPC_STATUS_INVALID_ARGUMENT;
+            failed = true;
+        }
         finish_call(call, NULL, failed ? &e : NULL);
     }
     bidi_free(b);
@@ -1434,34 +1463,6 @@ static const cJSON *meta_store(struct gt *t, const char *model, const char *vers
     return meta;
 }
 
-static void complete_generate(struct unary *u, const struct triton_error *err)
-{
-    if (!u->call)
-        return;
-    struct triton_call *call = u->call;
-    u->call = NULL;
-    if (err) {
-        finish_call(call, NULL, err);
-        return;
-    }
-    struct triton_reply reply = {0};
-    struct triton_error e = {0};
-    struct triton_infer_result *r = NULL;
-    if (!u->recv) {
-        triton_fail(&e, TRITON_PROTOCOL, "the server sent status OK but no reply");
-        finish_call(call, NULL, &e);
-        return;
-    }
-    struct tensor_buffer *buf = grpc_wire_read(u->recv, &e);
-    if (buf) {
-        if (grpc_wire_parse_infer_response(buf->data, buf->size, buf, &r, &e) == 0)
-            reply.json = grpc_generate_reply(r, &e);
-        tensor_buffer_unref(buf);
-    }
-    triton_infer_result_free(r);
-    finish_call(call, reply.json ? &reply : NULL, reply.json ? NULL : &e);
-}
-
 /* Second phase of generate / generate_stream, once the metadata is known. */
 static int generate_run(struct gt *t, struct triton_call *call, const cJSON *meta,
                         struct triton_error *err)
@@ -1469,24 +1470,8 @@ static int generate_run(struct gt *t, struct triton_call *call, const cJSON *met
     grpc_byte_buffer *bb;
     if (grpc_generate_request(call->model, call->version, call->settings, meta, &bb, err) < 0)
         return -1;
-    if (call->kind == TRITON_CALL_GENERATE) {
-        struct unary *u = unary_new(t, call, METHOD_PREFIX "ModelInfer", err);
-        if (!u) {
-            grpc_byte_buffer_destroy(bb);
-            return -1;
-        }
-        u->send = bb;
-        u->send_len = grpc_byte_buffer_length(bb);
-        u->complete = complete_generate;
-        call->transport_state = u;
-        if (unary_submit(u, err) < 0) {
-            call->transport_state = NULL;
-            u->call = NULL;
-            unary_free(u);
-            return -1;
-        }
-        return 0;
-    }
+    /* generate too goes over ModelStreamInfer: ModelInfer refuses decoupled
+     * models, which LLM backends are, and a one-request stream serves both kinds. */
     double timeout = call->timeout > 0 ? call->timeout : t->network_timeout;
     struct bidi *b = bidi_open(t, call->headers, call->n_headers, timeout, err);
     if (!b) {
@@ -1602,7 +1587,7 @@ static void grpc_cancel(struct triton_client *c, struct triton_call *call)
     struct gt *t = c->transport_state;
     if (call->finished)
         return;
-    if (call->kind == TRITON_CALL_GENERATE_STREAM) {
+    if (call->kind == TRITON_CALL_GENERATE || call->kind == TRITON_CALL_GENERATE_STREAM) {
         for (struct bidi *b = t->streams; b; b = b->next)
             if (b->gen == call)
                 grpc_call_cancel(b->gcall, NULL);
