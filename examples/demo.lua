@@ -73,7 +73,8 @@ local function workflow(url)
 
   section("generate_stream")
   io.write("echo_llm: ")
-  for ev in c:generate_stream("echo_llm", {text_input = "the same script runs over HTTP and gRPC"}) do
+  for ev in c:generate_stream("echo_llm", {text_input = "the same script runs over HTTP and gRPC",
+                                           stream = true}) do
     io.write(ev.text_output)
     io.flush()
   end

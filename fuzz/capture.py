@@ -229,8 +229,9 @@ def sse_seeds(srv, corpus):
         headers = {"Content-Type": "application/json"}
         if fault:
             headers["x-fault"] = fault
+        # stream: echo_llm (decoupled) then answers word by word, one event each
         status, _, body = http(srv, "POST", "/v2/models/echo_llm/generate_stream",
-                               json.dumps(doc).encode(), headers)
+                               json.dumps(dict(doc, stream=True)).encode(), headers)
         streams.append((label, body))
     status, _, body = http(srv, "POST", "/v2/models/nope/generate_stream",
                            b'{"text_input": "x"}', {"Content-Type": "application/json"})

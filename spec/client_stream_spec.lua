@@ -27,26 +27,39 @@ h.transports(function(proto, url)
     end)
 
     it("streams events as they arrive, before the stream ends", function()
+      -- With stream = true echo_llm (decoupled) sends one response per word, each
+      -- after delay_ms: the events come one by one, not all at the end.
       local events, times = {}, {}
-      for ev in c:generate_stream("echo_llm", { text_input = "one two three four" }) do
-        events[#events + 1] = ev
-        times[#times + 1] = triton.now()
+      local t0 = triton.now()
+      for ev in c:generate_stream("echo_llm", { text_input = "one two three four", stream = true,
+        parameters = { delay_ms = 150 } }) do
+        events[#events + 1] = ev.text_output
+        times[#times + 1] = triton.now() - t0
       end
-      -- echo_llm streams one word per event over HTTP's server-sent events; over
-      -- gRPC it is not decoupled, so the words come in one response.
-      assert.is_true(#events >= (proto == "http" and 4 or 1))
-      local text = {}
-      for _, ev in ipairs(events) do text[#text + 1] = ev.text_output end
-      assert.matches("one.*two.*three.*four", table.concat(text, " "))
+      assert.same({ "one", " two", " three", " four" }, events)
+      assert.is_true(times[1] < times[4] - 0.3, "first event at " .. times[1] .. " s, last at " .. times[4])
+      -- without stream the model answers once, with the whole text
+      local whole = {}
+      for ev in c:generate_stream("echo_llm", { text_input = "one two" }) do
+        whole[#whole + 1] = ev.text_output
+      end
+      assert.same({ "one two" }, whole)
+    end)
+
+    it("generate takes a single response and refuses several, as Triton's generate does", function()
+      local err = h.error_of(c.generate, c, "echo_llm", { text_input = "a b c", stream = true })
+      assert.equal("invalid_argument", err.code)
+      assert.matches("generate expects model to produce exactly 1 response, got 3", err.message)
+      assert.equal("a b c", c:generate("echo_llm", { text_input = "a b c" }).text_output)
     end)
 
     it("breaking out of the loop cancels the rest", function()
       local n = 0
-      for _ in c:generate_stream("echo_llm", { text_input = "a b c d e f g h" }) do
+      for _ in c:generate_stream("echo_llm", { text_input = "a b c d e f g h", stream = true }) do
         n = n + 1
         if n == 2 then break end
       end
-      assert.equal(proto == "http" and 2 or 1, n)
+      assert.equal(2, n)
       assert.is_true(c:is_server_live())
     end)
 

@@ -801,46 +801,15 @@ class Server:
         if entry.model.decoupled:
             parts = [self._generate_output(r) for r, _ in self.stream_infer(req) if r is not None]
             if len(parts) != 1:
-                raise ServerError("generate expects exactly one response from model '%s', got %d; "
-                                  "use generate_stream" % (name, len(parts)))
+                raise ServerError("generate expects model to produce exactly 1 response, got %d from "
+                                  "model '%s'; use generate_stream" % (len(parts), name))
             return parts[0]
         return self._generate_output(self.infer(req))
 
     def generate_stream(self, name, body):
-        """One dict per server-sent event. echo_llm sends one word per event."""
-        entry, req = self._generate_request(name, body)
-        model = entry.model
-        if isinstance(model, models_mod.EchoLLM):
-            return self._echo_stream(entry, req)
+        """One dict per server-sent event: one per response of the model."""
+        _, req = self._generate_request(name, body)
         return (self._generate_output(r) for r, _ in self.stream_infer(req) if r is not None)
-
-    def _echo_stream(self, entry, req):
-        model = entry.model
-        t0 = time.monotonic_ns()
-        try:
-            inputs, _, ctx = self._prepare(entry, req, None)
-            words = model.words(inputs, ctx)
-        except ServerError:
-            self._fail(entry.stats, t0)
-            raise
-        except models_mod.ModelError as e:
-            self._fail(entry.stats, t0)
-            raise ServerError(str(e))
-        with entry.stats.lock:
-            entry.stats.last_inference = int(time.time() * 1000)
-            entry.stats.inference_count += 1
-            entry.stats.execution_count += 1
-            entry.stats.add("success", time.monotonic_ns() - t0)
-            entry.stats.add("compute_infer", time.monotonic_ns() - t0)
-
-        def events():
-            for i, w in enumerate(words):
-                d = {"model_name": model.name, "model_version": "1",
-                     "text_output": w if i == 0 else " " + w}
-                if req.get("id"):
-                    d["id"] = req["id"]
-                yield d
-        return events()
 
 
 def default_repo_root():

@@ -234,12 +234,27 @@ class Classifier(Model):
 
 
 class EchoLLM(Model):
-    """echo_llm: text_output = text_input, cut to max_tokens words when given
-    (as an input or a request parameter)."""
+    """echo_llm (decoupled, as LLM backends such as vLLM's are): text_output = text_input,
+    cut to max_tokens words when given (as an input or a request parameter). With
+    `stream` true (an input or a request parameter, as vLLM's backend takes it) it sends
+    one response per word, the first bare and the others with a leading space, so that
+    the responses joined give the text; otherwise one response with the whole text.
+    `delay_ms` (a request parameter) waits that long before each response."""
+
+    decoupled = True
 
     def __init__(self):
-        ins = [io("text_input", "BYTES", [1]), io("max_tokens", "INT32", [1], optional=True)]
-        super().__init__(config("echo_llm", ins, [io("text_output", "BYTES", [-1])]))
+        ins = [io("text_input", "BYTES", [1]), io("max_tokens", "INT32", [1], optional=True),
+               io("stream", "BOOL", [1], optional=True)]
+        super().__init__(config("echo_llm", ins, [io("text_output", "BYTES", [-1])],
+                                model_transaction_policy={"decoupled": True}))
+
+    @staticmethod
+    def _int_parameter(ctx, name):
+        try:
+            return int(ctx.parameters[name])
+        except (TypeError, ValueError):
+            raise ModelError("parameter '%s' must be an integer" % name)
 
     def words(self, inputs, ctx):
         text = b" ".join(bytes(e) for e in inputs["text_input"].ravel()).decode("utf-8", "replace")
@@ -248,16 +263,23 @@ class EchoLLM(Model):
         if "max_tokens" in inputs and inputs["max_tokens"].size:
             limit = int(inputs["max_tokens"].ravel()[0])
         elif "max_tokens" in ctx.parameters:
-            try:
-                limit = int(ctx.parameters["max_tokens"])
-            except (TypeError, ValueError):
-                raise ModelError("parameter 'max_tokens' must be an integer")
+            limit = self._int_parameter(ctx, "max_tokens")
         if limit is not None:
             words = words[:max(limit, 0)]
         return words
 
-    def execute(self, inputs, ctx):
-        return {"text_output": np.array([" ".join(self.words(inputs, ctx)).encode()], dtype=object)}
+    def responses(self, inputs, ctx):
+        words = self.words(inputs, ctx)
+        if "stream" in inputs and inputs["stream"].size:
+            stream = bool(inputs["stream"].ravel()[0])
+        else:
+            stream = ctx.parameters.get("stream") is True
+        delay = self._int_parameter(ctx, "delay_ms") / 1000.0 if "delay_ms" in ctx.parameters else 0
+        pieces = [w if i == 0 else " " + w for i, w in enumerate(words)] if stream else [" ".join(words)]
+        for piece in pieces:
+            if delay:
+                ctx.sleep(delay)
+            yield {"text_output": np.array([piece.encode()], dtype=object)}
 
 
 class Slow(Model):

@@ -295,11 +295,25 @@ class GrpcTest(unittest.TestCase):
                          [b"0.900000:1:one", b"0.500000:9:nine", b"0.300000:2:two"])
 
     def test_echo_llm(self):
-        req = pb.ModelInferRequest(model_name="echo_llm")
-        add_input(req, "text_input", "BYTES", np.array([b"the quick brown fox"], dtype=object))
-        add_input(req, "max_tokens", "INT32", np.array([2], dtype=np.int32))
-        resp = self.stub.ModelInfer(req)
-        self.assertEqual(output(resp, "text_output").tolist(), [b"the quick"])
+        # Decoupled, as LLM backends are: ModelInfer refuses it; over a stream it sends
+        # the whole text in one response, or one response per word with `stream` true.
+        def request(stream=None):
+            req = pb.ModelInferRequest(model_name="echo_llm")
+            add_input(req, "text_input", "BYTES", np.array([b"the quick brown fox"], dtype=object))
+            add_input(req, "max_tokens", "INT32", np.array([3], dtype=np.int32))
+            if stream is not None:
+                add_input(req, "stream", "BOOL", np.array([stream], dtype=bool))
+            return req
+
+        self.assertRpcError(grpc.StatusCode.UNIMPLEMENTED, self.stub.ModelInfer, request(),
+                            contains="ModelInfer RPC doesn't support models with decoupled")
+        for stream, pieces in ((None, [b"the quick brown"]), (False, [b"the quick brown"]),
+                               (True, [b"the", b" quick", b" brown"])):
+            msgs = list(self.stub.ModelStreamInfer(iter([request(stream)]), timeout=10))
+            self.assertEqual([m.error_message for m in msgs], [""] * len(msgs))
+            texts = [output(m.infer_response, "text_output").tolist()[0]
+                     for m in msgs if m.infer_response.outputs]
+            self.assertEqual(texts, pieces)
 
     def test_slow_does_not_block_others(self):
         req = pb.ModelInferRequest(model_name="slow")

@@ -783,6 +783,15 @@ class Generate(unittest.TestCase):
         self.assertEqual(status, 200, doc)
         self.assertEqual(doc["model_name"], "echo_llm")
         self.assertEqual(doc["text_output"], "one two")
+        # echo_llm is decoupled: generate takes its single response, and refuses
+        # several (stream: true sends one per word) as Triton does.
+        status, doc = post_json("/v2/models/echo_llm/generate", {"text_input": "one two", "stream": True})
+        self.assertEqual(status, 400, doc)
+        self.assertIn("generate expects model to produce exactly 1 response", doc["error"])
+        # and the HTTP infer endpoint refuses a decoupled model
+        status, doc = post_json("/v2/models/echo_llm/infer", {"inputs": [
+            {"name": "text_input", "datatype": "BYTES", "shape": [1], "data": ["x"]}]})
+        self.assertEqual(status, 501, doc)
 
     def test_generate_errors(self):
         status, _, body = call("POST", "/v2/models/echo_llm/generate", b"[1")
@@ -817,7 +826,7 @@ class Generate(unittest.TestCase):
         c = connect()
         try:
             c.request("POST", "/v2/models/echo_llm/generate_stream",
-                      body=json.dumps({"text_input": "alpha beta gamma"}).encode(),
+                      body=json.dumps({"text_input": "alpha beta gamma", "stream": True}).encode(),
                       headers={"Content-Type": "application/json"})
             r = c.getresponse()
             self.assertEqual(r.status, 200)
