@@ -32,7 +32,7 @@ h.transports(function(proto, url)
       local events, times = {}, {}
       local t0 = triton.now()
       for ev in c:generate_stream("echo_llm", { text_input = "one two three four", stream = true,
-        parameters = { delay_ms = 150 } }) do
+        parameters = { delay_ms = 200 } }) do
         events[#events + 1] = ev.text_output
         times[#times + 1] = triton.now() - t0
       end
