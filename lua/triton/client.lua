@@ -491,6 +491,14 @@ function M.prepare_infer(self, model, inputs, o, fname)
 end
 
 function Client:infer(model, inputs, o)
+  if o == nil then
+    -- The common call: no options, so no args tables for the core to read;
+    -- a map of tensors goes to it as it is.
+    check_string_arg(model, 1, "infer")
+    local wired, is_map = infer.wire_inputs(inputs, "infer")
+    if is_map then return self._cc:infer_map(model, wired) end
+    return self._cc:call("infer", { infer = { model = model, inputs = wired } })
+  end
   return self._cc:call("infer", infer_args(self, model, inputs, o, "infer"))
 end
 
@@ -500,12 +508,17 @@ function Client:async_infer(model, inputs, o, callback)
   if callback ~= nil and type(callback) ~= "function" then
     error("bad argument #4 to 'async_infer' (function expected, got " .. type(callback) .. ")", 2)
   end
-  local args = infer_args(self, model, inputs, o, "async_infer")
   local cb
   if callback then
     cb = function(r, err) callback(r, err) end
   end
-  return self._cc:submit("infer", args, cb)
+  if o == nil then -- the common call, as in Client:infer
+    check_string_arg(model, 1, "async_infer")
+    local wired, is_map = infer.wire_inputs(inputs, "async_infer")
+    if is_map then return self._cc:submit_infer_map(model, wired, cb) end
+    return self._cc:submit("infer", { infer = { model = model, inputs = wired } }, cb)
+  end
+  return self._cc:submit("infer", infer_args(self, model, inputs, o, "async_infer"), cb)
 end
 
 -- Steps the loop until `ready()` holds; fails instead of spinning when nothing

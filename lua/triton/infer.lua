@@ -315,6 +315,11 @@ end
 
 -- The request table for a call without options, the common one: none of
 -- build_request's option checks apply, so it skips them all.
+-- Checks infer's inputs; returns them as the core takes them and whether they
+-- are a map of name -> tensor. Errors are raised at the level of the caller of
+-- the function that calls this one (the user's call of c:infer).
+M.wire_inputs = wire_inputs
+
 function M.plain_request(model, inputs, fname)
   local wired, is_map = wire_inputs(inputs, fname)
   if is_map then return { model = model, input_map = wired } end

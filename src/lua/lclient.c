@@ -1771,10 +1771,31 @@ static void build_call(lua_State *L, int idx, struct lcall *lcall)
 
 /* ---- calls ---------------------------------------------------------------------------------- */
 
-/* Pushes a new future for a call of `kind` on client lc, its request built from
- * the args table at idx, then submits it. cb_idx: the callback or 0. */
-static struct lfuture *submit(lua_State *L, int client_idx, struct lclient *lc,
-                              enum triton_call_kind kind, int args_idx, int cb_idx)
+/* Fills a call from the Lua values at idx: build_call (an args table) or
+ * build_infer_map (a model name and a map of input tensors). */
+typedef void (*call_builder)(lua_State *L, int idx, struct lcall *lcall);
+
+/* infer's common call, `c:infer(model, {NAME = tensor, ...})` without options:
+ * the model name at idx and the input map at idx + 1 (lua/triton/client.lua
+ * checked both), read without the two args tables build_call reads. */
+static void build_infer_map(lua_State *L, int idx, struct lcall *lcall)
+{
+    struct lmem *m = &lcall->sink.mem;
+    struct triton_infer_request *req = lmem_alloc(L, m, sizeof(*req));
+    size_t len;
+    const char *model = luaL_checklstring(L, idx, &len);
+    req->model = lmem_strdup(L, m, model, len);
+    req->binary_data_output = true;
+    luaL_checktype(L, idx + 1, LUA_TTABLE);
+    build_input_map(L, idx + 1, req, m);
+    lcall->call.infer = req;
+}
+
+/* Pushes a new future for a call of `kind` on client lc, its request built by
+ * `build` from the values at idx, then submits it. cb_idx: the callback or 0. */
+static struct lfuture *submit_built(lua_State *L, int client_idx, struct lclient *lc,
+                                    enum triton_call_kind kind, call_builder build, int args_idx,
+                                    int cb_idx)
 {
     collect_if_due(L, lc->st);
     struct lfuture *f = lua_newuserdatauv(L, sizeof(*f), 2);
@@ -1792,7 +1813,7 @@ static struct lfuture *submit(lua_State *L, int client_idx, struct lclient *lc,
     call->call.kind = kind;
     call->call.done = call_done;
     call->call.user = call;
-    build_call(L, args_idx, call);
+    build(L, args_idx, call);
 
     struct triton_error err = {0};
     lua_createtable(L, 3, 0);
@@ -1820,6 +1841,14 @@ static struct lfuture *submit(lua_State *L, int client_idx, struct lclient *lc,
     return f;
 }
 
+/* Pushes a new future for a call of `kind`, its request built from the args
+ * table at idx, then submits it. cb_idx: the callback or 0. */
+static struct lfuture *submit(lua_State *L, int client_idx, struct lclient *lc,
+                              enum triton_call_kind kind, int args_idx, int cb_idx)
+{
+    return submit_built(L, client_idx, lc, kind, build_call, args_idx, cb_idx);
+}
+
 static enum triton_call_kind check_kind(lua_State *L, int idx)
 {
     const char *name = luaL_checkstring(L, idx);
@@ -1840,6 +1869,28 @@ static int client_call(lua_State *L)
     lua_replace(L, 1);
     lua_settop(L, 1);
     return future_get_result(L);
+}
+
+/* cc:infer_map(model, inputs) -> result: infer's common call (build_infer_map) */
+static int client_infer_map(lua_State *L)
+{
+    struct lclient *lc = check_client(L, 1);
+    lua_settop(L, 3);
+    submit_built(L, 1, lc, TRITON_CALL_INFER, build_infer_map, 2, 0);
+    lua_replace(L, 1);
+    lua_settop(L, 1);
+    return future_get_result(L);
+}
+
+/* cc:submit_infer_map(model, inputs [, callback]) -> future: async_infer's common call */
+static int client_submit_infer_map(lua_State *L)
+{
+    struct lclient *lc = check_client(L, 1);
+    if (!lua_isnoneornil(L, 4))
+        luaL_checktype(L, 4, LUA_TFUNCTION);
+    lua_settop(L, 4);
+    submit_built(L, 1, lc, TRITON_CALL_INFER, build_infer_map, 2, lua_isnil(L, 4) ? 0 : 4);
+    return 1;
 }
 
 /* cc:submit(kind, args [, callback]) -> future */
@@ -2114,6 +2165,8 @@ static void new_class(lua_State *L, const char *name, const luaL_Reg *meta, cons
 void lclient_open(lua_State *L)
 {
     static const luaL_Reg client_methods[] = {{"call", client_call},
+                                              {"infer_map", client_infer_map},
+                                              {"submit_infer_map", client_submit_infer_map},
                                               {"submit", client_submit},
                                               {"stream_open", client_stream_open},
                                               {"stream_send", client_stream_send},
