@@ -41,6 +41,7 @@
 #include <lua.h>
 
 #include "lua/lcore.h"
+#include "wire/json_num.h"
 
 #ifndef TRITON_VERSION
 #error "TRITON_VERSION must be defined by the build"
@@ -499,48 +500,13 @@ static void skip_ws(struct json_decoder *d)
 
 static int hex4(struct json_decoder *d, const char *p)
 {
-    int v = 0;
-    if (d->end - p < 4)
-        return -1;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= c - '0';
-        else if (c >= 'a' && c <= 'f')
-            v |= c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            v |= c - 'A' + 10;
-        else
-            return -1;
-    }
-    return v;
+    return wire_json_hex4(p, (size_t)(d->end - p));
 }
 
 static void add_utf8(luaL_Buffer *b, unsigned long cp)
 {
     char out[4];
-    size_t n;
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        out[0] = (char)(0xF0 | (cp >> 18));
-        out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    luaL_addlstring(b, out, n);
+    luaL_addlstring(b, out, wire_utf8_encode(cp, out));
 }
 
 /* d->p is at the opening quote; pushes the string. */

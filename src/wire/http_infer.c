@@ -517,17 +517,6 @@ static int bad_element(struct json_fill *f, const char *what, struct triton_erro
  * a buffer of the size we computed, keeps this memory-safe even if the walk
  * and cJSON ever disagreed about which text is which string. */
 
-/* The value of 4 hex digits (valid: cJSON checked them). */
-static unsigned hex4(const char *p)
-{
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned char h = (unsigned char)p[i];
-        v = v * 16 + (unsigned)(isdigit(h) ? h - '0' : tolower(h) - 'a' + 10);
-    }
-    return v;
-}
-
 /* Decodes the raw string body [p, end) into out (when not NULL); returns the
  * decoded length and sets *has_nul when a NUL is among the decoded bytes. */
 static size_t json_unescape(const char *p, const char *end, char *out, bool *has_nul)
@@ -554,37 +543,21 @@ static size_t json_unescape(const char *p, const char *end, char *out, bool *has
             p += 2;
             continue;
         }
-        if (end - p < 6)
-            break;
-        cp = hex4(p + 2);
+        int hi = wire_json_hex4(p + 2, (size_t)(end - p - 2));
+        if (hi < 0)
+            break; /* cJSON accepted the text, so this is not reached */
+        cp = (unsigned)hi;
         p += 6;
-        if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
-            unsigned lo = hex4(p + 2);
+        int lo = cp >= 0xD800 && cp <= 0xDBFF && end - p >= 6 && p[0] == '\\' && p[1] == 'u'
+                     ? wire_json_hex4(p + 2, 4)
+                     : -1;
+        if (lo >= 0xDC00 && lo <= 0xDFFF) {
             p += 6;
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned)lo - 0xDC00);
         }
         *has_nul |= cp == 0;
-        unsigned char u[4];
-        size_t k;
-        if (cp < 0x80) {
-            u[0] = (unsigned char)cp;
-            k = 1;
-        } else if (cp < 0x800) {
-            u[0] = (unsigned char)(0xC0 | cp >> 6);
-            u[1] = (unsigned char)(0x80 | (cp & 0x3F));
-            k = 2;
-        } else if (cp < 0x10000) {
-            u[0] = (unsigned char)(0xE0 | cp >> 12);
-            u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-            u[2] = (unsigned char)(0x80 | (cp & 0x3F));
-            k = 3;
-        } else {
-            u[0] = (unsigned char)(0xF0 | (cp >> 18 & 0x07));
-            u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
-            u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-            u[3] = (unsigned char)(0x80 | (cp & 0x3F));
-            k = 4;
-        }
+        char u[4];
+        size_t k = wire_utf8_encode(cp, u);
         if (out)
             memcpy(out + n, u, k);
         n += k;

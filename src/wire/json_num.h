@@ -70,6 +70,13 @@ int wire_jbuf_float(struct wire_jbuf *b, float v);
 void wire_jbuf_cjson(struct wire_jbuf *b, const cJSON *item);
 bool wire_jbuf_failed(const struct wire_jbuf *b);
 
+/* Reading JSON string escapes, for the two places that decode strings
+ * themselves (triton.json.decode, and NUL-bearing strings of infer replies). */
+/* The value of the 4 hex digits at p (avail bytes there), -1 if they are not. */
+int wire_json_hex4(const char *p, size_t avail);
+/* Writes code point cp (at most 0x10FFFF) as UTF-8 into out; returns its length. */
+size_t wire_utf8_encode(unsigned long cp, char out[4]);
+
 /* Standard base64 (with padding) of n bytes; NULL when out of memory. */
 char *wire_base64(const void *data, size_t n, size_t *out_len);
 
