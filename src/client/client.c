@@ -19,26 +19,6 @@ const char *triton_call_kind_name(enum triton_call_kind kind)
     return call_kind_names[kind];
 }
 
-void triton_infer_result_free(struct triton_infer_result *r)
-{
-    if (!r)
-        return;
-    for (size_t i = 0; i < r->n_outputs; i++) {
-        struct triton_infer_output *o = &r->outputs[i];
-        free(o->name);
-        free(o->datatype);
-        cJSON_Delete(o->parameters);
-        if (o->has_data)
-            tensor_release(&o->tensor);
-    }
-    free(r->outputs);
-    free(r->model_name);
-    free(r->model_version);
-    free(r->id);
-    cJSON_Delete(r->parameters);
-    free(r);
-}
-
 struct triton_client *triton_client_new(struct triton_loop *loop,
                                         const struct triton_client_options *opts,
                                         struct triton_error *err)

@@ -15,7 +15,7 @@
 #include <grpc/slice.h>
 #include <grpc/slice_buffer.h>
 
-#include "client/reply_block.h"
+#include "wire/reply_block.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "raw tensor contents are sent from memory as is: a little-endian host is assumed"

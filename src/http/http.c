@@ -30,7 +30,7 @@
 #include <zlib.h>
 
 #include "client/client.h"
-#include "client/reply_block.h"
+#include "wire/reply_block.h"
 #include "wire/http_infer.h"
 #include "wire/json_num.h"
 #include "wire/sse.h"

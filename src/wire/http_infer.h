@@ -22,7 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "client/client.h"
+#include "wire/infer.h"
 #include "common/error.h"
 #include "tensor/tensor.h"
 

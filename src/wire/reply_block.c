@@ -1,7 +1,7 @@
 /*
  * reply_block.c: see reply_block.h.
  */
-#include "client/reply_block.h"
+#include "wire/reply_block.h"
 
 #include <pthread.h>
 #include <stdbool.h>
