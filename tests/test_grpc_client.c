@@ -7,18 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "client/client.h"
 #include "testserver.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 /* What the completion saw. */
 struct outcome {
@@ -83,7 +74,7 @@ static int run(struct triton_client *c, struct triton_call *call, struct outcome
     }
     if (triton_call_wait(c, call, &err) < 0) {
         fprintf(stderr, "wait: %s\n", err.message);
-        failures++;
+        check_failures++;
         return -1;
     }
     return o->failed ? -1 : 0;
@@ -528,10 +519,5 @@ int main(void)
     test_destroy_in_flight(loop, server.grpc_url);
     triton_loop_free(loop);
     test_server_stop(&server);
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_grpc_client: all passed\n");
-    return 0;
+    return check_report("test_grpc_client");
 }

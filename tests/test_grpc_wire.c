@@ -10,20 +10,11 @@
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
 
+#include "check.h"
 #include "grpc/grpc_generate.h"
 #include "grpc/grpc_wire.h"
 #include "proto/grpc_service.pb-c.h"
 #include "wire/pb_json.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 /* Compares a tree to JSON text (parsed, so key order and spacing do not matter). */
 static bool json_equals(const cJSON *got, const char *want_text)
@@ -567,10 +558,5 @@ int main(void)
     test_stream_reply();
     test_generate_mapping();
     grpc_shutdown();
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_grpc_wire: all passed\n");
-    return 0;
+    return check_report("test_grpc_wire");
 }

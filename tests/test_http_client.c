@@ -14,31 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "client/client.h"
 #include "testserver.h"
 #include "wire/classification.h"
-
-static int failures, checks;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_ERR(o, want_code, part)                                                              \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(o).failed || (o).err.code != (want_code) || !strstr((o).err.message, (part))) {      \
-            failures++;                                                                            \
-            fprintf(stderr, "%s:%d: got %s '%s', want %s containing '%s'\n", __FILE__, __LINE__,   \
-                    (o).failed ? triton_code_word((o).err.code) : "success", (o).err.message,      \
-                    triton_code_word(want_code), (part));                                          \
-        }                                                                                          \
-    } while (0)
 
 static struct test_server server;
 static struct triton_loop *loop;
@@ -219,7 +198,7 @@ static void test_control(struct triton_client *c)
     /* a model name that needs escaping reaches the server intact */
     call = (struct triton_call){.kind = TRITON_CALL_MODEL_METADATA, .model = "no such/model?"};
     run(c, &call, &o);
-    CHECK_ERR(o, TRITON_NOT_FOUND, "no such/model?");
+    CHECK_ERR(o.err, TRITON_NOT_FOUND, "no such/model?");
     CHECK(o.err.status == 404);
 }
 
@@ -297,12 +276,12 @@ static void test_infer(struct triton_client *c)
     struct triton_infer_request bad = {.model = "no_such_model", .inputs = in, .n_inputs = 2};
     call.infer = &bad;
     run(c, &call, &o);
-    CHECK_ERR(o, TRITON_NOT_FOUND, "no_such_model");
+    CHECK_ERR(o.err, TRITON_NOT_FOUND, "no_such_model");
     CHECK(o.err.status == 404);
     in[1].name = "NOPE";
     call.infer = &req;
     run(c, &call, &o);
-    CHECK_ERR(o, TRITON_INVALID_ARGUMENT, "NOPE");
+    CHECK_ERR(o.err, TRITON_INVALID_ARGUMENT, "NOPE");
     CHECK(o.err.status == 400);
     in[1].name = "INPUT1";
     run(c, &call, &o);
@@ -418,7 +397,7 @@ static void test_large(struct triton_client *c)
     struct triton_client_options opts = {.max_response_size = 1 << 20};
     struct triton_client *small = connect_with(&opts);
     run(small, &call, &o);
-    CHECK_ERR(o, TRITON_NO_MEMORY, "max_response_size");
+    CHECK_ERR(o.err, TRITON_NO_MEMORY, "max_response_size");
     struct triton_call live = {.kind = TRITON_CALL_SERVER_LIVE};
     run(small, &live, &o);
     CHECK(!o.failed && o.boolean);
@@ -533,7 +512,7 @@ static void test_generate(struct triton_client *c)
     CHECK(triton_client_submit(c, &scall, &werr) == 0);
     CHECK(triton_call_wait(c, &scall, &werr) == 0);
     CHECK(x.o.events == 1 && x.o.finals == 1);
-    CHECK_ERR(x.o, TRITON_CANCELLED, "cancelled");
+    CHECK_ERR(x.o.err, TRITON_CANCELLED, "cancelled");
     CHECK(now() - t0 < 0.25);
     CHECK(triton_call_wait(c, &other, &werr) == 0);
     CHECK(!x.other_o.failed && x.other_o.boolean);
@@ -541,7 +520,7 @@ static void test_generate(struct triton_client *c)
 
     call.model = "no_such_model";
     run(c, &call, &o);
-    CHECK_ERR(o, TRITON_NOT_FOUND, "no_such_model");
+    CHECK_ERR(o.err, TRITON_NOT_FOUND, "no_such_model");
     CHECK(o.events == 0);
     cJSON_Delete(body);
 }
@@ -570,7 +549,7 @@ static void test_timeouts_cancel_concurrency(struct triton_client *c)
     struct outcome o;
     double t0 = now();
     run(c, &call, &o);
-    CHECK_ERR(o, TRITON_DEADLINE_EXCEEDED, "Deadline Exceeded");
+    CHECK_ERR(o.err, TRITON_DEADLINE_EXCEEDED, "Deadline Exceeded");
     CHECK(now() - t0 < 1.0);
 
     /* cancel a call in flight: done runs later, from a step, with CANCELLED */
@@ -585,7 +564,7 @@ static void test_timeouts_cancel_concurrency(struct triton_client *c)
     t0 = now();
     CHECK(triton_call_wait(c, &call, &err) == 0);
     CHECK(now() - t0 < 0.5);
-    CHECK_ERR(o, TRITON_CANCELLED, "cancelled");
+    CHECK_ERR(o.err, TRITON_CANCELLED, "cancelled");
     tensor_release(&t);
 
     /* concurrency 2: six 200 ms calls take about three rounds */
@@ -611,7 +590,7 @@ static void test_timeouts_cancel_concurrency(struct triton_client *c)
     double dt = now() - t0;
     for (int i = 0; i < 5; i++)
         CHECK(!os[i].failed && os[i].finals == 1);
-    CHECK_ERR(os[5], TRITON_CANCELLED, "cancelled");
+    CHECK_ERR(os[5].err, TRITON_CANCELLED, "cancelled");
     CHECK(dt > 0.55 && dt < 1.5);
     for (int i = 0; i < 6; i++) {
         outcome_free(&os[i]);
@@ -625,7 +604,7 @@ static void test_timeouts_cancel_concurrency(struct triton_client *c)
         .kind = TRITON_CALL_INFER, .infer = &reqs[0], .done = on_done, .user = &os[0]};
     CHECK(triton_client_submit(c2, &calls[0], &err) == 0);
     triton_client_free(c2);
-    CHECK_ERR(os[0], TRITON_CANCELLED, "closed");
+    CHECK_ERR(os[0].err, TRITON_CANCELLED, "closed");
     tensor_release(&ts[0]);
 }
 
@@ -665,7 +644,7 @@ static void test_faults(struct triton_client *c)
         if (!o.failed || o.err.code != faults[i].code || !strstr(o.err.message, faults[i].part))
             fprintf(stderr, "fault %s: %s %s\n", faults[i].fault,
                     o.failed ? triton_code_word(o.err.code) : "success", o.err.message);
-        CHECK_ERR(o, faults[i].code, faults[i].part);
+        CHECK_ERR(o.err, faults[i].code, faults[i].part);
         outcome_free(&o);
         /* the same client goes on working */
         call = (struct triton_call){.kind = TRITON_CALL_INFER, .infer = &req};
@@ -682,7 +661,7 @@ static void test_faults(struct triton_client *c)
         .kind = TRITON_CALL_SERVER_METADATA, .headers = &huge, .n_headers = 1};
     struct outcome mo;
     run(c, &meta, &mo);
-    CHECK_ERR(mo, TRITON_NO_MEMORY, "max_response_size");
+    CHECK_ERR(mo.err, TRITON_NO_MEMORY, "max_response_size");
     meta = (struct triton_call){.kind = TRITON_CALL_SERVER_METADATA};
     run(c, &meta, &mo);
     CHECK(!mo.failed && mo.json);
@@ -706,12 +685,12 @@ static void test_faults(struct triton_client *c)
     struct triton_call live = {.kind = TRITON_CALL_SERVER_METADATA};
     struct outcome o;
     run(dead, &live, &o);
-    CHECK_ERR(o, TRITON_UNAVAILABLE, "");
+    CHECK_ERR(o.err, TRITON_UNAVAILABLE, "");
     triton_client_free(dead);
     opts.url = "no-such-host.invalid:8000";
     dead = connect_with(&opts);
     run(dead, &live, &o);
-    CHECK_ERR(o, TRITON_UNAVAILABLE, "");
+    CHECK_ERR(o.err, TRITON_UNAVAILABLE, "");
     triton_client_free(dead);
 
     /* streams belong to gRPC */
@@ -769,7 +748,7 @@ static void test_options(void)
     CHECK(strstr(log.text, "Content-Encoding: gzip"));
     CHECK(strstr(log.text, "HTTP 200"));
     CHECK(!strstr(log.text, "sekrit"));
-    if (failures)
+    if (check_failures)
         fputs(log.text, stderr);
     triton_client_free(c);
 
@@ -901,7 +880,7 @@ static void test_tls(void)
     opts = (struct triton_client_options){.url = tls.http_url, .use_tls = true};
     c = connect_with(&opts);
     run(c, &call, &o);
-    CHECK_ERR(o, TRITON_UNAVAILABLE, "TLS");
+    CHECK_ERR(o.err, TRITON_UNAVAILABLE, "TLS");
     triton_client_free(c);
     /* unless asked not to verify */
     opts = (struct triton_client_options){.url = tls.http_url, .use_tls = true, .insecure = true};
@@ -973,6 +952,5 @@ int main(void)
     CHECK(triton_loop_pending(loop) == 0);
     triton_loop_free(loop);
     test_server_stop(&server);
-    printf("%d checks, %d failures\n", checks, failures);
-    return failures ? 1 : 0;
+    return check_report("test_http_client");
 }

@@ -9,46 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "common/secret.h"
 #include "http/http.h"
 #include "wire/classification.h"
 #include "wire/http_infer.h"
 #include "wire/json_num.h"
 #include "wire/sse.h"
-
-static int failures, checks;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_STR(a, b)                                                                            \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        const char *a_ = (a), *b_ = (b);                                                           \
-        if (!a_ || strcmp(a_, b_) != 0) {                                                          \
-            failures++;                                                                            \
-            fprintf(stderr, "%s:%d: got '%s', want '%s'\n", __FILE__, __LINE__,                    \
-                    a_ ? a_ : "(null)", b_);                                                       \
-        }                                                                                          \
-    } while (0)
-
-/* err holds `code` and its message contains `part` */
-#define CHECK_ERR(err, want_code, part)                                                            \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if ((err).code != (want_code) || !strstr((err).message, (part))) {                         \
-            failures++;                                                                            \
-            fprintf(stderr, "%s:%d: error %s '%s', want %s containing '%s'\n", __FILE__, __LINE__, \
-                    triton_code_word((err).code), (err).message, triton_code_word(want_code),      \
-                    (part));                                                                       \
-        }                                                                                          \
-    } while (0)
 
 /* ---- json_num ------------------------------------------------------------------ */
 
@@ -587,9 +554,8 @@ static void expect_bad_reply(const char *json, const void *bin, size_t bin_len, 
     struct triton_infer_result *r = (void *)1;
     struct triton_error err = {0};
     int rc = wire_http_infer_parse(b.data, b.len, hl == 0 ? strlen(json) : hl, NULL, &r, &err);
-    checks++;
     if (rc == 0 || r != NULL || err.code != TRITON_PROTOCOL || !strstr(err.message, part)) {
-        failures++;
+        check_failures++;
         fprintf(stderr, "%s:%d: reply %.60s: rc %d, %s '%s', want protocol_error '%s'\n", __FILE__,
                 line, json, rc, triton_code_word(err.code), err.message, part);
     }
@@ -901,6 +867,5 @@ int main(void)
     test_reply_hostile();
     test_reply_fast_and_cjson_agree();
     test_error_text_and_mapping();
-    printf("%d checks, %d failures\n", checks, failures);
-    return failures ? 1 : 0;
+    return check_report("test_http_wire");
 }

@@ -11,16 +11,6 @@
 #include "tensor/ops.h"
 #include "tensor/tensor.h"
 
-#define CHECK_NEAR(a, b, tol)                                                                      \
-    do {                                                                                           \
-        double check_a_ = (a), check_b_ = (b);                                                     \
-        if (!(fabs(check_a_ - check_b_) <= (tol))) {                                               \
-            fprintf(stderr, "%s:%d: %s ~= %s failed: %.17g != %.17g\n", __FILE__, __LINE__, #a,    \
-                    #b, check_a_, check_b_);                                                       \
-            check_failures++;                                                                      \
-        }                                                                                          \
-    } while (0)
-
 /* A contiguous tensor of dt with the given values (converted by the core's rules). */
 static struct tensor make(enum tensor_dtype dt, const int64_t *shape, int ndim, const double *v)
 {
