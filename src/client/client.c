@@ -6,17 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const call_kind_names[] = {
-#define X(e, name) name,
+static const struct triton_call_info call_table[] = {
+#define X(e, name, reply, idem, route, tr)                                                         \
+    {name, TRITON_REPLY_##reply, idem, TRITON_ROUTE_##route, tr},
     TRITON_CALL_KINDS(X)
 #undef X
 };
 
-const char *triton_call_kind_name(enum triton_call_kind kind)
+const struct triton_call_info *triton_call_info(enum triton_call_kind kind)
 {
     if ((int)kind < 0 || kind >= TRITON_CALL_NKINDS)
-        return "unknown";
-    return call_kind_names[kind];
+        return NULL;
+    return &call_table[kind];
+}
+
+const char *triton_call_kind_name(enum triton_call_kind kind)
+{
+    const struct triton_call_info *info = triton_call_info(kind);
+    return info ? info->name : "unknown";
 }
 
 struct triton_client *triton_client_new(struct triton_loop *loop,
@@ -78,4 +85,33 @@ int triton_call_wait(struct triton_client *c, struct triton_call *call, struct t
                                triton_call_kind_name(call->kind));
     }
     return 0;
+}
+
+void triton_client_cancel(struct triton_client *c, struct triton_call *call)
+{
+    if (!call->finished)
+        c->transport->cancel(c, call);
+}
+
+int triton_client_stream_open(struct triton_client *c, struct triton_stream *s,
+                              struct triton_error *err)
+{
+    s->finished = false;
+    return c->transport->stream_open(c, s, err);
+}
+
+int triton_client_stream_send(struct triton_client *c, struct triton_stream *s,
+                              const struct triton_infer_request *req, struct triton_error *err)
+{
+    return c->transport->stream_send(c, s, req, err);
+}
+
+void triton_client_stream_close(struct triton_client *c, struct triton_stream *s)
+{
+    c->transport->stream_close(c, s);
+}
+
+void triton_client_stream_cancel(struct triton_client *c, struct triton_stream *s)
+{
+    c->transport->stream_cancel(c, s);
 }

@@ -81,39 +81,69 @@ struct triton_client_options {
 
 /* ---- calls ------------------------------------------------------------------------ */
 
-/* X(ENUM, "name"): every request a client can make. */
+/* What a call kind answers, as the Lua side sees it. */
+enum triton_reply_shape {
+    TRITON_REPLY_BOOLEAN, /* health and readiness: true or false */
+    TRITON_REPLY_EMPTY,   /* writes that answer nothing */
+    TRITON_REPLY_TABLE,   /* one JSON-shaped table */
+    TRITON_REPLY_RESULT,  /* an inference result */
+    TRITON_REPLY_EVENTS,  /* JSON-shaped events, then the end */
+};
+
+/* Where a fleet sends a call kind: reads go to one healthy server, writes to
+ * every server, inference is balanced over the healthy ones. */
+enum triton_call_route { TRITON_ROUTE_READ, TRITON_ROUTE_WRITE, TRITON_ROUTE_BALANCE };
+
+/* Which transports carry a call kind (a bit per enum triton_protocol). */
+#define TRITON_BOTH ((1u << TRITON_PROTOCOL_HTTP) | (1u << TRITON_PROTOCOL_GRPC))
+
+/* The call table: every request a client can make, and the facts about it that
+ * every layer needs. X(ENUM, "Lua method name", reply shape, idempotent (may be
+ * retried), fleet route, transports). Each transport keeps its own table of how
+ * to encode and decode each kind, indexed by the same enum; nothing else
+ * switches on call kinds. */
 #define TRITON_CALL_KINDS(X)                                                                       \
-    X(SERVER_LIVE, "is_server_live")                                                               \
-    X(SERVER_READY, "is_server_ready")                                                             \
-    X(MODEL_READY, "is_model_ready")                                                               \
-    X(SERVER_METADATA, "server_metadata")                                                          \
-    X(MODEL_METADATA, "model_metadata")                                                            \
-    X(MODEL_CONFIG, "model_config")                                                                \
-    X(REPOSITORY_INDEX, "model_repository_index")                                                  \
-    X(LOAD_MODEL, "load_model")                                                                    \
-    X(UNLOAD_MODEL, "unload_model")                                                                \
-    X(STATISTICS, "inference_statistics")                                                          \
-    X(TRACE_SETTINGS, "trace_settings")                                                            \
-    X(UPDATE_TRACE_SETTINGS, "update_trace_settings")                                              \
-    X(LOG_SETTINGS, "log_settings")                                                                \
-    X(UPDATE_LOG_SETTINGS, "update_log_settings")                                                  \
-    X(SYSTEM_SHM_STATUS, "system_shared_memory_status")                                            \
-    X(SYSTEM_SHM_REGISTER, "register_system_shared_memory")                                        \
-    X(SYSTEM_SHM_UNREGISTER, "unregister_system_shared_memory")                                    \
-    X(CUDA_SHM_STATUS, "cuda_shared_memory_status")                                                \
-    X(CUDA_SHM_REGISTER, "register_cuda_shared_memory")                                            \
-    X(CUDA_SHM_UNREGISTER, "unregister_cuda_shared_memory")                                        \
-    X(INFER, "infer")                                                                              \
-    X(GENERATE, "generate")                                                                        \
-    X(GENERATE_STREAM, "generate_stream")
+    X(SERVER_LIVE, "is_server_live", BOOLEAN, true, READ, TRITON_BOTH)                             \
+    X(SERVER_READY, "is_server_ready", BOOLEAN, true, READ, TRITON_BOTH)                           \
+    X(MODEL_READY, "is_model_ready", BOOLEAN, true, READ, TRITON_BOTH)                             \
+    X(SERVER_METADATA, "server_metadata", TABLE, true, READ, TRITON_BOTH)                          \
+    X(MODEL_METADATA, "model_metadata", TABLE, true, READ, TRITON_BOTH)                            \
+    X(MODEL_CONFIG, "model_config", TABLE, true, READ, TRITON_BOTH)                                \
+    X(REPOSITORY_INDEX, "model_repository_index", TABLE, true, READ, TRITON_BOTH)                  \
+    X(LOAD_MODEL, "load_model", EMPTY, false, WRITE, TRITON_BOTH)                                  \
+    X(UNLOAD_MODEL, "unload_model", EMPTY, false, WRITE, TRITON_BOTH)                              \
+    X(STATISTICS, "inference_statistics", TABLE, true, READ, TRITON_BOTH)                          \
+    X(TRACE_SETTINGS, "trace_settings", TABLE, true, READ, TRITON_BOTH)                            \
+    X(UPDATE_TRACE_SETTINGS, "update_trace_settings", TABLE, true, WRITE, TRITON_BOTH)             \
+    X(LOG_SETTINGS, "log_settings", TABLE, true, READ, TRITON_BOTH)                                \
+    X(UPDATE_LOG_SETTINGS, "update_log_settings", TABLE, true, WRITE, TRITON_BOTH)                 \
+    X(SYSTEM_SHM_STATUS, "system_shared_memory_status", TABLE, true, READ, TRITON_BOTH)            \
+    X(SYSTEM_SHM_REGISTER, "register_system_shared_memory", EMPTY, false, WRITE, TRITON_BOTH)      \
+    X(SYSTEM_SHM_UNREGISTER, "unregister_system_shared_memory", EMPTY, false, WRITE, TRITON_BOTH)  \
+    X(CUDA_SHM_STATUS, "cuda_shared_memory_status", TABLE, true, READ, TRITON_BOTH)                \
+    X(CUDA_SHM_REGISTER, "register_cuda_shared_memory", EMPTY, false, WRITE, TRITON_BOTH)          \
+    X(CUDA_SHM_UNREGISTER, "unregister_cuda_shared_memory", EMPTY, false, WRITE, TRITON_BOTH)      \
+    X(INFER, "infer", RESULT, true, BALANCE, TRITON_BOTH)                                          \
+    X(GENERATE, "generate", TABLE, true, BALANCE, TRITON_BOTH)                                     \
+    X(GENERATE_STREAM, "generate_stream", EVENTS, false, BALANCE, TRITON_BOTH)
 
 enum triton_call_kind {
-#define X(e, name) TRITON_CALL_##e,
+#define X(e, name, reply, idem, route, tr) TRITON_CALL_##e,
     TRITON_CALL_KINDS(X)
 #undef X
         TRITON_CALL_NKINDS
 };
 
+struct triton_call_info {
+    const char *name;
+    enum triton_reply_shape reply;
+    bool idempotent;
+    enum triton_call_route route;
+    unsigned transports;
+};
+
+/* The row for `kind`; NULL for a value outside the enum. */
+const struct triton_call_info *triton_call_info(enum triton_call_kind kind);
 const char *triton_call_kind_name(enum triton_call_kind kind);
 
 struct triton_call;
@@ -230,6 +260,19 @@ int triton_client_submit(struct triton_client *c, struct triton_call *call,
 /* Steps the client's loop until call->finished (other calls' completions run
  * meanwhile, as they would in any step). */
 int triton_call_wait(struct triton_client *c, struct triton_call *call, struct triton_error *err);
+
+/* Cancels a call in flight: its done runs later, from a step, with CANCELLED
+ * (unless it already finished). */
+void triton_client_cancel(struct triton_client *c, struct triton_call *call);
+
+/* Streams (ModelStreamInfer): see struct triton_stream. Over a transport
+ * without streams, open fails with a clear error. */
+int triton_client_stream_open(struct triton_client *c, struct triton_stream *s,
+                              struct triton_error *err);
+int triton_client_stream_send(struct triton_client *c, struct triton_stream *s,
+                              const struct triton_infer_request *req, struct triton_error *err);
+void triton_client_stream_close(struct triton_client *c, struct triton_stream *s);
+void triton_client_stream_cancel(struct triton_client *c, struct triton_stream *s);
 
 /* Transport constructors (src/http/http.c, src/grpc/grpc.c): fill in
  * c->transport and c->transport_state. */

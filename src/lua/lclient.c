@@ -794,36 +794,16 @@ static struct lfuture *check_future(lua_State *L, int idx)
     return f;
 }
 
-static bool kind_returns_nothing(enum triton_call_kind kind)
-{
-    switch (kind) {
-    case TRITON_CALL_LOAD_MODEL:
-    case TRITON_CALL_UNLOAD_MODEL:
-    case TRITON_CALL_SYSTEM_SHM_REGISTER:
-    case TRITON_CALL_SYSTEM_SHM_UNREGISTER:
-    case TRITON_CALL_CUDA_SHM_REGISTER:
-    case TRITON_CALL_CUDA_SHM_UNREGISTER:
-        return true;
-    default:
-        return false;
-    }
-}
-
-static bool kind_returns_boolean(enum triton_call_kind kind)
-{
-    return kind == TRITON_CALL_SERVER_LIVE || kind == TRITON_CALL_SERVER_READY ||
-           kind == TRITON_CALL_MODEL_READY;
-}
-
 /* Converts an event's reply into one Lua value; runs under pcall (arg 1: sink,
  * arg 2: event), since a deep or huge reply can raise. */
 static int convert_event(lua_State *L)
 {
     struct lsink *k = lua_touserdata(L, 1);
     struct levent *ev = lua_touserdata(L, 2);
-    if (!ev->has_reply || kind_returns_nothing(k->kind)) {
+    enum triton_reply_shape shape = triton_call_info(k->kind)->reply;
+    if (!ev->has_reply || shape == TRITON_REPLY_EMPTY) {
         lua_pushnil(L);
-    } else if (kind_returns_boolean(k->kind)) {
+    } else if (shape == TRITON_REPLY_BOOLEAN) {
         lua_pushboolean(L, ev->reply.boolean);
     } else if (ev->reply.result) {
         struct triton_infer_result *r = ev->reply.result;
@@ -1008,10 +988,10 @@ static void lstate_cancel_all(struct lstate *st)
         for (struct lcall *c = lc->calls, *next; c; c = next) {
             next = c->next;
             if (c->sink.started && !c->sink.finished)
-                lc->c->transport->cancel(lc->c, &c->call);
+                triton_client_cancel(lc->c, &c->call);
         }
-        if (lc->stream && lc->c->transport->stream_cancel)
-            lc->c->transport->stream_cancel(lc->c, &lc->stream->s);
+        if (lc->stream)
+            triton_client_stream_cancel(lc->c, &lc->stream->s);
     }
 }
 
@@ -1129,7 +1109,7 @@ static int future_cancel(lua_State *L)
     struct lfuture *f = check_future(L, 1);
     struct lcall *call = f->call;
     if (call->sink.started && !call->sink.finished && call->sink.lc && call->sink.lc->c)
-        call->sink.lc->c->transport->cancel(call->sink.lc->c, &call->call);
+        triton_client_cancel(call->sink.lc->c, &call->call);
     return 0;
 }
 
@@ -1151,7 +1131,7 @@ static int future_gc(lua_State *L)
         sink_unqueue(&call->sink);
         sink_clear_events(&call->sink);
         if (call->sink.lc && call->sink.lc->c)
-            call->sink.lc->c->transport->cancel(call->sink.lc->c, &call->call);
+            triton_client_cancel(call->sink.lc->c, &call->call);
         return 0;
     }
     call_unlink(call);
@@ -1973,7 +1953,7 @@ static int client_stream_open(lua_State *L)
     s->next_open = lc->st->streams;
     lc->st->streams = s;
     struct triton_error err = {0};
-    if (lc->c->transport->stream_open(lc->c, &s->s, &err) != 0) {
+    if (triton_client_stream_open(lc->c, &s->s, &err) != 0) {
         luaL_unref(L, LUA_REGISTRYINDEX, anchor);
         return lerror_raise(L, &err, lc->origin); /* the box frees s */
     }
@@ -2002,7 +1982,7 @@ static int client_stream_send(lua_State *L)
     struct triton_infer_request *req = lmem_alloc(L, &s->sink.mem, sizeof(*req));
     build_infer(L, 2, req, &s->sink.mem);
     struct triton_error err = {0};
-    if (lc->c->transport->stream_send(lc->c, &s->s, req, &err) != 0)
+    if (triton_client_stream_send(lc->c, &s->s, req, &err) != 0)
         return lerror_raise(L, &err, lc->origin);
     return 0;
 }
@@ -2015,10 +1995,10 @@ static int stream_finish(lua_State *L, bool cancel)
     struct lstream *s = lc->stream;
     if (!s)
         return 0;
-    if (cancel && lc->c->transport->stream_cancel)
-        lc->c->transport->stream_cancel(lc->c, &s->s);
+    if (cancel)
+        triton_client_stream_cancel(lc->c, &s->s);
     else
-        lc->c->transport->stream_close(lc->c, &s->s);
+        triton_client_stream_close(lc->c, &s->s);
     struct lstate *st = lc->st;
     struct triton_error err = {0};
     /* The sink is freed once its end is delivered, and lc->stream is cleared at
