@@ -7,8 +7,8 @@
 #include <string.h>
 
 static const struct triton_call_info call_table[] = {
-#define X(e, name, reply, idem, route, tr)                                                         \
-    {name, TRITON_REPLY_##reply, idem, TRITON_ROUTE_##route, tr},
+#define X(e, name, reply, idem, route, tr, needs)                                                  \
+    {name, TRITON_REPLY_##reply, idem, TRITON_ROUTE_##route, tr, needs},
     TRITON_CALL_KINDS(X)
 #undef X
 };
@@ -63,11 +63,42 @@ void triton_client_free(struct triton_client *c)
     free(c);
 }
 
+static bool has(const char *s)
+{
+    return s && *s;
+}
+
+int triton_call_check(const struct triton_call *call, struct triton_error *err)
+{
+    const struct triton_call_info *info = triton_call_info(call->kind);
+    if (!info || !call->done)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "malformed call");
+    const char *name = info->name;
+    unsigned needs = info->needs;
+    if ((needs & TRITON_NEEDS_MODEL) && !has(call->model))
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "%s needs a model name", name);
+    if ((needs & TRITON_NEEDS_REGION) && !has(call->region))
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "%s needs a region name", name);
+    if ((needs & TRITON_NEEDS_KEY) && !call->key)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "%s needs a key", name);
+    if ((needs & TRITON_NEEDS_HANDLE) && !call->raw_handle)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "%s needs a raw handle", name);
+    if ((needs & TRITON_NEEDS_SETTINGS) && !cJSON_IsObject(call->settings))
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "%s needs %s object", name,
+                           call->kind == TRITON_CALL_GENERATE ||
+                                   call->kind == TRITON_CALL_GENERATE_STREAM
+                               ? "a body"
+                               : "a settings");
+    if ((needs & TRITON_NEEDS_INFER) && (!call->infer || !has(call->infer->model)))
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "%s needs a model name", name);
+    return 0;
+}
+
 int triton_client_submit(struct triton_client *c, struct triton_call *call,
                          struct triton_error *err)
 {
-    if ((int)call->kind < 0 || call->kind >= TRITON_CALL_NKINDS || !call->done)
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "malformed call");
+    if (triton_call_check(call, err) < 0)
+        return -1;
     call->finished = false;
     return c->transport->submit(c, call, err);
 }

@@ -97,38 +97,53 @@ enum triton_call_route { TRITON_ROUTE_READ, TRITON_ROUTE_WRITE, TRITON_ROUTE_BAL
 /* Which transports carry a call kind (a bit per enum triton_protocol). */
 #define TRITON_BOTH ((1u << TRITON_PROTOCOL_HTTP) | (1u << TRITON_PROTOCOL_GRPC))
 
+/* Arguments a call kind cannot do without (checked once, in the call layer). */
+#define TRITON_NEEDS_MODEL    (1u << 0) /* call->model */
+#define TRITON_NEEDS_REGION   (1u << 1) /* call->region */
+#define TRITON_NEEDS_KEY      (1u << 2) /* call->key */
+#define TRITON_NEEDS_HANDLE   (1u << 3) /* call->raw_handle */
+#define TRITON_NEEDS_SETTINGS (1u << 4) /* call->settings, an object */
+#define TRITON_NEEDS_INFER    (1u << 5) /* call->infer, with a model */
+
 /* The call table: every request a client can make, and the facts about it that
  * every layer needs. X(ENUM, "Lua method name", reply shape, idempotent (may be
- * retried), fleet route, transports). Each transport keeps its own table of how
- * to encode and decode each kind, indexed by the same enum; nothing else
- * switches on call kinds. */
+ * retried), fleet route, transports, the arguments it cannot do without). Each transport keeps its
+ * own table of how to encode and decode each kind, indexed by the same enum; nothing else switches
+ * on call kinds. */
 #define TRITON_CALL_KINDS(X)                                                                       \
-    X(SERVER_LIVE, "is_server_live", BOOLEAN, true, READ, TRITON_BOTH)                             \
-    X(SERVER_READY, "is_server_ready", BOOLEAN, true, READ, TRITON_BOTH)                           \
-    X(MODEL_READY, "is_model_ready", BOOLEAN, true, READ, TRITON_BOTH)                             \
-    X(SERVER_METADATA, "server_metadata", TABLE, true, READ, TRITON_BOTH)                          \
-    X(MODEL_METADATA, "model_metadata", TABLE, true, READ, TRITON_BOTH)                            \
-    X(MODEL_CONFIG, "model_config", TABLE, true, READ, TRITON_BOTH)                                \
-    X(REPOSITORY_INDEX, "model_repository_index", TABLE, true, READ, TRITON_BOTH)                  \
-    X(LOAD_MODEL, "load_model", EMPTY, false, WRITE, TRITON_BOTH)                                  \
-    X(UNLOAD_MODEL, "unload_model", EMPTY, false, WRITE, TRITON_BOTH)                              \
-    X(STATISTICS, "inference_statistics", TABLE, true, READ, TRITON_BOTH)                          \
-    X(TRACE_SETTINGS, "trace_settings", TABLE, true, READ, TRITON_BOTH)                            \
-    X(UPDATE_TRACE_SETTINGS, "update_trace_settings", TABLE, true, WRITE, TRITON_BOTH)             \
-    X(LOG_SETTINGS, "log_settings", TABLE, true, READ, TRITON_BOTH)                                \
-    X(UPDATE_LOG_SETTINGS, "update_log_settings", TABLE, true, WRITE, TRITON_BOTH)                 \
-    X(SYSTEM_SHM_STATUS, "system_shared_memory_status", TABLE, true, READ, TRITON_BOTH)            \
-    X(SYSTEM_SHM_REGISTER, "register_system_shared_memory", EMPTY, false, WRITE, TRITON_BOTH)      \
-    X(SYSTEM_SHM_UNREGISTER, "unregister_system_shared_memory", EMPTY, false, WRITE, TRITON_BOTH)  \
-    X(CUDA_SHM_STATUS, "cuda_shared_memory_status", TABLE, true, READ, TRITON_BOTH)                \
-    X(CUDA_SHM_REGISTER, "register_cuda_shared_memory", EMPTY, false, WRITE, TRITON_BOTH)          \
-    X(CUDA_SHM_UNREGISTER, "unregister_cuda_shared_memory", EMPTY, false, WRITE, TRITON_BOTH)      \
-    X(INFER, "infer", RESULT, true, BALANCE, TRITON_BOTH)                                          \
-    X(GENERATE, "generate", TABLE, true, BALANCE, TRITON_BOTH)                                     \
-    X(GENERATE_STREAM, "generate_stream", EVENTS, false, BALANCE, TRITON_BOTH)
+    X(SERVER_LIVE, "is_server_live", BOOLEAN, true, READ, TRITON_BOTH, 0)                          \
+    X(SERVER_READY, "is_server_ready", BOOLEAN, true, READ, TRITON_BOTH, 0)                        \
+    X(MODEL_READY, "is_model_ready", BOOLEAN, true, READ, TRITON_BOTH, TRITON_NEEDS_MODEL)         \
+    X(SERVER_METADATA, "server_metadata", TABLE, true, READ, TRITON_BOTH, 0)                       \
+    X(MODEL_METADATA, "model_metadata", TABLE, true, READ, TRITON_BOTH, TRITON_NEEDS_MODEL)        \
+    X(MODEL_CONFIG, "model_config", TABLE, true, READ, TRITON_BOTH, TRITON_NEEDS_MODEL)            \
+    X(REPOSITORY_INDEX, "model_repository_index", TABLE, true, READ, TRITON_BOTH, 0)               \
+    X(LOAD_MODEL, "load_model", EMPTY, false, WRITE, TRITON_BOTH, TRITON_NEEDS_MODEL)              \
+    X(UNLOAD_MODEL, "unload_model", EMPTY, false, WRITE, TRITON_BOTH, TRITON_NEEDS_MODEL)          \
+    X(STATISTICS, "inference_statistics", TABLE, true, READ, TRITON_BOTH, 0)                       \
+    X(TRACE_SETTINGS, "trace_settings", TABLE, true, READ, TRITON_BOTH, 0)                         \
+    X(UPDATE_TRACE_SETTINGS, "update_trace_settings", TABLE, true, WRITE, TRITON_BOTH,             \
+      TRITON_NEEDS_SETTINGS)                                                                       \
+    X(LOG_SETTINGS, "log_settings", TABLE, true, READ, TRITON_BOTH, 0)                             \
+    X(UPDATE_LOG_SETTINGS, "update_log_settings", TABLE, true, WRITE, TRITON_BOTH,                 \
+      TRITON_NEEDS_SETTINGS)                                                                       \
+    X(SYSTEM_SHM_STATUS, "system_shared_memory_status", TABLE, true, READ, TRITON_BOTH, 0)         \
+    X(SYSTEM_SHM_REGISTER, "register_system_shared_memory", EMPTY, false, WRITE, TRITON_BOTH,      \
+      TRITON_NEEDS_REGION | TRITON_NEEDS_KEY)                                                      \
+    X(SYSTEM_SHM_UNREGISTER, "unregister_system_shared_memory", EMPTY, false, WRITE, TRITON_BOTH,  \
+      0)                                                                                           \
+    X(CUDA_SHM_STATUS, "cuda_shared_memory_status", TABLE, true, READ, TRITON_BOTH, 0)             \
+    X(CUDA_SHM_REGISTER, "register_cuda_shared_memory", EMPTY, false, WRITE, TRITON_BOTH,          \
+      TRITON_NEEDS_REGION | TRITON_NEEDS_HANDLE)                                                   \
+    X(CUDA_SHM_UNREGISTER, "unregister_cuda_shared_memory", EMPTY, false, WRITE, TRITON_BOTH, 0)   \
+    X(INFER, "infer", RESULT, true, BALANCE, TRITON_BOTH, TRITON_NEEDS_INFER)                      \
+    X(GENERATE, "generate", TABLE, true, BALANCE, TRITON_BOTH,                                     \
+      TRITON_NEEDS_MODEL | TRITON_NEEDS_SETTINGS)                                                  \
+    X(GENERATE_STREAM, "generate_stream", EVENTS, false, BALANCE, TRITON_BOTH,                     \
+      TRITON_NEEDS_MODEL | TRITON_NEEDS_SETTINGS)
 
 enum triton_call_kind {
-#define X(e, name, reply, idem, route, tr) TRITON_CALL_##e,
+#define X(e, name, reply, idem, route, tr, needs) TRITON_CALL_##e,
     TRITON_CALL_KINDS(X)
 #undef X
         TRITON_CALL_NKINDS
@@ -140,6 +155,7 @@ struct triton_call_info {
     bool idempotent;
     enum triton_call_route route;
     unsigned transports;
+    unsigned needs; /* TRITON_NEEDS_* */
 };
 
 /* The row for `kind`; NULL for a value outside the enum. */
@@ -254,6 +270,10 @@ struct triton_client *triton_client_new(struct triton_loop *loop,
 /* Cancels calls in flight (their done runs with CANCELLED from inside this
  * function) and frees the client. */
 void triton_client_free(struct triton_client *c);
+
+/* Whether a call has the arguments its kind cannot do without; the one
+ * place that says "X needs a model name". */
+int triton_call_check(const struct triton_call *call, struct triton_error *err);
 
 int triton_client_submit(struct triton_client *c, struct triton_call *call,
                          struct triton_error *err);
