@@ -138,38 +138,6 @@ void lerror_open(lua_State *L)
     lua_setfield(L, -2, "Error");
 }
 
-/* ---- argument helpers ---------------------------------------------------------------- */
-
-int lclient_check_shape(lua_State *L, int idx, int arg, int64_t shape[TENSOR_MAX_DIMS])
-{
-    luaL_checktype(L, idx, LUA_TTABLE);
-    lua_Integer n = luaL_len(L, idx);
-    if (n > TENSOR_MAX_DIMS)
-        return luaL_argerror(
-            L, arg, lua_pushfstring(L, "a shape has at most %d dimensions", TENSOR_MAX_DIMS));
-    for (lua_Integer i = 1; i <= n; i++) {
-        lua_rawgeti(L, idx, i);
-        int ok;
-        lua_Integer d = lua_tointegerx(L, -1, &ok);
-        lua_pop(L, 1);
-        if (!ok || d < 0)
-            return luaL_argerror(L, arg,
-                                 lua_pushfstring(L, "shape[%I] must be a non-negative integer", i));
-        shape[i - 1] = d;
-    }
-    return (int)n;
-}
-
-enum tensor_dtype lclient_check_dtype(lua_State *L, int idx)
-{
-    size_t len;
-    const char *name = luaL_checklstring(L, idx, &len);
-    enum tensor_dtype dt = tensor_dtype_from_name(name, len);
-    if (dt == TENSOR_INVALID)
-        luaL_argerror(L, idx, lua_pushfstring(L, "unknown dtype '%s'", name));
-    return dt;
-}
-
 /* ---- the per-state loop ------------------------------------------------------------- */
 
 struct lsink;
@@ -1527,7 +1495,7 @@ static void build_input(lua_State *L, int idx, struct triton_infer_input *in, st
         luaL_error(L, "an input needs a name and a datatype");
     lua_getfield(L, idx, "shape");
     int64_t shape[TENSOR_MAX_DIMS];
-    in->ndim = lclient_check_shape(L, lua_gettop(L), 0, shape);
+    in->ndim = largs_check_shape(L, -1, 0, NULL, 0, shape);
     lua_pop(L, 1);
     int64_t *sh = lmem_array(L, m, (size_t)in->ndim, sizeof(int64_t));
     if (in->ndim)

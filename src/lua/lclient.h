@@ -13,6 +13,7 @@
 #include <lua.h>
 
 #include "common/error.h"
+#include "lua/largs.h" /* the argument checkers */
 #include "tensor/tensor.h"
 
 #define LERROR_MT "triton.Error"
@@ -30,12 +31,6 @@ int lerror_raisef(lua_State *L, enum triton_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Creates the triton.Error metatable and sets core.Error (table at -1). */
 void lerror_open(lua_State *L);
-
-/* Reads a shape (a sequence of non-negative integers) at idx into shape[];
- * returns ndim. Raises an argument error naming argument `arg` otherwise. */
-int lclient_check_shape(lua_State *L, int idx, int arg, int64_t shape[TENSOR_MAX_DIMS]);
-/* The dtype named by the string at idx, or an argument error. */
-enum tensor_dtype lclient_check_dtype(lua_State *L, int idx);
 
 void lshm_open(lua_State *L); /* src/lua/lshm.c: triton.shm (core table at -1) */
 

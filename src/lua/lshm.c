@@ -126,9 +126,9 @@ static int bytes_extent(const unsigned char *p, size_t avail, int64_t numel, siz
 static int shm_read(lua_State *L)
 {
     struct lshm *s = check_open_region(L, 1);
-    enum tensor_dtype dt = lclient_check_dtype(L, 2);
+    enum tensor_dtype dt = largs_check_dtype(L, 2, 2, NULL);
     int64_t shape[TENSOR_MAX_DIMS];
-    int ndim = lclient_check_shape(L, 3, 3, shape);
+    int ndim = largs_check_shape(L, 3, 3, NULL, 0, shape);
     size_t offset = check_offset(L, 4);
     struct triton_error err = {0};
     int64_t numel;
