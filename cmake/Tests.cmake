@@ -56,6 +56,9 @@ foreach(spec ${TRITON_SPECS})
     set_tests_properties(spec.${name} PROPERTIES ENVIRONMENT "${TRITON_TEST_ENV}")
 endforeach()
 
+# ---- triton.image against Pillow (tests/image) -------------------------------------
+include(${CMAKE_SOURCE_DIR}/cmake/Image.cmake)
+
 # ---- reference server (scripts/refserver) ----------------------------------------
 include(${CMAKE_SOURCE_DIR}/cmake/RefServer.cmake OPTIONAL)
 

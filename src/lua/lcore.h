@@ -13,5 +13,6 @@ void ltensor_open(lua_State *L);     /* src/lua/ltensor.c: tensors */
 void ltensor_ops_open(lua_State *L); /* src/lua/ltensor_ops.c: tensor math (after ltensor_open) */
 void lutil_open(lua_State *L);       /* src/lua/lutil.c: now, sleep, json, version */
 void lclient_open(lua_State *L);     /* src/lua/lclient.c: clients, infer results, errors */
+void limage_open(lua_State *L);      /* src/lua/limage.c: triton.image */
 
 #endif

@@ -20,6 +20,7 @@ int luaopen_triton_core(lua_State *L)
     ltensor_ops_open(L);
     lutil_open(L);
     lclient_open(L);
+    limage_open(L);
     return 1;
 }
 
