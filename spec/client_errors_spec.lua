@@ -109,10 +109,10 @@ h.transports(function(proto, url)
       assert.has_error(function() c:infer(1, {}) end,
         "bad argument #1 to 'infer' (string expected, got number)")
       assert.has_error(function() c:infer("simple", 5) end)
-      assert.has_error(function() triton.InferInput("X", { 1 }, "NOPE") end,
-        "bad argument #3 to 'InferInput' (a Triton dtype name expected, got NOPE)")
+      assert.has_error(function() triton.InferInput("X", { 1 }, "fp32") end,
+        "bad argument #3 to 'InferInput' (unknown dtype 'fp32' (did you mean 'FP32'?))")
       assert.has_error(function() triton.InferRequestedOutput("X", { clas_count = 1 }) end,
-        "unknown option 'clas_count' in InferRequestedOutput options")
+        "unknown option 'clas_count' in InferRequestedOutput options (did you mean 'class_count'?)")
     end)
     it("rejects data that does not fit the input's shape", function()
       assert.has_error(function()

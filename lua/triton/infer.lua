@@ -2,27 +2,12 @@
 -- InferRequestedOutput) and the translation of an infer call's arguments into
 -- the request table the C binding reads (src/lua/lclient.c, build_infer).
 local core = require "triton.core"
+local args = core.args -- the one argument layer (src/lua/largs.c)
 
 local M = {}
 
-local function argerror(n, fname, msg, level)
-  error(string.format("bad argument #%d to '%s' (%s)", n, fname, msg), (level or 2) + 1)
-end
-
-local function check_shape(shape, n, fname, level)
-  if type(shape) ~= "table" then
-    argerror(n, fname, "shape table expected, got " .. type(shape), level + 1)
-  end
-  local out = {}
-  for i = 1, #shape do
-    local d = shape[i]
-    if math.type(d) ~= "integer" or d < -1 then
-      argerror(n, fname, "shape[" .. i .. "] must be an integer >= -1", level + 1)
-    end
-    out[i] = d
-  end
-  return out
-end
+-- Errors name the user's line, wherever in this file they are raised.
+local argerror, usererror = args.argerror, args.usererror
 
 -- The element count of a checked shape, or nil when it does not fit in an integer
 -- (it would wrap, and a wrapped count could match the wrong data).
@@ -42,23 +27,6 @@ local function non_finite(v)
   return math.type(v) == "float" and (v ~= v or v == math.huge or v == -math.huge)
 end
 
-local function check_params_table(p, what, level)
-  if type(p) ~= "table" then
-    error(string.format("%s must be a table, got %s", what, type(p)), level + 1)
-  end
-  for k, v in pairs(p) do
-    local tv = type(v)
-    if type(k) ~= "string" or (tv ~= "string" and tv ~= "number" and tv ~= "boolean") then
-      error(string.format("%s must map strings to booleans, numbers or strings (key %s)", what,
-        tostring(k)), level + 1)
-    end
-    if non_finite(v) then
-      error(string.format("%s: parameter '%s' must be a finite number, got %s", what, k,
-        tostring(v)), level + 1)
-    end
-  end
-end
-
 -- ---- InferInput -----------------------------------------------------------------
 
 local InferInput = {}
@@ -67,10 +35,8 @@ InferInput.__name = "triton.InferInput"
 
 function M.InferInput(name, shape, datatype)
   if type(name) ~= "string" then argerror(1, "InferInput", "string expected, got " .. type(name)) end
-  shape = check_shape(shape, 2, "InferInput", 2)
-  if type(datatype) ~= "string" or core.dtypes[datatype] == nil then
-    argerror(3, "InferInput", "a Triton dtype name expected, got " .. tostring(datatype))
-  end
+  shape = args.check_shape(shape, 2, "InferInput", true)
+  args.check_dtype(datatype, 3, "InferInput")
   return setmetatable({ _name = name, _shape = shape, _datatype = datatype }, InferInput)
 end
 
@@ -82,25 +48,15 @@ function InferInput:shape()
 end
 
 function InferInput:set_shape(shape)
-  self._shape = check_shape(shape, 1, "set_shape", 2)
+  self._shape = args.check_shape(shape, 1, "set_shape", true)
   return self
 end
 
-local set_data_options = { binary_data = true }
+local set_data_options = args.option_spec { { "binary_data", "boolean" } }
 
 -- input:set_data(tensor | table | raw string [, {binary_data = bool}])
 function InferInput:set_data(x, o)
-  if o ~= nil then
-    if type(o) ~= "table" then argerror(2, "set_data", "table expected, got " .. type(o)) end
-    for k in pairs(o) do
-      if not set_data_options[k] then
-        error("unknown option '" .. tostring(k) .. "' in set_data options", 2)
-      end
-    end
-    if o.binary_data ~= nil and type(o.binary_data) ~= "boolean" then
-      argerror(2, "set_data", "binary_data must be a boolean")
-    end
-  end
+  args.check_options(o, set_data_options, "set_data", 2)
   local t
   if core.is_tensor(x) then
     t = x
@@ -111,8 +67,9 @@ function InferInput:set_data(x, o)
   elseif type(x) == "table" or type(x) == "string" then
     local ok, r = pcall(core.tensor, x, self._datatype,
       type(x) == "string" and self._shape or nil)
-    if not ok then
-      argerror(1, "set_data", string.format("input '%s': %s", self._name, tostring(r)))
+    if not ok then -- r names the user's line already: say it once
+      argerror(1, "set_data", string.format("input '%s': %s", self._name,
+        tostring(r):gsub("^[^\n]-:%d+: ", "", 1)))
     end
     t = r
   else
@@ -178,12 +135,12 @@ function InferInput:_wire()
     w.data, w.json = self._data, self._json
     for _, d in ipairs(self._shape) do
       if d < 0 then
-        error(string.format("input '%s' has shape {%s}: set_shape a concrete shape first",
-          self._name, table.concat(self._shape, ",")), 4)
+        usererror(string.format("input '%s' has shape {%s}: set_shape a concrete shape first",
+          self._name, table.concat(self._shape, ",")))
       end
     end
   else
-    error(string.format("input '%s' has no data: call set_data or set_shared_memory", self._name), 4)
+    usererror(string.format("input '%s' has no data: call set_data or set_shared_memory", self._name))
   end
   return w
 end
@@ -194,26 +151,17 @@ local InferRequestedOutput = {}
 InferRequestedOutput.__index = InferRequestedOutput
 InferRequestedOutput.__name = "triton.InferRequestedOutput"
 
-local output_options = { binary_data = true, class_count = true }
+local output_options = args.option_spec {
+  { "binary_data", "boolean" },
+  { "class_count", "integer", min = 0 },
+}
 
 -- InferRequestedOutput(name [, {binary_data = true, class_count = 0}])
 function M.InferRequestedOutput(name, o)
   if type(name) ~= "string" then
     argerror(1, "InferRequestedOutput", "string expected, got " .. type(name))
   end
-  o = o or {}
-  if type(o) ~= "table" then argerror(2, "InferRequestedOutput", "table expected") end
-  for k in pairs(o) do
-    if not output_options[k] then
-      error("unknown option '" .. tostring(k) .. "' in InferRequestedOutput options", 2)
-    end
-  end
-  if o.binary_data ~= nil and type(o.binary_data) ~= "boolean" then
-    argerror(2, "InferRequestedOutput", "binary_data must be a boolean")
-  end
-  if o.class_count ~= nil and (math.type(o.class_count) ~= "integer" or o.class_count < 0) then
-    argerror(2, "InferRequestedOutput", "class_count must be a non-negative integer")
-  end
+  o = args.check_options(o, output_options, "InferRequestedOutput", 2) or {}
   return setmetatable({ _name = name, _binary = o.binary_data ~= false,
     _class_count = o.class_count or 0 }, InferRequestedOutput)
 end
@@ -273,23 +221,22 @@ M.is_output = function(v) return getmetatable(v) == InferRequestedOutput end
 -- tensors, which saves building a table per input on every call.
 local function wire_inputs(inputs, fname)
   if type(inputs) ~= "table" then
-    argerror(2, fname, "list of InferInput or map of name -> tensor expected, got " .. type(inputs), 3)
+    argerror(2, fname, "list of InferInput or map of name -> tensor expected, got " .. type(inputs))
   end
   if #inputs > 0 or next(inputs) == nil then
     local out = {}
     for i, v in ipairs(inputs) do
       if getmetatable(v) ~= InferInput then
-        argerror(2, fname, "inputs[" .. i .. "] is not an InferInput", 3)
+        argerror(2, fname, "inputs[" .. i .. "] is not an InferInput")
       end
       out[i] = v:_wire()
     end
     return out, false
   end
   for k, v in pairs(inputs) do
-    if type(k) ~= "string" then argerror(2, fname, "mixed list and map of inputs", 3) end
+    if type(k) ~= "string" then argerror(2, fname, "mixed list and map of inputs") end
     if not core.is_tensor(v) then
-      argerror(2, fname,
-        string.format("input '%s' must be a tensor (triton.tensor(data, dtype))", k), 3)
+      argerror(2, fname, string.format("input '%s' must be a tensor (triton.tensor(data, dtype))", k))
     end
   end
   return inputs, true
@@ -298,7 +245,7 @@ end
 local function wire_outputs(outputs, fname)
   if outputs == nil then return nil end
   if type(outputs) ~= "table" then
-    argerror(3, fname, "option 'outputs' must be a list of InferRequestedOutput or names", 3)
+    argerror(3, fname, "option 'outputs' must be a list of InferRequestedOutput or names")
   end
   local out = {}
   for i, v in ipairs(outputs) do
@@ -307,7 +254,7 @@ local function wire_outputs(outputs, fname)
     elseif getmetatable(v) == InferRequestedOutput then
       out[i] = v:_wire()
     else
-      argerror(3, fname, "outputs[" .. i .. "] is not an InferRequestedOutput or a name", 3)
+      argerror(3, fname, "outputs[" .. i .. "] is not an InferRequestedOutput or a name")
     end
   end
   return out
@@ -326,48 +273,44 @@ function M.plain_request(model, inputs, fname)
   return { model = model, inputs = wired }
 end
 
-local sequence_flags = { "sequence_start", "sequence_end" }
-local counters = { "priority", "timeout" }
+-- The options of an infer request (build_request reads them). M.infer_options
+-- and M.stream_options add the keys of the calls that send one.
+local request_options = args.option_spec {
+  { "outputs", "table" },
+  { "model_version", "integer|string" },
+  { "request_id", "string" },
+  { "sequence_id", "integer|string", min = 0 },
+  { "sequence_start", "boolean" },
+  { "sequence_end", "boolean" },
+  { "priority", "integer", min = 0 },
+  { "timeout", "integer", min = 0 }, -- Triton's server-side timeout, microseconds
+  { "parameters", "map", values = "boolean|number|string" },
+}
+-- c:infer and c:async_infer: client_timeout is the client-side one, in seconds.
+M.infer_options = args.option_spec {
+  request_options,
+  { "client_timeout", "number", min = 0 },
+  { "headers", "map", values = "string|number" },
+  { "query_params", "map", values = "string|number" },
+}
+M.stream_options = args.option_spec {
+  request_options,
+  { "enable_empty_final_response", "boolean" },
+}
 
--- The request table for model/inputs/options `o` (keys already checked).
+local copied = { "sequence_id", "sequence_start", "sequence_end", "priority", "timeout" }
+
+-- The request table for model/inputs/options `o` (checked against M.infer_options
+-- here; stream calls pass a table without their own keys).
 function M.build_request(model, inputs, o, fname)
+  args.check_options(o, M.infer_options, fname, 3)
   local wired, is_map = wire_inputs(inputs, fname)
   local req = { model = model, outputs = wire_outputs(o.outputs, fname) }
   if is_map then req.input_map = wired else req.inputs = wired end
-  if o.model_version ~= nil then
-    if math.type(o.model_version) == "integer" then
-      req.version = tostring(o.model_version)
-    elseif type(o.model_version) == "string" then
-      req.version = o.model_version
-    else
-      error("bad option 'model_version' to '" .. fname .. "' (string expected)", 4)
-    end
-  end
-  if o.request_id ~= nil then
-    if type(o.request_id) ~= "string" then
-      error("bad option 'request_id' to '" .. fname .. "' (string expected)", 4)
-    end
-    req.id = o.request_id
-  end
-  local sid = o.sequence_id
-  if sid ~= nil and type(sid) ~= "string" and (math.type(sid) ~= "integer" or sid < 0) then
-    error("bad option 'sequence_id' to '" .. fname .. "' (non-negative integer or string expected)", 4)
-  end
-  req.sequence_id = sid
-  for _, k in ipairs(sequence_flags) do
-    if o[k] ~= nil and type(o[k]) ~= "boolean" then
-      error("bad option '" .. k .. "' to '" .. fname .. "' (boolean expected)", 4)
-    end
-    req[k] = o[k]
-  end
-  for _, k in ipairs(counters) do
-    if o[k] ~= nil and (math.type(o[k]) ~= "integer" or o[k] < 0) then
-      error("bad option '" .. k .. "' to '" .. fname .. "' (non-negative integer expected)", 4)
-    end
-    req[k] = o[k]
-  end
+  if o.model_version ~= nil then req.version = tostring(o.model_version) end
+  req.id = o.request_id
+  for _, k in ipairs(copied) do req[k] = o[k] end
   if o.parameters ~= nil then
-    check_params_table(o.parameters, "option 'parameters' of " .. fname, 4)
     req.parameters = {}
     for k, v in pairs(o.parameters) do req.parameters[k] = v end
   end

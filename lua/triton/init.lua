@@ -15,6 +15,7 @@ end
 triton.client_new, triton.step = nil, nil
 triton.set_tasks, triton.take_woken, triton.await_token = nil, nil, nil
 triton.rusage, triton.isatty = nil, nil
+triton.args = nil -- the argument checkers the Lua files share (src/lua/largs.c)
 
 triton.connect = client.connect
 triton.http = { client = client.client_for("http") }

@@ -1,9 +1,11 @@
 /*
  * largs.h: the one argument layer of the binding. Every entry point, in C and
- * in the Lua files under lua/triton, checks shapes and dtypes here, so a wrong
- * value gets one message wherever it is passed.
+ * in the Lua files under lua/triton (through core.args: check_shape,
+ * check_dtype, check_options), checks shapes, dtypes and options tables here, so a
+ * wrong value gets one message wherever it is passed.
  *
- * Errors are Lua strings "<where>: bad argument #n to 'fname' (what)".
+ * Errors are Lua strings "<where>: bad argument #n to 'fname' (what)" (or
+ * "bad option 'name' to 'fname' (what)", "unknown option 'x' in fname options").
  * <where> is the user's line: the innermost Lua frame that is not one of the
  * module's own files (lua/triton/NAME.lua), so an argument checked deep inside
  * the library is still reported where the user passed it.
@@ -40,7 +42,9 @@ int largs_argerror(lua_State *L, int arg, const char *fname, const char *fmt, ..
 
 /* Reads the shape at idx, a table of integers or one integer (a 1-d shape), into
  * shape[]; returns ndim. At most TENSOR_MAX_DIMS dims, every entry an integer
- * >= 0 (or -1 with LARGS_SHAPE_UNKNOWN), the element count within int64. */
+ * >= 0 (or -1 with LARGS_SHAPE_UNKNOWN); a float such as 1e8 counts when it is
+ * integral, as in luaL_checkinteger. Sizes are the core's to check
+ * (tensor_check_shape), against the dtype they are for. */
 int largs_check_shape(lua_State *L, int idx, int arg, const char *fname, unsigned flags,
                       int64_t shape[TENSOR_MAX_DIMS]);
 
@@ -51,5 +55,48 @@ enum tensor_dtype largs_check_dtype(lua_State *L, int idx, int arg, const char *
 /* The same, or def when the value at idx is none or nil. */
 enum tensor_dtype largs_opt_dtype(lua_State *L, int idx, int arg, const char *fname,
                                   enum tensor_dtype def);
+
+/* ---- options tables -------------------------------------------------------------- */
+
+/* What an option's value may be: a mask of types. */
+enum {
+    LARGS_BOOLEAN = 1u << 0,
+    LARGS_INTEGER = 1u << 1, /* a Lua integer (3, not 3.0) */
+    LARGS_NUMBER = 1u << 2,  /* any finite number */
+    LARGS_STRING = 1u << 3,
+    LARGS_TABLE = 1u << 4,
+    LARGS_FUNCTION = 1u << 5,
+    LARGS_USERDATA = 1u << 6,
+    LARGS_MAP = 1u << 7, /* a table of string keys to values of the option's `values` types */
+};
+/* Constraints on numbers (NaN and the infinities are always refused). */
+#define LARGS_MIN (1u << 8) /* at least .min (0 unless given: non-negative) */
+#define LARGS_MAX (1u << 9) /* at most .max */
+
+struct largs_option {
+    const char *name;
+    unsigned types;                    /* LARGS_* types, LARGS_MIN, LARGS_MAX */
+    double min, max;                   /* with LARGS_MIN, LARGS_MAX */
+    const char *const *choices;        /* strings: the allowed values, NULL-ended; NULL: any */
+    const struct largs_option *fields; /* tables: their own options, {NULL}-ended; NULL: any */
+    unsigned values;                   /* maps: the value types (0: LARGS_STRING) */
+};
+
+/* Checks the options table at idx against spec (ended by an entry whose name is
+ * NULL): an unknown key, a value of the wrong type, out of range, NaN or
+ * infinite, or not among the choices raises naming the option as the user wrote
+ * it. nil at idx is no options and passes; anything else but a table is a bad
+ * argument #arg. */
+void largs_check_options(lua_State *L, int idx, int arg, const char *fname,
+                         const struct largs_option *spec);
+/* Checks one value at idx against one option (`name` in messages: opt->name,
+ * prefixed with the enclosing tables' names for nested ones). nil passes. */
+void largs_check_option(lua_State *L, int idx, const char *fname, const char *name,
+                        const struct largs_option *opt);
+
+/* Sets core.args (the table at -1 is core): check_shape, check_dtype,
+ * option_spec, check_options, argerror and usererror, the same checkers for the
+ * Lua files (see largs.c). */
+void largs_open(lua_State *L);
 
 #endif

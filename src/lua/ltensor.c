@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lua/largs.h"
 #include "lua/lcore.h"
 #include "lua/ltensor.h"
 
@@ -92,71 +93,19 @@ static int t_release(lua_State *L)
 
 /* ---- arguments ------------------------------------------------------------------ */
 
-static enum tensor_dtype check_dtype(lua_State *L, int idx)
-{
-    size_t len;
-    const char *name = luaL_checklstring(L, idx, &len);
-    enum tensor_dtype dt = tensor_dtype_from_name(name, len);
-    if (dt == TENSOR_INVALID) {
-        luaL_Buffer b;
-        luaL_buffinit(L, &b);
-        for (int i = 0; i < TENSOR_NDTYPES; i++) {
-            luaL_addstring(&b, i ? ", " : "");
-            luaL_addstring(&b, tensor_dtype_name((enum tensor_dtype)i));
-        }
-        luaL_pushresult(&b);
-        return (enum tensor_dtype)luaL_argerror(
-            L, idx,
-            lua_pushfstring(L, "unknown dtype '%s' (expected one of %s)", name,
-                            lua_tostring(L, -1)));
-    }
-    return dt;
-}
-
+/* The optional dtype argument at idx (def when none or nil). */
 static enum tensor_dtype opt_dtype(lua_State *L, int idx, enum tensor_dtype def)
 {
-    return lua_isnoneornil(L, idx) ? def : check_dtype(L, idx);
+    return largs_opt_dtype(L, idx, idx, NULL, def);
 }
 
-/* A shape from a table of integers (or a single integer for 1-d). With allow_unknown
- * one -1 may be left for the caller to resolve. */
-/* One shape entry from the value at idx (an integral number). */
-static int64_t check_extent(lua_State *L, int idx, int arg, int dim, bool allow_unknown)
+/* The shape argument at idx (with -1 entries when unknown is true). */
+static int check_shape(lua_State *L, int idx, int64_t *shape, bool unknown)
 {
-    int isint;
-    lua_Integer v = lua_tointegerx(L, idx, &isint);
-    if (!isint || lua_type(L, idx) != LUA_TNUMBER)
-        luaL_argerror(L, arg,
-                      lua_pushfstring(L, "shape entry %d must be an integer, got %s", dim + 1,
-                                      luaL_typename(L, idx)));
-    if (v < 0 && !(allow_unknown && v == -1))
-        luaL_argerror(L, arg, lua_pushfstring(L, "negative dimension %I at dim %d", v, dim + 1));
-    return v;
+    return largs_check_shape(L, idx, idx, NULL, unknown ? LARGS_SHAPE_UNKNOWN : 0, shape);
 }
 
-static int check_shape(lua_State *L, int idx, int64_t *shape, bool allow_unknown)
-{
-    if (lua_type(L, idx) == LUA_TNUMBER) {
-        shape[0] = check_extent(L, idx, idx, 0, allow_unknown);
-        return 1;
-    }
-    luaL_checktype(L, idx, LUA_TTABLE);
-    lua_Unsigned n = lua_rawlen(L, idx);
-    if (n > TENSOR_MAX_DIMS)
-        luaL_argerror(L, idx,
-                      lua_pushfstring(L, "too many dimensions (%I, at most %d)", (lua_Integer)n,
-                                      TENSOR_MAX_DIMS));
-    for (int d = 0; d < (int)n; d++) {
-        lua_rawgeti(L, idx, d + 1);
-        shape[d] = check_extent(L, -1, idx, d, allow_unknown);
-        lua_pop(L, 1);
-    }
-    return (int)n;
-}
-
-/* A 1-based dim argument (negative counts from the end) as 0-based; `extra` widens
- * the range by one for unsqueeze, which may insert after the last dim. */
-static int check_dim_arg(lua_State *L, int idx, int ndim, int extra)
+int ltensor_check_dim(lua_State *L, int idx, int ndim, int extra)
 {
     lua_Integer d = luaL_checkinteger(L, idx);
     int n = ndim + extra;
@@ -186,7 +135,7 @@ static int64_t check_index(lua_State *L, int idx, int64_t n, int dim)
 
 /* ---- element values ------------------------------------------------------------- */
 
-static void push_elem(lua_State *L, enum tensor_dtype dt, const void *p)
+void ltensor_push_elem(lua_State *L, enum tensor_dtype dt, const void *p)
 {
     switch (dt) {
     case TENSOR_BOOL:
@@ -217,8 +166,7 @@ static void push_elem(lua_State *L, enum tensor_dtype dt, const void *p)
     }
 }
 
-/* Stores the Lua value at idx into element p of a tensor over buf. */
-static int store_value(lua_State *L, int idx, enum tensor_dtype dt, struct tensor_buffer *buf,
+int ltensor_store_elem(lua_State *L, int idx, enum tensor_dtype dt, struct tensor_buffer *buf,
                        void *p, struct triton_error *err)
 {
     int tt = lua_type(L, idx);
@@ -255,7 +203,7 @@ static void fill_value(lua_State *L, struct tensor *t, int idx)
         double d;
         uint64_t u;
     } one;
-    if (store_value(L, idx, t->dtype, t->buf, &one, &err) < 0)
+    if (ltensor_store_elem(L, idx, t->dtype, t->buf, &one, &err) < 0)
         ltensor_raise(L, &err);
     size_t esize = tensor_dtype_elem_size(t->dtype);
     struct tensor_iter it;
@@ -306,7 +254,7 @@ static void fill_leaves(struct fill *f, int tbl, int depth, int64_t n)
         float *out = (float *)f->dst;
         for (lua_Integer i = 1; i <= n; i++) {
             if (lua_rawgeti(L, tbl, i) != LUA_TNUMBER) {
-                store_value(L, -1, f->dt, f->buf, out, &err);
+                ltensor_store_elem(L, -1, f->dt, f->buf, out, &err);
                 bad_value(f, depth, i, err.message);
             }
             double d = lua_tonumber(L, -1);
@@ -319,7 +267,7 @@ static void fill_leaves(struct fill *f, int tbl, int depth, int64_t n)
         double *out = (double *)f->dst;
         for (lua_Integer i = 1; i <= n; i++) {
             if (lua_rawgeti(L, tbl, i) != LUA_TNUMBER) {
-                store_value(L, -1, f->dt, f->buf, out, &err);
+                ltensor_store_elem(L, -1, f->dt, f->buf, out, &err);
                 bad_value(f, depth, i, err.message);
             }
             out[i - 1] = lua_tonumber(L, -1);
@@ -334,7 +282,7 @@ static void fill_leaves(struct fill *f, int tbl, int depth, int64_t n)
             int isint;
             lua_Integer v = lua_tointegerx(L, -1, &isint);
             if (!isint || lua_type(L, -1) != LUA_TNUMBER) {
-                store_value(L, -1, f->dt, f->buf, &out[i - 1], &err);
+                ltensor_store_elem(L, -1, f->dt, f->buf, &out[i - 1], &err);
                 bad_value(f, depth, i, err.message);
             }
             out[i - 1] = v;
@@ -346,7 +294,7 @@ static void fill_leaves(struct fill *f, int tbl, int depth, int64_t n)
         size_t esize = tensor_dtype_elem_size(f->dt);
         for (lua_Integer i = 1; i <= n; i++) {
             lua_rawgeti(L, tbl, i);
-            if (store_value(L, -1, f->dt, f->buf, f->dst + (i - 1) * esize, &err) < 0)
+            if (ltensor_store_elem(L, -1, f->dt, f->buf, f->dst + (i - 1) * esize, &err) < 0)
                 bad_value(f, depth, i, err.message);
             lua_pop(L, 1);
         }
@@ -622,7 +570,7 @@ static int l_tensor(lua_State *L)
         return 1;
     }
     case LUA_TSTRING: {
-        enum tensor_dtype dt = check_dtype(L, 2);
+        enum tensor_dtype dt = largs_check_dtype(L, 2, 2, NULL);
         int ndim = lua_isnoneornil(L, 3) ? -1 : check_shape(L, 3, shape, true);
         from_raw(L, 1, dt, shape, ndim);
         return 1;
@@ -871,7 +819,7 @@ static int t_get(lua_State *L)
     struct tensor *t = ltensor_check(L, 1);
     int64_t index[TENSOR_MAX_DIMS];
     check_indices(L, t, 2, lua_gettop(L) - 1, index);
-    push_elem(L, t->dtype, elem_at(t, index));
+    ltensor_push_elem(L, t->dtype, elem_at(t, index));
     return 1;
 }
 
@@ -885,7 +833,7 @@ static int t_set(lua_State *L)
     int64_t index[TENSOR_MAX_DIMS];
     check_indices(L, t, 2, top - 2, index);
     struct triton_error err = {0};
-    check_rc(L, store_value(L, top, t->dtype, t->buf, elem_at(t, index), &err), &err);
+    check_rc(L, ltensor_store_elem(L, top, t->dtype, t->buf, elem_at(t, index), &err), &err);
     return 0;
 }
 
@@ -918,7 +866,7 @@ static int t_index(lua_State *L)
         return luaL_error(L, "cannot index a 0-d tensor (use t:get())");
     int64_t i = check_index(L, 2, t->shape[0], 0);
     if (t->ndim == 1) {
-        push_elem(L, t->dtype, elem_at(t, &i));
+        ltensor_push_elem(L, t->dtype, elem_at(t, &i));
         return 1;
     }
     struct triton_error err = {0};
@@ -982,7 +930,7 @@ static int t_newindex(lua_State *L)
     int64_t i = check_index(L, 2, t->shape[0], 0);
     struct triton_error err = {0};
     if (t->ndim == 1) {
-        check_rc(L, store_value(L, 3, t->dtype, t->buf, elem_at(t, &i), &err), &err);
+        check_rc(L, ltensor_store_elem(L, 3, t->dtype, t->buf, elem_at(t, &i), &err), &err);
         return 0;
     }
     struct tensor *row = ltensor_push(L);
@@ -1002,15 +950,17 @@ static int t_reshape(lua_State *L)
     struct tensor *t = ltensor_check(L, 1);
     int64_t shape[TENSOR_MAX_DIMS];
     int ndim;
-    if (lua_type(L, 2) == LUA_TTABLE) {
-        ndim = check_shape(L, 2, shape, true);
-    } else {
-        ndim = lua_gettop(L) - 1;
-        if (ndim > TENSOR_MAX_DIMS)
-            return luaL_error(L, "too many dimensions (%d, at most %d)", ndim, TENSOR_MAX_DIMS);
-        for (int d = 0; d < ndim; d++)
-            shape[d] = check_extent(L, d + 2, d + 2, d, true);
+    if (lua_gettop(L) > 2) { /* t:reshape(d1, d2, ...) is t:reshape{d1, d2, ...} */
+        int n = lua_gettop(L) - 1;
+        lua_createtable(L, n, 0);
+        for (int d = 0; d < n; d++) {
+            lua_pushvalue(L, d + 2);
+            lua_rawseti(L, -2, d + 1);
+        }
+        lua_replace(L, 2);
+        lua_settop(L, 2);
     }
+    ndim = check_shape(L, 2, shape, true);
     struct triton_error err = {0};
     struct tensor *out = ltensor_push(L);
     check_rc(L, tensor_reshape(out, t, shape, ndim, &err), &err);
@@ -1034,7 +984,7 @@ static int t_flatten(lua_State *L)
 static int t_squeeze(lua_State *L)
 {
     struct tensor *t = ltensor_check(L, 1);
-    int dim = lua_isnoneornil(L, 2) ? -1 : check_dim_arg(L, 2, t->ndim, 0);
+    int dim = lua_isnoneornil(L, 2) ? -1 : ltensor_check_dim(L, 2, t->ndim, 0);
     struct triton_error err = {0};
     struct tensor *out = ltensor_push(L);
     check_rc(L, tensor_squeeze(out, t, dim, &err), &err);
@@ -1044,7 +994,7 @@ static int t_squeeze(lua_State *L)
 static int t_unsqueeze(lua_State *L)
 {
     struct tensor *t = ltensor_check(L, 1);
-    int dim = check_dim_arg(L, 2, t->ndim, 1);
+    int dim = ltensor_check_dim(L, 2, t->ndim, 1);
     struct triton_error err = {0};
     struct tensor *out = ltensor_push(L);
     check_rc(L, tensor_unsqueeze(out, t, dim, &err), &err);
@@ -1056,7 +1006,7 @@ static int t_unsqueeze(lua_State *L)
 static int t_slice(lua_State *L)
 {
     struct tensor *t = ltensor_check(L, 1);
-    int dim = check_dim_arg(L, 2, t->ndim, 0);
+    int dim = ltensor_check_dim(L, 2, t->ndim, 0);
     int64_t n = t->shape[dim];
     lua_Integer first = luaL_optinteger(L, 3, 1);
     lua_Integer last = luaL_optinteger(L, 4, n);
@@ -1077,8 +1027,8 @@ static int t_transpose(lua_State *L)
     struct tensor *t = ltensor_check(L, 1);
     if (lua_isnoneornil(L, 2) && t->ndim < 2)
         return luaL_error(L, "transpose needs a tensor of at least 2 dims");
-    int d1 = lua_isnoneornil(L, 2) ? t->ndim - 2 : check_dim_arg(L, 2, t->ndim, 0);
-    int d2 = lua_isnoneornil(L, 3) ? t->ndim - 1 : check_dim_arg(L, 3, t->ndim, 0);
+    int d1 = lua_isnoneornil(L, 2) ? t->ndim - 2 : ltensor_check_dim(L, 2, t->ndim, 0);
+    int d2 = lua_isnoneornil(L, 3) ? t->ndim - 1 : ltensor_check_dim(L, 3, t->ndim, 0);
     struct triton_error err = {0};
     struct tensor *out = ltensor_push(L);
     check_rc(L, tensor_transpose(out, t, d1, d2, &err), &err);
@@ -1099,7 +1049,7 @@ static int t_permute(lua_State *L)
             lua_rawgeti(L, 2, d + 1);
         else
             lua_pushvalue(L, d + 2);
-        perm[d] = check_dim_arg(L, -1, t->ndim, 0);
+        perm[d] = ltensor_check_dim(L, -1, t->ndim, 0);
         lua_pop(L, 1);
     }
     struct triton_error err = {0};
@@ -1128,7 +1078,7 @@ static int t_contiguous(lua_State *L)
 static int t_astype(lua_State *L)
 {
     struct tensor *t = ltensor_check(L, 1);
-    enum tensor_dtype dt = check_dtype(L, 2);
+    enum tensor_dtype dt = largs_check_dtype(L, 2, 2, NULL);
     struct triton_error err = {0};
     struct tensor *out = ltensor_push(L);
     check_rc(L, tensor_astype(out, t, dt, &err), &err);
@@ -1153,7 +1103,7 @@ static void push_table(lua_State *L, const struct tensor *t, int depth, int64_t 
     size_t esize = tensor_dtype_elem_size(t->dtype);
     for (int64_t i = 0; i < n; i++, off += t->strides[depth]) {
         if (depth == t->ndim - 1)
-            push_elem(L, t->dtype, (char *)t->buf->data + off * (int64_t)esize);
+            ltensor_push_elem(L, t->dtype, (char *)t->buf->data + off * (int64_t)esize);
         else
             push_table(L, t, depth + 1, off);
         lua_rawseti(L, -2, i + 1);
@@ -1190,7 +1140,7 @@ static int t_totable(lua_State *L)
 {
     struct tensor *t = ltensor_check(L, 1);
     if (t->ndim == 0) {
-        push_elem(L, t->dtype, elem_at(t, NULL));
+        ltensor_push_elem(L, t->dtype, elem_at(t, NULL));
         return 1;
     }
     if (totable_too_many_tables(t)) {
@@ -1422,6 +1372,7 @@ static const luaL_Reg module_functions[] = {
 
 void ltensor_open(lua_State *L)
 {
+    largs_open(L); /* the checkers every binding uses, opened with the first of them */
     luaL_newmetatable(L, LTENSOR_MT);
     luaL_setfuncs(L, tensor_meta, 0);
     luaL_newlib(L, tensor_methods);

@@ -31,6 +31,18 @@ int ltensor_raise(lua_State *L, const struct triton_error *err);
  * grows until something else triggers a collection. Call it once for each tensor
  * with a freshly allocated buffer (not for views); a no-op below 1 MiB. */
 void ltensor_track(lua_State *L, const struct tensor *t);
+/* Pushes an element as Lua reads it: BOOL as a boolean, integers exact (UINT64
+ * above INT64_MAX as the nearest float), floats as numbers, BYTES as a string. */
+void ltensor_push_elem(lua_State *L, enum tensor_dtype dt, const void *p);
+/* Stores the Lua value at idx into element p (of dtype dt, in a tensor over buf,
+ * whose arena keeps BYTES strings): strictly, integers must fit, BOOL takes
+ * booleans or 0/1, BYTES strings only. */
+int ltensor_store_elem(lua_State *L, int idx, enum tensor_dtype dt, struct tensor_buffer *buf,
+                       void *p, struct triton_error *err);
+/* The 1-based dim argument at idx (negative counts from the end) as 0-based, for
+ * a tensor of ndim dims; `extra` widens the range by one where a dim one past the
+ * last is allowed (unsqueeze, stack). */
+int ltensor_check_dim(lua_State *L, int idx, int ndim, int extra);
 /* Adds functions to the metatable's method table (the __index table). */
 void ltensor_add_methods(lua_State *L, const luaL_Reg *methods);
 

@@ -22,20 +22,6 @@ static void check_rc(lua_State *L, int rc, const struct triton_error *err)
         ltensor_raise(L, err);
 }
 
-/* A 1-based dim (negative counts from the end) as 0-based. `extra` is 1 where a
- * dim one past the last is allowed (stack's new dim). */
-static int check_dim(lua_State *L, int idx, int ndim, int extra)
-{
-    lua_Integer d = luaL_checkinteger(L, idx), orig = d;
-    int n = ndim + extra;
-    if (d < 0)
-        d += n + 1;
-    if (d < 1 || d > n)
-        luaL_argerror(L, idx,
-                      lua_pushfstring(L, "dim %I out of range for a %d-d tensor", orig, ndim));
-    return (int)d - 1;
-}
-
 static void to_scalar(lua_State *L, int idx, struct tensor_scalar *s)
 {
     memset(s, 0, sizeof *s);
@@ -179,68 +165,6 @@ static int t_clamp(lua_State *L)
 
 /* ---- map ------------------------------------------------------------------------------ */
 
-/* Element -> Lua value, as ltensor.c reads elements (BOOL as booleans, UINT64 above
- * INT64_MAX as the nearest double, BYTES as strings). */
-static void push_element(lua_State *L, enum tensor_dtype dt, const void *p)
-{
-    switch (dt) {
-    case TENSOR_BOOL:
-        lua_pushboolean(L, *(const uint8_t *)p != 0);
-        break;
-    case TENSOR_UINT64: {
-        uint64_t u;
-        memcpy(&u, p, sizeof u);
-        if (u <= INT64_MAX)
-            lua_pushinteger(L, (lua_Integer)u);
-        else
-            lua_pushnumber(L, (lua_Number)u);
-        break;
-    }
-    case TENSOR_BYTES: {
-        const struct tensor_str *s = p;
-        lua_pushlstring(L, s->len ? s->ptr : "", s->len);
-        break;
-    }
-    default:
-        if (tensor_dtype_is_float(dt))
-            lua_pushnumber(L, tensor_get_f64(dt, p));
-        else
-            lua_pushinteger(L, tensor_get_i64(dt, p));
-        break;
-    }
-}
-
-/* The Lua value at idx into element p of out, strictly (as ltensor.c stores values
- * from users: integers must fit, BOOL takes booleans or 0/1, BYTES strings). */
-static int store_element(lua_State *L, int idx, struct tensor *out, void *p,
-                         struct triton_error *err)
-{
-    enum tensor_dtype dt = out->dtype;
-    int tt = lua_type(L, idx);
-    if (dt == TENSOR_BYTES) {
-        if (tt != LUA_TSTRING)
-            return triton_fail(err, TRITON_INVALID_ARGUMENT, "expected a string for BYTES, got %s",
-                               lua_typename(L, tt));
-        struct tensor_str s;
-        s.ptr = lua_tolstring(L, idx, &s.len);
-        if (s.len > 0 && !(s.ptr = tensor_buffer_intern(out->buf, s.ptr, s.len, err)))
-            return -1;
-        memcpy(p, &s, sizeof s);
-        return 0;
-    }
-    if (tt == LUA_TBOOLEAN && dt == TENSOR_BOOL) {
-        *(uint8_t *)p = (uint8_t)lua_toboolean(L, idx);
-        return 0;
-    }
-    if (tt != LUA_TNUMBER)
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "expected a %s for %s, got %s",
-                           dt == TENSOR_BOOL ? "boolean" : "number", tensor_dtype_name(dt),
-                           lua_typename(L, tt));
-    if (lua_isinteger(L, idx))
-        return tensor_set_i64_exact(dt, p, lua_tointeger(L, idx), err);
-    return tensor_set_f64_exact(dt, p, lua_tonumber(L, idx), err);
-}
-
 static int t_map(lua_State *L)
 {
     struct tensor *a = ltensor_check(L, 1);
@@ -257,9 +181,9 @@ static int t_map(lua_State *L)
     int64_t i = 0;
     for (tensor_iter_init(&it, src); it.left > 0; tensor_iter_next(&it), i++) {
         lua_pushvalue(L, 2);
-        push_element(L, src->dtype, it.ptr);
+        ltensor_push_elem(L, src->dtype, it.ptr);
         lua_call(L, 1, 1);
-        if (store_element(L, -1, out, dst + (size_t)i * es, &err) < 0)
+        if (ltensor_store_elem(L, -1, out->dtype, out->buf, dst + (size_t)i * es, &err) < 0)
             return luaL_error(L, "map: the function's result for element %I: %s",
                               (lua_Integer)(i + 1), err.message);
         lua_pop(L, 1);
@@ -281,7 +205,7 @@ static int reduce(lua_State *L, enum tensor_reduction op)
         push_scalar(L, &r, a->dtype == TENSOR_BOOL && (op == TENSOR_MAX || op == TENSOR_MIN));
         return 1;
     }
-    int dim = check_dim(L, 2, a->ndim, 0);
+    int dim = ltensor_check_dim(L, 2, a->ndim, 0);
     struct tensor *out = ltensor_push(L);
     check_rc(L, tensor_reduce_dim(out, op, a, dim, &err), &err);
     if (op == TENSOR_ARGMAX || op == TENSOR_ARGMIN)
@@ -325,7 +249,7 @@ static int t_argmin(lua_State *L)
 static int dim_or_last(lua_State *L, int idx, const struct tensor *a)
 {
     if (!lua_isnoneornil(L, idx))
-        return check_dim(L, idx, a->ndim, 0);
+        return ltensor_check_dim(L, idx, a->ndim, 0);
     if (a->ndim == 0)
         luaL_error(L, "a 0-d tensor has no dimension to work along");
     return a->ndim - 1;
@@ -385,7 +309,7 @@ static int l_cat(lua_State *L)
 {
     int n;
     const struct tensor **list = check_tensor_list(L, 1, &n);
-    int dim = lua_isnoneornil(L, 2) ? 0 : check_dim(L, 2, list[0]->ndim, 0);
+    int dim = lua_isnoneornil(L, 2) ? 0 : ltensor_check_dim(L, 2, list[0]->ndim, 0);
     struct triton_error err = {0};
     struct tensor *out = ltensor_push(L);
     check_rc(L, tensor_cat(out, list, n, dim, &err), &err);
@@ -396,7 +320,7 @@ static int l_stack(lua_State *L)
 {
     int n;
     const struct tensor **list = check_tensor_list(L, 1, &n);
-    int dim = lua_isnoneornil(L, 2) ? 0 : check_dim(L, 2, list[0]->ndim, 1);
+    int dim = lua_isnoneornil(L, 2) ? 0 : ltensor_check_dim(L, 2, list[0]->ndim, 1);
     struct triton_error err = {0};
     struct tensor *out = ltensor_push(L);
     check_rc(L, tensor_stack(out, list, n, dim, &err), &err);
