@@ -277,9 +277,9 @@ end
 -- and M.stream_options add the keys of the calls that send one.
 local request_options = args.option_spec {
   { "outputs", "table" },
-  { "model_version", "integer|string" },
-  { "request_id", "string" },
-  { "sequence_id", "integer|string", min = 0 },
+  { "model_version", "integer|string", text = true },
+  { "request_id", "string", text = true },
+  { "sequence_id", "integer|string", min = 0, text = true },
   { "sequence_start", "boolean" },
   { "sequence_end", "boolean" },
   { "priority", "integer", min = 0 },

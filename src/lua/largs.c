@@ -327,6 +327,19 @@ static void check_choice(lua_State *L, int idx, const char *fname, const char *n
     bad_option(L, fname, name, "%s expected, got \"%s\"", lua_tostring(L, -1), s);
 }
 
+static void check_string(lua_State *L, int idx, const char *fname, const char *name,
+                         const struct largs_option *opt)
+{
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    const char *zero = opt->types & LARGS_TEXT ? memchr(s, 0, len) : NULL;
+    if (zero)
+        bad_option(L, fname, name, "string without zero bytes expected, got one at byte %d",
+                   (int)(zero - s) + 1);
+    if (opt->choices)
+        check_choice(L, idx, fname, name, opt);
+}
+
 static void check_fields(lua_State *L, int idx, const char *fname, const char *prefix,
                          const struct largs_option *spec);
 
@@ -361,8 +374,7 @@ void largs_check_option(lua_State *L, int idx, const char *fname, const char *na
         check_number(L, idx, fname, name, opt);
         break;
     case LUA_TSTRING:
-        if (opt->choices)
-            check_choice(L, idx, fname, name, opt);
+        check_string(L, idx, fname, name, opt);
         break;
     case LUA_TTABLE:
         if (opt->fields)
@@ -529,6 +541,9 @@ static void compile_option(lua_State *L, int idx, int anchors, struct largs_opti
     lua_rawgeti(L, idx, 2);
     o->types = parse_types(L, luaL_checkstring(L, -1));
     lua_pop(L, 1);
+    if (lua_getfield(L, idx, "text") != LUA_TNIL && lua_toboolean(L, -1))
+        o->types |= LARGS_TEXT;
+    lua_pop(L, 1);
     if (lua_getfield(L, idx, "min") != LUA_TNIL)
         o->types |= LARGS_MIN, o->min = luaL_checknumber(L, -1);
     if (lua_getfield(L, idx, "max") != LUA_TNIL)
@@ -607,11 +622,13 @@ static struct lspec *compile_spec(lua_State *L, int list)
 }
 
 /* core.args.option_spec{{name, "integer|string", min=, max=, one_of={...}, fields=spec,
- * values="string|number"}, ..., other_spec, ...} -> a spec for core.args.check_options.
+ * values="string|number", text=true}, ..., other_spec, ...} -> a spec for
+ * core.args.check_options.
  * Types: boolean, integer, number, string, table, function, userdata, and map (a
  * table of string keys to values of the `values` types, string by default);
  * min/max bound numbers; one_of lists a string's values; fields (a spec or a list)
- * checks a table's own keys. Another spec in the list adds its options. */
+ * checks a table's own keys; text refuses zero bytes in a string. Another spec in
+ * the list adds its options. */
 static int l_option_spec(lua_State *L)
 {
     compile_spec(L, 1);

@@ -72,10 +72,12 @@ enum {
 /* Constraints on numbers (NaN and the infinities are always refused). */
 #define LARGS_MIN (1u << 8) /* at least .min (0 unless given: non-negative) */
 #define LARGS_MAX (1u << 9) /* at most .max */
+/* Constraint on strings: no zero byte (the value becomes a C string). */
+#define LARGS_TEXT (1u << 10)
 
 struct largs_option {
     const char *name;
-    unsigned types;                    /* LARGS_* types, LARGS_MIN, LARGS_MAX */
+    unsigned types;                    /* LARGS_* types, LARGS_MIN, LARGS_MAX, LARGS_TEXT */
     double min, max;                   /* with LARGS_MIN, LARGS_MAX */
     const char *const *choices;        /* strings: the allowed values, NULL-ended; NULL: any */
     const struct largs_option *fields; /* tables: their own options, {NULL}-ended; NULL: any */
