@@ -1,0 +1,456 @@
+/*
+ * lbuild.c: from Lua tables to a struct triton_call. lua/triton/client.lua
+ * checks what the user passed and hands the core client an args table (see its
+ * header comment); this file reads that table into the call's own memory
+ * (struct lmem), so that the transport never points into a Lua object.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "lua/lbinding.h"
+#include "lua/lcjson.h"
+#include "lua/ltensor.h"
+
+/* ---- option readers ------------------------------------------------------------------- */
+
+/* Reads field k of the table at idx as a string (NULL if nil); copied into m. */
+const char *lopt_string(lua_State *L, int idx, const char *k, struct lmem *m)
+{
+    const char *r = NULL;
+    int t = lua_getfield(L, idx, k);
+    if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        if (strlen(s) != len)
+            luaL_error(L, "option '%s' must not contain a zero byte", k);
+        r = lmem_strdup(L, m, s, len);
+    } else if (t != LUA_TNIL) {
+        luaL_error(L, "option '%s' must be a string, got %s", k, luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    return r;
+}
+
+double lopt_number(lua_State *L, int idx, const char *k, double dflt)
+{
+    double r = dflt;
+    int t = lua_getfield(L, idx, k);
+    if (t == LUA_TNUMBER) {
+        r = lua_tonumber(L, -1);
+        if (!(r >= 0) || isinf(r))
+            luaL_error(L, "option '%s' must be a non-negative number", k);
+    } else if (t != LUA_TNIL) {
+        luaL_error(L, "option '%s' must be a number, got %s", k, luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    return r;
+}
+
+lua_Integer lopt_integer(lua_State *L, int idx, const char *k, lua_Integer dflt)
+{
+    lua_Integer r = dflt;
+    int t = lua_getfield(L, idx, k);
+    if (t == LUA_TNUMBER) {
+        int ok;
+        r = lua_tointegerx(L, -1, &ok);
+        if (!ok)
+            luaL_error(L, "option '%s' must be an integer", k);
+    } else if (t != LUA_TNIL) {
+        luaL_error(L, "option '%s' must be an integer, got %s", k, luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    return r;
+}
+
+bool lopt_bool(lua_State *L, int idx, const char *k)
+{
+    int t = lua_getfield(L, idx, k);
+    if (t != LUA_TNIL && t != LUA_TBOOLEAN)
+        luaL_error(L, "option '%s' must be a boolean, got %s", k, luaL_typename(L, -1));
+    bool r = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return r;
+}
+
+/* Number of entries of the table at index tab (any keys). */
+size_t ltable_count(lua_State *L, int tab)
+{
+    size_t count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, tab)) {
+        lua_pop(L, 1);
+        count++;
+    }
+    return count;
+}
+
+/* Field k of the table at idx, a table of string -> string, as a kv array. */
+struct triton_kv *lopt_kv(lua_State *L, int idx, const char *k, struct lmem *m, size_t *n)
+{
+    *n = 0;
+    int t = lua_getfield(L, idx, k);
+    if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    if (t != LUA_TTABLE)
+        luaL_error(L, "option '%s' must be a table, got %s", k, luaL_typename(L, -1));
+    int tab = lua_gettop(L);
+    size_t count = ltable_count(L, tab);
+    if (count > LMAX_HEADERS)
+        luaL_error(L, "option '%s' has more than %d entries", k, LMAX_HEADERS);
+    struct triton_kv *kv = lmem_array(L, m, count, sizeof(*kv));
+    lua_pushnil(L);
+    while (lua_next(L, tab)) {
+        if (lua_type(L, -2) != LUA_TSTRING ||
+            (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER))
+            luaL_error(L, "option '%s' must map strings to strings", k);
+        size_t klen, vlen;
+        const char *key = lua_tolstring(L, -2, &klen);
+        lua_pushvalue(L, -1); /* tolstring on a copy: never convert a key in place */
+        const char *val = lua_tolstring(L, -1, &vlen);
+        if (strlen(key) != klen || strlen(val) != vlen)
+            luaL_error(L, "option '%s' must not contain zero bytes", k);
+        kv[*n].key = lmem_strdup(L, m, key, klen);
+        kv[*n].value = lmem_strdup(L, m, val, vlen);
+        (*n)++;
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 1);
+    return kv;
+}
+
+/* ---- building requests ------------------------------------------------------------------ */
+
+static int lbuild_kind_from_name(const char *name)
+{
+    for (int k = 0; k < TRITON_CALL_NKINDS; k++)
+        if (strcmp(triton_call_kind_name((enum triton_call_kind)k), name) == 0)
+            return k;
+    return -1;
+}
+
+/* Custom parameters: a table of string -> boolean/integer/float/string. */
+static struct triton_param *build_params(lua_State *L, int idx, const char *field, struct lmem *m,
+                                         size_t *n)
+{
+    *n = 0;
+    int t = lua_getfield(L, idx, field);
+    if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    if (t != LUA_TTABLE)
+        luaL_error(L, "'%s' must be a table, got %s", field, luaL_typename(L, -1));
+    int tab = lua_gettop(L);
+    size_t count = ltable_count(L, tab);
+    struct triton_param *p = lmem_array(L, m, count, sizeof(*p));
+    lua_pushnil(L);
+    while (lua_next(L, tab)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            luaL_error(L, "'%s' keys must be strings", field);
+        size_t klen;
+        const char *key = lua_tolstring(L, -2, &klen);
+        struct triton_param *q = &p[*n];
+        q->key = lmem_strdup(L, m, key, klen);
+        switch (lua_type(L, -1)) {
+        case LUA_TBOOLEAN:
+            q->type = TRITON_PARAM_BOOL;
+            q->v.b = lua_toboolean(L, -1);
+            break;
+        case LUA_TNUMBER:
+            if (lua_isinteger(L, -1)) {
+                q->type = TRITON_PARAM_INT64;
+                q->v.i = lua_tointeger(L, -1);
+            } else {
+                q->type = TRITON_PARAM_DOUBLE;
+                q->v.d = lua_tonumber(L, -1);
+            }
+            break;
+        case LUA_TSTRING: {
+            size_t len;
+            const char *s = lua_tolstring(L, -1, &len);
+            q->type = TRITON_PARAM_STRING;
+            q->v.s.ptr = lmem_strdup(L, m, s, len);
+            q->v.s.len = len;
+            break;
+        }
+        default:
+            luaL_error(L, "parameter '%s' must be a boolean, number or string, got %s", key,
+                       luaL_typename(L, -1));
+        }
+        (*n)++;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return p;
+}
+
+static uint64_t field_u64(lua_State *L, int idx, const char *k)
+{
+    lua_Integer v = lopt_integer(L, idx, k, 0);
+    if (v < 0)
+        luaL_error(L, "'%s' must not be negative", k);
+    return (uint64_t)v;
+}
+
+static void build_input(lua_State *L, int idx, struct triton_infer_input *in, struct lmem *m)
+{
+    in->name = lopt_string(L, idx, "name", m);
+    in->datatype = lopt_string(L, idx, "datatype", m);
+    if (!in->name || !in->datatype)
+        luaL_error(L, "an input needs a name and a datatype");
+    lua_getfield(L, idx, "shape");
+    int64_t shape[TENSOR_MAX_DIMS];
+    in->ndim = largs_check_shape(L, -1, 0, NULL, 0, shape);
+    lua_pop(L, 1);
+    int64_t *sh = lmem_array(L, m, (size_t)in->ndim, sizeof(int64_t));
+    if (in->ndim)
+        memcpy(sh, shape, sizeof(int64_t) * (size_t)in->ndim);
+    in->shape = sh;
+    in->json = lopt_bool(L, idx, "json");
+    in->shm_region = lopt_string(L, idx, "shm_region", m);
+    in->shm_byte_size = field_u64(L, idx, "shm_byte_size");
+    in->shm_offset = field_u64(L, idx, "shm_offset");
+    in->params = build_params(L, idx, "parameters", m, &in->n_params);
+    if (lua_getfield(L, idx, "data") != LUA_TNIL) {
+        struct tensor *t = ltensor_test(L, -1);
+        if (!t)
+            luaL_error(L, "input '%s': data must be a tensor", in->name);
+        if (!t->buf)
+            luaL_error(L, "input '%s': the tensor is empty or released", in->name);
+        struct lhold *h = lmem_alloc(L, m, sizeof(*h));
+        tensor_init_view(&h->t, t);
+        h->next = m->tensors;
+        m->tensors = h;
+        in->data = &h->t;
+    } else if (!in->shm_region) {
+        luaL_error(L, "input '%s' has neither data nor a shared memory region", in->name);
+    }
+    lua_pop(L, 1);
+}
+
+static int compare_input_names(const void *a, const void *b)
+{
+    return strcmp(((const struct triton_infer_input *)a)->name,
+                  ((const struct triton_infer_input *)b)->name);
+}
+
+/* Inputs given as a map name -> tensor (lua/triton/infer.lua checked the keys
+ * and values): read straight from the tensors, without a table per input, and
+ * sent in name order so that the wire is the same from run to run. */
+static void build_input_map(lua_State *L, int idx, struct triton_infer_request *req, struct lmem *m)
+{
+    size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        n++;
+    }
+    struct triton_infer_input *inputs = lmem_array(L, m, n, sizeof(*inputs));
+    size_t i = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (i == n)
+            luaL_error(L, "the inputs table changed while it was read");
+        struct tensor *t = ltensor_test(L, -1);
+        size_t len = 0;
+        const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &len) : NULL;
+        if (!name || !t)
+            luaL_error(L, "inputs must map names to tensors");
+        if (!t->buf)
+            luaL_error(L, "input '%s': the tensor is empty or released", name);
+        struct triton_infer_input *in = &inputs[i++];
+        in->name = lmem_strdup(L, m, name, len);
+        in->datatype = tensor_dtype_name(t->dtype);
+        struct lhold *h = lmem_alloc(L, m, sizeof(*h));
+        tensor_init_view(&h->t, t);
+        h->next = m->tensors;
+        m->tensors = h;
+        in->data = &h->t;
+        in->shape = h->t.shape;
+        in->ndim = h->t.ndim;
+        lua_pop(L, 1);
+    }
+    qsort(inputs, i, sizeof(*inputs), compare_input_names);
+    req->inputs = inputs;
+    req->n_inputs = i;
+}
+
+static void build_output(lua_State *L, int idx, struct triton_infer_requested_output *out,
+                         struct lmem *m)
+{
+    out->name = lopt_string(L, idx, "name", m);
+    if (!out->name)
+        luaL_error(L, "a requested output needs a name");
+    int t = lua_getfield(L, idx, "binary");
+    out->binary = t == LUA_TNIL ? -1 : lua_toboolean(L, -1) ? 1 : 0;
+    lua_pop(L, 1);
+    out->class_count = lopt_integer(L, idx, "class_count", 0);
+    if (out->class_count < 0)
+        luaL_error(L, "output '%s': class_count must not be negative", out->name);
+    out->shm_region = lopt_string(L, idx, "shm_region", m);
+    out->shm_byte_size = field_u64(L, idx, "shm_byte_size");
+    out->shm_offset = field_u64(L, idx, "shm_offset");
+    out->params = build_params(L, idx, "parameters", m, &out->n_params);
+}
+
+/* The infer request described by the table at idx, built into m. */
+void lbuild_infer(lua_State *L, int idx, struct triton_infer_request *req, struct lmem *m)
+{
+    idx = lua_absindex(L, idx);
+    luaL_checktype(L, idx, LUA_TTABLE);
+    memset(req, 0, sizeof(*req));
+    req->model = lopt_string(L, idx, "model", m);
+    if (!req->model)
+        luaL_error(L, "an infer request needs a model name");
+    req->version = lopt_string(L, idx, "version", m);
+    req->id = lopt_string(L, idx, "id", m);
+    int t = lua_getfield(L, idx, "sequence_id");
+    if (t == LUA_TSTRING) {
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        req->sequence_id_str = lmem_strdup(L, m, s, len);
+    } else if (t != LUA_TNIL) {
+        int ok;
+        lua_Integer v = lua_tointegerx(L, -1, &ok);
+        if (!ok || v < 0)
+            luaL_error(L, "sequence_id must be a non-negative integer or a string");
+        req->sequence_id = (uint64_t)v;
+    }
+    lua_pop(L, 1);
+    req->sequence_start = lopt_bool(L, idx, "sequence_start");
+    req->sequence_end = lopt_bool(L, idx, "sequence_end");
+    req->priority = field_u64(L, idx, "priority");
+    req->timeout_us = field_u64(L, idx, "timeout");
+    req->params = build_params(L, idx, "parameters", m, &req->n_params);
+    t = lua_getfield(L, idx, "binary_data_output");
+    req->binary_data_output = t == LUA_TNIL ? true : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+
+    if (lua_getfield(L, idx, "input_map") == LUA_TTABLE) {
+        build_input_map(L, lua_gettop(L), req, m);
+    } else {
+        if (lua_getfield(L, idx, "inputs") != LUA_TTABLE)
+            luaL_error(L, "an infer request needs a list of inputs");
+        int ins = lua_gettop(L);
+        size_t n = (size_t)luaL_len(L, ins);
+        struct triton_infer_input *inputs = lmem_array(L, m, n, sizeof(*inputs));
+        for (size_t i = 0; i < n; i++) {
+            lua_rawgeti(L, ins, (lua_Integer)i + 1);
+            luaL_checktype(L, -1, LUA_TTABLE);
+            build_input(L, lua_gettop(L), &inputs[i], m);
+            lua_pop(L, 1);
+        }
+        req->inputs = inputs;
+        req->n_inputs = n;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+
+    if (lua_getfield(L, idx, "outputs") == LUA_TTABLE) {
+        int outs = lua_gettop(L);
+        size_t n = (size_t)luaL_len(L, outs);
+        struct triton_infer_requested_output *outputs = lmem_array(L, m, n, sizeof(*outputs));
+        for (size_t i = 0; i < n; i++) {
+            lua_rawgeti(L, outs, (lua_Integer)i + 1);
+            luaL_checktype(L, -1, LUA_TTABLE);
+            build_output(L, lua_gettop(L), &outputs[i], m);
+            lua_pop(L, 1);
+        }
+        req->outputs = outputs;
+        req->n_outputs = n;
+    }
+    lua_pop(L, 1);
+}
+
+/* Fills call from the args table at idx (see the header comment of client.lua). */
+void lbuild_call(lua_State *L, int idx, struct lcall *lcall)
+{
+    struct triton_call *call = &lcall->call;
+    struct lmem *m = &lcall->sink.mem;
+    call->model = lopt_string(L, idx, "model", m);
+    call->version = lopt_string(L, idx, "version", m);
+    call->region = lopt_string(L, idx, "region", m);
+    call->key = lopt_string(L, idx, "key", m);
+    if (lua_getfield(L, idx, "raw_handle") == LUA_TSTRING) {
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        call->raw_handle = lmem_strdup(L, m, s, len);
+        call->raw_handle_len = len;
+    }
+    lua_pop(L, 1);
+    call->device_id = lopt_integer(L, idx, "device_id", 0);
+    call->byte_size = field_u64(L, idx, "byte_size");
+    call->offset = field_u64(L, idx, "offset");
+    call->flag = lopt_bool(L, idx, "flag");
+    call->config_json = lopt_string(L, idx, "config", m);
+    if (lua_getfield(L, idx, "files") == LUA_TTABLE) {
+        int tab = lua_gettop(L);
+        size_t count = ltable_count(L, tab);
+        struct triton_bytes *files = lmem_array(L, m, count, sizeof(*files));
+        size_t n = 0;
+        lua_pushnil(L);
+        while (lua_next(L, tab)) {
+            if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+                luaL_error(L, "'files' must map \"file:<version>/<name>\" to strings");
+            size_t klen, vlen;
+            const char *k = lua_tolstring(L, -2, &klen);
+            const char *v = lua_tolstring(L, -1, &vlen);
+            files[n].key = lmem_strdup(L, m, k, klen);
+            files[n].data = lmem_strdup(L, m, v, vlen);
+            files[n].len = vlen;
+            n++;
+            lua_pop(L, 1);
+        }
+        call->files = files;
+        call->n_files = n;
+    }
+    lua_pop(L, 1);
+    if (lua_getfield(L, idx, "settings") != LUA_TNIL) {
+        cJSON_Delete(m->json);
+        m->json = lcjson_check(L, -1, 2);
+        call->settings = m->json;
+    }
+    lua_pop(L, 1);
+    if (lua_getfield(L, idx, "infer") == LUA_TTABLE) {
+        struct triton_infer_request *req = lmem_alloc(L, m, sizeof(*req));
+        lbuild_infer(L, lua_gettop(L), req, m);
+        call->infer = req;
+    }
+    lua_pop(L, 1);
+    call->headers = lopt_kv(L, idx, "headers", m, &call->n_headers);
+    call->query = lopt_kv(L, idx, "query_params", m, &call->n_query);
+    call->timeout = lopt_number(L, idx, "timeout", 0);
+}
+
+/* infer's common call, `c:infer(model, {NAME = tensor, ...})` without options:
+ * the model name at idx and the input map at idx + 1 (lua/triton/client.lua
+ * checked both), read without the two args tables lbuild_call reads. */
+void lbuild_infer_map(lua_State *L, int idx, struct lcall *lcall)
+{
+    struct lmem *m = &lcall->sink.mem;
+    struct triton_infer_request *req = lmem_alloc(L, m, sizeof(*req));
+    size_t len;
+    const char *model = luaL_checklstring(L, idx, &len);
+    req->model = lmem_strdup(L, m, model, len);
+    req->binary_data_output = true;
+    luaL_checktype(L, idx + 1, LUA_TTABLE);
+    build_input_map(L, idx + 1, req, m);
+    lcall->call.infer = req;
+}
+
+/* The call kind named by the string at idx, or an argument error. */
+enum triton_call_kind lbuild_check_kind(lua_State *L, int idx)
+{
+    const char *name = luaL_checkstring(L, idx);
+    int kind = lbuild_kind_from_name(name);
+    if (kind < 0)
+        luaL_argerror(L, idx, lua_pushfstring(L, "unknown call '%s'", name));
+    return (enum triton_call_kind)kind;
+}
