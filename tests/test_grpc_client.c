@@ -432,8 +432,8 @@ static void test_concurrency_and_cancel(struct triton_client *c)
                                         .user = &o[i]};
         CHECK(triton_client_submit(c, &calls[i], &err) == 0);
     }
-    c->transport->cancel(c, &calls[5]); /* queued (concurrency 2) */
-    c->transport->cancel(c, &calls[0]); /* running */
+    triton_client_cancel(c, &calls[5]); /* queued (concurrency 2) */
+    triton_client_cancel(c, &calls[0]); /* running */
     for (int i = 0; i < 6; i++)
         CHECK(triton_call_wait(c, &calls[i], &err) == 0);
     CHECK(o[0].failed && o[0].err.code == TRITON_CANCELLED);

@@ -64,20 +64,28 @@ struct triton_client_options {
     void *log_ctx;
     const struct triton_kv *headers; /* sent with every call (gRPC: as metadata) */
     size_t n_headers;
-    double connection_timeout; /* seconds; 0 = transport default */
-    double network_timeout;    /* seconds for a whole call without its own timeout; 0 = none */
+    /* Seconds; 0 = the default, INFINITY = no limit. connection_timeout bounds
+     * connecting (TCP and TLS); network_timeout is an inactivity limit: the
+     * longest wait for the next bytes of a reply or the next event of a stream. */
+    double connection_timeout;
+    double network_timeout;
+    bool ssl; /* TLS options were given (ca_file, cert_file, key_file, insecure) */
     const char *ca_file, *cert_file, *key_file;
     bool insecure;                    /* TLS without verification; off unless asked */
     const char *compression;          /* NULL, "gzip" or "deflate": request bodies */
     const char *response_compression; /* NULL, "gzip" or "deflate": accepted replies */
-    int concurrency;                  /* requests in flight at once; 0 = default */
-    size_t max_response_size;         /* bytes; 0 = default (INT32_MAX) */
+    int concurrency;          /* requests in flight at once; 0 = TRITON_DEFAULT_CONCURRENCY */
+    size_t max_response_size; /* bytes; 0 = default (INT32_MAX) */
     /* gRPC only */
     int keepalive_time_ms, keepalive_timeout_ms; /* 0 = gRPC default */
     bool keepalive_permit_without_calls;
     const struct triton_channel_arg *channel_args;
     size_t n_channel_args;
 };
+
+#define TRITON_DEFAULT_CONCURRENCY        32
+#define TRITON_DEFAULT_CONNECTION_TIMEOUT 20.0
+#define TRITON_DEFAULT_NETWORK_TIMEOUT    60.0
 
 /* ---- calls ------------------------------------------------------------------------ */
 
@@ -207,14 +215,29 @@ struct triton_call {
     size_t n_headers;
     const struct triton_kv *query; /* HTTP query parameters */
     size_t n_query;
-    double timeout; /* seconds; 0 = the client's network_timeout */
+    double timeout; /* seconds: a deadline for the whole call; 0 = none */
 
     triton_call_done_fn done;
     void *user;
 
-    /* kept by the transport: */
+    /* kept by the call layer and the transport: */
     bool finished;         /* set to true just before the final done runs */
-    void *transport_state; /* the transport's per-call state while in flight */
+    void *transport_state; /* the transport's per-call state while on the wire */
+    /* What the transport sends as headers (HTTP) or metadata (gRPC): the
+     * client's, each replaced by a per-call header of the same name, then the
+     * call's own. Valid from submit until the final done. */
+    const struct triton_kv *send_headers;
+    size_t n_send_headers;
+    struct triton_call_layer { /* private to src/client */
+        struct triton_client *client;
+        struct triton_call *prev, *next; /* the client's queue or wire list */
+        int where;                       /* enum in client.c */
+        struct triton_kv *headers;
+        double deadline, last_activity; /* triton_loop_now() times; 0 = none */
+        struct triton_loop_timer timer;
+        struct triton_loop_deferred ending;
+        struct triton_error abort; /* why the call layer ended the call */
+    } layer;
 };
 
 /* ---- streams (ModelStreamInfer; gRPC only) ---------------------------------------------- */
@@ -240,9 +263,12 @@ struct triton_client;
 
 struct triton_transport {
     const char *name; /* "http" or "grpc" */
-    /* Starts a call. On failure nothing was started and call->done is not run. */
+    /* Puts a call on the wire now (the call layer has already queued it behind
+     * the concurrency limit). It ends with triton_call_finish(final = true),
+     * from a step. On failure nothing was started and nothing is finished. */
     int (*submit)(struct triton_client *c, struct triton_call *call, struct triton_error *err);
-    /* Cancels a call in flight: its done runs later (from a step) with CANCELLED. */
+    /* Takes a call off the wire: the transport stops its I/O, must never finish
+     * it, and frees its own state when it can. The call layer completes it. */
     void (*cancel)(struct triton_client *c, struct triton_call *call);
     int (*stream_open)(struct triton_client *c, struct triton_stream *s, struct triton_error *err);
     int (*stream_send)(struct triton_client *c, struct triton_stream *s,
@@ -261,6 +287,14 @@ struct triton_client {
     enum triton_protocol protocol;
     char *url;
     bool verbose;
+    /* the call layer's own */
+    void (*log)(void *log_ctx, const char *line);
+    void *log_ctx;
+    struct triton_kv *headers; /* the client's, copied */
+    size_t n_headers;
+    double connection_timeout, network_timeout; /* resolved: > 0, INFINITY = none */
+    int concurrency, on_wire;
+    struct triton_call *queue_head, *queue_tail, *wire;
 };
 
 /* Creates a client on `loop` with the transport for opts->protocol. */
@@ -275,8 +309,24 @@ void triton_client_free(struct triton_client *c);
  * place that says "X needs a model name". */
 int triton_call_check(const struct triton_call *call, struct triton_error *err);
 
+/* Sends a call, or queues it while `concurrency` calls are on the wire. Its
+ * done runs from a step, always, once submit has returned 0: with the reply, or
+ * with the failure (a deadline or inactivity limit of the call layer's, a
+ * cancel, the transport's error). */
 int triton_client_submit(struct triton_client *c, struct triton_call *call,
                          struct triton_error *err);
+
+/* For transports: a reply (or an event of one) for a call on the wire. The
+ * final one ends the call: the call layer judges it, frees the slot, sends the
+ * next queued call and runs done. */
+void triton_call_finish(struct triton_call *call, struct triton_reply *reply,
+                        const struct triton_error *err, bool final);
+/* For transports: bytes arrived for a call on the wire (resets its inactivity
+ * limit). */
+void triton_call_activity(struct triton_call *call);
+/* The call layer's verbose log (no-op unless the client is verbose). */
+void triton_client_logf(struct triton_client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Steps the client's loop until call->finished (other calls' completions run
  * meanwhile, as they would in any step). */
 int triton_call_wait(struct triton_client *c, struct triton_call *call, struct triton_error *err);

@@ -5,8 +5,10 @@
  * single batch of six ops whose tag is the call's own state; the loop's
  * completion-queue thread hands the event to triton_loop_step, where the reply
  * is converted (pb_json for the control plane, grpc_wire for inference) and the
- * call's done runs. Calls beyond the client's concurrency wait in a FIFO and
- * start as others finish.
+ * call ends through triton_call_finish. The call layer (src/client) queues
+ * calls behind the concurrency limit and keeps their deadlines and inactivity
+ * limits; a call it cancels is detached here (its state lives on until gRPC
+ * has delivered the cancelled batch).
  *
  * Streams (ModelStreamInfer) keep one batch per op kind with its own tag, at
  * most one SEND and one RECV outstanding, and an own send queue; the stream's
@@ -24,6 +26,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,17 +67,13 @@ struct gt {
     struct triton_loop *loop;
     grpc_completion_queue *cq;
     grpc_channel *channel;
-    grpc_metadata *headers; /* the client's own, sent with every call */
-    size_t n_headers;
-    double network_timeout;
-    int concurrency, active;
+    double network_timeout; /* for the transport's own calls (generate's metadata) */
     bool verbose;
     bool tls;     /* the channel is TLS: handshake failures are named as such */
     char *target; /* for the verbose log and errors: the URL, userinfo redacted */
     void (*log)(void *ctx, const char *line);
     void *log_ctx;
-    struct unary *queue_head, *queue_tail; /* waiting for a concurrency slot */
-    struct unary *running;                 /* started unary calls */
+    struct unary *running; /* started unary calls */
     struct bidi *streams;
     size_t live; /* unary and stream states not yet freed */
     bool closing, orphaned;
@@ -226,22 +225,14 @@ static int add_metadata(grpc_metadata **md, size_t *n, const struct triton_kv *k
     return 0;
 }
 
-/* The client's headers plus the call's own. */
+/* A call's metadata: its send_headers (the client's merged with its own by
+ * the call layer). */
 static int call_metadata(struct gt *t, const struct triton_kv *kv, size_t n_kv, grpc_metadata **md,
                          size_t *n, struct triton_error *err)
 {
+    (void)t;
     *md = NULL;
     *n = 0;
-    if (t->n_headers) {
-        *md = calloc(t->n_headers, sizeof **md);
-        if (!*md)
-            return triton_fail(err, TRITON_NO_MEMORY, "out of memory building gRPC metadata");
-        for (size_t i = 0; i < t->n_headers; i++) {
-            (*md)[i].key = grpc_slice_ref(t->headers[i].key);
-            (*md)[i].value = grpc_slice_ref(t->headers[i].value);
-        }
-        *n = t->n_headers;
-    }
     if (add_metadata(md, n, kv, n_kv, err) < 0) {
         free_metadata(*md, *n);
         *md = NULL;
@@ -322,8 +313,7 @@ static void finish_call(struct triton_call *call, struct triton_reply *reply,
     if (!reply)
         reply = &empty;
     call->transport_state = NULL;
-    call->finished = true;
-    call->done(call, reply, err, true);
+    triton_call_finish(call, reply, err, true);
     cJSON_Delete(reply->json);
     triton_infer_result_free(reply->result);
 }
@@ -369,9 +359,11 @@ static struct unary *unary_new(struct gt *t, struct triton_call *call, const cha
     u->details = grpc_empty_slice();
     grpc_metadata_array_init(&u->initial_md);
     grpc_metadata_array_init(&u->trailing_md);
-    u->timeout = call && call->timeout > 0 ? call->timeout : t->network_timeout;
+    /* A user's call is timed by the call layer; the transport's own are not. */
+    u->timeout = call ? 0 : t->network_timeout;
     t->live++;
-    if (call && call_metadata(t, call->headers, call->n_headers, &u->md, &u->n_md, err) < 0) {
+    if (call &&
+        call_metadata(t, call->send_headers, call->n_send_headers, &u->md, &u->n_md, err) < 0) {
         unary_free(u);
         return NULL;
     }
@@ -420,7 +412,6 @@ static int unary_start(struct unary *u, struct triton_error *err)
     grpc_byte_buffer_destroy(u->send);
     u->send = NULL;
     u->started = true;
-    t->active++;
     u->prev = NULL;
     u->next = t->running;
     if (t->running)
@@ -434,59 +425,11 @@ static int unary_start(struct unary *u, struct triton_error *err)
     return 0;
 }
 
-static void queue_remove(struct gt *t, struct unary *u)
-{
-    if (u->prev)
-        u->prev->next = u->next;
-    else
-        t->queue_head = u->next;
-    if (u->next)
-        u->next->prev = u->prev;
-    else
-        t->queue_tail = u->prev;
-    u->prev = u->next = NULL;
-}
-
-/* Starts u now or queues it behind the concurrency limit. */
-static int unary_submit(struct unary *u, struct triton_error *err)
-{
-    struct gt *t = u->t;
-    if (t->active < t->concurrency && !t->queue_head)
-        return unary_start(u, err);
-    u->prev = t->queue_tail;
-    u->next = NULL;
-    if (t->queue_tail)
-        t->queue_tail->next = u;
-    else
-        t->queue_head = u;
-    t->queue_tail = u;
-    return 0;
-}
-
-/* Fails a call that never got an event: runs its completion directly. */
-static void unary_fail_now(struct unary *u, const struct triton_error *err)
-{
-    u->complete(u, err);
-    unary_free(u);
-}
-
-static void pump_queue(struct gt *t)
-{
-    while (t->queue_head && t->active < t->concurrency && !t->closing) {
-        struct unary *u = t->queue_head;
-        queue_remove(t, u);
-        struct triton_error e = {0};
-        if (unary_start(u, &e) < 0)
-            unary_fail_now(u, &e);
-    }
-}
-
 static void unary_event(struct triton_loop_grpc_tag *tag, bool ok)
 {
     (void)ok; /* a batch with RECV_STATUS_ON_CLIENT always succeeds: read status */
     struct unary *u = (struct unary *)tag;
     struct gt *t = u->t;
-    t->active--;
     if (u->prev)
         u->prev->next = u->next;
     else
@@ -506,8 +449,6 @@ static void unary_event(struct triton_loop_grpc_tag *tag, bool ok)
         u->complete(u, &e);
     }
     unary_free(u);
-    if (!t->orphaned || t->live)
-        pump_queue(t);
 }
 
 /* ---- requests and replies per call kind ----------------------------------------------------- */
@@ -1236,7 +1177,7 @@ static void bidi_deliver(struct bidi *b, grpc_byte_buffer *bb)
                     cJSON_Delete(reply.json);
                 return;
             }
-            call->done(call, &reply, NULL, false);
+            triton_call_finish(call, &reply, NULL, false);
             cJSON_Delete(reply.json);
         }
         return;
@@ -1472,8 +1413,8 @@ static int generate_run(struct gt *t, struct triton_call *call, const cJSON *met
         return -1;
     /* generate too goes over ModelStreamInfer: ModelInfer refuses decoupled
      * models, which LLM backends are, and a one-request stream serves both kinds. */
-    double timeout = call->timeout > 0 ? call->timeout : t->network_timeout;
-    struct bidi *b = bidi_open(t, call->headers, call->n_headers, timeout, err);
+    /* timed by the call layer, as every call is */
+    struct bidi *b = bidi_open(t, call->send_headers, call->n_send_headers, 0, err);
     if (!b) {
         grpc_byte_buffer_destroy(bb);
         return -1;
@@ -1539,7 +1480,7 @@ static int submit_generate(struct gt *t, struct triton_call *call, struct triton
         unary_free(u);
         return triton_fail(err, TRITON_NO_MEMORY, "out of memory starting generate");
     }
-    if (grpc_wire_pack(&m.base, &u->send, err) < 0 || unary_submit(u, err) < 0) {
+    if (grpc_wire_pack(&m.base, &u->send, err) < 0 || unary_start(u, err) < 0) {
         u->call = NULL;
         unary_free(u);
         return -1;
@@ -1573,7 +1514,7 @@ static int grpc_submit(struct triton_client *c, struct triton_call *call, struct
     u->send = bb;
     u->send_len = grpc_byte_buffer_length(bb);
     u->complete = complete_user;
-    if (unary_submit(u, err) < 0) {
+    if (unary_start(u, err) < 0) {
         u->call = NULL;
         unary_free(u);
         return -1;
@@ -1584,35 +1525,29 @@ static int grpc_submit(struct triton_client *c, struct triton_call *call, struct
 
 static void grpc_cancel(struct triton_client *c, struct triton_call *call)
 {
+    /* Detach the call (the call layer completes it) and cancel what carries it;
+     * its state goes when gRPC has delivered the cancelled batches. */
     struct gt *t = c->transport_state;
-    if (call->finished)
-        return;
-    if (call->kind == TRITON_CALL_GENERATE || call->kind == TRITON_CALL_GENERATE_STREAM) {
-        for (struct bidi *b = t->streams; b; b = b->next)
-            if (b->gen == call)
-                grpc_call_cancel(b->gcall, NULL);
+    for (struct bidi *b = t->streams; b; b = b->next) {
+        if (b->gen == call) {
+            b->gen = NULL;
+            b->gen_done = true;
+            grpc_call_cancel(b->gcall, NULL);
+        }
     }
-    struct unary *u = call->transport_state;
-    if (!u)
-        return;
-    if (u->started) {
-        grpc_call_cancel(u->gcall, NULL);
-        return;
+    for (struct unary *u = t->running; u; u = u->next) {
+        if (u->call == call) {
+            u->call = NULL;
+            grpc_call_cancel(u->gcall, NULL);
+        }
     }
-    /* Still queued: start it already cancelled so that its done arrives from a step. */
-    queue_remove(t, u);
-    struct triton_error e = {0};
-    if (unary_start(u, &e) == 0)
-        grpc_call_cancel(u->gcall, NULL);
-    else
-        unary_fail_now(u, &e);
+    call->transport_state = NULL;
 }
 
 static void free_transport(struct gt *t)
 {
     if (t->channel)
         grpc_channel_destroy(t->channel);
-    free_metadata(t->headers, t->n_headers);
     free(t->target);
     while (t->meta) {
         struct meta_cache *m = t->meta;
@@ -1635,12 +1570,6 @@ static void grpc_destroy(struct triton_client *c)
     struct triton_error cancelled = {0};
     triton_fail(&cancelled, TRITON_CANCELLED, "the client was closed");
     cancelled.status = GRPC_STATUS_CANCELLED;
-    /* Calls still queued never started: they end here. */
-    while (t->queue_head) {
-        struct unary *u = t->queue_head;
-        queue_remove(t, u);
-        unary_fail_now(u, &cancelled);
-    }
     for (struct unary *u = t->running; u; u = u->next)
         grpc_call_cancel(u->gcall, NULL);
     for (struct bidi *b = t->streams; b; b = b->next)
@@ -1844,6 +1773,14 @@ int triton_grpc_init(struct triton_client *c, const struct triton_client_options
     grpc_compression_algorithm alg = GRPC_COMPRESS_NONE;
     if (compression_of(opts->compression, &alg, err) < 0)
         return -1;
+    if (opts->response_compression && *opts->response_compression)
+        /* Options that cannot apply raise: over gRPC the server picks the
+         * compression of its replies (Triton: --grpc-infer-response-compression-level),
+         * and the client already accepts gzip and deflate. */
+        return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                           "response_compression does not apply to gRPC clients: the server "
+                           "chooses how to compress replies, and gzip and deflate are always "
+                           "accepted");
     grpc_completion_queue *cq = triton_loop_cq(c->loop, err); /* also grpc_init */
     if (!cq)
         return -1;
@@ -1852,8 +1789,7 @@ int triton_grpc_init(struct triton_client *c, const struct triton_client_options
         return triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a gRPC client");
     t->loop = c->loop;
     t->cq = cq;
-    t->network_timeout = opts->network_timeout;
-    t->concurrency = opts->concurrency > 0 ? opts->concurrency : INT_MAX;
+    t->network_timeout = c->network_timeout;
     t->verbose = opts->verbose;
     t->tls = opts->use_tls;
     if (!(t->target = triton_url_redacted(opts->url))) {
@@ -1862,7 +1798,13 @@ int triton_grpc_init(struct triton_client *c, const struct triton_client_options
     }
     t->log = opts->log;
     t->log_ctx = opts->log_ctx;
-    if (add_metadata(&t->headers, &t->n_headers, opts->headers, opts->n_headers, err) < 0) {
+    /* The client's headers go with every call (send_headers): check them here,
+     * at connect, rather than at every call. */
+    grpc_metadata *md = NULL;
+    size_t n_md = 0;
+    int md_rc = add_metadata(&md, &n_md, opts->headers, opts->n_headers, err);
+    free_metadata(md, n_md);
+    if (md_rc < 0) {
         free_transport(t);
         return -1;
     }
@@ -1892,15 +1834,24 @@ int triton_grpc_init(struct triton_client *c, const struct triton_client_options
     if (opts->keepalive_permit_without_calls)
         args[n++] =
             (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, {.integer = 1}};
-    if (opts->connection_timeout > 0) {
+    if (isfinite(c->connection_timeout)) {
         /* The closest knob gRPC has: how long one connection attempt may take. */
-        double ms = opts->connection_timeout * 1000.0;
+        double ms = c->connection_timeout * 1000.0;
         args[n++] = (grpc_arg){GRPC_ARG_INTEGER,
                                "grpc.min_reconnect_backoff_ms",
                                {.integer = ms > INT_MAX ? INT_MAX : (int)ms}};
     }
     args[n++] =
         (grpc_arg){GRPC_ARG_STRING, GRPC_ARG_PRIMARY_USER_AGENT_STRING, {.string = USER_AGENT}};
+    /* A key the caller gives wins over the library's own setting: drop ours. */
+    for (size_t i = 0; i < opts->n_channel_args; i++) {
+        for (size_t k = 0; opts->channel_args[i].key && k < n; k++) {
+            if (strcmp(args[k].key, opts->channel_args[i].key) == 0) {
+                args[k] = args[--n];
+                k--;
+            }
+        }
+    }
     for (size_t i = 0; i < opts->n_channel_args; i++) {
         const struct triton_channel_arg *a = &opts->channel_args[i];
         if (!a->key || (!a->is_int && !a->str_value)) {

@@ -7,11 +7,11 @@
  * call's done runs from there (on the loop's thread). generate_stream events
  * are delivered from the write callback as they are parsed.
  *
- * Cancelling: a transfer is taken out of the multi handle and its easy handle
- * is added back with a URL of an unknown scheme, which curl fails at once
- * without touching the network. The loop then completes it like any other
- * transfer, so the call's done runs from a step, as client.h promises, without
- * the loop having to know about cancellation.
+ * The call layer (src/client) queues calls behind the concurrency limit, keeps
+ * their deadlines and inactivity limits and completes the ones it ends; this
+ * transport starts a call when asked, reports bytes as they arrive
+ * (triton_call_activity) and hands the outcome to triton_call_finish. Cancelling
+ * takes the transfer out of the multi handle and forgets the call.
  */
 #include "http/http.h"
 
@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,11 +43,11 @@
  * output tensors can be views over it (malloc guarantees 16). */
 #define BODY_ALIGN           16
 #define DEFAULT_MAX_RESPONSE ((size_t)INT32_MAX)
-#define POISON_URL           "triton-cancelled://call"
 
 /* Depth of curl callbacks we are inside on this thread: curl refuses multi
- * calls from inside its callbacks, so submit and cancel defer their curl work
- * while it is nonzero (a generate_stream event's done may call them). */
+ * calls from inside its callbacks, so submit refuses and cancel leaves the
+ * transfer to abort itself while it is nonzero (a generate_stream event's done
+ * may call them). */
 static _Thread_local int in_curl_callback;
 
 enum body_encoding { ENCODING_NONE, ENCODING_GZIP, ENCODING_DEFLATE };
@@ -58,13 +59,13 @@ struct http_client {
     char *base; /* scheme://host:port, no trailing '/' */
     size_t base_len;
     char *log_base;             /* base for the verbose log: user:password@ redacted */
-    struct curl_slist *headers; /* "Expect:" and the client's headers */
-    long connect_timeout_ms, network_timeout_ms;
+    struct curl_slist *headers; /* "Expect:"; the rest come with each call */
+    long connect_timeout_ms;
+    double connect_timeout;
     char *ca_file, *cert_file, *key_file;
     bool insecure;
     enum body_encoding compression;
     char *accept_encoding;
-    int concurrency;
     size_t max_response_size;
     bool verbose;
     void (*log)(void *ctx, const char *line);
@@ -72,19 +73,19 @@ struct http_client {
 
     CURL **idle; /* easy handles not in use */
     size_t n_idle, cap_idle;
-    int active;                                /* our easy handles in the multi handle */
-    struct http_task *queue_head, *queue_tail; /* waiting for a free slot */
-    struct http_task *tasks;                   /* every task not yet completed */
+    struct http_task *tasks; /* every task not yet completed */
 };
 
 struct http_task {
     struct triton_loop_curl_task base; /* CURLOPT_PRIVATE points here */
     struct http_client *hc;
-    struct triton_call *call;
+    struct triton_call *call; /* NULL once cancelled: the call layer has it back */
     CURL *easy;
     struct http_task *prev, *next; /* hc->tasks */
-    struct http_task *qnext;       /* hc->queue_* */
-    bool queued, cancelled, poisoned;
+    bool cancelled;
+    /* A call made from inside a curl callback (curl refuses multi calls there)
+     * starts at the next step. */
+    struct triton_loop_deferred start_later;
 
     char *url;
     bool post;
@@ -96,7 +97,7 @@ struct http_task {
     size_t n_pieces, total;
     size_t piece, piece_off; /* read position */
     void *packed;            /* small or compressed body in one block */
-    /* request headers: our nodes in front of the per-call ones, then hc->headers */
+    /* request headers: our nodes in front of the call's send_headers, then hc->headers */
     struct curl_slist nodes[3];
     char ihcl_line[64];
     struct curl_slist *call_nodes; /* one block: nodes and their text */
@@ -616,24 +617,27 @@ static int prepare_body_and_headers(struct http_task *t, struct triton_error *er
         t->n_pieces = 1;
     }
 
-    /* per-call headers: one block of nodes and text, ending in the client's list */
+    /* the call's headers (the client's merged with its own by the call layer):
+     * one block of nodes and text, ending in hc->headers */
     struct curl_slist *tail = hc->headers;
-    if (call->n_headers) {
+    const struct triton_kv *h = call->send_headers;
+    size_t nh = call->n_send_headers;
+    if (nh) {
         size_t text = 0;
-        for (size_t i = 0; i < call->n_headers; i++) {
-            if (check_header(&call->headers[i], err) < 0)
+        for (size_t i = 0; i < nh; i++) {
+            if (check_header(&h[i], err) < 0)
                 return -1;
-            text += strlen(call->headers[i].key) + strlen(call->headers[i].value) + 3;
+            text += strlen(h[i].key) + strlen(h[i].value) + 3;
         }
-        size_t nodes = call->n_headers * sizeof(struct curl_slist);
+        size_t nodes = nh * sizeof(struct curl_slist);
         t->call_nodes = malloc(nodes + text);
         if (!t->call_nodes)
             return triton_fail(err, TRITON_NO_MEMORY, "out of memory");
         char *p = (char *)t->call_nodes + nodes;
-        for (size_t i = call->n_headers; i-- > 0;) {
+        for (size_t i = nh; i-- > 0;) {
             struct curl_slist *n = &t->call_nodes[i];
             n->data = p;
-            p += sprintf(p, "%s: %s", call->headers[i].key, call->headers[i].value) + 1;
+            p += sprintf(p, "%s: %s", h[i].key, h[i].value) + 1;
             n->next = tail;
             tail = n;
         }
@@ -732,6 +736,9 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
 {
     struct http_task *t = ud;
     size_t n = size * nitems;
+    if (t->cancelled)
+        return 0;
+    triton_call_activity(t->call);
     if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         /* a new response (after a 100 Continue or a redirect): forget the last */
         const char *sp = memchr(line, ' ', n);
@@ -795,8 +802,7 @@ static int deliver_event(void *ctx, const char *event, const char *data, size_t 
         return -1;
     }
     struct triton_reply reply = {.json = j};
-    struct triton_call *call = t->call;
-    call->done(call, &reply, NULL, false);
+    triton_call_finish(t->call, &reply, NULL, false);
     cJSON_Delete(reply.json);
     return 0;
 }
@@ -834,6 +840,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
     size_t n = size * nmemb;
     if (t->cancelled)
         return 0;
+    triton_call_activity(t->call);
     if (t->call->kind == TRITON_CALL_GENERATE_STREAM && t->status == 200 && t->event_stream) {
         if (!t->sse_started) {
             wire_sse_init(&t->sse, t->hc->max_response_size, deliver_event, t);
@@ -939,23 +946,6 @@ static void unlink_task(struct http_client *hc, struct http_task *t)
     t->prev = t->next = NULL;
 }
 
-static void dequeue(struct http_client *hc, struct http_task *t)
-{
-    struct http_task **pp = &hc->queue_head;
-    while (*pp && *pp != t)
-        pp = &(*pp)->qnext;
-    if (!*pp)
-        return;
-    *pp = t->qnext;
-    if (hc->queue_tail == t) {
-        hc->queue_tail = NULL;
-        for (struct http_task *q = hc->queue_head; q; q = q->qnext)
-            hc->queue_tail = q;
-    }
-    t->qnext = NULL;
-    t->queued = false;
-}
-
 static void task_done(struct triton_loop_curl_task *base, CURLcode rc);
 
 static int start_task(struct http_task *t, struct triton_error *err)
@@ -973,91 +963,33 @@ static int start_task(struct http_task *t, struct triton_error *err)
     curl_easy_setopt(e, CURLOPT_READDATA, t);
     curl_easy_setopt(e, CURLOPT_SEEKDATA, t);
     curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
-    if (t->poisoned) {
-        curl_easy_setopt(e, CURLOPT_URL, POISON_URL);
+    curl_easy_setopt(e, CURLOPT_URL, t->url);
+    if (t->post) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->n_pieces == 1 ? t->one.ptr : NULL);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->total);
     } else {
-        curl_easy_setopt(e, CURLOPT_URL, t->url);
-        if (t->post) {
-            curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->n_pieces == 1 ? t->one.ptr : NULL);
-            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->total);
-        } else {
-            curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-        }
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->header_list);
-        double timeout =
-            t->call->timeout > 0 ? t->call->timeout * 1000.0 : (double)hc->network_timeout_ms;
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-                         timeout <= 0                 ? 0L
-                         : timeout > (double)LONG_MAX ? LONG_MAX
-                                                      : (long)(timeout < 1 ? 1 : timeout));
-        if (hc->verbose) {
-            logf_(hc, "> %s %s%s (%zu bytes)", t->post ? "POST" : "GET", hc->log_base,
-                  t->url + hc->base_len, t->total);
-            for (struct curl_slist *h = t->header_list; h; h = h->next)
-                log_header(hc, '>', h->data, strlen(h->data));
-        }
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->header_list);
+    if (hc->verbose) {
+        logf_(hc, "> %s %s%s (%zu bytes)", t->post ? "POST" : "GET", hc->log_base,
+              t->url + hc->base_len, t->total);
+        for (struct curl_slist *h = t->header_list; h; h = h->next)
+            log_header(hc, '>', h->data, strlen(h->data));
     }
     if (triton_loop_add_curl(hc->loop, e, err) < 0) {
         release_easy(hc, e);
         t->easy = NULL;
         return -1;
     }
-    hc->active++;
     return 0;
-}
-
-/* Runs the final done of a task that never reached curl (or failed to). */
-static void complete_now(struct http_task *t, const struct triton_error *err)
-{
-    struct triton_call *call = t->call;
-    unlink_task(t->hc, t);
-    task_free(t);
-    call->transport_state = NULL;
-    call->finished = true;
-    struct triton_reply reply = {0};
-    call->done(call, &reply, err, true);
-}
-
-/* Starts queued tasks while slots are free (never from inside a curl callback). */
-static void pump(struct http_client *hc)
-{
-    if (in_curl_callback)
-        return;
-    while (hc->queue_head && (hc->active < hc->concurrency || hc->queue_head->poisoned)) {
-        struct http_task *t = hc->queue_head;
-        dequeue(hc, t);
-        struct triton_error err = {0};
-        if (start_task(t, &err) < 0)
-            complete_now(t, &err);
-    }
-    /* poisoned tasks may sit behind live ones in a full queue: start them too */
-    for (struct http_task *t = hc->queue_head, *next; t; t = next) {
-        next = t->qnext;
-        if (t->poisoned) {
-            dequeue(hc, t);
-            struct triton_error err = {0};
-            if (start_task(t, &err) < 0)
-                complete_now(t, &err);
-        }
-    }
-}
-
-static void enqueue(struct http_client *hc, struct http_task *t)
-{
-    t->queued = true;
-    t->qnext = NULL;
-    if (hc->queue_tail)
-        hc->queue_tail->qnext = t;
-    else
-        hc->queue_head = t;
-    hc->queue_tail = t;
 }
 
 /* Turns curl's result for a finished transfer into the call's outcome. */
 static void transfer_error(struct http_task *t, CURLcode rc, struct triton_error *err)
 {
     const char *detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
-    if (t->cancelled || rc == CURLE_ABORTED_BY_CALLBACK) {
+    if (rc == CURLE_ABORTED_BY_CALLBACK) {
         triton_fail(err, TRITON_CANCELLED, "%s: cancelled", triton_call_kind_name(t->call->kind));
         return;
     }
@@ -1074,7 +1006,10 @@ static void transfer_error(struct http_task *t, CURLcode rc, struct triton_error
     }
     switch (rc) {
     case CURLE_OPERATION_TIMEDOUT:
-        triton_fail(err, TRITON_DEADLINE_EXCEEDED, "Deadline Exceeded (%s)", detail);
+        /* deadlines and inactivity are the call layer's: curl only bounds connecting */
+        triton_fail(err, TRITON_UNAVAILABLE,
+                    "could not connect within %g s (connection_timeout): %s",
+                    t->hc->connect_timeout, detail);
         return;
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
@@ -1205,19 +1140,25 @@ static void task_done(struct triton_loop_curl_task *base, CURLcode rc)
     struct triton_call *call = t->call;
     struct triton_error err = {0};
     struct triton_reply reply = {0};
-    hc->active--;
+    if (!call) {
+        /* cancelled from inside a curl callback: the transfer aborted itself */
+        release_easy(hc, t->easy);
+        unlink_task(hc, t);
+        task_free(t);
+        return;
+    }
 
-    if (rc == CURLE_OK && !t->cancelled && !t->headers_ended)
+    if (rc == CURLE_OK && !t->headers_ended)
         /* curl takes a connection closed in the middle of the header block as the
          * end of a reply without body; it is a cut-off reply */
         triton_fail(&err, TRITON_UNAVAILABLE,
                     "%s: the connection closed before the reply's headers were complete",
                     triton_call_kind_name(call->kind));
-    else if (rc == CURLE_OK && !t->cancelled)
+    else if (rc == CURLE_OK)
         http_reply(t, &reply, &err);
     else
         transfer_error(t, rc, &err);
-    if (hc->verbose && !t->poisoned) {
+    if (hc->verbose) {
         curl_off_t us = 0;
         curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &us);
         logf_(hc, "< %s %s%s: HTTP %ld, %zu bytes, %.3f ms%s%s", t->post ? "POST" : "GET",
@@ -1226,7 +1167,7 @@ static void task_done(struct triton_loop_curl_task *base, CURLcode rc)
     }
     if (call->kind == TRITON_CALL_GENERATE_STREAM && !err.code && reply.json) {
         /* a 200 reply that was not an event stream: deliver it as the one event */
-        call->done(call, &reply, NULL, false);
+        triton_call_finish(call, &reply, NULL, false);
         cJSON_Delete(reply.json);
         reply.json = NULL;
     }
@@ -1234,16 +1175,26 @@ static void task_done(struct triton_loop_curl_task *base, CURLcode rc)
     release_easy(hc, t->easy);
     unlink_task(hc, t);
     task_free(t);
-    pump(hc);
 
-    call->transport_state = NULL;
-    call->finished = true;
-    call->done(call, &reply, err.code ? &err : NULL, true);
+    triton_call_finish(call, &reply, err.code ? &err : NULL, true);
     cJSON_Delete(reply.json);
     triton_infer_result_free(reply.result);
 }
 
 /* ---- the operations table ---------------------------------------------------------------- */
+
+static void start_later_run(struct triton_loop_deferred *d)
+{
+    struct http_task *t = (struct http_task *)((char *)d - offsetof(struct http_task, start_later));
+    struct triton_error err = {0};
+    if (start_task(t, &err) == 0)
+        return;
+    struct triton_call *call = t->call;
+    unlink_task(t->hc, t);
+    task_free(t);
+    call->transport_state = NULL;
+    triton_call_finish(call, NULL, &err, true);
+}
 
 static int http_submit(struct triton_client *c, struct triton_call *call, struct triton_error *err)
 {
@@ -1263,16 +1214,16 @@ static int http_submit(struct triton_client *c, struct triton_call *call, struct
         hc->tasks->prev = t;
     hc->tasks = t;
     call->transport_state = t;
-    if (hc->active < hc->concurrency && !hc->queue_head && !in_curl_callback) {
-        if (start_task(t, err) < 0) {
-            unlink_task(hc, t);
-            task_free(t);
-            call->transport_state = NULL;
-            return -1;
-        }
-    } else {
-        enqueue(hc, t);
-        pump(hc);
+    if (in_curl_callback) {
+        t->start_later.fn = start_later_run;
+        triton_loop_defer(hc->loop, &t->start_later);
+        return 0;
+    }
+    if (start_task(t, err) < 0) {
+        unlink_task(hc, t);
+        task_free(t);
+        call->transport_state = NULL;
+        return -1;
     }
     return 0;
 }
@@ -1281,30 +1232,27 @@ static void http_cancel(struct triton_client *c, struct triton_call *call)
 {
     struct http_client *hc = c->transport_state;
     struct http_task *t = call->transport_state;
-    if (!t || call->finished || t->cancelled)
+    if (!t || t->cancelled)
         return;
     t->cancelled = true;
+    t->call = NULL;
+    call->transport_state = NULL;
+    if (!t->easy) { /* not started yet (start_later) */
+        triton_loop_undefer(hc->loop, &t->start_later);
+        unlink_task(hc, t);
+        task_free(t);
+        return;
+    }
     if (in_curl_callback) {
         /* curl forbids removing handles here; its callbacks see the flag and
-         * abort the transfer, and a queued task is poisoned when it starts */
-        if (t->queued)
-            t->poisoned = true;
+         * abort the transfer, and task_done frees the task */
         triton_loop_wakeup(hc->loop);
         return;
     }
-    if (t->queued) {
-        dequeue(hc, t);
-    } else if (t->easy) {
-        triton_loop_remove_curl(hc->loop, t->easy);
-        hc->active--;
-        release_easy(hc, t->easy);
-        t->easy = NULL;
-    }
-    t->poisoned = true;
-    struct triton_error err = {0};
-    if (start_task(t, &err) < 0)
-        complete_now(t, &err);
-    pump(hc);
+    triton_loop_remove_curl(hc->loop, t->easy);
+    release_easy(hc, t->easy);
+    unlink_task(hc, t);
+    task_free(t);
 }
 
 static int streams_need_grpc(struct triton_error *err)
@@ -1339,20 +1287,17 @@ static void http_destroy(struct triton_client *c)
     struct http_client *hc = c->transport_state;
     if (!hc)
         return;
+    /* The call layer has ended every call; only transfers it cancelled from
+     * inside a curl callback can be left. */
     while (hc->tasks) {
         struct http_task *t = hc->tasks;
-        if (t->queued)
-            dequeue(hc, t);
         if (t->easy) {
             triton_loop_remove_curl(hc->loop, t->easy);
-            hc->active--;
             curl_easy_cleanup(t->easy);
             t->easy = NULL;
         }
-        struct triton_error err = {0};
-        triton_fail(&err, TRITON_CANCELLED, "%s: cancelled: the client was closed",
-                    triton_call_kind_name(t->call->kind));
-        complete_now(t, &err);
+        unlink_task(hc, t);
+        task_free(t);
     }
     for (size_t i = 0; i < hc->n_idle; i++)
         curl_easy_cleanup(hc->idle[i]);
@@ -1429,17 +1374,16 @@ int triton_http_init(struct triton_client *c, const struct triton_client_options
     hc->log = opts->log;
     hc->log_ctx = opts->log_ctx;
     hc->insecure = opts->insecure;
-    hc->concurrency = opts->concurrency > 0 ? opts->concurrency : TRITON_HTTP_DEFAULT_CONCURRENCY;
     hc->max_response_size =
         opts->max_response_size ? opts->max_response_size : DEFAULT_MAX_RESPONSE;
-    hc->connect_timeout_ms =
-        opts->connection_timeout > 0 ? (long)(opts->connection_timeout * 1000.0 + 0.5) : 0;
-    hc->network_timeout_ms =
-        opts->network_timeout > 0 ? (long)(opts->network_timeout * 1000.0 + 0.5) : 0;
-    if (opts->connection_timeout > 0 && hc->connect_timeout_ms == 0)
+    /* c->connection_timeout is resolved by the call layer; INFINITY: curl's 0 */
+    hc->connect_timeout = c->connection_timeout;
+    hc->connect_timeout_ms = !isfinite(c->connection_timeout) ? 0
+                             : c->connection_timeout * 1000.0 > LONG_MAX
+                                 ? LONG_MAX
+                                 : (long)(c->connection_timeout * 1000.0 + 0.5);
+    if (isfinite(c->connection_timeout) && hc->connect_timeout_ms == 0)
         hc->connect_timeout_ms = 1;
-    if (opts->network_timeout > 0 && hc->network_timeout_ms == 0)
-        hc->network_timeout_ms = 1;
     enum body_encoding accept;
     const char *url = opts->url;
     size_t ulen = strlen(url);
@@ -1479,24 +1423,11 @@ int triton_http_init(struct triton_client *c, const struct triton_client_options
         triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a client");
         goto fail;
     }
-    for (size_t i = 0; i < opts->n_headers; i++) {
+    /* the client's headers go with every call (call->send_headers): a bad one
+     * fails here, at connect, not at every call */
+    for (size_t i = 0; i < opts->n_headers; i++)
         if (check_header(&opts->headers[i], err) < 0)
             goto fail;
-        size_t n = strlen(opts->headers[i].key) + strlen(opts->headers[i].value) + 3;
-        char *line = malloc(n);
-        if (!line) {
-            triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a client");
-            goto fail;
-        }
-        snprintf(line, n, "%s: %s", opts->headers[i].key, opts->headers[i].value);
-        struct curl_slist *grown = curl_slist_append(hc->headers, line);
-        free(line);
-        if (!grown) {
-            triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a client");
-            goto fail;
-        }
-        hc->headers = grown;
-    }
     return 0;
 fail:
     http_destroy(c);

@@ -4,9 +4,8 @@
  *
  * Each client keeps a pool of curl easy handles that are reused call after call
  * (their connections stay in the loop's multi handle cache, so keep-alive
- * works across handles) and runs at most `concurrency` transfers at once;
- * further calls wait in a FIFO queue. Paths, bodies and status codes follow
- * Triton's HTTP server (../shared/PROTOCOL.md 2.1).
+ * works across handles). The call layer decides how many run at once. Paths,
+ * bodies and status codes follow Triton's HTTP server (docs/PROTOCOL.md).
  */
 #ifndef TRITON_HTTP_HTTP_H
 #define TRITON_HTTP_HTTP_H
@@ -15,9 +14,6 @@
 #include <stddef.h>
 
 #include "common/error.h"
-
-/* Transfers a client runs at once when the options do not say. */
-#define TRITON_HTTP_DEFAULT_CONCURRENCY 8
 
 /* Maps an HTTP error status to the transport-neutral code. */
 enum triton_code triton_http_status_code(long status);
