@@ -998,8 +998,10 @@ int grpc_wire_parse_infer_response(const uint8_t *data, size_t len, struct tenso
         goto done;
     }
     r->final = true;
+    /* proto3 cannot tell "no id" from "": both read as no id (nil), as over HTTP */
+    bool has_id = m->id && *m->id;
     if (!(r->model_name = dup_str(m->model_name)) ||
-        !(r->model_version = dup_str(m->model_version)) || !(r->id = dup_str(m->id))) {
+        !(r->model_version = dup_str(m->model_version)) || (has_id && !(r->id = dup_str(m->id)))) {
         triton_fail(err, TRITON_NO_MEMORY, "out of memory parsing a gRPC reply");
         goto done;
     }

@@ -4,6 +4,9 @@
 #include "wire/infer.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+#include "wire/json_num.h"
 
 void triton_infer_result_free(struct triton_infer_result *r)
 {
@@ -23,4 +26,93 @@ void triton_infer_result_free(struct triton_infer_result *r)
     free(r->id);
     cJSON_Delete(r->parameters);
     free(r);
+}
+
+/* Names Triton keeps for its own request options (PROTOCOL.md 2.5): a custom
+ * parameter may not take them; each has a request option of the same name. */
+static const char *const reserved_params[] = {
+    "sequence_id", "sequence_start", "sequence_end",       "priority",
+    "timeout",     "headers",        "binary_data_output",
+};
+/* Of the "triton_" names, the only one a request may carry. */
+#define TRITON_PARAM_PREFIX      "triton_"
+#define TRITON_EMPTY_FINAL_PARAM "triton_enable_empty_final_response"
+
+static int check_text(const char *s, const char *what, const char *name, struct triton_error *err)
+{
+    if (!s)
+        return 0;
+    size_t n = strlen(s), bad = wire_utf8_invalid_at(s, n);
+    if (bad == n)
+        return 0;
+    return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                       "%s%s%s%s is not valid UTF-8 (byte %zu): JSON and gRPC carry only UTF-8 "
+                       "text; send bytes as a BYTES tensor",
+                       what, name ? " '" : "", name ? name : "", name ? "'" : "", bad + 1);
+}
+
+static int check_params(const struct triton_param *p, size_t n, const char *where,
+                        struct triton_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!p[i].key || !*p[i].key)
+            return triton_fail(err, TRITON_INVALID_ARGUMENT, "%s parameter %zu has no name", where,
+                               i + 1);
+        if (check_text(p[i].key, "a parameter name", NULL, err) < 0)
+            return -1;
+        if (p[i].type == TRITON_PARAM_STRING) {
+            if (memchr(p[i].v.s.ptr, '\0', p[i].v.s.len))
+                return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                                   "parameter '%s' holds a zero byte, which JSON and gRPC "
+                                   "strings cannot carry alike",
+                                   p[i].key);
+            size_t bad = wire_utf8_invalid_at(p[i].v.s.ptr, p[i].v.s.len);
+            if (bad != p[i].v.s.len)
+                return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                                   "parameter '%s' is not valid UTF-8 (byte %zu): JSON and gRPC "
+                                   "carry only UTF-8 text",
+                                   p[i].key, bad + 1);
+        }
+    }
+    return 0;
+}
+
+int triton_infer_request_check(const struct triton_infer_request *req, struct triton_error *err)
+{
+    if (check_text(req->model, "the model name", NULL, err) < 0 ||
+        check_text(req->version, "the model version", NULL, err) < 0 ||
+        check_text(req->id, "the request_id", NULL, err) < 0 ||
+        check_text(req->sequence_id_str, "the sequence_id", NULL, err) < 0 ||
+        check_params(req->params, req->n_params, "a request", err) < 0)
+        return -1;
+    for (size_t i = 0; i < req->n_params; i++) {
+        const char *k = req->params[i].key;
+        for (size_t j = 0; j < sizeof reserved_params / sizeof *reserved_params; j++)
+            if (strcmp(k, reserved_params[j]) == 0)
+                return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                                   "parameter '%s' is reserved: use the request option of that "
+                                   "name",
+                                   k);
+        if (strncmp(k, TRITON_PARAM_PREFIX, strlen(TRITON_PARAM_PREFIX)) == 0 &&
+            strcmp(k, TRITON_EMPTY_FINAL_PARAM) != 0)
+            return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                               "parameter '%s' is reserved: names starting with \"triton_\" are "
+                               "Triton's own",
+                               k);
+    }
+    for (size_t i = 0; i < req->n_inputs; i++) {
+        const struct triton_infer_input *in = &req->inputs[i];
+        if (check_text(in->name, "the input name", NULL, err) < 0 ||
+            check_text(in->shm_region, "the shared-memory region of input", in->name, err) < 0 ||
+            check_params(in->params, in->n_params, "an input", err) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < req->n_outputs; i++) {
+        const struct triton_infer_requested_output *o = &req->outputs[i];
+        if (check_text(o->name, "the output name", NULL, err) < 0 ||
+            check_text(o->shm_region, "the shared-memory region of output", o->name, err) < 0 ||
+            check_params(o->params, o->n_params, "an output", err) < 0)
+            return -1;
+    }
+    return 0;
 }

@@ -107,4 +107,11 @@ struct triton_infer_result {
 
 void triton_infer_result_free(struct triton_infer_result *r);
 
+/* Whether a request goes out alike over both protocols: every text that
+ * becomes a JSON or protobuf string (names, request_id, string parameters) is
+ * UTF-8, and no custom parameter takes a name Triton reserves for its own
+ * request options (sequence_id, priority, timeout, ..., "triton_*"). The call
+ * layer checks every request with it before a transport encodes it. */
+int triton_infer_request_check(const struct triton_infer_request *req, struct triton_error *err);
+
 #endif

@@ -259,6 +259,18 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
+size_t wire_utf8_invalid_at(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq(p + i, n - i);
+        if (k == 0)
+            return i;
+        i += k;
+    }
+    return n;
+}
+
 int wire_jbuf_string(struct wire_jbuf *b, const char *s, size_t n, bool check_utf8)
 {
     static const char hex[] = "0123456789abcdef";

@@ -74,6 +74,10 @@ bool wire_jbuf_failed(const struct wire_jbuf *b);
  * themselves (triton.json.decode, and NUL-bearing strings of infer replies). */
 /* The value of the 4 hex digits at p (avail bytes there), -1 if they are not. */
 int wire_json_hex4(const char *p, size_t avail);
+/* The offset of the first byte of s (n bytes) that does not begin a valid
+ * UTF-8 sequence (overlong forms and surrogates are invalid), or n when all of
+ * it is valid: JSON strings and protobuf string fields must be UTF-8. */
+size_t wire_utf8_invalid_at(const char *s, size_t n);
 /* Writes code point cp (at most 0x10FFFF) as UTF-8 into out; returns its length. */
 size_t wire_utf8_encode(unsigned long cp, char out[4]);
 
