@@ -312,6 +312,8 @@ class Context:
 
 
 def builtin_models():
+    from .image_models import image_models  # it builds on this module
+
     models = [
         AddSub("simple", "INT32"),
         AddSub("simple_int8", "INT8"),
@@ -325,6 +327,7 @@ def builtin_models():
         Classifier(),
         EchoLLM(),
         Slow(),
+        *image_models(),
     ]
     for dt in DATATYPES:
         models.append(Identity("identity_" + dt.lower(), dt, [-1], 0))
