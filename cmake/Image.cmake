@@ -7,3 +7,17 @@ add_test(NAME image.pil
 set_tests_properties(image.pil PROPERTIES
     ENVIRONMENT "TRITONLUA=$<TARGET_FILE:tritonlua_host>;${TRITON_LSAN_OPTIONS}"
     TIMEOUT 600 LABELS image)
+
+# examples/image_client.lua needs flags and images, so cmake/Examples.cmake leaves
+# it to this driver: it draws red, green and striped PNGs and compares the
+# example's output with the expected lines, against a fresh reference server.
+foreach(proto http grpc)
+    add_test(NAME example.image_client.${proto}
+             COMMAND ${CMAKE_SOURCE_DIR}/scripts/with-testserver
+                     /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/image/image_client_check.py
+                     $<TARGET_FILE:tritonlua_host> ${CMAKE_SOURCE_DIR}/examples/image_client.lua
+                     ${proto})
+    set_tests_properties(example.image_client.${proto} PROPERTIES
+        ENVIRONMENT "TRITON_REFSERVER_PROTO_DIR=${TRITON_REFSERVER_PROTO_DIR};${TRITON_LSAN_OPTIONS}"
+        TIMEOUT 300 LABELS "example;image")
+endforeach()

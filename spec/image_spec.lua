@@ -378,3 +378,33 @@ describe("triton.image.encode", function()
       "bad argument #2 to 'encode' (expected \"png\", got \"gif\")")
   end)
 end)
+
+-- End to end: an image preprocessed here and classified by the reference server's
+-- image models (docs/reference-server.md says how they score).
+h.transports(function(_, url)
+  local c
+  setup(function() c = triton.connect(url) end)
+  teardown(function() c:close() end)
+
+  it("classifies drawn images with densenet_onnx and inception_graphdef", function()
+    local red = image_of(40, 60, 3, function(_, _, ch) return ch == 1 and 255 or 0 end)
+    local stripes = image_of(40, 64, 3, function(_, x) return (x - 1) // 8 % 2 == 0 and 255 or 0 end)
+    local x = image.preprocess(red, { size = { 224, 224 }, scaling = "INCEPTION" })
+    local r = c:infer("densenet_onnx", { triton.InferInput("data_0", x.shape, "FP32"):set_data(x) },
+      { outputs = { triton.InferRequestedOutput("fc6_1", { class_count = 1 }) } })
+    local top = r:classification("fc6_1")[1] -- an unbatched output: one list of classes
+    assert.are.equal("STRAWBERRY", top.label)
+    assert.are.equal(950, top.index) -- 1-based
+    assert.are.equal(10, top.score)
+    local batch = {}
+    for i, img in ipairs({ stripes, red }) do
+      batch[i] = image.preprocess(img, { size = { 299, 299 }, format = "NHWC", scaling = "VGG" }):bytes()
+    end
+    r = c:infer("inception_graphdef",
+      { triton.InferInput("input", { 2, 299, 299, 3 }, "FP32"):set_data(table.concat(batch)) },
+      { outputs = { triton.InferRequestedOutput("InceptionV3/Predictions/Softmax", { class_count = 2 }) } })
+    local rows = r:classification("InceptionV3/Predictions/Softmax")
+    assert.are.same({ "ZEBRA", "STRAWBERRY" }, { rows[1][1].label, rows[2][1].label })
+    assert.are.equal("STONE WALL", rows[1][2].label)
+  end)
+end)
