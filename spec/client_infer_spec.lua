@@ -87,7 +87,7 @@ h.transports(function(proto, url)
       end
     end
 
-    it("round-trips 64 MiB of FP32 through identity_fp32, element for element", function()
+    it("round-trips 64 MiB of FP32 through identity_fp32, byte for byte", function()
       local n = 16 * 1024 * 1024
       local t = triton.arange(0, n, "FP32")
       local out = c:infer("identity_fp32", { INPUT0 = t }):as_tensor("OUTPUT0")

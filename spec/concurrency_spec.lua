@@ -200,7 +200,7 @@ h.transports(function(proto, url)
       assert.is_true(triton.run())
       local took = triton.now() - t0
       assert.same({ "short", "request", "long" }, order)
-      assert.is_true(took >= 0.19 and took < 1.0, "took " .. took)
+      assert.is_true(took >= 0.19, "took " .. took) -- run waited for the long sleep
     end)
 
     it("refuses triton.run inside a spawned coroutine", function()

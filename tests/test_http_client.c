@@ -902,28 +902,6 @@ static void test_tls(void)
     rmdir(dir);
 }
 
-static void timing(struct triton_client *c)
-{
-    int64_t shape[2] = {1, 16};
-    struct tensor a, b;
-    struct triton_infer_input in[2];
-    simple_inputs(&a, &b, in, shape);
-    struct triton_infer_request req = {
-        .model = "simple", .inputs = in, .n_inputs = 2, .binary_data_output = true};
-    struct outcome o;
-    int n = 300;
-    double t0 = now();
-    for (int i = 0; i < n; i++) {
-        struct triton_call call = {.kind = TRITON_CALL_INFER, .infer = &req};
-        run(c, &call, &o);
-        outcome_free(&o);
-    }
-    double dt = now() - t0;
-    printf("simple infer, sequential: %.0f us per call (%d calls)\n", dt / n * 1e6, n);
-    tensor_release(&a);
-    tensor_release(&b);
-}
-
 int main(void)
 {
     if (test_server_start(&server, NULL) < 0)
@@ -947,7 +925,6 @@ int main(void)
     test_shm(c);
     test_tls();
     test_large(c);
-    timing(c);
     triton_client_free(c);
     CHECK(triton_loop_pending(loop) == 0);
     triton_loop_free(loop);
