@@ -1,5 +1,5 @@
 -- The triton module: the C part (triton.core) plus what is simpler in Lua.
--- See ../shared/API.md for the contract; this file only assembles it.
+-- See docs/API.md for the contract; this file only assembles it.
 local core = require "triton.core"
 local client = require "triton.client"
 local infer = require "triton.infer"

@@ -3,7 +3,7 @@
  * only over HTTP; to keep scripts transport-neutral the gRPC client maps a
  * generate body onto a ModelInferRequest (sent over ModelStreamInfer, which
  * decoupled models need; src/grpc/grpc.c) with the model's own tensors, as
- * Triton's HTTP front does (PROTOCOL.md 2.7): a top-level key naming a model
+ * Triton's HTTP front does (docs/PROTOCOL.md 2.7): a top-level key naming a model
  * input becomes that input (a scalar or a 1-D array, its count filled into the
  * -1 dimensions of the input's shape, the last -1 first), `parameters` and every
  * other key become request parameters, `id` the request id. The reply is

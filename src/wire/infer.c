@@ -1,12 +1,13 @@
 /*
- * infer.c: freeing an inference result (see infer.h).
+ * infer.c: freeing an inference result, checking a request, reading an
+ * output's datatype (see infer.h).
  */
 #include "wire/infer.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "wire/json_num.h"
+#include "wire/json.h"
 
 void triton_infer_result_free(struct triton_infer_result *r)
 {
@@ -28,7 +29,7 @@ void triton_infer_result_free(struct triton_infer_result *r)
     free(r);
 }
 
-/* Names Triton keeps for its own request options (PROTOCOL.md 2.5): a custom
+/* Names Triton keeps for its own request options (docs/PROTOCOL.md 2.5): a custom
  * parameter may not take them; each has a request option of the same name. */
 static const char *const reserved_params[] = {
     "sequence_id", "sequence_start", "sequence_end",       "priority",
@@ -114,5 +115,15 @@ int triton_infer_request_check(const struct triton_infer_request *req, struct tr
             check_params(o->params, o->n_params, "an output", err) < 0)
             return -1;
     }
+    return 0;
+}
+
+int triton_infer_output_dtype(struct triton_infer_output *o, struct triton_error *err)
+{
+    o->dtype = tensor_dtype_from_name(o->datatype, strlen(o->datatype));
+    if (o->dtype == TENSOR_INVALID)
+        return triton_fail(err, TRITON_PROTOCOL,
+                           "output '%s' has datatype '%s', which this client does not know",
+                           o->name, o->datatype);
     return 0;
 }
