@@ -325,10 +325,22 @@ describe("indexing", function()
     assert.are.same({ { 1, 2 }, { 1, 2 } }, m:totable())
   end)
 
+  it("iterates with ipairs: elements of a vector, rows of a matrix, stopping at the end", function()
+    local seen = {}
+    for i, v in ipairs(triton.tensor({ 10, 20, 30 }, "INT32")) do seen[i] = v end
+    assert.are.same({ 10, 20, 30 }, seen)
+    local rows = {}
+    for i, row in ipairs(triton.tensor({ { 1, 2 }, { 3, 4 } }, "FP32")) do rows[i] = row:totable() end
+    assert.are.same({ { 1, 2 }, { 3, 4 } }, rows)
+    for _ in ipairs(triton.zeros({ 0 })) do error("an empty tensor has no elements") end
+  end)
+
   it("checks bounds and values with clear errors", function()
     local t = triton.tensor({ { 1, 2, 3 }, { 4, 5, 6 } }, "UINT8")
-    assert.has_error(function() return t[3] end, "index 3 out of range for dim 1 of size 2")
+    assert.is_nil(t[3]) -- one past the end, as in a table (ipairs stops there)
+    assert.has_error(function() return t[4] end, "index 4 out of range for dim 1 of size 2")
     assert.has_error(function() return t[0] end, "index 0 out of range for dim 1 of size 2")
+    assert.has_error(function() return t[-3] end, "index -3 out of range for dim 1 of size 2")
     assert.has_error(function() return t:get(1, 4) end, "index 4 out of range for dim 2 of size 3")
     assert.has_error(function() return t:get(1) end, "expected 2 indices for a 2-d tensor, got 1")
     assert.has_error(function() t:set(1, 1, 256) end, "value 256 does not fit UINT8")
@@ -415,6 +427,48 @@ describe("tostring", function()
     assert.are.equal("tensor([ true, false], dtype=BOOL)", tostring(triton.tensor({ true, false })))
     assert.are.equal("tensor([ 0.1,  nan, -inf], dtype=FP32)",
       tostring(triton.tensor({ 0.1, 0 / 0, -math.huge }, "FP32")))
+  end)
+
+  -- Each expected text is numpy 1.24's repr of the same array (Debian 12's
+  -- python3-numpy), "array" and the dtype's name aside.
+  local numpy = {
+    { { 10, 20, 100 }, "FP32", "[ 10.,  20., 100.]" },
+    { { 0.1, 1.5, 2 }, "FP32", "[0.1, 1.5, 2. ]" },
+    { { -1.5, 22.25, 333.125 }, "FP64", "[ -1.5  ,  22.25 , 333.125]" },
+    { { 1 / 3 }, "FP64", "[0.33333333]" },
+    { { 0.123456789 }, "FP64", "[0.12345679]" },
+    { { 99999992 }, "FP32", "[99999992.]" },
+    { { -0.0, 1 }, "FP64", "[-0.,  1.]" },
+    { { 1, 0 / 0 }, "FP64", "[ 1., nan]" },
+    { { 0 / 0, -math.huge }, "FP64", "[ nan, -inf]" },
+    { { 1.5, math.huge, -math.huge }, "FP64", "[ 1.5,  inf, -inf]" },
+    -- scientific when the largest is >= 1e8, the smallest nonzero < 1e-4, or
+    -- their ratio > 1000
+    { { 1e8, 1 }, "FP64", "[1.e+08, 1.e+00]" },
+    { { 1e-5, 1 }, "FP32", "[1.e-05, 1.e+00]" },
+    { { 0, 1e-5 }, "FP64", "[0.e+00, 1.e-05]" },
+    { { 1.5e-5, 1 }, "FP64", "[1.5e-05, 1.0e+00]" },
+    { { 1234.5, 0.001 }, "FP64", "[1.2345e+03, 1.0000e-03]" },
+    { { 0.0001, 0.5 }, "FP64", "[1.e-04, 5.e-01]" },
+    { { 123456789, -1 }, "FP64", "[ 1.23456789e+08, -1.00000000e+00]" },
+    { { 1e-100, 1 }, "FP64", "[1.e-100, 1.e+000]" },
+    { { 1e5, 1e-5, -math.huge }, "FP64", "[1.e+05, 1.e-05,   -inf]" },
+    -- the fewest digits that read back in the tensor's own dtype
+    { { 65504, -0.5 }, "FP16", "[ 6.55e+04, -5.00e-01]" },
+    { { 2 ^ -24 }, "FP16", "[6.e-08]" },
+    { { { 1.5, 2 }, { 3, 4 } }, "FP16", "[[1.5, 2. ],\n        [3. , 4. ]]" },
+  }
+  for _, case in ipairs(numpy) do
+    it("writes " .. case[3]:gsub("\n%s*", " ") .. " (" .. case[2] .. ") as numpy does", function()
+      assert.are.equal("tensor(" .. case[3] .. ", dtype=" .. case[2] .. ")",
+        tostring(triton.tensor(case[1], case[2])))
+    end)
+  end
+
+  it("writes a 0-d float and long float tensors as numpy does", function()
+    assert.are.equal("tensor(3., dtype=FP32)", tostring(triton.tensor(3.0, "FP32")))
+    assert.are.equal("tensor([0.000e+00, 1.000e+00, 2.000e+00, ..., 1.997e+03, 1.998e+03, "
+      .. "1.999e+03], dtype=FP32)", tostring(triton.arange(0, 2000, 1, "FP32")))
   end)
 
   it("abbreviates long tensors", function()

@@ -1,8 +1,8 @@
 /*
  * ltensor.c: the "triton.Tensor" userdata: creation (from nested tables, flat
- * tables + shape, raw bytes), metadata, 1-based indexing, views, copies,
- * conversion back to tables and bytes, and numpy-like printing. The math lives
- * in ltensor_ops.c, which adds its methods through ltensor_add_methods.
+ * tables + shape, raw bytes), metadata, 1-based indexing, views, copies and
+ * conversion back to tables and bytes. Printing lives in ltensor_print.c, the
+ * math in ltensor_ops.c, which adds its methods through ltensor_add_methods.
  *
  * Lua values <-> elements:
  *   - BOOL is Lua booleans (0 and 1 are accepted on the way in).
@@ -837,7 +837,7 @@ static int t_set(lua_State *L)
     return 0;
 }
 
-/* __index: t[i], t.dtype, t.shape, methods (upvalue 1). */
+/* __index: t[i], t.dtype, t.shape, methods (upvalue 1). t[#t + 1] is nil. */
 static int t_index(lua_State *L)
 {
     struct tensor *t = luaL_checkudata(L, 1, LTENSOR_MT);
@@ -864,6 +864,10 @@ static int t_index(lua_State *L)
         return 0;
     if (t->ndim == 0)
         return luaL_error(L, "cannot index a 0-d tensor (use t:get())");
+    /* One past the end is nil, as in a table, so that ipairs(t) stops there;
+     * any other index out of range is an error, not a silent nil. */
+    if (lua_isinteger(L, 2) && lua_tointeger(L, 2) - 1 == t->shape[0])
+        return 0;
     int64_t i = check_index(L, 2, t->shape[0], 0);
     if (t->ndim == 1) {
         ltensor_push_elem(L, t->dtype, elem_at(t, &i));
@@ -875,8 +879,7 @@ static int t_index(lua_State *L)
     return 1;
 }
 
-/* Pushes a shape as "{2, 3}". */
-static void push_shape_string(lua_State *L, const struct tensor *t)
+void ltensor_push_shape_string(lua_State *L, const struct tensor *t)
 {
     luaL_Buffer b;
     luaL_buffinit(L, &b);
@@ -903,8 +906,8 @@ static void assign_values(lua_State *L, struct tensor *dst, int idx)
     for (int d = 0; same && d < dst->ndim; d++)
         same = src->shape[d] == dst->shape[d];
     if (!same) {
-        push_shape_string(L, src);
-        push_shape_string(L, dst);
+        ltensor_push_shape_string(L, src);
+        ltensor_push_shape_string(L, dst);
         luaL_error(L, "cannot assign values of shape %s to a row of shape %s", lua_tostring(L, -2),
                    lua_tostring(L, -1));
     }
@@ -1144,7 +1147,7 @@ static int t_totable(lua_State *L)
         return 1;
     }
     if (totable_too_many_tables(t)) {
-        push_shape_string(L, t);
+        ltensor_push_shape_string(L, t);
         return luaL_error(L,
                           "totable: a tensor of shape %s would make more than %d nested tables "
                           "(flatten() it first, or use bytes())",
@@ -1174,178 +1177,6 @@ static int t_bytes(lua_State *L)
     return 1;
 }
 
-/* ---- tostring ------------------------------------------------------------------- */
-
-#define PRINT_THRESHOLD  1000 /* numpy's: more items than this are abbreviated */
-#define PRINT_EDGE       3    /* items shown at each end of an abbreviated dim */
-#define PRINT_MAX_STRING 64   /* bytes of a BYTES element shown before "..." */
-
-struct printer {
-    const struct tensor *t;
-    bool summarize;
-    int width; /* widest element, for right alignment */
-    luaL_Buffer *b;
-};
-
-/* The fewest digits (at most 8, numpy's precision) that read back as the same
- * value in the element's own dtype, so an FP32 0.1 prints as 0.1, not 0.100000001. */
-static int format_float(char *out, size_t cap, enum tensor_dtype dt, double d)
-{
-    int n = 0;
-    for (int digits = 1; digits <= 8; digits++) {
-        n = snprintf(out, cap, "%.*g", digits, d);
-        double back = strtod(out, NULL);
-        bool same = dt == TENSOR_FP64   ? back == d
-                    : dt == TENSOR_FP32 ? tensor_f64_to_f32(back) == (float)d
-                    : dt == TENSOR_FP16 ? tensor_f64_to_f16(back) == tensor_f64_to_f16(d)
-                                        : tensor_f64_to_bf16(back) == tensor_f64_to_bf16(d);
-        if (same)
-            break;
-    }
-    return n;
-}
-
-/* Formats one element into out (NUL-terminated), returns its length. */
-static int format_elem(char *out, size_t cap, enum tensor_dtype dt, const void *p)
-{
-    switch (dt) {
-    case TENSOR_BOOL:
-        return snprintf(out, cap, "%s", *(const uint8_t *)p ? "true" : "false");
-    case TENSOR_UINT64:
-        return snprintf(out, cap, "%llu", (unsigned long long)*(const uint64_t *)p);
-    case TENSOR_FP16:
-    case TENSOR_BF16:
-    case TENSOR_FP32:
-    case TENSOR_FP64: {
-        double d = tensor_get_f64(dt, p);
-        if (isnan(d))
-            return snprintf(out, cap, "nan");
-        if (isinf(d))
-            return snprintf(out, cap, "%sinf", d < 0 ? "-" : "");
-        int n = format_float(out, cap, dt, d);
-        if (!strpbrk(out, ".e") && n + 1 < (int)cap) /* numpy's "1." marks a float */
-            out[n++] = '.', out[n] = '\0';
-        return n;
-    }
-    case TENSOR_BYTES: {
-        const struct tensor_str *s = p;
-        size_t shown = s->len < PRINT_MAX_STRING ? s->len : PRINT_MAX_STRING;
-        int n = 0;
-        out[n++] = '"';
-        for (size_t i = 0; i < shown; i++) {
-            unsigned char c = (unsigned char)s->ptr[i];
-            if (c == '"' || c == '\\')
-                n += snprintf(out + n, cap - (size_t)n, "\\%c", c);
-            else if (c == '\n')
-                n += snprintf(out + n, cap - (size_t)n, "\\n");
-            else if (c < 32 || c >= 127)
-                n += snprintf(out + n, cap - (size_t)n, "\\x%02x", c);
-            else
-                out[n++] = (char)c;
-        }
-        n += snprintf(out + n, cap - (size_t)n, "%s\"", shown < s->len ? "..." : "");
-        return n;
-    }
-    default:
-        return snprintf(out, cap, "%lld", (long long)tensor_get_i64(dt, p));
-    }
-}
-
-/* Between items of a dim: ", " in the last dim; otherwise a newline (one more
- * per level below, as numpy separates blocks) and the indentation of the next row. */
-static void add_separator(struct printer *pr, int depth)
-{
-    const struct tensor *t = pr->t;
-    if (depth == t->ndim - 1) {
-        luaL_addstring(pr->b, ", ");
-        return;
-    }
-    luaL_addchar(pr->b, ',');
-    for (int k = depth; k < t->ndim - 1; k++)
-        luaL_addchar(pr->b, '\n');
-    for (int k = 0; k < (int)sizeof "tensor(" - 1 + depth + 1; k++)
-        luaL_addchar(pr->b, ' ');
-}
-
-/* Visits the shown elements (first and last PRINT_EDGE of each dim when
- * summarizing), measuring when pr->b is NULL and printing otherwise. */
-static void print_dim(struct printer *pr, int depth, int64_t off)
-{
-    const struct tensor *t = pr->t;
-    if (depth == t->ndim) {
-        char buf[PRINT_MAX_STRING * 4 + 16];
-        size_t esize = tensor_dtype_elem_size(t->dtype);
-        int n = format_elem(buf, sizeof buf, t->dtype, (char *)t->buf->data + off * (int64_t)esize);
-        if (!pr->b) {
-            pr->width = n > pr->width ? n : pr->width;
-            return;
-        }
-        for (int i = n; i < pr->width; i++)
-            luaL_addchar(pr->b, ' ');
-        luaL_addlstring(pr->b, buf, (size_t)n);
-        return;
-    }
-    int64_t n = t->shape[depth];
-    bool cut = pr->summarize && n > 2 * PRINT_EDGE;
-    if (pr->b)
-        luaL_addchar(pr->b, '[');
-    for (int64_t i = 0; i < n; i++) {
-        if (pr->b && i > 0)
-            add_separator(pr, depth);
-        if (cut && i == PRINT_EDGE) {
-            if (pr->b) {
-                luaL_addstring(pr->b, "...");
-                add_separator(pr, depth);
-            }
-            i = n - PRINT_EDGE;
-        }
-        print_dim(pr, depth + 1, off + i * t->strides[depth]);
-    }
-    if (pr->b)
-        luaL_addchar(pr->b, ']');
-}
-
-/* The items printing t in full would show: its elements, or for an empty
- * tensor its innermost empty rows, each a "[]". Counting elements alone, a
- * shape such as {1e8, 0} (which a server can send) would print 1e8 rows in full. */
-static int64_t print_items(const struct tensor *t)
-{
-    int64_t items = 1;
-    for (int d = 0; d < t->ndim && t->shape[d] != 0; d++) {
-        if (t->shape[d] > INT64_MAX / items)
-            return INT64_MAX;
-        items *= t->shape[d];
-    }
-    return items;
-}
-
-static int t_tostring(lua_State *L)
-{
-    struct tensor *t = luaL_checkudata(L, 1, LTENSOR_MT);
-    if (!t->buf) {
-        lua_pushliteral(L, "tensor(closed)");
-        return 1;
-    }
-    luaL_Buffer b;
-    struct printer pr = {.t = t, .summarize = print_items(t) > PRINT_THRESHOLD};
-    luaL_checkstack(L, 8, NULL);
-    print_dim(&pr, 0, t->offset);
-    pr.b = &b;
-    luaL_buffinit(L, &b);
-    luaL_addstring(&b, "tensor(");
-    print_dim(&pr, 0, t->offset);
-    if (tensor_numel(t) == 0 && t->ndim != 1) {
-        luaL_addstring(&b, ", shape=");
-        push_shape_string(L, t);
-        luaL_addvalue(&b);
-    }
-    luaL_addstring(&b, ", dtype=");
-    luaL_addstring(&b, tensor_dtype_name(t->dtype));
-    luaL_addchar(&b, ')');
-    luaL_pushresult(&b);
-    return 1;
-}
-
 /* ---- registration --------------------------------------------------------------- */
 
 static const luaL_Reg tensor_methods[] = {
@@ -1361,7 +1192,7 @@ static const luaL_Reg tensor_methods[] = {
 };
 
 static const luaL_Reg tensor_meta[] = {
-    {"__newindex", t_newindex}, {"__len", t_len},       {"__tostring", t_tostring},
+    {"__newindex", t_newindex}, {"__len", t_len},       {"__tostring", ltensor_tostring},
     {"__gc", t_release},        {"__close", t_release}, {NULL, NULL},
 };
 

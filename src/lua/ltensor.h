@@ -1,7 +1,8 @@
 /*
  * ltensor.h: the tensor userdata, shared by the binding files.
- * ltensor.c owns the metatable (creation, metadata, indexing, views, copies,
- * tostring); ltensor_ops.c adds the math methods and operators to it.
+ * ltensor.c owns the metatable (creation, metadata, indexing, views, copies);
+ * ltensor_print.c prints tensors; ltensor_ops.c adds the math methods and
+ * operators to the metatable.
  * The userdata holds a struct tensor; a view keeps its source alive through the
  * C refcount on the buffer, so no Lua-side user value is needed for that.
  */
@@ -43,6 +44,10 @@ int ltensor_store_elem(lua_State *L, int idx, enum tensor_dtype dt, struct tenso
  * a tensor of ndim dims; `extra` widens the range by one where a dim one past the
  * last is allowed (unsqueeze, stack). */
 int ltensor_check_dim(lua_State *L, int idx, int ndim, int extra);
+/* Pushes t's shape as "{2, 3}". */
+void ltensor_push_shape_string(lua_State *L, const struct tensor *t);
+/* __tostring: numpy's printing (src/lua/ltensor_print.c). */
+int ltensor_tostring(lua_State *L);
 /* Adds functions to the metatable's method table (the __index table). */
 void ltensor_add_methods(lua_State *L, const luaL_Reg *methods);
 

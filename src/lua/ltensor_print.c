@@ -1,0 +1,350 @@
+/*
+ * ltensor_print.c: tostring(t), as numpy prints arrays (numpy 1.24's
+ * arrayprint.py with its defaults: precision 8, floatmode "maxprec", more than
+ * 1000 items abbreviated to 3 at each end of every dim).
+ *
+ * Floats follow numpy's FloatingFormat. Over the elements shown, if the largest
+ * finite |x| is >= 1e8, or the smallest nonzero one is < 1e-4, or their ratio
+ * is > 1000, every element is written in scientific notation, else positional.
+ * Each value is written with the fewest digits that read back as the same value
+ * of its own dtype (an FP32 0.1 is 0.1), at most 8 after the point, trailing
+ * zeros dropped but the point kept ("10."). Then all are aligned on the point:
+ * positional integer parts padded left and fractions right with spaces
+ * ("[ 10.,  20., 100.]", "[0.1, 1.5, 2. ]"); scientific fractions padded with
+ * zeros to the longest and exponents to the widest ("[1.5e-05, 1.0e+00]"). nan,
+ * inf and -inf are right-aligned in the same width.
+ * Integers are right-aligned; booleans print as Lua's true/false.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua/ltensor.h"
+#include "tensor/ops.h"
+
+#define PRINT_THRESHOLD  1000 /* numpy's: more items than this are abbreviated */
+#define PRINT_EDGE       3    /* items shown at each end of an abbreviated dim */
+#define PRINT_MAX_STRING 64   /* bytes of a BYTES element shown before "..." */
+#define PRINT_PRECISION  8    /* numpy's: digits after the point, at most */
+
+/* The passes over the elements shown: the range of the floats (to choose
+ * scientific or positional), the widths of their parts, then the printing. */
+enum pass { PASS_RANGE, PASS_WIDTH, PASS_PRINT };
+
+struct printer {
+    const struct tensor *t;
+    bool summarize;
+    enum pass pass;
+    luaL_Buffer *b; /* PASS_PRINT only */
+    int width;      /* non-floats: the widest element, for right alignment */
+    /* floats */
+    double max_abs, min_abs; /* over finite nonzero elements */
+    bool finite, nonfinite, neginf;
+    bool sci;
+    int pad_left;  /* widest integer part (sign included) */
+    int pad_right; /* positional: widest fraction; scientific: digits after the point */
+    int exp_digits;
+};
+
+/* A float split for printing: sign, the digits before and after the point and,
+ * in scientific notation, the exponent. */
+struct parts {
+    bool neg;
+    char ipart[32], fpart[32];
+    int exp;
+};
+
+/* Whether text reads back as the value d of dtype dt. */
+static bool reads_back(enum tensor_dtype dt, const char *text, double d)
+{
+    double back = strtod(text, NULL);
+    switch (dt) {
+    case TENSOR_FP64:
+        return back == d;
+    case TENSOR_FP32:
+        return tensor_f64_to_f32(back) == (float)d;
+    case TENSOR_FP16:
+        return tensor_f64_to_f16(back) == tensor_f64_to_f16(d);
+    default:
+        return tensor_f64_to_bf16(back) == tensor_f64_to_bf16(d);
+    }
+}
+
+/* Splits "123.4500" at the point into ipart and fpart, trailing zeros dropped. */
+static void split_point(const char *s, struct parts *p)
+{
+    const char *dot = strchr(s, '.');
+    size_t ilen = dot ? (size_t)(dot - s) : strlen(s);
+    snprintf(p->ipart, sizeof p->ipart, "%.*s", (int)ilen, s);
+    snprintf(p->fpart, sizeof p->fpart, "%s", dot ? dot + 1 : "");
+    size_t n = strlen(p->fpart);
+    while (n > 0 && p->fpart[n - 1] == '0')
+        p->fpart[--n] = '\0';
+}
+
+/* Positional: the integer part exact, the fraction the shortest that reads back,
+ * at most PRINT_PRECISION digits (rounded). */
+static void positional(enum tensor_dtype dt, double a, struct parts *p)
+{
+    char s[512];
+    int digits = 0;
+    for (; digits < PRINT_PRECISION; digits++) {
+        snprintf(s, sizeof s, "%.*f", digits, a);
+        if (reads_back(dt, s, a))
+            break;
+    }
+    snprintf(s, sizeof s, "%.*f", digits, a);
+    split_point(s, p);
+}
+
+/* Scientific: the fewest significant digits that read back, at most
+ * PRINT_PRECISION + 1. */
+static void scientific(enum tensor_dtype dt, double a, struct parts *p)
+{
+    char s[64];
+    int digits = 1;
+    for (; digits <= PRINT_PRECISION; digits++) {
+        snprintf(s, sizeof s, "%.*e", digits - 1, a);
+        if (reads_back(dt, s, a))
+            break;
+    }
+    snprintf(s, sizeof s, "%.*e", digits - 1, a);
+    char *e = strchr(s, 'e');
+    p->exp = atoi(e + 1);
+    *e = '\0';
+    split_point(s, p);
+}
+
+static void float_parts(const struct printer *pr, double d, struct parts *p)
+{
+    p->neg = signbit(d);
+    if (pr->sci)
+        scientific(pr->t->dtype, fabs(d), p);
+    else
+        positional(pr->t->dtype, fabs(d), p);
+}
+
+static int imax(int a, int b)
+{
+    return a > b ? a : b;
+}
+
+/* Formats one float as the passes have measured them. */
+static int format_float(char *out, size_t cap, const struct printer *pr, double d)
+{
+    int total = pr->pad_left + 1 + pr->pad_right;
+    if (!isfinite(d)) {
+        const char *s = isnan(d) ? "nan" : d < 0 ? "-inf" : "inf";
+        return snprintf(out, cap, "%*s", total, s);
+    }
+    struct parts p;
+    float_parts(pr, d, &p);
+    char ip[40];
+    snprintf(ip, sizeof ip, "%s%s", p.neg ? "-" : "", p.ipart);
+    if (!pr->sci)
+        return snprintf(out, cap, "%*s.%-*s", pr->pad_left, ip, pr->pad_right, p.fpart);
+    int frac = pr->pad_right - pr->exp_digits - 2; /* the digits after the point */
+    return snprintf(out, cap, "%*s.%s%.*se%c%0*d", pr->pad_left, ip, p.fpart,
+                    imax(0, frac - (int)strlen(p.fpart)), "00000000", p.exp < 0 ? '-' : '+',
+                    pr->exp_digits, abs(p.exp));
+}
+
+/* Takes one float into the measures of the current pass. */
+static void measure_float(struct printer *pr, double d)
+{
+    if (!isfinite(d)) {
+        pr->nonfinite = true;
+        pr->neginf = pr->neginf || (isinf(d) && d < 0);
+        return;
+    }
+    if (pr->pass == PASS_RANGE) {
+        double a = fabs(d);
+        if (a != 0) {
+            pr->max_abs = fmax(pr->max_abs, a);
+            pr->min_abs = pr->finite && pr->min_abs != 0 ? fmin(pr->min_abs, a) : a;
+        }
+        pr->finite = true;
+        return;
+    }
+    struct parts p;
+    float_parts(pr, d, &p);
+    pr->pad_left = imax(pr->pad_left, (int)strlen(p.ipart) + p.neg);
+    pr->pad_right = imax(pr->pad_right, (int)strlen(p.fpart));
+    if (pr->sci) {
+        char e[16];
+        pr->exp_digits = imax(pr->exp_digits, snprintf(e, sizeof e, "%d", abs(p.exp)));
+    }
+}
+
+/* After PASS_RANGE: numpy's choice of notation. */
+static void choose_notation(struct printer *pr)
+{
+    pr->sci = pr->max_abs >= 1e8 ||
+              (pr->min_abs != 0 && (pr->min_abs < 1e-4 || pr->max_abs / pr->min_abs > 1e3));
+    pr->exp_digits = pr->sci ? 2 : 0;
+}
+
+/* After PASS_WIDTH: the widths every float is printed in. */
+static void settle_widths(struct printer *pr)
+{
+    if (pr->sci)
+        pr->pad_right += pr->exp_digits + 2; /* "e+05": numpy counts it in for nan */
+    if (pr->nonfinite) {
+        int room = pr->pad_right + 1;
+        pr->pad_left = imax(pr->pad_left, imax(3 - room, 3 + pr->neginf - room));
+    }
+    if (!pr->finite && !pr->nonfinite)
+        pr->pad_left = 1;
+}
+
+static int format_bytes(char *out, size_t cap, const struct tensor_str *s)
+{
+    size_t shown = s->len < PRINT_MAX_STRING ? s->len : PRINT_MAX_STRING;
+    int n = 0;
+    out[n++] = '"';
+    for (size_t i = 0; i < shown; i++) {
+        unsigned char c = (unsigned char)s->ptr[i];
+        if (c == '"' || c == '\\')
+            n += snprintf(out + n, cap - (size_t)n, "\\%c", c);
+        else if (c == '\n')
+            n += snprintf(out + n, cap - (size_t)n, "\\n");
+        else if (c < 32 || c >= 127)
+            n += snprintf(out + n, cap - (size_t)n, "\\x%02x", c);
+        else
+            out[n++] = (char)c;
+    }
+    return n + snprintf(out + n, cap - (size_t)n, "%s\"", shown < s->len ? "..." : "");
+}
+
+/* Formats one non-float element into out (NUL-terminated), returns its length. */
+static int format_other(char *out, size_t cap, enum tensor_dtype dt, const void *p)
+{
+    switch (dt) {
+    case TENSOR_BOOL:
+        return snprintf(out, cap, "%s", *(const uint8_t *)p ? "true" : "false");
+    case TENSOR_UINT64:
+        return snprintf(out, cap, "%llu", (unsigned long long)*(const uint64_t *)p);
+    case TENSOR_BYTES:
+        return format_bytes(out, cap, p);
+    default:
+        return snprintf(out, cap, "%lld", (long long)tensor_get_i64(dt, p));
+    }
+}
+
+static void visit_elem(struct printer *pr, const void *p)
+{
+    enum tensor_dtype dt = pr->t->dtype;
+    char buf[PRINT_MAX_STRING * 4 + 600];
+    if (tensor_dtype_is_float(dt)) {
+        double d = tensor_get_f64(dt, p);
+        if (pr->pass != PASS_PRINT)
+            measure_float(pr, d);
+        else
+            luaL_addlstring(pr->b, buf, (size_t)format_float(buf, sizeof buf, pr, d));
+        return;
+    }
+    int n = format_other(buf, sizeof buf, dt, p);
+    if (pr->pass != PASS_PRINT) {
+        pr->width = imax(pr->width, n);
+        return;
+    }
+    for (int i = n; i < pr->width; i++)
+        luaL_addchar(pr->b, ' ');
+    luaL_addlstring(pr->b, buf, (size_t)n);
+}
+
+/* Between items of a dim: ", " in the last dim; otherwise a newline (one more
+ * per level below, as numpy separates blocks) and the indentation of the next row. */
+static void add_separator(struct printer *pr, int depth)
+{
+    const struct tensor *t = pr->t;
+    if (depth == t->ndim - 1) {
+        luaL_addstring(pr->b, ", ");
+        return;
+    }
+    luaL_addchar(pr->b, ',');
+    for (int k = depth; k < t->ndim - 1; k++)
+        luaL_addchar(pr->b, '\n');
+    for (int k = 0; k < (int)sizeof "tensor(" - 1 + depth + 1; k++)
+        luaL_addchar(pr->b, ' ');
+}
+
+/* Visits the shown elements (first and last PRINT_EDGE of each dim when
+ * summarizing), measuring or printing as pr->pass says. */
+static void print_dim(struct printer *pr, int depth, int64_t off)
+{
+    const struct tensor *t = pr->t;
+    if (depth == t->ndim) {
+        size_t esize = tensor_dtype_elem_size(t->dtype);
+        visit_elem(pr, (char *)t->buf->data + off * (int64_t)esize);
+        return;
+    }
+    bool printing = pr->pass == PASS_PRINT;
+    int64_t n = t->shape[depth];
+    bool cut = pr->summarize && n > 2 * PRINT_EDGE;
+    if (printing)
+        luaL_addchar(pr->b, '[');
+    for (int64_t i = 0; i < n; i++) {
+        if (printing && i > 0)
+            add_separator(pr, depth);
+        if (cut && i == PRINT_EDGE) {
+            if (printing) {
+                luaL_addstring(pr->b, "...");
+                add_separator(pr, depth);
+            }
+            i = n - PRINT_EDGE;
+        }
+        print_dim(pr, depth + 1, off + i * t->strides[depth]);
+    }
+    if (printing)
+        luaL_addchar(pr->b, ']');
+}
+
+/* The items printing t in full would show: its elements, or for an empty
+ * tensor its innermost empty rows, each a "[]". Counting elements alone, a
+ * shape such as {1e8, 0} (which a server can send) would print 1e8 rows in full. */
+static int64_t print_items(const struct tensor *t)
+{
+    int64_t items = 1;
+    for (int d = 0; d < t->ndim && t->shape[d] != 0; d++) {
+        if (t->shape[d] > INT64_MAX / items)
+            return INT64_MAX;
+        items *= t->shape[d];
+    }
+    return items;
+}
+
+int ltensor_tostring(lua_State *L)
+{
+    struct tensor *t = luaL_checkudata(L, 1, LTENSOR_MT);
+    if (!t->buf) {
+        lua_pushliteral(L, "tensor(closed)");
+        return 1;
+    }
+    luaL_Buffer b;
+    struct printer pr = {.t = t, .summarize = print_items(t) > PRINT_THRESHOLD};
+    luaL_checkstack(L, 8, NULL);
+    if (tensor_dtype_is_float(t->dtype)) {
+        print_dim(&pr, 0, t->offset);
+        choose_notation(&pr);
+    }
+    pr.pass = PASS_WIDTH;
+    print_dim(&pr, 0, t->offset);
+    settle_widths(&pr);
+    pr.pass = PASS_PRINT;
+    pr.b = &b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "tensor(");
+    print_dim(&pr, 0, t->offset);
+    if (tensor_numel(t) == 0 && t->ndim != 1) {
+        luaL_addstring(&b, ", shape=");
+        ltensor_push_shape_string(L, t);
+        luaL_addvalue(&b);
+    }
+    luaL_addstring(&b, ", dtype=");
+    luaL_addstring(&b, tensor_dtype_name(t->dtype));
+    luaL_addchar(&b, ')');
+    luaL_pushresult(&b);
+    return 1;
+}
