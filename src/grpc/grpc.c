@@ -42,11 +42,9 @@
 #include "client/client.h"
 #include "common/secret.h"
 #include "grpc/grpc_generate.h"
+#include "grpc/grpc_kinds.h"
 #include "grpc/grpc_wire.h"
 #include "proto/grpc_service.pb-c.h"
-#include "wire/pb_json.h"
-
-#define METHOD_PREFIX "/inference.GRPCInferenceService/"
 
 #ifdef TRITON_VERSION
 #define USER_AGENT "tritonlua/" TRITON_VERSION
@@ -451,513 +449,15 @@ static void unary_event(struct triton_loop_grpc_tag *tag, bool ok)
     unary_free(u);
 }
 
-/* ---- requests and replies per call kind ----------------------------------------------------- */
-
-static const char *method_of(enum triton_call_kind kind)
-{
-    switch (kind) {
-    case TRITON_CALL_SERVER_LIVE:
-        return METHOD_PREFIX "ServerLive";
-    case TRITON_CALL_SERVER_READY:
-        return METHOD_PREFIX "ServerReady";
-    case TRITON_CALL_MODEL_READY:
-        return METHOD_PREFIX "ModelReady";
-    case TRITON_CALL_SERVER_METADATA:
-        return METHOD_PREFIX "ServerMetadata";
-    case TRITON_CALL_MODEL_METADATA:
-        return METHOD_PREFIX "ModelMetadata";
-    case TRITON_CALL_MODEL_CONFIG:
-        return METHOD_PREFIX "ModelConfig";
-    case TRITON_CALL_REPOSITORY_INDEX:
-        return METHOD_PREFIX "RepositoryIndex";
-    case TRITON_CALL_LOAD_MODEL:
-        return METHOD_PREFIX "RepositoryModelLoad";
-    case TRITON_CALL_UNLOAD_MODEL:
-        return METHOD_PREFIX "RepositoryModelUnload";
-    case TRITON_CALL_STATISTICS:
-        return METHOD_PREFIX "ModelStatistics";
-    case TRITON_CALL_TRACE_SETTINGS:
-    case TRITON_CALL_UPDATE_TRACE_SETTINGS:
-        return METHOD_PREFIX "TraceSetting";
-    case TRITON_CALL_LOG_SETTINGS:
-    case TRITON_CALL_UPDATE_LOG_SETTINGS:
-        return METHOD_PREFIX "LogSettings";
-    case TRITON_CALL_SYSTEM_SHM_STATUS:
-        return METHOD_PREFIX "SystemSharedMemoryStatus";
-    case TRITON_CALL_SYSTEM_SHM_REGISTER:
-        return METHOD_PREFIX "SystemSharedMemoryRegister";
-    case TRITON_CALL_SYSTEM_SHM_UNREGISTER:
-        return METHOD_PREFIX "SystemSharedMemoryUnregister";
-    case TRITON_CALL_CUDA_SHM_STATUS:
-        return METHOD_PREFIX "CudaSharedMemoryStatus";
-    case TRITON_CALL_CUDA_SHM_REGISTER:
-        return METHOD_PREFIX "CudaSharedMemoryRegister";
-    case TRITON_CALL_CUDA_SHM_UNREGISTER:
-        return METHOD_PREFIX "CudaSharedMemoryUnregister";
-    case TRITON_CALL_INFER:
-    case TRITON_CALL_GENERATE:
-        return METHOD_PREFIX "ModelInfer";
-    case TRITON_CALL_GENERATE_STREAM:
-        return METHOD_PREFIX "ModelStreamInfer";
-    default:
-        return NULL;
-    }
-}
-
-static const ProtobufCMessageDescriptor *reply_descriptor(enum triton_call_kind kind)
-{
-    switch (kind) {
-    case TRITON_CALL_SERVER_LIVE:
-        return &inference__server_live_response__descriptor;
-    case TRITON_CALL_SERVER_READY:
-        return &inference__server_ready_response__descriptor;
-    case TRITON_CALL_MODEL_READY:
-        return &inference__model_ready_response__descriptor;
-    case TRITON_CALL_SERVER_METADATA:
-        return &inference__server_metadata_response__descriptor;
-    case TRITON_CALL_MODEL_METADATA:
-        return &inference__model_metadata_response__descriptor;
-    case TRITON_CALL_MODEL_CONFIG:
-        return &inference__model_config_response__descriptor;
-    case TRITON_CALL_REPOSITORY_INDEX:
-        return &inference__repository_index_response__descriptor;
-    case TRITON_CALL_LOAD_MODEL:
-        return &inference__repository_model_load_response__descriptor;
-    case TRITON_CALL_UNLOAD_MODEL:
-        return &inference__repository_model_unload_response__descriptor;
-    case TRITON_CALL_STATISTICS:
-        return &inference__model_statistics_response__descriptor;
-    case TRITON_CALL_TRACE_SETTINGS:
-    case TRITON_CALL_UPDATE_TRACE_SETTINGS:
-        return &inference__trace_setting_response__descriptor;
-    case TRITON_CALL_LOG_SETTINGS:
-    case TRITON_CALL_UPDATE_LOG_SETTINGS:
-        return &inference__log_settings_response__descriptor;
-    case TRITON_CALL_SYSTEM_SHM_STATUS:
-        return &inference__system_shared_memory_status_response__descriptor;
-    case TRITON_CALL_SYSTEM_SHM_REGISTER:
-        return &inference__system_shared_memory_register_response__descriptor;
-    case TRITON_CALL_SYSTEM_SHM_UNREGISTER:
-        return &inference__system_shared_memory_unregister_response__descriptor;
-    case TRITON_CALL_CUDA_SHM_STATUS:
-        return &inference__cuda_shared_memory_status_response__descriptor;
-    case TRITON_CALL_CUDA_SHM_REGISTER:
-        return &inference__cuda_shared_memory_register_response__descriptor;
-    case TRITON_CALL_CUDA_SHM_UNREGISTER:
-        return &inference__cuda_shared_memory_unregister_response__descriptor;
-    default:
-        return NULL;
-    }
-}
-
 static const char *str_or_empty(const char *s)
 {
     return s ? s : "";
 }
 
-/* Repository parameters of load/unload. */
-struct repo_params {
-    Inference__RepositoryModelLoadRequest__ParametersEntry **entries;
-    Inference__RepositoryModelLoadRequest__ParametersEntry *entry_mem;
-    Inference__ModelRepositoryParameter *value_mem;
-    size_t n;
-};
-
-static Inference__ModelRepositoryParameter *
-repo_param(struct repo_params *p, const ProtobufCMessageDescriptor *d, const char *key)
+/* Whether the call's reply is a stream of events (generate_stream), not one answer. */
+static bool wants_events(const struct triton_call *call)
 {
-    Inference__RepositoryModelLoadRequest__ParametersEntry *e = &p->entry_mem[p->n];
-    Inference__ModelRepositoryParameter *v = &p->value_mem[p->n];
-    protobuf_c_message_init(d, e);
-    inference__model_repository_parameter__init(v);
-    e->key = (char *)key;
-    e->value = v;
-    p->entries[p->n++] = e;
-    return v;
-}
-
-static int repo_params_alloc(struct repo_params *p, size_t n, struct triton_error *err)
-{
-    p->entries = calloc(n ? n : 1, sizeof *p->entries);
-    p->entry_mem = calloc(n ? n : 1, sizeof *p->entry_mem);
-    p->value_mem = calloc(n ? n : 1, sizeof *p->value_mem);
-    p->n = 0;
-    if (!p->entries || !p->entry_mem || !p->value_mem)
-        return triton_fail(err, TRITON_NO_MEMORY, "out of memory building a gRPC request");
-    return 0;
-}
-
-static void repo_params_free(struct repo_params *p)
-{
-    free(p->entries);
-    free(p->entry_mem);
-    free(p->value_mem);
-}
-
-/* Settings objects of update_trace_settings / update_log_settings. */
-static int trace_request(const struct triton_call *call, grpc_byte_buffer **out,
-                         struct triton_error *err)
-{
-    Inference__TraceSettingRequest m = INFERENCE__TRACE_SETTING_REQUEST__INIT;
-    m.model_name = (char *)str_or_empty(call->model);
-    size_t n = call->kind == TRITON_CALL_UPDATE_TRACE_SETTINGS && call->settings
-                   ? (size_t)cJSON_GetArraySize(call->settings)
-                   : 0;
-    if (call->kind == TRITON_CALL_UPDATE_TRACE_SETTINGS && !cJSON_IsObject(call->settings))
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "trace settings must be an object");
-    Inference__TraceSettingRequest__SettingsEntry *entries = calloc(n ? n : 1, sizeof *entries);
-    Inference__TraceSettingRequest__SettingsEntry **eps = calloc(n ? n : 1, sizeof *eps);
-    Inference__TraceSettingRequest__SettingValue *values = calloc(n ? n : 1, sizeof *values);
-    char **strs = NULL;
-    size_t n_strs = 0, cap_strs = 0;
-    int rc = -1;
-    if (!entries || !eps || !values) {
-        triton_fail(err, TRITON_NO_MEMORY, "out of memory building a gRPC request");
-        goto done;
-    }
-    /* Every string value is collected in one array; values point into it. */
-    const cJSON *item;
-    cJSON_ArrayForEach(item, call->settings)
-    {
-        cap_strs += cJSON_IsArray(item) ? (size_t)cJSON_GetArraySize(item) : 1;
-    }
-    strs = calloc(cap_strs ? cap_strs : 1, sizeof *strs);
-    if (!strs) {
-        triton_fail(err, TRITON_NO_MEMORY, "out of memory building a gRPC request");
-        goto done;
-    }
-    size_t i = 0;
-    cJSON_ArrayForEach(item, call->settings)
-    {
-        inference__trace_setting_request__settings_entry__init(&entries[i]);
-        inference__trace_setting_request__setting_value__init(&values[i]);
-        entries[i].key = item->string;
-        entries[i].value = &values[i];
-        values[i].value = &strs[n_strs];
-        const cJSON *e = item;
-        const cJSON *list = cJSON_IsArray(item) ? item : NULL;
-        if (list)
-            e = list->child;
-        /* null clears the setting (back to the global value): no values. */
-        while (e && !cJSON_IsNull(e)) {
-            char num[64];
-            if (cJSON_IsString(e)) {
-                strs[n_strs] = e->valuestring;
-            } else if (cJSON_IsNumber(e)) {
-                snprintf(num, sizeof num, "%.17g", e->valuedouble);
-                if (!(strs[n_strs] = strdup(num)))
-                    goto oom;
-                /* Marked for freeing: numbers are the only strings we own. */
-            } else if (cJSON_IsBool(e)) {
-                strs[n_strs] = cJSON_IsTrue(e) ? "true" : "false";
-            } else {
-                triton_fail(err, TRITON_INVALID_ARGUMENT,
-                            "trace setting '%s' must be a string, a list of strings or null",
-                            item->string);
-                goto done;
-            }
-            n_strs++;
-            values[i].n_value++;
-            e = list ? e->next : NULL;
-        }
-        eps[i] = &entries[i];
-        i++;
-    }
-    m.n_settings = i;
-    m.settings = eps;
-    rc = grpc_wire_pack(&m.base, out, err);
-    goto done;
-oom:
-    triton_fail(err, TRITON_NO_MEMORY, "out of memory building a gRPC request");
-done:
-    /* Free the number renderings (those not pointing into the JSON tree). */
-    if (strs) {
-        size_t k = 0;
-        cJSON_ArrayForEach(item, call->settings)
-        {
-            const cJSON *list = cJSON_IsArray(item) ? item : NULL;
-            const cJSON *e = list ? list->child : item;
-            while (e && !cJSON_IsNull(e) && k < n_strs) {
-                if (cJSON_IsNumber(e))
-                    free(strs[k]);
-                k++;
-                e = list ? e->next : NULL;
-            }
-        }
-    }
-    free(strs);
-    free(entries);
-    free(eps);
-    free(values);
-    return rc;
-}
-
-static int log_request(const struct triton_call *call, grpc_byte_buffer **out,
-                       struct triton_error *err)
-{
-    Inference__LogSettingsRequest m = INFERENCE__LOG_SETTINGS_REQUEST__INIT;
-    if (call->kind != TRITON_CALL_UPDATE_LOG_SETTINGS)
-        return grpc_wire_pack(&m.base, out, err);
-    if (!cJSON_IsObject(call->settings))
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "log settings must be an object");
-    size_t n = (size_t)cJSON_GetArraySize(call->settings);
-    Inference__LogSettingsRequest__SettingsEntry *entries = calloc(n ? n : 1, sizeof *entries);
-    Inference__LogSettingsRequest__SettingsEntry **eps = calloc(n ? n : 1, sizeof *eps);
-    Inference__LogSettingsRequest__SettingValue *values = calloc(n ? n : 1, sizeof *values);
-    int rc = -1;
-    if (!entries || !eps || !values) {
-        triton_fail(err, TRITON_NO_MEMORY, "out of memory building a gRPC request");
-        goto done;
-    }
-    size_t i = 0;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, call->settings)
-    {
-        inference__log_settings_request__settings_entry__init(&entries[i]);
-        inference__log_settings_request__setting_value__init(&values[i]);
-        entries[i].key = item->string;
-        entries[i].value = &values[i];
-        Inference__LogSettingsRequest__SettingValue *v = &values[i];
-        if (cJSON_IsBool(item)) {
-            v->parameter_choice_case =
-                INFERENCE__LOG_SETTINGS_REQUEST__SETTING_VALUE__PARAMETER_CHOICE_BOOL_PARAM;
-            v->bool_param = cJSON_IsTrue(item);
-        } else if (cJSON_IsNumber(item)) {
-            double d = item->valuedouble;
-            if (d < 0 || d > UINT32_MAX || d != (double)(uint32_t)d) {
-                triton_fail(err, TRITON_INVALID_ARGUMENT,
-                            "log setting '%s' must be a non-negative integer", item->string);
-                goto done;
-            }
-            v->parameter_choice_case =
-                INFERENCE__LOG_SETTINGS_REQUEST__SETTING_VALUE__PARAMETER_CHOICE_UINT32_PARAM;
-            v->uint32_param = (uint32_t)d;
-        } else if (cJSON_IsString(item)) {
-            v->parameter_choice_case =
-                INFERENCE__LOG_SETTINGS_REQUEST__SETTING_VALUE__PARAMETER_CHOICE_STRING_PARAM;
-            v->string_param = item->valuestring;
-        } else {
-            triton_fail(err, TRITON_INVALID_ARGUMENT,
-                        "log setting '%s' must be a boolean, a number or a string", item->string);
-            goto done;
-        }
-        eps[i] = &entries[i];
-        i++;
-    }
-    m.n_settings = i;
-    m.settings = eps;
-    rc = grpc_wire_pack(&m.base, out, err);
-done:
-    free(entries);
-    free(eps);
-    free(values);
-    return rc;
-}
-
-/* The serialised request of a control-plane or infer call. */
-static int build_request(const struct triton_call *call, grpc_byte_buffer **out,
-                         struct triton_error *err)
-{
-    char *model = (char *)str_or_empty(call->model);
-    char *version = (char *)str_or_empty(call->version);
-    char *region = (char *)str_or_empty(call->region);
-    switch (call->kind) {
-    case TRITON_CALL_SERVER_LIVE: {
-        Inference__ServerLiveRequest m = INFERENCE__SERVER_LIVE_REQUEST__INIT;
-        return grpc_wire_pack(&m.base, out, err);
-    }
-    case TRITON_CALL_SERVER_READY: {
-        Inference__ServerReadyRequest m = INFERENCE__SERVER_READY_REQUEST__INIT;
-        return grpc_wire_pack(&m.base, out, err);
-    }
-    case TRITON_CALL_SERVER_METADATA: {
-        Inference__ServerMetadataRequest m = INFERENCE__SERVER_METADATA_REQUEST__INIT;
-        return grpc_wire_pack(&m.base, out, err);
-    }
-    case TRITON_CALL_MODEL_READY:
-    case TRITON_CALL_MODEL_METADATA:
-    case TRITON_CALL_MODEL_CONFIG:
-    case TRITON_CALL_STATISTICS: {
-        /* These four requests are {string name = 1; string version = 2;}. */
-        Inference__ModelReadyRequest m = INFERENCE__MODEL_READY_REQUEST__INIT;
-        m.name = model;
-        m.version = version;
-        if (call->kind != TRITON_CALL_STATISTICS && !*model)
-            return triton_fail(err, TRITON_INVALID_ARGUMENT, "%s needs a model name",
-                               triton_call_kind_name(call->kind));
-        return grpc_wire_pack(&m.base, out, err);
-    }
-    case TRITON_CALL_REPOSITORY_INDEX: {
-        Inference__RepositoryIndexRequest m = INFERENCE__REPOSITORY_INDEX_REQUEST__INIT;
-        m.ready = call->flag;
-        return grpc_wire_pack(&m.base, out, err);
-    }
-    case TRITON_CALL_LOAD_MODEL: {
-        Inference__RepositoryModelLoadRequest m = INFERENCE__REPOSITORY_MODEL_LOAD_REQUEST__INIT;
-        m.model_name = model;
-        struct repo_params p;
-        int rc = repo_params_alloc(&p, call->n_files + 1, err);
-        const ProtobufCMessageDescriptor *d =
-            &inference__repository_model_load_request__parameters_entry__descriptor;
-        if (rc == 0 && call->config_json) {
-            Inference__ModelRepositoryParameter *v = repo_param(&p, d, "config");
-            v->parameter_choice_case =
-                INFERENCE__MODEL_REPOSITORY_PARAMETER__PARAMETER_CHOICE_STRING_PARAM;
-            v->string_param = (char *)call->config_json;
-        }
-        for (size_t i = 0; rc == 0 && i < call->n_files; i++) {
-            if (!call->files[i].key) {
-                rc = triton_fail(err, TRITON_INVALID_ARGUMENT, "a model file without a name");
-                break;
-            }
-            Inference__ModelRepositoryParameter *v = repo_param(&p, d, call->files[i].key);
-            v->parameter_choice_case =
-                INFERENCE__MODEL_REPOSITORY_PARAMETER__PARAMETER_CHOICE_BYTES_PARAM;
-            v->bytes_param.data = (uint8_t *)call->files[i].data;
-            v->bytes_param.len = call->files[i].len;
-        }
-        if (rc == 0) {
-            m.n_parameters = p.n;
-            m.parameters = p.entries;
-            rc = grpc_wire_pack(&m.base, out, err);
-        }
-        repo_params_free(&p);
-        return rc;
-    }
-    case TRITON_CALL_UNLOAD_MODEL: {
-        Inference__RepositoryModelUnloadRequest m =
-            INFERENCE__REPOSITORY_MODEL_UNLOAD_REQUEST__INIT;
-        m.model_name = model;
-        struct repo_params p;
-        int rc = repo_params_alloc(&p, 1, err);
-        if (rc == 0) {
-            Inference__ModelRepositoryParameter *v = repo_param(
-                &p, &inference__repository_model_unload_request__parameters_entry__descriptor,
-                "unload_dependents");
-            v->parameter_choice_case =
-                INFERENCE__MODEL_REPOSITORY_PARAMETER__PARAMETER_CHOICE_BOOL_PARAM;
-            v->bool_param = call->flag;
-            m.n_parameters = p.n;
-            m.parameters = (Inference__RepositoryModelUnloadRequest__ParametersEntry **)p.entries;
-            rc = grpc_wire_pack(&m.base, out, err);
-        }
-        repo_params_free(&p);
-        return rc;
-    }
-    case TRITON_CALL_TRACE_SETTINGS:
-    case TRITON_CALL_UPDATE_TRACE_SETTINGS:
-        return trace_request(call, out, err);
-    case TRITON_CALL_LOG_SETTINGS:
-    case TRITON_CALL_UPDATE_LOG_SETTINGS:
-        return log_request(call, out, err);
-    case TRITON_CALL_SYSTEM_SHM_STATUS:
-    case TRITON_CALL_SYSTEM_SHM_UNREGISTER:
-    case TRITON_CALL_CUDA_SHM_STATUS:
-    case TRITON_CALL_CUDA_SHM_UNREGISTER: {
-        /* All four are {string name = 1;} ("" = every region). */
-        Inference__SystemSharedMemoryStatusRequest m =
-            INFERENCE__SYSTEM_SHARED_MEMORY_STATUS_REQUEST__INIT;
-        m.name = region;
-        return grpc_wire_pack(&m.base, out, err);
-    }
-    case TRITON_CALL_SYSTEM_SHM_REGISTER: {
-        Inference__SystemSharedMemoryRegisterRequest m =
-            INFERENCE__SYSTEM_SHARED_MEMORY_REGISTER_REQUEST__INIT;
-        m.name = region;
-        m.key = (char *)str_or_empty(call->key);
-        m.offset = call->offset;
-        m.byte_size = call->byte_size;
-        return grpc_wire_pack(&m.base, out, err);
-    }
-    case TRITON_CALL_CUDA_SHM_REGISTER: {
-        Inference__CudaSharedMemoryRegisterRequest m =
-            INFERENCE__CUDA_SHARED_MEMORY_REGISTER_REQUEST__INIT;
-        m.name = region;
-        m.raw_handle.data = (uint8_t *)call->raw_handle;
-        m.raw_handle.len = call->raw_handle ? call->raw_handle_len : 0;
-        m.device_id = call->device_id;
-        m.byte_size = call->byte_size;
-        return grpc_wire_pack(&m.base, out, err);
-    }
-    case TRITON_CALL_INFER:
-        if (!call->infer)
-            return triton_fail(err, TRITON_INVALID_ARGUMENT, "infer without a request");
-        return grpc_wire_infer_request(call->infer, out, err);
-    default:
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "%s is not a unary gRPC call",
-                           triton_call_kind_name(call->kind));
-    }
-}
-
-/* Converts the reply of a control-plane or infer call. */
-static int convert_reply(enum triton_call_kind kind, grpc_byte_buffer *bb,
-                         struct triton_reply *reply, struct triton_error *err)
-{
-    if (!bb)
-        return triton_fail(err, TRITON_PROTOCOL, "the server sent status OK but no reply");
-    struct tensor_buffer *buf = grpc_wire_read(bb, err);
-    if (!buf)
-        return -1;
-    int rc = 0;
-    if (kind == TRITON_CALL_INFER) {
-        rc = grpc_wire_parse_infer_response(buf->data, buf->size, buf, &reply->result, err);
-        tensor_buffer_unref(buf);
-        return rc;
-    }
-    const ProtobufCMessageDescriptor *d = reply_descriptor(kind);
-    ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, buf->size, buf->data);
-    tensor_buffer_unref(buf);
-    if (!m)
-        return triton_fail(err, TRITON_PROTOCOL, "malformed %s", d->name);
-    switch (kind) {
-    case TRITON_CALL_SERVER_LIVE:
-        reply->boolean = ((Inference__ServerLiveResponse *)m)->live;
-        break;
-    case TRITON_CALL_SERVER_READY:
-        reply->boolean = ((Inference__ServerReadyResponse *)m)->ready;
-        break;
-    case TRITON_CALL_MODEL_READY:
-        reply->boolean = ((Inference__ModelReadyResponse *)m)->ready;
-        break;
-    case TRITON_CALL_LOAD_MODEL:
-    case TRITON_CALL_UNLOAD_MODEL:
-    case TRITON_CALL_SYSTEM_SHM_REGISTER:
-    case TRITON_CALL_SYSTEM_SHM_UNREGISTER:
-    case TRITON_CALL_CUDA_SHM_REGISTER:
-    case TRITON_CALL_CUDA_SHM_UNREGISTER:
-        break; /* empty replies */
-    default:
-        reply->json = pb_json_http_shape(m, err);
-        if (!reply->json)
-            rc = -1;
-        break;
-    }
-    protobuf_c_message_free_unpacked(m, NULL);
-    return rc;
-}
-
-/* An output the reply carries no data for (no raw_output_contents entry, no
- * typed contents) is fine only when the request placed it in shared memory:
- * Triton sends every other output's bytes, so anything else is a malformed
- * reply (e.g. raw_output_contents cut short), not an output to leave empty. */
-static int check_outputs_have_data(const struct triton_infer_request *req,
-                                   const struct triton_infer_result *r, struct triton_error *err)
-{
-    for (size_t i = 0; i < r->n_outputs; i++) {
-        const struct triton_infer_output *o = &r->outputs[i];
-        if (o->has_data || o->dtype == TENSOR_INVALID)
-            continue;
-        bool in_shm = false;
-        for (size_t k = 0; req && k < req->n_outputs && !in_shm; k++)
-            in_shm = req->outputs[k].shm_region && req->outputs[k].name &&
-                     strcmp(req->outputs[k].name, o->name) == 0;
-        if (!in_shm)
-            return triton_fail(err, TRITON_PROTOCOL,
-                               "ModelInferResponse: output '%s' came without data (no "
-                               "raw_output_contents entry and no contents)",
-                               o->name);
-    }
-    return 0;
+    return triton_call_info(call->kind)->reply == TRITON_REPLY_EVENTS;
 }
 
 static void complete_user(struct unary *u, const struct triton_error *err)
@@ -972,9 +472,7 @@ static void complete_user(struct unary *u, const struct triton_error *err)
     }
     struct triton_reply reply = {0};
     struct triton_error e = {0};
-    if (convert_reply(call->kind, u->recv, &reply, &e) < 0 ||
-        (call->kind == TRITON_CALL_INFER && reply.result &&
-         check_outputs_have_data(call->infer, reply.result, &e) < 0)) {
+    if (grpc_decode(call->kind, call->infer, u->recv, &reply, &e) < 0) {
         cJSON_Delete(reply.json);
         triton_infer_result_free(reply.result);
         finish_call(call, NULL, &e);
@@ -1170,7 +668,7 @@ static void bidi_deliver(struct bidi *b, grpc_byte_buffer *bb)
                 grpc_call_cancel(b->gcall, NULL);
                 return;
             }
-            if (call->kind == TRITON_CALL_GENERATE) {
+            if (!wants_events(call)) {
                 if (++b->gen_responses == 1)
                     b->gen_reply = reply.json;
                 else
@@ -1205,7 +703,7 @@ static void bidi_maybe_end(struct bidi *b)
         struct triton_call *call = b->gen;
         b->gen = NULL;
         b->gen_done = true;
-        if (call->kind == TRITON_CALL_GENERATE && !failed) {
+        if (!wants_events(call) && !failed) {
             if (b->gen_responses == 1) {
                 struct triton_reply reply = {.json = b->gen_reply};
                 b->gen_reply = NULL;
@@ -1288,7 +786,7 @@ static struct bidi *bidi_open(struct gt *t, const struct triton_kv *headers, siz
         goto fail;
     b->gcall =
         grpc_channel_create_call(t->channel, NULL, GRPC_PROPAGATE_DEFAULTS, t->cq,
-                                 grpc_slice_from_static_string(METHOD_PREFIX "ModelStreamInfer"),
+                                 grpc_slice_from_static_string(GRPC_METHOD("ModelStreamInfer")),
                                  NULL, deadline_after(timeout), NULL);
     if (!b->gcall) {
         triton_fail(err, TRITON_INTERNAL, "gRPC could not create a stream");
@@ -1317,7 +815,7 @@ static struct bidi *bidi_open(struct gt *t, const struct triton_kv *headers, siz
         b->cancelled = true;
         return b; /* the caller treats this as started-and-failing */
     }
-    logf_(t, "grpc > %s " METHOD_PREFIX "ModelStreamInfer (stream opened)", t->target);
+    logf_(t, "grpc > %s " GRPC_METHOD("ModelStreamInfer") " (stream opened)", t->target);
     log_metadata(t, b->md, b->n_md);
     return b;
 fail:
@@ -1443,7 +941,7 @@ static void complete_generate_meta(struct unary *u, const struct triton_error *e
     }
     struct triton_reply reply = {0};
     struct triton_error e = {0};
-    if (convert_reply(TRITON_CALL_MODEL_METADATA, u->recv, &reply, &e) < 0) {
+    if (grpc_decode(TRITON_CALL_MODEL_METADATA, NULL, u->recv, &reply, &e) < 0) {
         finish_call(call, NULL, &e);
         return;
     }
@@ -1460,18 +958,12 @@ static void complete_generate_meta(struct unary *u, const struct triton_error *e
 
 static int submit_generate(struct gt *t, struct triton_call *call, struct triton_error *err)
 {
-    if (!call->model || !*call->model)
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "generate needs a model name");
-    if (!cJSON_IsObject(call->settings))
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "generate needs a body object");
     const char *version = str_or_empty(call->version);
     const cJSON *meta = meta_lookup(t, call->model, version);
     if (meta)
         return generate_run(t, call, meta, err);
-    Inference__ModelMetadataRequest m = INFERENCE__MODEL_METADATA_REQUEST__INIT;
-    m.name = (char *)call->model;
-    m.version = (char *)version;
-    struct unary *u = unary_new(t, call, METHOD_PREFIX "ModelMetadata", err);
+    const struct grpc_kind *k = &grpc_kinds[TRITON_CALL_MODEL_METADATA];
+    struct unary *u = unary_new(t, call, k->method, err);
     if (!u)
         return -1;
     u->complete = complete_generate_meta;
@@ -1480,7 +972,7 @@ static int submit_generate(struct gt *t, struct triton_call *call, struct triton
         unary_free(u);
         return triton_fail(err, TRITON_NO_MEMORY, "out of memory starting generate");
     }
-    if (grpc_wire_pack(&m.base, &u->send, err) < 0 || unary_start(u, err) < 0) {
+    if (k->encode(call, &u->send, err) < 0 || unary_start(u, err) < 0) {
         u->call = NULL;
         unary_free(u);
         return -1;
@@ -1498,15 +990,13 @@ static int grpc_submit(struct triton_client *c, struct triton_call *call, struct
     if (t->closing)
         return triton_fail(err, TRITON_CANCELLED, "the client is closing");
     call->transport_state = NULL;
-    if (call->kind == TRITON_CALL_GENERATE || call->kind == TRITON_CALL_GENERATE_STREAM)
+    const struct grpc_kind *k = &grpc_kinds[call->kind];
+    if (k->generate)
         return submit_generate(t, call, err);
-    const char *method = method_of(call->kind);
-    if (!method)
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "unknown call kind %d", (int)call->kind);
     grpc_byte_buffer *bb;
-    if (build_request(call, &bb, err) < 0)
+    if (k->encode(call, &bb, err) < 0)
         return -1;
-    struct unary *u = unary_new(t, call, method, err);
+    struct unary *u = unary_new(t, call, k->method, err);
     if (!u) {
         grpc_byte_buffer_destroy(bb);
         return -1;

@@ -31,6 +31,7 @@
 #include <zlib.h>
 
 #include "client/client.h"
+#include "http/http_kinds.h"
 #include "wire/reply_block.h"
 #include "wire/http_infer.h"
 #include "wire/json_num.h"
@@ -188,22 +189,6 @@ enum triton_code triton_http_status_code(long status)
     return TRITON_UNKNOWN;
 }
 
-/* Percent-encodes a path segment or query component. */
-static void put_escaped(struct wire_jbuf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            wire_jbuf_putc(b, (char)c);
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            wire_jbuf_put(b, e, 3);
-        }
-    }
-}
-
 static bool header_text_ok(const char *s)
 {
     for (; *s; s++)
@@ -223,295 +208,19 @@ static int check_header(const struct triton_kv *kv, struct triton_error *err)
     return 0;
 }
 
-/* ---- paths and bodies --------------------------------------------------------------- */
+/* ---- request ------------------------------------------------------------------------ */
 
-static bool has(const char *s)
-{
-    return s && *s;
-}
-
-/* /v2/models/NAME[/versions/V] */
-static void put_model_path(struct wire_jbuf *b, const struct triton_call *call)
-{
-    wire_jbuf_puts(b, "/v2/models/");
-    put_escaped(b, call->model);
-    if (has(call->version)) {
-        wire_jbuf_puts(b, "/versions/");
-        put_escaped(b, call->version);
-    }
-}
-
-static int need_model(const struct triton_call *call, struct triton_error *err)
-{
-    if (!has(call->model))
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "%s needs a model name",
-                           triton_call_kind_name(call->kind));
-    return 0;
-}
-
-static char *print_json(const cJSON *j, struct triton_error *err)
-{
-    char *s = cJSON_PrintUnformatted(j);
-    if (!s)
-        triton_fail(err, TRITON_NO_MEMORY, "out of memory writing a request body");
-    return s;
-}
-
-/* Body of load_model: {"parameters": {"config": "...", "file:...": "<base64>"}} */
-static char *load_body(const struct triton_call *call, struct triton_error *err)
-{
-    if (!call->config_json && call->n_files == 0)
-        return NULL;
-    if (call->n_files && !call->config_json) {
-        triton_fail(err, TRITON_INVALID_ARGUMENT,
-                    "load_model: files can only be given together with a config");
-        return NULL;
-    }
-    struct wire_jbuf b;
-    wire_jbuf_init(&b, 256, 0);
-    wire_jbuf_puts(&b, "{\"parameters\":{\"config\":");
-    wire_jbuf_string(&b, call->config_json, strlen(call->config_json), false);
-    for (size_t i = 0; i < call->n_files; i++) {
-        const struct triton_bytes *f = &call->files[i];
-        if (!has(f->key) || strncmp(f->key, "file:", 5) != 0) {
-            wire_jbuf_free(&b);
-            triton_fail(err, TRITON_INVALID_ARGUMENT,
-                        "load_model: file names must read \"file:<version>/<name>\", got '%s'",
-                        f->key ? f->key : "");
-            return NULL;
-        }
-        size_t n;
-        char *b64 = wire_base64(f->data, f->len, &n);
-        if (!b64) {
-            wire_jbuf_free(&b);
-            triton_fail(err, TRITON_NO_MEMORY, "out of memory encoding model file '%s'", f->key);
-            return NULL;
-        }
-        wire_jbuf_putc(&b, ',');
-        wire_jbuf_string(&b, f->key, strlen(f->key), false);
-        wire_jbuf_putc(&b, ':');
-        wire_jbuf_put(&b, "\"", 1);
-        wire_jbuf_put(&b, b64, n);
-        wire_jbuf_put(&b, "\"", 1);
-        free(b64);
-    }
-    wire_jbuf_puts(&b, "}}");
-    char *s = wire_jbuf_take(&b, NULL);
-    if (!s)
-        triton_fail(err, TRITON_NO_MEMORY, "out of memory writing the load_model body");
-    return s;
-}
-
-/* Fills task->url, post and the JSON body for the call's kind. */
+/* The URL, method and JSON or infer body of the call (http_kinds.c). */
 static int prepare_request(struct http_task *t, struct triton_error *err)
 {
-    const struct triton_call *call = t->call;
-    struct http_client *hc = t->hc;
-    struct wire_jbuf u;
-    wire_jbuf_init(&u, 128, 0);
-    wire_jbuf_puts(&u, hc->base);
-    int rc = 0;
+    t->post = http_kinds[t->call->kind].method == HTTP_POST;
+    return http_encode(t->call, t->hc->base, &t->url, &t->json_body, &t->infer, err);
+}
 
-    switch (call->kind) {
-    case TRITON_CALL_SERVER_LIVE:
-        wire_jbuf_puts(&u, "/v2/health/live");
-        break;
-    case TRITON_CALL_SERVER_READY:
-        wire_jbuf_puts(&u, "/v2/health/ready");
-        break;
-    case TRITON_CALL_SERVER_METADATA:
-        wire_jbuf_puts(&u, "/v2");
-        break;
-    case TRITON_CALL_MODEL_READY:
-    case TRITON_CALL_MODEL_METADATA:
-    case TRITON_CALL_MODEL_CONFIG:
-        if ((rc = need_model(call, err)) < 0)
-            break;
-        put_model_path(&u, call);
-        if (call->kind == TRITON_CALL_MODEL_READY)
-            wire_jbuf_puts(&u, "/ready");
-        else if (call->kind == TRITON_CALL_MODEL_CONFIG)
-            wire_jbuf_puts(&u, "/config");
-        break;
-    case TRITON_CALL_REPOSITORY_INDEX:
-        wire_jbuf_puts(&u, "/v2/repository/index");
-        t->post = true;
-        if (call->flag && !(t->json_body = strdup("{\"ready\":true}")))
-            rc = triton_fail(err, TRITON_NO_MEMORY, "out of memory");
-        break;
-    case TRITON_CALL_LOAD_MODEL:
-    case TRITON_CALL_UNLOAD_MODEL:
-        if ((rc = need_model(call, err)) < 0)
-            break;
-        wire_jbuf_puts(&u, "/v2/repository/models/");
-        put_escaped(&u, call->model);
-        t->post = true;
-        if (call->kind == TRITON_CALL_LOAD_MODEL) {
-            wire_jbuf_puts(&u, "/load");
-            struct triton_error sub = {0};
-            t->json_body = load_body(call, &sub);
-            if (sub.code != TRITON_OK)
-                rc = triton_fail(err, sub.code, "%s", sub.message);
-        } else {
-            wire_jbuf_puts(&u, "/unload");
-            const char *body = call->flag ? "{\"parameters\":{\"unload_dependents\":true}}"
-                                          : "{\"parameters\":{\"unload_dependents\":false}}";
-            if (!(t->json_body = strdup(body)))
-                rc = triton_fail(err, TRITON_NO_MEMORY, "out of memory");
-        }
-        break;
-    case TRITON_CALL_STATISTICS:
-        if (has(call->model))
-            put_model_path(&u, call);
-        else
-            wire_jbuf_puts(&u, "/v2/models");
-        wire_jbuf_puts(&u, "/stats");
-        break;
-    case TRITON_CALL_TRACE_SETTINGS:
-    case TRITON_CALL_UPDATE_TRACE_SETTINGS:
-        if (has(call->model)) {
-            wire_jbuf_puts(&u, "/v2/models/");
-            put_escaped(&u, call->model);
-            wire_jbuf_puts(&u, "/trace/setting");
-        } else {
-            wire_jbuf_puts(&u, "/v2/trace/setting");
-        }
-        if (call->kind == TRITON_CALL_UPDATE_TRACE_SETTINGS) {
-            t->post = true;
-            if (!call->settings)
-                rc = triton_fail(err, TRITON_INVALID_ARGUMENT,
-                                 "update_trace_settings needs settings");
-            else if (!(t->json_body = print_json(call->settings, err)))
-                rc = -1;
-        }
-        break;
-    case TRITON_CALL_LOG_SETTINGS:
-    case TRITON_CALL_UPDATE_LOG_SETTINGS:
-        wire_jbuf_puts(&u, "/v2/logging");
-        if (call->kind == TRITON_CALL_UPDATE_LOG_SETTINGS) {
-            t->post = true;
-            if (!call->settings)
-                rc =
-                    triton_fail(err, TRITON_INVALID_ARGUMENT, "update_log_settings needs settings");
-            else if (!(t->json_body = print_json(call->settings, err)))
-                rc = -1;
-        }
-        break;
-    case TRITON_CALL_SYSTEM_SHM_STATUS:
-    case TRITON_CALL_SYSTEM_SHM_REGISTER:
-    case TRITON_CALL_SYSTEM_SHM_UNREGISTER:
-    case TRITON_CALL_CUDA_SHM_STATUS:
-    case TRITON_CALL_CUDA_SHM_REGISTER:
-    case TRITON_CALL_CUDA_SHM_UNREGISTER: {
-        bool cuda = call->kind >= TRITON_CALL_CUDA_SHM_STATUS;
-        bool reg = call->kind == TRITON_CALL_SYSTEM_SHM_REGISTER ||
-                   call->kind == TRITON_CALL_CUDA_SHM_REGISTER;
-        wire_jbuf_puts(&u, cuda ? "/v2/cudasharedmemory" : "/v2/systemsharedmemory");
-        if (reg && !has(call->region)) {
-            rc = triton_fail(err, TRITON_INVALID_ARGUMENT, "%s needs a region name",
-                             triton_call_kind_name(call->kind));
-            break;
-        }
-        if (has(call->region)) {
-            wire_jbuf_puts(&u, "/region/");
-            put_escaped(&u, call->region);
-        }
-        if (call->kind == TRITON_CALL_SYSTEM_SHM_STATUS ||
-            call->kind == TRITON_CALL_CUDA_SHM_STATUS) {
-            wire_jbuf_puts(&u, "/status");
-            break;
-        }
-        t->post = true;
-        if (!reg) {
-            wire_jbuf_puts(&u, "/unregister");
-            break;
-        }
-        wire_jbuf_puts(&u, "/register");
-        struct wire_jbuf b;
-        wire_jbuf_init(&b, 128, 0);
-        if (cuda) {
-            size_t n;
-            char *b64 = wire_base64(call->raw_handle, call->raw_handle_len, &n);
-            if (!b64 || !call->raw_handle) {
-                free(b64);
-                wire_jbuf_free(&b);
-                rc = triton_fail(err, call->raw_handle ? TRITON_NO_MEMORY : TRITON_INVALID_ARGUMENT,
-                                 "register_cuda_shared_memory needs a raw handle");
-                break;
-            }
-            wire_jbuf_puts(&b, "{\"raw_handle\":{\"b64\":\"");
-            wire_jbuf_put(&b, b64, n);
-            free(b64);
-            wire_jbuf_puts(&b, "\"},\"device_id\":");
-            wire_jbuf_int64(&b, call->device_id);
-        } else {
-            if (!call->key) {
-                wire_jbuf_free(&b);
-                rc = triton_fail(err, TRITON_INVALID_ARGUMENT,
-                                 "register_system_shared_memory needs a key");
-                break;
-            }
-            wire_jbuf_puts(&b, "{\"key\":");
-            wire_jbuf_string(&b, call->key, strlen(call->key), false);
-            wire_jbuf_puts(&b, ",\"offset\":");
-            wire_jbuf_uint64(&b, call->offset);
-        }
-        wire_jbuf_puts(&b, ",\"byte_size\":");
-        wire_jbuf_uint64(&b, call->byte_size);
-        wire_jbuf_putc(&b, '}');
-        if (!(t->json_body = wire_jbuf_take(&b, NULL)))
-            rc = triton_fail(err, TRITON_NO_MEMORY, "out of memory");
-        break;
-    }
-    case TRITON_CALL_INFER: {
-        const struct triton_infer_request *req = call->infer;
-        if (!req || !has(req->model)) {
-            rc = triton_fail(err, TRITON_INVALID_ARGUMENT, "infer needs a request with a model");
-            break;
-        }
-        wire_jbuf_puts(&u, "/v2/models/");
-        put_escaped(&u, req->model);
-        if (has(req->version)) {
-            wire_jbuf_puts(&u, "/versions/");
-            put_escaped(&u, req->version);
-        }
-        wire_jbuf_puts(&u, "/infer");
-        t->post = true;
-        rc = wire_http_infer_request_build(req, &t->infer, err);
-        break;
-    }
-    case TRITON_CALL_GENERATE:
-    case TRITON_CALL_GENERATE_STREAM:
-        if ((rc = need_model(call, err)) < 0)
-            break;
-        put_model_path(&u, call);
-        wire_jbuf_puts(&u, call->kind == TRITON_CALL_GENERATE ? "/generate" : "/generate_stream");
-        t->post = true;
-        if (!(t->json_body = call->settings ? print_json(call->settings, err) : strdup("{}")))
-            rc = triton_fail(err, TRITON_NO_MEMORY, "out of memory");
-        break;
-    default:
-        rc = triton_fail(err, TRITON_INVALID_ARGUMENT, "unknown call kind %d", (int)call->kind);
-    }
-    for (size_t i = 0; rc == 0 && i < call->n_query; i++) {
-        const struct triton_kv *q = &call->query[i];
-        if (!has(q->key)) {
-            rc =
-                triton_fail(err, TRITON_INVALID_ARGUMENT, "query parameter %zu has no name", i + 1);
-            break;
-        }
-        wire_jbuf_putc(&u, i == 0 ? '?' : '&');
-        put_escaped(&u, q->key);
-        wire_jbuf_putc(&u, '=');
-        put_escaped(&u, q->value ? q->value : "");
-    }
-    if (rc < 0) {
-        wire_jbuf_free(&u);
-        return -1;
-    }
-    if (!(t->url = wire_jbuf_take(&u, NULL)))
-        return triton_fail(err, TRITON_NO_MEMORY, "out of memory building a URL");
-    return 0;
+/* Whether the call's reply is a stream of events (generate_stream). */
+static bool wants_events(const struct triton_call *call)
+{
+    return triton_call_info(call->kind)->reply == TRITON_REPLY_EVENTS;
 }
 
 /* Compresses the pieces into one block (gzip or zlib-wrapped deflate, as HTTP's
@@ -575,12 +284,11 @@ static int compress_body(struct http_task *t, struct triton_error *err)
     return 0;
 }
 
-/* Only infer bodies are compressed: Triton decompresses nothing else (its
- * other endpoints parse the body as JSON as it comes, and generate refuses any
- * Content-Encoding but identity), as tritonclient compresses only infer. */
+/* Only bodies Triton decompresses are compressed (http_kinds.h), as
+ * tritonclient compresses only infer. */
 static bool compresses(const struct http_task *t)
 {
-    return t->call->kind == TRITON_CALL_INFER && t->total > 0 &&
+    return http_kinds[t->call->kind].compressible && t->total > 0 &&
            t->hc->compression != ENCODING_NONE;
 }
 
@@ -589,7 +297,7 @@ static int prepare_body_and_headers(struct http_task *t, struct triton_error *er
 {
     struct http_client *hc = t->hc;
     const struct triton_call *call = t->call;
-    if (call->kind == TRITON_CALL_INFER) {
+    if (t->infer.n_pieces) {
         t->pieces = t->infer.pieces;
         t->n_pieces = t->infer.n_pieces;
         t->total = t->infer.total;
@@ -644,12 +352,11 @@ static int prepare_body_and_headers(struct http_task *t, struct triton_error *er
     }
     int k = 0;
     if (t->post) {
-        const char *ct = call->kind == TRITON_CALL_INFER && t->infer.binary
-                             ? "Content-Type: application/octet-stream"
-                             : "Content-Type: application/json";
+        const char *ct = t->infer.binary ? "Content-Type: application/octet-stream"
+                                         : "Content-Type: application/json";
         t->nodes[k++].data = (char *)ct;
     }
-    if (call->kind == TRITON_CALL_INFER && t->infer.binary) {
+    if (t->infer.binary) {
         snprintf(t->ihcl_line, sizeof(t->ihcl_line), "Inference-Header-Content-Length: %zu",
                  t->infer.json_len);
         t->nodes[k++].data = t->ihcl_line;
@@ -841,7 +548,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
     if (t->cancelled)
         return 0;
     triton_call_activity(t->call);
-    if (t->call->kind == TRITON_CALL_GENERATE_STREAM && t->status == 200 && t->event_stream) {
+    if (wants_events(t->call) && t->status == 200 && t->event_stream) {
         if (!t->sse_started) {
             wire_sse_init(&t->sse, t->hc->max_response_size, deliver_event, t);
             t->sse_started = true;
@@ -1053,21 +760,50 @@ static void free_body_ctx(void *ctx, void *data)
     reply_block_recycle(data, (size_t)(uintptr_t)ctx);
 }
 
-/* Builds the reply of a transfer that ended with an HTTP response. */
+/* An infer reply: the body becomes the buffer that output tensors view. */
+static void infer_reply(struct http_task *t, struct triton_reply *reply, struct triton_error *err)
+{
+    const char *data = t->body ? t->body + t->pad : "";
+    size_t hl = WIRE_NO_HEADER_LENGTH;
+    if (t->stream_err.code != TRITON_OK) {
+        *err = t->stream_err;
+        return;
+    }
+    if (t->has_ihcl) {
+        if (t->ihcl > t->len) {
+            triton_fail(err, TRITON_PROTOCOL,
+                        "Inference-Header-Content-Length is %zu but the body has only %zu "
+                        "bytes",
+                        t->ihcl, t->len);
+            return;
+        }
+        hl = t->ihcl;
+    }
+    struct tensor_buffer *owner = NULL;
+    if (t->body) {
+        owner = tensor_buffer_wrap(t->body, t->pad + t->len, free_body_ctx,
+                                   (void *)(uintptr_t)t->cap, err);
+        if (!owner)
+            return;
+        t->body = NULL; /* the owner frees it once no output needs it */
+    }
+    wire_http_infer_parse(data, t->len, hl, owner, &reply->result, err);
+    if (owner)
+        tensor_buffer_unref(owner);
+}
+
+/* Builds the reply of a transfer that ended with an HTTP response, as the
+ * kind's reply shape says. */
 static void http_reply(struct http_task *t, struct triton_reply *reply, struct triton_error *err)
 {
     struct triton_call *call = t->call;
+    enum triton_reply_shape shape = triton_call_info(call->kind)->reply;
     const char *what = triton_call_kind_name(call->kind);
     const char *data = t->body ? t->body + t->pad : "";
-    switch (call->kind) {
-    case TRITON_CALL_SERVER_LIVE:
-    case TRITON_CALL_SERVER_READY:
-    case TRITON_CALL_MODEL_READY:
+    if (shape == TRITON_REPLY_BOOLEAN) {
         /* Triton answers "not ready" with 400; clients read any answer as a boolean */
         reply->boolean = t->status == 200;
         return;
-    default:
-        break;
     }
     if (t->status < 200 || t->status > 299) {
         char text[400];
@@ -1080,50 +816,14 @@ static void http_reply(struct http_task *t, struct triton_reply *reply, struct t
         err->status = (int)t->status;
         return;
     }
-    switch (call->kind) {
-    case TRITON_CALL_LOAD_MODEL:
-    case TRITON_CALL_UNLOAD_MODEL:
-    case TRITON_CALL_SYSTEM_SHM_REGISTER:
-    case TRITON_CALL_SYSTEM_SHM_UNREGISTER:
-    case TRITON_CALL_CUDA_SHM_REGISTER:
-    case TRITON_CALL_CUDA_SHM_UNREGISTER:
+    if (shape == TRITON_REPLY_EMPTY)
         return;
-    case TRITON_CALL_GENERATE_STREAM:
-        if (t->sse_started || t->event_stream)
-            return; /* the events went out as they came */
-        break;      /* a plain JSON reply: hand it over as one event below */
-    case TRITON_CALL_INFER: {
-        size_t hl = WIRE_NO_HEADER_LENGTH;
-        if (t->stream_err.code != TRITON_OK) {
-            *err = t->stream_err;
-            return;
-        }
-        if (t->has_ihcl) {
-            if (t->ihcl > t->len) {
-                triton_fail(err, TRITON_PROTOCOL,
-                            "Inference-Header-Content-Length is %zu but the body has only %zu "
-                            "bytes",
-                            t->ihcl, t->len);
-                return;
-            }
-            hl = t->ihcl;
-        }
-        struct tensor_buffer *owner = NULL;
-        if (t->body) {
-            owner = tensor_buffer_wrap(t->body, t->pad + t->len, free_body_ctx,
-                                       (void *)(uintptr_t)t->cap, err);
-            if (!owner)
-                return;
-            t->body = NULL; /* the owner frees it once no output needs it */
-        }
-        wire_http_infer_parse(data, t->len, hl, owner, &reply->result, err);
-        if (owner)
-            tensor_buffer_unref(owner);
+    if (shape == TRITON_REPLY_RESULT) {
+        infer_reply(t, reply, err);
         return;
     }
-    default:
-        break;
-    }
+    if (shape == TRITON_REPLY_EVENTS && (t->sse_started || t->event_stream))
+        return; /* the events went out as they came; a plain JSON reply is the one event */
     if (t->len == 0) {
         triton_fail(err, TRITON_PROTOCOL, "%s: the server sent an empty reply", what);
         return;
@@ -1165,7 +865,7 @@ static void task_done(struct triton_loop_curl_task *base, CURLcode rc)
               hc->log_base, t->url + hc->base_len, t->status, t->len, (double)us / 1000.0,
               err.code ? ", error: " : "", err.code ? err.message : "");
     }
-    if (call->kind == TRITON_CALL_GENERATE_STREAM && !err.code && reply.json) {
+    if (wants_events(call) && !err.code && reply.json) {
         /* a 200 reply that was not an event stream: deliver it as the one event */
         triton_call_finish(call, &reply, NULL, false);
         cJSON_Delete(reply.json);
