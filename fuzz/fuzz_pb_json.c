@@ -5,7 +5,8 @@
  * Input: a selector byte (which reply message the bytes are, mod the table
  * below), then the message bytes. What protobuf-c unpacks is converted with
  * pb_json_http_shape (the per-reply reshaping) and with the generic conversion,
- * with and without defaults; each tree is printed, which walks all of it.
+ * with and without defaults; each tree is printed, which walks all of it, and
+ * must read back as what was printed.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "support.h"
 #include "proto/grpc_service.pb-c.h"
+#include "wire/json.h"
 #include "wire/pb_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -50,14 +52,21 @@ static void print_and_free(cJSON *j, const struct triton_error *err, const char 
             fuzz_fail("%s failed without an error message", what);
         return;
     }
-    char *text = cJSON_PrintUnformatted(j);
+    size_t n, n2;
+    char *text = wire_json_print(j, &n);
     if (!text)
-        fuzz_fail("%s gave a tree cJSON cannot print", what);
-    /* what we print must read back: a tree with an invalid string or number
-     * would reach Lua as a value HTTP could never have produced */
-    cJSON *back = cJSON_Parse(text);
+        fuzz_fail("%s gave a tree that does not print", what);
+    /* what we print must read back, and print the same again: a tree with an
+     * invalid string or an inexact number would reach Lua as a value HTTP
+     * could never have produced */
+    struct triton_error perr = {0};
+    cJSON *back = wire_json_parse(text, n, &perr);
     if (!back)
-        fuzz_fail("%s printed JSON that does not parse: %.200s", what, text);
+        fuzz_fail("%s printed JSON that does not parse (%s): %.200s", what, perr.message, text);
+    char *again = wire_json_print(back, &n2);
+    if (!again || n != n2 || memcmp(text, again, n) != 0)
+        fuzz_fail("%s printed JSON that reads back different: %.200s", what, text);
+    free(again);
     cJSON_Delete(back);
     free(text);
     cJSON_Delete(j);

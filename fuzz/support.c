@@ -2,6 +2,7 @@
  * support.c: see support.h.
  */
 #include "support.h"
+#include "wire/json.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -138,7 +139,7 @@ static void touch_json(const cJSON *j)
 {
     if (!j)
         return;
-    char *text = cJSON_PrintUnformatted(j);
+    char *text = wire_json_print(j, NULL);
     if (text)
         sink += strlen(text);
     free(text);

@@ -1,7 +1,7 @@
 /*
- * test_http_wire.c: the HTTP wire code without a server: JSON number and string
- * emission, classification strings, the server-sent-events parser, infer
- * request bodies and infer replies, most of them hostile.
+ * test_http_wire.c: the HTTP wire code without a server: classification
+ * strings, the server-sent-events parser, infer request bodies and infer
+ * replies, most of them hostile. (JSON itself: tests/test_json.c.)
  */
 #include <math.h>
 #include <stdint.h>
@@ -14,90 +14,8 @@
 #include "http/http.h"
 #include "wire/classification.h"
 #include "wire/http_infer.h"
-#include "wire/json_num.h"
+#include "wire/json.h"
 #include "wire/sse.h"
-
-/* ---- json_num ------------------------------------------------------------------ */
-
-static void test_numbers(void)
-{
-    char b[WIRE_JSON_NUM_MAX];
-    wire_json_fmt_int64(b, INT64_MIN);
-    CHECK_STR(b, "-9223372036854775808");
-    wire_json_fmt_int64(b, INT64_MAX);
-    CHECK_STR(b, "9223372036854775807");
-    wire_json_fmt_uint64(b, UINT64_MAX);
-    CHECK_STR(b, "18446744073709551615");
-    wire_json_fmt_int64(b, 0);
-    CHECK_STR(b, "0");
-    wire_json_fmt_double(b, 1.0, true);
-    CHECK_STR(b, "1.0");
-    wire_json_fmt_double(b, 1.0, false);
-    CHECK_STR(b, "1");
-    wire_json_fmt_double(b, 0.1, true);
-    CHECK_STR(b, "0.1");
-    wire_json_fmt_double(b, 1e300, true);
-    CHECK_STR(b, "1e+300");
-    wire_json_fmt_double(b, -2.5, true);
-    CHECK_STR(b, "-2.5");
-    CHECK(wire_json_fmt_double(b, NAN, true) == 0);
-    CHECK(wire_json_fmt_double(b, INFINITY, false) == 0);
-    wire_json_fmt_float(b, 0.1f);
-    CHECK_STR(b, "0.1");
-    wire_json_fmt_double(b, 0.1 + 0.2, false);
-    CHECK(strtod(b, NULL) == 0.1 + 0.2);
-
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "d", wire_json_raw_double(2.0));
-    cJSON_AddItemToObject(o, "i", wire_json_raw_int64(INT64_MAX));
-    cJSON_AddItemToObject(o, "u", wire_json_raw_uint64(UINT64_MAX));
-    CHECK(wire_json_raw_double(NAN) == NULL);
-    char *s = cJSON_PrintUnformatted(o);
-    CHECK_STR(s, "{\"d\":2.0,\"i\":9223372036854775807,\"u\":18446744073709551615}");
-    cJSON_free(s);
-    cJSON_Delete(o);
-}
-
-static void test_jbuf(void)
-{
-    struct wire_jbuf b;
-    wire_jbuf_init(&b, 0, 0);
-    CHECK(wire_jbuf_string(&b, "a\"b\\c\n\0\x01\xc3\xa9", 10, true) == 0);
-    char *s = wire_jbuf_take(&b, NULL);
-    CHECK_STR(s, "\"a\\\"b\\\\c\\n\\u0000\\u0001\xc3\xa9\"");
-    free(s);
-
-    wire_jbuf_init(&b, 0, 0);
-    CHECK(wire_jbuf_string(&b, "\xff", 1, true) < 0);         /* not UTF-8 */
-    CHECK(wire_jbuf_string(&b, "\xc3", 1, true) < 0);         /* truncated sequence */
-    CHECK(wire_jbuf_string(&b, "\xed\xa0\x80", 3, true) < 0); /* surrogate */
-    CHECK(wire_jbuf_string(&b, "\xc0\xaf", 2, true) < 0);     /* overlong */
-    CHECK(wire_jbuf_string(&b, "\xf0\x9f\x98\x80", 4, true) == 0);
-    wire_jbuf_free(&b);
-
-    /* the ceiling: one byte of text and its NUL fit in 2, two bytes do not */
-    wire_jbuf_init(&b, 0, 2);
-    wire_jbuf_putc(&b, 'x');
-    CHECK(!wire_jbuf_failed(&b));
-    wire_jbuf_putc(&b, 'y');
-    CHECK(wire_jbuf_failed(&b));
-    CHECK(wire_jbuf_take(&b, NULL) == NULL);
-
-    size_t n;
-    char *e = wire_base64("foobar", 6, &n);
-    CHECK_STR(e, "Zm9vYmFy");
-    free(e);
-    e = wire_base64("fooba", 5, &n);
-    CHECK_STR(e, "Zm9vYmE=");
-    free(e);
-    e = wire_base64("f", 1, &n);
-    CHECK_STR(e, "Zg==");
-    free(e);
-    e = wire_base64("", 0, &n);
-    CHECK_STR(e, "");
-    CHECK(n == 0);
-    free(e);
-}
 
 /* ---- classification -------------------------------------------------------------- */
 
@@ -379,7 +297,7 @@ static void test_request_json_and_errors(void)
                          "\"shared_memory_byte_size\":8,\"shared_memory_offset\":4}"));
     CHECK(strstr(r.json, "{\"name\":\"O\",\"parameters\":{\"shared_memory_region\":\"o\","
                          "\"shared_memory_byte_size\":16}}"));
-    cJSON *parsed = cJSON_Parse(r.json);
+    cJSON *parsed = wire_json_parse(r.json, r.json_len, NULL);
     CHECK(parsed != NULL);
     cJSON_Delete(parsed);
     wire_http_request_free(&r);
@@ -517,8 +435,7 @@ static void test_reply_json(void)
         "{\"name\":\"F32\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[0.25]},"
         "{\"name\":\"F64\",\"datatype\":\"FP64\",\"shape\":[1],\"data\":[1e300]},"
         "{\"name\":\"S\",\"datatype\":\"BYTES\",\"shape\":[2],\"data\":[\"a\",\"\"]},"
-        "{\"name\":\"E\",\"datatype\":\"FP32\",\"shape\":[0,3],\"data\":[]},"
-        "{\"name\":\"Q\",\"datatype\":\"QUANTUM\",\"shape\":[1],\"data\":[1]}]}";
+        "{\"name\":\"E\",\"datatype\":\"FP32\",\"shape\":[0,3],\"data\":[]}]}";
     struct triton_infer_result *r;
     struct triton_error err = {0};
     CHECK(wire_http_infer_parse(json, strlen(json), WIRE_NO_HEADER_LENGTH, NULL, &r, &err) == 0);
@@ -526,7 +443,7 @@ static void test_reply_json(void)
         fprintf(stderr, "%s\n", err.message);
         return;
     }
-    CHECK(r->n_outputs == 14 && r->id == NULL);
+    CHECK(r->n_outputs == 13 && r->id == NULL);
     struct triton_infer_output *o = r->outputs;
     CHECK(((uint8_t *)tensor_elem_ptr(&o[0].tensor, 0))[0] == 1);
     CHECK(((uint8_t *)tensor_elem_ptr(&o[1].tensor, 0))[1] == 255);
@@ -542,8 +459,6 @@ static void test_reply_json(void)
     const struct tensor_str *s = tensor_elem_ptr(&o[11].tensor, 0);
     CHECK(s[0].len == 1 && s[0].ptr[0] == 'a' && s[1].len == 0);
     CHECK(o[12].has_data && tensor_numel(&o[12].tensor) == 0);
-    CHECK(o[13].dtype == TENSOR_INVALID && !o[13].has_data);
-    CHECK_STR(o[13].datatype, "QUANTUM");
     triton_infer_result_free(r);
 }
 
@@ -565,15 +480,16 @@ static void expect_bad_reply(const char *json, const void *bin, size_t bin_len, 
 
 #define BAD(json, bin, n, hl, part) expect_bad_reply(json, bin, n, hl, part, __LINE__)
 
-/* JSON BYTES elements keep their NUL bytes, escaped or raw, whatever else the
- * header holds around them (keys, parameters, nesting, escapes, surrogates). */
+/* JSON BYTES elements keep their NUL bytes, whatever else the header holds
+ * around them (keys, parameters, nesting, escapes, surrogates). A raw zero
+ * byte in a string is not JSON (control characters must be escaped). */
 static void test_reply_json_nul(void)
 {
     static const char json[] =
         "{\"model_name\":\"m\\u0000x\",\"parameters\":{\"k\\\"\":[\"\\u0000\",{\"a\":\"b\"}]},"
         "\"outputs\":[{\"name\":\"S\",\"datatype\":\"BYTES\",\"shape\":[2,2],"
         "\"data\":[[\"a\\u0000b\",\"\\\\u0000\"],[\"\\ud83d\\ude00\\u0000\\u00e9\",\"r\\u0000\"]]},"
-        "{\"name\":\"T\",\"datatype\":\"BYTES\",\"shape\":[1],\"data\":[\"x\0y\"]}]}";
+        "{\"name\":\"T\",\"datatype\":\"BYTES\",\"shape\":[1],\"data\":[\"x\\u0000y\"]}]}";
     struct triton_infer_result *r;
     struct triton_error err = {0};
     CHECK(wire_http_infer_parse(json, sizeof json - 1, WIRE_NO_HEADER_LENGTH, NULL, &r, &err) == 0);
@@ -589,7 +505,20 @@ static void test_reply_json_nul(void)
     CHECK(s[3].len == 2 && memcmp(s[3].ptr, "r\0", 2) == 0);
     s = tensor_elem_ptr(&r->outputs[1].tensor, 0);
     CHECK(s[0].len == 3 && memcmp(s[0].ptr, "x\0y", 3) == 0);
+    size_t len;
+    const char *k =
+        wire_json_string(cJSON_GetArrayItem(cJSON_GetObjectItem(r->parameters, "k\""), 0), &len);
+    CHECK(k && len == 1 && k[0] == '\0');
     triton_infer_result_free(r);
+
+    static const char raw[] = "{\"outputs\":[{\"name\":\"T\",\"datatype\":\"BYTES\","
+                              "\"shape\":[1],\"data\":[\"x\0y\"]}]}";
+    r = (void *)1;
+    CHECK(wire_http_infer_parse(raw, sizeof raw - 1, WIRE_NO_HEADER_LENGTH, NULL, &r, &err) < 0);
+    CHECK(r == NULL);
+    CHECK_ERR(err, TRITON_PROTOCOL,
+              "infer reply is not valid JSON: control character in string at byte 66 "
+              "(found byte 0x00)");
 }
 
 static void test_reply_hostile(void)
@@ -597,7 +526,18 @@ static void test_reply_hostile(void)
     const char *ok = "{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[2],"
                      "\"parameters\":{\"binary_data_size\":8}}]}";
     char zeros[64] = {0};
-    BAD("{\"outputs\":", NULL, 0, 0, "not valid JSON");
+    BAD("{\"outputs\":", NULL, 0, 0,
+        "infer reply is not valid JSON: value expected at byte 12 (end of input)");
+    BAD("\f{}", NULL, 0, 0,
+        "infer reply is not valid JSON: unexpected character at byte 1 (found byte 0x0C)");
+    BAD("{}x", NULL, 0, 0,
+        "infer reply is not valid JSON: trailing characters after the value at byte 3 (found 'x')");
+    /* an output of a datatype this client does not know, binary or JSON */
+    BAD("{\"outputs\":[{\"name\":\"Q\",\"datatype\":\"FP128\",\"shape\":[1],"
+        "\"parameters\":{\"binary_data_size\":16}}]}",
+        zeros, 16, 0, "output 'Q' has datatype 'FP128', which this client does not know");
+    BAD("{\"outputs\":[{\"name\":\"Q\",\"datatype\":\"QUANTUM\",\"shape\":[1],\"data\":[1]}]}",
+        NULL, 0, 0, "output 'Q' has datatype 'QUANTUM', which this client does not know");
     BAD("[1,2]", NULL, 0, 0, "not a JSON object");
     BAD("{\"outputs\":{}}", NULL, 0, 0, "\"outputs\" is not an array");
     BAD("", NULL, 0, WIRE_NO_HEADER_LENGTH, "empty JSON header");
@@ -705,13 +645,13 @@ static void test_reply_hostile(void)
 /* One line describing a parse result, for comparing two parses. */
 static void describe_reply(const struct triton_infer_result *r, char *out, size_t cap)
 {
-    char *params = cJSON_PrintUnformatted(r->parameters);
+    char *params = wire_json_print(r->parameters, NULL);
     size_t k = (size_t)snprintf(out, cap, "%s|%s|%s|%s", r->model_name, r->model_version,
                                 r->id ? r->id : "(none)", params ? params : "?");
     free(params);
     for (size_t i = 0; i < r->n_outputs && k < cap; i++) {
         const struct triton_infer_output *o = &r->outputs[i];
-        char *op = cJSON_PrintUnformatted(o->parameters);
+        char *op = wire_json_print(o->parameters, NULL);
         k += (size_t)snprintf(out + k, cap - k, "|%s:%s:%d:%d", o->name, o->datatype, (int)o->dtype,
                               o->ndim);
         for (int d = 0; d < o->ndim && k < cap; d++)
@@ -726,11 +666,10 @@ static void describe_reply(const struct triton_infer_result *r, char *out, size_
     }
 }
 
-/* The usual reply header is read without cJSON and anything else with it:
- * each pair below is the same reply once in the usual form and once with
- * something only the cJSON path reads (escapes, unknown keys, non-integer
- * spellings of integers, blanks of other kinds), and both must give the same. */
-static void test_reply_fast_and_cjson_agree(void)
+/* Each pair below is the same reply once in the usual form and once spelled
+ * otherwise (escapes, unknown keys, non-integer spellings of integers, blanks,
+ * repeated keys): both must give the same. */
+static void test_reply_spellings_agree(void)
 {
     int32_t v[4] = {1, 2, 3, -4};
     static const struct {
@@ -747,17 +686,18 @@ static void test_reply_fast_and_cjson_agree(void)
          16},
         {{" { \"outputs\" : [ { \"name\" : \"A\" , \"datatype\" : \"INT32\" , \"shape\" : [ 4 ] , "
           "\"parameters\" : { \"binary_data_size\" : 16 } } ] } \r\n",
-          "\f{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[4],"
+          "\t\r\n{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[4],"
           "\"parameters\":{\"binary_data_size\":16}}]}"},
          16},
-        /* the first of a repeated key counts, as cJSON finds it */
+        /* the first of a repeated key counts, as Triton's reader finds it */
         {{"{\"model_name\":\"a\",\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[],"
-          "\"parameters\":{\"binary_data_size\":4}},{\"name\":\"B\",\"datatype\":\"WEIRD\","
-          "\"shape\":[1],\"parameters\":{\"binary_data_size\":12}}]}",
+          "\"parameters\":{\"binary_data_size\":4}},{\"name\":\"B\",\"datatype\":\"INT32\","
+          "\"shape\":[3],\"parameters\":{\"binary_data_size\":12}}]}",
           "{\"model_name\":\"a\",\"model_name\":\"b\",\"outputs\":[{\"name\":\"A\","
           "\"datatype\":\"INT32\",\"shape\":[],\"parameters\":{\"binary_data_size\":4}},"
-          "{\"name\":\"B\",\"datatype\":\"WEIRD\",\"shape\":[1],\"shape\":[9],"
-          "\"parameters\":{\"binary_data_size\":12}}]}"},
+          "{\"name\":\"B\",\"datatype\":\"INT32\",\"shape\":[3],\"shape\":[9],"
+          "\"datatype\":\"WEIRD\",\"parameters\":{\"binary_data_size\":12},"
+          "\"parameters\":3}]}"},
          16},
         {{"{}", "{\"outputs\":[]}"}, 0},
     };
@@ -780,7 +720,7 @@ static void test_reply_fast_and_cjson_agree(void)
         }
         CHECK_STR(seen[0], seen[1]);
     }
-    /* the usual form's data errors are the cJSON path's */
+    /* and so do their data errors */
     const char *usual = "{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[3],"
                         "\"parameters\":{\"binary_data_size\":8}}]}";
     const char *unusual =
@@ -855,8 +795,6 @@ static void test_error_text_and_mapping(void)
 
 int main(void)
 {
-    test_numbers();
-    test_jbuf();
     test_classification();
     test_sse();
     test_request_binary();
@@ -865,7 +803,7 @@ int main(void)
     test_reply_json();
     test_reply_json_nul();
     test_reply_hostile();
-    test_reply_fast_and_cjson_agree();
+    test_reply_spellings_agree();
     test_error_text_and_mapping();
     return check_report("test_http_wire");
 }

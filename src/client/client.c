@@ -11,7 +11,7 @@
 #include <strings.h>
 
 #include "common/secret.h"
-#include "wire/json_num.h"
+#include "wire/json.h"
 
 static const struct triton_call_info call_table[] = {
 #define X(e, name, reply, idem, route, tr, needs)                                                  \

@@ -15,6 +15,7 @@
 #include <grpc/slice.h>
 #include <grpc/slice_buffer.h>
 
+#include "wire/json.h"
 #include "wire/reply_block.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -775,13 +776,13 @@ cJSON *grpc_wire_param_value(const Inference__InferParameter *p)
     case INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_BOOL_PARAM:
         return cJSON_CreateBool(p->bool_param);
     case INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_INT64_PARAM:
-        return cJSON_CreateNumber((double)p->int64_param);
+        return wire_json_new_int64(p->int64_param);
     case INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_STRING_PARAM:
         return cJSON_CreateString(p->string_param ? p->string_param : "");
     case INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_DOUBLE_PARAM:
         return cJSON_CreateNumber(p->double_param);
     case INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_UINT64_PARAM:
-        return cJSON_CreateNumber((double)p->uint64_param);
+        return wire_json_new_uint64(p->uint64_param);
     default:
         return cJSON_CreateNull();
     }

@@ -34,7 +34,7 @@
 #include "http/http_kinds.h"
 #include "wire/reply_block.h"
 #include "wire/http_infer.h"
-#include "wire/json_num.h"
+#include "wire/json.h"
 #include "wire/sse.h"
 
 /* Bodies up to this size are sent as one buffer with the request headers (one
@@ -496,7 +496,7 @@ static int deliver_event(void *ctx, const char *event, const char *data, size_t 
     struct http_task *t = ctx;
     if (t->cancelled)
         return triton_fail(err, TRITON_CANCELLED, "cancelled");
-    cJSON *j = cJSON_ParseWithLength(data, len);
+    cJSON *j = wire_json_parse(data, len, NULL);
     if (!j || !cJSON_IsObject(j)) {
         cJSON_Delete(j);
         return triton_fail(err, TRITON_PROTOCOL,
@@ -828,7 +828,7 @@ static void http_reply(struct http_task *t, struct triton_reply *reply, struct t
         triton_fail(err, TRITON_PROTOCOL, "%s: the server sent an empty reply", what);
         return;
     }
-    reply->json = cJSON_ParseWithLength(data, t->len);
+    reply->json = wire_json_parse(data, t->len, NULL);
     if (!reply->json)
         triton_fail(err, TRITON_PROTOCOL, "%s: the reply is not valid JSON: '%.60s'", what, data);
 }

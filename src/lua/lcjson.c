@@ -4,11 +4,14 @@
 #include "lua/lcjson.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <lauxlib.h>
+
+#include "wire/json.h"
 
 #define JSON_ARRAY_MT "triton.json.array_mt"
 
@@ -18,23 +21,30 @@ static void push_null(lua_State *L)
     lua_pushlightuserdata(L, NULL);
 }
 
+static void push_number(lua_State *L, const cJSON *v)
+{
+    int64_t i;
+    if (wire_json_get_int64(v, &i))
+        lua_pushinteger(L, (lua_Integer)i);
+    else
+        lua_pushnumber(L, v->valuedouble); /* the nearest double, also for exact text */
+}
+
 static void push_value(lua_State *L, const cJSON *v, int depth)
 {
-    if (depth > LCJSON_MAX_DEPTH)
-        luaL_error(L, "JSON reply nested deeper than %d levels", LCJSON_MAX_DEPTH);
+    if (depth > WIRE_JSON_MAX_DEPTH)
+        luaL_error(L, "JSON reply nested deeper than %d levels", WIRE_JSON_MAX_DEPTH);
     luaL_checkstack(L, 3, "JSON reply too deep");
     if (!v || cJSON_IsNull(v)) {
         push_null(L);
     } else if (cJSON_IsBool(v)) {
         lua_pushboolean(L, cJSON_IsTrue(v));
     } else if (cJSON_IsNumber(v)) {
-        double d = v->valuedouble;
-        if (d == floor(d) && fabs(d) <= 9007199254740992.0)
-            lua_pushinteger(L, (lua_Integer)d);
-        else
-            lua_pushnumber(L, d);
+        push_number(L, v);
     } else if (cJSON_IsString(v)) {
-        lua_pushstring(L, v->valuestring ? v->valuestring : "");
+        size_t len;
+        const char *s = wire_json_string(v, &len);
+        lua_pushlstring(L, s, len);
     } else if (cJSON_IsArray(v)) {
         int n = cJSON_GetArraySize(v);
         lua_createtable(L, n, 0);
@@ -58,8 +68,6 @@ static void push_value(lua_State *L, const cJSON *v, int depth)
             push_value(L, e, depth + 1);
             lua_setfield(L, -2, e->string);
         }
-    } else if (cJSON_IsRaw(v)) {
-        lua_pushstring(L, v->valuestring ? v->valuestring : "");
     } else {
         lua_pushnil(L);
     }
@@ -133,11 +141,14 @@ static cJSON *build_table(struct build *b, int idx, int depth)
             lua_rawgeti(L, idx, i);
             cJSON *e = build_value(b, lua_gettop(L), depth + 1);
             lua_pop(L, 1);
+            if (e && !cJSON_AddItemToArray(arr, e)) {
+                cJSON_Delete(e);
+                e = fail(b, "out of memory");
+            }
             if (!e) {
                 cJSON_Delete(arr);
                 return NULL;
             }
-            cJSON_AddItemToArray(arr, e);
         }
         b->where[wlen] = '\0';
         return arr;
@@ -152,16 +163,21 @@ static cJSON *build_table(struct build *b, int idx, int depth)
             cJSON_Delete(obj);
             return fail(b, "a table mixing array and object keys (or non-string keys)");
         }
-        const char *k = lua_tostring(L, -2);
+        size_t klen;
+        const char *k = lua_tolstring(L, -2, &klen);
         snprintf(b->where + wlen, sizeof b->where - wlen, ".%s", k);
-        cJSON *e = build_value(b, lua_gettop(L), depth + 1);
+        cJSON *e = strlen(k) == klen ? build_value(b, lua_gettop(L), depth + 1)
+                                     : fail(b, "a key with a zero byte");
         lua_pop(L, 1);
+        if (e && !cJSON_AddItemToObject(obj, k, e)) {
+            cJSON_Delete(e);
+            e = fail(b, "out of memory");
+        }
         if (!e) {
             lua_pop(L, 1);
             cJSON_Delete(obj);
             return NULL;
         }
-        cJSON_AddItemToObject(obj, k, e);
     }
     b->where[wlen] = '\0';
     return obj;
@@ -170,7 +186,7 @@ static cJSON *build_table(struct build *b, int idx, int depth)
 static cJSON *build_value(struct build *b, int idx, int depth)
 {
     lua_State *L = b->L;
-    if (depth > LCJSON_MAX_DEPTH)
+    if (depth > WIRE_JSON_MAX_DEPTH)
         return fail(b, "a table nested too deeply (or containing itself)");
     if (!lua_checkstack(L, 4))
         return fail(b, "a table nested too deeply for the Lua stack");
@@ -179,7 +195,7 @@ static cJSON *build_value(struct build *b, int idx, int depth)
         return cJSON_CreateBool(lua_toboolean(L, idx));
     case LUA_TNUMBER: {
         if (lua_isinteger(L, idx))
-            return cJSON_CreateNumber((double)lua_tointeger(L, idx));
+            return wire_json_new_int64((int64_t)lua_tointeger(L, idx));
         double d = lua_tonumber(L, idx);
         if (!isfinite(d))
             return fail(b, "NaN or infinity, which JSON cannot hold");

@@ -2,13 +2,13 @@
  * lutil.c: the utilities of API.md: triton.now, triton.sleep, triton.json,
  * triton.version (triton.dtypes comes with the tensors, src/lua/ltensor.c).
  *
- * triton.json is a codec between Lua values and JSON text written for Lua's
- * value model rather than over cJSON: cJSON keeps numbers only as doubles
- * (integers past 2^53 lose digits, 1.0 prints as 1) and strings as C strings
- * (an escaped \u0000 truncates them), so the rules below could not hold on top
- * of it. The rules:
+ * triton.json is a codec between Lua values and JSON text, straight from the
+ * project's JSON reader and writer (src/wire/json.h) without a cJSON tree in
+ * between, so that Lua's integers and byte strings survive. The rules:
  *   - Lua integers <-> JSON numbers without fraction or exponent, exactly
- *     (all of int64); a JSON integer beyond int64 decodes as a float.
+ *     (all of int64); a JSON integer beyond int64 decodes as a float (the
+ *     nearest double, as UINT64 tensor values from 2^63 do). A number beyond
+ *     a double's range (1e400) is an error.
  *   - Lua floats encode with the fewest digits that read back to the same
  *     double, always with a '.' or exponent (1.0 -> "1.0") so they decode as
  *     floats again. NaN and infinities raise an error.
@@ -25,11 +25,10 @@
  *   - JSON null <-> triton.json.null (a NULL light userdata, so that null
  *     array elements and object members survive in tables); nil also encodes
  *     as null.
- *   - Nesting is limited to JSON_MAX_DEPTH levels both ways; a table that
- *     contains itself is reported as a cycle.
+ *   - Nesting is limited to WIRE_JSON_MAX_DEPTH (1000) levels both ways; a
+ *     table that contains itself is reported as a cycle.
  */
 #include <errno.h>
-#include <locale.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,15 +40,15 @@
 #include <lua.h>
 
 #include "lua/lcore.h"
-#include "wire/json_num.h"
+#include "wire/json.h"
 
 #ifndef TRITON_VERSION
 #error "TRITON_VERSION must be defined by the build"
 #endif
 
-#define JSON_MAX_DEPTH    1000
 #define JSON_ARRAY_MT     "triton.json.array_mt"
 #define JSON_ENCODER_NAME "triton.json.encoder"
+#define JSON_DECODER_NAME "triton.json.decoder"
 
 /* ---- time ------------------------------------------------------------------- */
 
@@ -96,17 +95,15 @@ struct json_step {
  * a function value) leaks nothing. */
 struct json_encoder {
     lua_State *L;
-    char *buf;
-    size_t len, cap;
+    struct wire_jbuf out;
     int depth;
-    struct json_step path[JSON_MAX_DEPTH + 1];
+    struct json_step path[WIRE_JSON_MAX_DEPTH + 1];
 };
 
 static int encoder_gc(lua_State *L)
 {
     struct json_encoder *e = luaL_checkudata(L, 1, JSON_ENCODER_NAME);
-    free(e->buf);
-    e->buf = NULL;
+    wire_jbuf_free(&e->out);
     return 0;
 }
 
@@ -160,93 +157,16 @@ static int encode_error(struct json_encoder *e, const char *what)
     return luaL_error(e->L, "triton.json.encode: %s at %s", what, lua_tostring(e->L, -1));
 }
 
-static void enc_reserve(struct json_encoder *e, size_t n)
-{
-    if (e->cap - e->len >= n)
-        return;
-    size_t cap = e->cap ? e->cap : 256;
-    while (cap - e->len < n) {
-        if (cap > SIZE_MAX / 2)
-            luaL_error(e->L, "triton.json.encode: output too large");
-        cap *= 2;
-    }
-    char *p = realloc(e->buf, cap);
-    if (!p)
-        luaL_error(e->L, "triton.json.encode: out of memory");
-    e->buf = p;
-    e->cap = cap;
-}
-
 static void enc_add(struct json_encoder *e, const char *s, size_t n)
 {
-    enc_reserve(e, n);
-    memcpy(e->buf + e->len, s, n);
-    e->len += n;
-}
-
-static void enc_string(struct json_encoder *e, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    /* Worst case every byte becomes \u00XX. */
-    if (len > (SIZE_MAX - 2) / 6)
-        luaL_error(e->L, "triton.json.encode: string too large");
-    enc_reserve(e, len * 6 + 2);
-    char *out = e->buf + e->len;
-    *out++ = '"';
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '"':
-            *out++ = '\\';
-            *out++ = '"';
-            break;
-        case '\\':
-            *out++ = '\\';
-            *out++ = '\\';
-            break;
-        case '\b':
-            *out++ = '\\';
-            *out++ = 'b';
-            break;
-        case '\f':
-            *out++ = '\\';
-            *out++ = 'f';
-            break;
-        case '\n':
-            *out++ = '\\';
-            *out++ = 'n';
-            break;
-        case '\r':
-            *out++ = '\\';
-            *out++ = 'r';
-            break;
-        case '\t':
-            *out++ = '\\';
-            *out++ = 't';
-            break;
-        default:
-            if (c < 0x20) {
-                memcpy(out, "\\u00", 4);
-                out[4] = hex[c >> 4];
-                out[5] = hex[c & 15];
-                out += 6;
-            } else {
-                *out++ = (char)c;
-            }
-        }
-    }
-    *out++ = '"';
-    e->len = (size_t)(out - e->buf);
+    wire_jbuf_put(&e->out, s, n);
 }
 
 static void enc_number(struct json_encoder *e, int idx)
 {
     lua_State *L = e->L;
-    char buf[64];
-    int n;
     if (lua_isinteger(L, idx)) {
-        n = snprintf(buf, sizeof buf, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, idx));
-        enc_add(e, buf, (size_t)n);
+        wire_jbuf_int64(&e->out, (int64_t)lua_tointeger(L, idx));
         return;
     }
     double d = (double)lua_tonumber(L, idx);
@@ -254,23 +174,8 @@ static void enc_number(struct json_encoder *e, int idx)
         encode_error(e, "cannot encode NaN");
     if (isinf(d))
         encode_error(e, "cannot encode an infinite number");
-    /* Fewest digits that read back as the same double. */
-    for (int prec = 15; prec <= 17; prec++) {
-        n = snprintf(buf, sizeof buf, "%.*g", prec, d);
-        if (strtod(buf, NULL) == d)
-            break;
-    }
-    char point = localeconv()->decimal_point[0];
-    int has_mark = 0;
-    for (int i = 0; i < n; i++) {
-        if (buf[i] == point)
-            buf[i] = '.';
-        if (buf[i] == '.' || buf[i] == 'e')
-            has_mark = 1;
-    }
-    enc_add(e, buf, (size_t)n);
-    if (!has_mark)
-        enc_add(e, ".0", 2); /* keep it a float: 1.0 and 1 differ to Triton */
+    /* always with a '.' or an exponent: 1.0 and 1 differ to Triton */
+    wire_jbuf_double(&e->out, d, true);
 }
 
 struct json_key {
@@ -364,7 +269,7 @@ static void enc_table(struct json_encoder *e, int idx)
                                         "(use triton.json.null for holes)",
                                         (LUAI_UACINT)max_index, (LUAI_UACINT)count));
 
-    if (e->depth >= JSON_MAX_DEPTH)
+    if (e->depth >= WIRE_JSON_MAX_DEPTH)
         encode_error(e, "nesting deeper than 1000 levels");
     struct json_step *step = &e->path[++e->depth];
     step->table = self;
@@ -399,7 +304,7 @@ static void enc_table(struct json_encoder *e, int idx)
             step->is_index = 0;
             step->key = keys[i].s;
             step->keylen = keys[i].len;
-            enc_string(e, keys[i].s, keys[i].len);
+            wire_jbuf_string(&e->out, keys[i].s, keys[i].len, false);
             enc_add(e, ":", 1);
             lua_pushlstring(L, keys[i].s, keys[i].len);
             lua_rawget(L, idx);
@@ -431,7 +336,7 @@ static void enc_value(struct json_encoder *e, int idx)
     case LUA_TSTRING: {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
-        enc_string(e, s, len);
+        wire_jbuf_string(&e->out, s, len, false);
         break;
     }
     case LUA_TTABLE:
@@ -458,294 +363,81 @@ static int json_encode(lua_State *L)
     lua_settop(L, 1);
     struct json_encoder *e = lua_newuserdatauv(L, sizeof *e, 0);
     e->L = L;
-    e->buf = NULL;
-    e->len = e->cap = 0;
+    wire_jbuf_init(&e->out, 0, 0);
     e->depth = 0;
     luaL_setmetatable(L, JSON_ENCODER_NAME);
     enc_value(e, 1);
-    lua_pushlstring(L, e->buf, e->len);
-    free(e->buf);
-    e->buf = NULL;
+    if (wire_jbuf_failed(&e->out))
+        return luaL_error(L, "triton.json.encode: out of memory");
+    lua_pushlstring(L, e->out.data ? e->out.data : "", e->out.len);
+    wire_jbuf_free(&e->out);
     return 1;
 }
 
 /* ---- json: decoding ----------------------------------------------------------------- */
 
-struct json_decoder {
-    lua_State *L;
-    const char *start, *p, *end;
-    int depth;
-};
-
-static int decode_error(struct json_decoder *d, const char *what)
+/* The reader lives in a userdata whose __gc frees its scratch buffer, so a
+ * decode error (raised from deep inside) leaks nothing. */
+static int decoder_gc(lua_State *L)
 {
-    if (d->p >= d->end)
-        return luaL_error(d->L, "triton.json.decode: %s at byte %d (end of input)", what,
-                          (int)(d->p - d->start) + 1);
-    unsigned char c = (unsigned char)*d->p;
-    char found[16];
-    if (c >= 0x20 && c < 0x7f)
-        snprintf(found, sizeof found, "'%c'", c);
-    else
-        snprintf(found, sizeof found, "byte 0x%02X", (unsigned)c);
-    return luaL_error(d->L, "triton.json.decode: %s at byte %d (found %s)", what,
-                      (int)(d->p - d->start) + 1, found);
+    wire_json_reader_free(luaL_checkudata(L, 1, JSON_DECODER_NAME));
+    return 0;
 }
 
-static void skip_ws(struct json_decoder *d)
+static int decode_error(lua_State *L, const struct wire_json_reader *r)
 {
-    while (d->p < d->end && (*d->p == ' ' || *d->p == '\t' || *d->p == '\n' || *d->p == '\r'))
-        d->p++;
+    if (r->no_memory)
+        return luaL_error(L, "triton.json.decode: out of memory");
+    return luaL_error(L, "triton.json.decode: %s", wire_json_error(r));
 }
 
-static int hex4(struct json_decoder *d, const char *p)
+/* Pushes the value whose first token t the reader just read. */
+static void dec_value(lua_State *L, struct wire_json_reader *r, enum wire_json_token t)
 {
-    return wire_json_hex4(p, (size_t)(d->end - p));
-}
-
-static void add_utf8(luaL_Buffer *b, unsigned long cp)
-{
-    char out[4];
-    luaL_addlstring(b, out, wire_utf8_encode(cp, out));
-}
-
-/* d->p is at the opening quote; pushes the string. */
-static void dec_string(struct json_decoder *d)
-{
-    lua_State *L = d->L;
-    const char *s = ++d->p;
-    /* Fast path: no escapes. */
-    while (d->p < d->end && *d->p != '"' && *d->p != '\\' && (unsigned char)*d->p >= 0x20)
-        d->p++;
-    if (d->p < d->end && *d->p == '"') {
-        lua_pushlstring(L, s, (size_t)(d->p - s));
-        d->p++;
-        return;
-    }
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    luaL_addlstring(&b, s, (size_t)(d->p - s));
-    for (;;) {
-        if (d->p >= d->end)
-            decode_error(d, "unterminated string");
-        unsigned char c = (unsigned char)*d->p;
-        if (c == '"') {
-            d->p++;
-            break;
-        }
-        if (c < 0x20)
-            decode_error(d, "control character in string");
-        if (c != '\\') {
-            luaL_addchar(&b, (char)c);
-            d->p++;
-            continue;
-        }
-        d->p++;
-        if (d->p >= d->end)
-            decode_error(d, "unterminated string");
-        char esc = *d->p++;
-        switch (esc) {
-        case '"':
-        case '\\':
-        case '/':
-            luaL_addchar(&b, esc);
-            break;
-        case 'b':
-            luaL_addchar(&b, '\b');
-            break;
-        case 'f':
-            luaL_addchar(&b, '\f');
-            break;
-        case 'n':
-            luaL_addchar(&b, '\n');
-            break;
-        case 'r':
-            luaL_addchar(&b, '\r');
-            break;
-        case 't':
-            luaL_addchar(&b, '\t');
-            break;
-        case 'u': {
-            int u = hex4(d, d->p);
-            if (u < 0)
-                decode_error(d, "bad \\u escape (expected 4 hex digits)");
-            d->p += 4;
-            unsigned long cp = (unsigned long)u;
-            if (u >= 0xD800 && u <= 0xDBFF) {
-                int lo = (d->end - d->p >= 6 && d->p[0] == '\\' && d->p[1] == 'u')
-                             ? hex4(d, d->p + 2)
-                             : -1;
-                if (lo < 0xDC00 || lo > 0xDFFF)
-                    decode_error(d, "high surrogate not followed by a low surrogate");
-                d->p += 6;
-                cp = 0x10000 + (((unsigned long)u - 0xD800) << 10) + ((unsigned long)lo - 0xDC00);
-            } else if (u >= 0xDC00 && u <= 0xDFFF) {
-                d->p -= 6;
-                decode_error(d, "low surrogate without a high surrogate");
-            }
-            add_utf8(&b, cp);
-            break;
-        }
-        default:
-            d->p -= 2;
-            decode_error(d, "bad escape in string");
-        }
-    }
-    luaL_pushresult(&b);
-}
-
-/* JSON's number grammar, checked here; Lua then converts the exact text, which
- * gives an integer for an integer literal that fits int64 and a float otherwise. */
-static void dec_number(struct json_decoder *d)
-{
-    const char *s = d->p;
-    if (d->p < d->end && *d->p == '-')
-        d->p++;
-    if (d->p < d->end && *d->p == '0') {
-        d->p++;
-    } else if (d->p < d->end && *d->p >= '1' && *d->p <= '9') {
-        while (d->p < d->end && *d->p >= '0' && *d->p <= '9')
-            d->p++;
-    } else {
-        decode_error(d, "bad number");
-    }
-    if (d->p < d->end && *d->p == '.') {
-        d->p++;
-        if (d->p >= d->end || *d->p < '0' || *d->p > '9')
-            decode_error(d, "bad number (digit expected after '.')");
-        while (d->p < d->end && *d->p >= '0' && *d->p <= '9')
-            d->p++;
-    }
-    if (d->p < d->end && (*d->p == 'e' || *d->p == 'E')) {
-        d->p++;
-        if (d->p < d->end && (*d->p == '+' || *d->p == '-'))
-            d->p++;
-        if (d->p >= d->end || *d->p < '0' || *d->p > '9')
-            decode_error(d, "bad number (digit expected in exponent)");
-        while (d->p < d->end && *d->p >= '0' && *d->p <= '9')
-            d->p++;
-    }
-    lua_pushlstring(d->L, s, (size_t)(d->p - s));
-    if (lua_stringtonumber(d->L, lua_tostring(d->L, -1)) == 0) {
-        d->p = s;
-        decode_error(d, "number out of range");
-    }
-    lua_remove(d->L, -2);
-}
-
-static void dec_literal(struct json_decoder *d, const char *word, size_t len)
-{
-    if ((size_t)(d->end - d->p) < len || memcmp(d->p, word, len) != 0)
-        decode_error(d, "unexpected character");
-    d->p += len;
-}
-
-static void dec_value(struct json_decoder *d);
-
-static void dec_enter(struct json_decoder *d)
-{
-    if (++d->depth > JSON_MAX_DEPTH)
-        decode_error(d, "nesting deeper than 1000 levels");
-    luaL_checkstack(d->L, 4, "triton.json.decode: nesting too deep");
-    d->p++;
-    skip_ws(d);
-}
-
-static void dec_array(struct json_decoder *d)
-{
-    lua_State *L = d->L;
-    dec_enter(d);
-    lua_newtable(L);
-    if (d->p < d->end && *d->p == ']') {
-        d->p++;
-        luaL_setmetatable(L, JSON_ARRAY_MT);
-        d->depth--;
-        return;
-    }
-    for (lua_Integer i = 1;; i++) {
-        dec_value(d);
-        lua_rawseti(L, -2, i);
-        skip_ws(d);
-        if (d->p < d->end && *d->p == ',') {
-            d->p++;
-            continue;
-        }
-        if (d->p < d->end && *d->p == ']') {
-            d->p++;
-            break;
-        }
-        decode_error(d, "expected ',' or ']'");
-    }
-    d->depth--;
-}
-
-static void dec_object(struct json_decoder *d)
-{
-    lua_State *L = d->L;
-    dec_enter(d);
-    lua_newtable(L);
-    if (d->p < d->end && *d->p == '}') {
-        d->p++;
-        d->depth--;
-        return;
-    }
-    for (;;) {
-        skip_ws(d);
-        if (d->p >= d->end || *d->p != '"')
-            decode_error(d, "expected a string key");
-        dec_string(d);
-        skip_ws(d);
-        if (d->p >= d->end || *d->p != ':')
-            decode_error(d, "expected ':'");
-        d->p++;
-        dec_value(d);
-        lua_rawset(L, -3);
-        skip_ws(d);
-        if (d->p < d->end && *d->p == ',') {
-            d->p++;
-            continue;
-        }
-        if (d->p < d->end && *d->p == '}') {
-            d->p++;
-            break;
-        }
-        decode_error(d, "expected ',' or '}'");
-    }
-    d->depth--;
-}
-
-static void dec_value(struct json_decoder *d)
-{
-    skip_ws(d);
-    if (d->p >= d->end)
-        decode_error(d, "value expected");
-    switch (*d->p) {
-    case '{':
-        dec_object(d);
+    luaL_checkstack(L, 4, "triton.json.decode: nesting too deep");
+    switch (t) {
+    case WIRE_JSON_NULL:
+        lua_pushlightuserdata(L, NULL);
         break;
-    case '[':
-        dec_array(d);
+    case WIRE_JSON_FALSE:
+    case WIRE_JSON_TRUE:
+        lua_pushboolean(L, t == WIRE_JSON_TRUE);
         break;
-    case '"':
-        dec_string(d);
+    case WIRE_JSON_INT:
+        lua_pushinteger(L, (lua_Integer)r->num.i);
         break;
-    case 't':
-        dec_literal(d, "true", 4);
-        lua_pushboolean(d->L, 1);
+    case WIRE_JSON_UINT:
+        lua_pushnumber(L, (lua_Number)r->num.u);
         break;
-    case 'f':
-        dec_literal(d, "false", 5);
-        lua_pushboolean(d->L, 0);
+    case WIRE_JSON_DOUBLE:
+        lua_pushnumber(L, (lua_Number)r->num.d);
         break;
-    case 'n':
-        dec_literal(d, "null", 4);
-        lua_pushlightuserdata(d->L, NULL);
+    case WIRE_JSON_STRING:
+        lua_pushlstring(L, r->str, r->len);
+        break;
+    case WIRE_JSON_ARRAY: {
+        lua_newtable(L);
+        lua_Integer i = 1;
+        while ((t = wire_json_next(r)) != WIRE_JSON_ARRAY_END) {
+            dec_value(L, r, t);
+            lua_rawseti(L, -2, i++);
+        }
+        if (i == 1)
+            luaL_setmetatable(L, JSON_ARRAY_MT);
+        break;
+    }
+    case WIRE_JSON_OBJECT:
+        lua_newtable(L);
+        while ((t = wire_json_next(r)) == WIRE_JSON_KEY) {
+            lua_pushlstring(L, r->str, r->len);
+            dec_value(L, r, wire_json_next(r));
+            lua_rawset(L, -3);
+        }
+        if (t != WIRE_JSON_OBJECT_END)
+            decode_error(L, r);
         break;
     default:
-        if (*d->p == '-' || (*d->p >= '0' && *d->p <= '9'))
-            dec_number(d);
-        else
-            decode_error(d, "unexpected character");
+        decode_error(L, r);
     }
 }
 
@@ -753,11 +445,13 @@ static int json_decode(lua_State *L)
 {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
-    struct json_decoder d = {L, s, s, s + len, 0};
-    dec_value(&d);
-    skip_ws(&d);
-    if (d.p != d.end)
-        decode_error(&d, "trailing characters after the value");
+    struct wire_json_reader *r = lua_newuserdatauv(L, sizeof *r, 0);
+    wire_json_reader_init(r, s, len);
+    luaL_setmetatable(L, JSON_DECODER_NAME);
+    dec_value(L, r, wire_json_next(r));
+    if (wire_json_next(r) != WIRE_JSON_EOF)
+        decode_error(L, r);
+    wire_json_reader_free(r);
     return 1;
 }
 
@@ -773,6 +467,11 @@ void lutil_open(lua_State *L)
 
     if (luaL_newmetatable(L, JSON_ENCODER_NAME)) {
         lua_pushcfunction(L, encoder_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
+    if (luaL_newmetatable(L, JSON_DECODER_NAME)) {
+        lua_pushcfunction(L, decoder_gc);
         lua_setfield(L, -2, "__gc");
     }
     lua_pop(L, 1);

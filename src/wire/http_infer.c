@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wire/json_num.h"
+#include "wire/json.h"
 
 /* Tensor bytes go on the wire as they are in memory: that is only the wire
  * layout on a little-endian host. */
@@ -459,41 +459,343 @@ int wire_http_header_length(const char *value, size_t n, size_t body_len, size_t
     return 0;
 }
 
-/* Reads a JSON number that must be a non-negative integer below 2^53 (where a
- * double still counts exactly). */
-static bool json_size(const cJSON *item, uint64_t *out)
+/* The reply header is read straight from the JSON reader's tokens: no tree is
+ * built except for "parameters" objects, numbers stay exact (INT64 and UINT64
+ * data to the last digit) and strings keep their zero bytes. The whole header
+ * is read before any output's data, so that a header that is not valid JSON is
+ * reported as such whatever else is wrong in it; past that, the first problem
+ * in document order is the one reported. Of a key given twice, the first
+ * counts (as Triton's own reader finds it). */
+
+/* One output's "data" value, as text of the header: read once the header is
+ * known to be valid JSON and the output's datatype and shape are known. */
+struct data_text {
+    const char *p;
+    size_t n;
+};
+
+struct reply_reader {
+    struct wire_json_reader json;
+    struct triton_infer_result *r;
+    struct data_text *data;      /* per output (NULL until one has "data"); p NULL for none */
+    size_t cap;                  /* outputs (and data texts) allocated */
+    struct triton_error problem; /* the first problem with the content, if any */
+    struct triton_error *err;
+};
+
+/* Stops the read: the header is not valid JSON, or memory ran out. */
+static int json_broken(struct reply_reader *rr)
 {
-    if (!cJSON_IsNumber(item))
-        return false;
-    double d = item->valuedouble;
-    if (!(d >= 0 && d <= 9007199254740992.0) || d != floor(d))
-        return false;
-    *out = (uint64_t)d;
-    return true;
+    if (rr->json.no_memory)
+        return triton_fail(rr->err, TRITON_NO_MEMORY, "out of memory reading an infer reply");
+    return triton_fail(rr->err, TRITON_PROTOCOL, "infer reply is not valid JSON: %s",
+                       wire_json_error(&rr->json));
 }
 
-static char *dup_string(const cJSON *item)
+static int no_memory(struct reply_reader *rr)
 {
-    return strdup(cJSON_IsString(item) && item->valuestring ? item->valuestring : "");
+    return triton_fail(rr->err, TRITON_NO_MEMORY, "out of memory reading an infer reply");
 }
 
-/* Counts the leaves of a (possibly nested) "data" array. */
-static int count_leaves(const cJSON *a, int depth, int64_t *count, const char *name,
-                        struct triton_error *err)
+/* Reads past the value whose first token is t: 0, or -1 when it is not valid JSON. */
+static int skip(struct reply_reader *rr, enum wire_json_token t)
 {
-    if (depth > MAX_JSON_DATA_DEPTH)
-        return triton_fail(err, TRITON_PROTOCOL, "output '%s': data nested deeper than %d", name,
-                           MAX_JSON_DATA_DEPTH);
-    for (const cJSON *e = a->child; e; e = e->next) {
-        if (cJSON_IsArray(e)) {
-            if (count_leaves(e, depth + 1, count, name, err) < 0)
+    return wire_json_skip(&rr->json, t) == WIRE_JSON_ERROR ? json_broken(rr) : 0;
+}
+
+/* A string value into *out; anything else is skipped. */
+static int read_string(struct reply_reader *rr, char **out)
+{
+    enum wire_json_token t = wire_json_next(&rr->json);
+    if (t != WIRE_JSON_STRING)
+        return skip(rr, t);
+    if (!(*out = strndup(rr->json.str, rr->json.len)))
+        return no_memory(rr);
+    return 0;
+}
+
+/* A "parameters" value into *out: an object, or *bad is set. */
+static int read_params(struct reply_reader *rr, cJSON **out, bool *bad)
+{
+    enum wire_json_token t = wire_json_next(&rr->json);
+    if (t != WIRE_JSON_OBJECT) {
+        *bad = true;
+        return skip(rr, t);
+    }
+    struct triton_error sub = {0};
+    if ((*out = wire_json_read_value(&rr->json, t, &sub)))
+        return 0;
+    if (sub.code == TRITON_NO_MEMORY)
+        return no_memory(rr);
+    if (wire_json_error(&rr->json)[0])
+        return json_broken(rr);
+    return triton_fail(rr->err, TRITON_PROTOCOL, "infer reply: %s", sub.message);
+}
+
+/* A non-negative integer (exactly; or a double with an integral value), as a
+ * shape element or a binary_data_size: false for anything else. */
+static bool token_count(const struct wire_json_reader *j, enum wire_json_token t, int64_t *out)
+{
+    if (t == WIRE_JSON_INT && j->num.i >= 0) {
+        *out = j->num.i;
+        return true;
+    }
+    if (t == WIRE_JSON_DOUBLE && j->num.d >= 0 && j->num.d < 9223372036854775808.0 &&
+        j->num.d == floor(j->num.d)) {
+        *out = (int64_t)j->num.d;
+        return true;
+    }
+    return false;
+}
+
+/* The keys the reader looks for, with their lengths. */
+struct known_key {
+    const char *s;
+    size_t n;
+};
+#define KNOWN(lit)                                                                                 \
+    {                                                                                              \
+        lit, sizeof lit - 1                                                                        \
+    }
+
+/* 1 << the index of key (len bytes) in names, 0 when it is none of them. */
+static unsigned key_bit(const struct known_key *names, unsigned n, const char *key, size_t len)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (names[i].n == len && memcmp(names[i].s, key, len) == 0)
+            return 1u << i;
+    return 0;
+}
+
+/* What the header says about one output, while its object is read. */
+struct output_keys {
+    unsigned seen;   /* KEY_* bits */
+    int ndim;        /* shape elements, counted past TENSOR_MAX_DIMS */
+    int bad_dim;     /* the first shape element that is not a count (1-based), 0 none */
+    bool shape_ok;   /* "shape" is an array */
+    bool bad_params; /* "parameters" is not an object */
+};
+
+enum { KEY_NAME = 1, KEY_DATATYPE = 2, KEY_SHAPE = 4, KEY_PARAMETERS = 8, KEY_DATA = 16 };
+
+static int read_shape(struct reply_reader *rr, struct triton_infer_output *o, struct output_keys *k)
+{
+    enum wire_json_token t = wire_json_next(&rr->json);
+    if (t != WIRE_JSON_ARRAY)
+        return skip(rr, t);
+    k->shape_ok = true;
+    while ((t = wire_json_next(&rr->json)) != WIRE_JSON_ARRAY_END) {
+        int64_t v;
+        if (t == WIRE_JSON_ERROR)
+            return json_broken(rr);
+        if (!token_count(&rr->json, t, &v)) {
+            if (!k->bad_dim)
+                k->bad_dim = k->ndim + 1;
+            if (skip(rr, t) < 0)
                 return -1;
-        } else {
-            ++*count;
+        } else if (k->ndim < TENSOR_MAX_DIMS) {
+            o->shape[k->ndim] = v;
+        }
+        k->ndim++;
+    }
+    return 0;
+}
+
+/* Where output index's "data" value lies in the header. Most replies carry
+ * binary data only, so the table of data texts is made on first need. */
+static int read_data(struct reply_reader *rr, size_t index)
+{
+    enum wire_json_token t = wire_json_next(&rr->json);
+    const char *start = rr->json.tok;
+    if (skip(rr, t) < 0)
+        return -1;
+    if (!rr->data && !(rr->data = calloc(rr->cap, sizeof(*rr->data))))
+        return no_memory(rr);
+    rr->data[index] =
+        (struct data_text){start, wire_json_pos(&rr->json) - (size_t)(start - rr->json.start)};
+    return 0;
+}
+
+/* The value of key (len bytes) of output o, at index. */
+static int read_output_key(struct reply_reader *rr, struct triton_infer_output *o, size_t index,
+                           struct output_keys *k, const char *key, size_t len)
+{
+    static const struct known_key names[] = {KNOWN("name"), KNOWN("datatype"), KNOWN("shape"),
+                                             KNOWN("parameters"), KNOWN("data")};
+    unsigned bit = key_bit(names, sizeof names / sizeof *names, key, len);
+    if (!bit || (k->seen & bit))
+        return skip(rr, wire_json_next(&rr->json));
+    k->seen |= bit;
+    switch (bit) {
+    case KEY_NAME:
+        return read_string(rr, &o->name);
+    case KEY_DATATYPE:
+        return read_string(rr, &o->datatype);
+    case KEY_SHAPE:
+        return read_shape(rr, o, k);
+    case KEY_PARAMETERS:
+        return read_params(rr, &o->parameters, &k->bad_params);
+    default:
+        return read_data(rr, index);
+    }
+}
+
+/* Records the first thing wrong with an output whose object was read. */
+static void check_output(struct reply_reader *rr, struct triton_infer_output *o, size_t index,
+                         const struct output_keys *k)
+{
+    struct triton_error *p = &rr->problem;
+    if (!o->name || !o->datatype || !k->shape_ok)
+        triton_fail(
+            p, TRITON_PROTOCOL,
+            "output %zu lacks a string \"name\", a string \"datatype\" or a \"shape\" array",
+            index + 1);
+    else if (k->ndim > TENSOR_MAX_DIMS)
+        triton_fail(p, TRITON_PROTOCOL, "output '%s': shape has %d dimensions (max %d)", o->name,
+                    k->ndim, TENSOR_MAX_DIMS);
+    else if (k->bad_dim)
+        triton_fail(p, TRITON_PROTOCOL,
+                    "output '%s': shape element %d is not a non-negative integer", o->name,
+                    k->bad_dim);
+    else if (k->bad_params)
+        triton_fail(p, TRITON_PROTOCOL, "output '%s': \"parameters\" is not an object", o->name);
+    else
+        o->ndim = k->ndim;
+}
+
+static int read_output(struct reply_reader *rr, struct triton_infer_output *o, size_t index)
+{
+    struct output_keys k = {0};
+    enum wire_json_token t;
+    while ((t = wire_json_next(&rr->json)) == WIRE_JSON_KEY)
+        if (read_output_key(rr, o, index, &k, rr->json.str, rr->json.len) < 0)
+            return -1;
+    if (t != WIRE_JSON_OBJECT_END)
+        return json_broken(rr);
+    check_output(rr, o, index, &k);
+    return 0;
+}
+
+/* Room for one more output, zeroed. */
+static struct triton_infer_output *new_output(struct reply_reader *rr)
+{
+    struct triton_infer_result *r = rr->r;
+    if (r->n_outputs == rr->cap) {
+        size_t grown = rr->cap ? 2 * rr->cap : 4;
+        if (grown > SIZE_MAX / sizeof(*r->outputs))
+            return NULL;
+        struct triton_infer_output *o = realloc(r->outputs, grown * sizeof(*o));
+        if (!o)
+            return NULL;
+        r->outputs = o;
+        if (rr->data) {
+            struct data_text *d = realloc(rr->data, grown * sizeof(*d));
+            if (!d)
+                return NULL;
+            memset(d + rr->cap, 0, (grown - rr->cap) * sizeof(*d));
+            rr->data = d;
+        }
+        rr->cap = grown;
+    }
+    /* Zeroed one at a time, as taken: an output is large (its tensor view
+     * holds fixed-size shape and stride arrays), and only n_outputs are freed. */
+    struct triton_infer_output *o = &r->outputs[r->n_outputs];
+    memset(o, 0, sizeof(*o));
+    o->dtype = TENSOR_INVALID;
+    r->n_outputs++;
+    return o;
+}
+
+static int read_outputs(struct reply_reader *rr)
+{
+    enum wire_json_token t = wire_json_next(&rr->json);
+    if (t != WIRE_JSON_ARRAY) {
+        triton_fail(&rr->problem, TRITON_PROTOCOL, "infer reply: \"outputs\" is not an array");
+        return skip(rr, t);
+    }
+    while ((t = wire_json_next(&rr->json)) != WIRE_JSON_ARRAY_END) {
+        if (t == WIRE_JSON_ERROR)
+            return json_broken(rr);
+        size_t index = rr->r->n_outputs;
+        struct triton_infer_output *o = new_output(rr);
+        if (!o)
+            return no_memory(rr);
+        if (t != WIRE_JSON_OBJECT) {
+            triton_fail(&rr->problem, TRITON_PROTOCOL, "output %zu is not a JSON object",
+                        index + 1);
+            if (skip(rr, t) < 0)
+                return -1;
+        } else if (read_output(rr, o, index) < 0) {
+            return -1;
         }
     }
     return 0;
 }
+
+enum {
+    TOP_MODEL_NAME = 1,
+    TOP_MODEL_VERSION = 2,
+    TOP_ID = 4,
+    TOP_PARAMETERS = 8,
+    TOP_OUTPUTS = 16
+};
+
+static int read_top_key(struct reply_reader *rr, unsigned *seen, const char *key, size_t len)
+{
+    static const struct known_key names[] = {KNOWN("model_name"), KNOWN("model_version"),
+                                             KNOWN("id"), KNOWN("parameters"), KNOWN("outputs")};
+    unsigned bit = key_bit(names, sizeof names / sizeof *names, key, len);
+    if (!bit || (*seen & bit))
+        return skip(rr, wire_json_next(&rr->json));
+    *seen |= bit;
+    struct triton_infer_result *r = rr->r;
+    switch (bit) {
+    case TOP_MODEL_NAME:
+        return read_string(rr, &r->model_name);
+    case TOP_MODEL_VERSION:
+        return read_string(rr, &r->model_version);
+    case TOP_ID:
+        return read_string(rr, &r->id);
+    case TOP_PARAMETERS: {
+        bool bad = false;
+        if (read_params(rr, &r->parameters, &bad) < 0)
+            return -1;
+        if (bad)
+            triton_fail(&rr->problem, TRITON_PROTOCOL,
+                        "infer reply: \"parameters\" is not an object");
+        return 0;
+    }
+    default:
+        return read_outputs(rr);
+    }
+}
+
+/* The header, whole: -1 when it is not valid JSON (or memory ran out); a
+ * problem with its content is left in rr->problem. */
+static int read_header(struct reply_reader *rr)
+{
+    enum wire_json_token t = wire_json_next(&rr->json);
+    if (t != WIRE_JSON_OBJECT) {
+        if (skip(rr, t) < 0)
+            return -1;
+        if (wire_json_next(&rr->json) != WIRE_JSON_EOF)
+            return json_broken(rr);
+        return triton_fail(rr->err, TRITON_PROTOCOL, "infer reply is not a JSON object");
+    }
+    unsigned seen = 0;
+    while ((t = wire_json_next(&rr->json)) == WIRE_JSON_KEY)
+        if (read_top_key(rr, &seen, rr->json.str, rr->json.len) < 0)
+            return -1;
+    if (t != WIRE_JSON_OBJECT_END || wire_json_next(&rr->json) != WIRE_JSON_EOF)
+        return json_broken(rr);
+    struct triton_infer_result *r = rr->r;
+    if ((!r->model_name && !(r->model_name = strdup(""))) ||
+        (!r->model_version && !(r->model_version = strdup(""))))
+        return no_memory(rr);
+    return 0;
+}
+
+/* ---- output data ------------------------------------------------------------------- */
 
 struct json_fill {
     struct tensor *t;
@@ -507,211 +809,133 @@ static int bad_element(struct json_fill *f, const char *what, struct triton_erro
                        (long long)f->pos + 1, what);
 }
 
-/* ---- strings with NUL bytes ----------------------------------------------------
- * cJSON decodes "\u0000" (and copies a raw NUL) into its C strings, where
- * strlen() stops at the first NUL. A BYTES element must keep every byte, so
- * when the header holds a NUL of either kind, mark_nul_strings() walks the
- * parsed tree beside the raw text and, for each string item that decodes to a
- * NUL, puts our own decoding of its text in valuestring and its length in
- * valuedouble (which cJSON leaves 0 for strings). Decoding it ourselves, into
- * a buffer of the size we computed, keeps this memory-safe even if the walk
- * and cJSON ever disagreed about which text is which string. */
-
-/* Decodes the raw string body [p, end) into out (when not NULL); returns the
- * decoded length and sets *has_nul when a NUL is among the decoded bytes. */
-static size_t json_unescape(const char *p, const char *end, char *out, bool *has_nul)
+/* A number token as an integer: exactly, or a double with an integral value
+ * in int64's or uint64's range. *neg: it is below zero (then *i holds it). */
+static bool token_integer(const struct wire_json_reader *j, enum wire_json_token t, int64_t *i,
+                          uint64_t *u, bool *neg)
 {
-    size_t n = 0;
-    while (p < end) {
-        unsigned cp;
-        if (*p != '\\') {
-            cp = (unsigned char)*p++;
-            *has_nul |= cp == 0;
-            if (out)
-                out[n] = (char)cp;
-            n++;
-            continue;
-        }
-        if (end - p < 2)
-            break;
-        if (p[1] != 'u') {
-            static const char from[] = "bfnrt", to[] = "\b\f\n\r\t";
-            const char *k = strchr(from, p[1]);
-            if (out)
-                out[n] = k ? to[k - from] : p[1]; /* \" \\ \/ stand for themselves */
-            n++;
-            p += 2;
-            continue;
-        }
-        int hi = wire_json_hex4(p + 2, (size_t)(end - p - 2));
-        if (hi < 0)
-            break; /* cJSON accepted the text, so this is not reached */
-        cp = (unsigned)hi;
-        p += 6;
-        int lo = cp >= 0xD800 && cp <= 0xDBFF && end - p >= 6 && p[0] == '\\' && p[1] == 'u'
-                     ? wire_json_hex4(p + 2, 4)
-                     : -1;
-        if (lo >= 0xDC00 && lo <= 0xDFFF) {
-            p += 6;
-            cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned)lo - 0xDC00);
-        }
-        *has_nul |= cp == 0;
-        char u[4];
-        size_t k = wire_utf8_encode(cp, u);
-        if (out)
-            memcpy(out + n, u, k);
-        n += k;
-    }
-    return n;
-}
-
-/* The raw text's string tokens, in order; the text is valid JSON (cJSON parsed it). */
-struct json_tokens {
-    const char *p, *end;
-};
-
-static bool next_string_token(struct json_tokens *t, const char **start, const char **stop)
-{
-    bool in_string = false;
-    for (; t->p < t->end; t->p++) {
-        if (!in_string) {
-            if (*t->p == '"') {
-                in_string = true;
-                *start = t->p + 1;
-            }
-        } else if (*t->p == '\\') {
-            t->p++; /* the escaped character; \uXXXX's digits need no care */
-        } else if (*t->p == '"') {
-            *stop = t->p++;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Replaces a string item's text by our decoding of [start, stop) when that
- * holds a NUL; false when out of memory. */
-static bool keep_nul_string(cJSON *c, const char *start, const char *stop)
-{
-    bool has_nul = false;
-    size_t n = json_unescape(start, stop, NULL, &has_nul);
-    if (!has_nul)
+    double d = j->num.d;
+    switch (t) {
+    case WIRE_JSON_INT:
+        *i = j->num.i;
+        *u = (uint64_t)j->num.i;
+        *neg = j->num.i < 0;
         return true;
-    char *text = cJSON_malloc(n + 1);
-    if (!text)
+    case WIRE_JSON_UINT:
+        *u = j->num.u;
+        *i = INT64_MAX; /* above every signed range */
+        *neg = false;
+        return true;
+    case WIRE_JSON_DOUBLE:
+        if (d != floor(d) || !(d >= -9223372036854775808.0 && d < 18446744073709551616.0))
+            return false;
+        *neg = d < 0;
+        *u = d < 0 ? 0 : (uint64_t)d;
+        *i = d < 9223372036854775808.0 ? (int64_t)d : INT64_MAX;
+        return true;
+    default:
         return false;
-    (void)json_unescape(start, stop, text, &has_nul);
-    text[n] = '\0';
-    cJSON_free(c->valuestring);
-    c->valuestring = text;
-    c->valuedouble = (double)n;
-    return true;
-}
-
-/* Walks items in document order, taking one token per key and per string
- * value: 1 when done, 0 when the tokens ran out (the rest is left as cJSON
- * made it), -1 when out of memory. */
-static int mark_walk(cJSON *item, struct json_tokens *t, int depth)
-{
-    const char *start, *stop;
-    if (depth > CJSON_NESTING_LIMIT + 1)
-        return 0;
-    for (cJSON *c = item->child; c; c = c->next) {
-        if (cJSON_IsObject(item) && !next_string_token(t, &start, &stop))
-            return 0; /* the key */
-        int rc = 1;
-        if (cJSON_IsString(c)) {
-            if (!next_string_token(t, &start, &stop))
-                return 0;
-            rc = keep_nul_string(c, start, stop) ? 1 : -1;
-        } else if (cJSON_IsArray(c) || cJSON_IsObject(c)) {
-            rc = mark_walk(c, t, depth + 1);
-        }
-        if (rc <= 0)
-            return rc;
     }
-    return 1;
 }
 
-/* root: an object cJSON parsed from text. False when out of memory. */
-static bool mark_nul_strings(cJSON *root, const char *text, size_t len)
+/* An integer element of t's dtype, checked against the dtype's range. */
+static int fill_integer(struct json_fill *f, void *p, const struct wire_json_reader *j,
+                        enum wire_json_token t, struct triton_error *err)
 {
-    static const char escape[] = "\\u0000";
-    if (!memchr(text, '\0', len) && !memmem(text, len, escape, sizeof escape - 1))
-        return true;
-    struct json_tokens t = {text, text + len};
-    return mark_walk(root, &t, 0) >= 0;
+    static const int64_t lo[TENSOR_NDTYPES] = {[TENSOR_INT8] = INT8_MIN,
+                                               [TENSOR_INT16] = INT16_MIN,
+                                               [TENSOR_INT32] = INT32_MIN,
+                                               [TENSOR_INT64] = INT64_MIN};
+    static const uint64_t hi[TENSOR_NDTYPES] = {
+        [TENSOR_UINT8] = UINT8_MAX,   [TENSOR_UINT16] = UINT16_MAX, [TENSOR_UINT32] = UINT32_MAX,
+        [TENSOR_UINT64] = UINT64_MAX, [TENSOR_INT8] = INT8_MAX,     [TENSOR_INT16] = INT16_MAX,
+        [TENSOR_INT32] = INT32_MAX,   [TENSOR_INT64] = INT64_MAX};
+    enum tensor_dtype dt = f->t->dtype;
+    int64_t i;
+    uint64_t u;
+    bool neg;
+    if (t != WIRE_JSON_INT && t != WIRE_JSON_UINT && t != WIRE_JSON_DOUBLE)
+        return bad_element(f, "a number", err);
+    if (!token_integer(j, t, &i, &u, &neg) || (neg ? i < lo[dt] : u > hi[dt]))
+        return bad_element(f, "an integer in the datatype's range", err);
+    if (dt == TENSOR_UINT64)
+        *(uint64_t *)p = u;
+    else
+        tensor_set_i64(dt, p, i);
+    return 0;
 }
 
-/* A string item's length in bytes, NULs included (see mark_nul_strings). */
-static size_t json_string_length(const cJSON *e)
+/* The element the reader's token t stands for, at f->pos. */
+static int fill_one(struct json_fill *f, const struct wire_json_reader *j, enum wire_json_token t,
+                    struct triton_error *err)
 {
-    size_t n = strlen(e->valuestring);
-    if (e->valuedouble > (double)n)
-        n = (size_t)e->valuedouble;
-    return n;
-}
-
-static int fill_one(struct json_fill *f, const cJSON *e, struct triton_error *err)
-{
-    struct tensor *t = f->t;
-    void *p = tensor_elem_ptr(t, f->pos);
-    switch (t->dtype) {
+    struct tensor *tn = f->t;
+    void *p = tensor_elem_ptr(tn, f->pos);
+    switch (tn->dtype) {
     case TENSOR_BOOL:
-        if (!cJSON_IsBool(e))
+        if (t != WIRE_JSON_TRUE && t != WIRE_JSON_FALSE)
             return bad_element(f, "a boolean", err);
-        *(uint8_t *)p = cJSON_IsTrue(e) ? 1 : 0;
-        break;
+        *(uint8_t *)p = t == WIRE_JSON_TRUE;
+        return 0;
     case TENSOR_BYTES: {
-        if (!cJSON_IsString(e) || !e->valuestring)
+        if (t != WIRE_JSON_STRING)
             return bad_element(f, "a string", err);
-        size_t n = json_string_length(e);
         struct tensor_str *s = p;
-        s->len = n;
-        s->ptr = n ? tensor_buffer_intern(t->buf, e->valuestring, n, err) : "";
-        if (!s->ptr)
-            return -1;
-        break;
+        s->len = j->len;
+        s->ptr = j->len ? tensor_buffer_intern(tn->buf, j->str, j->len, err) : "";
+        return s->ptr ? 0 : -1;
     }
     case TENSOR_FP32:
-    case TENSOR_FP64:
-        if (!cJSON_IsNumber(e))
-            return bad_element(f, "a number", err);
-        tensor_set_f64(t->dtype, p, e->valuedouble);
-        break;
-    default: { /* integers: in range and integral */
-        if (!cJSON_IsNumber(e))
-            return bad_element(f, "a number", err);
-        static const double lo[TENSOR_NDTYPES] = {[TENSOR_INT8] = -128.0,
-                                                  [TENSOR_INT16] = -32768.0,
-                                                  [TENSOR_INT32] = -2147483648.0,
-                                                  [TENSOR_INT64] = -9223372036854775808.0};
-        static const double hi[TENSOR_NDTYPES] = {
-            [TENSOR_UINT8] = 255.0,         [TENSOR_UINT16] = 65535.0,
-            [TENSOR_UINT32] = 4294967295.0, [TENSOR_UINT64] = 18446744073709549568.0,
-            [TENSOR_INT8] = 127.0,          [TENSOR_INT16] = 32767.0,
-            [TENSOR_INT32] = 2147483647.0,  [TENSOR_INT64] = 9223372036854774784.0};
-        double d = e->valuedouble;
-        if (d != floor(d) || d < lo[t->dtype] || d > hi[t->dtype])
-            return bad_element(f, "an integer in the datatype's range", err);
-        if (t->dtype == TENSOR_UINT64)
-            *(uint64_t *)p = (uint64_t)d;
+    case TENSOR_FP64: {
+        double d;
+        if (t == WIRE_JSON_INT)
+            d = (double)j->num.i;
+        else if (t == WIRE_JSON_UINT)
+            d = (double)j->num.u;
+        else if (t == WIRE_JSON_DOUBLE)
+            d = j->num.d;
         else
-            tensor_set_i64(t->dtype, p, (int64_t)d);
+            return bad_element(f, "a number", err);
+        tensor_set_f64(tn->dtype, p, d);
+        return 0;
     }
+    default:
+        return fill_integer(f, p, j, t, err);
     }
-    f->pos++;
-    return 0;
 }
 
-static int fill_leaves(struct json_fill *f, const cJSON *a, struct triton_error *err)
+/* Walks a "data" array: counts its leaves (fill NULL) or stores them. The
+ * text is valid JSON (the header was read whole) and starts with '['. */
+static int walk_data(const struct data_text *d, struct json_fill *f, int64_t *leaves,
+                     const char *name, struct triton_error *err)
 {
-    for (const cJSON *e = a->child; e; e = e->next) {
-        int rc = cJSON_IsArray(e) ? fill_leaves(f, e, err) : fill_one(f, e, err);
-        if (rc < 0)
-            return -1;
+    struct wire_json_reader j;
+    wire_json_reader_init(&j, d->p, d->n);
+    enum wire_json_token t = wire_json_next(&j);
+    int rc = 0;
+    *leaves = 0;
+    while (rc == 0 && j.depth > 0) {
+        t = wire_json_next(&j);
+        if (t == WIRE_JSON_ARRAY) {
+            if (j.depth > MAX_JSON_DATA_DEPTH)
+                rc = triton_fail(err, TRITON_PROTOCOL, "output '%s': data nested deeper than %d",
+                                 name, MAX_JSON_DATA_DEPTH);
+            continue;
+        }
+        if (t == WIRE_JSON_ARRAY_END)
+            continue;
+        if (t == WIRE_JSON_ERROR) /* only memory can fail here */
+            rc = triton_fail(err, TRITON_NO_MEMORY, "out of memory reading output '%s'", name);
+        else if (f)
+            rc = fill_one(f, &j, t, err);
+        if (rc == 0 && t == WIRE_JSON_OBJECT && wire_json_skip(&j, t) == WIRE_JSON_ERROR)
+            rc = triton_fail(err, TRITON_NO_MEMORY, "out of memory reading output '%s'", name);
+        if (f)
+            f->pos++;
+        ++*leaves;
     }
-    return 0;
+    wire_json_reader_free(&j);
+    return rc;
 }
 
 /* The shape of an output as the peer sent it: a bad one is the peer's fault. */
@@ -725,17 +949,17 @@ static int check_output_shape(const struct triton_infer_output *o, int64_t *nume
     return 0;
 }
 
-static int output_from_json(struct triton_infer_output *o, const cJSON *data,
+static int output_from_json(struct triton_infer_output *o, const struct data_text *d,
                             struct triton_error *err)
 {
-    if (!cJSON_IsArray(data))
+    if (d->n == 0 || d->p[0] != '[')
         return triton_fail(err, TRITON_PROTOCOL, "output '%s': \"data\" is not an array", o->name);
     if (o->dtype == TENSOR_FP16 || o->dtype == TENSOR_BF16)
         return triton_fail(err, TRITON_PROTOCOL,
                            "output '%s': %s data came as JSON, which has no form for it", o->name,
                            o->datatype);
-    int64_t numel, count = 0;
-    if (check_output_shape(o, &numel, err) < 0 || count_leaves(data, 1, &count, o->name, err) < 0)
+    int64_t numel, count;
+    if (check_output_shape(o, &numel, err) < 0 || walk_data(d, NULL, &count, o->name, err) < 0)
         return -1;
     /* compared before allocating, so a hostile shape cannot make us allocate */
     if (count != numel)
@@ -745,7 +969,7 @@ static int output_from_json(struct triton_infer_output *o, const cJSON *data,
     if (tensor_init(&o->tensor, o->dtype, o->shape, o->ndim, err) < 0)
         return -1;
     struct json_fill f = {&o->tensor, 0, o->name};
-    if (fill_leaves(&f, data, err) < 0) {
+    if (walk_data(d, &f, &count, o->name, err) < 0) {
         tensor_release(&o->tensor);
         return -1;
     }
@@ -778,15 +1002,17 @@ static int output_from_binary(struct triton_infer_output *o, const char *data, s
 }
 
 /* Fills o's tensor from the binary data its parameters' binary_data_size
- * names (advancing *binary_pos over it) or else from the JSON "data" array. */
-static int output_data(struct triton_infer_output *o, const cJSON *data, const char *bin,
+ * names (advancing *binary_pos over it) or else from its JSON "data". */
+static int output_data(struct triton_infer_output *o, const struct data_text *d, const char *bin,
                        size_t bin_len, size_t *binary_pos, struct tensor_buffer *owner,
                        struct triton_error *err)
 {
+    if (triton_infer_output_dtype(o, err) < 0)
+        return -1;
     const cJSON *bds = cJSON_GetObjectItemCaseSensitive(o->parameters, "binary_data_size");
     if (bds) {
         uint64_t size;
-        if (!json_size(bds, &size))
+        if (!wire_json_get_uint64(bds, &size))
             return triton_fail(err, TRITON_PROTOCOL,
                                "output '%s': binary_data_size is not a non-negative integer",
                                o->name);
@@ -797,444 +1023,13 @@ static int output_data(struct triton_infer_output *o, const cJSON *data, const c
                                o->name, (unsigned long long)size, bin_len - *binary_pos);
         const char *p = bin + *binary_pos;
         *binary_pos += (size_t)size;
-        if (o->dtype == TENSOR_INVALID)
-            return 0; /* kept as metadata only: we cannot decode a datatype we do not know */
         return output_from_binary(o, p, (size_t)size, owner, err);
     }
-    if (data) {
-        if (o->dtype == TENSOR_INVALID)
-            return 0;
-        return output_from_json(o, data, err);
-    }
+    if (d && d->p)
+        return output_from_json(o, d, err);
     /* No data at all: Triton answers so for an output it wrote into the client's
      * shared-memory region (without naming the region). */
     return 0;
-}
-
-/* Fills o from one element of "outputs"; *binary_pos advances over its binary data. */
-static int parse_output(struct triton_infer_output *o, cJSON *j, size_t index, const char *bin,
-                        size_t bin_len, size_t *binary_pos, struct tensor_buffer *owner,
-                        struct triton_error *err)
-{
-    if (!cJSON_IsObject(j))
-        return triton_fail(err, TRITON_PROTOCOL, "output %zu is not a JSON object", index + 1);
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
-    const cJSON *datatype = cJSON_GetObjectItemCaseSensitive(j, "datatype");
-    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(j, "shape");
-    if (!cJSON_IsString(name) || !cJSON_IsString(datatype) || !cJSON_IsArray(shape))
-        return triton_fail(err, TRITON_PROTOCOL,
-                           "output %zu lacks a string \"name\", a string \"datatype\" or a "
-                           "\"shape\" array",
-                           index + 1);
-    o->name = dup_string(name);
-    o->datatype = dup_string(datatype);
-    if (!o->name || !o->datatype)
-        return triton_fail(err, TRITON_NO_MEMORY, "out of memory reading an infer reply");
-    o->dtype = tensor_dtype_from_name(o->datatype, strlen(o->datatype));
-    int ndim = cJSON_GetArraySize(shape);
-    if (ndim > TENSOR_MAX_DIMS)
-        return triton_fail(err, TRITON_PROTOCOL, "output '%s': shape has %d dimensions (max %d)",
-                           o->name, ndim, TENSOR_MAX_DIMS);
-    int d = 0;
-    for (const cJSON *e = shape->child; e; e = e->next, d++) {
-        uint64_t v;
-        if (!json_size(e, &v))
-            return triton_fail(err, TRITON_PROTOCOL,
-                               "output '%s': shape element %d is not a non-negative integer",
-                               o->name, d + 1);
-        o->shape[d] = (int64_t)v;
-    }
-    o->ndim = ndim;
-
-    cJSON *params = cJSON_DetachItemFromObjectCaseSensitive(j, "parameters");
-    if (params && !cJSON_IsObject(params)) {
-        cJSON_Delete(params);
-        return triton_fail(err, TRITON_PROTOCOL, "output '%s': \"parameters\" is not an object",
-                           o->name);
-    }
-    o->parameters = params;
-
-    return output_data(o, cJSON_GetObjectItemCaseSensitive(j, "data"), bin, bin_len, binary_pos,
-                       owner, err);
-}
-
-static char *take_string(cJSON *root, const char *key, bool optional)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (optional && !cJSON_IsString(v))
-        return NULL;
-    return dup_string(v);
-}
-
-/* ---- the usual reply header, read directly ---------------------------------------- */
-
-/* Nearly every infer reply header has one shape: model_name, model_version,
- * maybe id and parameters, and outputs that each have a name, a datatype, a
- * shape and parameters naming their binary_data_size. Reading that directly
- * costs a fraction of building and freeing a cJSON tree for it, which was the
- * largest part of a small request's client CPU. The reader takes a strict
- * subset of JSON: strings without escapes or control characters, integers of
- * at most 15 digits, the known keys once each, parameters whose values are
- * strings, integers or booleans, and no JSON "data". Anything else, malformed
- * replies included, is left to the cJSON path, so every reply still gets the
- * result and the error message that path gives. The only errors raised after
- * this reader succeeds are the data checks both paths share. */
-
-struct jscan {
-    const char *p, *end;
-};
-
-static void js_blank(struct jscan *s)
-{
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-        s->p++;
-}
-
-/* Consumes c (after blanks) when it is next. */
-static bool js_take(struct jscan *s, char c)
-{
-    js_blank(s);
-    if (s->p < s->end && *s->p == c) {
-        s->p++;
-        return true;
-    }
-    return false;
-}
-
-static bool js_peek(struct jscan *s, char c)
-{
-    js_blank(s);
-    return s->p < s->end && *s->p == c;
-}
-
-/* A string without escapes or control characters: then its text is its bytes
- * in the header, with no NUL among them. */
-static bool js_string(struct jscan *s, const char **str, size_t *len)
-{
-    if (!js_take(s, '"'))
-        return false;
-    const char *start = s->p;
-    for (; s->p < s->end; s->p++) {
-        unsigned char c = (unsigned char)*s->p;
-        if (c == '"') {
-            *str = start;
-            *len = (size_t)(s->p - start);
-            s->p++;
-            return true;
-        }
-        if (c == '\\' || c < 0x20)
-            return false;
-    }
-    return false;
-}
-
-/* An integer of 1 to 15 digits without a leading zero, which a double holds
- * exactly, as cJSON would store it; negative only when allowed. */
-static bool js_int(struct jscan *s, bool negative_ok, double *out)
-{
-    js_blank(s);
-    bool negative = false;
-    if (negative_ok && s->p < s->end && *s->p == '-') {
-        negative = true;
-        s->p++;
-    }
-    const char *start = s->p;
-    uint64_t v = 0;
-    while (s->p < s->end && *s->p >= '0' && *s->p <= '9') {
-        if (s->p - start == 15)
-            return false;
-        v = v * 10 + (uint64_t)(*s->p - '0');
-        s->p++;
-    }
-    size_t n = (size_t)(s->p - start);
-    if (n == 0 || (n > 1 && *start == '0'))
-        return false;
-    if (s->p < s->end && (*s->p == '.' || *s->p == 'e' || *s->p == 'E'))
-        return false;
-    *out = negative ? -(double)v : (double)v;
-    return true;
-}
-
-static bool js_word(struct jscan *s, const char *word, size_t n)
-{
-    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
-        return false;
-    s->p += n;
-    return true;
-}
-
-#define JS_KEY_IS(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), (n)) == 0)
-
-/* Longest parameter name the reader copies onto the stack; longer ones go to cJSON. */
-#define JS_MAX_PARAM_KEY 128
-
-/* One parameter value as the cJSON item cJSON's parser would make of it. */
-static cJSON *js_param_value(struct jscan *s)
-{
-    js_blank(s);
-    if (s->p >= s->end)
-        return NULL;
-    if (*s->p == '"') {
-        const char *v;
-        size_t n;
-        if (!js_string(s, &v, &n))
-            return NULL;
-        char *text = strndup(v, n);
-        cJSON *item = text ? cJSON_CreateString(text) : NULL;
-        free(text);
-        return item;
-    }
-    if (*s->p == 't' || *s->p == 'f') {
-        if (js_word(s, "true", 4))
-            return cJSON_CreateTrue();
-        if (js_word(s, "false", 5))
-            return cJSON_CreateFalse();
-        return NULL;
-    }
-    double d;
-    return js_int(s, true, &d) ? cJSON_CreateNumber(d) : NULL;
-}
-
-/* A "parameters" object of strings, integers and booleans, as a cJSON object
- * the way cJSON's parser would build it; NULL when it is anything else or
- * memory ran out. */
-static cJSON *js_params(struct jscan *s)
-{
-    if (!js_take(s, '{'))
-        return NULL;
-    cJSON *obj = cJSON_CreateObject();
-    if (!obj)
-        return NULL;
-    if (js_take(s, '}'))
-        return obj;
-    do {
-        const char *k;
-        size_t kn;
-        char key[JS_MAX_PARAM_KEY];
-        if (!js_string(s, &k, &kn) || kn >= sizeof(key) || !js_take(s, ':'))
-            goto bail;
-        memcpy(key, k, kn);
-        key[kn] = '\0';
-        cJSON *item = js_param_value(s);
-        if (!item)
-            goto bail;
-        if (!cJSON_AddItemToObject(obj, key, item)) {
-            cJSON_Delete(item);
-            goto bail;
-        }
-    } while (js_take(s, ','));
-    if (js_take(s, '}'))
-        return obj;
-bail:
-    cJSON_Delete(obj);
-    return NULL;
-}
-
-/* One element of "outputs" into o (whose allocations the caller frees either
- * way); false when it is not the usual shape. */
-static bool js_output(struct jscan *s, struct triton_infer_output *o)
-{
-    enum { NAME = 1, DATATYPE = 2, SHAPE = 4, PARAMETERS = 8 };
-    unsigned seen = 0;
-    const char *name = NULL, *datatype = NULL;
-    size_t name_len = 0, datatype_len = 0;
-    int ndim = 0;
-    if (!js_take(s, '{'))
-        return false;
-    do {
-        const char *k;
-        size_t kn;
-        unsigned bit;
-        if (!js_string(s, &k, &kn) || !js_take(s, ':'))
-            return false;
-        if (JS_KEY_IS(k, kn, "name"))
-            bit = NAME;
-        else if (JS_KEY_IS(k, kn, "datatype"))
-            bit = DATATYPE;
-        else if (JS_KEY_IS(k, kn, "shape"))
-            bit = SHAPE;
-        else if (JS_KEY_IS(k, kn, "parameters"))
-            bit = PARAMETERS;
-        else
-            return false;
-        if (seen & bit)
-            return false;
-        seen |= bit;
-        switch (bit) {
-        case NAME:
-            if (!js_string(s, &name, &name_len))
-                return false;
-            break;
-        case DATATYPE:
-            if (!js_string(s, &datatype, &datatype_len))
-                return false;
-            break;
-        case SHAPE:
-            if (!js_take(s, '['))
-                return false;
-            if (js_take(s, ']'))
-                break;
-            do {
-                double d;
-                if (ndim == TENSOR_MAX_DIMS || !js_int(s, false, &d))
-                    return false;
-                o->shape[ndim++] = (int64_t)d;
-            } while (js_take(s, ','));
-            if (!js_take(s, ']'))
-                return false;
-            break;
-        default:
-            if (!(o->parameters = js_params(s)))
-                return false;
-        }
-    } while (js_take(s, ','));
-    if (!js_take(s, '}') || (seen & (NAME | DATATYPE | SHAPE)) != (NAME | DATATYPE | SHAPE))
-        return false;
-    o->name = strndup(name, name_len);
-    o->datatype = strndup(datatype, datatype_len);
-    if (!o->name || !o->datatype)
-        return false;
-    o->dtype = tensor_dtype_from_name(o->datatype, datatype_len);
-    o->ndim = ndim;
-    return true;
-}
-
-/* The "outputs" array into r->outputs, grown as elements come. */
-static bool js_outputs(struct jscan *s, struct triton_infer_result *r)
-{
-    if (!js_take(s, '['))
-        return false;
-    if (js_take(s, ']'))
-        return true;
-    size_t cap = 0;
-    do {
-        if (r->n_outputs == cap) {
-            size_t grown = cap ? 2 * cap : 4;
-            if (grown > SIZE_MAX / sizeof(*r->outputs))
-                return false;
-            struct triton_infer_output *o = realloc(r->outputs, grown * sizeof(*o));
-            if (!o)
-                return false;
-            r->outputs = o;
-            cap = grown;
-        }
-        /* Zeroed one at a time, as taken: an output is large (its tensor view
-         * holds fixed-size shape and stride arrays), and only n_outputs of the
-         * cap are ever freed. */
-        struct triton_infer_output *o = &r->outputs[r->n_outputs++];
-        memset(o, 0, sizeof(*o));
-        o->dtype = TENSOR_INVALID;
-        if (!js_output(s, o))
-            return false;
-    } while (js_take(s, ','));
-    return js_take(s, ']');
-}
-
-static char *js_dup(struct jscan *s)
-{
-    const char *v;
-    size_t n;
-    return js_string(s, &v, &n) ? strndup(v, n) : NULL;
-}
-
-/* Reads a header of the usual shape into r (fresh from calloc; the caller
- * frees it either way); false when it is not that shape. */
-static bool js_reply(const char *header, size_t len, struct triton_infer_result *r)
-{
-    enum { MODEL_NAME = 1, MODEL_VERSION = 2, ID = 4, PARAMETERS = 8, OUTPUTS = 16 };
-    struct jscan s = {header, header + len};
-    unsigned seen = 0;
-    if (!js_take(&s, '{'))
-        return false;
-    if (!js_peek(&s, '}')) {
-        do {
-            const char *k;
-            size_t kn;
-            unsigned bit;
-            if (!js_string(&s, &k, &kn) || !js_take(&s, ':'))
-                return false;
-            if (JS_KEY_IS(k, kn, "model_name"))
-                bit = MODEL_NAME;
-            else if (JS_KEY_IS(k, kn, "model_version"))
-                bit = MODEL_VERSION;
-            else if (JS_KEY_IS(k, kn, "id"))
-                bit = ID;
-            else if (JS_KEY_IS(k, kn, "parameters"))
-                bit = PARAMETERS;
-            else if (JS_KEY_IS(k, kn, "outputs"))
-                bit = OUTPUTS;
-            else
-                return false;
-            if (seen & bit)
-                return false;
-            seen |= bit;
-            bool ok;
-            switch (bit) {
-            case MODEL_NAME:
-                ok = (r->model_name = js_dup(&s)) != NULL;
-                break;
-            case MODEL_VERSION:
-                ok = (r->model_version = js_dup(&s)) != NULL;
-                break;
-            case ID:
-                ok = (r->id = js_dup(&s)) != NULL;
-                break;
-            case PARAMETERS:
-                ok = (r->parameters = js_params(&s)) != NULL;
-                break;
-            default:
-                ok = js_outputs(&s, r);
-            }
-            if (!ok)
-                return false;
-        } while (js_take(&s, ','));
-    }
-    if (!js_take(&s, '}'))
-        return false;
-    js_blank(&s);
-    if (s.p != s.end)
-        return false;
-    if (!r->model_name)
-        r->model_name = strdup("");
-    if (!r->model_version)
-        r->model_version = strdup("");
-    return r->model_name && r->model_version;
-}
-
-/* Every byte after the JSON header must belong to an output. */
-static int check_binary_used(size_t bin_len, size_t used, struct triton_error *err)
-{
-    if (used != bin_len)
-        return triton_fail(err, TRITON_PROTOCOL,
-                           "infer reply has %zu bytes after its JSON header but its outputs "
-                           "account for %zu",
-                           bin_len, used);
-    return 0;
-}
-
-/* The whole parse for a header of the usual shape: 1 when done (*out set), -1
- * on an error in the outputs' data, 0 when the header is left to cJSON. */
-static int parse_usual_reply(const char *header, size_t header_len, const char *bin, size_t bin_len,
-                             struct tensor_buffer *owner, struct triton_infer_result **out,
-                             struct triton_error *err)
-{
-    struct triton_infer_result *r = calloc(1, sizeof(*r));
-    if (!r || !js_reply(header, header_len, r)) {
-        triton_infer_result_free(r);
-        return 0;
-    }
-    r->final = true;
-    size_t pos = 0;
-    for (size_t i = 0; i < r->n_outputs; i++)
-        if (output_data(&r->outputs[i], NULL, bin, bin_len, &pos, owner, err) < 0)
-            goto fail;
-    if (check_binary_used(bin_len, pos, err) < 0)
-        goto fail;
-    *out = r;
-    return 1;
-fail:
-    triton_infer_result_free(r);
-    return -1;
 }
 
 int wire_http_infer_parse(const char *body, size_t body_len, size_t header_len,
@@ -1250,74 +1045,33 @@ int wire_http_infer_parse(const char *body, size_t body_len, size_t header_len,
                            header_len, body_len);
     if (header_len == 0)
         return triton_fail(err, TRITON_PROTOCOL, "infer reply has an empty JSON header");
+    struct reply_reader rr = {.r = calloc(1, sizeof(*rr.r)), .err = err};
+    if (!rr.r)
+        return triton_fail(err, TRITON_NO_MEMORY, "out of memory reading an infer reply");
+    rr.r->final = true;
+    wire_json_reader_init(&rr.json, body, header_len);
+    int rc = read_header(&rr);
+    wire_json_reader_free(&rr.json);
+    if (rc == 0 && rr.problem.code != TRITON_OK)
+        rc = triton_fail(err, rr.problem.code, "%s", rr.problem.message);
     const char *bin = body + header_len;
     size_t bin_len = body_len - header_len, pos = 0;
-    int fast = parse_usual_reply(body, header_len, bin, bin_len, owner, out, err);
-    if (fast != 0)
-        return fast < 0 ? -1 : 0;
-
-    cJSON *root = cJSON_ParseWithLength(body, header_len);
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        size_t off = at && at >= body && at <= body + header_len ? (size_t)(at - body) : 0;
-        return triton_fail(err, TRITON_PROTOCOL,
-                           "infer reply is not valid JSON (near byte %zu of its %zu-byte header)",
-                           off, header_len);
+    for (size_t i = 0; rc == 0 && i < rr.r->n_outputs; i++)
+        rc = output_data(&rr.r->outputs[i], rr.data ? &rr.data[i] : NULL, bin, bin_len, &pos, owner,
+                         err);
+    /* Every byte after the JSON header must belong to an output. */
+    if (rc == 0 && pos != bin_len)
+        rc = triton_fail(err, TRITON_PROTOCOL,
+                         "infer reply has %zu bytes after its JSON header but its outputs "
+                         "account for %zu",
+                         bin_len, pos);
+    free(rr.data);
+    if (rc < 0) {
+        triton_infer_result_free(rr.r);
+        return -1;
     }
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return triton_fail(err, TRITON_PROTOCOL, "infer reply is not a JSON object");
-    }
-    if (!mark_nul_strings(root, body, header_len)) {
-        cJSON_Delete(root);
-        return triton_fail(err, TRITON_NO_MEMORY, "out of memory reading an infer reply");
-    }
-    const cJSON *outputs = cJSON_GetObjectItemCaseSensitive(root, "outputs");
-    if (outputs && !cJSON_IsArray(outputs)) {
-        cJSON_Delete(root);
-        return triton_fail(err, TRITON_PROTOCOL, "infer reply: \"outputs\" is not an array");
-    }
-    struct triton_infer_result *r = calloc(1, sizeof(*r));
-    int n = outputs ? cJSON_GetArraySize(outputs) : 0;
-    if (r && n > 0)
-        r->outputs = calloc((size_t)n, sizeof(*r->outputs));
-    if (!r || (n > 0 && !r->outputs)) {
-        free(r);
-        cJSON_Delete(root);
-        return triton_fail(err, TRITON_NO_MEMORY, "out of memory reading an infer reply");
-    }
-    r->final = true;
-    r->model_name = take_string(root, "model_name", false);
-    r->model_version = take_string(root, "model_version", false);
-    r->id = take_string(root, "id", true);
-    cJSON *params = cJSON_DetachItemFromObjectCaseSensitive(root, "parameters");
-    if (params && !cJSON_IsObject(params)) {
-        cJSON_Delete(params);
-        params = NULL;
-        triton_fail(err, TRITON_PROTOCOL, "infer reply: \"parameters\" is not an object");
-        goto fail;
-    }
-    r->parameters = params;
-    if (!r->model_name || !r->model_version) {
-        triton_fail(err, TRITON_NO_MEMORY, "out of memory reading an infer reply");
-        goto fail;
-    }
-    size_t i = 0;
-    for (cJSON *o = outputs ? outputs->child : NULL; o; o = o->next, i++) {
-        r->n_outputs = i + 1;
-        r->outputs[i].dtype = TENSOR_INVALID;
-        if (parse_output(&r->outputs[i], o, i, bin, bin_len, &pos, owner, err) < 0)
-            goto fail;
-    }
-    if (check_binary_used(bin_len, pos, err) < 0)
-        goto fail;
-    cJSON_Delete(root);
-    *out = r;
+    *out = rr.r;
     return 0;
-fail:
-    cJSON_Delete(root);
-    triton_infer_result_free(r);
-    return -1;
 }
 
 void wire_http_error_text(const char *body, size_t len, char *out, size_t cap)
@@ -1327,14 +1081,14 @@ void wire_http_error_text(const char *body, size_t len, char *out, size_t cap)
     out[0] = '\0';
     if (len == 0)
         return;
-    cJSON *root = cJSON_ParseWithLength(body, len);
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
+    cJSON *root = wire_json_parse(body, len, NULL);
     const char *text = body;
     size_t n = len;
-    if (cJSON_IsString(e) && e->valuestring) {
-        text = e->valuestring;
-        n = strlen(text);
-    }
+    const char *e = wire_json_string(cJSON_GetObjectItemCaseSensitive(root, "error"), &n);
+    if (e)
+        text = e;
+    else
+        n = len;
     size_t k = 0;
     for (size_t i = 0; i < n && k + 1 < cap; i++) {
         unsigned char c = (unsigned char)text[i];

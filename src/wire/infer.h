@@ -114,4 +114,10 @@ void triton_infer_result_free(struct triton_infer_result *r);
  * layer checks every request with it before a transport encodes it. */
 int triton_infer_request_check(const struct triton_infer_request *req, struct triton_error *err);
 
+/* Sets o->dtype from o->datatype, for the reply parsers. A datatype this client
+ * does not know is the peer's error (TRITON_PROTOCOL naming the output and the
+ * datatype): its data could not be read, and leaving the output out would lose
+ * it silently. */
+int triton_infer_output_dtype(struct triton_infer_output *o, struct triton_error *err);
+
 #endif

@@ -3,69 +3,18 @@
  */
 #include "wire/pb_json.h"
 
-#include <float.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto/grpc_service.pb-c.h"
+#include "wire/json.h"
 
 /* Deeper than any message in our protos; a bound for hostile or recursive input. */
 #define PB_JSON_MAX_DEPTH 64
 
 static cJSON *message_to_json(const ProtobufCMessage *msg, bool emit_defaults, int depth,
                               struct triton_error *err);
-
-char *pb_json_base64(const void *data, size_t n)
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    if (n > (SIZE_MAX - 1) / 4 * 3 - 3)
-        return NULL;
-    const unsigned char *p = data;
-    char *out = malloc((n + 2) / 3 * 4 + 1);
-    if (!out)
-        return NULL;
-    char *o = out;
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        *o++ = alphabet[v >> 18 & 63];
-        *o++ = alphabet[v >> 12 & 63];
-        *o++ = alphabet[v >> 6 & 63];
-        *o++ = alphabet[v & 63];
-    }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        *o++ = alphabet[v >> 18 & 63];
-        *o++ = alphabet[v >> 12 & 63];
-        *o++ = '=';
-        *o++ = '=';
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-        *o++ = alphabet[v >> 18 & 63];
-        *o++ = alphabet[v >> 12 & 63];
-        *o++ = alphabet[v >> 6 & 63];
-        *o++ = '=';
-    }
-    *o = '\0';
-    return out;
-}
-
-/* The shortest %g rendering that reads back as the same float, so 0.1f shows as
- * 0.1 and not 0.100000001490116 (what a plain float -> double gives). */
-static double float_for_json(float f)
-{
-    char text[32];
-    for (int prec = 6; prec <= 9; prec++) {
-        snprintf(text, sizeof text, "%.*g", prec, (double)f);
-        double d = strtod(text, NULL);
-        if ((float)d == f)
-            return d;
-    }
-    return (double)f;
-}
 
 static bool is_map_entry(const ProtobufCMessageDescriptor *d)
 {
@@ -92,14 +41,14 @@ static cJSON *value_to_json(const ProtobufCFieldDescriptor *f, const void *p, bo
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
-        v = cJSON_CreateNumber((double)*(const int64_t *)p);
+        v = wire_json_new_int64(*(const int64_t *)p);
         break;
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
-        v = cJSON_CreateNumber((double)*(const uint64_t *)p);
+        v = wire_json_new_uint64(*(const uint64_t *)p);
         break;
     case PROTOBUF_C_TYPE_FLOAT:
-        v = cJSON_CreateNumber(float_for_json(*(const float *)p));
+        v = cJSON_CreateNumber(wire_json_float_value(*(const float *)p));
         break;
     case PROTOBUF_C_TYPE_DOUBLE:
         v = cJSON_CreateNumber(*(const double *)p);
@@ -121,7 +70,7 @@ static cJSON *value_to_json(const ProtobufCFieldDescriptor *f, const void *p, bo
     }
     case PROTOBUF_C_TYPE_BYTES: {
         const ProtobufCBinaryData *b = p;
-        char *text = pb_json_base64(b->data, b->len);
+        char *text = wire_base64(b->data, b->len, NULL);
         if (text) {
             v = cJSON_CreateString(text);
             free(text);
@@ -202,6 +151,28 @@ static bool is_default(const ProtobufCFieldDescriptor *f, const void *p)
     }
 }
 
+/* A map's integer key as text, exactly (protobuf's JSON form of map keys). */
+static void map_key(const ProtobufCFieldDescriptor *kf, const void *p, char *buf)
+{
+    switch (kf->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        wire_json_fmt_int64(buf, *(const int32_t *)p);
+        break;
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        wire_json_fmt_uint64(buf, *(const uint32_t *)p);
+        break;
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        wire_json_fmt_uint64(buf, *(const uint64_t *)p);
+        break;
+    default: /* the 64-bit signed kinds: protobuf allows no other key types */
+        wire_json_fmt_int64(buf, *(const int64_t *)p);
+    }
+}
+
 /* A map field: its entries as an object keyed by the entry's key. */
 static cJSON *map_to_json(const ProtobufCFieldDescriptor *f, size_t n,
                           ProtobufCMessage *const *entries, bool emit_defaults, int depth,
@@ -214,7 +185,7 @@ static cJSON *map_to_json(const ProtobufCFieldDescriptor *f, size_t n,
         goto oom;
     for (size_t i = 0; i < n; i++) {
         const char *base = (const char *)entries[i];
-        char keybuf[32];
+        char keybuf[WIRE_JSON_NUM_MAX];
         const char *key = keybuf;
         if (kf->type == PROTOBUF_C_TYPE_STRING) {
             key = *(char *const *)(base + kf->offset);
@@ -223,13 +194,7 @@ static cJSON *map_to_json(const ProtobufCFieldDescriptor *f, size_t n,
         } else if (kf->type == PROTOBUF_C_TYPE_BOOL) {
             key = *(const protobuf_c_boolean *)(base + kf->offset) ? "true" : "false";
         } else {
-            cJSON *k = value_to_json(kf, base + kf->offset, emit_defaults, depth, err);
-            if (!k) {
-                cJSON_Delete(obj);
-                return NULL;
-            }
-            snprintf(keybuf, sizeof keybuf, "%.17g", k->valuedouble);
-            cJSON_Delete(k);
+            map_key(kf, base + kf->offset, keybuf);
         }
         cJSON *v = value_to_json(vf, base + vf->offset, emit_defaults, depth, err);
         if (!v) {

@@ -9,11 +9,11 @@
  *   - field names as in the .proto (snake_case);
  *   - enums as their value names ("TYPE_INT32"); an unknown value as its number;
  *   - every integer type (int64 and uint64 included) as a JSON number, as Triton
- *     fixes up its model-config JSON; above 2^53 precision is lost (cJSON holds
- *     doubles), as over HTTP;
+ *     fixes up its model-config JSON, exactly (wire/json.h's number nodes);
  *   - float as the shortest decimal that reads back as the same float (0.1f
  *     gives 0.1, as Python's protobuf prints it), double as is;
  *   - bytes as standard base64 (protobuf's JSON mapping);
+ *   - integer map keys as their exact decimal text;
  *   - map fields (repeated *Entry messages with key and value) as objects;
  *   - oneofs: only the member that is set;
  *   - repeated fields as arrays, nested messages as objects; an unset nested
@@ -50,9 +50,5 @@ cJSON *pb_json_from_message(const ProtobufCMessage *msg, bool emit_defaults,
  *   LogSettingsResponse: {key: bool | number | string} (null when unset);
  *   any other message: the generic conversion with defaults. */
 cJSON *pb_json_http_shape(const ProtobufCMessage *msg, struct triton_error *err);
-
-/* Base64 (standard alphabet, padded) of n bytes; a malloc'd NUL-terminated
- * string, NULL when out of memory. */
-char *pb_json_base64(const void *data, size_t n);
 
 #endif

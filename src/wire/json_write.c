@@ -1,7 +1,8 @@
 /*
- * json_num.c: see json_num.h.
+ * json_write.c: the JSON writer of json.h: number text, the bounded text
+ * buffer, string literals with one escape table, and base64.
  */
-#include "wire/json_num.h"
+#include "wire/json.h"
 
 #include <locale.h>
 #include <math.h>
@@ -80,26 +81,38 @@ size_t wire_json_fmt_float(char *buf, float v)
     return finish_number(buf, n, false);
 }
 
-cJSON *wire_json_raw_int64(int64_t v)
+double wire_json_float_value(float v)
 {
     char buf[WIRE_JSON_NUM_MAX];
-    wire_json_fmt_int64(buf, v);
-    return cJSON_CreateRaw(buf);
+    size_t n = wire_json_fmt_float(buf, v);
+    double d;
+    if (!n || wire_json_strtod(buf, n, &d) < 0)
+        return (double)v; /* NaN and infinities stand for themselves */
+    return d;
 }
 
-cJSON *wire_json_raw_uint64(uint64_t v)
+int wire_json_strtod(const char *s, size_t len, double *out)
 {
-    char buf[WIRE_JSON_NUM_MAX];
-    wire_json_fmt_uint64(buf, v);
-    return cJSON_CreateRaw(buf);
-}
-
-cJSON *wire_json_raw_double(double v)
-{
-    char buf[WIRE_JSON_NUM_MAX];
-    if (!wire_json_fmt_double(buf, v, true))
-        return NULL;
-    return cJSON_CreateRaw(buf);
+    char small[64];
+    char *text = len < sizeof small ? small : malloc(len + 1);
+    if (!text)
+        return -2;
+    memcpy(text, s, len);
+    text[len] = '\0';
+    /* strtod follows LC_NUMERIC; JSON's decimal point is always '.' */
+    char dp = localeconv()->decimal_point[0];
+    if (dp != '.' && dp != '\0') {
+        char *point = memchr(text, '.', len);
+        if (point)
+            *point = dp;
+    }
+    double d = strtod(text, NULL);
+    if (text != small)
+        free(text);
+    if (isinf(d))
+        return -1;
+    *out = d;
+    return 0;
 }
 
 /* ---- the text buffer ------------------------------------------------------------- */
@@ -186,50 +199,6 @@ void wire_jbuf_putc(struct wire_jbuf *b, char c)
     b->data[b->len++] = c;
 }
 
-int wire_json_hex4(const char *p, size_t avail)
-{
-    if (avail < 4)
-        return -1;
-    int v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= c - '0';
-        else if (c >= 'a' && c <= 'f')
-            v |= c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            v |= c - 'A' + 10;
-        else
-            return -1;
-    }
-    return v;
-}
-
-size_t wire_utf8_encode(unsigned long cp, char out[4])
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | ((cp >> 18) & 0x07));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
 static size_t utf8_seq(const unsigned char *s, size_t n)
 {
@@ -271,15 +240,32 @@ size_t wire_utf8_invalid_at(const char *s, size_t n)
     return n;
 }
 
-int wire_jbuf_string(struct wire_jbuf *b, const char *s, size_t n, bool check_utf8)
+/* The escape of each byte that needs one: its letter after '\', or 'u' for
+ * \u00XX. The reader (json_read.c) decodes the same letters. */
+static const char escapes[128] = {
+    ['"'] = '"',  ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r',
+    ['\t'] = 't', [0x00] = 'u',  [0x01] = 'u', [0x02] = 'u', [0x03] = 'u', [0x04] = 'u',
+    [0x05] = 'u', [0x06] = 'u',  [0x07] = 'u', [0x0B] = 'u', [0x0E] = 'u', [0x0F] = 'u',
+    [0x10] = 'u', [0x11] = 'u',  [0x12] = 'u', [0x13] = 'u', [0x14] = 'u', [0x15] = 'u',
+    [0x16] = 'u', [0x17] = 'u',  [0x18] = 'u', [0x19] = 'u', [0x1A] = 'u', [0x1B] = 'u',
+    [0x1C] = 'u', [0x1D] = 'u',  [0x1E] = 'u', [0x1F] = 'u',
+};
+
+static void put_escape(struct wire_jbuf *b, unsigned c)
 {
     static const char hex[] = "0123456789abcdef";
+    char esc[6] = {'\\', escapes[c], '0', '0', hex[c >> 4], hex[c & 15]};
+    wire_jbuf_put(b, esc, esc[1] == 'u' ? 6 : 2);
+}
+
+int wire_jbuf_string(struct wire_jbuf *b, const char *s, size_t n, bool check_utf8)
+{
     const unsigned char *p = (const unsigned char *)s;
     wire_jbuf_putc(b, '"');
     size_t run = 0; /* bytes at p[i - run .. i) that need no escaping */
     for (size_t i = 0; i < n;) {
         unsigned c = p[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+        if (c < 0x80 && !escapes[c]) {
             run++, i++;
             continue;
         }
@@ -292,31 +278,7 @@ int wire_jbuf_string(struct wire_jbuf *b, const char *s, size_t n, bool check_ut
         }
         wire_jbuf_put(b, (const char *)p + i - run, run);
         run = 0;
-        char esc[7] = {'\\', 0};
-        size_t elen = 2;
-        switch (c) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            elen = 6;
-        }
-        wire_jbuf_put(b, esc, elen);
+        put_escape(b, c);
         i++;
     }
     wire_jbuf_put(b, (const char *)p + n - run, run);
@@ -354,17 +316,6 @@ int wire_jbuf_float(struct wire_jbuf *b, float v)
         return -1;
     wire_jbuf_put(b, buf, n);
     return 0;
-}
-
-void wire_jbuf_cjson(struct wire_jbuf *b, const cJSON *item)
-{
-    char *s = cJSON_PrintUnformatted(item);
-    if (!s) {
-        b->failed = true;
-        return;
-    }
-    wire_jbuf_puts(b, s);
-    cJSON_free(s);
 }
 
 char *wire_base64(const void *data, size_t n, size_t *out_len)
