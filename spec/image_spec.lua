@@ -219,6 +219,22 @@ describe("triton.image.decode", function()
     assert.matches("^image: ", err.message)
   end)
 
+  it("skips ancillary chunks unread, whatever size they claim", function()
+    local function peak_kb() -- the process's peak resident memory (Linux)
+      for line in io.lines("/proc/self/status") do
+        local kb = line:match("^VmHWM:%s*(%d+)")
+        if kb then return tonumber(kb) end
+      end
+    end
+    -- a 100-byte file whose tEXt chunk claims 2 GiB, before the image data
+    local lying = "\x89PNG\r\n\x1a\n" .. chunk("IHDR", string.pack(">I4I4BBBBB", 4, 4, 8, 0, 0, 0, 0)) ..
+        string.pack(">I4", 0x7FFF0000) .. "tEXtComment\0tiny"
+    local before = peak_kb()
+    check_error(function() image.decode(lying) end, "invalid_argument",
+      "image: truncated PNG: the data ends before the image does")
+    assert.is_true(peak_kb() - before < 256 * 1024, "decoding allocated what the chunk claimed")
+  end)
+
   it("refuses a 60000x60000 header before allocating anything", function()
     check_error(function() image.decode(png(60000, 60000, 8, 2, {})) end, "invalid_argument",
       ("image: PNG header claims 60000x60000 pixels, over the limit of %d"):format(LIMIT))

@@ -44,6 +44,17 @@ static void on_read(png_structp png, png_bytep dst, size_t n)
     io->pos += n;
 }
 
+/* Every ancillary chunk but tRNS is skipped unread (libpng reads past it in
+ * small pieces). Kept, libpng would allocate what a text or profile chunk
+ * claims (up to 2 GiB for a 100-byte file) before finding the data missing. */
+static void ignore_ancillary(png_structp png)
+{
+    static const png_byte chunks[] = "bKGD\0cHRM\0eXIf\0gAMA\0hIST\0iCCP\0iTXt\0oFFs\0pCAL\0"
+                                     "pHYs\0sBIT\0sCAL\0sPLT\0sRGB\0tEXt\0tIME\0zTXt";
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, 0);
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, chunks, (int)(sizeof chunks / 5));
+}
+
 /* Reads the header, sets up the expansions, returns the channels of the result. */
 static int read_header(png_structp png, png_infop info)
 {
@@ -108,6 +119,7 @@ int image_decode_png(struct tensor *out, const void *data, size_t size, int64_t 
     }
     png_set_read_fn(png, &io, on_read);
     png_set_user_limits(png, IMAGE_MAX_SIDE, IMAGE_MAX_SIDE);
+    ignore_ancillary(png);
     decode(png, info, &io, out, max_pixels);
     png_destroy_read_struct(&png, &info, NULL);
     free(io.rows);
