@@ -35,7 +35,10 @@ HTTP_STATUS = {
     "DEADLINE_EXCEEDED": 504, "RESOURCE_EXHAUSTED": 429, "FAILED_PRECONDITION": 400,
 }
 
-FAULT_KINDS = ("close", "truncate", "bad-length", "bad-binary-size", "garbage", "huge")
+FAULT_KINDS = ("close", "truncate", "bad-length", "bad-binary-size", "garbage", "huge", "bad-dtype")
+# The datatype the bad-dtype fault gives an infer reply's first output: one no
+# client knows, so that it must refuse the reply rather than drop the output.
+BAD_DTYPE = "FP128"
 
 
 _INT64_TYPES = None

@@ -16,7 +16,7 @@ import numpy as np
 from google.protobuf import json_format
 
 from . import protos, tensors
-from .core import ServerError, fault_of
+from .core import BAD_DTYPE, ServerError, fault_of
 
 SERVICE = "inference.GRPCInferenceService"
 # Triton raises both limits to INT32_MAX so that large tensors fit in one message.
@@ -125,7 +125,9 @@ def encode_response(resp, fault=None, final=None):
         params["triton_final_response"] = final
     _set_params(msg.parameters, params)
     for o in resp.get("outputs", []):
-        t = msg.outputs.add(name=o["name"], datatype=o["datatype"], shape=o["shape"])
+        bad = fault == "bad-dtype" and not msg.outputs
+        t = msg.outputs.add(name=o["name"], datatype=BAD_DTYPE if bad else o["datatype"],
+                            shape=o["shape"])
         oparams = {k: v for k, v in (o.get("parameters") or {}).items() if k != "binary_data"}
         _set_params(t.parameters, oparams)
         raw = b"" if o.get("data") is None else tensors.encode_raw(o["data"], o["datatype"])

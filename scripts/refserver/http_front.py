@@ -54,7 +54,7 @@ _SIGNED = {"INT8", "INT16", "INT32", "INT64"}
 _UNSIGNED = {"UINT8", "UINT16", "UINT32", "UINT64"}
 _FLOATS = {"FP32", "FP64"}
 _SHM_KEYS = ("shared_memory_region", "shared_memory_byte_size", "shared_memory_offset")
-_FAULT_KINDS = ("close", "truncate", "bad-length", "bad-binary-size", "garbage", "huge", "delay", "status")
+_FAULT_KINDS = _core.FAULT_KINDS + ("delay", "status")
 
 
 # Triton's HttpCodeFromError folds these error kinds into 400 (core.HTTP_STATUS
@@ -130,7 +130,7 @@ def _body_object(body, kind):
 
 def _local_fault_of(headers):
     """x-fault syntax: close | truncate | bad-length | bad-binary-size | garbage | huge
-    | delay=MS | status=CODE. Returns (kind, arg) or (None, None)."""
+    | bad-dtype | delay=MS | status=CODE. Returns (kind, arg) or (None, None)."""
     value = headers.get("x-fault")
     if value is None or value.strip() == "":
         return (None, None)
@@ -562,6 +562,8 @@ def _encode_infer_response(resp, kinds, default_kind, fault):
         name, datatype = out["name"], out["datatype"]
         shape = [int(d) for d in out["shape"]]
         entry = {"name": name, "datatype": datatype, "shape": shape}
+        if fault == "bad-dtype" and not outputs:
+            entry["datatype"] = _core.BAD_DTYPE
         # The wire's own framing keys are rebuilt here, not echoed from the request.
         params = {
             k: v

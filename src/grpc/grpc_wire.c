@@ -1044,9 +1044,9 @@ int grpc_wire_parse_infer_response(const uint8_t *data, size_t len, struct tenso
         o->ndim = (int)t->n_shape;
         if (t->n_shape)
             memcpy(o->shape, t->shape, t->n_shape * sizeof *o->shape);
-        o->dtype = tensor_dtype_from_name(o->datatype, strlen(o->datatype));
-        bool in_shm = has_param(t->n_parameters, t->parameters, "shared_memory_region");
-        if (o->dtype == TENSOR_INVALID || in_shm)
+        if (triton_infer_output_dtype(o, err) < 0)
+            goto done;
+        if (has_param(t->n_parameters, t->parameters, "shared_memory_region"))
             continue;
         if (n_raw) {
             int64_t numel = 0;
