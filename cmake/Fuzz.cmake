@@ -19,7 +19,7 @@ endif()
 
 file(GLOB TRITON_FUZZ_TARGETS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/fuzz/fuzz_*.c)
 # the targets that drive the Lua binding need the tritonlua library, not just the core
-set(TRITON_FUZZ_LUA_TARGETS lua_tensor)
+set(TRITON_FUZZ_LUA_TARGETS lua_tensor json)
 set(TRITON_FUZZ_SMOKE_SECONDS 3 CACHE STRING "Seconds of fuzzing per target in ctest")
 
 if(CMAKE_C_COMPILER_ID STREQUAL "Clang" AND TRITON_SANITIZE)

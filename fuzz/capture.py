@@ -191,6 +191,14 @@ def http_infer_replies(srv):
     if status != 200:
         raise SystemExit("bytes-json-nul: HTTP %d %r" % (status, reply[:200]))
     out.append(("bytes-json-nul", None, reply))
+    # an output of a datatype no client knows, binary and JSON (last again)
+    for label, binary in (("fault-bad-dtype", True), ("fault-bad-dtype-json", False)):
+        body, headers = infer_body(simple_in,
+                                   [{"name": "OUTPUT0", "parameters": {"binary_data": binary}}])
+        status, rh, reply = http(srv, "POST", "/v2/models/simple/infer", body,
+                                 dict(headers, **{"x-fault": "bad-dtype"}))
+        hl = rh.get("Inference-Header-Content-Length")
+        out.append((label, int(hl) if hl else None, reply))
     return out
 
 
@@ -243,6 +251,53 @@ def sse_seeds(srv, corpus):
         corpus.add(label + "-crlf", bytes([0, 0, 2, 5, 1]) + body.replace(b"\n", b"\r\n"))
         corpus.add(label + "-cr", bytes([0, 2, 1, 9]) + body.replace(b"\n", b"\r"))
         corpus.add(label + "-small", bytes([2, 0, 1, 16]) + b": keep-alive\nevent: x\n" + body)
+
+
+# ---- JSON text ---------------------------------------------------------------------
+
+# A config override whose 64-bit fields a double cannot hold.
+BIG_CONFIG = {
+    "input": [{"name": "INPUT0", "data_type": "TYPE_INT8", "dims": [2**53 + 1, 2**63 - 1]}],
+    "dynamic_batching": {"max_queue_delay_microseconds": 2**64 - 1,
+                         "priority_queue_policy": {str(2**64 - 1): {"default_timeout_microseconds": 2**53 + 1}}},
+}
+
+# Texts at the reader's edges, valid and not.
+JSON_EDGES = [
+    ("number-edges", b"[9223372036854775807,9223372036854775808,-9223372036854775808,"
+     b"-9223372036854775809,18446744073709551615,18446744073709551616,1.7976931348623157e308,"
+     b"4.9e-324,1e-400,-0,-0.0,0.1,1E+2,12e-3]"),
+    ("strings", b'["\\u0000","\\ud83d\\ude00","\\u00e9","\\/","\\b\\f\\n\\r\\t","\\u001f",'
+     b'"\\uffff","","\xff raw"]'),
+    ("deep-1000", b"[" * 1000 + b"]" * 1000),
+    ("literals", b' {"a":null,"b":true,"c":false,"d":{},"e":[],"f":[{}],"":{"":""}} '),
+    ("nul-key", b'{"a\\u0000b":1}'),
+    ("lone-surrogate", b'["\\ud800"]'),
+    ("too-deep", b'{"a":' * 1001),
+    ("out-of-range", b"1e400"),
+]
+
+
+def json_seeds(srv, corpus):
+    """Real JSON replies of the server (control plane, JSON tensors) and edge texts."""
+    gets = [("server-metadata", "/v2"), ("model-metadata", "/v2/models/simple"),
+            ("model-config", "/v2/models/simple_sequence/config"),
+            ("statistics", "/v2/models/stats"), ("trace-settings", "/v2/trace/setting"),
+            ("log-settings", "/v2/logging"), ("error", "/v2/models/nope/config")]
+    for label, path in gets:
+        corpus.add(label, http(srv, "GET", path)[2])
+    corpus.add("repository-index", http(srv, "POST", "/v2/repository/index")[2])
+    echoes = [("int64", "INT64", [2**63 - 1, -2**63, 2**53 + 1, 0]),
+              ("uint64", "UINT64", [2**64 - 1, 2**53 + 1]),
+              ("bytes", "BYTES", ["a\0b", "\U0001f600 \u00e9", "\"\\/\b\f\n\r\t"])]
+    for label, dt, data in echoes:
+        body, headers = infer_body([("INPUT0", dt, [len(data)], data)],
+                                   [{"name": "OUTPUT0", "parameters": {"binary_data": False}}],
+                                   binary_in=False)
+        corpus.add("infer-" + label,
+                   http(srv, "POST", "/v2/models/identity_%s/infer" % dt.lower(), body, headers)[2])
+    for label, text in JSON_EDGES:
+        corpus.add(label, text)
 
 
 # ---- gRPC -------------------------------------------------------------------------
@@ -344,6 +399,9 @@ def grpc_seeds(srv, proto_dir, grpc_corpus, pb_corpus, class_corpus):
     o.parameters["shared_memory_byte_size"].int64_param = 16
     shm.raw_output_contents.append(b"")
     grpc_corpus.add("synth-shm", bytes([0]) + shm.SerializeToString())
+    reply = call("ModelInfer", simple, (("x-fault", "bad-dtype"),))
+    for misalign in (0, 3):
+        grpc_corpus.add("fault-bad-dtype-%d" % misalign, bytes([misalign << 1]) + reply)
 
     # control-plane replies for pb_json
     region_key = "/tritonlua_fuzz_capture"
@@ -393,6 +451,12 @@ def grpc_seeds(srv, proto_dir, grpc_corpus, pb_corpus, class_corpus):
                          "ModelConfigResponse"))
     for label, method, req, reply_name in controls:
         pb_add(label, reply_name, call(method, req))
+    # 64-bit config fields beyond a double's exact range, and a uint64 map key
+    call("RepositoryModelLoad", pb.RepositoryModelLoadRequest(
+        model_name="identity_int8", parameters={"config": pb.ModelRepositoryParameter(
+            string_param=json.dumps(BIG_CONFIG))}))
+    pb_add("config-big-ints", "ModelConfigResponse",
+           call("ModelConfig", pb.ModelConfigRequest(name="identity_int8")))
     channel.close()
 
 
@@ -484,6 +548,7 @@ def main():
         sse_seeds(srv, Corpus("sse"))
         grpc_seeds(srv, args.proto_dir, Corpus("grpc_infer"), Corpus("pb_json"), class_corpus)
         lua_seeds(Corpus("lua_tensor"), binary)
+        json_seeds(srv, Corpus("json"))
     finally:
         srv.stop()
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(CORPUS) for f in fs)
