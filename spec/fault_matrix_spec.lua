@@ -56,7 +56,7 @@ local infer_codes = {
     ["status=401"] = "unauthenticated",
   },
   grpc = {
-    close = "cancelled",                  -- RST_STREAM: gRPC's nearest to a drop
+    close = "unavailable",                -- RST_STREAM, read as the dropped call it is
     truncate = "protocol_error",          -- half a protobuf message
     ["bad-length"] = "protocol_error",    -- fewer raw_output_contents than outputs
     ["bad-binary-size"] = "protocol_error",
@@ -177,7 +177,7 @@ h.transports(function(proto, url)
     local meta_codes = proto == "http"
       and { close = "unavailable", garbage = "protocol_error", truncate = "unavailable",
         huge = "resource_exhausted", ["status=503"] = "unavailable" }
-      or { close = "cancelled", garbage = "protocol_error", truncate = "protocol_error",
+      or { close = "unavailable", garbage = "protocol_error", truncate = "protocol_error",
         ["status=14"] = "unavailable" }
     for _, fault in ipairs(sorted_keys(meta_codes)) do
       it("server_metadata: " .. fault .. " -> " .. meta_codes[fault], function()

@@ -153,6 +153,7 @@ local function new_client(url, opts, fname, fixed_protocol)
     end
     check_type(opts.ssl.insecure, "boolean", "ssl.insecure", fname, 4)
     o.insecure = opts.ssl.insecure
+    o.ssl = true
   end
   for _, k in ipairs { "compression", "response_compression" } do
     check_type(opts[k], "string", k, fname, 4)

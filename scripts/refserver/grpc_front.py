@@ -336,10 +336,14 @@ class GrpcFront:
         if kind == "close":
             context.cancel()
             return
+        # Triton's triton_grpc_error metadata: the first error ends the stream with
+        # its real status instead of travelling in-band.
+        grpc_error = any(k == "triton_grpc_error" and str(v).lower() == "true"
+                         for k, v in context.invocation_metadata())
         out = collections.deque()
         cond = threading.Condition()
         lanes = {}
-        state = {"reading": True, "active": 0}
+        state = {"reading": True, "active": 0, "error": None}
         cancelled = threading.Event()
         context.add_callback(cancelled.set)
 
@@ -362,8 +366,15 @@ class GrpcFront:
                         continue
                     msg = encode_response(resp, kind, final if empty_final else None)
                     emit(pb.ModelStreamInferResponse(infer_response=msg))
-            except Exception as e:  # every failure is reported in the stream, which stays open
+            except Exception as e:  # reported in the stream, which stays open (or ends it)
                 message = e.message if isinstance(e, ServerError) else "internal error: %s" % e
+                if grpc_error:
+                    code = e.grpc_code if isinstance(e, ServerError) else "INTERNAL"
+                    with cond:
+                        if state["error"] is None:
+                            state["error"] = (getattr(grpc.StatusCode, code, grpc.StatusCode.INTERNAL), message)
+                        cond.notify()
+                    return
                 emit(pb.ModelStreamInferResponse(
                     error_message=message,
                     infer_response=pb.ModelInferResponse(model_name=req.model_name,
@@ -406,10 +417,13 @@ class GrpcFront:
         first = True
         while True:
             with cond:
-                while not out and (state["reading"] or state["active"]) and not cancelled.is_set():
+                while (not out and (state["reading"] or state["active"]) and not cancelled.is_set()
+                       and state["error"] is None):
                     cond.wait(0.5)
                 if cancelled.is_set():
                     return
+                if state["error"] is not None and not out:
+                    context.abort(*state["error"])
                 if not out:
                     return
                 item = out.popleft()

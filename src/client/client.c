@@ -58,6 +58,25 @@ static int check_json_text(const cJSON *j, const char *what, struct triton_error
     return 0;
 }
 
+/* Triton's log settings are booleans, strings and non-negative integers
+ * (log_verbose_level); both protocols carry exactly these. */
+static int check_log_settings(const cJSON *settings, struct triton_error *err)
+{
+    const cJSON *item;
+    cJSON_ArrayForEach(item, settings)
+    {
+        if (cJSON_IsBool(item) || cJSON_IsString(item))
+            continue;
+        double d = cJSON_IsNumber(item) ? item->valuedouble : -1;
+        if (!cJSON_IsNumber(item) || d < 0 || d > UINT32_MAX || d != (double)(uint32_t)d)
+            return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                               "update_log_settings: '%s' must be a boolean, a string or a "
+                               "non-negative integer",
+                               item->string);
+    }
+    return 0;
+}
+
 int triton_call_check(const struct triton_call *call, struct triton_error *err)
 {
     const struct triton_call_info *info = triton_call_info(call->kind);
@@ -82,6 +101,12 @@ int triton_call_check(const struct triton_call *call, struct triton_error *err)
     if ((needs & TRITON_NEEDS_INFER) && (!call->infer || !has(call->infer->model)))
         return triton_fail(err, TRITON_INVALID_ARGUMENT, "%s needs a model name", name);
     if (call->infer && triton_infer_request_check(call->infer, err) < 0)
+        return -1;
+    if (call->n_files && !call->config_json)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                           "%s: files can only be given together with a config", name);
+    if (call->kind == TRITON_CALL_UPDATE_LOG_SETTINGS &&
+        check_log_settings(call->settings, err) < 0)
         return -1;
     if (call->settings && check_json_text(call->settings, name, err) < 0)
         return -1;
@@ -516,6 +541,43 @@ int triton_call_wait(struct triton_client *c, struct triton_call *call, struct t
     return 0;
 }
 
+/* A one-request stream (status_errors: stream_infer) waits for replies all
+ * along, so the inactivity limit applies to it as to a call; a stream opened
+ * with start_stream may idle between requests, and only its own timeout
+ * (a gRPC deadline) bounds it. */
+static void stream_on_timer(struct triton_loop_timer *timer)
+{
+    struct triton_stream *s =
+        (struct triton_stream *)((char *)timer - offsetof(struct triton_stream, layer.timer));
+    struct triton_client *c = s->layer.client;
+    double idle_until = s->layer.last_activity + c->network_timeout;
+    if (triton_loop_now() < idle_until) {
+        triton_loop_timer_start(c->loop, timer, idle_until);
+        return;
+    }
+    struct triton_error *e = &s->layer.abort;
+    e->code = TRITON_DEADLINE_EXCEEDED;
+    snprintf(e->message, sizeof e->message,
+             "stream_infer: the server sent nothing for %g s (network_timeout)",
+             c->network_timeout);
+    c->transport->stream_cancel(c, s);
+}
+
+void triton_stream_finish(struct triton_stream *s, struct triton_call *as_call,
+                          struct triton_reply *reply, const struct triton_error *err, bool final)
+{
+    s->layer.last_activity = triton_loop_now();
+    if (final) {
+        if (s->layer.client)
+            triton_loop_timer_stop(s->layer.client->loop, &s->layer.timer);
+        if (s->layer.abort.code != TRITON_OK)
+            err = &s->layer.abort; /* the call layer ended it: say why */
+        s->transport_state = NULL;
+        s->finished = true;
+    }
+    s->done(as_call, reply, err, final);
+}
+
 int triton_client_stream_open(struct triton_client *c, struct triton_stream *s,
                               struct triton_error *err)
 {
@@ -530,10 +592,18 @@ int triton_client_stream_open(struct triton_client *c, struct triton_stream *s,
     s->headers = merged;
     s->n_headers = n_merged;
     s->finished = false;
+    memset(&s->layer, 0, sizeof s->layer);
+    s->layer.client = c;
+    s->layer.timer.fn = stream_on_timer;
     int rc = c->transport->stream_open(c, s, err);
     s->headers = own;
     s->n_headers = n_own;
     free(merged);
+    if (rc == 0 && s->status_errors && isfinite(c->network_timeout)) {
+        s->layer.last_activity = triton_loop_now();
+        triton_loop_timer_start(c->loop, &s->layer.timer,
+                                s->layer.last_activity + c->network_timeout);
+    }
     return rc;
 }
 

@@ -253,8 +253,18 @@ struct triton_stream {
     const struct triton_kv *headers;
     size_t n_headers;
     double timeout; /* seconds for the whole stream; 0 = none */
-    bool finished;  /* set by the transport just before the final done */
+    /* End the stream with the error's own status at the server's first error
+     * (one-request streams such as stream_infer), instead of reporting errors
+     * in-band and staying open (start_stream). */
+    bool status_errors;
+    bool finished; /* set by the transport just before the final done */
     void *transport_state;
+    struct triton_stream_layer { /* private to src/client */
+        struct triton_client *client;
+        double last_activity; /* triton_loop_now() of the last message */
+        struct triton_loop_timer timer;
+        struct triton_error abort; /* why the call layer ended the stream */
+    } layer;
 };
 
 /* ---- the client and its transport ------------------------------------------------------ */
@@ -324,6 +334,10 @@ void triton_call_finish(struct triton_call *call, struct triton_reply *reply,
 /* For transports: bytes arrived for a call on the wire (resets its inactivity
  * limit). */
 void triton_call_activity(struct triton_call *call);
+/* For transports: a stream's reply, in-band error or end (final). The one way
+ * a transport reports on a stream, as triton_call_finish is for calls. */
+void triton_stream_finish(struct triton_stream *s, struct triton_call *as_call,
+                          struct triton_reply *reply, const struct triton_error *err, bool final);
 /* The call layer's verbose log (no-op unless the client is verbose). */
 void triton_client_logf(struct triton_client *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -13,7 +13,7 @@
  * Streams (ModelStreamInfer) keep one batch per op kind with its own tag, at
  * most one SEND and one RECV outstanding, and an own send queue; the stream's
  * state is freed only when its status has arrived and no batch is pending
- * (events of one call arrive in any order, see GRPC_CORE.md).
+ * (events of one call arrive in any order, see docs/GRPC_CORE.md).
  *
  * generate / generate_stream fetch (and cache) the model's metadata first to
  * know its input datatypes, then run ModelInfer / ModelStreamInfer.
@@ -157,12 +157,22 @@ static bool is_tls_failure(grpc_status_code s, const char *msg, size_t n)
     return false;
 }
 
+/* `ours`: we cancelled the call. A CANCELLED we did not ask for is the server
+ * or the network dropping it (an RST_STREAM, a server shutting down), which
+ * over HTTP is a dropped connection: both read as "unavailable", the code a
+ * caller retries on. */
 static void status_error(struct gt *t, struct triton_error *err, grpc_status_code s,
-                         grpc_slice details, const char *error_string)
+                         grpc_slice details, const char *error_string, bool ours)
 {
     triton_error_clear(err);
     size_t n = GRPC_SLICE_LENGTH(details);
     const char *msg = (const char *)GRPC_SLICE_START_PTR(details);
+    if (s == GRPC_STATUS_CANCELLED && !ours) {
+        triton_fail(err, TRITON_UNAVAILABLE, "the server dropped the call (gRPC CANCELLED%s%.*s)",
+                    n ? ": " : "", (int)(n > INT_MAX ? INT_MAX : n), msg);
+        err->status = (int)s;
+        return;
+    }
     if (n && t->tls && is_tls_failure(s, msg, n))
         triton_fail(err, code_of_status(s), "TLS failure: %.*s", (int)(n > INT_MAX ? INT_MAX : n),
                     msg);
@@ -443,7 +453,7 @@ static void unary_event(struct triton_loop_grpc_tag *tag, bool ok)
         u->complete(u, NULL);
     } else {
         struct triton_error e = {0};
-        status_error(t, &e, u->status, u->details, u->error_string);
+        status_error(t, &e, u->status, u->details, u->error_string, false);
         u->complete(u, &e);
     }
     unary_free(u);
@@ -642,7 +652,7 @@ static void bidi_deliver(struct bidi *b, grpc_byte_buffer *bb)
     if (b->user) {
         struct triton_reply reply = {.result = failed ? NULL : r};
         if (failed || r)
-            b->user->done(&b->stream_call, &reply, failed ? &e : NULL, false);
+            triton_stream_finish(b->user, &b->stream_call, &reply, failed ? &e : NULL, false);
         triton_infer_result_free(failed ? r : reply.result);
         return;
     }
@@ -690,15 +700,13 @@ static void bidi_maybe_end(struct bidi *b)
     struct triton_error e = {0};
     bool failed = b->status != GRPC_STATUS_OK;
     if (failed)
-        status_error(b->t, &e, b->status, b->details, b->error_string);
+        status_error(b->t, &e, b->status, b->details, b->error_string, b->cancelled);
     logf_(b->t, "grpc < ModelStreamInfer ended: %s", status_name(b->status));
     if (b->user) {
         struct triton_stream *s = b->user;
         b->user = NULL;
-        s->transport_state = NULL;
-        s->finished = true;
         struct triton_reply reply = {0};
-        s->done(&b->stream_call, &reply, failed ? &e : NULL, true);
+        triton_stream_finish(s, &b->stream_call, &reply, failed ? &e : NULL, true);
     } else if (b->gen && !b->gen_done) {
         struct triton_call *call = b->gen;
         b->gen = NULL;
@@ -760,8 +768,13 @@ static void bidi_event(struct triton_loop_grpc_tag *tag, bool ok)
     bidi_maybe_end(b);
 }
 
+/* Opens a ModelStreamInfer. With status_errors, Triton ends the stream with a
+ * real gRPC status at its first error (metadata triton_grpc_error: true), so
+ * that a one-request stream (stream_infer, generate) fails with the error's own
+ * code, as the same request over HTTP does; without it, errors arrive in-band
+ * as text and the stream stays open (start_stream). */
 static struct bidi *bidi_open(struct gt *t, const struct triton_kv *headers, size_t n_headers,
-                              double timeout, struct triton_error *err)
+                              double timeout, bool status_errors, struct triton_error *err)
 {
     struct bidi *b = calloc(1, sizeof *b);
     if (!b) {
@@ -783,6 +796,9 @@ static struct bidi *bidi_open(struct gt *t, const struct triton_kv *headers, siz
         t->streams->prev = b;
     t->streams = b;
     if (call_metadata(t, headers, n_headers, &b->md, &b->n_md, err) < 0)
+        goto fail;
+    static const struct triton_kv grpc_error = {"triton_grpc_error", "true"};
+    if (status_errors && add_metadata(&b->md, &b->n_md, &grpc_error, 1, err) < 0)
         goto fail;
     b->gcall =
         grpc_channel_create_call(t->channel, NULL, GRPC_PROPAGATE_DEFAULTS, t->cq,
@@ -829,7 +845,7 @@ static int grpc_stream_open(struct triton_client *c, struct triton_stream *s,
     struct gt *t = c->transport_state;
     if (!s->done)
         return triton_fail(err, TRITON_INVALID_ARGUMENT, "a stream needs a done function");
-    struct bidi *b = bidi_open(t, s->headers, s->n_headers, s->timeout, err);
+    struct bidi *b = bidi_open(t, s->headers, s->n_headers, s->timeout, s->status_errors, err);
     if (!b)
         return -1;
     b->user = s;
@@ -912,7 +928,7 @@ static int generate_run(struct gt *t, struct triton_call *call, const cJSON *met
     /* generate too goes over ModelStreamInfer: ModelInfer refuses decoupled
      * models, which LLM backends are, and a one-request stream serves both kinds. */
     /* timed by the call layer, as every call is */
-    struct bidi *b = bidi_open(t, call->send_headers, call->n_send_headers, 0, err);
+    struct bidi *b = bidi_open(t, call->send_headers, call->n_send_headers, 0, true, err);
     if (!b) {
         grpc_byte_buffer_destroy(bb);
         return -1;
@@ -1088,10 +1104,8 @@ static void grpc_destroy(struct triton_client *c)
         if (b->user) {
             struct triton_stream *s = b->user;
             b->user = NULL;
-            s->transport_state = NULL;
-            s->finished = true;
             struct triton_reply reply = {0};
-            s->done(&b->stream_call, &reply, &cancelled, true);
+            triton_stream_finish(s, &b->stream_call, &reply, &cancelled, true);
         } else if (b->gen && !b->gen_done) {
             struct triton_call *call = b->gen;
             b->gen = NULL;

@@ -244,7 +244,8 @@ static int encode_log(const struct triton_call *call, grpc_byte_buffer **out,
     return grpc_wire_pack(&m.base, out, err);
 }
 
-/* A log setting's value in the oneof Triton's LogSettingsRequest takes. */
+/* A log setting's value in the oneof Triton's LogSettingsRequest takes (the
+ * call layer has checked the values: booleans, strings, uint32 integers). */
 static int log_value(const cJSON *item, Inference__LogSettingsRequest__SettingValue *v,
                      struct triton_error *err)
 {
@@ -254,9 +255,6 @@ static int log_value(const cJSON *item, Inference__LogSettingsRequest__SettingVa
         v->bool_param = cJSON_IsTrue(item);
     } else if (cJSON_IsNumber(item)) {
         double d = item->valuedouble;
-        if (d < 0 || d > UINT32_MAX || d != (double)(uint32_t)d)
-            return triton_fail(err, TRITON_INVALID_ARGUMENT,
-                               "log setting '%s' must be a non-negative integer", item->string);
         v->parameter_choice_case =
             INFERENCE__LOG_SETTINGS_REQUEST__SETTING_VALUE__PARAMETER_CHOICE_UINT32_PARAM;
         v->uint32_param = (uint32_t)d;
@@ -265,9 +263,7 @@ static int log_value(const cJSON *item, Inference__LogSettingsRequest__SettingVa
             INFERENCE__LOG_SETTINGS_REQUEST__SETTING_VALUE__PARAMETER_CHOICE_STRING_PARAM;
         v->string_param = item->valuestring;
     } else {
-        return triton_fail(err, TRITON_INVALID_ARGUMENT,
-                           "log setting '%s' must be a boolean, a number or a string",
-                           item->string);
+        return triton_fail(err, TRITON_INTERNAL, "log setting '%s' was not checked", item->string);
     }
     return 0;
 }

@@ -553,7 +553,7 @@ static void release_slice(void *ctx, void *data)
     free(h);
 }
 
-/* Big replies arrive as ~64 KiB slices (GRPC_CORE.md: 1070 of them for 64 MiB).
+/* Big replies arrive as ~64 KiB slices (docs/GRPC_CORE.md: 1070 of them for 64 MiB).
  * Copying them into one block while holding all of them would need the reply
  * twice in memory, so from this size on each slice is released as soon as it
  * is copied, and every TRIM_EVERY bytes the freed heap pages are given back

@@ -800,8 +800,9 @@ static void http_reply(struct http_task *t, struct triton_reply *reply, struct t
     enum triton_reply_shape shape = triton_call_info(call->kind)->reply;
     const char *what = triton_call_kind_name(call->kind);
     const char *data = t->body ? t->body + t->pad : "";
-    if (shape == TRITON_REPLY_BOOLEAN) {
-        /* Triton answers "not ready" with 400; clients read any answer as a boolean */
+    if (shape == TRITON_REPLY_BOOLEAN && (t->status == 200 || t->status == 400)) {
+        /* Triton answers "not ready" with 400; any other status is a failure, as
+         * the same status is over gRPC (a proxy's 503 is "unavailable", not "false") */
         reply->boolean = t->status == 200;
         return;
     }

@@ -144,11 +144,8 @@ static int encode_load(const struct triton_call *call, struct http_message *m,
                        struct triton_error *err)
 {
     put_repository_path(m->url, call->model, "/load");
-    if (!call->config_json && call->n_files == 0)
+    if (!call->config_json) /* files come only with a config (triton_call_check) */
         return 0;
-    if (!call->config_json)
-        return triton_fail(err, TRITON_INVALID_ARGUMENT,
-                           "load_model: files can only be given together with a config");
     struct wire_jbuf b;
     wire_jbuf_init(&b, 256, 0);
     wire_jbuf_puts(&b, "{\"parameters\":{\"config\":");

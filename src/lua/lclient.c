@@ -65,6 +65,7 @@ static int client_new(lua_State *L)
     o.cert_file = lopt_string(L, 1, "cert_file", &lc->opts);
     o.key_file = lopt_string(L, 1, "key_file", &lc->opts);
     o.insecure = lopt_bool(L, 1, "insecure");
+    o.ssl = lopt_bool(L, 1, "ssl"); /* TLS options were given: the core refuses them on plaintext */
     o.compression = lopt_string(L, 1, "compression", &lc->opts);
     o.response_compression = lopt_string(L, 1, "response_compression", &lc->opts);
     lua_Integer conc = lopt_integer(L, 1, "concurrency", 0);
