@@ -4,6 +4,7 @@
  * Conversions are Pillow's (Convert.c): "L" from RGB is the ITU-R 601-2 luma in
  * 16.16 fixed point, "RGB" from grey replicates it, alpha is dropped.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "image/image.h"
@@ -44,6 +45,34 @@ int image_new(struct tensor *out, int64_t h, int64_t w, int64_t c, struct triton
 {
     int64_t shape[3] = {h, w, c};
     return tensor_init(out, TENSOR_UINT8, shape, 3, err);
+}
+
+static void release_pixels(void *ctx, void *data)
+{
+    free(data);
+}
+
+int image_new_unfilled(struct tensor *out, int64_t h, int64_t w, int64_t c,
+                       struct triton_error *err)
+{
+    int64_t shape[3] = {h, w, c};
+    if (tensor_check_shape(shape, 3, TENSOR_UINT8, err) != 0)
+        return -1;
+    size_t size = (size_t)(h * w * c);
+    void *px = malloc(size);
+    struct tensor_buffer *b = px ? tensor_buffer_wrap(px, size, release_pixels, NULL, err) : NULL;
+    if (!b) {
+        free(px);
+        return triton_fail(err, TRITON_NO_MEMORY, "image: out of memory for %lldx%lldx%lld pixels",
+                           (long long)h, (long long)w, (long long)c);
+    }
+    memset(out, 0, sizeof *out);
+    out->dtype = TENSOR_UINT8;
+    out->ndim = 3;
+    memcpy(out->shape, shape, sizeof shape);
+    tensor_contiguous_strides(shape, 3, out->strides);
+    out->buf = b;
+    return 0;
 }
 
 int image_view(struct image_view *v, const struct tensor *t, struct tensor *tmp,

@@ -38,7 +38,7 @@
 /* JPEG or PNG (told by the signature) into a new contiguous image.
  *   JPEG: grey -> C = 1; YCbCr/RGB -> 3; CMYK and YCCK -> 3, converted to RGB
  *         as Pillow converts its "CMYK" images (Adobe polarity); progressive
- *         and arithmetic-coded files are decoded. Data that ends early is an error.
+ *         files are decoded. Data that ends early is an error.
  *   PNG:  grey (1, 2, 4, 8 bit) -> 1; grey + alpha -> 4 (grey copied into R, G, B);
  *         RGB -> 3; RGBA -> 4; palette -> 3, or 4 when it has transparency;
  *         16-bit samples keep their high byte; interlaced files are decoded.
@@ -71,8 +71,12 @@ struct image_view {
  * in *tmp (which the caller releases with tensor_release either way). */
 int image_view(struct image_view *v, const struct tensor *t, struct tensor *tmp,
                struct triton_error *err);
-/* A new contiguous image {h, w, c}. */
+/* A new contiguous image {h, w, c}, zero-filled. */
 int image_new(struct tensor *out, int64_t h, int64_t w, int64_t c, struct triton_error *err);
+/* The same, not zero-filled: only for a caller that writes every byte before
+ * anyone can read it (the decoders, which free it on any error). */
+int image_new_unfilled(struct tensor *out, int64_t h, int64_t w, int64_t c,
+                       struct triton_error *err);
 
 enum image_filter { IMAGE_BILINEAR, IMAGE_NEAREST };
 /* The filter named "bilinear" or "nearest"; -1 otherwise. */

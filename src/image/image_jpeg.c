@@ -85,7 +85,7 @@ static void decode(struct jpeg_decompress_struct *d, struct jpeg_guard *g, struc
         d->out_color_space = JCS_RGB;
     jpeg_start_decompress(d);
     int channels = cmyk ? 3 : d->output_components;
-    if (image_new(out, d->output_height, d->output_width, channels, err) != 0)
+    if (image_new_unfilled(out, d->output_height, d->output_width, channels, err) != 0)
         longjmp(g->jump, 1);
     size_t stride = (size_t)d->output_width * (size_t)channels;
     if (cmyk) {

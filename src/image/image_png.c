@@ -88,7 +88,7 @@ static void decode(png_structp png, png_infop info, struct png_io *io, struct te
                     channels);
         png_longjmp(png, 1);
     }
-    if (image_new(out, h, w, channels, io->err) != 0)
+    if (image_new_unfilled(out, h, w, channels, io->err) != 0)
         png_longjmp(png, 1);
     io->rows = malloc(sizeof *io->rows * h);
     if (!io->rows) {
