@@ -6,7 +6,8 @@
 -- transports: grpc
 local triton = require "triton"
 
-local url = arg and arg[1] or os.getenv("TRITON_URL") or "grpc://localhost:8001"
+local url = arg and arg[1] or os.getenv("TRITON_GRPC_URL") or os.getenv("TRITON_URL")
+  or "grpc://localhost:8001"
 local client <close> = triton.connect(url)
 
 local values = {11, 7, 5, 3, 2, 0, 1}

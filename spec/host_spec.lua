@@ -328,6 +328,21 @@ describe("tritonlua REPL completion", function()
     assert.same({ "v:reshape", "v:resize" }, repl.complete("v:re", env))
   end)
 
+  it("completes the host's client before its first use, and never metamethods", function()
+    local session = require "triton.session"
+    local env = setmetatable({}, { __index = _G })
+    session.install(env, "http://127.0.0.1:1")
+    local methods = repl.complete("client:", env)
+    assert.is_true(#methods > 20, table.concat(methods, " "))
+    assert.same({ "client:infer", "client:inference_statistics" }, repl.complete("client:inf", env))
+    assert.is_nil(rawget(env, "client")) -- completing did not make it
+    local c = env.client
+    assert.same(methods, repl.complete("client:", env)) -- the same once it is made
+    for _, m in ipairs(methods) do assert.falsy(m:find(":_", 1, true), m) end
+    assert.same({}, repl.complete("client:__", env))
+    c:close()
+  end)
+
   it("never calls __index functions while completing", function()
     local called = false
     local env = setmetatable({}, { __index = function() called = true end })
@@ -375,9 +390,76 @@ describe("tritonlua REPL completion", function()
   end)
 end)
 
+describe("tritonlua REPL completion of the client on a terminal", function()
+  it("completes client:<Tab> before the client was used", function()
+    -- Nothing listens on port 1: the completed call runs, and fails as unavailable;
+    -- without the completion it would be a call of the missing method is_server_li.
+    local steps = { "expect > ", "type client:is_server_li\\t()\\n", "expect unavailable", "expect > ",
+      "type \\x04" }
+    local stepfile, out = tmpfile(table.concat(steps, "\n") .. "\n"), os.tmpname()
+    local driver = os.getenv("TRITON_SOURCE_DIR") .. "/spec/support/ptydrive.py"
+    local cmd = string.format("env TRITONLUA_HISTORY=/dev/null /usr/bin/python3 %s %s -- %s -u %s >%s 2>&1",
+      q(driver), q(stepfile), q(HOST), q("http://127.0.0.1:1"), q(out))
+    local _, _, status = os.execute(cmd)
+    local text = slurp(out):gsub("\r", "")
+    os.remove(out)
+    os.remove(stepfile)
+    if status == 125 then
+      pending("no pseudo-terminal on this machine: " .. text)
+      return
+    end
+    assert.equal(0, status, text)
+    assert.truthy(text:find("stdin:1: triton.Error: unavailable", 1, true), text)
+  end)
+end)
+
 describe("tritonlua -u", function()
   local h = require "support.harness"
   local s = h.server()
+  local source = os.getenv("TRITON_SOURCE_DIR") or "."
+  local no_urls = "env -u TRITON_URL -u TRITON_HTTP_URL -u TRITON_GRPC_URL"
+
+  it("exports the URL as TRITON_URL and TRITON_GRPC_URL or TRITON_HTTP_URL", function()
+    local show = " -e " .. q("print(os.getenv('TRITON_URL'), os.getenv('TRITON_GRPC_URL'), "
+      .. "os.getenv('TRITON_HTTP_URL'))")
+    assert.equal("grpc://h:1\tgrpc://h:1\tnil\n", run("-u grpc://h:1" .. show, nil, no_urls).out)
+    assert.equal("https://h:2\tnil\thttps://h:2\n", run("-u https://h:2" .. show, nil, no_urls).out)
+    assert.equal("h:3\tnil\tnil\n", run("-u h:3" .. show, nil, no_urls).out)
+  end)
+
+  for _, proto in ipairs(h.protocols) do
+    it("runs an example against its URL, over " .. proto, function()
+      local r = run("-u " .. q(s[proto .. "_url"]) .. " " .. q(source .. "/examples/simple_infer.lua"),
+        nil, no_urls)
+      assert.equal(0, r.status, r.err)
+      assert.truthy(r.out:find("PASS: simple over " .. proto, 1, true), r.out)
+    end)
+
+    it("shows a server's error at the script's line, without the module's frames, over " .. proto,
+      function()
+        local script = tmpfile("local c = triton.connect(...)\nlocal m = c:model_metadata('nope')\n")
+        local r = run(q(script) .. " " .. q(s[proto .. "_url"]))
+        os.remove(script)
+        assert.equal(1, r.status)
+        assert.truthy(r.err:find(script .. ":2: triton.Error: not_found", 1, true), r.err)
+        assert.truthy(r.err:find("stack traceback:\n\t" .. script .. ":2: in main chunk", 1, true), r.err)
+        assert.falsy(r.err:find("triton/[%w_]+%.lua"), r.err)
+        r = run("-u " .. q(s[proto .. "_url"]) .. " -i", "client:model_metadata('nope')\n")
+        assert.truthy(r.err:find("stdin:1: triton.Error: not_found", 1, true), r.err)
+        assert.falsy(r.err:find("triton/[%w_]+%.lua"), r.err)
+      end)
+  end
+
+  it("lets the gRPC-only examples find their server under scripts/with-testserver", function()
+    local out = os.tmpname()
+    local cmd = string.format("%s %s %s %s >%s 2>&1", no_urls, q(source .. "/scripts/with-testserver"),
+      q(HOST), q(source .. "/examples/sequence_stream.lua"), q(out))
+    local _, _, status = os.execute(cmd)
+    local text = slurp(out)
+    os.remove(out)
+    assert.equal(0, status, text)
+    assert.truthy(text:find("PASS: simple_sequence over grpc", 1, true), text)
+  end)
 
   for _, proto in ipairs(h.protocols) do
     it("connects the global client on first use, over " .. proto, function()
@@ -407,5 +489,48 @@ describe("tritonlua -u", function()
     local r = run("-u " .. q(s.http_url) .. " -e " .. q(code))
     assert.equal(0, r.status, r.err)
     assert.equal("simple_sequence simple_string simple_string_dyna_sequence\n", r.out)
+  end)
+end)
+
+describe("tritonlua help", function()
+  it("gives an overview with help()", function()
+    local r = run("-e 'help()'")
+    assert.equal(0, r.status, r.err)
+    assert.truthy(r.out:find("Client methods (c:NAME): is_server_live,", 1, true), r.out)
+    assert.truthy(r.out:find("Tensors (triton.NAME): tensor, zeros,", 1, true), r.out)
+  end)
+
+  it("gives the signature of a function or method by name", function()
+    local r = run("-e " .. q("help('infer') help('triton.zeros') help('nope')"))
+    assert.equal(0, r.status, r.err)
+    assert.truthy(r.out:find("  c:infer(model, inputs [, opts]) -> result\n", 1, true), r.out)
+    assert.truthy(r.out:find("  triton.zeros(shape [, dtype]) -> tensor\n", 1, true), r.out)
+    assert.truthy(r.out:find("no function or method named 'nope'", 1, true), r.out)
+  end)
+
+  it("describes an object's methods, and a function of the API", function()
+    local r = run("-e " .. q("help(triton.tensor({1})) help(triton.InferInput('x', {1}, 'INT32')) "
+      .. "help(triton.arange) help(print)"))
+    assert.equal(0, r.status, r.err)
+    assert.truthy(r.out:find("  t:reshape(shape) -> tensor\n", 1, true), r.out)
+    assert.truthy(r.out:find("  input:set_data(tensor | table | raw string", 1, true), r.out)
+    assert.truthy(r.out:find("  triton.arange([start,] stop [, step] [, dtype]) -> tensor", 1, true), r.out)
+    assert.truthy(r.out:find("a function that is not part of the triton API", 1, true), r.out)
+  end)
+
+  it("is there in the REPL, and describes the client without connecting it", function()
+    local r = run("-u http://127.0.0.1:1 -i", "help('sleep')\nhelp(client)\n")
+    assert.equal(0, r.status, r.err)
+    assert.truthy(r.out:find("  triton.sleep(seconds)\n", 1, true), r.out)
+    assert.truthy(r.out:find("  c:infer(model, inputs [, opts]) -> result", 1, true), r.out)
+  end)
+end)
+
+describe("tritonlua in the build tree", function()
+  it("needs no LUA_PATH or LUA_CPATH: the Lua part is compiled in", function()
+    local r = run("-e " .. q("print(triton.tensor({1, 2}):numel(), require('triton.session') ~= nil)"),
+      nil, "env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_PATH -u LUA_CPATH")
+    assert.equal(0, r.status, r.err)
+    assert.equal("2\ttrue\n", r.out)
   end)
 end)

@@ -40,11 +40,17 @@ local function lookup(v, k)
   return nil
 end
 
+-- Whether k is offered: never a metamethod ("__close"), and after ':' never a
+-- private method ("_wire") either.
+local function offered(k, methods_only)
+  return pretty.is_identifier(k) and k:sub(1, 2) ~= "__" and not (methods_only and k:sub(1, 1) == "_")
+end
+
 -- Adds to `into` the names reachable from v with '.' (fields) or ':' (methods).
 local function collect(v, methods_only, into)
   local function add_from(t, functions_only)
     for k, val in next, t do
-      if pretty.is_identifier(k) and (not functions_only or type(val) == "function") then
+      if offered(k, methods_only) and (not functions_only or type(val) == "function") then
         into[k] = true
       end
     end
@@ -67,7 +73,7 @@ local function collect(v, methods_only, into)
         local methods = rawget(mt, "__methods")
         if type(methods) == "table" then add_from(methods, true) end
         for k, val in next, mt do
-          if pretty.is_identifier(k) and k:sub(1, 2) ~= "__" and type(val) == "function" then
+          if offered(k, true) and type(val) == "function" then
             into[k] = true
           end
         end
@@ -104,7 +110,10 @@ function M.complete(word, env, before)
     local v = env
     for part in base:gmatch("[^.]+") do
       if not pretty.is_identifier(part) then return out end
-      v = lookup(v, part)
+      -- A global made on first use (the host's `client`) completes from its class.
+      local found = lookup(v, part)
+      if found == nil and v == env then found = require("triton.session").prototype(env, part) end
+      v = found
       if v == nil then return out end
     end
     collect(v, sep == ":", names)
@@ -128,7 +137,11 @@ end
 -- the text when Ctrl-C abandoned it.
 local function compile(line, read_more)
   if line:sub(1, 1) == "=" then line = "return " .. line:sub(2) end
-  local f = load("return " .. line .. ";", "=stdin", "t")
+  -- `return <line>` through an identity function rather than directly: the line
+  -- is then evaluated in the chunk's own frame, not tail-called from it, so an
+  -- error in a call keeps "stdin:1" in its traceback (and a triton.Error its
+  -- position). The newline ends a trailing comment.
+  local f = load("return (function(...) return ... end)(" .. line .. "\n)", "=stdin", "t")
   if f then return f, nil, line end
   local chunk = line
   while true do

@@ -4,7 +4,12 @@
 --     makes env.client a client connected to url on first access (a script that
 --     never touches `client` never connects, and `tritonlua -e 'print(1)'` does
 --     not fail for want of a server). A failed connect raises at that access,
---     naming the URL, and the next access tries again.
+--     naming the URL, and the next access tries again. Also sets env.help
+--     (lua/triton/help.lua).
+--   session.prototype(env, name)
+--     for a global install() makes on first use (`client`) that is not made yet,
+--     the table its methods come from (the client class), so that the REPL can
+--     complete `client:` without connecting; nil otherwise.
 --   session.model_names(client)
 --     the repository's model names, sorted, for the REPL's tab completion;
 --     cached for a few seconds per client so that completing costs one request
@@ -50,8 +55,19 @@ local function connect_error(url, err)
   return what .. tostring(err)
 end
 
+-- env -> {name -> function returning the class of a global made on first use}
+local lazy = setmetatable({}, { __mode = "k" })
+
+function M.prototype(env, name)
+  local made = lazy[env] and lazy[env][name]
+  if made == nil or rawget(env, name) ~= nil then return nil end
+  return made()
+end
+
 function M.install(env, url, headers, verbose)
   check_install_args(env, url, headers, verbose)
+  rawset(env, "help", require("triton.help").help)
+  lazy[env] = { client = function() return require("triton.client").Client end }
   local opts = { headers = headers, verbose = verbose }
   local mt = getmetatable(env)
   if mt == nil then

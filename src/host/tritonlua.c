@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -93,6 +94,46 @@ static void on_sigint(int sig)
     lua_sethook(globalL, interrupted, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
 }
 
+/* Pushes field k of the loaded module `mod` (nil when either is missing). */
+static int push_module_field(lua_State *L, const char *mod, const char *k)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    if (lua_getfield(L, -1, mod) == LUA_TTABLE)
+        lua_getfield(L, -1, k);
+    else
+        lua_pushnil(L);
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+    return lua_type(L, -1);
+}
+
+/* Whether the error object at 1 is a triton.Error (the module's public metatable). */
+static int is_triton_error(lua_State *L)
+{
+    if (!lua_getmetatable(L, 1))
+        return 0;
+    push_module_field(L, "triton", "Error");
+    int yes = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return yes;
+}
+
+/* A triton.Error (a server's answer, a timeout) is shown at the user's line with
+ * the module's own frames left out of the traceback: they say nothing about the
+ * script. core.args.traceback knows which frames are the module's. */
+static int triton_error_traceback(lua_State *L, const char *msg)
+{
+    if (push_module_field(L, "triton.core", "args") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_getfield(L, -1, "traceback");
+    lua_remove(L, -2);
+    lua_pushstring(L, msg);
+    lua_pushinteger(L, 1);
+    return lua_pcall(L, 2, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING;
+}
+
 static int msghandler(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
@@ -101,6 +142,8 @@ static int msghandler(lua_State *L)
             msg = lua_tostring(L, -1);
         else
             msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+        if (is_triton_error(L) && triton_error_traceback(L, msg))
+            return 1;
     }
     luaL_traceback(L, L, msg, 1);
     return 1;
@@ -367,6 +410,19 @@ static void apply_settings(lua_State *L, int argc, char **argv, const struct opt
     lua_pop(L, 1);
 }
 
+/* -u URL also becomes $TRITON_URL, and $TRITON_GRPC_URL or $TRITON_HTTP_URL after
+ * its scheme, for the script and what it runs: the examples (and scripts written
+ * like them) take their server from there, so `tritonlua -u grpc://h:8001
+ * examples/simple_infer.lua` runs over gRPC as the option says. */
+static void export_url(const char *url)
+{
+    setenv("TRITON_URL", url, 1);
+    if (strncasecmp(url, "grpc://", 7) == 0 || strncasecmp(url, "grpcs://", 8) == 0)
+        setenv("TRITON_GRPC_URL", url, 1);
+    else if (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0)
+        setenv("TRITON_HTTP_URL", url, 1);
+}
+
 /* The global `client`, connected to triton.default_url on first use (so that a
  * script that never touches it never needs a server). */
 static int install_client_global(lua_State *L)
@@ -452,6 +508,8 @@ static int pmain(lua_State *L)
     }
     if (o.version)
         print_version();
+    if (o.url)
+        export_url(o.url);
 
     luaL_openlibs(L);
     create_arg_table(L, argv, argc, o.script);

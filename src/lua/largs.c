@@ -35,17 +35,84 @@ static bool is_module_source(lua_State *L, const char *src)
     return loaded;
 }
 
+/* The first level from `from` up that is the user's: a Lua frame outside the
+ * module's files (ar filled with "Sl"), or -1. */
+static int user_level(lua_State *L, int from, lua_Debug *ar)
+{
+    for (int level = from; lua_getstack(L, level, ar); level++) {
+        lua_getinfo(L, "Sl", ar);
+        if (ar->currentline > 0 && !is_module_source(L, ar->source))
+            return level;
+    }
+    return -1;
+}
+
 void largs_where(lua_State *L)
 {
     lua_Debug ar;
-    for (int level = 1; lua_getstack(L, level, &ar); level++) {
-        lua_getinfo(L, "Sl", &ar);
-        if (ar.currentline > 0 && !is_module_source(L, ar.source)) {
-            lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
-            return;
-        }
+    if (user_level(L, 1, &ar) > 0)
+        lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+    else
+        lua_pushliteral(L, "");
+}
+
+/* Whether the frame at level is hidden from a user's traceback: a frame of the
+ * module's Lua files, or a C function the module called. */
+static bool hidden_frame(lua_State *L, int level, lua_Debug *ar)
+{
+    if (*ar->what != 'C')
+        return is_module_source(L, ar->source);
+    lua_Debug caller;
+    return lua_getstack(L, level + 1, &caller) && lua_getinfo(L, "S", &caller) &&
+           is_module_source(L, caller.source);
+}
+
+/* Pushes "\n\tsrc:line: in <what>" for the frame ar (filled with "Slnt"). */
+static void push_frame(lua_State *L, const lua_Debug *ar)
+{
+    const char *line = ar->currentline > 0 ? lua_pushfstring(L, "%d:", ar->currentline) : "";
+    if (*ar->namewhat)
+        lua_pushfstring(L, "\n\t%s:%s in %s '%s'", ar->short_src, line, ar->namewhat, ar->name);
+    else if (*ar->what == 'm')
+        lua_pushfstring(L, "\n\t%s:%s in main chunk", ar->short_src, line);
+    else if (*ar->what != 'C')
+        lua_pushfstring(L, "\n\t%s:%s in function <%s:%d>", ar->short_src, line, ar->short_src,
+                        ar->linedefined);
+    else
+        lua_pushfstring(L, "\n\t%s:%s in ?", ar->short_src, line);
+    if (*line)
+        lua_remove(L, -2);
+    if (ar->istailcall) {
+        lua_pushliteral(L, "\n\t(...tail calls...)");
+        lua_concat(L, 2);
     }
-    lua_pushliteral(L, "");
+}
+
+void largs_traceback(lua_State *L, const char *msg, int level)
+{
+    lua_Debug ar;
+    int first = user_level(L, level, &ar);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    if (first > 0) {
+        lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+        luaL_addvalue(&b);
+    }
+    luaL_addstring(&b, msg);
+    luaL_addstring(&b, "\nstack traceback:");
+    int shown = 0;
+    for (int lv = first > 0 ? first : level; lua_getstack(L, lv, &ar); lv++) {
+        lua_getinfo(L, "Slnt", &ar);
+        if (hidden_frame(L, lv, &ar))
+            continue;
+        if (++shown > 100) {
+            luaL_addstring(&b, "\n\t...");
+            break;
+        }
+        push_frame(L, &ar);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
 }
 
 static int raise_where(lua_State *L, const char *fmt, va_list ap)
@@ -655,6 +722,15 @@ static int l_argerror(lua_State *L)
     return largs_argerror(L, arg, fname, "%s", luaL_checkstring(L, 3));
 }
 
+/* core.args.traceback(msg [, level]): msg at the user's line and a traceback
+ * without the module's own frames, from level (1: the caller) down. */
+static int l_traceback(lua_State *L)
+{
+    const char *msg = luaL_checkstring(L, 1);
+    largs_traceback(L, msg, (int)luaL_optinteger(L, 2, 1));
+    return 1;
+}
+
 /* core.args.usererror(msg): raises msg at the user's line. */
 static int l_usererror(lua_State *L)
 {
@@ -664,13 +740,10 @@ static int l_usererror(lua_State *L)
 void largs_open(lua_State *L)
 {
     static const luaL_Reg functions[] = {
-        {"check_shape", l_check_shape},
-        {"check_dtype", l_check_dtype},
-        {"option_spec", l_option_spec},
-        {"check_options", l_check_options},
-        {"argerror", l_argerror},
-        {"usererror", l_usererror},
-        {NULL, NULL},
+        {"check_shape", l_check_shape}, {"check_dtype", l_check_dtype},
+        {"option_spec", l_option_spec}, {"check_options", l_check_options},
+        {"argerror", l_argerror},       {"usererror", l_usererror},
+        {"traceback", l_traceback},     {NULL, NULL},
     };
     luaL_newmetatable(L, LSPEC_MT);
     lua_pop(L, 1);

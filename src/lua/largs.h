@@ -29,6 +29,10 @@
 
 /* Pushes "source:line: " of the user's innermost frame ("" when there is none). */
 void largs_where(lua_State *L);
+/* Pushes "<where>: msg\nstack traceback:\n\t..." from level (as lua_getstack
+ * counts) down, leaving out the module's own frames and the C functions they
+ * call: what a host shows for an error the module raised (a triton.Error). */
+void largs_traceback(lua_State *L, const char *msg, int level);
 /* Raises "<where>: <message>", formatted by lua_pushfstring (%s %d %I %f %p %c %%). */
 int largs_error(lua_State *L, const char *fmt, ...);
 /* Raises "<where>: bad argument #arg to 'fname' (<formatted message>)". */
@@ -97,8 +101,8 @@ void largs_check_option(lua_State *L, int idx, const char *fname, const char *na
                         const struct largs_option *opt);
 
 /* Sets core.args (the table at -1 is core): check_shape, check_dtype,
- * option_spec, check_options, argerror and usererror, the same checkers for the
- * Lua files (see largs.c). */
+ * option_spec, check_options, argerror, usererror and traceback, the same
+ * checkers for the Lua files (see largs.c). */
 void largs_open(lua_State *L);
 
 #endif
