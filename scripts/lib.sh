@@ -13,12 +13,13 @@ as_root() {
     if [ "$(id -u)" -eq 0 ]; then run "$@"; else run sudo "$@"; fi
 }
 
-# configure_and_build BUILD_DIR [cmake args...]: idempotent, incremental.
+# configure_and_build BUILD_DIR [cmake args...]: idempotent, incremental. With
+# TRITON_TARGETS set (space-separated), only those targets are built.
 configure_and_build() {
     local dir=$1
     shift
     say "Configuring $dir"
     run cmake -S "$TRITON_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
     say "Building $dir"
-    run cmake --build "$dir" -j "$JOBS"
+    run cmake --build "$dir" -j "$JOBS" ${TRITON_TARGETS:+--target $TRITON_TARGETS}
 }
