@@ -108,12 +108,13 @@ local function parse_model(metadata, config)
 end
 
 -- ---- images ---------------------------------------------------------------------------
+-- A regular file reads (or is at its end); a folder opens but refuses to read.
 local function is_file(path)
   local f = io.open(path, "rb")
   if not f then return false end
-  local ok = f:read(0) ~= nil or f:seek("end") == 0
+  local data, err = f:read(1)
   f:close()
-  return ok
+  return data ~= nil or err == nil
 end
 
 local function image_files(path)
