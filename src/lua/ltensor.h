@@ -1,8 +1,8 @@
 /*
  * ltensor.h: the tensor userdata, shared by the binding files.
- * ltensor.c owns the metatable (creation, metadata, indexing, views, copies);
- * ltensor_print.c prints tensors; ltensor_ops.c adds the math methods and
- * operators to the metatable.
+ * ltensor.c owns the metatable (metadata, indexing, views, copies);
+ * ltensor_new.c makes tensors; ltensor_print.c prints them; ltensor_ops.c adds
+ * the math methods and operators to the metatable.
  * The userdata holds a struct tensor; a view keeps its source alive through the
  * C refcount on the buffer, so no Lua-side user value is needed for that.
  */
@@ -48,6 +48,19 @@ int ltensor_check_dim(lua_State *L, int idx, int ndim, int extra);
 void ltensor_push_shape_string(lua_State *L, const struct tensor *t);
 /* __tostring: numpy's printing (src/lua/ltensor_print.c). */
 int ltensor_tostring(lua_State *L);
+/* Raises err unless rc is 0: for calls into the core. */
+void ltensor_check_rc(lua_State *L, int rc, const struct triton_error *err);
+/* Sets every element of t to the Lua value at idx (ltensor_store_elem's rules). */
+void ltensor_fill(lua_State *L, struct tensor *t, int idx);
+/* Pushes a tensor of dtype dt (TENSOR_INVALID: torch's default for the values)
+ * filled from the table at tbl: nested when given is NULL, else flat and of the
+ * given shape (one -1 resolved against the table's length). arg: the argument
+ * the table is, for messages (0: none). (ltensor_new.c) */
+struct tensor *ltensor_from_table(lua_State *L, int tbl, int arg, enum tensor_dtype dt,
+                                  const int64_t *given, int given_ndim);
+/* Adds triton.tensor, zeros, ones, full, arange, rand, is_tensor and dtypes to the
+ * table at -1 (ltensor_new.c). */
+void ltensor_new_open(lua_State *L);
 /* Adds functions to the metatable's method table (the __index table). */
 void ltensor_add_methods(lua_State *L, const luaL_Reg *methods);
 

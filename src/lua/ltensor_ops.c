@@ -16,12 +16,6 @@
 #include "lua/ltensor.h"
 #include "tensor/ops.h"
 
-static void check_rc(lua_State *L, int rc, const struct triton_error *err)
-{
-    if (rc < 0)
-        ltensor_raise(L, err);
-}
-
 static void to_scalar(lua_State *L, int idx, struct tensor_scalar *s)
 {
     memset(s, 0, sizeof *s);
@@ -79,7 +73,7 @@ static int arith(lua_State *L, enum tensor_binop op)
                           "tensor or a number)",
                           tensor_binop_name(op), luaL_typename(L, bad));
     }
-    check_rc(L, rc, &err);
+    ltensor_check_rc(L, rc, &err);
     return 1;
 }
 
@@ -108,7 +102,7 @@ static int unary(lua_State *L, enum tensor_unop op)
     struct tensor *a = ltensor_check(L, 1);
     struct triton_error err = {0};
     struct tensor *out = ltensor_push(L);
-    check_rc(L, tensor_unary(out, op, a, &err), &err);
+    ltensor_check_rc(L, tensor_unary(out, op, a, &err), &err);
     return 1;
 }
 
@@ -159,7 +153,7 @@ static int t_clamp(lua_State *L)
         return luaL_error(L, "clamp: give a lower bound, an upper bound or both");
     struct triton_error err = {0};
     struct tensor *out = ltensor_push(L);
-    check_rc(L, tensor_clamp(out, a, has_lo ? &lo : NULL, has_hi ? &hi : NULL, &err), &err);
+    ltensor_check_rc(L, tensor_clamp(out, a, has_lo ? &lo : NULL, has_hi ? &hi : NULL, &err), &err);
     return 1;
 }
 
@@ -174,7 +168,7 @@ static int t_map(lua_State *L)
     tensor_init_view(src, a);
     struct triton_error err = {0};
     struct tensor *out = ltensor_push(L);
-    check_rc(L, tensor_init(out, src->dtype, src->shape, src->ndim, &err), &err);
+    ltensor_check_rc(L, tensor_init(out, src->dtype, src->shape, src->ndim, &err), &err);
     size_t es = tensor_dtype_elem_size(src->dtype);
     char *dst = tensor_numel(out) > 0 ? tensor_elem_ptr(out, 0) : NULL;
     struct tensor_iter it;
@@ -199,7 +193,7 @@ static int reduce(lua_State *L, enum tensor_reduction op)
     struct triton_error err = {0};
     if (lua_isnoneornil(L, 2)) {
         struct tensor_scalar r;
-        check_rc(L, tensor_reduce_all(op, a, &r, &err), &err);
+        ltensor_check_rc(L, tensor_reduce_all(op, a, &r, &err), &err);
         if (op == TENSOR_ARGMAX || op == TENSOR_ARGMIN)
             r.i += 1;
         push_scalar(L, &r, a->dtype == TENSOR_BOOL && (op == TENSOR_MAX || op == TENSOR_MIN));
@@ -207,7 +201,7 @@ static int reduce(lua_State *L, enum tensor_reduction op)
     }
     int dim = ltensor_check_dim(L, 2, a->ndim, 0);
     struct tensor *out = ltensor_push(L);
-    check_rc(L, tensor_reduce_dim(out, op, a, dim, &err), &err);
+    ltensor_check_rc(L, tensor_reduce_dim(out, op, a, dim, &err), &err);
     if (op == TENSOR_ARGMAX || op == TENSOR_ARGMIN)
         indices_to_lua(out);
     return 1;
@@ -261,7 +255,7 @@ static int t_softmax(lua_State *L)
     int dim = dim_or_last(L, 2, a);
     struct triton_error err = {0};
     struct tensor *out = ltensor_push(L);
-    check_rc(L, tensor_softmax(out, a, dim, &err), &err);
+    ltensor_check_rc(L, tensor_softmax(out, a, dim, &err), &err);
     return 1;
 }
 
@@ -273,7 +267,7 @@ static int t_topk(lua_State *L)
     struct triton_error err = {0};
     struct tensor *values = ltensor_push(L);
     struct tensor *indices = ltensor_push(L);
-    check_rc(L, tensor_topk(values, indices, a, (int64_t)k, dim, &err), &err);
+    ltensor_check_rc(L, tensor_topk(values, indices, a, (int64_t)k, dim, &err), &err);
     indices_to_lua(indices);
     return 2;
 }
@@ -312,7 +306,7 @@ static int l_cat(lua_State *L)
     int dim = lua_isnoneornil(L, 2) ? 0 : ltensor_check_dim(L, 2, list[0]->ndim, 0);
     struct triton_error err = {0};
     struct tensor *out = ltensor_push(L);
-    check_rc(L, tensor_cat(out, list, n, dim, &err), &err);
+    ltensor_check_rc(L, tensor_cat(out, list, n, dim, &err), &err);
     return 1;
 }
 
@@ -323,7 +317,7 @@ static int l_stack(lua_State *L)
     int dim = lua_isnoneornil(L, 2) ? 0 : ltensor_check_dim(L, 2, list[0]->ndim, 1);
     struct triton_error err = {0};
     struct tensor *out = ltensor_push(L);
-    check_rc(L, tensor_stack(out, list, n, dim, &err), &err);
+    ltensor_check_rc(L, tensor_stack(out, list, n, dim, &err), &err);
     return 1;
 }
 
@@ -333,7 +327,7 @@ static int l_allclose(lua_State *L)
     double rtol = luaL_optnumber(L, 3, 1e-5), atol = luaL_optnumber(L, 4, 1e-8);
     struct triton_error err = {0};
     bool close;
-    check_rc(L, tensor_allclose(a, b, rtol, atol, &close, &err), &err);
+    ltensor_check_rc(L, tensor_allclose(a, b, rtol, atol, &close, &err), &err);
     lua_pushboolean(L, close);
     return 1;
 }
