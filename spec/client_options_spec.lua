@@ -138,6 +138,18 @@ end)
 
 -- ---- round robin -------------------------------------------------------------------------
 
+describe("gRPC channel_args", function()
+  it("a key the caller gives wins over the library's own setting", function()
+    -- the library sets grpc.max_receive_message_length to max_response_size; the
+    -- caller's 100 bytes must be what gRPC enforces
+    local c <close> = triton.connect(h.server().grpc_url,
+      { channel_args = { ["grpc.max_receive_message_length"] = 100 } })
+    local err = h.error_of(c.infer, c, "identity_fp32", { INPUT0 = triton.zeros({ 1000 }, "FP32") })
+    assert.equal("resource_exhausted", err.code)
+    assert.is_true(c:is_server_live())
+  end)
+end)
+
 describe("two gRPC servers with round_robin", function()
   local second
   setup(function() second = h.start_private() end)
