@@ -200,21 +200,24 @@ struct triton_client *triton_client_new(struct triton_loop *loop,
     return c;
 }
 
-void triton_client_logf(struct triton_client *c, const char *fmt, ...)
+void triton_client_vlogf(struct triton_client *c, const char *fmt, va_list ap)
 {
     if (!c->verbose)
         return;
     char line[1024];
+    vsnprintf(line, sizeof line, fmt, ap);
+    if (c->log)
+        c->log(c->log_ctx, line);
+    else
+        fprintf(stderr, "%s\n", line);
+}
+
+void triton_client_logf(struct triton_client *c, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    triton_client_vlogf(c, fmt, ap);
     va_end(ap);
-    if (c->log) {
-        c->log(c->log_ctx, line);
-    } else {
-        fprintf(stderr, "triton: %s\n", line);
-        fflush(stderr);
-    }
 }
 
 /* ---- the lists a call is on ------------------------------------------------------------- */

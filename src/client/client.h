@@ -25,6 +25,7 @@
 #ifndef TRITON_CLIENT_H
 #define TRITON_CLIENT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -338,7 +339,9 @@ void triton_call_activity(struct triton_call *call);
  * a transport reports on a stream, as triton_call_finish is for calls. */
 void triton_stream_finish(struct triton_stream *s, struct triton_call *as_call,
                           struct triton_reply *reply, const struct triton_error *err, bool final);
-/* The call layer's verbose log (no-op unless the client is verbose). */
+/* The verbose log of a client, the one sink both transports and the call layer
+ * write to (no-op unless the client is verbose): opts->log, else stderr. */
+void triton_client_vlogf(struct triton_client *c, const char *fmt, va_list ap);
 void triton_client_logf(struct triton_client *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Steps the client's loop until call->finished (other calls' completions run

@@ -62,15 +62,14 @@ struct meta_cache {
 };
 
 struct gt {
+    struct triton_client *client; /* its verbose log */
     struct triton_loop *loop;
     grpc_completion_queue *cq;
     grpc_channel *channel;
     double network_timeout; /* for the transport's own calls (generate's metadata) */
     bool verbose;
-    bool tls;     /* the channel is TLS: handshake failures are named as such */
-    char *target; /* for the verbose log and errors: the URL, userinfo redacted */
-    void (*log)(void *ctx, const char *line);
-    void *log_ctx;
+    bool tls;              /* the channel is TLS: handshake failures are named as such */
+    char *target;          /* for the verbose log and errors: the URL, userinfo redacted */
     struct unary *running; /* started unary calls */
     struct bidi *streams;
     size_t live; /* unary and stream states not yet freed */
@@ -83,17 +82,12 @@ struct gt {
 static void logf_(struct gt *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(struct gt *t, const char *fmt, ...)
 {
-    if (!t->verbose)
+    if (!t->client) /* orphaned: the client is gone, its state drains silently */
         return;
-    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    triton_client_vlogf(t->client, fmt, ap);
     va_end(ap);
-    if (t->log)
-        t->log(t->log_ctx, line);
-    else
-        fprintf(stderr, "%s\n", line);
 }
 
 static const char *status_name(grpc_status_code s)
@@ -1114,6 +1108,7 @@ static void grpc_destroy(struct triton_client *c)
         }
     }
     t->orphaned = true;
+    t->client = NULL;
 }
 
 static const struct triton_transport grpc_transport = {
@@ -1292,6 +1287,7 @@ int triton_grpc_init(struct triton_client *c, const struct triton_client_options
     if (!t)
         return triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a gRPC client");
     t->loop = c->loop;
+    t->client = c;
     t->cq = cq;
     t->network_timeout = c->network_timeout;
     t->verbose = opts->verbose;
@@ -1300,8 +1296,6 @@ int triton_grpc_init(struct triton_client *c, const struct triton_client_options
         free_transport(t);
         return triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a gRPC client");
     }
-    t->log = opts->log;
-    t->log_ctx = opts->log_ctx;
     /* The client's headers go with every call (send_headers): check them here,
      * at connect, rather than at every call. */
     grpc_metadata *md = NULL;

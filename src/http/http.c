@@ -56,6 +56,7 @@ enum body_encoding { ENCODING_NONE, ENCODING_GZIP, ENCODING_DEFLATE };
 struct http_task;
 
 struct http_client {
+    struct triton_client *client; /* its verbose log */
     struct triton_loop *loop;
     char *base; /* scheme://host:port, no trailing '/' */
     size_t base_len;
@@ -69,8 +70,6 @@ struct http_client {
     char *accept_encoding;
     size_t max_response_size;
     bool verbose;
-    void (*log)(void *ctx, const char *line);
-    void *log_ctx;
 
     CURL **idle; /* easy handles not in use */
     size_t n_idle, cap_idle;
@@ -127,15 +126,10 @@ static void logf_(struct http_client *hc, const char *fmt, ...)
 
 static void logf_(struct http_client *hc, const char *fmt, ...)
 {
-    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    triton_client_vlogf(hc->client, fmt, ap);
     va_end(ap);
-    if (hc->log)
-        hc->log(hc->log_ctx, line);
-    else
-        fprintf(stderr, "%s\n", line);
 }
 
 /* Logs one header line ("Name: value", no CRLF) with credentials redacted. */
@@ -1071,9 +1065,8 @@ int triton_http_init(struct triton_client *c, const struct triton_client_options
     if (!hc)
         return triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a client");
     hc->loop = c->loop;
+    hc->client = c;
     hc->verbose = opts->verbose;
-    hc->log = opts->log;
-    hc->log_ctx = opts->log_ctx;
     hc->insecure = opts->insecure;
     hc->max_response_size =
         opts->max_response_size ? opts->max_response_size : DEFAULT_MAX_RESPONSE;
