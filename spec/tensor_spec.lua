@@ -467,8 +467,25 @@ describe("tostring", function()
 
   it("writes a 0-d float and long float tensors as numpy does", function()
     assert.are.equal("tensor(3., dtype=FP32)", tostring(triton.tensor(3.0, "FP32")))
-    assert.are.equal("tensor([0.000e+00, 1.000e+00, 2.000e+00, ..., 1.997e+03, 1.998e+03, "
-      .. "1.999e+03], dtype=FP32)", tostring(triton.arange(0, 2000, 1, "FP32")))
+    assert.are.equal("tensor([0.000e+00, 1.000e+00, 2.000e+00, ..., 1.997e+03, 1.998e+03,\n"
+      .. "        1.999e+03], dtype=FP32)", tostring(triton.arange(0, 2000, 1, "FP32")))
+  end)
+
+  it("wraps long rows at numpy's 75 columns, under the first element", function()
+    assert.are.equal(
+      "tensor([ 0.,  1.,  2.,  3.,  4.,  5.,  6.,  7.,  8.,  9., 10., 11., 12.,\n"
+        .. "        13., 14., 15., 16., 17., 18., 19.], dtype=FP64)",
+      tostring(triton.arange(0, 20, 1, "FP64")))
+    assert.are.equal(
+      "tensor([[ 0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, 15,\n"
+        .. "         16, 17, 18, 19],\n"
+        .. "        [20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,\n"
+        .. "         36, 37, 38, 39]], dtype=INT64)",
+      tostring(triton.arange(0, 40):reshape(2, 20)))
+    -- the dtype goes on a line of its own when it would pass column 75
+    local s = tostring(triton.arange(0, 16, 1, "INT8"))
+    assert.are.equal("tensor([ 0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, 15],\n"
+      .. "       dtype=INT8)", s)
   end)
 
   it("abbreviates long tensors", function()

@@ -14,6 +14,9 @@
  * zeros to the longest and exponents to the widest ("[1.5e-05, 1.0e+00]"). nan,
  * inf and -inf are right-aligned in the same width.
  * Integers are right-aligned; booleans print as Lua's true/false.
+ * Rows wrap as numpy's do: an element that would pass column 74 (less one per
+ * level of nesting) goes on a new line under the first; ", dtype=..." goes on a
+ * line of its own when it would pass column 75.
  */
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +30,8 @@
 #define PRINT_EDGE       3    /* items shown at each end of an abbreviated dim */
 #define PRINT_MAX_STRING 64   /* bytes of a BYTES element shown before "..." */
 #define PRINT_PRECISION  8    /* numpy's: digits after the point, at most */
+#define PRINT_LINEWIDTH  75   /* numpy's */
+#define PRINT_PREFIX     "tensor("
 
 /* The passes over the elements shown: the range of the floats (to choose
  * scientific or positional), the widths of their parts, then the printing. */
@@ -37,6 +42,7 @@ struct printer {
     bool summarize;
     enum pass pass;
     luaL_Buffer *b; /* PASS_PRINT only */
+    int col;        /* PASS_PRINT: length of the line being written */
     int width;      /* non-floats: the widest element, for right alignment */
     /* floats */
     double max_abs, min_abs; /* over finite nonzero elements */
@@ -232,42 +238,68 @@ static int format_other(char *out, size_t cap, enum tensor_dtype dt, const void 
     }
 }
 
-static void visit_elem(struct printer *pr, const void *p)
+/* Measures the element at p (the passes before PASS_PRINT). */
+static void measure_elem(struct printer *pr, const void *p)
 {
     enum tensor_dtype dt = pr->t->dtype;
-    char buf[PRINT_MAX_STRING * 4 + 600];
-    if (tensor_dtype_is_float(dt)) {
-        double d = tensor_get_f64(dt, p);
-        if (pr->pass != PASS_PRINT)
-            measure_float(pr, d);
-        else
-            luaL_addlstring(pr->b, buf, (size_t)format_float(buf, sizeof buf, pr, d));
-        return;
-    }
-    int n = format_other(buf, sizeof buf, dt, p);
-    if (pr->pass != PASS_PRINT) {
-        pr->width = imax(pr->width, n);
-        return;
-    }
-    for (int i = n; i < pr->width; i++)
-        luaL_addchar(pr->b, ' ');
-    luaL_addlstring(pr->b, buf, (size_t)n);
+    char buf[PRINT_MAX_STRING * 4 + 16];
+    if (tensor_dtype_is_float(dt))
+        measure_float(pr, tensor_get_f64(dt, p));
+    else
+        pr->width = imax(pr->width, format_other(buf, sizeof buf, dt, p));
 }
 
-/* Between items of a dim: ", " in the last dim; otherwise a newline (one more
- * per level below, as numpy separates blocks) and the indentation of the next row. */
-static void add_separator(struct printer *pr, int depth)
+/* Formats the element at p as printed, padded to the common width. */
+static int format_elem(const struct printer *pr, const void *p, char *out, size_t cap)
 {
-    const struct tensor *t = pr->t;
-    if (depth == t->ndim - 1) {
-        luaL_addstring(pr->b, ", ");
-        return;
+    enum tensor_dtype dt = pr->t->dtype;
+    if (tensor_dtype_is_float(dt))
+        return format_float(out, cap, pr, tensor_get_f64(dt, p));
+    char buf[PRINT_MAX_STRING * 4 + 16];
+    int n = format_other(buf, sizeof buf, dt, p);
+    return snprintf(out, cap, "%*s", imax(n, pr->width), buf);
+}
+
+/* Appends n bytes of s, keeping the column. */
+static void emit(struct printer *pr, const char *s, size_t n)
+{
+    luaL_addlstring(pr->b, s, n);
+    for (size_t i = 0; i < n; i++)
+        pr->col = s[i] == '\n' ? 0 : pr->col + 1;
+}
+
+static void emit_spaces(struct printer *pr, int n)
+{
+    for (int i = 0; i < n; i++)
+        emit(pr, " ", 1);
+}
+
+/* Places an item of the last dim (at depth): ", " before all but the first, and
+ * a new line when it would pass the row's width, as numpy's _extendLine does. */
+static void place_item(struct printer *pr, int depth, bool first, const char *word, int n)
+{
+    int hang = (int)sizeof PRINT_PREFIX - 1 + depth + 1; /* under the first item */
+    int width = PRINT_LINEWIDTH - 1 - depth - 1;         /* less "," after, one "]" per level */
+    if (!first) {
+        emit(pr, ",", 1);
+        if (pr->col + 1 + n > width && pr->col + 1 > hang) {
+            emit(pr, "\n", 1);
+            emit_spaces(pr, hang);
+        } else {
+            emit(pr, " ", 1);
+        }
     }
-    luaL_addchar(pr->b, ',');
-    for (int k = depth; k < t->ndim - 1; k++)
-        luaL_addchar(pr->b, '\n');
-    for (int k = 0; k < (int)sizeof "tensor(" - 1 + depth + 1; k++)
-        luaL_addchar(pr->b, ' ');
+    emit(pr, word, (size_t)n);
+}
+
+/* Between rows of a dim above the last: a comma, a newline (one more per level
+ * below, as numpy separates blocks) and the indentation of the next row. */
+static void row_separator(struct printer *pr, int depth)
+{
+    emit(pr, ",", 1);
+    for (int k = depth; k < pr->t->ndim - 1; k++)
+        emit(pr, "\n", 1);
+    emit_spaces(pr, (int)sizeof PRINT_PREFIX - 1 + depth + 1);
 }
 
 /* Visits the shown elements (first and last PRINT_EDGE of each dim when
@@ -275,30 +307,44 @@ static void add_separator(struct printer *pr, int depth)
 static void print_dim(struct printer *pr, int depth, int64_t off)
 {
     const struct tensor *t = pr->t;
-    if (depth == t->ndim) {
-        size_t esize = tensor_dtype_elem_size(t->dtype);
-        visit_elem(pr, (char *)t->buf->data + off * (int64_t)esize);
+    size_t esize = tensor_dtype_elem_size(t->dtype);
+    char word[PRINT_MAX_STRING * 4 + 600];
+    bool printing = pr->pass == PASS_PRINT;
+    if (depth == t->ndim) { /* a 0-d tensor, or an element while measuring */
+        const void *p = (char *)t->buf->data + off * (int64_t)esize;
+        if (printing)
+            emit(pr, word, (size_t)format_elem(pr, p, word, sizeof word));
+        else
+            measure_elem(pr, p);
         return;
     }
-    bool printing = pr->pass == PASS_PRINT;
+    bool last = depth == t->ndim - 1;
     int64_t n = t->shape[depth];
     bool cut = pr->summarize && n > 2 * PRINT_EDGE;
     if (printing)
-        luaL_addchar(pr->b, '[');
+        emit(pr, "[", 1);
     for (int64_t i = 0; i < n; i++) {
-        if (printing && i > 0)
-            add_separator(pr, depth);
         if (cut && i == PRINT_EDGE) {
-            if (printing) {
-                luaL_addstring(pr->b, "...");
-                add_separator(pr, depth);
+            if (printing && last) {
+                place_item(pr, depth, false, "...", 3);
+            } else if (printing) {
+                row_separator(pr, depth);
+                emit(pr, "...", 3);
             }
             i = n - PRINT_EDGE;
         }
-        print_dim(pr, depth + 1, off + i * t->strides[depth]);
+        int64_t at = off + i * t->strides[depth];
+        if (!printing || !last) {
+            if (printing && i > 0)
+                row_separator(pr, depth);
+            print_dim(pr, depth + 1, at);
+            continue;
+        }
+        const void *p = (char *)t->buf->data + at * (int64_t)esize;
+        place_item(pr, depth, i == 0, word, format_elem(pr, p, word, sizeof word));
     }
     if (printing)
-        luaL_addchar(pr->b, ']');
+        emit(pr, "]", 1);
 }
 
 /* The items printing t in full would show: its elements, or for an empty
@@ -335,16 +381,26 @@ int ltensor_tostring(lua_State *L)
     pr.pass = PASS_PRINT;
     pr.b = &b;
     luaL_buffinit(L, &b);
-    luaL_addstring(&b, "tensor(");
+    emit(&pr, PRINT_PREFIX, sizeof PRINT_PREFIX - 1);
     print_dim(&pr, 0, t->offset);
     if (tensor_numel(t) == 0 && t->ndim != 1) {
-        luaL_addstring(&b, ", shape=");
+        emit(&pr, ", shape=", 8);
         ltensor_push_shape_string(L, t);
+        size_t len;
+        lua_tolstring(L, -1, &len);
+        pr.col += (int)len;
         luaL_addvalue(&b);
     }
-    luaL_addstring(&b, ", dtype=");
-    luaL_addstring(&b, tensor_dtype_name(t->dtype));
-    luaL_addchar(&b, ')');
+    char dtype[32];
+    int n = snprintf(dtype, sizeof dtype, "dtype=%s)", tensor_dtype_name(t->dtype));
+    emit(&pr, ",", 1);
+    if (pr.col + 1 + n > PRINT_LINEWIDTH) { /* numpy puts the dtype on a line of its own */
+        emit(&pr, "\n", 1);
+        emit_spaces(&pr, (int)sizeof PRINT_PREFIX - 1);
+    } else {
+        emit(&pr, " ", 1);
+    }
+    emit(&pr, dtype, (size_t)n);
     luaL_pushresult(&b);
     return 1;
 }
