@@ -509,12 +509,8 @@ void triton_client_cancel(struct triton_client *c, struct triton_call *call)
     end_call(call, TRITON_CANCELLED, "%s: cancelled", triton_call_kind_name(call->kind));
 }
 
-void triton_client_free(struct triton_client *c)
+void triton_client_cancel_all(struct triton_client *c)
 {
-    if (!c)
-        return;
-    /* Every call still queued or on the wire ends with CANCELLED, from inside
-     * this function (there is no later step for this client). */
     while (c->queue_head || c->wire) {
         struct triton_call *call = c->queue_head ? c->queue_head : c->wire;
         end_call(call, TRITON_CANCELLED, "%s: the client was closed",
@@ -522,6 +518,15 @@ void triton_client_free(struct triton_client *c)
         triton_loop_undefer(c->loop, &call->layer.ending);
         ending_run(&call->layer.ending);
     }
+}
+
+void triton_client_free(struct triton_client *c)
+{
+    if (!c)
+        return;
+    /* Every call still queued or on the wire ends with CANCELLED, from inside
+     * this function (there is no later step for this client). */
+    triton_client_cancel_all(c);
     if (c->transport)
         c->transport->destroy(c);
     free(c->headers);

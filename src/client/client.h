@@ -239,6 +239,17 @@ struct triton_call {
         struct triton_loop_deferred ending;
         struct triton_error abort; /* why the call layer ended the call */
     } layer;
+    struct triton_call_fleet { /* private to src/client/fleet.c */
+        struct triton_fleet *fleet;
+        struct fleet_server *server; /* the one carrying (or last carrying) it */
+        triton_call_done_fn done;    /* the caller's */
+        void *user;
+        int attempt;
+        struct triton_loop_timer retry_timer;  /* armed while waiting to retry */
+        struct triton_loop_deferred cancelled; /* completes a call cancelled then */
+        struct triton_call *next_waiting;      /* the fleet's calls waiting to retry */
+        struct fleet_fanout *fanout;           /* a write sent to every server */
+    } fleet;
 };
 
 /* ---- streams (ModelStreamInfer; gRPC only) ---------------------------------------------- */
@@ -312,6 +323,9 @@ struct triton_client {
 struct triton_client *triton_client_new(struct triton_loop *loop,
                                         const struct triton_client_options *opts,
                                         struct triton_error *err);
+/* Ends every call queued or on the wire now, from inside this function, with
+ * CANCELLED ("the client was closed"). */
+void triton_client_cancel_all(struct triton_client *c);
 /* Cancels calls in flight (their done runs with CANCELLED from inside this
  * function) and frees the client. */
 void triton_client_free(struct triton_client *c);

@@ -1,0 +1,267 @@
+/*
+ * test_fleet.c: a fleet of three reference servers over real sockets, for each
+ * protocol: balancing, a write sent to every server and failing by name,
+ * sequences kept on one server, retries elsewhere when a server is killed,
+ * health probes taking a dead server out and a restarted one back in.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "client/fleet.h"
+#include "testserver.h"
+
+#define N_SERVERS 3
+
+static struct triton_loop *loop;
+static struct test_server servers[N_SERVERS];
+
+struct outcome {
+    int finals;
+    bool failed, boolean;
+    struct triton_error err;
+    const char *server;
+};
+
+static void on_done(struct triton_call *call, struct triton_reply *reply,
+                    const struct triton_error *err, bool final)
+{
+    struct outcome *o = call->user;
+    if (!final)
+        return;
+    o->finals++;
+    o->server = triton_fleet_server_of(call);
+    if (err) {
+        o->failed = true;
+        o->err = *err;
+    } else {
+        o->boolean = reply->boolean;
+    }
+}
+
+static int run(struct triton_fleet *f, struct triton_call *call, struct outcome *o)
+{
+    memset(o, 0, sizeof *o);
+    call->done = on_done;
+    call->user = o;
+    struct triton_error err = {0};
+    if (triton_fleet_submit(f, call, &err) < 0) {
+        o->failed = true;
+        o->err = err;
+        return -1;
+    }
+    while (!o->finals)
+        if (triton_loop_step(loop, -1, &err) < 0)
+            return -1;
+    return o->failed ? -1 : 0;
+}
+
+static const char *url_of(const struct test_server *s, bool grpc)
+{
+    return grpc ? s->grpc_url : s->http_url;
+}
+
+static struct triton_fleet *fleet_of(bool grpc, const struct triton_fleet_options *extra)
+{
+    static struct triton_client_options copts;
+    static const char *urls[N_SERVERS];
+    copts = (struct triton_client_options){
+        .protocol = grpc ? TRITON_PROTOCOL_GRPC : TRITON_PROTOCOL_HTTP,
+        .network_timeout = 2,
+    };
+    for (int i = 0; i < N_SERVERS; i++)
+        urls[i] = url_of(&servers[i], grpc);
+    struct triton_fleet_options o = extra ? *extra : (struct triton_fleet_options){0};
+    o.client = &copts;
+    o.urls = urls;
+    o.n_urls = N_SERVERS;
+    struct triton_error err = {0};
+    struct triton_fleet *f = triton_fleet_new(loop, &o, &err);
+    if (!f)
+        fprintf(stderr, "fleet: %s\n", err.message);
+    return f;
+}
+
+/* Index of the server a URL names, -1 if none. */
+static int server_index(const char *url, bool grpc)
+{
+    for (int i = 0; url && i < N_SERVERS; i++)
+        if (strcmp(url, url_of(&servers[i], grpc)) == 0)
+            return i;
+    return -1;
+}
+
+static void test_balance_and_reads(bool grpc)
+{
+    struct triton_fleet *f = fleet_of(grpc, NULL);
+    CHECK(f && triton_fleet_size(f) == N_SERVERS);
+    if (!f)
+        return;
+    int per[N_SERVERS] = {0};
+    for (int i = 0; i < 60; i++) {
+        struct triton_call call = {.kind = TRITON_CALL_SERVER_LIVE};
+        struct outcome o;
+        CHECK(run(f, &call, &o) == 0 && o.boolean);
+        int k = server_index(o.server, grpc);
+        CHECK(k >= 0);
+        if (k >= 0)
+            per[k]++;
+    }
+    /* one call at a time: least_requests takes them in turn */
+    for (int i = 0; i < N_SERVERS; i++)
+        CHECK_INT(per[i], 20);
+    struct triton_fleet_server_info info;
+    triton_fleet_server(f, 0, &info);
+    CHECK(info.healthy && info.requests == 20 && info.in_flight == 0);
+    triton_fleet_free(f);
+}
+
+static void test_sequences(bool grpc)
+{
+    struct triton_fleet *f = fleet_of(grpc, NULL);
+    if (!f)
+        return;
+    int64_t shape[2] = {1, 1};
+    for (uint64_t seq = 1; seq <= 12; seq++) {
+        const char *first = NULL;
+        for (int step = 0; step < 3; step++) {
+            struct tensor t;
+            tensor_init(&t, TENSOR_INT32, shape, 2, NULL);
+            *(int32_t *)t.buf->data = step;
+            struct triton_infer_input in = {
+                .name = "INPUT", .datatype = "INT32", .shape = shape, .ndim = 2, .data = &t};
+            struct triton_infer_request req = {.model = "simple_sequence",
+                                               .inputs = &in,
+                                               .n_inputs = 1,
+                                               .sequence_id = seq * 1000,
+                                               .sequence_start = step == 0,
+                                               .sequence_end = step == 2,
+                                               .binary_data_output = true};
+            struct triton_call call = {.kind = TRITON_CALL_INFER, .infer = &req};
+            struct outcome o;
+            CHECK(run(f, &call, &o) == 0);
+            if (o.failed)
+                fprintf(stderr, "sequence %llu: %s\n", (unsigned long long)seq, o.err.message);
+            if (!first)
+                first = o.server;
+            CHECK(o.server && first && strcmp(o.server, first) == 0);
+            tensor_release(&t);
+        }
+    }
+    triton_fleet_free(f);
+}
+
+static void test_writes(bool grpc)
+{
+    struct triton_fleet *f = fleet_of(grpc, NULL);
+    if (!f)
+        return;
+    struct triton_call call = {.kind = TRITON_CALL_LOAD_MODEL, .model = "simple_int8"};
+    struct outcome o;
+    CHECK(run(f, &call, &o) == 0);
+    triton_fleet_free(f);
+}
+
+static void kill_server(int i)
+{
+    kill(servers[i].pid, SIGKILL);
+    test_server_stop(&servers[i]);
+}
+
+static int restart_server(int i)
+{
+    char http[16], grpc[16];
+    snprintf(http, sizeof http, "%d", servers[i].http_port);
+    snprintf(grpc, sizeof grpc, "%d", servers[i].grpc_port);
+    const char *args[] = {"--http-port", http, "--grpc-port", grpc, NULL};
+    return test_server_start(&servers[i], args);
+}
+
+static void test_failover(bool grpc)
+{
+    struct triton_fleet_options opts = {
+        .health_interval = 0.2,
+        .retry = {.attempts = 3,
+                  .codes = 1u << TRITON_UNAVAILABLE,
+                  .backoff = 0.01,
+                  .max_backoff = 0.1,
+                  .budget = 0.5},
+    };
+    struct triton_fleet *f = fleet_of(grpc, &opts);
+    if (!f)
+        return;
+    kill_server(1);
+    /* every read succeeds: a failed attempt goes to another server */
+    for (int i = 0; i < 30; i++) {
+        struct triton_call call = {.kind = TRITON_CALL_SERVER_METADATA};
+        struct outcome o;
+        CHECK(run(f, &call, &o) == 0);
+        if (o.failed)
+            fprintf(stderr, "failover %d: %s\n", i, o.err.message);
+        CHECK(server_index(o.server, grpc) != 1);
+    }
+    struct triton_fleet_server_info info;
+    triton_fleet_server(f, 1, &info);
+    CHECK(!info.healthy && info.last_error[0]);
+
+    /* a write fails naming the dead server, and reaches the others */
+    struct triton_call load = {.kind = TRITON_CALL_LOAD_MODEL, .model = "simple_int8"};
+    struct outcome o;
+    CHECK(run(f, &load, &o) < 0);
+    CHECK_CONTAINS(o.err.message, "failed on 1 of 3 servers");
+    CHECK_CONTAINS(o.err.message, url_of(&servers[1], grpc));
+
+    /* a restarted server comes back once a probe passes */
+    CHECK(restart_server(1) == 0);
+    struct triton_error err = {0};
+    for (int i = 0; i < 100 && !info.healthy; i++) {
+        triton_loop_step(loop, 0.05, &err);
+        triton_fleet_server(f, 1, &info);
+    }
+    CHECK(info.healthy);
+    triton_fleet_free(f);
+}
+
+static void test_no_retry_fails_by_name(bool grpc)
+{
+    struct triton_fleet *f = fleet_of(grpc, NULL);
+    if (!f)
+        return;
+    kill_server(2);
+    int failed = 0;
+    for (int i = 0; i < 9; i++) {
+        struct triton_call call = {.kind = TRITON_CALL_SERVER_METADATA};
+        struct outcome o;
+        if (run(f, &call, &o) < 0) {
+            failed++;
+            CHECK_INT(o.err.code, TRITON_UNAVAILABLE);
+        }
+    }
+    /* the dead server failed its first call and became suspect: no more after it */
+    CHECK_INT(failed, 1);
+    CHECK(restart_server(2) == 0);
+    triton_fleet_free(f);
+}
+
+int main(void)
+{
+    struct triton_error err = {0};
+    loop = triton_loop_new(&err);
+    CHECK(loop != NULL);
+    for (int i = 0; i < N_SERVERS; i++)
+        if (test_server_start(&servers[i], NULL) < 0)
+            return 1;
+    for (int grpc = 0; grpc <= 1; grpc++) {
+        test_balance_and_reads(grpc);
+        test_sequences(grpc);
+        test_writes(grpc);
+        test_failover(grpc);
+        test_no_retry_fails_by_name(grpc);
+    }
+    for (int i = 0; i < N_SERVERS; i++)
+        test_server_stop(&servers[i]);
+    triton_loop_free(loop);
+    return check_report("test_fleet");
+}
