@@ -1072,12 +1072,11 @@ int triton_http_init(struct triton_client *c, const struct triton_client_options
         opts->max_response_size ? opts->max_response_size : DEFAULT_MAX_RESPONSE;
     /* c->connection_timeout is resolved by the call layer; INFINITY: curl's 0 */
     hc->connect_timeout = c->connection_timeout;
-    hc->connect_timeout_ms = !isfinite(c->connection_timeout) ? 0
-                             : c->connection_timeout * 1000.0 > LONG_MAX
-                                 ? LONG_MAX
-                                 : (long)(c->connection_timeout * 1000.0 + 0.5);
-    if (isfinite(c->connection_timeout) && hc->connect_timeout_ms == 0)
-        hc->connect_timeout_ms = 1;
+    /* INFINITY and anything beyond a year are curl's 0 (no limit) */
+    double ms = c->connection_timeout * 1000.0;
+    hc->connect_timeout_ms = !(ms < 3.2e10) ? 0 : (long)(ms + 0.5);
+    if (ms < 3.2e10 && hc->connect_timeout_ms == 0)
+        hc->connect_timeout_ms = 1; /* under half a millisecond: not none */
     enum body_encoding accept;
     const char *url = opts->url;
     size_t ulen = strlen(url);
