@@ -490,6 +490,29 @@ static int run_repl(lua_State *L, int banner)
     return report(L, status);
 }
 
+/* `tritonlua perf ...`: perf_analyzer's flags, handled by lua/triton/perf_cli.lua,
+ * whose main(args) returns the exit status. */
+static int run_perf(lua_State *L, int argc, char **argv)
+{
+    luaL_openlibs(L);
+    luaL_requiref(L, "triton", luaopen_triton, 1);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "triton.perf_cli");
+    int status = docall(L, 1, 1);
+    if (status == LUA_OK) {
+        lua_getfield(L, -1, "main");
+        lua_createtable(L, argc - 2, 0);
+        for (int i = 2; i < argc; i++) {
+            lua_pushstring(L, argv[i]);
+            lua_rawseti(L, -2, i - 1);
+        }
+        status = docall(L, 1, 1);
+    }
+    if (report(L, status) != LUA_OK)
+        return EXIT_FAILURE;
+    return (int)lua_tointeger(L, -1);
+}
+
 static int pmain(lua_State *L)
 {
     int argc = (int)lua_tointeger(L, 1);
@@ -498,6 +521,10 @@ static int pmain(lua_State *L)
     struct options o;
     if (argv[0] && argv[0][0])
         progname = argv[0];
+    if (argc > 1 && strcmp(argv[1], "perf") == 0) {
+        *exit_status = run_perf(L, argc, argv);
+        return 0;
+    }
     if (collect_options(argc, argv, &o) != 0) {
         *exit_status = EXIT_FAILURE;
         return 0;
