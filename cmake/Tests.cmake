@@ -71,4 +71,8 @@ if(NOT TRITON_SANITIZE)
     add_test(NAME install.embed
              COMMAND ${CMAKE_SOURCE_DIR}/tests/install/check.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR})
     set_tests_properties(install.embed PROPERTIES TIMEOUT 300)
+    # only luaopen_* and triton_lua_* leave core.so and the static libraries
+    add_test(NAME install.symbols
+             COMMAND ${CMAKE_SOURCE_DIR}/tests/install/symbols.sh $<TARGET_FILE:triton_module>
+                     $<TARGET_FILE:tritonlua> $<TARGET_FILE:triton>)
 endif()
