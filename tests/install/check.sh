@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Installs the build tree into a staging directory, then checks the three ways in:
-# a stock lua5.4 requiring the module, a C app through pkg-config, and through
-# find_package(tritonlua). Usage: check.sh BUILD_DIR SOURCE_DIR
+# Installs the build tree into a prefix of its own (`cmake --install --prefix`,
+# not the configured one), then checks the three ways in: a stock lua5.4
+# requiring the module, a C app through pkg-config, and through
+# find_package(tritonlua). Then that a staged install (DESTDIR) writes the
+# prefix it was given, not the staging folder, into tritonlua.pc.
+# Usage: check.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1 src=$2
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-prefix=/usr/local
+root=$stage/x
 
-DESTDIR=$stage cmake --install "$build" --prefix "$prefix" >/dev/null
-root=$stage$prefix
+cmake --install "$build" --prefix "$root" >/dev/null
 
 echo "== stock lua5.4"
 out=$(LUA_PATH_5_4="$root/share/lua/5.4/?.lua;$root/share/lua/5.4/?/init.lua" \
@@ -18,14 +20,21 @@ out=$(LUA_PATH_5_4="$root/share/lua/5.4/?.lua;$root/share/lua/5.4/?/init.lua" \
 echo "$out"; [ "$out" = "10.0" ]
 
 echo "== pkg-config"
-mkdir -p "$stage/pc"
-sed "s|^prefix=.*|prefix=$root|" "$root/lib/pkgconfig/tritonlua.pc" > "$stage/pc/tritonlua.pc"
+pc=$(find "$root" -name tritonlua.pc)
+cflags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags tritonlua)
+echo "$cflags"
+grep -q -- "-I$root/include\( \|$\)" <<<"$cflags" || { echo "cflags do not name $root/include"; exit 1; }
 # shellcheck disable=SC2046
 cc -o "$stage/embed-pc" "$src/tests/install/embed.c" \
-    $(PKG_CONFIG_PATH="$stage/pc" pkg-config --cflags --libs tritonlua)
+    $(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs tritonlua)
 out=$("$stage/embed-pc"); echo "$out"; [ "$out" = "10" ]
 
 echo "== find_package(tritonlua)"
 cmake -S "$src/tests/install" -B "$stage/cm" -DCMAKE_PREFIX_PATH="$root" >/dev/null
 cmake --build "$stage/cm" >/dev/null
 out=$("$stage/cm/embed"); echo "$out"; [ "$out" = "10" ]
+
+echo "== staged: DESTDIR=\$stage/d --prefix /opt/tritonlua"
+DESTDIR=$stage/d cmake --install "$build" --prefix /opt/tritonlua --component dev >/dev/null
+grep '^prefix=' "$(find "$stage/d" -name tritonlua.pc)"
+grep -qx 'prefix=/opt/tritonlua' "$(find "$stage/d" -name tritonlua.pc)"
