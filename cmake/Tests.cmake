@@ -75,4 +75,8 @@ if(NOT TRITON_SANITIZE)
     add_test(NAME install.symbols
              COMMAND ${CMAKE_SOURCE_DIR}/tests/install/symbols.sh $<TARGET_FILE:triton_module>
                      $<TARGET_FILE:tritonlua> $<TARGET_FILE:triton>)
+    # `luarocks make` of a copy of the source into a temporary tree, offline
+    add_test(NAME install.luarocks
+             COMMAND ${CMAKE_SOURCE_DIR}/tests/install/luarocks.sh ${CMAKE_SOURCE_DIR})
+    set_tests_properties(install.luarocks PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77)
 endif()
