@@ -60,7 +60,7 @@ local function mean_std(xs)
   return mean, math.sqrt(sq / (n - 1))
 end
 
--- The figures of a list of windows (as Load:take returns them) taken together:
+-- The figures of a list of windows (as load:take returns them) taken together:
 --   count (replies), errors, first_error, duration (s), throughput (replies/s),
 --   latencies (sorted, s), avg, std, send, recv (average per reply, s; nil when
 --   not timed), sent_rate (requests sent per second, the windows' mean), delayed
@@ -96,8 +96,20 @@ end
 -- send(done) issues one request and arranges for done(r, err, final [, recv]) to be
 -- called once when it completes: the arguments of the core's submit callback, plus
 -- recv, the seconds spent turning the reply into Lua values when that was timed.
-local Load = {}
-Load.__index = Load
+--
+-- A load's state lives in the closures M.load makes, not in table fields: the
+-- common request (concurrency mode, untimed) then costs one closure with one
+-- fresh upvalue, as the hand-written loop it replaced did.
+--
+--   load:run([deadline [, tick]])  drives the loop until `deadline` (a triton.now()
+--                                  time) or, with none, until every request it may
+--                                  start has completed; tick(load) about twice a second
+--   load:drain([tick])             stops issuing and waits for the requests in flight
+--   load:stop()                    stops issuing (requests in flight complete later)
+--   load:take()                    closes the current window and opens the next
+--   load:window()                  the current window; load:inflight()
+-- A window: {n=, latencies=, errors=, first_error=, sent=, delayed=, duration=,
+--   send_sum=, recv_sum=, nrecv=, t0=} (replies completed in it, requests sent in it).
 
 -- A request sent this long after its scheduled time counts as delayed
 -- (perf_analyzer's tolerance).
@@ -109,114 +121,129 @@ local TICK = 0.5
 -- second, o.poisson for exponential gaps instead of constant ones); o.limit (start
 -- at most this many); o.timing (also time each send call: the client send time).
 function M.load(send, o)
-  local self = setmetatable({
-    _send = send, concurrency = o.concurrency, rate = o.rate, poisson = o.poisson,
-    limit = o.limit, timing = o.timing, started = 0, inflight = 0, stopping = false,
-  }, Load)
-  self:take()
-  return self
-end
+  local concurrency, rate, poisson, limit, timing = o.concurrency, o.rate, o.poisson, o.limit, o.timing
+  local started, inflight, stopping, running = 0, 0, false, false
+  local window, next_due
+  local load = {}
 
--- Closes the current window and opens the next; returns the closed one:
---   {n=, latencies=, errors=, first_error=, sent=, delayed=, duration=, send_sum=,
---    recv_sum=, nrecv=}  (replies completed in it, requests sent in it)
-function Load:take()
-  local t = now()
-  local w = self.window
-  if w then w.duration = t - w.t0 end
-  self.window = {
-    t0 = t, n = 0, latencies = {}, errors = 0, sent = 0, delayed = 0,
-    send_sum = self.timing and 0 or nil, recv_sum = 0, nrecv = 0,
-  }
-  return w
-end
-
-function Load:_full()
-  return self.stopping or (self.limit ~= nil and self.started >= self.limit)
-end
-
-function Load:_issue(due)
-  local t0 = now()
-  self.started = self.started + 1
-  self.inflight = self.inflight + 1
-  local w = self.window
-  w.sent = w.sent + 1
-  local late = due ~= nil and t0 - due > DELAY_TOLERANCE
-  local sent_at
-  self._send(function(_, err, _, recv)
-    local t1 = now()
-    self.inflight = self.inflight - 1
-    local cw = self.window
-    if err ~= nil then
-      cw.errors = cw.errors + 1
-      if cw.first_error == nil then cw.first_error = err end
-    else
-      local n = cw.n + 1
-      cw.n = n
-      cw.latencies[n] = t1 - t0
-      if sent_at and cw.send_sum then cw.send_sum = cw.send_sum + (sent_at - t0) end
-      if recv then cw.recv_sum, cw.nrecv = cw.recv_sum + recv, cw.nrecv + 1 end
-      if late then cw.delayed = cw.delayed + 1 end
-    end
-    if self.concurrency and not self:_full() then self:_issue() end
-  end)
-  if self.timing then sent_at = now() end
-end
-
-function Load:_gap()
-  if self.poisson then return -math.log(1 - math.random()) / self.rate end
-  return 1 / self.rate
-end
-
-function Load:_start()
-  self.running = true
-  if self.rate then
-    self.next_due = now()
-  else
-    for _ = 1, self.concurrency do
-      if self:_full() then break end
-      self:_issue()
-    end
+  local function full()
+    return stopping or (limit ~= nil and started >= limit)
   end
-end
 
--- Drives the loop until `deadline` (a triton.now() time) or, with none, until every
--- request it may start has completed. tick(load) runs about twice a second.
-function Load:run(deadline, tick)
-  if not self.running then self:_start() end
-  local next_tick = now() + TICK
-  while true do
-    local t = now()
-    if deadline and t >= deadline then return end
-    if self.rate then
-      while self.next_due <= t and not self:_full() do
-        self:_issue(self.next_due)
-        self.next_due = self.next_due + self:_gap()
+  local issue
+  local function complete(t0, err, sent_at, recv, late)
+    local t1 = now()
+    inflight = inflight - 1
+    local w = window
+    if err ~= nil then
+      w.errors = w.errors + 1
+      if w.first_error == nil then w.first_error = err end
+    else
+      local n = w.n + 1
+      w.n = n
+      w.latencies[n] = t1 - t0
+      if sent_at then w.send_sum = w.send_sum + (sent_at - t0) end
+      if recv then w.recv_sum, w.nrecv = w.recv_sum + recv, w.nrecv + 1 end
+      if late then w.delayed = w.delayed + 1 end
+    end
+    if concurrency and not stopping and (limit == nil or started < limit) then issue() end
+  end
+
+  issue = function(due)
+    local t0 = now()
+    started, inflight = started + 1, inflight + 1
+    window.sent = window.sent + 1
+    if not timing and due == nil then
+      send(function(_, err) complete(t0, err) end)
+      return
+    end
+    local late = due ~= nil and t0 - due > DELAY_TOLERANCE
+    local sent_at
+    send(function(_, err, _, recv) complete(t0, err, sent_at, recv, late) end)
+    sent_at = timing and now() or nil
+  end
+
+  local function gap()
+    if poisson then return -math.log(1 - math.random()) / rate end
+    return 1 / rate
+  end
+
+  local function start()
+    running = true
+    if rate then
+      next_due = now()
+    else
+      for _ = 1, concurrency do
+        if full() then break end
+        issue()
       end
     end
-    if not deadline and self.inflight == 0 and (self:_full() or not self.rate) then return end
-    if tick and t >= next_tick then
-      next_tick = t + TICK
-      tick(self)
+  end
+
+  function load.take()
+    local t = now()
+    local w = window
+    if w then w.duration = t - w.t0 end
+    window = {
+      t0 = t, n = 0, latencies = {}, errors = 0, sent = 0, delayed = 0,
+      send_sum = timing and 0 or nil, recv_sum = 0, nrecv = 0,
+    }
+    return w
+  end
+
+  function load.window() return window end
+  function load.inflight() return inflight end
+  function load.stop()
+    running, stopping = true, true
+  end
+
+  local function lost()
+    error(string.format("perf: %d requests were lost by the transport", inflight), 0)
+  end
+
+  function load.run(_, deadline, tick)
+    if not running then start() end
+    if not (deadline or tick or rate) then
+      -- Kept in flight until the limit: nothing to time, only the loop to drive.
+      while inflight > 0 do
+        local ran, pending = step(TICK)
+        if ran == 0 and pending == 0 and inflight > 0 then lost() end
+      end
+      return
     end
-    local wake = math.min(deadline or math.huge, tick and next_tick or math.huge)
-    if self.rate and not self:_full() then wake = math.min(wake, self.next_due) end
-    -- The loop waits in whole milliseconds rounded up: wait the whole ones below
-    -- the wake-up time, then poll, so that a send is not a millisecond late.
-    local wait = wake - now()
-    wait = wake == math.huge and TICK or (wait >= 0.001 and math.floor(wait * 1000) / 1000 or 0)
-    local ran, pending = step(wait)
-    if ran == 0 and pending == 0 and self.inflight > 0 then
-      error(string.format("perf: %d requests were lost by the transport", self.inflight), 0)
+    local next_tick = now() + TICK
+    while true do
+      local t = now()
+      if deadline and t >= deadline then return end
+      if rate then
+        while next_due <= t and not full() do
+          issue(next_due)
+          next_due = next_due + gap()
+        end
+      end
+      if not deadline and inflight == 0 and (full() or not rate) then return end
+      if tick and t >= next_tick then
+        next_tick = t + TICK
+        tick(load)
+      end
+      local wake = math.min(deadline or math.huge, tick and next_tick or math.huge)
+      if rate and not full() then wake = math.min(wake, next_due) end
+      -- The loop waits in whole milliseconds rounded up: wait the whole ones below
+      -- the wake-up time, then poll, so that a send is not a millisecond late.
+      local wait = wake - now()
+      wait = wake == math.huge and TICK or (wait >= 0.001 and math.floor(wait * 1000) / 1000 or 0)
+      local ran, pending = step(wait)
+      if ran == 0 and pending == 0 and inflight > 0 then lost() end
     end
   end
-end
 
--- Stops issuing and waits for the requests in flight.
-function Load:drain(tick)
-  if not self.running then self.running = true end
-  self.stopping = true
-  self:run(nil, tick)
+  function load.drain(self, tick)
+    load.stop()
+    load.run(self, nil, tick)
+  end
+
+  load.take()
+  return load
 end
 
 -- ---- one load level, as perf_analyzer measures it ----------------------------------
@@ -263,7 +290,7 @@ function M.profile(load, o)
   local k, stable = M.STABILITY_WINDOWS, false
   for trial = 1, o.max_trials do
     load:run(now() + o.interval, o.tick)
-    while o.window_count and load.window.n < o.window_count do
+    while o.window_count and load:window().n < o.window_count do
       load:run(now() + o.interval, o.tick)
     end
     local w = load:take()
@@ -337,10 +364,10 @@ end
 
 local function progress_line(t0)
   return function(load)
-    local w = load.window
+    local w = load:window()
     local done = w.n + w.errors
     io.stderr:write(string.format("\rperf: %d requests, %.1f/s, %d errors, %d in flight   ",
-      done, done / (now() - t0), w.errors, load.inflight))
+      done, done / (now() - t0), w.errors, load:inflight()))
     io.stderr:flush()
   end
 end

@@ -1058,10 +1058,10 @@ local function progress(what)
   if not core.isatty(2) then return nil, function() end end
   local trial = 1
   local function tick(load)
-    local w = load.window
+    local w = load:window()
     local elapsed = core.now() - w.t0
     io.stderr:write(string.format("\r\27[K  %s: window %d, %d replies, %.1f infer/sec, %d in flight",
-      what, trial, w.n, elapsed > 0 and w.n / elapsed or 0, load.inflight))
+      what, trial, w.n, elapsed > 0 and w.n / elapsed or 0, load:inflight()))
     io.stderr:flush()
   end
   return tick, function(next_trial)
@@ -1183,7 +1183,7 @@ local function run(o, cleanups)
       levels[#levels + 1] = lvl
     end
   end)
-  if not ok and state.load then state.load.stopping = true end -- closing must not send more
+  if not ok and state.load then state.load:stop() end -- closing must not send more
   local interrupted = not ok and is_interrupt(err)
   if not ok and not interrupted then error(err, 0) end
   if first_failed then
