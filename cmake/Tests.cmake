@@ -73,8 +73,8 @@ if(NOT TRITON_SANITIZE)
     set_tests_properties(install.embed PROPERTIES TIMEOUT 300)
     # only luaopen_* and triton_lua_* leave core.so and the static libraries
     add_test(NAME install.symbols
-             COMMAND ${CMAKE_SOURCE_DIR}/tests/install/symbols.sh $<TARGET_FILE:triton_module>
-                     $<TARGET_FILE:tritonlua> $<TARGET_FILE:triton>)
+             COMMAND ${CMAKE_SOURCE_DIR}/tests/install/symbols.sh ${CMAKE_SOURCE_DIR}/include/triton_lua.h
+                     $<TARGET_FILE:triton_module> $<TARGET_FILE:tritonlua> $<TARGET_FILE:triton>)
     # `luarocks make` of a copy of the source into a temporary tree, offline
     add_test(NAME install.luarocks
              COMMAND ${CMAKE_SOURCE_DIR}/tests/install/luarocks.sh ${CMAKE_SOURCE_DIR})
