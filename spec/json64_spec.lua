@@ -53,6 +53,14 @@ h.transports(function(_, url)
     end)
   end)
 
+  describe("generate", function()
+    it("keeps INT64 inputs and outputs exact at 2^53+1 and math.maxinteger", function()
+      local out = c:generate("identity_int64", { INPUT0 = { BIG, math.maxinteger, -BIG } })
+      assert.same({ BIG, math.maxinteger, -BIG }, out.OUTPUT0)
+      assert.equal("integer", math.type(out.OUTPUT0[2]))
+    end)
+  end)
+
   describe("control replies", function()
     it("read a uint64 config field of 2^53+1 back exactly", function()
       c:load_model("identity_uint8", {

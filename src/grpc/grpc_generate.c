@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "grpc/grpc_wire.h"
+#include "wire/json.h"
 
 static const cJSON *find_input(const cJSON *metadata, const char *name)
 {
@@ -33,14 +34,12 @@ static int scalar_param(const cJSON *v, const char *key, struct triton_param *p,
         p->v.s.ptr = v->valuestring;
         p->v.s.len = strlen(v->valuestring);
     } else if (cJSON_IsNumber(v)) {
-        double d = v->valuedouble;
-        /* JSON integers are int64 parameters, other numbers doubles (as over HTTP). */
-        if (d == floor(d) && fabs(d) < 9.2e18) {
+        /* JSON integers are int64 parameters (exactly), other numbers doubles (as over HTTP). */
+        if (wire_json_get_int64(v, &p->v.i)) {
             p->type = TRITON_PARAM_INT64;
-            p->v.i = (int64_t)d;
         } else {
             p->type = TRITON_PARAM_DOUBLE;
-            p->v.d = d;
+            p->v.d = v->valuedouble;
         }
     } else {
         return triton_fail(err, TRITON_INVALID_ARGUMENT,
@@ -64,6 +63,12 @@ static int fill_element(struct tensor *t, int64_t i, const cJSON *v, const char 
     }
     if (cJSON_IsBool(v))
         return tensor_set_i64_exact(t->dtype, p, cJSON_IsTrue(v) ? 1 : 0, err);
+    int64_t iv;
+    uint64_t uv;
+    if (cJSON_IsNumber(v) && v->valuestring && wire_json_get_int64(v, &iv))
+        return tensor_set_i64_exact(t->dtype, p, iv, err); /* past 2^53: exactly */
+    if (cJSON_IsNumber(v) && v->valuestring && wire_json_get_uint64(v, &uv))
+        return tensor_set_u64_exact(t->dtype, p, uv, err);
     if (cJSON_IsNumber(v))
         return tensor_set_f64_exact(t->dtype, p, v->valuedouble, err);
     return triton_fail(err, TRITON_INVALID_ARGUMENT, "generate: input '%s' takes %s values", name,
@@ -212,10 +217,7 @@ static cJSON *element_json(const struct tensor *t, int64_t i)
     switch (t->dtype) {
     case TENSOR_BYTES: {
         const struct tensor_str *s = p;
-        char *z = strndup(s->ptr ? s->ptr : "", s->len);
-        cJSON *v = z ? cJSON_CreateString(z) : NULL;
-        free(z);
-        return v;
+        return wire_json_new_strn(s->ptr, s->len);
     }
     case TENSOR_BOOL:
         return cJSON_CreateBool(*(const uint8_t *)p != 0);
@@ -225,9 +227,9 @@ static cJSON *element_json(const struct tensor *t, int64_t i)
     case TENSOR_FP64:
         return cJSON_CreateNumber(tensor_get_f64(t->dtype, p));
     case TENSOR_UINT64:
-        return cJSON_CreateNumber((double)*(const uint64_t *)p);
+        return wire_json_new_uint64(*(const uint64_t *)p);
     default:
-        return cJSON_CreateNumber((double)tensor_get_i64(t->dtype, p));
+        return wire_json_new_int64(tensor_get_i64(t->dtype, p));
     }
 }
 
