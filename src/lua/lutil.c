@@ -84,8 +84,7 @@ static int util_sleep(lua_State *L)
 /* ---- json: encoding --------------------------------------------------------------- */
 
 struct json_step {
-    const void *table; /* the table this level encodes: for cycle detection */
-    int is_index;      /* the step into this level: index (array) or key (object) */
+    int is_index; /* the step into this level: index (array) or key (object) */
     lua_Integer index;
     const char *key;
     size_t keylen;
@@ -96,6 +95,7 @@ struct json_step {
 struct json_encoder {
     lua_State *L;
     struct wire_jbuf out;
+    int open; /* stack index of the set of tables being encoded: a cycle is one seen again */
     int depth;
     struct json_step path[WIRE_JSON_MAX_DEPTH + 1];
 };
@@ -209,11 +209,10 @@ static void enc_table(struct json_encoder *e, int idx)
 {
     lua_State *L = e->L;
     const void *self = lua_topointer(L, idx);
-    for (int i = 1; i <= e->depth; i++) {
-        if (e->path[i].table == self)
-            encode_error(e, "table contains itself (a cycle)");
-    }
     luaL_checkstack(L, 8, "triton.json.encode: nesting too deep");
+    if (lua_rawgetp(L, e->open, self) != LUA_TNIL)
+        encode_error(e, "table contains itself (a cycle)");
+    lua_pop(L, 1);
 
     int force_array = 0;
     if (lua_getmetatable(L, idx)) {
@@ -272,7 +271,8 @@ static void enc_table(struct json_encoder *e, int idx)
     if (e->depth >= WIRE_JSON_MAX_DEPTH)
         encode_error(e, "nesting deeper than 1000 levels");
     struct json_step *step = &e->path[++e->depth];
-    step->table = self;
+    lua_pushboolean(L, 1);
+    lua_rawsetp(L, e->open, self);
 
     if (int_keys || force_array) {
         enc_add(e, "[", 1);
@@ -314,6 +314,8 @@ static void enc_table(struct json_encoder *e, int idx)
         enc_add(e, "}", 1);
         lua_pop(L, 1); /* keys */
     }
+    lua_pushnil(L);
+    lua_rawsetp(L, e->open, self);
     e->depth--;
 }
 
@@ -366,6 +368,8 @@ static int json_encode(lua_State *L)
     wire_jbuf_init(&e->out, 0, 0);
     e->depth = 0;
     luaL_setmetatable(L, JSON_ENCODER_NAME);
+    lua_newtable(L);
+    e->open = lua_gettop(L);
     enc_value(e, 1);
     if (wire_jbuf_failed(&e->out))
         return luaL_error(L, "triton.json.encode: out of memory");
