@@ -282,7 +282,7 @@ def json_seeds(srv, corpus):
     """Real JSON replies of the server (control plane, JSON tensors) and edge texts."""
     gets = [("server-metadata", "/v2"), ("model-metadata", "/v2/models/simple"),
             ("model-config", "/v2/models/simple_sequence/config"),
-            ("statistics", "/v2/models/stats"), ("trace-settings", "/v2/trace/setting"),
+            ("statistics", "/v2/models/simple/stats"), ("trace-settings", "/v2/trace/setting"),
             ("log-settings", "/v2/logging"), ("error", "/v2/models/nope/config")]
     for label, path in gets:
         corpus.add(label, http(srv, "GET", path)[2])

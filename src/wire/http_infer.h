@@ -13,8 +13,11 @@
  * whole body when that header is absent) followed by the binary outputs in
  * output order, each binary_data_size bytes. Outputs become tensors that are
  * views over the body (kept alive through `owner`) when aligned, copies
- * otherwise. Everything taken from the wire is checked before use and a bad
- * reply fails with TRITON_PROTOCOL and a message naming what was wrong.
+ * otherwise. The header is read with wire/json.h's reader, so INT64 and UINT64
+ * data sent as JSON keep every digit and BYTES elements every byte. Everything
+ * taken from the wire is checked before use and a bad reply (an output of a
+ * datatype this client does not know included) fails with TRITON_PROTOCOL and
+ * a message naming what was wrong.
  */
 #ifndef TRITON_WIRE_HTTP_INFER_H
 #define TRITON_WIRE_HTTP_INFER_H
