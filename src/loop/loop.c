@@ -464,8 +464,13 @@ static void *cq_thread_main(void *arg)
     struct triton_loop *loop = arg;
     pthread_mutex_lock(&loop->mu);
     for (;;) {
-        while (!loop->cq_wanted && !loop->cq_stopping)
+        while (!loop->cq_wanted && !loop->cq_stopping) {
+            /* Parked: the loop's thread may poll the queue. Said here too, and
+             * not only after an event, because the loop may have stopped
+             * wanting us after that event said we would poll on. */
+            loop->cq_polling = false;
             pthread_cond_wait(&loop->cq_wake, &loop->mu);
+        }
         loop->cq_polling = true;
         pthread_mutex_unlock(&loop->mu);
         grpc_event ev =
