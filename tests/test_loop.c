@@ -264,10 +264,28 @@ static void test_deferred(void)
 
 struct tiny_server {
     int listen_fd, port;
-    int release[2]; /* a byte written here lets the server answer */
-    atomic_bool got_request;
+    int replies;    /* answered on one connection; more than one: kept alive */
+    int release[2]; /* each byte written here lets the server answer once */
+    atomic_int requests;
     pthread_t thread;
 };
+
+/* Reads one request's head; false when the client went away. */
+static bool read_request(int c)
+{
+    char buf[4096];
+    size_t got = 0;
+    while (got < sizeof buf - 1) {
+        ssize_t n = read(c, buf + got, sizeof buf - 1 - got);
+        if (n <= 0)
+            return false;
+        got += (size_t)n;
+        buf[got] = 0;
+        if (strstr(buf, "\r\n\r\n"))
+            return true;
+    }
+    return false;
+}
 
 static void *tiny_server_main(void *arg)
 {
@@ -275,32 +293,30 @@ static void *tiny_server_main(void *arg)
     int c = accept(s->listen_fd, NULL, NULL);
     if (c < 0)
         return NULL;
-    char buf[4096];
-    size_t got = 0;
-    while (got < sizeof buf - 1) {
-        ssize_t n = read(c, buf + got, sizeof buf - 1 - got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-        buf[got] = 0;
-        if (strstr(buf, "\r\n\r\n"))
-            break;
-    }
-    atomic_store(&s->got_request, true);
+    static const char last[] =
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+    static const char more[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+    bool keep_alive = s->replies > 1;
     char b;
-    if (read(s->release[0], &b, 1) == 1) {
-        static const char reply[] =
-            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
-        ssize_t w = write(c, reply, sizeof reply - 1);
+    for (int i = 0; i < s->replies && read_request(c); i++) {
+        atomic_fetch_add(&s->requests, 1);
+        if (read(s->release[0], &b, 1) != 1)
+            break;
+        const char *reply = keep_alive ? more : last;
+        ssize_t w = write(c, reply, strlen(reply));
         (void)w;
     }
+    /* A kept-alive connection is closed when the test stops the server. */
+    while (keep_alive && read(s->release[0], &b, 1) == 1)
+        ;
     close(c);
     return NULL;
 }
 
-static int tiny_server_start(struct tiny_server *s)
+static int tiny_server_start(struct tiny_server *s, int replies)
 {
     memset(s, 0, sizeof *s);
+    s->replies = replies;
     s->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
@@ -308,6 +324,7 @@ static int tiny_server_start(struct tiny_server *s)
         listen(s->listen_fd, 4) < 0 || getsockname(s->listen_fd, (struct sockaddr *)&a, &len) < 0 ||
         pipe(s->release) < 0) {
         perror("tiny server");
+        check_failures++;
         return -1;
     }
     s->port = ntohs(a.sin_port);
@@ -320,9 +337,10 @@ static void tiny_server_answer(struct tiny_server *s)
     (void)w;
 }
 
+/* Ends the server, closing its connection; it has closed when this returns. */
 static void tiny_server_stop(struct tiny_server *s)
 {
-    close(s->release[1]); /* an unanswered request ends too */
+    close(s->release[1]);
     pthread_join(s->thread, NULL);
     close(s->release[0]);
     close(s->listen_fd);
@@ -383,18 +401,16 @@ static int transfer_start(struct triton_loop *loop, struct transfer *t, int port
 static void test_curl_blocking(void)
 {
     struct tiny_server srv;
-    if (tiny_server_start(&srv) < 0) {
-        check_failures++;
+    if (tiny_server_start(&srv, 1) < 0)
         return;
-    }
     struct triton_loop *loop = new_loop();
-    struct transfer t;
+    struct transfer t = {0};
     if (transfer_start(loop, &t, srv.port) < 0)
         goto out;
     CHECK_INT(triton_loop_pending(loop), 1);
-    for (int guard = 0; !atomic_load(&srv.got_request) && guard < PATIENCE_MS; guard++)
+    for (int guard = 0; atomic_load(&srv.requests) < 1 && guard < PATIENCE_MS; guard++)
         step(loop, 0.001);
-    CHECK(atomic_load(&srv.got_request));
+    CHECK_INT(atomic_load(&srv.requests), 1);
 
     /* The server holds its answer: an unlimited step ends at the timer. */
     int log[1], n = 0;
@@ -435,21 +451,19 @@ static int abort_when_asked(void *user, curl_off_t dltotal, curl_off_t dlnow, cu
 static void test_wakeup_runs_transfers(void)
 {
     struct tiny_server srv;
-    if (tiny_server_start(&srv) < 0) {
-        check_failures++;
+    if (tiny_server_start(&srv, 1) < 0)
         return;
-    }
     struct triton_loop *loop = new_loop();
-    struct transfer t;
+    struct transfer t = {0};
     bool abort_now = false;
     if (transfer_start(loop, &t, srv.port) < 0)
         goto out;
     curl_easy_setopt(t.easy, CURLOPT_XFERINFOFUNCTION, abort_when_asked);
     curl_easy_setopt(t.easy, CURLOPT_XFERINFODATA, &abort_now);
     curl_easy_setopt(t.easy, CURLOPT_NOPROGRESS, 0L);
-    for (int guard = 0; !atomic_load(&srv.got_request) && guard < PATIENCE_MS; guard++)
+    for (int guard = 0; atomic_load(&srv.requests) < 1 && guard < PATIENCE_MS; guard++)
         step(loop, 0.001);
-    CHECK(atomic_load(&srv.got_request));
+    CHECK_INT(atomic_load(&srv.requests), 1);
     abort_now = true;
     triton_loop_wakeup(loop);
     CHECK_INT(step(loop, -1), 1);
@@ -562,24 +576,28 @@ static void host_drive(struct triton_loop *loop, int fd, const bool *done)
     }
 }
 
+/* Drives the loop as a host does until the server has received n requests. */
+static void host_drive_until_sent(struct triton_loop *loop, int fd, struct tiny_server *srv, int n)
+{
+    for (int guard = 0; atomic_load(&srv->requests) < n && guard < PATIENCE_MS / 10; guard++)
+        if (readable(fd, 10))
+            step(loop, 0);
+    CHECK_INT(atomic_load(&srv->requests), n);
+}
+
 static void test_fd_curl(void)
 {
     struct tiny_server srv;
-    if (tiny_server_start(&srv) < 0) {
-        check_failures++;
+    if (tiny_server_start(&srv, 1) < 0)
         return;
-    }
     struct triton_loop *loop = new_loop();
     int fd = loop_fd(loop);
-    struct transfer t;
+    struct transfer t = {0};
     if (fd < 0 || transfer_start(loop, &t, srv.port) < 0)
         goto out;
     /* curl's first step (connect and send) shows on the descriptor. */
     CHECK(readable(fd, PATIENCE_MS));
-    for (int guard = 0; !atomic_load(&srv.got_request) && guard < PATIENCE_MS / 10; guard++)
-        if (readable(fd, 10))
-            step(loop, 0);
-    CHECK(atomic_load(&srv.got_request));
+    host_drive_until_sent(loop, fd, &srv, 1);
     /* Sent, and the server holds its answer: nothing to do, nothing readable. */
     step(loop, 0);
     CHECK(!readable(fd, 0));
@@ -599,6 +617,45 @@ out:
         curl_easy_cleanup(t.easy);
     triton_loop_free(loop);
     tiny_server_stop(&srv);
+}
+
+/* Two transfers on one kept-alive connection: the idle connection between them
+ * keeps the descriptor quiet, the second reuses it, and once the server closes
+ * the idle connection a step(0) quiets the descriptor again. */
+static void test_fd_curl_keep_alive(void)
+{
+    struct tiny_server srv;
+    if (tiny_server_start(&srv, 2) < 0)
+        return;
+    struct triton_loop *loop = new_loop();
+    int fd = loop_fd(loop);
+    struct transfer t[2];
+    memset(t, 0, sizeof t);
+    for (int i = 0; i < 2 && fd >= 0; i++) {
+        if (transfer_start(loop, &t[i], srv.port) < 0)
+            break;
+        host_drive_until_sent(loop, fd, &srv, i + 1);
+        step(loop, 0);
+        CHECK(!readable(fd, 0));
+        tiny_server_answer(&srv);
+        host_drive(loop, fd, &t[i].done);
+        CHECK(t[i].done);
+        CHECK_INT(t[i].result, CURLE_OK);
+        CHECK_STR(t[i].body, "hello");
+        step(loop, 0);
+        CHECK(!readable(fd, 0));
+    }
+    long connects = -1;
+    if (t[1].easy)
+        curl_easy_getinfo(t[1].easy, CURLINFO_NUM_CONNECTS, &connects);
+    CHECK_INT(connects, 0); /* the second transfer reused the connection */
+    tiny_server_stop(&srv);
+    step(loop, 0);
+    CHECK(!readable(fd, 0));
+    for (int i = 0; i < 2; i++)
+        if (t[i].easy)
+            curl_easy_cleanup(t[i].easy);
+    triton_loop_free(loop);
 }
 
 /* ---- gRPC --------------------------------------------------------------------------- */
@@ -780,6 +837,7 @@ int main(void)
     test_wakeup_runs_transfers();
     test_fd_deferred_and_timers();
     test_fd_curl();
+    test_fd_curl_keep_alive();
 
     struct test_server server;
     if (test_server_start(&server, NULL) < 0)

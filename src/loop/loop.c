@@ -57,11 +57,11 @@ struct grpc_event_item {
 
 struct triton_loop {
     CURLM *multi;
-    int curl_pending;      /* easy handles added and not yet completed or removed */
-    double curl_due;       /* when curl wants CURL_SOCKET_TIMEOUT handled; INFINITY: never */
-    int curl_socket_errno; /* an epoll_ctl for one of curl's sockets failed */
-    bool *watched;         /* per descriptor: one of curl's sockets in the epoll set */
-    size_t n_watched;
+    int curl_pending;          /* easy handles added and not yet completed or removed */
+    double curl_due;           /* when curl wants CURL_SOCKET_TIMEOUT handled; INFINITY: never */
+    int curl_socket_errno;     /* an epoll_ctl for one of curl's sockets failed */
+    unsigned char *sock_state; /* per descriptor: SOCK_* for curl's sockets */
+    size_t n_sock_state;
 
     int epfd;           /* curl's sockets, wakefd, and timerfd once a host asked */
     int wakefd;         /* eventfd: wakeups, gRPC hand-overs, a host's deferred work */
@@ -163,48 +163,78 @@ static void deadline_changed(struct triton_loop *loop)
 
 /* ---- curl's socket interface ------------------------------------------------ */
 
-/* Marks descriptor s as in the epoll set (or not); false without memory. */
-static bool mark_watched(struct triton_loop *loop, curl_socket_t s, bool watched)
+/* What the epoll set holds for one of curl's sockets (sock_state[fd]). */
+enum {
+    SOCK_IN = 1,         /* EPOLLIN asked for */
+    SOCK_OUT = 2,        /* EPOLLOUT asked for */
+    SOCK_REGISTERED = 4, /* in the epoll set (unless curl closed it since) */
+    SOCK_PARKED = 8,     /* curl no longer watches it: dropped when it turns ready */
+};
+
+/* Records what the epoll set holds for s; false without memory. */
+static bool set_sock_state(struct triton_loop *loop, curl_socket_t s, unsigned char state)
 {
-    if ((size_t)s >= loop->n_watched) {
-        if (!watched)
+    if ((size_t)s >= loop->n_sock_state) {
+        if (!state)
             return true;
-        size_t n = loop->n_watched ? loop->n_watched : 64;
+        size_t n = loop->n_sock_state ? loop->n_sock_state : 64;
         while (n <= (size_t)s)
             n *= 2;
-        bool *grown = realloc(loop->watched, n * sizeof(*grown));
+        unsigned char *grown = realloc(loop->sock_state, n);
         if (!grown)
             return false;
-        memset(grown + loop->n_watched, 0, (n - loop->n_watched) * sizeof(*grown));
-        loop->watched = grown;
-        loop->n_watched = n;
+        memset(grown + loop->n_sock_state, 0, n - loop->n_sock_state);
+        loop->sock_state = grown;
+        loop->n_sock_state = n;
     }
-    loop->watched[s] = watched;
+    loop->sock_state[s] = state;
     return true;
 }
 
-/* curl's socket callback. The loop keeps its own record of what is in the epoll
- * set rather than curl_multi_assign, which newer libcurls refuse from inside
- * this callback. */
+static unsigned char sock_state(const struct triton_loop *loop, curl_socket_t s)
+{
+    return (size_t)s < loop->n_sock_state ? loop->sock_state[s] : 0;
+}
+
+/* Takes s out of the epoll set; fails only if curl closed it, which did that. */
+static void unwatch_socket(struct triton_loop *loop, curl_socket_t s)
+{
+    epoll_ctl(loop->epfd, EPOLL_CTL_DEL, s, NULL);
+    set_sock_state(loop, s, 0);
+}
+
+/* curl's socket callback. A transfer's end removes its connection's socket and
+ * the next transfer on that connection adds it again: a socket that was only
+ * read is parked (left in the set) rather than removed, so that reusing the
+ * connection costs one EPOLL_CTL_MOD instead of a DEL and an ADD. The loop keeps
+ * its own record of the set rather than curl_multi_assign, which newer libcurls
+ * refuse from inside this callback. */
 static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     struct triton_loop *loop = userp;
     if (s < 0)
         return 0;
+    unsigned char state = sock_state(loop, s);
     if (what == CURL_POLL_REMOVE) {
-        /* Fails only if curl closed it already, which removed it too. */
-        epoll_ctl(loop->epfd, EPOLL_CTL_DEL, s, NULL);
-        mark_watched(loop, s, false);
+        if ((state & SOCK_REGISTERED) && !(state & SOCK_OUT))
+            set_sock_state(loop, s, state | SOCK_PARKED);
+        else
+            unwatch_socket(loop, s);
         return 0;
     }
-    struct epoll_event ev = {.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) |
-                                       ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u),
+    unsigned char want =
+        ((what & CURL_POLL_IN) ? SOCK_IN : 0) | ((what & CURL_POLL_OUT) ? SOCK_OUT : 0);
+    if (state == (SOCK_REGISTERED | want))
+        return 0;
+    struct epoll_event ev = {.events = ((want & SOCK_IN) ? EPOLLIN : 0u) |
+                                       ((want & SOCK_OUT) ? EPOLLOUT : 0u),
                              .data.fd = s};
-    bool known = (size_t)s < loop->n_watched && loop->watched[s];
-    int rc = epoll_ctl(loop->epfd, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev);
-    if (rc < 0 && (errno == ENOENT || errno == EEXIST)) /* our record was stale */
+    /* A record can be stale: a parked socket that curl closed left the set. */
+    int rc =
+        epoll_ctl(loop->epfd, (state & SOCK_REGISTERED) ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev);
+    if (rc < 0 && (errno == ENOENT || errno == EEXIST))
         rc = epoll_ctl(loop->epfd, errno == ENOENT ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, s, &ev);
-    if (rc == 0 && !mark_watched(loop, s, true)) {
+    if (rc == 0 && !set_sock_state(loop, s, SOCK_REGISTERED | want)) {
         epoll_ctl(loop->epfd, EPOLL_CTL_DEL, s, NULL);
         errno = ENOMEM;
         rc = -1;
@@ -623,6 +653,8 @@ static int dispatch(struct triton_loop *loop, const struct epoll_event *evs, int
         } else if (fd == loop->timerfd) {
             drain(fd);
             loop->timerfd_due = NAN;
+        } else if (sock_state(loop, fd) & SOCK_PARKED) {
+            unwatch_socket(loop, fd); /* an idle connection closed or spoke: curl will see */
         } else {
             uint32_t e = evs[i].events;
             int flags = ((e & EPOLLIN) ? CURL_CSELECT_IN : 0) |
@@ -925,6 +957,6 @@ void triton_loop_free(struct triton_loop *loop)
     pthread_cond_destroy(&loop->cq_wake);
     pthread_mutex_destroy(&loop->mu);
     free(loop->events);
-    free(loop->watched);
+    free(loop->sock_state);
     free(loop);
 }
