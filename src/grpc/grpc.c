@@ -273,6 +273,8 @@ static double ms_since(gpr_timespec t0)
 /* Timeouts beyond this many seconds (about 31 years) mean "no deadline": the
  * microseconds of a larger one would not fit in gpr_timespec's int64. */
 #define MAX_TIMEOUT_SECONDS 1e9
+/* Seconds grpc_destroy waits for gRPC to hand back cancelled batches. */
+#define DESTROY_WAIT 5.0
 
 static gpr_timespec deadline_after(double seconds)
 {
@@ -1074,19 +1076,22 @@ static void grpc_destroy(struct triton_client *c)
         grpc_call_cancel(u->gcall, NULL);
     for (struct bidi *b = t->streams; b; b = b->next)
         grpc_call_cancel(b->gcall, NULL);
-    /* Let the cancellations come back so that every done runs with CANCELLED. */
-    while (t->live > 0) {
+    /* Let the cancellations come back so that every done runs with CANCELLED.
+     * gRPC delivers a cancelled batch promptly; should it not, closing must not
+     * hang: after DESTROY_WAIT the states are left to free themselves (below). */
+    double give_up = triton_loop_now() + DESTROY_WAIT;
+    while (t->live > 0 && triton_loop_now() < give_up) {
         struct triton_error e = {0};
-        if (triton_loop_step(t->loop, 1.0, &e) < 0)
+        if (triton_loop_step(t->loop, 0.5, &e) < 0)
             break;
     }
     if (t->live == 0) {
         free_transport(t);
         return;
     }
-    /* Destroyed from inside a completion (the loop cannot step): finish the calls
-     * now and let their states free themselves, and then the transport, as their
-     * events arrive. */
+    /* Destroyed from inside a completion (the loop cannot step), or gRPC is late:
+     * finish the calls now and let their states free themselves, and then the
+     * transport, as their events arrive. */
     for (struct unary *u = t->running; u; u = u->next) {
         if (u->call) {
             struct triton_call *call = u->call;

@@ -279,7 +279,7 @@ static int t_index(lua_State *L)
         return luaL_error(L, "cannot index a 0-d tensor (use t:get())");
     /* One past the end is nil, as in a table, so that ipairs(t) stops there;
      * any other index out of range is an error, not a silent nil. */
-    if (lua_isinteger(L, 2) && lua_tointeger(L, 2) - 1 == t->shape[0])
+    if (lua_isinteger(L, 2) && lua_tointeger(L, 2) == t->shape[0] + 1) /* shape < INT64_MAX */
         return 0;
     int64_t i = check_index(L, 2, t->shape[0], 0);
     if (t->ndim == 1) {
