@@ -44,10 +44,13 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static double cpu_seconds(long *maxrss)
+/* CPU seconds so far; *minflt gets the minor page faults so far, *maxrss (if
+ * not NULL) the peak resident set in KiB. */
+static double cpu_seconds(long *minflt, long *maxrss)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
+    *minflt = ru.ru_minflt;
     if (maxrss)
         *maxrss = ru.ru_maxrss;
     return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
@@ -237,9 +240,10 @@ int main(int argc, char **argv)
     static struct slot slots[MAX_CONCURRENCY];
     long started = 0, completed = 0, errors = 0, goal = warmup + total;
     double t0 = 0, cpu0 = 0;
+    long flt0 = 0, flt1;
     if (warmup == 0) {
         t0 = now();
-        cpu0 = cpu_seconds(NULL);
+        cpu0 = cpu_seconds(&flt0, NULL);
     }
     for (int i = 0; i < conc && started < goal; i++, started++)
         if (start(&slots[i]) != 0)
@@ -254,7 +258,7 @@ int main(int argc, char **argv)
         completed++;
         if (completed == warmup && warmup > 0) {
             t0 = now();
-            cpu0 = cpu_seconds(NULL);
+            cpu0 = cpu_seconds(&flt0, NULL);
         }
         if (started < goal) {
             if (start(s) != 0)
@@ -264,9 +268,10 @@ int main(int argc, char **argv)
     }
     double seconds = now() - t0;
     long maxrss;
-    double cpu = cpu_seconds(&maxrss) - cpu0;
-    printf("{\"requests\":%ld,\"errors\":%ld,\"seconds\":%.6f,\"cpu\":%.6f,\"maxrss\":%ld}\n",
-           total, errors, seconds, cpu, maxrss * 1024);
+    double cpu = cpu_seconds(&flt1, &maxrss) - cpu0;
+    printf("{\"requests\":%ld,\"errors\":%ld,\"seconds\":%.6f,\"cpu\":%.6f,\"maxrss\":%ld,"
+           "\"minflt\":%ld}\n",
+           total, errors, seconds, cpu, maxrss * 1024, flt1 - flt0);
     fflush(stdout);
 
     grpc_slice_unref(request);

@@ -10,9 +10,10 @@
  * Usage: baseline_http URL CASE CONCURRENCY REQUESTS [WARMUP]
  *   URL   http://host:port
  *   CASE  simple (2 x 16 INT32 to `simple`) or big (64 MiB FP32 to `identity_fp32`)
- * Prints one JSON line: {"requests":,"errors":,"seconds":,"cpu":,"maxrss":}, cpu
- * being getrusage user + system seconds of the measured requests, maxrss the
- * process's peak resident set in bytes.
+ * Prints one JSON line: {"requests":,"errors":,"seconds":,"cpu":,"maxrss":,"minflt":},
+ * cpu being getrusage user + system seconds of the measured requests, maxrss the
+ * process's peak resident set in bytes, minflt the minor page faults of the
+ * measured requests.
  */
 #include <curl/curl.h>
 #include <stdint.h>
@@ -57,10 +58,13 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static double cpu_seconds(long *maxrss)
+/* CPU seconds so far; *minflt gets the minor page faults so far, *maxrss (if
+ * not NULL) the peak resident set in KiB. */
+static double cpu_seconds(long *minflt, long *maxrss)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
+    *minflt = ru.ru_minflt;
     if (maxrss)
         *maxrss = ru.ru_maxrss;
     return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
@@ -159,9 +163,10 @@ int main(int argc, char **argv)
 
     long started = 0, completed = 0, errors = 0, goal = warmup + total;
     double t0 = 0, cpu0 = 0;
+    long flt0 = 0, flt1;
     if (warmup == 0) {
         t0 = now();
-        cpu0 = cpu_seconds(NULL);
+        cpu0 = cpu_seconds(&flt0, NULL);
     }
     for (int i = 0; i < conc && started < goal; i++, started++)
         curl_multi_add_handle(multi, slots[i].easy);
@@ -184,7 +189,7 @@ int main(int argc, char **argv)
             completed++;
             if (completed == warmup && warmup > 0) {
                 t0 = now();
-                cpu0 = cpu_seconds(NULL);
+                cpu0 = cpu_seconds(&flt0, NULL);
             }
             if (started < goal) {
                 curl_multi_add_handle(multi, s->easy);
@@ -196,9 +201,10 @@ int main(int argc, char **argv)
     }
     double seconds = now() - t0;
     long maxrss;
-    double cpu = cpu_seconds(&maxrss) - cpu0;
-    printf("{\"requests\":%ld,\"errors\":%ld,\"seconds\":%.6f,\"cpu\":%.6f,\"maxrss\":%ld}\n",
-           total, errors, seconds, cpu, maxrss * 1024);
+    double cpu = cpu_seconds(&flt1, &maxrss) - cpu0;
+    printf("{\"requests\":%ld,\"errors\":%ld,\"seconds\":%.6f,\"cpu\":%.6f,\"maxrss\":%ld,"
+           "\"minflt\":%ld}\n",
+           total, errors, seconds, cpu, maxrss * 1024, flt1 - flt0);
 
     for (int i = 0; i < conc; i++) {
         curl_easy_cleanup(slots[i].easy);

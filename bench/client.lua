@@ -8,8 +8,9 @@
 --     CASE  simple (2 x 16 INT32 to `simple`) or big (64 MiB FP32 to `identity_fp32`)
 --
 -- Prints one JSON line as bench/baseline_http.c does: requests, errors, seconds,
--- cpu (getrusage user + system of the measured requests) and maxrss (peak bytes).
--- Each run is its own process, so that maxrss is this row's alone.
+-- cpu (getrusage user + system of the measured requests), maxrss (peak bytes) and
+-- minflt (minor page faults of the measured requests; in perf mode, of its warm-up
+-- too). Each run is its own process, so that maxrss is this row's alone.
 local triton = require "triton"
 local core = require "triton.core"
 
@@ -82,8 +83,23 @@ end
 
 local runners = { sync = run_sync, async = run_async, spawn = run_spawn }
 
-local seconds, cpu
+-- This process's minor page faults so far: field 10 of /proc/self/stat, the
+-- 8th after the command name (which may itself hold spaces and parentheses).
+local function minor_faults()
+  local f = assert(io.open("/proc/self/stat", "r"))
+  local stat = f:read("a")
+  f:close()
+  local n = 0
+  for field in stat:match(".*%) (.*)"):gmatch("%S+") do
+    n = n + 1
+    if n == 8 then return tonumber(field) end
+  end
+  error("unexpected /proc/self/stat: " .. stat)
+end
+
+local seconds, cpu, faults
 if mode == "perf" then
+  faults = minor_faults()
   local s = triton.perf(c, model, inputs,
     { concurrency = conc, requests = total, warmup = warmup, progress = false })
   errors, seconds, cpu = s.errors, s.duration, s.cpu_per_request * s.requests
@@ -93,14 +109,16 @@ else
   if warmup > 0 then run(warmup) end
   errors = 0
   collectgarbage("collect")
+  faults = minor_faults()
   local cpu0 = core.rusage()
   local t0 = triton.now()
   run(total)
   seconds = triton.now() - t0
   cpu = core.rusage() - cpu0
 end
+faults = minor_faults() - faults
 local _, maxrss = core.rusage()
-print(string.format('{"requests":%d,"errors":%d,"seconds":%.6f,"cpu":%.6f,"maxrss":%d}', total,
-  errors, seconds, cpu, maxrss))
+print(string.format('{"requests":%d,"errors":%d,"seconds":%.6f,"cpu":%.6f,"maxrss":%d,"minflt":%d}',
+  total, errors, seconds, cpu, maxrss, faults))
 c:close()
 os.exit(errors == 0 and 0 or 1)

@@ -10,7 +10,10 @@
 -- requests/s of the repeats, for both sides alike, because this machine is noisy.
 -- Ratios are ours / baseline for CPU (lower is better) and for requests/s
 -- (higher is better). The reference server is Python and is the limit on
--- requests/s; client CPU per request is what compares the clients.
+-- requests/s; client CPU per request is what compares the clients. The 64 MiB
+-- rows also show minor page faults per request (getrusage), where most of their
+-- CPU goes. Then, unless TRITON_BENCH_INSTRUCTIONS=0, the `simple` rows are
+-- counted in instructions per request under callgrind (bench/instructions.lua).
 local triton = require "triton"
 
 local bench_dir, out_path = arg[1], arg[2]
@@ -33,6 +36,18 @@ local cases = {
 
 local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
+-- The command lines of one row's baseline and of our client, for n measured
+-- requests after `warmup` ones.
+local function baseline_cmd(proto, cs, n, warmup)
+  return string.format("%s %s %s %d %d %d", q(bench_dir .. "/baseline_" .. proto), q(urls[proto]),
+    cs.case, cs.conc, n, warmup)
+end
+
+local function client_cmd(proto, cs, mode, n, warmup)
+  return string.format("%s %s %s %s %s %d %d %d", q(host), q(script_dir .. "/client.lua"),
+    q(urls[proto]), mode, cs.case, cs.conc, n, warmup)
+end
+
 local function measure(cmd)
   local p = assert(io.popen(cmd, "r"))
   local out = p:read("a")
@@ -41,21 +56,24 @@ local function measure(cmd)
   if not line then error("no result from: " .. cmd .. "\n" .. out) end
   local r = triton.json.decode(line)
   r.cpu_per_request = r.cpu / r.requests
+  r.faults_per_request = r.minflt / r.requests
   r.rps = r.requests / r.seconds
   return r
 end
 
--- Keeps the best of the repeats: lowest CPU, highest rate, lowest peak RSS.
+-- Keeps the best of the repeats: lowest CPU, highest rate, lowest peak RSS and
+-- faults.
 local function best(a, b)
   if not a then return b end
   return {
     requests = a.requests, errors = math.max(a.errors, b.errors),
     cpu_per_request = math.min(a.cpu_per_request, b.cpu_per_request),
     rps = math.max(a.rps, b.rps), maxrss = math.min(a.maxrss, b.maxrss),
+    faults_per_request = math.min(a.faults_per_request, b.faults_per_request),
   }
 end
 
-local rows = {}
+local rows, row_case = {}, {}
 local function fmt_cpu(s)
   if s >= 1e-3 then return string.format("%8.2f ms", s * 1e3) end
   return string.format("%8.1f us", s * 1e6)
@@ -64,14 +82,11 @@ end
 io.write(string.format("%-5s %-6s %4s %-6s | %11s %11s %5s | %9s %9s %5s | %8s\n", "proto", "case",
   "conc", "mode", "cpu/req", "base", "ratio", "req/s", "base", "ratio", "peak RSS"))
 for _, proto in ipairs { "http", "grpc" } do
-  local url = urls[proto]
   for _, cs in ipairs(cases) do
-    local base_cmd = string.format("%s %s %s %d %d %d", q(bench_dir .. "/baseline_" .. proto), q(url),
-      cs.case, cs.conc, cs.requests, cs.warmup)
+    local base_cmd = baseline_cmd(proto, cs, cs.requests, cs.warmup)
     local ours_cmd = {}
     for _, mode in ipairs(cs.modes) do
-      ours_cmd[mode] = string.format("%s %s %s %s %s %d %d %d", q(host), q(script_dir .. "/client.lua"),
-        q(url), mode, cs.case, cs.conc, cs.requests, cs.warmup)
+      ours_cmd[mode] = client_cmd(proto, cs, mode, cs.requests, cs.warmup)
     end
     local base, ours = nil, {}
     for _ = 1, repeats do
@@ -89,6 +104,8 @@ for _, proto in ipairs { "http", "grpc" } do
         requests_per_second = o.rps, baseline_requests_per_second = base.rps,
         rps_ratio = o.rps / base.rps, errors = o.errors + base.errors,
         peak_rss = o.maxrss, baseline_peak_rss = base.maxrss,
+        minor_faults_per_request = o.faults_per_request,
+        baseline_minor_faults_per_request = base.faults_per_request,
       }
       local cpu_target = cs.case == "big" and 1.15 or 1.3
       row.cpu_target = cpu_target
@@ -99,14 +116,25 @@ for _, proto in ipairs { "http", "grpc" } do
         row.rss_target_met = o.maxrss <= RSS_LIMIT
       end
       rows[#rows + 1] = row
+      row_case[row] = cs
       io.write(string.format("%-5s %-6s %4d %-6s | %s %s %5.2f | %9.0f %9.0f %5.2f | %s\n", proto,
         cs.case, cs.conc, mode, fmt_cpu(row.cpu_per_request), fmt_cpu(row.baseline_cpu_per_request),
         row.cpu_ratio, row.requests_per_second, row.baseline_requests_per_second, row.rps_ratio,
-        cs.case == "big" and string.format("%.0f MiB (base %.0f, limit %.0f)", o.maxrss / MiB,
-          base.maxrss / MiB, RSS_LIMIT / MiB) or ""))
+        cs.case == "big" and string.format("%.0f MiB (base %.0f, limit %.0f), faults/req %.0f (base %.0f)",
+          o.maxrss / MiB, base.maxrss / MiB, RSS_LIMIT / MiB, o.faults_per_request,
+          base.faults_per_request) or ""))
       io.flush()
     end
   end
+end
+
+if os.getenv("TRITON_BENCH_INSTRUCTIONS") ~= "0" then
+  local instructions = dofile(script_dir .. "/instructions.lua")
+  instructions.add(rows, function(row, n, warmup)
+    return baseline_cmd(row.protocol, row_case[row], n, warmup)
+  end, function(row, n, warmup)
+    return client_cmd(row.protocol, row_case[row], row.mode, n, warmup)
+  end)
 end
 
 local f = assert(io.open(out_path, "w"))
