@@ -557,7 +557,10 @@ static void release_slice(void *ctx, void *data)
  * Copying them into one block while holding all of them would need the reply
  * twice in memory, so from this size on each slice is released as soon as it
  * is copied, and every TRIM_EVERY bytes the freed heap pages are given back
- * (malloc_trim), so that the slices shrink while the copy grows. */
+ * (malloc_trim), so that the slices shrink while the copy grows. The next reply
+ * faults those pages in again, which costs more than the copy; keeping them (or
+ * the block) was measured to save that only at the memory of the plain-C
+ * baseline, 1.3-1.5x the memory goal for 64 MiB (README.md, Benchmarks). */
 #define STREAMED_READ_MIN ((size_t)1 << 20)
 #define TRIM_EVERY        ((size_t)8 << 20)
 #define REPLY_ALIGN       16
