@@ -37,6 +37,16 @@ TRITON_EXPORT int luaopen_triton_core(lua_State *L);
  * sig_atomic_t): call it from a SIGINT handler, a watchdog thread or a UI thread. */
 TRITON_EXPORT void triton_lua_interrupt(void);
 
+/* For a host that owns its event loop (luv, cqueues, a C poll() loop): watch
+ * triton_lua_fd(L) for readability (POLLIN) and call triton_lua_poll(L, 0) when
+ * it fires; nothing then blocks the host. The descriptor is one per Lua state
+ * and stays valid while it lives; -1 on failure. triton_lua_poll runs what is
+ * ready (completions, callbacks, coroutines' wake-ups), waiting at most
+ * `timeout` seconds, and returns how many ran, or -1 with the error value on
+ * the Lua stack. Both are triton.fd() and triton.poll(timeout) in Lua. */
+TRITON_EXPORT int triton_lua_fd(lua_State *L);
+TRITON_EXPORT int triton_lua_poll(lua_State *L, double timeout);
+
 #ifdef __cplusplus
 }
 #endif

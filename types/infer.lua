@@ -136,9 +136,19 @@ local Future = {}
 function Future:done() end
 
 ---Waits for the result (the same one every time); raises the call's error.
----In a spawned coroutine it yields instead of blocking.
----@return triton.InferResult
-function Future:get_result() end
+---In a spawned coroutine it yields instead of blocking. `block = false` returns
+---nil while the call is not done; a `timeout` (seconds) that runs out first
+---raises a "deadline_exceeded" triton.Error (the call goes on).
+---@param block? boolean
+---@param timeout? number
+---@return triton.InferResult|nil
+function Future:get_result(block, timeout) end
+
+---Waits until the call is done, at most `timeout` seconds (no limit without
+---one): true once done, false when the timeout ran out first (the call goes on).
+---@param timeout? number
+---@return boolean
+function Future:wait(timeout) end
 
 ---Cancels the call: it ends with a "cancelled" error unless it already ended.
 function Future:cancel() end

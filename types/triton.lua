@@ -177,10 +177,22 @@ function triton.InferInput(name, shape, datatype) end
 function triton.InferRequestedOutput(name, opts) end
 
 ---Waits for every future and returns their results in order; raises the first
----error once all are done.
+---error once all are done, or "deadline_exceeded" when `opts.timeout` runs out.
 ---@param futures triton.Future[]
+---@param opts? {timeout?: number}
 ---@return triton.InferResult[]
-function triton.wait(futures) end
+function triton.wait(futures, opts) end
+
+---Runs what is ready (completions, callbacks), waiting up to `timeout` seconds
+---(default 0) for something; returns how many ran. For a host's own event loop.
+---@param timeout? number
+---@return integer
+function triton.poll(timeout) end
+
+---A descriptor that turns readable when `triton.poll(0)` has work: watch it from a
+---host's event loop (luv, cqueues, a C poll() loop).
+---@return integer
+function triton.fd() end
 
 ---Starts `fn(...)` as a coroutine that `triton.run` drives: inside it every blocking
 ---call yields instead of blocking.
@@ -195,7 +207,8 @@ function triton.spawn(fn, ...) end
 ---@return any[]? errors
 function triton.run() end
 
----Sleeps `seconds`; in a spawned coroutine it yields to the others instead.
+---Sleeps `seconds`, running callbacks and sending calls meanwhile; in a spawned
+---coroutine it yields to the others instead.
 ---@param seconds number
 function triton.sleep(seconds) end
 

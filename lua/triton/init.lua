@@ -15,6 +15,7 @@ end
 triton.client_new, triton.step = nil, nil
 triton.set_tasks, triton.take_woken, triton.await_token = nil, nil, nil
 triton.rusage, triton.isatty = nil, nil
+triton.Future, triton.callbacks_pending = nil, nil
 triton.args = nil -- the argument checkers the Lua files share (src/lua/largs.c)
 
 triton.connect = client.connect
@@ -22,7 +23,8 @@ triton.http = { client = client.client_for("http") }
 triton.grpc = { client = client.client_for("grpc") }
 triton.InferInput = infer.InferInput
 triton.InferRequestedOutput = infer.InferRequestedOutput
-triton.wait = client.wait
+triton.wait = spawn.wait
+triton.poll = spawn.poll
 triton.spawn = spawn.spawn
 triton.run = spawn.run
 triton.sleep = spawn.sleep -- yields inside a spawned coroutine

@@ -70,23 +70,117 @@ function M.wait_until(ready_fn)
   return true
 end
 
--- triton.sleep(s): yields in a spawned coroutine, sleeps otherwise.
+-- Seconds from argument `n` of `fname`: a number in [0, 1e9] (nil allowed when
+-- `optional`), raised at the caller's caller otherwise.
+local function seconds(v, n, fname, optional, nargs)
+  if v == nil and optional then return nil end
+  if type(v) ~= "number" then
+    error(("bad argument #%d to '%s' (number expected, got %s)"):format(n, fname,
+      (nargs or 1) < n and "no value" or type(v)), 3)
+  end
+  if v ~= v or v < 0 or v > 1e9 then
+    error(("bad argument #%d to '%s' (seconds must be between 0 and 1e9)"):format(n, fname), 3)
+  end
+  return v
+end
+
+-- triton.sleep(s): yields in a spawned coroutine; elsewhere it drives the loop
+-- for s seconds, so that calls go out and callbacks run meanwhile.
 function M.sleep(...)
-  if not in_task() then
-    return core.sleep(...) -- checks its argument with the same messages
-  end
-  local s = ...
-  if type(s) ~= "number" then
-    error("bad argument #1 to 'sleep' (number expected, got "
-      .. (select("#", ...) == 0 and "no value" or type(s)) .. ")", 2)
-  end
-  if s ~= s or s < 0 or s > 1e9 then
-    error("bad argument #1 to 'sleep' (seconds must be between 0 and 1e9)", 2)
-  end
+  local s = seconds((...), 1, "sleep", false, select("#", ...))
   local deadline = core.now() + s
+  if in_task() then
+    repeat
+      coroutine.yield(SLEEP, deadline)
+    until core.now() >= deadline
+    return
+  end
   repeat
-    coroutine.yield(SLEEP, deadline)
+    core.poll(math.max(0, deadline - core.now()))
   until core.now() >= deadline
+end
+
+-- triton.poll([timeout]) -> n: runs what is ready, waiting up to timeout seconds.
+function M.poll(timeout)
+  return core.poll(seconds(timeout, 1, "poll", true))
+end
+
+-- ---- futures: the methods written in Lua -------------------------------------------
+
+local Future = core.Future.__index
+local get_result = Future.get_result -- the C one: the future alone on the stack
+
+local function timed_out(what, timeout)
+  error(setmetatable({ code = "deadline_exceeded",
+    message = ("%s: no result within %g s (the call goes on)"):format(what, timeout) },
+    core.Error), 3)
+end
+
+-- f:wait([timeout]) -> true once done; false when timeout ran out first.
+function Future.wait(f, timeout)
+  timeout = seconds(timeout, 1, "wait", true)
+  if f:done() then return true end
+  local deadline = timeout and core.now() + timeout
+  if in_task() then
+    while not f:done() do
+      if deadline and core.now() >= deadline then return false end
+      coroutine.yield(COND, function() return f:done() end, deadline)
+    end
+    return true
+  end
+  while not f:done() do
+    local left = deadline and deadline - core.now()
+    if left and left <= 0 then return false end
+    core.poll(left and math.min(left, 1) or 1)
+  end
+  return true
+end
+
+-- f:get_result([block [, timeout]]) as tritonclient's: block = false returns nil
+-- while the call is not done; a timeout that runs out raises deadline_exceeded.
+function Future.get_result(f, block, timeout)
+  if block == false then
+    if not f:done() then return nil end
+  elseif timeout ~= nil then
+    timeout = seconds(timeout, 2, "get_result")
+    if not f:wait(timeout) then timed_out("get_result", timeout) end
+  end
+  return get_result(f)
+end
+
+-- triton.wait(futures [, {timeout = s}]) -> results in order; waits for all, then
+-- raises the first error if any failed; deadline_exceeded if timeout ran out.
+function M.wait(futures, opts)
+  if type(futures) ~= "table" then
+    error("bad argument #1 to 'wait' (list of futures expected, got " .. type(futures) .. ")", 2)
+  end
+  for i, f in ipairs(futures) do
+    if getmetatable(f) ~= core.Future then
+      error(("bad argument #1 to 'wait' (element %d is not a future, got %s)"):format(i, type(f)), 2)
+    end
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error("bad argument #2 to 'wait' (options table expected, got " .. type(opts) .. ")", 2)
+  end
+  for k in pairs(opts or {}) do
+    if k ~= "timeout" then error(("unknown option '%s' in wait options"):format(tostring(k)), 2) end
+  end
+  local timeout = seconds(opts and opts.timeout, 2, "wait", true)
+  local deadline = timeout and core.now() + timeout
+  local results, first_err = {}, nil
+  for i, f in ipairs(futures) do
+    if deadline and not f:wait(math.max(0, deadline - core.now())) then
+      timed_out("wait", timeout)
+    end
+    local ok, r = pcall(get_result, f)
+    if ok then
+      results[i] = r
+    elseif first_err == nil then
+      first_err = r
+    end
+  end
+  if first_err ~= nil then error(first_err, 2) end
+  return results
 end
 
 local function report(co, err)
@@ -110,11 +204,11 @@ end
 
 local function resume(co, args)
   tasks[co] = "running"
-  local ok, what, arg
+  local ok, what, arg, deadline
   if args then
-    ok, what, arg = coroutine.resume(co, table.unpack(args, 1, args.n))
+    ok, what, arg, deadline = coroutine.resume(co, table.unpack(args, 1, args.n))
   else
-    ok, what, arg = coroutine.resume(co)
+    ok, what, arg, deadline = coroutine.resume(co)
   end
   if coroutine.status(co) == "dead" then
     finish(co)
@@ -127,6 +221,7 @@ local function resume(co, args)
   elseif what == COND then
     tasks[co] = "cond"
     conds[co] = arg
+    sleepers[co] = deadline -- a condition may also have a deadline (f:wait)
   else
     tasks[co] = "ready"
     ready[#ready + 1] = { co }
@@ -134,6 +229,8 @@ local function resume(co, args)
 end
 
 local function make_ready(co)
+  if tasks[co] == "ready" then return end -- both its condition and its deadline came
+  conds[co], sleepers[co] = nil, nil
   tasks[co] = "ready"
   ready[#ready + 1] = { co }
 end
@@ -177,7 +274,14 @@ local function schedule()
       local co = batch[i][1]
       if tasks[co] == "ready" then resume(co, batch[i][2]) end
     end
-    if count == 0 then return end
+    if count == 0 then
+      -- every coroutine finished: run() still waits for the calls made with a
+      -- callback, as libuv's uv_run waits for its active handles
+      if core.callbacks_pending() == 0 then return end
+      core.step(-1)
+      gather()
+      goto continue
+    end
     local nearest = gather()
     if #ready == 0 then
       local timeout = nearest and math.max(0, nearest - core.now()) or -1
@@ -193,6 +297,7 @@ local function schedule()
         return
       end
     end
+    ::continue::
   end
 end
 

@@ -61,6 +61,7 @@ struct lstate {
     struct lstream *streams;          /* open streams, to route their completions */
     struct lclient *clients;          /* open clients: what an interrupt cancels */
     size_t reply_bytes; /* reply memory handed to Lua since the last lresult_collect_if_due */
+    size_t callbacks;   /* calls made with a callback whose final reply is not delivered */
 };
 
 struct lmem_block {

@@ -254,6 +254,8 @@ static struct lfuture *submit_built(lua_State *L, int client_idx, struct lclient
     }
     call->sink.anchor = anchor;
     call->sink.started = true;
+    if (call->sink.has_cb)
+        call->sink.st->callbacks++; /* triton.run waits for it (lrequest.c counts it down) */
     call->sink.lc = lc;
     call->next = lc->calls;
     if (lc->calls)

@@ -17,13 +17,20 @@ struct lfuture *lfuture_check(lua_State *L, int idx)
     return f;
 }
 
-/* future:done() -> true once the final reply has been handed over */
+/* future:done() -> true once the final reply has been handed over. Never
+ * blocks, but makes progress: it runs what is ready (this call's reply, other
+ * calls' callbacks), so that `while not f:done() do ... end` ends. */
 static int future_done(lua_State *L)
 {
     struct lfuture *f = lfuture_check(L, 1);
-    if (!f->call->sink.delivered && f->call->sink.finished)
-        lstate_drain(L, f->call->sink.st);
-    lua_pushboolean(L, f->call->sink.delivered);
+    struct lsink *k = &f->call->sink;
+    if (!k->delivered && k->started) {
+        struct triton_error err = {0};
+        if (lstate_step(L, k->st, 0, &err) < 0)
+            lerror_raise(L, &err, LERROR_LOCAL);
+        lstate_check_interrupt(L, k->st);
+    }
+    lua_pushboolean(L, k->delivered);
     return 1;
 }
 
@@ -131,4 +138,7 @@ void lfuture_open(lua_State *L)
     static const luaL_Reg meta[] = {
         {"__gc", future_gc}, {"__tostring", future_tostring}, {NULL, NULL}};
     lclass_new(L, LFUTURE_MT, meta, methods);
+    /* core.Future: lua/triton/spawn.lua adds the methods written in Lua */
+    luaL_getmetatable(L, LFUTURE_MT);
+    lua_setfield(L, -2, "Future");
 }

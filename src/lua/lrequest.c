@@ -336,6 +336,8 @@ void lsink_deliver(lua_State *L, struct lsink *k)
         levent_free(ev);
         if (final) {
             k->delivered = true;
+            if (k->has_cb && !k->is_stream && k->st->callbacks)
+                k->st->callbacks--;
             wake_waiters(L, anchor);
             luaL_unref(L, LUA_REGISTRYINDEX, k->anchor);
             k->anchor = LUA_NOREF;
@@ -367,6 +369,8 @@ void lsink_deliver(lua_State *L, struct lsink *k)
             lua_setiuservalue(L, fut, 2);
         }
         k->delivered = true;
+        if (k->has_cb && !k->is_stream && k->st->callbacks)
+            k->st->callbacks--;
         wake_waiters(L, anchor);
         luaL_unref(L, LUA_REGISTRYINDEX, k->anchor);
         k->anchor = LUA_NOREF;

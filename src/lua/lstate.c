@@ -205,6 +205,67 @@ static int core_step(lua_State *L)
     return 2;
 }
 
+/* core.poll([timeout]) -> n: runs what is ready, waiting up to timeout seconds
+ * (default 0: not at all) for something; n = completions and callbacks run.
+ * For a host's own event loop (with core.fd) and for triton.poll. */
+static int core_poll(lua_State *L)
+{
+    double timeout = luaL_optnumber(L, 1, 0);
+    luaL_argcheck(L, timeout >= 0 && timeout <= 1e9, 1, "seconds must be between 0 and 1e9");
+    struct lstate *st = lstate_get(L);
+    struct triton_error err = {0};
+    lstate_check_interrupt(L, st);
+    double deadline = lstate_now() + timeout;
+    int ran;
+    for (;;) { /* in slices, so that a Ctrl-C is seen */
+        double left = deadline - lstate_now();
+        ran = lstate_step(L, st, left < LWAIT_SLICE ? (left > 0 ? left : 0) : LWAIT_SLICE, &err);
+        if (ran < 0)
+            return lerror_raise(L, &err, LERROR_LOCAL);
+        lstate_check_interrupt(L, st);
+        if (ran > 0 || lstate_now() >= deadline)
+            break;
+    }
+    lua_pushinteger(L, ran);
+    return 1;
+}
+
+int triton_lua_poll(lua_State *L, double timeout)
+{
+    lua_pushcfunction(L, core_poll);
+    lua_pushnumber(L, timeout);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK)
+        return -1; /* the error value is left on the stack */
+    int n = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return n;
+}
+
+/* core.fd() -> a descriptor that turns readable when poll(0) has work */
+static int core_fd(lua_State *L)
+{
+    struct lstate *st = lstate_get(L);
+    struct triton_error err = {0};
+    int fd = triton_loop_fd(st->loop, &err);
+    if (fd < 0)
+        return lerror_raise(L, &err, LERROR_LOCAL);
+    lua_pushinteger(L, fd);
+    return 1;
+}
+
+int triton_lua_fd(lua_State *L)
+{
+    struct triton_error err = {0};
+    return triton_loop_fd(lstate_get(L)->loop, &err);
+}
+
+/* core.callbacks_pending() -> calls made with a callback not yet delivered */
+static int core_callbacks_pending(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)lstate_get(L)->callbacks);
+    return 1;
+}
+
 /* core.set_tasks(t): the table whose keys are the coroutines the scheduler runs. */
 static int core_set_tasks(lua_State *L)
 {
@@ -231,6 +292,12 @@ void lstate_open(lua_State *L)
     lua_setfield(L, -2, "set_tasks");
     lua_pushcfunction(L, core_take_woken);
     lua_setfield(L, -2, "take_woken");
+    lua_pushcfunction(L, core_poll);
+    lua_setfield(L, -2, "poll");
+    lua_pushcfunction(L, core_fd);
+    lua_setfield(L, -2, "fd");
+    lua_pushcfunction(L, core_callbacks_pending);
+    lua_setfield(L, -2, "callbacks_pending");
     lua_pushlightuserdata(L, (void *)&lstate_await_token);
     lua_setfield(L, -2, "await_token");
 }
