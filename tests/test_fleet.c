@@ -2,7 +2,8 @@
  * test_fleet.c: a fleet of three reference servers over real sockets, for each
  * protocol: balancing, a write sent to every server and failing by name,
  * sequences kept on one server, retries elsewhere when a server is killed,
- * health probes taking a dead server out and a restarted one back in.
+ * health probes taking a dead server out and a restarted one back in, calls
+ * sent to one named server (each(fn)) never moved.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -245,6 +246,48 @@ static void test_no_retry_fails_by_name(bool grpc)
     triton_fleet_free(f);
 }
 
+/* Servers are named scheme://host:port; a call sent to one server stays there,
+ * even with retries on and that server dead. */
+static void test_names_and_pinned(bool grpc)
+{
+    struct triton_fleet_options opts = {
+        .scheme = grpc ? "grpc" : "http",
+        .retry = {.attempts = 3, .codes = 1u << TRITON_UNAVAILABLE, .budget = 1},
+    };
+    struct triton_fleet *f = fleet_of(grpc, &opts);
+    if (!f)
+        return;
+    char want[96];
+    snprintf(want, sizeof want, "%s://%s", opts.scheme, url_of(&servers[2], grpc));
+    struct triton_fleet_server_info info;
+    triton_fleet_server(f, 2, &info);
+    CHECK_STR(info.name, want);
+
+    struct outcome o = {0};
+    struct triton_call call = {.kind = TRITON_CALL_SERVER_READY, .done = on_done, .user = &o};
+    struct triton_error err = {0};
+    CHECK(triton_fleet_submit_to(f, 2, &call, &err) == 0);
+    while (!o.finals && triton_loop_step(loop, -1, &err) >= 0)
+        ;
+    CHECK(!o.failed && o.boolean);
+    CHECK_STR(o.server, want);
+    CHECK(triton_fleet_submit_to(f, 3, &call, &err) < 0);
+    CHECK_CONTAINS(err.message, "no server #4 in a fleet of 3");
+
+    kill_server(2);
+    memset(&o, 0, sizeof o);
+    struct triton_call dead = {.kind = TRITON_CALL_SERVER_METADATA, .done = on_done, .user = &o};
+    CHECK(triton_fleet_submit_to(f, 2, &dead, &err) == 0);
+    while (!o.finals && triton_loop_step(loop, -1, &err) >= 0)
+        ;
+    CHECK(o.failed);
+    CHECK_INT(o.err.code, TRITON_UNAVAILABLE);
+    CHECK_STR(o.server, want); /* not retried elsewhere */
+    CHECK_CONTAINS(o.err.message, want);
+    CHECK(restart_server(2) == 0);
+    triton_fleet_free(f);
+}
+
 int main(void)
 {
     struct triton_error err = {0};
@@ -259,6 +302,7 @@ int main(void)
         test_writes(grpc);
         test_failover(grpc);
         test_no_retry_fails_by_name(grpc);
+        test_names_and_pinned(grpc);
     }
     for (int i = 0; i < N_SERVERS; i++)
         test_server_stop(&servers[i]);

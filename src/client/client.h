@@ -245,6 +245,8 @@ struct triton_call {
         triton_call_done_fn done;    /* the caller's */
         void *user;
         int attempt;
+        bool pinned;            /* sent to one named server: never moved */
+        double started, budget; /* submit time, the caller's timeout (retries share it) */
         struct triton_loop_timer retry_timer;  /* armed while waiting to retry */
         struct triton_loop_deferred cancelled; /* completes a call cancelled then */
         struct triton_call *next_waiting;      /* the fleet's calls waiting to retry */

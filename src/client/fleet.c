@@ -10,11 +10,15 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define RETRY_BUDGET_FLOOR 3 /* retries always allowed, however few the calls */
+#include "common/secret.h"
+
+#define RETRY_BUDGET_FLOOR 3   /* retries always allowed, however few the calls */
+#define SUSPECT_PROBE      1.0 /* seconds between probes of a suspect server without health */
 
 struct fleet_server {
     struct triton_fleet *fleet;
-    char *url;
+    char *url;  /* host:port, what its client connects to */
+    char *name; /* scheme://host:port, any password redacted: what messages and Lua show */
     struct triton_client *client;
     bool healthy, gone; /* gone: dropped by a re-resolution, never picked again */
     int in_flight;
@@ -46,11 +50,26 @@ struct triton_fleet {
     char *resolve_host, *resolve_port;
     struct triton_loop_timer resolve_timer;
     uint64_t rng;
+    bool closing; /* being freed: probes end and are not armed again */
 };
 
 /* ---- servers ------------------------------------------------------------------------------ */
 
 static void probe_arm(struct fleet_server *s, double delay);
+
+/* "scheme://host:port" with any password redacted (or host:port without a scheme). */
+static char *server_name(const struct triton_fleet *f, const char *url)
+{
+    const char *scheme = f->opts.scheme;
+    size_t len = (scheme ? strlen(scheme) + 3 : 0) + strlen(url) + 1;
+    char *full = malloc(len);
+    if (!full)
+        return NULL;
+    snprintf(full, len, "%s%s%s", scheme ? scheme : "", scheme ? "://" : "", url);
+    char *shown = triton_url_redacted(full);
+    free(full);
+    return shown;
+}
 
 static int server_add(struct triton_fleet *f, const char *url, struct triton_error *err)
 {
@@ -63,13 +82,16 @@ static int server_add(struct triton_fleet *f, const char *url, struct triton_err
         f->cap = cap;
     }
     struct fleet_server *s = calloc(1, sizeof *s);
-    if (!s || !(s->url = strdup(url))) {
+    if (!s || !(s->url = strdup(url)) || !(s->name = server_name(f, url))) {
+        if (s)
+            free(s->url);
         free(s);
         return triton_fail(err, TRITON_NO_MEMORY, "out of memory adding a server");
     }
     struct triton_client_options o = *f->opts.client;
     o.url = url;
     if (!(s->client = triton_client_new(f->loop, &o, err))) {
+        free(s->name);
         free(s->url);
         free(s);
         return -1;
@@ -87,6 +109,7 @@ static void server_free(struct fleet_server *s)
     triton_loop_timer_stop(s->fleet->loop, &s->probe_timer);
     triton_client_free(s->client); /* ends probes and calls: their done runs now */
     free(s->probes);
+    free(s->name);
     free(s->url);
     free(s);
 }
@@ -96,8 +119,17 @@ static void note_failure(struct fleet_server *s, const struct triton_error *err)
     s->failures++;
     snprintf(s->last_error, sizeof s->last_error, "%s: %.200s", triton_code_word(err->code),
              err->message);
-    if (err->code == TRITON_UNAVAILABLE && s->fleet->n > 1)
+    if (err->code == TRITON_UNAVAILABLE && s->fleet->n > 1 && s->healthy) {
         s->healthy = false; /* suspect until a probe passes */
+        if (s->fleet->opts.health_interval <= 0 && !s->probe_timer.armed && s->probes_out == 0)
+            probe_arm(s, SUSPECT_PROBE);
+    }
+}
+
+/* Seconds between two probes of a server (and the limit of one). */
+static double probe_every(const struct triton_fleet *f)
+{
+    return f->opts.health_interval > 0 ? f->opts.health_interval : SUSPECT_PROBE;
 }
 
 /* ---- health ------------------------------------------------------------------------------- */
@@ -120,7 +152,8 @@ static void probe_done(struct triton_call *call, struct triton_reply *reply,
     if (--s->probes_out > 0)
         return;
     s->healthy = s->probe_ok && !s->gone;
-    probe_arm(s, s->fleet->opts.health_interval);
+    if (s->fleet->opts.health_interval > 0 || !s->healthy)
+        probe_arm(s, probe_every(s->fleet)); /* without health: until the suspect is back */
 }
 
 static void probe_run(struct triton_loop_timer *timer)
@@ -135,7 +168,7 @@ static void probe_run(struct triton_loop_timer *timer)
         *p = (struct triton_call){
             .kind = i == 0 ? TRITON_CALL_SERVER_READY : TRITON_CALL_MODEL_READY,
             .model = i == 0 ? NULL : f->opts.health_models[i - 1],
-            .timeout = f->opts.health_interval, /* a probe that hangs fails in time */
+            .timeout = probe_every(f), /* a probe that hangs fails in time */
             .done = probe_done,
             .user = s,
         };
@@ -150,6 +183,8 @@ static void probe_run(struct triton_loop_timer *timer)
 static void probe_arm(struct fleet_server *s, double delay)
 {
     struct triton_fleet *f = s->fleet;
+    if (f->closing)
+        return;
     if (!s->probes) {
         s->n_probes = 1 + f->opts.n_health_models;
         s->probes = calloc(s->n_probes, sizeof *s->probes);
@@ -229,6 +264,8 @@ static struct fleet_server *balanced_server(struct triton_fleet *f,
     }
     if (!best && avoid && usable(avoid))
         best = (struct fleet_server *)avoid;
+    if (!best && f->n == 1 && !f->servers[0]->gone)
+        best = f->servers[0]; /* a plain client: health only reports, it never refuses */
     if (best)
         f->next = (f->next + 1) % f->n;
     return best;
@@ -241,7 +278,7 @@ static int no_server(const struct triton_fleet *f, const char *what, struct trit
     for (size_t i = 0; i < f->n && len < sizeof list; i++)
         if (!f->servers[i]->gone)
             len += (size_t)snprintf(
-                list + len, sizeof list - len, "%s%s (%s)", len ? ", " : "", f->servers[i]->url,
+                list + len, sizeof list - len, "%s%s (%s)", len ? ", " : "", f->servers[i]->name,
                 f->servers[i]->last_error[0] ? f->servers[i]->last_error : "not ready");
     return triton_fail(err, TRITON_UNAVAILABLE, "%s: no healthy server: %s", what, list);
 }
@@ -256,6 +293,7 @@ static void deliver(struct triton_call *call, struct triton_reply *reply,
 {
     call->done = call->fleet.done;
     call->user = call->fleet.user;
+    call->timeout = call->fleet.budget;
     struct triton_reply none = {0};
     call->finished = true;
     call->done(call, reply ? reply : &none, err, true);
@@ -300,10 +338,20 @@ static void retry_run(struct triton_loop_timer *timer)
         deliver(call, NULL, &err);
         return;
     }
+    if (call->fleet.budget > 0) {
+        call->timeout = call->fleet.started + call->fleet.budget - triton_loop_now();
+        if (call->timeout <= 0) {
+            triton_fail(&err, TRITON_DEADLINE_EXCEEDED,
+                        "%s: no reply within the call's timeout of %g s (%d attempts)",
+                        triton_call_kind_name(call->kind), call->fleet.budget, call->fleet.attempt);
+            deliver(call, NULL, &err);
+            return;
+        }
+    }
     struct fleet_server *prev = call->fleet.server;
     triton_client_logf(s->client, "retry: %s attempt %d of %d on %s (the last, on %s, failed: %s)",
                        triton_call_kind_name(call->kind), call->fleet.attempt + 1,
-                       f->opts.retry.attempts, s->url, prev->url, prev->last_error);
+                       f->opts.retry.attempts, s->name, prev->name, prev->last_error);
     if (attempt(call, s, &err) < 0)
         deliver(call, NULL, &err);
 }
@@ -322,7 +370,11 @@ static bool retries(struct triton_fleet *f, const struct triton_call *call,
     const struct triton_retry_policy *p = &f->opts.retry;
     if (p->attempts <= 1 || call->fleet.attempt >= p->attempts || err->code == TRITON_CANCELLED ||
         !(p->codes & (1u << err->code)) || !triton_call_info(call->kind)->idempotent ||
-        in_sequence(call))
+        in_sequence(call) || call->fleet.pinned)
+        return false;
+    /* the caller's timeout bounds every attempt together: none starts after it */
+    if (call->fleet.budget > 0 &&
+        triton_loop_now() + p->backoff >= call->fleet.started + call->fleet.budget)
         return false;
     double allowed = p->budget * (double)f->calls;
     return (double)f->retries < allowed || f->retries < RETRY_BUDGET_FLOOR;
@@ -347,16 +399,17 @@ static void attempt_done(struct triton_call *call, struct triton_reply *reply,
         if (cap > f->opts.retry.max_backoff)
             cap = f->opts.retry.max_backoff;
         call->fleet.retry_timer.fn = retry_run;
+        call->fleet.retry_timer.holds = true; /* the call is still in flight */
         call->fleet.next_waiting = f->waiting;
         f->waiting = call;
         triton_loop_timer_start(f->loop, &call->fleet.retry_timer,
                                 triton_loop_now() + jitter(f, cap));
         return;
     }
-    if (err && in_sequence(call) && err->code == TRITON_UNAVAILABLE) {
+    if (err && f->n > 1) { /* which server failed, when there are several */
         struct triton_error named = *err;
-        snprintf(named.message, sizeof named.message, "%.400s (sequence server %.80s)",
-                 err->message, s->url);
+        snprintf(named.message, sizeof named.message, "%.380s (%sserver %.100s)", err->message,
+                 in_sequence(call) ? "sequence " : "", s->name);
         deliver(call, reply, &named);
         return;
     }
@@ -395,7 +448,7 @@ static void fanout_done(struct triton_call *sub, struct triton_reply *reply,
             combined.code = fan->errs[k].code;
         if (len < sizeof list)
             len += (size_t)snprintf(list + len, sizeof list - len, "%s%s (%s)", len ? "; " : "",
-                                    fan->subs[k].fleet.server->url, fan->errs[k].message);
+                                    fan->subs[k].fleet.server->name, fan->errs[k].message);
     }
     if (failed)
         snprintf(combined.message, sizeof combined.message, "%s failed on %zu of %zu servers: %s",
@@ -456,17 +509,43 @@ static int fanout(struct triton_fleet *f, struct triton_call *call, struct trito
 
 /* ---- the fleet ---------------------------------------------------------------------------- */
 
-int triton_fleet_submit(struct triton_fleet *f, struct triton_call *call, struct triton_error *err)
+static struct triton_call_fleet *prepare(struct triton_fleet *f, struct triton_call *call)
 {
-    const struct triton_call_info *info = triton_call_info(call->kind);
-    if (!info)
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "malformed call");
     struct triton_call_fleet *cf = &call->fleet;
     memset(cf, 0, sizeof *cf);
     cf->fleet = f;
     cf->done = call->done;
     cf->user = call->user;
+    cf->budget = call->timeout;
+    if (call->timeout > 0 && f->opts.retry.attempts > 1)
+        cf->started = triton_loop_now();
     f->calls++;
+    return cf;
+}
+
+int triton_fleet_submit_to(struct triton_fleet *f, size_t i, struct triton_call *call,
+                           struct triton_error *err)
+{
+    if (!triton_call_info(call->kind))
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "malformed call");
+    if (i >= f->n)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "no server #%zu in a fleet of %zu", i + 1,
+                           f->n);
+    struct triton_call_fleet *cf = prepare(f, call);
+    cf->pinned = true;
+    if (attempt(call, f->servers[i], err) < 0) {
+        call->done = cf->done;
+        return -1;
+    }
+    return 0;
+}
+
+int triton_fleet_submit(struct triton_fleet *f, struct triton_call *call, struct triton_error *err)
+{
+    const struct triton_call_info *info = triton_call_info(call->kind);
+    if (!info)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "malformed call");
+    struct triton_call_fleet *cf = prepare(f, call);
     if (info->route == TRITON_ROUTE_WRITE && f->n > 1)
         return fanout(f, call, err);
     struct fleet_server *s;
@@ -475,7 +554,7 @@ int triton_fleet_submit(struct triton_fleet *f, struct triton_call *call, struct
         if (s && !usable(s) && f->n > 1)
             return triton_fail(err, TRITON_UNAVAILABLE,
                                "%s: the server of this sequence, %s, is not healthy (%s)",
-                               info->name, s->url, s->last_error);
+                               info->name, s->name, s->last_error);
     } else {
         s = balanced_server(f, NULL);
     }
@@ -520,7 +599,7 @@ void triton_fleet_cancel(struct triton_fleet *f, struct triton_call *call)
 
 const char *triton_fleet_server_of(const struct triton_call *call)
 {
-    return call->fleet.server ? call->fleet.server->url : NULL;
+    return call->fleet.server ? call->fleet.server->name : NULL;
 }
 
 struct triton_client *triton_fleet_pick(struct triton_fleet *f, struct triton_error *err)
@@ -543,8 +622,9 @@ void triton_fleet_server(const struct triton_fleet *f, size_t i,
 {
     const struct fleet_server *s = f->servers[i];
     *out = (struct triton_fleet_server_info){
-        .url = s->url,
+        .name = s->name,
         .healthy = usable(s),
+        .gone = s->gone,
         .in_flight = s->in_flight,
         .requests = s->requests,
         .failures = s->failures,
@@ -683,6 +763,7 @@ void triton_fleet_free(struct triton_fleet *f)
 {
     if (!f)
         return;
+    f->closing = true;
     triton_loop_timer_stop(f->loop, &f->resolve_timer);
     /* Every call ends now, with CANCELLED, while every server still exists
      * (a write's error names them all). */

@@ -21,11 +21,12 @@
  * another healthy server when there is one, after an exponential backoff with
  * full jitter, at most `attempts` times in all, and only while retries stay
  * under `budget` times the calls made. The call is resubmitted as it is: its
- * request still points at the caller's tensors, so nothing is copied again.
+ * request still points at the caller's tensors, so nothing is copied again. A
+ * call's own timeout bounds all of its attempts together.
  *
  * A plain client is a fleet of one: the binding always talks to a fleet, and a
- * fleet of one without health or retries hands each call straight to its one
- * client.
+ * fleet of one hands each call to its one client (health probes there only
+ * report: there is no other server to prefer).
  */
 #ifndef TRITON_CLIENT_FLEET_H
 #define TRITON_CLIENT_FLEET_H
@@ -52,6 +53,9 @@ struct triton_fleet_options {
     /* host:port targets (scheme already stripped, one protocol for all)... */
     const char *const *urls;
     size_t n_urls;
+    /* "http", "grpcs", ...: servers are named scheme://host:port (any password
+     * redacted) in messages and in triton_fleet_server; NULL: host:port. */
+    const char *scheme;
     /* ...or one host:port whose host is resolved to all of its addresses,
      * again every resolve_interval seconds (0: once). */
     const char *resolve;
@@ -64,8 +68,9 @@ struct triton_fleet_options {
 };
 
 struct triton_fleet_server_info {
-    const char *url; /* as given, or "address:port" for resolved ones */
+    const char *name; /* scheme://host:port (see scheme); resolved ones: scheme://address:port */
     bool healthy;
+    bool gone; /* dropped by a re-resolution (kept while calls may point at it) */
     int in_flight;
     uint64_t requests, failures;
     const char *last_error; /* "" when none */
@@ -83,6 +88,10 @@ void triton_fleet_free(struct triton_fleet *f);
  * returned 0. After the final done, triton_fleet_server_of(call) names the
  * server that answered. */
 int triton_fleet_submit(struct triton_fleet *f, struct triton_call *call, struct triton_error *err);
+/* Sends a call to the i-th server only, whatever its route and health, never
+ * retried (each(fn): a client for one server of the fleet). */
+int triton_fleet_submit_to(struct triton_fleet *f, size_t i, struct triton_call *call,
+                           struct triton_error *err);
 void triton_fleet_cancel(struct triton_fleet *f, struct triton_call *call);
 const char *triton_fleet_server_of(const struct triton_call *call);
 

@@ -74,6 +74,7 @@ struct triton_loop {
     struct triton_loop_deferred *deferred, *deferred_tail; /* queued for the next pass */
     struct triton_loop_deferred *deferred_running;         /* the pass a step is running */
     int n_deferred;                                        /* in either list */
+    int n_holding;                                         /* armed timers that hold */
 
     grpc_completion_queue *cq; /* NULL until a gRPC transport asks for it */
     int grpc_pending;          /* batches started and not yet delivered by a step */
@@ -344,6 +345,7 @@ static void timer_unlink(struct triton_loop *loop, struct triton_loop_timer *t)
         loop->timers_tail = t->prev;
     t->prev = t->next = NULL;
     t->armed = false;
+    loop->n_holding -= t->holds;
 }
 
 void triton_loop_timer_start(struct triton_loop *loop, struct triton_loop_timer *t, double when)
@@ -366,6 +368,7 @@ void triton_loop_timer_start(struct triton_loop *loop, struct triton_loop_timer 
     else
         loop->timers = t;
     t->armed = true;
+    loop->n_holding += t->holds;
     if (loop->timers == t)
         deadline_changed(loop);
 }
@@ -816,7 +819,7 @@ int triton_loop_step(struct triton_loop *loop, double timeout, struct triton_err
 
 int triton_loop_pending(const struct triton_loop *loop)
 {
-    return loop->curl_pending + loop->grpc_pending + loop->n_deferred;
+    return loop->curl_pending + loop->grpc_pending + loop->n_deferred + loop->n_holding;
 }
 
 void triton_loop_wakeup(struct triton_loop *loop)

@@ -54,11 +54,13 @@ double triton_loop_now(void);
 /* A one-shot timer: fn runs on the loop's thread, from inside a step, once
  * triton_loop_now() >= when. Embedded in the owner's struct (no allocation).
  * A step never waits past the earliest armed timer. Armed timers do not count
- * as pending work (triton_loop_pending) by themselves. Timers due at the same
+ * as pending work (triton_loop_pending) by themselves, unless they `hold` (a
+ * call waiting to be sent again is work in flight). Timers due at the same
  * moment fire in the order they were started. */
 struct triton_loop_timer {
     void (*fn)(struct triton_loop_timer *t);
     double when;
+    bool holds; /* counts as pending work while armed; set before starting */
     /* private to the loop: links in its list of armed timers, sorted by when */
     struct triton_loop_timer *prev, *next;
     uint64_t seq; /* when it was started, so that a pass never fires a timer it armed */
