@@ -8,6 +8,8 @@
 local core = require "triton.core"
 local infer = require "triton.infer"
 local spawn = require "triton.spawn"
+local fleet = require "triton.fleet"
+local checks = core.args -- the one argument layer (src/lua/largs.c)
 
 local M = {}
 
@@ -80,8 +82,106 @@ end
 local client_option_names = set {
   "url", "protocol", "verbose", "headers", "connection_timeout", "network_timeout", "ssl",
   "compression", "response_compression", "concurrency", "max_response_size", "keepalive",
-  "channel_args",
+  "channel_args", "resolve", "balance", "health", "retry",
 }
+
+-- ---- fleets -------------------------------------------------------------------
+
+-- The fleet options (docs/FLEET.md); a plain client is a fleet of one and takes them too.
+local fleet_options = checks.option_spec {
+  { "resolve", "number", min = 0 },
+  { "balance", "string", one_of = { "least_requests", "round_robin" } },
+  { "health", "table", fields = {
+    { "interval", "number", min = 0.001 },
+    { "models", "table" },
+  } },
+  { "retry", "table", fields = {
+    { "attempts", "integer", min = 1, max = 100 },
+    { "on", "table" },
+    { "backoff", "number", min = 0 },
+    { "max_backoff", "number", min = 0 },
+    { "budget", "number", min = 0 },
+  } },
+}
+-- What a retry table leaves out; retries are off when no retry table is given.
+M.retry_defaults = {
+  attempts = 3, on = { "unavailable", "resource_exhausted", "deadline_exceeded" },
+  backoff = 0.05, max_backoff = 1, budget = 0.2,
+}
+M.health_interval_default = 2
+local code_words = set(core.code_words)
+
+local function check_list_of_strings(t, name, fname, allowed)
+  for i = 1, #t do
+    if type(t[i]) ~= "string" or (allowed and not allowed[t[i]]) then
+      error(string.format("bad option '%s' to '%s' (%s expected at [%d], got %s)", name, fname,
+        allowed and "a code word such as \"unavailable\"" or "a string",
+        i, type(t[i]) == "string" and string.format("%q", t[i]) or type(t[i])), 4)
+    end
+  end
+  for k in pairs(t) do
+    if math.type(k) ~= "integer" or k < 1 or k > #t then
+      error(string.format("bad option '%s' to '%s' (a list expected, found key %s)", name, fname,
+        tostring(k)), 4)
+    end
+  end
+end
+
+-- Copies the checked fleet options of opts into o, the core client's options.
+local function fleet_args(opts, o, fname)
+  checks.check_options({ resolve = opts.resolve, balance = opts.balance, health = opts.health,
+    retry = opts.retry }, fleet_options, fname)
+  o.balance = opts.balance
+  if opts.health then
+    o.health_interval = opts.health.interval or M.health_interval_default
+    if opts.health.models ~= nil then
+      check_list_of_strings(opts.health.models, "health.models", fname)
+      o.health_models = opts.health.models
+    end
+  end
+  if opts.retry then
+    local r, d = opts.retry, M.retry_defaults
+    if r.on ~= nil then check_list_of_strings(r.on, "retry.on", fname, code_words) end
+    o.retry_attempts, o.retry_on = r.attempts or d.attempts, r.on or d.on
+    o.retry_backoff, o.retry_budget = r.backoff or d.backoff, r.budget or d.budget
+    o.retry_max_backoff = r.max_backoff or math.max(d.max_backoff, o.retry_backoff)
+    if o.retry_max_backoff < o.retry_backoff then
+      error(string.format("bad option 'retry.max_backoff' to '%s' (at least backoff, %g, expected)",
+        fname, o.retry_backoff), 4)
+    end
+  end
+end
+
+local function scheme_word(protocol, tls)
+  if not protocol then return "without a scheme" end
+  return protocol .. (tls and " over TLS" or "")
+end
+
+-- A list of URLs -> their protocol, targets, TLS and shown names; one protocol for all.
+local function parse_urls(list, fname)
+  if #list == 0 then
+    error(string.format("bad argument 'url' to '%s' (a URL or a non-empty list of URLs expected)",
+      fname), 4)
+  end
+  local targets, first = {}, nil
+  for i, u in ipairs(list) do
+    if type(u) ~= "string" or u == "" then
+      error(string.format("bad argument 'url' to '%s' (a non-empty string expected at [%d], got %s)",
+        fname, i, u == "" and "an empty string" or type(u)), 4)
+    end
+    local protocol, target, tls = M.parse_url(u)
+    local this = { url = u, protocol = protocol, tls = tls }
+    if not first then
+      first = this
+    elseif this.protocol ~= first.protocol or this.tls ~= first.tls then
+      error(string.format("a fleet has one protocol: '%s' is %s but '%s' is %s",
+        core.url_redacted(first.url), scheme_word(first.protocol, first.tls),
+        core.url_redacted(u), scheme_word(protocol, tls)), 4)
+    end
+    targets[i] = target
+  end
+  return first.url, targets
+end
 local ssl_names = set { "ca_file", "cert_file", "key_file", "insecure" }
 local keepalive_names = set { "time_ms", "timeout_ms", "permit_without_calls" }
 local compressions = set { "gzip", "deflate" }
@@ -104,9 +204,18 @@ local function check_string_map(t, name, fname)
   end
 end
 
--- Builds a client from a URL and an options table (already known to be a table).
+-- Builds a client from a URL (or a list of URLs: a fleet) and an options table
+-- (already known to be a table).
 local function new_client(url, opts, fname, fixed_protocol)
   check_keys(opts, client_option_names, fname .. " options", 4)
+  local given, targets = url, nil
+  if type(url) == "table" then
+    if opts.resolve ~= nil then
+      error(string.format("option 'resolve' to '%s' takes one URL (a name to resolve), not a list",
+        fname), 3)
+    end
+    url, targets = parse_urls(url, fname)
+  end
   if type(url) ~= "string" or url == "" then
     error(string.format("bad argument 'url' to '%s' (non-empty string expected, got %s)", fname,
       url == "" and "an empty string" or type(url)), 3)
@@ -132,7 +241,12 @@ local function new_client(url, opts, fname, fixed_protocol)
     error(string.format("option 'protocol' is %s but %s makes %s clients", opts.protocol, fname,
       fixed_protocol), 3)
   end
-  local o = { protocol = protocol, url = target, use_tls = tls or false }
+  local o = { protocol = protocol, urls = targets or { target }, use_tls = tls or false,
+    scheme = protocol .. (tls and "s" or "") }
+  fleet_args(opts, o, fname)
+  if opts.resolve ~= nil then
+    o.urls, o.resolve, o.resolve_interval = nil, target, opts.resolve
+  end
   check_type(opts.verbose, "boolean", "verbose", fname, 4)
   o.verbose = opts.verbose
   check_string_map(opts.headers, "headers", fname)
@@ -194,11 +308,12 @@ local function new_client(url, opts, fname, fixed_protocol)
   end
   local cc = core.client_new(o)
   -- _shown: the URL for tostring and messages, a password in it redacted.
-  return setmetatable({ protocol = protocol, url = url, _shown = core.url_redacted(url), _cc = cc },
-    Client)
+  local shown = core.url_redacted(url)
+  if targets and #targets > 1 then shown = string.format("%s and %d more", shown, #targets - 1) end
+  return setmetatable({ protocol = protocol, url = given, _shown = shown, _cc = cc }, Client)
 end
 
--- triton.connect(url [, opts])
+-- triton.connect(url [, opts]), triton.connect({url, ...} [, opts])
 function M.connect(url, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error("bad argument #2 to 'connect' (table expected, got " .. type(opts) .. ")", 2)
@@ -229,6 +344,26 @@ Client.__close = Client.close
 function Client.__tostring(c)
   return string.format("triton.Client(%s, %s%s)", c.protocol, c._shown,
     c._cc:is_closed() and ", closed" or "")
+end
+
+-- c:servers() -> {{url=, healthy=, in_flight=, requests=, failures=, last_error=}, ...}
+function Client:servers()
+  local list = self._cc:servers()
+  for _, s in ipairs(list) do s.index = nil end
+  return list
+end
+
+-- c:each(fn): fn(url, client) for every server, client a triton.Client of that
+-- server alone (every method; it shares the fleet's connections and closes with it).
+function Client:each(fn)
+  if type(fn) ~= "function" then
+    error("bad argument #1 to 'each' (function expected, got " .. type(fn) .. ")", 2)
+  end
+  for _, s in ipairs(self._cc:servers()) do
+    local one = setmetatable({ protocol = self.protocol, url = s.url, _shown = s.url,
+      _cc = self._cc:view(s.index) }, Client)
+    fn(s.url, one)
+  end
 end
 
 -- ---- per-call options -------------------------------------------------------
@@ -462,6 +597,8 @@ local infer_option_names = set {
   "outputs", "model_version", "request_id", "sequence_id", "sequence_start", "sequence_end",
   "priority", "timeout", "client_timeout", "parameters", "headers", "query_params",
 }
+local split_option_names = set { "split" } -- infer's alone
+for k in pairs(infer_option_names) do split_option_names[k] = true end
 
 -- The request table the core reads, plus the per-call args around it.
 local function infer_args(self, model, inputs, o, fname)
@@ -492,6 +629,16 @@ function M.prepare_infer(self, model, inputs, o, fname)
 end
 
 function Client:infer(model, inputs, o)
+  if type(o) == "table" and o.split ~= nil then
+    check_keys(o, split_option_names, "infer options")
+    check_type(o.split, "boolean", "split", "infer")
+    local rest = {}
+    for k, v in pairs(o) do
+      if k ~= "split" then rest[k] = v end
+    end
+    if o.split then return fleet.split_infer(self, model, inputs, rest, M.wait, core.cat) end
+    o = rest
+  end
   if o == nil then
     -- The common call: no options, so no args tables for the core to read;
     -- a map of tensors goes to it as it is.
@@ -689,6 +836,16 @@ function Client:generate_stream(model, body, o)
   return iter, nil, nil, setmetatable({}, {
     __close = function() if not ended then fut:cancel() end end,
   })
+end
+
+-- ---- triton.map -----------------------------------------------------------------------
+
+-- for i, r, err in triton.map(c, model, source [, opts]) do ... end (lua/triton/fleet.lua)
+function M.map(c, model, source, o)
+  if getmetatable(c) ~= Client then
+    error("bad argument #1 to 'map' (triton client expected, got " .. type(c) .. ")", 2)
+  end
+  return fleet.map(c, model, source, o, step_until)
 end
 
 -- ---- futures -------------------------------------------------------------------------

@@ -14,7 +14,7 @@ end
 -- The binding's internals stay in triton.core; they are not API.
 triton.client_new, triton.step = nil, nil
 triton.set_tasks, triton.take_woken, triton.await_token = nil, nil, nil
-triton.rusage, triton.isatty = nil, nil
+triton.rusage, triton.isatty, triton.code_words = nil, nil, nil
 triton.Future, triton.callbacks_pending = nil, nil
 triton.args = nil -- the argument checkers the Lua files share (src/lua/largs.c)
 
@@ -29,6 +29,7 @@ triton.spawn = spawn.spawn
 triton.run = spawn.run
 triton.sleep = spawn.sleep -- yields inside a spawned coroutine
 triton.perf = perf.perf
+triton.map = client.map
 -- triton.Error is the metatable of every error value the client raises:
 -- getmetatable(err) == triton.Error tells them from other errors.
 triton.Error = core.Error

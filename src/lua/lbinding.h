@@ -37,6 +37,7 @@
 #include <lua.h>
 
 #include "client/client.h"
+#include "client/fleet.h"
 #include "lua/lclient.h"
 
 #define LSTATE_KEY   "triton.core.state"
@@ -89,6 +90,7 @@ struct levent {
     bool failed;
     struct triton_error err;
     bool final;
+    char *server; /* the server that answered an inference (owned) */
 };
 
 /* Where a call's or a stream's replies wait for Lua. */
@@ -119,11 +121,17 @@ struct lcall {
 struct lstream {
     struct lsink sink;
     struct triton_stream s;
-    struct lstream *next_open; /* on st->streams while open */
+    struct triton_client *client; /* the one server a stream stays on */
+    struct lstream *next_open;    /* on st->streams while open */
 };
 
+/* A core client is a fleet (a plain one is a fleet of one); a view is a client
+ * of one server of another client's fleet (each(fn)), which it does not own. */
 struct lclient {
-    struct triton_client *c; /* NULL once closed */
+    struct triton_fleet *fleet;        /* NULL once closed (a view: or once its owner closed) */
+    struct lclient *owner;             /* a view's: the client whose fleet it uses */
+    struct lclient *views, *next_view; /* an owner's open views */
+    int server;                        /* a view's server index; -1: the whole fleet */
     struct lstate *st;
     struct lclient *next_open, *prev_open; /* on st->clients while open */
     struct lcall *calls;
@@ -207,6 +215,8 @@ enum triton_call_kind lbuild_check_kind(lua_State *L, int idx);
 
 /* Pushes a triton.InferResult; takes ownership of r (freed if pushing fails). */
 void lresult_push(lua_State *L, struct lstate *st, struct triton_infer_result *r);
+/* Sets the server (NULL: none) r:server() answers for the result at -1. */
+void lresult_set_server(lua_State *L, const char *server);
 /* A full collection when reply memory handed to Lua adds up (see lresult.c). */
 void lresult_collect_if_due(lua_State *L, struct lstate *st);
 void lresult_open(lua_State *L);
@@ -220,6 +230,8 @@ void lfuture_open(lua_State *L);
 void lstream_methods(lua_State *L);
 
 struct lclient *lclient_check(lua_State *L, int idx);
+/* Cancels a call of lc in flight (its completion comes from a later step). */
+void lclient_cancel(struct lclient *lc, struct lcall *call);
 /* A metatable named `name` with the given metamethods and an __index table of methods. */
 void lclass_new(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods);
 

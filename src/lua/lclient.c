@@ -29,60 +29,145 @@
 struct lclient *lclient_check(lua_State *L, int idx)
 {
     struct lclient *lc = luaL_checkudata(L, idx, LCLIENT_MT);
-    if (!lc->c)
+    if (!lc->fleet)
         luaL_error(L, "attempt to use a closed client");
     return lc;
 }
 
-static int client_gc(lua_State *L);
+void lclient_cancel(struct lclient *lc, struct lcall *call)
+{
+    if (lc->fleet)
+        triton_fleet_cancel(lc->fleet, &call->call);
+}
+
+/* A new core client (closed until the caller sets its fleet), on the state's list
+ * of open clients. */
+static struct lclient *client_push(lua_State *L, int nuv)
+{
+    struct lstate *st = lstate_get(L);
+    struct lclient *lc = lua_newuserdatauv(L, sizeof(*lc), nuv);
+    memset(lc, 0, sizeof(*lc));
+    lc->st = st;
+    lc->server = -1;
+    luaL_setmetatable(L, LCLIENT_MT);
+    return lc;
+}
+
+static void client_list(struct lclient *lc)
+{
+    struct lstate *st = lc->st;
+    lc->next_open = st->clients;
+    if (st->clients)
+        st->clients->prev_open = lc;
+    st->clients = lc;
+}
+
+/* Reads the list of strings at field k of the table at idx (copied into m). */
+static const char **lopt_strings(lua_State *L, int idx, const char *k, struct lmem *m, size_t *n)
+{
+    *n = 0;
+    if (lua_getfield(L, idx, k) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    int tab = lua_gettop(L);
+    size_t count = (size_t)lua_rawlen(L, tab);
+    if (count > LMAX_HEADERS)
+        luaL_error(L, "option '%s' has more than %d entries", k, LMAX_HEADERS);
+    const char **list = lmem_array(L, m, count ? count : 1, sizeof(*list));
+    for (size_t i = 0; i < count; i++) {
+        lua_rawgeti(L, tab, (lua_Integer)i + 1);
+        size_t len;
+        const char *v = lua_tolstring(L, -1, &len);
+        if (!v || strlen(v) != len)
+            luaL_error(L, "option '%s' must be a list of strings", k);
+        list[i] = lmem_strdup(L, m, v, len);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    *n = count;
+    return list;
+}
+
+/* The fleet options of the table at 1 (lua/triton/client.lua checked them):
+ * urls = {host:port, ...} or resolve = host:port, resolve_interval, balance,
+ * health_interval, health_models, retry_attempts, retry_on = {code words},
+ * retry_backoff, retry_max_backoff, retry_budget. */
+static void read_fleet_options(lua_State *L, struct lclient *lc, struct triton_fleet_options *fo)
+{
+    fo->urls = lopt_strings(L, 1, "urls", &lc->opts, &fo->n_urls);
+    fo->resolve = lopt_string(L, 1, "resolve", &lc->opts);
+    fo->resolve_interval = lopt_number(L, 1, "resolve_interval", 0);
+    const char *balance = lopt_string(L, 1, "balance", &lc->opts);
+    fo->balance = balance && strcmp(balance, "round_robin") == 0 ? TRITON_BALANCE_ROUND_ROBIN
+                                                                 : TRITON_BALANCE_LEAST_REQUESTS;
+    fo->health_interval = lopt_number(L, 1, "health_interval", 0);
+    fo->health_models = lopt_strings(L, 1, "health_models", &lc->opts, &fo->n_health_models);
+    lua_Integer attempts = lopt_integer(L, 1, "retry_attempts", 0);
+    fo->retry.attempts = attempts > 1000 ? 1000 : (int)attempts;
+    size_t n_on;
+    const char **on = lopt_strings(L, 1, "retry_on", &lc->opts, &n_on);
+    for (size_t i = 0; i < n_on; i++) {
+        int code = 0;
+        while (code <= TRITON_UNKNOWN && strcmp(triton_code_word(code), on[i]) != 0)
+            code++;
+        if (code > TRITON_UNKNOWN)
+            luaL_error(L, "retry: unknown code '%s'", on[i]);
+        fo->retry.codes |= 1u << code;
+    }
+    fo->retry.backoff = lopt_number(L, 1, "retry_backoff", 0);
+    fo->retry.max_backoff = lopt_number(L, 1, "retry_max_backoff", 0);
+    fo->retry.budget = lopt_number(L, 1, "retry_budget", 0);
+}
 
 /* core.client_new(opts): opts as lua/triton/client.lua normalized them. */
 static int client_new(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     struct lstate *st = lstate_get(L);
-    struct lclient *lc = lua_newuserdatauv(L, sizeof(*lc), 0);
-    memset(lc, 0, sizeof(*lc));
-    lc->st = st;
-    luaL_setmetatable(L, LCLIENT_MT);
-
-    struct triton_client_options o = {0};
+    struct lclient *lc = client_push(L, 0);
+    /* The fleet keeps pointing at its options (servers join when a name is
+     * re-resolved): they live in the client's memory. */
+    struct triton_client_options *op = lmem_alloc(L, &lc->opts, sizeof(*op));
+    struct triton_fleet_options *fo = lmem_alloc(L, &lc->opts, sizeof(*fo));
+    memset(op, 0, sizeof(*op));
+    memset(fo, 0, sizeof(*fo));
     const char *proto = lopt_string(L, 1, "protocol", &lc->opts);
     if (!proto || strcmp(proto, "http") == 0)
-        o.protocol = TRITON_PROTOCOL_HTTP;
+        op->protocol = TRITON_PROTOCOL_HTTP;
     else if (strcmp(proto, "grpc") == 0)
-        o.protocol = TRITON_PROTOCOL_GRPC;
+        op->protocol = TRITON_PROTOCOL_GRPC;
     else
         return luaL_error(L, "unknown protocol '%s' (expected \"http\" or \"grpc\")", proto);
-    lc->origin = o.protocol == TRITON_PROTOCOL_GRPC ? LERROR_GRPC : LERROR_HTTP;
-    o.url = lopt_string(L, 1, "url", &lc->opts);
-    o.use_tls = lopt_bool(L, 1, "use_tls");
-    o.verbose = lopt_bool(L, 1, "verbose");
-    o.headers = lopt_kv(L, 1, "headers", &lc->opts, &o.n_headers);
-    o.connection_timeout = lopt_number(L, 1, "connection_timeout", 0);
-    o.network_timeout = lopt_number(L, 1, "network_timeout", 0);
-    o.ca_file = lopt_string(L, 1, "ca_file", &lc->opts);
-    o.cert_file = lopt_string(L, 1, "cert_file", &lc->opts);
-    o.key_file = lopt_string(L, 1, "key_file", &lc->opts);
-    o.insecure = lopt_bool(L, 1, "insecure");
-    o.ssl = lopt_bool(L, 1, "ssl"); /* TLS options were given: the core refuses them on plaintext */
-    o.compression = lopt_string(L, 1, "compression", &lc->opts);
-    o.response_compression = lopt_string(L, 1, "response_compression", &lc->opts);
+    lc->origin = op->protocol == TRITON_PROTOCOL_GRPC ? LERROR_GRPC : LERROR_HTTP;
+    op->use_tls = lopt_bool(L, 1, "use_tls");
+    op->verbose = lopt_bool(L, 1, "verbose");
+    op->headers = lopt_kv(L, 1, "headers", &lc->opts, &op->n_headers);
+    op->connection_timeout = lopt_number(L, 1, "connection_timeout", 0);
+    op->network_timeout = lopt_number(L, 1, "network_timeout", 0);
+    op->ca_file = lopt_string(L, 1, "ca_file", &lc->opts);
+    op->cert_file = lopt_string(L, 1, "cert_file", &lc->opts);
+    op->key_file = lopt_string(L, 1, "key_file", &lc->opts);
+    op->insecure = lopt_bool(L, 1, "insecure");
+    op->ssl =
+        lopt_bool(L, 1, "ssl"); /* TLS options were given: the core refuses them on plaintext */
+    op->compression = lopt_string(L, 1, "compression", &lc->opts);
+    op->response_compression = lopt_string(L, 1, "response_compression", &lc->opts);
     lua_Integer conc = lopt_integer(L, 1, "concurrency", 0);
     if (conc < 0 || conc > 1000000)
         return luaL_error(L, "option 'concurrency' must be between 1 and 1000000");
-    o.concurrency = (int)conc;
+    op->concurrency = (int)conc;
     lua_Integer maxr = lopt_integer(L, 1, "max_response_size", 0);
     if (maxr < 0)
         return luaL_error(L, "option 'max_response_size' must not be negative");
-    o.max_response_size = (size_t)maxr;
+    op->max_response_size = (size_t)maxr;
     lua_Integer ka_time = lopt_integer(L, 1, "keepalive_time_ms", 0);
     lua_Integer ka_timeout = lopt_integer(L, 1, "keepalive_timeout_ms", 0);
     if (ka_time < 0 || ka_time > INT32_MAX || ka_timeout < 0 || ka_timeout > INT32_MAX)
         return luaL_error(L, "keepalive times must be between 0 and %d ms", INT32_MAX);
-    o.keepalive_time_ms = (int)ka_time;
-    o.keepalive_timeout_ms = (int)ka_timeout;
-    o.keepalive_permit_without_calls = lopt_bool(L, 1, "keepalive_permit_without_calls");
+    op->keepalive_time_ms = (int)ka_time;
+    op->keepalive_timeout_ms = (int)ka_timeout;
+    op->keepalive_permit_without_calls = lopt_bool(L, 1, "keepalive_permit_without_calls");
 
     if (lua_getfield(L, 1, "channel_args") == LUA_TTABLE) {
         int tab = lua_gettop(L);
@@ -118,31 +203,26 @@ static int client_new(lua_State *L)
             n++;
             lua_pop(L, 1);
         }
-        o.channel_args = args;
-        o.n_channel_args = n;
+        op->channel_args = args;
+        op->n_channel_args = n;
     } else if (!lua_isnil(L, -1)) {
         return luaL_error(L, "option 'channel_args' must be a table");
     }
     lua_pop(L, 1);
 
+    read_fleet_options(L, lc, fo);
+    fo->client = op;
+    fo->scheme = lopt_string(L, 1, "scheme", &lc->opts);
     struct triton_error err = {0};
-    lc->c = triton_client_new(st->loop, &o, &err);
-    if (!lc->c)
+    lc->fleet = triton_fleet_new(st->loop, fo, &err);
+    if (!lc->fleet)
         return lerror_raise(L, &err, LERROR_LOCAL);
-    lc->next_open = st->clients;
-    if (st->clients)
-        st->clients->prev_open = lc;
-    st->clients = lc;
+    client_list(lc);
     return 1;
 }
 
-/* Frees the C client. Calls still in flight end with CANCELLED inside
- * triton_client_free; with `deliver_to_lua` their futures and callbacks see
- * that (explicit close), otherwise (finalizer) they are orphaned first. */
-static void client_release(lua_State *L, struct lclient *lc, bool deliver_to_lua)
+static void client_unlist(struct lclient *lc)
 {
-    if (!lc->c)
-        return;
     if (lc->prev_open)
         lc->prev_open->next_open = lc->next_open;
     else if (lc->st->clients == lc)
@@ -150,47 +230,100 @@ static void client_release(lua_State *L, struct lclient *lc, bool deliver_to_lua
     if (lc->next_open)
         lc->next_open->prev_open = lc->prev_open;
     lc->next_open = lc->prev_open = NULL;
-    if (!deliver_to_lua) {
-        for (struct lcall *c = lc->calls; c; c = c->next) {
-            c->sink.orphaned = true;
-            lsink_unqueue(&c->sink);
-            lsink_clear_events(&c->sink);
-        }
-        if (lc->stream) {
-            lc->stream->sink.orphaned = true;
-            lsink_unqueue(&lc->stream->sink);
-            lsink_clear_events(&lc->stream->sink);
+}
+
+/* The Lua side of lc's calls and stream is gone (finalizer): drop their replies. */
+static void client_orphan(struct lclient *lc)
+{
+    for (struct lcall *c = lc->calls; c; c = c->next) {
+        c->sink.orphaned = true;
+        lsink_unqueue(&c->sink);
+        lsink_clear_events(&c->sink);
+    }
+    if (lc->stream) {
+        lc->stream->sink.orphaned = true;
+        lsink_unqueue(&lc->stream->sink);
+        lsink_clear_events(&lc->stream->sink);
+    }
+}
+
+/* Ends a sink the transport did not complete: cancelled, or freed if orphaned. */
+static void sink_lost(struct lsink *k)
+{
+    k->lc = NULL;
+    if (k->orphaned) {
+        lsink_free(k);
+        return;
+    }
+    struct triton_error err = {.code = TRITON_CANCELLED};
+    snprintf(err.message, sizeof err.message, "the client was closed");
+    lsink_event(k, NULL, &err, true);
+}
+
+/* A view lets go of its owner's fleet: what it has in flight is cancelled and
+ * completes from a later step (or inside the owner's close), no longer linked to
+ * the view, so that nothing points at it. */
+static void view_release(struct lclient *v, bool deliver_to_lua)
+{
+    if (!v->fleet)
+        return;
+    client_unlist(v);
+    if (!deliver_to_lua)
+        client_orphan(v);
+    for (struct lclient **pp = &v->owner->views; *pp; pp = &(*pp)->next_view) {
+        if (*pp == v) {
+            *pp = v->next_view;
+            break;
         }
     }
-    struct triton_client *c = lc->c;
-    lc->c = NULL;
+    while (v->calls) {
+        struct lcall *call = v->calls;
+        triton_fleet_cancel(v->fleet, &call->call);
+        lcall_unlink(call);
+    }
+    if (v->stream) {
+        struct lstream *s = v->stream;
+        v->stream = NULL;
+        s->sink.lc = NULL;
+        triton_client_stream_cancel(s->client, &s->s);
+    }
+    v->fleet = NULL;
+    v->owner = NULL;
+}
+
+/* Frees the fleet. Calls still in flight end with CANCELLED inside
+ * triton_fleet_free; with `deliver_to_lua` their futures and callbacks see
+ * that (explicit close), otherwise (finalizer) they are orphaned first. */
+static void client_release(lua_State *L, struct lclient *lc, bool deliver_to_lua)
+{
+    if (!lc->fleet)
+        return;
+    if (lc->owner) {
+        view_release(lc, deliver_to_lua);
+        if (deliver_to_lua && L)
+            lstate_drain(L, lc->st);
+        return;
+    }
+    while (lc->views)
+        view_release(lc->views, deliver_to_lua);
+    client_unlist(lc);
+    if (!deliver_to_lua)
+        client_orphan(lc);
+    struct triton_fleet *f = lc->fleet;
+    lc->fleet = NULL;
     struct lstate *outer = lstate_swap_active(lc->st);
-    triton_client_free(c);
+    triton_fleet_free(f);
     lstate_swap_active(outer);
     /* Whatever the transport did not complete is lost; nothing may point at lc. */
     while (lc->calls) {
         struct lcall *call = lc->calls;
         lcall_unlink(call);
-        if (call->sink.orphaned) {
-            lsink_free(&call->sink);
-        } else {
-            struct triton_error err = {.code = TRITON_CANCELLED};
-            snprintf(err.message, sizeof err.message, "the client was closed");
-            call->sink.lc = NULL;
-            lsink_event(&call->sink, NULL, &err, true);
-        }
+        sink_lost(&call->sink);
     }
     if (lc->stream) {
         struct lstream *s = lc->stream;
         lc->stream = NULL;
-        s->sink.lc = NULL;
-        if (s->sink.orphaned) {
-            lsink_free(&s->sink);
-        } else {
-            struct triton_error err = {.code = TRITON_CANCELLED};
-            snprintf(err.message, sizeof err.message, "the client was closed");
-            lsink_event(&s->sink, NULL, &err, true);
-        }
+        sink_lost(&s->sink);
     }
     lmem_free(&lc->opts);
     if (deliver_to_lua && L)
@@ -248,7 +381,10 @@ static struct lfuture *submit_built(lua_State *L, int client_idx, struct lclient
     lua_pushvalue(L, fut);
     lua_rawseti(L, -2, 3);
     int anchor = luaL_ref(L, LUA_REGISTRYINDEX);
-    if (triton_client_submit(lc->c, &call->call, &err) != 0) {
+    int rc = lc->server >= 0
+                 ? triton_fleet_submit_to(lc->fleet, (size_t)lc->server, &call->call, &err)
+                 : triton_fleet_submit(lc->fleet, &call->call, &err);
+    if (rc != 0) {
         luaL_unref(L, LUA_REGISTRYINDEX, anchor);
         lerror_raise(L, &err, lc->origin);
     }
@@ -323,7 +459,66 @@ static int client_submit(lua_State *L)
 static int client_is_closed(lua_State *L)
 {
     struct lclient *lc = luaL_checkudata(L, 1, LCLIENT_MT);
-    lua_pushboolean(L, lc->c == NULL);
+    lua_pushboolean(L, lc->fleet == NULL);
+    return 1;
+}
+
+/* cc:servers() -> {{url=, healthy=, in_flight=, requests=, failures=, last_error=,
+ * index=}, ...}: the fleet's present servers (index: for cc:view) */
+static int client_servers(lua_State *L)
+{
+    struct lclient *lc = lclient_check(L, 1);
+    size_t n = triton_fleet_size(lc->fleet);
+    lua_createtable(L, (int)n, 0);
+    lua_Integer k = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct triton_fleet_server_info info;
+        triton_fleet_server(lc->fleet, i, &info);
+        if (info.gone || (lc->server >= 0 && (size_t)lc->server != i))
+            continue;
+        lua_createtable(L, 0, 7);
+        lua_pushstring(L, info.name);
+        lua_setfield(L, -2, "url");
+        lua_pushboolean(L, info.healthy);
+        lua_setfield(L, -2, "healthy");
+        lua_pushinteger(L, info.in_flight);
+        lua_setfield(L, -2, "in_flight");
+        lua_pushinteger(L, (lua_Integer)info.requests);
+        lua_setfield(L, -2, "requests");
+        lua_pushinteger(L, (lua_Integer)info.failures);
+        lua_setfield(L, -2, "failures");
+        if (info.last_error[0]) {
+            lua_pushstring(L, info.last_error);
+            lua_setfield(L, -2, "last_error");
+        }
+        lua_pushinteger(L, (lua_Integer)i + 1);
+        lua_setfield(L, -2, "index");
+        lua_rawseti(L, -2, ++k);
+    }
+    return 1;
+}
+
+/* cc:view(index) -> a core client for that server of cc's fleet alone (each(fn)):
+ * every call goes there, never retried elsewhere; it shares the fleet's
+ * connections and counters and is closed with it. */
+static int client_view(lua_State *L)
+{
+    struct lclient *owner = lclient_check(L, 1);
+    if (owner->owner)
+        owner = owner->owner;
+    lua_Integer i = luaL_checkinteger(L, 2);
+    if (i < 1 || (size_t)i > triton_fleet_size(owner->fleet))
+        return luaL_argerror(L, 2, "no such server");
+    struct lclient *v = client_push(L, 1);
+    lua_pushvalue(L, 1); /* the owner stays alive while the view is */
+    lua_setiuservalue(L, -2, 1);
+    v->fleet = owner->fleet;
+    v->owner = owner;
+    v->server = (int)(i - 1);
+    v->origin = owner->origin;
+    v->next_view = owner->views;
+    owner->views = v;
+    client_list(v);
     return 1;
 }
 
@@ -376,6 +571,8 @@ void lclient_open(lua_State *L)
                                        {"submit_infer_map", client_submit_infer_map},
                                        {"submit", client_submit},
                                        {"is_closed", client_is_closed},
+                                       {"servers", client_servers},
+                                       {"view", client_view},
                                        {"close", client_close},
                                        {NULL, NULL}};
     static const luaL_Reg meta[] = {{"__gc", client_gc}, {"__close", client_close}, {NULL, NULL}};
@@ -397,5 +594,11 @@ void lclient_open(lua_State *L)
     lua_setfield(L, -2, "rusage");
     lua_pushcfunction(L, core_isatty);
     lua_setfield(L, -2, "isatty");
+    lua_createtable(L, TRITON_UNKNOWN, 0); /* core.code_words: what retry.on takes */
+    for (int code = TRITON_INVALID_ARGUMENT; code <= TRITON_UNKNOWN; code++) {
+        lua_pushstring(L, triton_code_word(code));
+        lua_rawseti(L, -2, code);
+    }
+    lua_setfield(L, -2, "code_words");
     lshm_open(L);
 }

@@ -87,8 +87,8 @@ static int future_cancel(lua_State *L)
 {
     struct lfuture *f = lfuture_check(L, 1);
     struct lcall *call = f->call;
-    if (call->sink.started && !call->sink.finished && call->sink.lc && call->sink.lc->c)
-        triton_client_cancel(call->sink.lc->c, &call->call);
+    if (call->sink.started && !call->sink.finished && call->sink.lc)
+        lclient_cancel(call->sink.lc, call);
     return 0;
 }
 
@@ -109,8 +109,8 @@ static int future_gc(lua_State *L)
         call->sink.orphaned = true;
         lsink_unqueue(&call->sink);
         lsink_clear_events(&call->sink);
-        if (call->sink.lc && call->sink.lc->c)
-            triton_client_cancel(call->sink.lc->c, &call->call);
+        if (call->sink.lc)
+            lclient_cancel(call->sink.lc, call);
         return 0;
     }
     lcall_unlink(call);

@@ -64,6 +64,7 @@ static void levent_free(struct levent *ev)
 {
     cJSON_Delete(ev->reply.json);
     triton_infer_result_free(ev->reply.result);
+    free(ev->server);
     free(ev);
 }
 
@@ -197,7 +198,13 @@ void lsink_event(struct lsink *k, struct triton_reply *reply, const struct trito
 void lcall_done(struct triton_call *call, struct triton_reply *reply,
                 const struct triton_error *err, bool final)
 {
-    lsink_event(call->user, reply, err, final);
+    struct lsink *k = call->user;
+    /* for r:server(); read first: an orphan's final event frees k and the call */
+    bool result = final && reply && reply->result && !k->orphaned;
+    const char *server = result ? triton_fleet_server_of(call) : NULL;
+    lsink_event(k, reply, err, final);
+    if (server && k->tail && k->tail->reply.result)
+        k->tail->server = strdup(server);
 }
 
 /* Streams reuse the call completion type, and client.h does not say what a
@@ -240,6 +247,7 @@ static int convert_event(lua_State *L)
         struct triton_infer_result *r = ev->reply.result;
         ev->reply.result = NULL;
         lresult_push(L, k->st, r);
+        lresult_set_server(L, ev->server);
     } else {
         lcjson_push(L, ev->reply.json);
     }

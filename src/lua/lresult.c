@@ -1,6 +1,7 @@
 /*
  * lresult.c: triton.InferResult, an inference reply as Lua sees it:
  *   r:as_tensor(name) :output(name) :outputs() :response() :classification(name) :final()
+ *   r:server()
  * Output tensors are views over the reply's buffers, which they keep alive.
  */
 #include <stdint.h>
@@ -280,10 +281,26 @@ void lresult_push(lua_State *L, struct lstate *st, struct triton_infer_result *r
 {
     size_t bytes = result_bytes(r);
     st->reply_bytes = bytes > SIZE_MAX - st->reply_bytes ? SIZE_MAX : st->reply_bytes + bytes;
-    struct lresult *lr = lua_newuserdatauv(L, sizeof(*lr), 0);
+    struct lresult *lr = lua_newuserdatauv(L, sizeof(*lr), 1);
     lr->r = NULL;
     luaL_setmetatable(L, LRESULT_MT);
     lr->r = r;
+}
+
+void lresult_set_server(lua_State *L, const char *server)
+{
+    if (!server)
+        return;
+    lua_pushstring(L, server);
+    lua_setiuservalue(L, -2, 1);
+}
+
+/* r:server() -> the URL of the server that answered (nil for a stream's response) */
+static int result_server(lua_State *L)
+{
+    check_result(L, 1);
+    lua_getiuservalue(L, 1, 1);
+    return 1;
 }
 
 void lresult_open(lua_State *L)
@@ -296,6 +313,7 @@ void lresult_open(lua_State *L)
                                        {"get_response", result_response},
                                        {"classification", result_classification},
                                        {"final", result_final},
+                                       {"server", result_server},
                                        {NULL, NULL}};
     static const luaL_Reg meta[] = {
         {"__gc", result_gc}, {"__tostring", result_tostring}, {NULL, NULL}};

@@ -123,15 +123,15 @@ int lstate_step(lua_State *L, struct lstate *st, double timeout, struct triton_e
 static void lstate_cancel_all(struct lstate *st)
 {
     for (struct lclient *lc = st->clients; lc; lc = lc->next_open) {
-        if (!lc->c)
+        if (!lc->fleet)
             continue;
         for (struct lcall *c = lc->calls, *next; c; c = next) {
             next = c->next;
             if (c->sink.started && !c->sink.finished)
-                triton_client_cancel(lc->c, &c->call);
+                lclient_cancel(lc, c);
         }
         if (lc->stream)
-            triton_client_stream_cancel(lc->c, &lc->stream->s);
+            triton_client_stream_cancel(lc->stream->client, &lc->stream->s);
     }
 }
 

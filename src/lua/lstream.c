@@ -15,7 +15,7 @@
 
 static void check_stream_ops(lua_State *L, struct lclient *lc)
 {
-    const struct triton_transport *t = lc->c->transport;
+    const struct triton_transport *t = triton_fleet_client(lc->fleet, 0)->transport;
     if (!t->stream_open || !t->stream_send || !t->stream_close)
         lerror_raisef(L, TRITON_UNIMPLEMENTED, "streams need gRPC; this is an %s client", t->name);
 }
@@ -75,10 +75,17 @@ static int client_stream_open(lua_State *L)
     lua_rawseti(L, -2, 2);
     int anchor = luaL_ref(L, LUA_REGISTRYINDEX);
 
+    /* A stream stays on one server: the view's own, or the least loaded healthy one. */
+    struct triton_error err = {0};
+    s->client = lc->server >= 0 ? triton_fleet_client(lc->fleet, (size_t)lc->server)
+                                : triton_fleet_pick(lc->fleet, &err);
+    if (!s->client) {
+        luaL_unref(L, LUA_REGISTRYINDEX, anchor);
+        return lerror_raise(L, &err, lc->origin);
+    }
     s->next_open = lc->st->streams;
     lc->st->streams = s;
-    struct triton_error err = {0};
-    if (triton_client_stream_open(lc->c, &s->s, &err) != 0) {
+    if (triton_client_stream_open(s->client, &s->s, &err) != 0) {
         luaL_unref(L, LUA_REGISTRYINDEX, anchor);
         return lerror_raise(L, &err, lc->origin); /* the box frees s */
     }
@@ -107,7 +114,7 @@ static int client_stream_send(lua_State *L)
     struct triton_infer_request *req = lmem_alloc(L, &s->sink.mem, sizeof(*req));
     lbuild_infer(L, 2, req, &s->sink.mem);
     struct triton_error err = {0};
-    if (triton_client_stream_send(lc->c, &s->s, req, &err) != 0)
+    if (triton_client_stream_send(s->client, &s->s, req, &err) != 0)
         return lerror_raise(L, &err, lc->origin);
     return 0;
 }
@@ -121,9 +128,9 @@ static int stream_finish(lua_State *L, bool cancel)
     if (!s)
         return 0;
     if (cancel)
-        triton_client_stream_cancel(lc->c, &s->s);
+        triton_client_stream_cancel(s->client, &s->s);
     else
-        triton_client_stream_close(lc->c, &s->s);
+        triton_client_stream_close(s->client, &s->s);
     struct lstate *st = lc->st;
     struct triton_error err = {0};
     /* The sink is freed once its end is delivered, and lc->stream is cleared at
@@ -156,7 +163,7 @@ static int client_stream_cancel(lua_State *L)
 static int client_stream_active(lua_State *L)
 {
     struct lclient *lc = luaL_checkudata(L, 1, LCLIENT_MT);
-    lua_pushboolean(L, lc->c && lc->stream != NULL);
+    lua_pushboolean(L, lc->fleet && lc->stream != NULL);
     return 1;
 }
 
