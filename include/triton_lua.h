@@ -37,6 +37,16 @@ TRITON_EXPORT int luaopen_triton_core(lua_State *L);
  * sig_atomic_t): call it from a SIGINT handler, a watchdog thread or a UI thread. */
 TRITON_EXPORT void triton_lua_interrupt(void);
 
+/* Drops an interrupt nothing consumed: a host calls it before running a new
+ * chunk, so that a Ctrl-C from before cannot cancel it. */
+TRITON_EXPORT void triton_lua_clear_interrupt(void);
+
+/* For a host's own SIGINT hook (the one lua.c installs with lua_sethook, count
+ * 1): consumes the interrupt as a wait does (clears it, cancels every request
+ * and stream in flight on L) and raises the documented triton.Error, code
+ * "cancelled", message "interrupted", which pcall catches. Does not return. */
+TRITON_EXPORT int triton_lua_raise_interrupted(lua_State *L);
+
 /* For a host that owns its event loop (luv, cqueues, a C poll() loop): watch
  * triton_lua_fd(L) for readability (POLLIN) and call triton_lua_poll(L, 0) when
  * it fires; nothing then blocks the host. The descriptor is one per Lua state

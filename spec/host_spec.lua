@@ -216,7 +216,7 @@ describe("tritonlua scripts", function()
     assert.equal(3, run("-e 'os.exit(3)'").status)
   end)
 
-  it("turns SIGINT into an 'interrupted!' error while Lua code runs", function()
+  it("turns SIGINT into a cancelled triton.Error while Lua code runs", function()
     local err = os.tmpname()
     local cmd = string.format("%s -e %s 2>%s & pid=$!; %s wait $pid",
       q(HOST), q("io.stderr:write('run', 'ning\\n') while true do end"), err,
@@ -225,7 +225,7 @@ describe("tritonlua scripts", function()
     local text = slurp(err)
     os.remove(err)
     assert.equal(1, status)
-    assert.truthy(text:find("interrupted!", 1, true), text)
+    assert.truthy(text:find("cancelled: interrupted", 1, true), text)
   end)
 end)
 
@@ -279,7 +279,7 @@ describe("tritonlua REPL (piped stdin)", function()
     os.remove(input)
     os.remove(out)
     assert.equal(0, status)
-    assert.truthy(text:find("interrupted!", 1, true), text)
+    assert.truthy(text:find("cancelled: interrupted", 1, true), text)
     assert.truthy(text:find("after interrupt", 1, true), text)
   end)
 end)
@@ -365,7 +365,7 @@ describe("tritonlua REPL completion", function()
       "type 5 * 5\\n", "expect \\n25", "expect > ",
       -- Ctrl-C while a chunk runs interrupts it; the chunk says when it runs.
       "type io.write('spin', 'ning\\\\n') io.flush() while true do end\\n", "expect spinning",
-      "send \\x03", "expect interrupted!", "expect > ",
+      "send \\x03", "expect cancelled: interrupted", "expect > ",
       "type 6 * 6\\n", "expect \\n36", "expect > ",
       "type \\x04",
     }

@@ -19,7 +19,6 @@
 #include <lualib.h>
 
 #include "host/host.h"
-#include "lua/lclient.h"
 #include "triton_lua.h"
 
 #ifndef TRITON_VERSION
@@ -65,12 +64,14 @@ static void message(const char *msg)
 
 static lua_State *globalL;
 
-/* The hook a Ctrl-C installs: raises the error at the next Lua instruction. */
+/* The hook a Ctrl-C installs: at the next Lua instruction it raises the
+ * documented triton.Error (code "cancelled"), after cancelling what is in
+ * flight; a wait in the client sees the hook and does the same. */
 static void interrupted(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     lua_sethook(L, NULL, 0, 0);
-    luaL_error(L, "interrupted!");
+    triton_lua_raise_interrupted(L);
 }
 
 static void set_sigint(void (*handler)(int), struct sigaction *old)
@@ -159,7 +160,7 @@ static int docall(lua_State *L, int narg, int nres)
     lua_State *outer = globalL;
     struct sigaction old;
     globalL = L;
-    triton_lua_interrupted = 0; /* a Ctrl-C from before this call is not for it */
+    triton_lua_clear_interrupt(); /* a Ctrl-C from before this call is not for it */
     set_sigint(on_sigint, &old);
     int status = lua_pcall(L, narg, nres, base);
     sigaction(SIGINT, &old, NULL);

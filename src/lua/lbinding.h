@@ -164,6 +164,8 @@ bool lstate_in_task(lua_State *L);
 /* What a waiting coroutine yields to the scheduler (core.await_token). */
 extern const char lstate_await_token;
 double lstate_now(void);
+/* A Ctrl-C is waiting to be consumed by lstate_check_interrupt. */
+bool lstate_interrupt_pending(lua_State *L);
 /* core.step, core.set_tasks, core.take_woken, core.await_token (table at -1). */
 void lstate_open(lua_State *L);
 

@@ -108,6 +108,8 @@ int lstate_step(lua_State *L, struct lstate *st, double timeout, struct triton_e
     /* Replies handed to Lua count as progress as much as completed transfers do:
      * a server-sent event arrives inside a transfer that is still running, and a
      * waiting iterator must see it now, not when the stream ends. */
+    if (lstate_interrupt_pending(L))
+        return 0; /* the caller's check raises; no reply is converted under a stop hook */
     int delivered = lstate_drain(L, st);
     struct lstate *outer = lstate_swap_active(st);
     int ran = triton_loop_step(st->loop, delivered > 0 ? 0 : timeout, err);
@@ -135,15 +137,49 @@ static void lstate_cancel_all(struct lstate *st)
     }
 }
 
-/* Raises "interrupted" (after cancelling what is in flight) if the host saw a
- * Ctrl-C since the last check. */
+/* Whether a Ctrl-C handler has asked this state to stop: lua.c (the stock
+ * lua5.4) and the tritonlua host both answer SIGINT by setting a hook that runs
+ * at the very next instruction (a count hook of 1). While we wait in C no
+ * instruction runs, so the waits look for that hook themselves. */
+static bool stop_hook_set(lua_State *L)
+{
+    return lua_gethook(L) != NULL && (lua_gethookmask(L) & LUA_MASKCOUNT) &&
+           lua_gethookcount(L) == 1;
+}
+
+bool lstate_interrupt_pending(lua_State *L)
+{
+    return triton_lua_interrupted || stop_hook_set(L);
+}
+
+/* Consumes the interrupt: the flag is cleared, the stop hook removed (its
+ * job is done here), everything in flight on the state cancelled, and a
+ * "cancelled" triton.Error raised. */
+static int raise_interrupted(lua_State *L, struct lstate *st)
+{
+    triton_lua_interrupted = 0;
+    if (stop_hook_set(L))
+        lua_sethook(L, NULL, 0, 0);
+    lstate_cancel_all(st);
+    return lerror_raisef(L, TRITON_CANCELLED, "interrupted");
+}
+
+/* Raises "interrupted" (after cancelling what is in flight) if a Ctrl-C came
+ * since the last check. */
 void lstate_check_interrupt(lua_State *L, struct lstate *st)
 {
-    if (!triton_lua_interrupted)
-        return;
+    if (lstate_interrupt_pending(L))
+        raise_interrupted(L, st);
+}
+
+void triton_lua_clear_interrupt(void)
+{
     triton_lua_interrupted = 0;
-    lstate_cancel_all(st);
-    lerror_raisef(L, TRITON_CANCELLED, "interrupted");
+}
+
+int triton_lua_raise_interrupted(lua_State *L)
+{
+    return raise_interrupted(L, lstate_get(L));
 }
 
 /* What a waiting coroutine yields to the scheduler (core.await_token). */
