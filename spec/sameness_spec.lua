@@ -200,6 +200,12 @@ local rows = {
       local c <close> = triton.connect(ctx.blackhole_url, { network_timeout = 0.3 })
       return c:is_server_live()
     end },
+  { item = 5, name = "math.huge means no limit for every timeout",
+    run = function(_, ctx)
+      local c <close> = triton.connect(ctx.url,
+        { connection_timeout = math.huge, network_timeout = math.huge })
+      return c:is_server_live { timeout = math.huge }
+    end },
   { item = 6, name = "ssl options with a plaintext URL raise", code = true,
     run = function(_, ctx) return triton.connect(ctx.url, { ssl = { insecure = true } }) end },
   { item = 7, name = "a per-call header replaces the client's header of the same name",

@@ -191,15 +191,17 @@ Client.__index = Client
 Client.__name = "triton.Client"
 M.Client = Client
 
+-- (Raised at the user's line, however deep in the library the check runs.)
 local function check_string_map(t, name, fname)
   if t == nil then return end
   if type(t) ~= "table" then
-    error(string.format("bad option '%s' to '%s' (table expected, got %s)", name, fname, type(t)), 4)
+    core.args.usererror(string.format("bad option '%s' to '%s' (table expected, got %s)", name,
+      fname, type(t)))
   end
   for k, v in pairs(t) do
     if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number") then
-      error(string.format("bad option '%s' to '%s' (a table of string -> string expected)", name,
-        fname), 4)
+      core.args.usererror(string.format(
+        "bad option '%s' to '%s' (a table of string -> string expected)", name, fname))
     end
   end
 end

@@ -198,6 +198,7 @@ void lsink_wait(lua_State *L, struct lsink *k);
 /* Option readers: field k of the table at idx; copied into m. */
 const char *lopt_string(lua_State *L, int idx, const char *k, struct lmem *m);
 double lopt_number(lua_State *L, int idx, const char *k, double dflt);
+double lopt_seconds(lua_State *L, int idx, const char *k);
 lua_Integer lopt_integer(lua_State *L, int idx, const char *k, lua_Integer dflt);
 bool lopt_bool(lua_State *L, int idx, const char *k);
 struct triton_kv *lopt_kv(lua_State *L, int idx, const char *k, struct lmem *m, size_t *n);

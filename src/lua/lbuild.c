@@ -12,6 +12,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "lua/largs.h"
 #include "lua/lbinding.h"
 #include "lua/lcjson.h"
 #include "lua/ltensor.h"
@@ -27,10 +28,26 @@ const char *lopt_string(lua_State *L, int idx, const char *k, struct lmem *m)
         size_t len;
         const char *s = lua_tolstring(L, -1, &len);
         if (strlen(s) != len)
-            luaL_error(L, "option '%s' must not contain a zero byte", k);
+            largs_error(L, "option '%s' must not contain a zero byte", k);
         r = lmem_strdup(L, m, s, len);
     } else if (t != LUA_TNIL) {
-        luaL_error(L, "option '%s' must be a string, got %s", k, luaL_typename(L, -1));
+        largs_error(L, "option '%s' must be a string, got %s", k, luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    return r;
+}
+
+static double opt_number(lua_State *L, int idx, const char *k, double dflt, bool inf_ok)
+{
+    double r = dflt;
+    int t = lua_getfield(L, idx, k);
+    if (t == LUA_TNUMBER) {
+        r = lua_tonumber(L, -1);
+        if (!(r >= 0) || (isinf(r) && !inf_ok))
+            largs_error(L, "option '%s' must be a %snon-negative number, got %s", k,
+                        inf_ok ? "" : "finite ", lua_tostring(L, -1));
+    } else if (t != LUA_TNIL) {
+        largs_error(L, "option '%s' must be a number, got %s", k, luaL_typename(L, -1));
     }
     lua_pop(L, 1);
     return r;
@@ -38,17 +55,13 @@ const char *lopt_string(lua_State *L, int idx, const char *k, struct lmem *m)
 
 double lopt_number(lua_State *L, int idx, const char *k, double dflt)
 {
-    double r = dflt;
-    int t = lua_getfield(L, idx, k);
-    if (t == LUA_TNUMBER) {
-        r = lua_tonumber(L, -1);
-        if (!(r >= 0) || isinf(r))
-            luaL_error(L, "option '%s' must be a non-negative number", k);
-    } else if (t != LUA_TNIL) {
-        luaL_error(L, "option '%s' must be a number, got %s", k, luaL_typename(L, -1));
-    }
-    lua_pop(L, 1);
-    return r;
+    return opt_number(L, idx, k, dflt, false);
+}
+
+/* Seconds: as lopt_number, and math.huge means no limit. */
+double lopt_seconds(lua_State *L, int idx, const char *k)
+{
+    return opt_number(L, idx, k, 0, true);
 }
 
 lua_Integer lopt_integer(lua_State *L, int idx, const char *k, lua_Integer dflt)
@@ -59,9 +72,9 @@ lua_Integer lopt_integer(lua_State *L, int idx, const char *k, lua_Integer dflt)
         int ok;
         r = lua_tointegerx(L, -1, &ok);
         if (!ok)
-            luaL_error(L, "option '%s' must be an integer", k);
+            largs_error(L, "option '%s' must be an integer", k);
     } else if (t != LUA_TNIL) {
-        luaL_error(L, "option '%s' must be an integer, got %s", k, luaL_typename(L, -1));
+        largs_error(L, "option '%s' must be an integer, got %s", k, luaL_typename(L, -1));
     }
     lua_pop(L, 1);
     return r;
@@ -71,7 +84,7 @@ bool lopt_bool(lua_State *L, int idx, const char *k)
 {
     int t = lua_getfield(L, idx, k);
     if (t != LUA_TNIL && t != LUA_TBOOLEAN)
-        luaL_error(L, "option '%s' must be a boolean, got %s", k, luaL_typename(L, -1));
+        largs_error(L, "option '%s' must be a boolean, got %s", k, luaL_typename(L, -1));
     bool r = lua_toboolean(L, -1);
     lua_pop(L, 1);
     return r;
@@ -426,7 +439,7 @@ void lbuild_call(lua_State *L, int idx, struct lcall *lcall)
     lua_pop(L, 1);
     call->headers = lopt_kv(L, idx, "headers", m, &call->n_headers);
     call->query = lopt_kv(L, idx, "query_params", m, &call->n_query);
-    call->timeout = lopt_number(L, idx, "timeout", 0);
+    call->timeout = lopt_seconds(L, idx, "timeout");
 }
 
 /* infer's common call, `c:infer(model, {NAME = tensor, ...})` without options:

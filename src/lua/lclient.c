@@ -143,8 +143,8 @@ static int client_new(lua_State *L)
     op->use_tls = lopt_bool(L, 1, "use_tls");
     op->verbose = lopt_bool(L, 1, "verbose");
     op->headers = lopt_kv(L, 1, "headers", &lc->opts, &op->n_headers);
-    op->connection_timeout = lopt_number(L, 1, "connection_timeout", 0);
-    op->network_timeout = lopt_number(L, 1, "network_timeout", 0);
+    op->connection_timeout = lopt_seconds(L, 1, "connection_timeout");
+    op->network_timeout = lopt_seconds(L, 1, "network_timeout");
     op->ca_file = lopt_string(L, 1, "ca_file", &lc->opts);
     op->cert_file = lopt_string(L, 1, "cert_file", &lc->opts);
     op->key_file = lopt_string(L, 1, "key_file", &lc->opts);

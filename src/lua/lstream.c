@@ -66,7 +66,7 @@ static int client_stream_open(lua_State *L)
     s->s.done = lstream_done;
     s->s.user = s;
     s->s.headers = lopt_kv(L, 3, "headers", &s->sink.mem, &s->s.n_headers);
-    s->s.timeout = lopt_number(L, 3, "timeout", 0);
+    s->s.timeout = lopt_seconds(L, 3, "timeout");
 
     lua_createtable(L, 2, 0);
     lua_pushvalue(L, 1);
