@@ -1,11 +1,14 @@
 -- bench/client.lua: one row of the client benchmark, our side (scripts/bench).
 --
---   tritonlua bench/client.lua URL MODE CASE CONCURRENCY REQUESTS [WARMUP]
+--   tritonlua bench/client.lua URL MODE CASE CONCURRENCY REQUESTS [WARMUP [FLEET]]
 --     MODE  sync     c:infer in a loop (concurrency 1 only)
 --           async    async_infer futures, CONCURRENCY in flight, oldest awaited first
 --           spawn    CONCURRENCY coroutines (triton.spawn) each calling c:infer in a loop
 --           perf     triton.perf (the callback form)
 --     CASE  simple (2 x 16 INT32 to `simple`) or big (64 MiB FP32 to `identity_fp32`)
+--     FLEET 0 (default): triton.connect(URL); N: triton.connect({URL, ...}), a fleet
+--           of N servers, all this one (each its own connections): what balancing
+--           over a fleet costs the client
 --
 -- Prints one JSON line as bench/baseline_http.c does: requests, errors, seconds,
 -- cpu (getrusage user + system of the measured requests), maxrss (peak bytes) and
@@ -16,8 +19,15 @@ local core = require "triton.core"
 
 local url, mode, case = arg[1], arg[2], arg[3]
 local conc, total, warmup = tonumber(arg[4]), tonumber(arg[5]), tonumber(arg[6] or "0")
-assert(url and mode and case and conc and total, "usage: client.lua URL MODE CASE CONC N [WARMUP]")
-local c = triton.connect(url, { concurrency = math.max(conc, 8) })
+local fleet = tonumber(arg[7] or "0")
+assert(url and mode and case and conc and total and fleet,
+  "usage: client.lua URL MODE CASE CONC N [WARMUP [FLEET]]")
+local target = url
+if fleet > 0 then
+  target = {}
+  for i = 1, fleet do target[i] = url end
+end
+local c = triton.connect(target, { concurrency = math.max(conc, 8) })
 local errors = 0
 
 local model, inputs, outputs

@@ -14,6 +14,10 @@
 -- rows also show minor page faults per request (getrusage), where most of their
 -- CPU goes. Then, unless TRITON_BENCH_INSTRUCTIONS=0, the `simple` rows are
 -- counted in instructions per request under callgrind (bench/instructions.lua).
+--
+-- Fleet rows follow: the same client given a list of one URL and of three (all this
+-- server, each with its own connections), next to the plain client in the same run,
+-- as ratios of CPU per request (targets: 1.05 and 1.10).
 local triton = require "triton"
 
 local bench_dir, out_path = arg[1], arg[2]
@@ -135,6 +139,44 @@ if os.getenv("TRITON_BENCH_INSTRUCTIONS") ~= "0" then
   end, function(row, n, warmup)
     return client_cmd(row.protocol, row_case[row], row.mode, n, warmup)
   end)
+end
+
+-- ---- fleet rows -----------------------------------------------------------------
+
+local fleet_cases = {
+  { case = "simple", conc = 1, mode = "sync", requests = 3000, warmup = 200 },
+  { case = "simple", conc = 16, mode = "async", requests = 3000, warmup = 200 },
+}
+local fleet_targets = { [1] = 1.05, [3] = 1.10 }
+
+io.write(string.format("\n%-5s %-6s %4s %-6s %-7s | %11s %11s %5s %6s\n", "proto", "case", "conc",
+  "mode", "fleet", "cpu/req", "plain", "ratio", "target"))
+for _, proto in ipairs { "http", "grpc" } do
+  for _, fc in ipairs(fleet_cases) do
+    local function cmd(fleet)
+      return string.format("%s %s %s %s %s %d %d %d %d", q(host), q(script_dir .. "/client.lua"),
+        q(urls[proto]), fc.mode, fc.case, fc.conc, fc.requests, fc.warmup, fleet)
+    end
+    local got = {}
+    for _ = 1, repeats do
+      for _, fleet in ipairs { 0, 1, 3 } do got[fleet] = best(got[fleet], measure(cmd(fleet))) end
+    end
+    for _, fleet in ipairs { 1, 3 } do
+      local row = {
+        protocol = proto, case = fc.case, concurrency = fc.conc, mode = fc.mode, fleet = fleet,
+        requests = fc.requests, cpu_per_request = got[fleet].cpu_per_request,
+        plain_cpu_per_request = got[0].cpu_per_request,
+        cpu_ratio = got[fleet].cpu_per_request / got[0].cpu_per_request,
+        cpu_target = fleet_targets[fleet], errors = got[fleet].errors + got[0].errors,
+      }
+      row.cpu_target_met = row.cpu_ratio <= row.cpu_target
+      rows[#rows + 1] = row
+      io.write(string.format("%-5s %-6s %4d %-6s %-7s | %s %s %5.2f %6.2f\n", proto, fc.case,
+        fc.conc, fc.mode, "of " .. fleet, fmt_cpu(row.cpu_per_request),
+        fmt_cpu(row.plain_cpu_per_request), row.cpu_ratio, row.cpu_target))
+      io.flush()
+    end
+  end
 end
 
 local f = assert(io.open(out_path, "w"))
