@@ -70,8 +70,8 @@ def draw(folder):
 
 
 def by_request(text):
-    """The output's request blocks in request-id order (async gRPC prints them as
-    they complete)."""
+    """The output's request blocks in request-id order (async and streaming print
+    them as they complete, as NVIDIA's client does)."""
     lines = text.splitlines(keepends=True)
     blocks, tail = [], []
     for line in lines:
@@ -103,7 +103,8 @@ def main():
     for args, want in runs:
         cmd = [host, example, "-u", url, "-i", proto] + args
         done = subprocess.run(cmd, capture_output=True, text=True)
-        got = by_request(done.stdout) if "-a" in args else done.stdout
+        in_completion_order = "-a" in args or "--streaming" in args
+        got = by_request(done.stdout) if in_completion_order else done.stdout
         ok = done.returncode == 0 and got == want
         print("%s: %s" % ("ok" if ok else "FAIL", " ".join(cmd[1:])))
         if not ok:
