@@ -148,3 +148,48 @@ h.transports(function(proto, url)
     end)
   end)
 end)
+
+-- stream_infer as a call (issue 10, item 4): a stream of its own per call, so
+-- that several run at once and beside start_stream; headers and a deadline like
+-- every call; the server's error with its own code.
+describe("stream_infer over gRPC", function()
+  local c
+  setup(function() c = triton.connect(h.server().grpc_url) end)
+  teardown(function() c:close() end)
+
+  local function values(it)
+    local out = {}
+    for r in it do out[#out + 1] = r:as_tensor("OUT")[1] end
+    return out
+  end
+
+  it("runs several at once on one client", function()
+    local a = c:stream_infer("repeat_int32", repeat_inputs({ 1, 2, 3 }, 50))
+    local b = c:stream_infer("repeat_int32", repeat_inputs({ 4, 5 }, 50))
+    assert.same({ 4, 5 }, values(b))
+    assert.same({ 1, 2, 3 }, values(a))
+  end)
+
+  it("runs beside the client's start_stream", function()
+    c:start_stream(function() end)
+    assert.same({ 7 }, values(c:stream_infer("repeat_int32", repeat_inputs({ 7 }))))
+    c:stop_stream()
+  end)
+
+  it("takes headers and a deadline for the whole stream", function()
+    assert.same({ 8 }, values(c:stream_infer("repeat_int32", repeat_inputs({ 8 }),
+      { headers = { ["x-test"] = "1" }, client_timeout = 30 })))
+    local err = h.error_of(function()
+      for _ in c:stream_infer("repeat_int32", repeat_inputs({ 1, 2 }, 3000), { client_timeout = 0.3 }) do end
+    end)
+    assert.equal("deadline_exceeded", err.code)
+  end)
+
+  it("ends with not_found for an unknown model, as infer does", function()
+    local err = h.error_of(function()
+      for _ in c:stream_infer("no_such_model", repeat_inputs({ 1 })) do end
+    end)
+    assert.equal("not_found", err.code)
+    assert.equal("not_found", h.error_of(c.infer, c, "no_such_model", {}).code)
+  end)
+end)

@@ -712,6 +712,7 @@ end
 local stream_infer_option_names = set {
   "outputs", "model_version", "request_id", "sequence_id", "sequence_start", "sequence_end",
   "priority", "timeout", "parameters", "enable_empty_final_response",
+  "headers", "client_timeout",
 }
 
 local function stream_request(model, inputs, o, fname)
@@ -721,7 +722,9 @@ local function stream_request(model, inputs, o, fname)
   check_keys(o, stream_infer_option_names, fname .. " options", 4)
   local ro = {}
   for k, v in pairs(o) do
-    if k ~= "enable_empty_final_response" then ro[k] = v end
+    if k ~= "enable_empty_final_response" and k ~= "headers" and k ~= "client_timeout" then
+      ro[k] = v
+    end
   end
   local req = infer.build_request(model, inputs, ro, fname)
   if o.enable_empty_final_response then
@@ -751,27 +754,30 @@ end
 
 -- for r in c:stream_infer(model, inputs, opts) do ... end: one request on a
 -- stream of its own; ends after the response that completes the request.
+-- Like every call it takes `headers` and a deadline (`client_timeout`, seconds, as
+-- infer's; `timeout` is Triton's own parameter); the client's network_timeout
+-- bounds the wait for each response. Several may run at once, beside start_stream.
 function Client:stream_infer(model, inputs, o)
   needs_grpc(self, "stream_infer")
   local req = stream_request(model, inputs, o, "stream_infer")
   req.parameters = req.parameters or {}
   req.parameters.triton_enable_empty_final_response = true
-  local cc = self._cc
-  if cc:stream_active() then
-    raise("already_exists", "stream_infer needs the client's stream, but start_stream opened it")
+  if o then
+    check_string_map(o.headers, "headers", "stream_infer")
+    check_type(o.client_timeout, "number", "client_timeout", "stream_infer")
   end
+  local cc = self._cc
   local queue, head, tail, ended = {}, 1, 0, false
-  cc:stream_open(function(r, err, final)
+  local handle = cc:stream_call(function(r, err, final)
     if r ~= nil or err ~= nil then
       tail = tail + 1
       queue[tail] = { r, err }
     end
     if final then ended = true end
-  end, {})
-  cc:stream_send(req)
+  end, req, { headers = o and o.headers, timeout = o and o.client_timeout })
   local finished = false
   local function close()
-    if not ended and cc:stream_active() then cc:stream_cancel() end
+    if not ended then handle:cancel() end
   end
   local function iter()
     if finished then return nil end
@@ -791,7 +797,6 @@ function Client:stream_infer(model, inputs, o)
     end
     if r:final() then
       finished = true
-      cc:stream_close()
       if #r:response().outputs == 0 then return nil end
     end
     return r

@@ -123,6 +123,7 @@ struct lstream {
     struct triton_stream s;
     struct triton_client *client; /* the one server a stream stays on */
     struct lstream *next_open;    /* on st->streams while open */
+    struct lstream **handle;      /* a stream_call's handle, cleared when the stream goes */
 };
 
 /* A core client is a fleet (a plain one is a fleet of one); a view is a client

@@ -109,8 +109,12 @@ void lstream_unlist(struct lstream *s)
 
 void lsink_free(struct lsink *k)
 {
-    if (k->is_stream)
-        lstream_unlist((struct lstream *)k);
+    if (k->is_stream) {
+        struct lstream *s = (struct lstream *)k;
+        lstream_unlist(s);
+        if (s->handle)
+            *s->handle = NULL;
+    }
     lsink_unqueue(k);
     lsink_clear_events(k);
     lmem_free(&k->mem);

@@ -132,9 +132,11 @@ static void lstate_cancel_all(struct lstate *st)
             if (c->sink.started && !c->sink.finished)
                 lclient_cancel(lc, c);
         }
-        if (lc->stream)
-            triton_client_stream_cancel(lc->stream->client, &lc->stream->s);
     }
+    /* every open stream: the clients' start_stream ones and stream_infer's */
+    for (struct lstream *s = st->streams; s; s = s->next_open)
+        if (s->sink.started && !s->sink.finished)
+            triton_client_stream_cancel(s->client, &s->s);
 }
 
 /* Whether a Ctrl-C handler has asked this state to stop: lua.c (the stock
