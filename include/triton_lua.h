@@ -6,6 +6,9 @@
  * luaopen_triton registers the module's C part ("triton.core") and its Lua part
  * (compiled into the library) in package.preload, then returns require("triton").
  * Link with `pkg-config --libs tritonlua` or CMake's tritonlua::tritonlua.
+ *
+ * Every function below takes the lua_State the host created (luaL_newstate's
+ * result, the state's main thread) in which the module was loaded.
  */
 #ifndef TRITON_LUA_H
 #define TRITON_LUA_H
@@ -25,36 +28,60 @@ extern "C" {
 TRITON_EXPORT int luaopen_triton(lua_State *L);
 TRITON_EXPORT int luaopen_triton_core(lua_State *L);
 
-/* Cancels, as Ctrl-C does in the tritonlua host, the blocking call a script is
- * waiting in: c:infer, fut:get, sleep and every other wait of the module poll for
- * it every 100 ms. The wait that sees it first cancels every request and stream
- * in flight on its Lua state and raises a triton.Error with code "cancelled" and
- * message "interrupted". It is one flag for the process, so with several Lua
- * states it reaches whichever waits first, and one that comes while nothing
- * waits stays set and cancels the next wait.
+/* ---- interrupts --------------------------------------------------------------------- */
+
+/* Interrupts the Lua state L, as Ctrl-C does in the tritonlua host: the wait in
+ * progress on L (c:infer, f:get_result, triton.wait, triton.sleep, triton.run,
+ * every blocking call of the module; they look every 100 ms) cancels every
+ * request and stream in flight on L and raises a triton.Error with code
+ * "cancelled" and message "interrupted". An interrupt that comes while nothing
+ * waits on L is kept for the next wait on L (only L's), unless the host drops
+ * it with triton_lua_interrupt_clear first; a wait that raises it consumes it.
+ * Rule of thumb for a host that runs chunks (a REPL): clear before and after
+ * each chunk, so that a late Ctrl-C never reaches an unrelated one.
  *
- * Async-signal-safe and callable from any thread (it only stores to a volatile
- * sig_atomic_t): call it from a SIGINT handler, a watchdog thread or a UI thread. */
-TRITON_EXPORT void triton_lua_interrupt(void);
+ * A host may also set a hook on L when interrupted, as the stock lua
+ * interpreter does (lua.c's SIGINT handler), to stop pure Lua code: a wait
+ * takes a hook set on L since it began for the same interrupt, removes it and
+ * raises the same triton.Error.
+ *
+ * Async-signal-safe and callable from any thread (lock-free atomics only, no
+ * allocation, no Lua API): call them from a SIGINT handler, a watchdog thread
+ * or a UI thread. Unknown states (module not loaded, or closed) are ignored. */
+TRITON_EXPORT void triton_lua_interrupt(lua_State *L);
+TRITON_EXPORT void triton_lua_interrupt_clear(lua_State *L);
 
-/* Drops an interrupt nothing consumed: a host calls it before running a new
- * chunk, so that a Ctrl-C from before cannot cancel it. */
-TRITON_EXPORT void triton_lua_clear_interrupt(void);
-
-/* For a host's own SIGINT hook (the one lua.c installs with lua_sethook, count
- * 1): consumes the interrupt as a wait does (clears it, cancels every request
- * and stream in flight on L) and raises the documented triton.Error, code
- * "cancelled", message "interrupted", which pcall catches. Does not return. */
+/* For a host's own interrupt hook (the one lua.c installs with lua_sethook,
+ * count 1), so that pure Lua code stops with the same value a wait raises:
+ * consumes L's interrupt (clears it, cancels every request and stream in flight
+ * on L) and raises the triton.Error with code "cancelled" and message
+ * "interrupted", which pcall catches. Does not return. Not async-signal-safe:
+ * call it from the hook, which runs on the Lua thread. */
 TRITON_EXPORT int triton_lua_raise_interrupted(lua_State *L);
 
-/* For a host that owns its event loop (luv, cqueues, a C poll() loop): watch
- * triton_lua_fd(L) for readability (POLLIN) and call triton_lua_poll(L, 0) when
- * it fires; nothing then blocks the host. The descriptor is one per Lua state
- * and stays valid while it lives; -1 on failure. triton_lua_poll runs what is
- * ready (completions, callbacks, coroutines' wake-ups), waiting at most
- * `timeout` seconds, and returns how many ran, or -1 with the error value on
- * the Lua stack. Both are triton.fd() and triton.poll(timeout) in Lua. */
+/* ---- callback errors ------------------------------------------------------------------- */
+
+/* An error raised by a request's callback (c:async_infer(..., cb) and the
+ * like) is reported and the loop goes on. By default the report is the error's
+ * traceback on stderr; a host replaces it here (fn NULL: back to the default)
+ * or from Lua with triton.on_callback_error(fn). fn gets the traceback text and
+ * ud; it runs on the Lua thread, inside the wait that ran the callback, and
+ * must not raise. Returns 0, or -1 if the module's state could not be set up. */
+typedef void (*triton_lua_error_fn)(lua_State *L, const char *traceback, void *ud);
+TRITON_EXPORT int triton_lua_on_callback_error(lua_State *L, triton_lua_error_fn fn, void *ud);
+
+/* ---- the host's own event loop ------------------------------------------------------------ */
+
+/* A descriptor that turns readable whenever triton_lua_poll(L, 0) has work
+ * (replies, timers, coroutines of triton.spawn to resume): watch it for POLLIN
+ * in the host's loop. It stays valid while the module's state lives. -1 on
+ * failure. This is triton.fd() in Lua. */
 TRITON_EXPORT int triton_lua_fd(lua_State *L);
+/* Runs what is ready, waiting up to timeout seconds (0: not at all) for
+ * something: callbacks, futures and spawned coroutines go on here. Returns the
+ * number of replies handed over and coroutines resumed, or -1 with the error
+ * value pushed on L's stack (an interrupt, or an error of the loop). This is
+ * triton.poll(timeout) in Lua. */
 TRITON_EXPORT int triton_lua_poll(lua_State *L, double timeout);
 
 #ifdef __cplusplus

@@ -78,6 +78,8 @@ h.transports(function(proto, url)
         assert.matches("needs gRPC", err.message)
         err = h.error_of(c.async_stream_infer, c, "simple", {})
         assert.matches("needs gRPC", err.message)
+        err = h.error_of(c.stream_infer, c, "repeat_int32", repeat_inputs({ 1 }))
+        assert.matches("needs gRPC", err.message)
       end)
       return
     end

@@ -194,6 +194,11 @@ function triton.poll(timeout) end
 ---@return integer
 function triton.fd() end
 
+---Reports errors raised in callbacks with `fn(err, traceback)` instead of printing
+---the traceback to stderr (nil: back to that default).
+---@param fn? fun(err: any, traceback: string)
+function triton.on_callback_error(fn) end
+
 ---Starts `fn(...)` as a coroutine that `triton.run` drives: inside it every blocking
 ---call yields instead of blocking.
 ---@param fn async fun(...)

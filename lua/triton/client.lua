@@ -704,7 +704,10 @@ function Client:start_stream(callback, o)
   check_keys(o, stream_option_names, "start_stream options")
   check_string_map(o.headers, "headers", "start_stream")
   check_type(o.stream_timeout, "number", "stream_timeout", "start_stream")
-  self._cc:stream_open(function(r, err)
+  if self._stream and self._stream:active() then
+    raise("already_exists", "a stream is already open on this client; stop_stream() first")
+  end
+  self._stream = self._cc:stream_open(function(r, err)
     if r ~= nil or err ~= nil then callback(r, err) end
   end, { headers = o.headers, timeout = o.stream_timeout })
 end
@@ -712,19 +715,21 @@ end
 local stream_infer_option_names = set {
   "outputs", "model_version", "request_id", "sequence_id", "sequence_start", "sequence_end",
   "priority", "timeout", "parameters", "enable_empty_final_response",
-  "headers", "client_timeout",
 }
 
-local function stream_request(model, inputs, o, fname)
+-- stream_infer also takes what every infer call takes: headers and client_timeout.
+local own_stream_option_names = set { "enable_empty_final_response", "headers", "client_timeout" }
+local stream_call_option_names = set { "headers", "client_timeout" }
+for k in pairs(stream_infer_option_names) do stream_call_option_names[k] = true end
+
+local function stream_request(model, inputs, o, fname, names)
   check_string_arg(model, 1, fname)
   o = o or {}
   if type(o) ~= "table" then error("bad argument #3 to '" .. fname .. "' (table expected)", 3) end
-  check_keys(o, stream_infer_option_names, fname .. " options", 4)
+  check_keys(o, names or stream_infer_option_names, fname .. " options", 4)
   local ro = {}
   for k, v in pairs(o) do
-    if k ~= "enable_empty_final_response" and k ~= "headers" and k ~= "client_timeout" then
-      ro[k] = v
-    end
+    if not own_stream_option_names[k] then ro[k] = v end
   end
   local req = infer.build_request(model, inputs, ro, fname)
   if o.enable_empty_final_response then
@@ -734,9 +739,18 @@ local function stream_request(model, inputs, o, fname)
   return req
 end
 
+-- The stream start_stream opened, or an error.
+local function open_stream(self)
+  local s = self._stream
+  if not (s and s:active()) then
+    raise("invalid_argument", "no stream is open: call start_stream first")
+  end
+  return s
+end
+
 function Client:async_stream_infer(model, inputs, o)
   needs_grpc(self, "async_stream_infer")
-  self._cc:stream_send(stream_request(model, inputs, o, "async_stream_infer"))
+  open_stream(self):send(stream_request(model, inputs, o, "async_stream_infer"))
 end
 
 function Client:stop_stream(o)
@@ -745,39 +759,41 @@ function Client:stop_stream(o)
     if type(o) ~= "table" then error("bad argument #1 to 'stop_stream' (table expected)", 2) end
     check_keys(o, set { "cancel_requests" }, "stop_stream options")
   end
+  local s = self._stream
+  if not s then return end
+  self._stream = nil
   if o and o.cancel_requests then
-    self._cc:stream_cancel()
+    s:cancel()
   else
-    self._cc:stream_close()
+    s:close()
   end
 end
 
 -- for r in c:stream_infer(model, inputs, opts) do ... end: one request on a
--- stream of its own; ends after the response that completes the request.
--- Like every call it takes `headers` and a deadline (`client_timeout`, seconds, as
--- infer's; `timeout` is Triton's own parameter); the client's network_timeout
--- bounds the wait for each response. Several may run at once, beside start_stream.
+-- stream of its own (any number at once); ends after the response that
+-- completes the request. headers and client_timeout (seconds, a deadline for
+-- the whole stream) as infer takes them; the stream asks the server to end it
+-- with a real status, so that a failure has its own code (not_found, ...).
 function Client:stream_infer(model, inputs, o)
   needs_grpc(self, "stream_infer")
-  local req = stream_request(model, inputs, o, "stream_infer")
+  local req = stream_request(model, inputs, o, "stream_infer", stream_call_option_names)
+  local per_call = o and call_args(self, { headers = o.headers, timeout = o.client_timeout },
+    "stream_infer")
   req.parameters = req.parameters or {}
   req.parameters.triton_enable_empty_final_response = true
-  if o then
-    check_string_map(o.headers, "headers", "stream_infer")
-    check_type(o.client_timeout, "number", "client_timeout", "stream_infer")
-  end
-  local cc = self._cc
   local queue, head, tail, ended = {}, 1, 0, false
-  local handle = cc:stream_call(function(r, err, final)
+  local s = self._cc:stream_open(function(r, err, final)
     if r ~= nil or err ~= nil then
       tail = tail + 1
       queue[tail] = { r, err }
     end
     if final then ended = true end
-  end, req, { headers = o and o.headers, timeout = o and o.client_timeout })
+  end, { headers = per_call and per_call.headers, timeout = per_call and per_call.timeout,
+    status_errors = true })
+  s:send(req)
   local finished = false
   local function close()
-    if not ended then handle:cancel() end
+    if not ended and s:active() then s:cancel() end
   end
   local function iter()
     if finished then return nil end
@@ -797,6 +813,7 @@ function Client:stream_infer(model, inputs, o)
     end
     if r:final() then
       finished = true
+      s:close()
       if #r:response().outputs == 0 then return nil end
     end
     return r
@@ -857,9 +874,13 @@ end
 
 -- ---- futures -------------------------------------------------------------------------
 
--- triton.wait(futures) -> results in order; waits for all, then raises the
--- first error if any failed.
-function M.wait(futures)
+-- triton.wait(futures [, {timeout = s}]) -> results in order; waits for all,
+-- then raises the first error if any failed. With a timeout it raises a
+-- "deadline_exceeded" triton.Error if they were not all done in time (the
+-- calls go on), as get_result(true, timeout) does for one.
+local wait_option_names = set { "timeout" }
+
+function M.wait(futures, o)
   if type(futures) ~= "table" then
     error("bad argument #1 to 'wait' (list of futures expected, got " .. type(futures) .. ")", 2)
   end
@@ -867,6 +888,23 @@ function M.wait(futures)
     local mt = type(f) == "userdata" and getmetatable(f)
     if not (type(mt) == "table" and mt.__name == "triton.Future") then
       error(("bad argument #1 to 'wait' (element %d is not a future, got %s)"):format(i, type(f)), 2)
+    end
+  end
+  if o ~= nil then
+    if type(o) ~= "table" then
+      error("bad argument #2 to 'wait' (options table expected, got " .. type(o) .. ")", 2)
+    end
+    check_keys(o, wait_option_names, "wait options")
+    if o.timeout ~= nil and (type(o.timeout) ~= "number" or o.timeout ~= o.timeout or
+        o.timeout < 0) then
+      error("bad option 'timeout' to 'wait' (seconds >= 0 expected)", 2)
+    end
+  end
+  local deadline = o and o.timeout and o.timeout < math.huge and core.now() + o.timeout
+  for i, f in ipairs(futures) do
+    if not f:wait(deadline and math.max(0, deadline - core.now())) then
+      raise("deadline_exceeded", "wait: future %d of %d was not done within %g s (the calls go on)",
+        i, #futures, o.timeout)
     end
   end
   local results, first_err = {}, nil

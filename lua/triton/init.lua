@@ -14,8 +14,8 @@ end
 -- The binding's internals stay in triton.core; they are not API.
 triton.client_new, triton.step = nil, nil
 triton.set_tasks, triton.take_woken, triton.await_token = nil, nil, nil
+triton.set_wakeup, triton.callbacks = nil, nil
 triton.rusage, triton.isatty, triton.code_words = nil, nil, nil
-triton.Future, triton.callbacks_pending = nil, nil
 triton.args = nil -- the argument checkers the Lua files share (src/lua/largs.c)
 
 triton.connect = client.connect
@@ -23,11 +23,12 @@ triton.http = { client = client.client_for("http") }
 triton.grpc = { client = client.client_for("grpc") }
 triton.InferInput = infer.InferInput
 triton.InferRequestedOutput = infer.InferRequestedOutput
-triton.wait = spawn.wait
-triton.poll = spawn.poll
+triton.wait = client.wait
 triton.spawn = spawn.spawn
 triton.run = spawn.run
 triton.sleep = spawn.sleep -- yields inside a spawned coroutine
+triton.poll = spawn.poll   -- also resumes spawned coroutines (core.poll does not)
+-- triton.fd and triton.on_callback_error come from the core as they are.
 triton.perf = perf.perf
 triton.map = client.map
 -- triton.Error is the metatable of every error value the client raises:

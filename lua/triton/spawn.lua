@@ -4,20 +4,24 @@
 --   local ok, errors = triton.run()
 --
 -- Each spawned function runs in a coroutine of its own. Inside one, every call
--- that would block (infer and the other client calls, future:get_result,
--- triton.wait, stream_infer and generate_stream iteration, triton.sleep) yields
--- to the scheduler instead, so N coroutines keep N requests in flight on the
--- one event loop. Nothing runs until triton.run(), which resumes coroutines as
--- what they wait for completes and returns once all of them have finished.
+-- that would block (infer and the other client calls, future:get_result and
+-- future:wait, triton.wait, stream_infer and generate_stream iteration,
+-- triton.sleep) yields to the scheduler instead, so N coroutines keep N
+-- requests in flight on the one event loop. Spawned coroutines run inside
+-- triton.run(), which returns once every one of them has finished and every
+-- call made with a callback has delivered it, or inside triton.poll() for a
+-- host that drives the loop itself (triton.fd() tells it when).
 --
 -- How a coroutine waits, and how the scheduler learns that it may go on:
---   * a future: future:get_result (src/lua/lclient.c) yields core.await_token;
---     when the reply is handed to Lua the binding puts the coroutine on the
---     woken list, read here with core.take_woken() after each loop step;
+--   * a future: future:get_result and future:wait (src/lua/lfuture.c) yield
+--     core.await_token, the future and a deadline (or nil); when the reply is
+--     handed to Lua the binding puts the coroutine on the woken list, read here
+--     with core.take_woken() after each loop step; the deadline wakes it too;
 --   * a condition (stream queues): wait_until(fn) yields fn; it is checked
 --     after each loop step;
 --   * a timer: sleep(s) yields a deadline; the loop step waits no longer than
---     the nearest one.
+--     the nearest one, and the loop's timer (core.set_wakeup) makes triton.fd()
+--     readable then.
 -- A coroutine that yields anything else (a plain coroutine.yield()) is simply
 -- resumed again after the others had their turn.
 --
@@ -25,8 +29,8 @@
 -- traceback and does not stop the others. run() then returns false and the
 -- list of error values (in the order they happened); it returns true when every
 -- coroutine finished cleanly. run() itself raises only when the wait is cut
--- short: Ctrl-C in tritonlua ("interrupted": every request in flight is
--- cancelled and the unfinished coroutines are closed) or a loop failure.
+-- short: an interrupt (Ctrl-C: every request in flight is cancelled and the
+-- unfinished coroutines are closed) or a loop failure.
 local core = require "triton.core"
 
 local M = {}
@@ -57,6 +61,7 @@ function M.spawn(fn, ...)
   tasks[co] = "ready"
   ready[#ready + 1] = { co, table.pack(...) }
   count = count + 1
+  if not running then core.set_wakeup(core.now()) end -- a host polling on triton.fd() starts it
   return co
 end
 
@@ -70,24 +75,17 @@ function M.wait_until(ready_fn)
   return true
 end
 
--- Seconds from argument `n` of `fname`: a number in [0, 1e9] (nil allowed when
--- `optional`), raised at the caller's caller otherwise.
-local function seconds(v, n, fname, optional, nargs)
-  if v == nil and optional then return nil end
-  if type(v) ~= "number" then
-    error(("bad argument #%d to '%s' (number expected, got %s)"):format(n, fname,
-      (nargs or 1) < n and "no value" or type(v)), 3)
-  end
-  if v ~= v or v < 0 or v > 1e9 then
-    error(("bad argument #%d to '%s' (seconds must be between 0 and 1e9)"):format(n, fname), 3)
-  end
-  return v
-end
-
--- triton.sleep(s): yields in a spawned coroutine; elsewhere it drives the loop
--- for s seconds, so that calls go out and callbacks run meanwhile.
+-- triton.sleep(s): yields in a spawned coroutine; otherwise steps the loop for
+-- s seconds, so that callbacks run meanwhile.
 function M.sleep(...)
-  local s = seconds((...), 1, "sleep", false, select("#", ...))
+  local s = ...
+  if type(s) ~= "number" then
+    error("bad argument #1 to 'sleep' (number expected, got "
+      .. (select("#", ...) == 0 and "no value" or type(s)) .. ")", 2)
+  end
+  if s ~= s or s < 0 or s > 1e9 then
+    error("bad argument #1 to 'sleep' (seconds must be between 0 and 1e9)", 2)
+  end
   local deadline = core.now() + s
   if in_task() then
     repeat
@@ -100,89 +98,6 @@ function M.sleep(...)
   until core.now() >= deadline
 end
 
--- triton.poll([timeout]) -> n: runs what is ready, waiting up to timeout seconds.
-function M.poll(timeout)
-  return core.poll(seconds(timeout, 1, "poll", true))
-end
-
--- ---- futures: the methods written in Lua -------------------------------------------
-
-local Future = core.Future.__index
-local get_result = Future.get_result -- the C one: the future alone on the stack
-
-local function timed_out(what, timeout)
-  error(setmetatable({ code = "deadline_exceeded",
-    message = ("%s: no result within %g s (the call goes on)"):format(what, timeout) },
-    core.Error), 3)
-end
-
--- f:wait([timeout]) -> true once done; false when timeout ran out first.
-function Future.wait(f, timeout)
-  timeout = seconds(timeout, 1, "wait", true)
-  if f:done() then return true end
-  local deadline = timeout and core.now() + timeout
-  if in_task() then
-    while not f:done() do
-      if deadline and core.now() >= deadline then return false end
-      coroutine.yield(COND, function() return f:done() end, deadline)
-    end
-    return true
-  end
-  while not f:done() do
-    local left = deadline and deadline - core.now()
-    if left and left <= 0 then return false end
-    core.poll(left and math.min(left, 1) or 1)
-  end
-  return true
-end
-
--- f:get_result([block [, timeout]]) as tritonclient's: block = false returns nil
--- while the call is not done; a timeout that runs out raises deadline_exceeded.
-function Future.get_result(f, block, timeout)
-  if block == false then
-    if not f:done() then return nil end
-  elseif timeout ~= nil then
-    timeout = seconds(timeout, 2, "get_result")
-    if not f:wait(timeout) then timed_out("get_result", timeout) end
-  end
-  return get_result(f)
-end
-
--- triton.wait(futures [, {timeout = s}]) -> results in order; waits for all, then
--- raises the first error if any failed; deadline_exceeded if timeout ran out.
-function M.wait(futures, opts)
-  if type(futures) ~= "table" then
-    error("bad argument #1 to 'wait' (list of futures expected, got " .. type(futures) .. ")", 2)
-  end
-  for i, f in ipairs(futures) do
-    if getmetatable(f) ~= core.Future then
-      error(("bad argument #1 to 'wait' (element %d is not a future, got %s)"):format(i, type(f)), 2)
-    end
-  end
-  if opts ~= nil and type(opts) ~= "table" then
-    error("bad argument #2 to 'wait' (options table expected, got " .. type(opts) .. ")", 2)
-  end
-  for k in pairs(opts or {}) do
-    if k ~= "timeout" then error(("unknown option '%s' in wait options"):format(tostring(k)), 2) end
-  end
-  local timeout = seconds(opts and opts.timeout, 2, "wait", true)
-  local deadline = timeout and core.now() + timeout
-  local results, first_err = {}, nil
-  for i, f in ipairs(futures) do
-    if deadline and not f:wait(math.max(0, deadline - core.now())) then
-      timed_out("wait", timeout)
-    end
-    local ok, r = pcall(get_result, f)
-    if ok then
-      results[i] = r
-    elseif first_err == nil then
-      first_err = r
-    end
-  end
-  if first_err ~= nil then error(first_err, 2) end
-  return results
-end
-
 local function report(co, err)
   local msg = err
   if type(msg) ~= "string" then
@@ -192,7 +107,7 @@ local function report(co, err)
   end
   io.stderr:write("triton: error in a spawned coroutine: ", debug.traceback(co, msg), "\n")
   io.stderr:flush()
-  failures[#failures + 1] = err
+  if failures then failures[#failures + 1] = err end
 end
 
 local function finish(co)
@@ -215,13 +130,13 @@ local function resume(co, args)
     if not ok then report(co, what) end
   elseif what == core.await_token then
     tasks[co] = "await"
+    sleepers[co] = deadline -- a timed wait (nil: none)
   elseif what == SLEEP then
     tasks[co] = "sleep"
     sleepers[co] = arg
   elseif what == COND then
     tasks[co] = "cond"
     conds[co] = arg
-    sleepers[co] = deadline -- a condition may also have a deadline (f:wait)
   else
     tasks[co] = "ready"
     ready[#ready + 1] = { co }
@@ -229,9 +144,9 @@ local function resume(co, args)
 end
 
 local function make_ready(co)
-  if tasks[co] == "ready" then return end -- both its condition and its deadline came
-  conds[co], sleepers[co] = nil, nil
   tasks[co] = "ready"
+  sleepers[co] = nil
+  conds[co] = nil
   ready[#ready + 1] = { co }
 end
 
@@ -246,17 +161,13 @@ local function gather()
     end
   end
   for co, fn in pairs(conds) do
-    if fn() then
-      conds[co] = nil
-      make_ready(co)
-    end
+    if fn() then make_ready(co) end
   end
   local nearest
   if next(sleepers) then
     local now = core.now()
     for co, deadline in pairs(sleepers) do
       if deadline <= now then
-        sleepers[co] = nil
         make_ready(co)
       elseif not nearest or deadline < nearest then
         nearest = deadline
@@ -266,29 +177,34 @@ local function gather()
   return nearest
 end
 
+-- Resumes the coroutines that are ready now (one round).
+local function resume_ready()
+  local batch = ready
+  ready = {}
+  local n = 0
+  for i = 1, #batch do
+    local co = batch[i][1]
+    if tasks[co] == "ready" then
+      resume(co, batch[i][2])
+      n = n + 1
+    end
+  end
+  return n
+end
+
 local function schedule()
   while true do
-    local batch = ready
-    ready = {}
-    for i = 1, #batch do
-      local co = batch[i][1]
-      if tasks[co] == "ready" then resume(co, batch[i][2]) end
-    end
-    if count == 0 then
-      -- every coroutine finished: run() still waits for the calls made with a
-      -- callback, as libuv's uv_run waits for its active handles
-      if core.callbacks_pending() == 0 then return end
-      core.step(-1)
-      gather()
-      goto continue
-    end
+    resume_ready()
+    if count == 0 and core.callbacks() == 0 then return end
     local nearest = gather()
     if #ready == 0 then
+      core.set_wakeup(nearest)
       local timeout = nearest and math.max(0, nearest - core.now()) or -1
       local _, pending = core.step(timeout)
       nearest = gather()
       if #ready == 0 and not nearest and pending == 0 then
-        -- Every coroutine waits for something no request in flight will bring.
+        -- Nothing in flight: what the coroutines (or callbacks) wait for cannot come.
+        if count == 0 then return end
         for co in pairs(tasks) do
           report(co, "triton.run: this coroutine waits for a reply that can no longer come")
           coroutine.close(co)
@@ -297,7 +213,6 @@ local function schedule()
         return
       end
     end
-    ::continue::
   end
 end
 
@@ -320,6 +235,7 @@ function M.run()
   running, failures = true, {}
   local ok, err = pcall(schedule)
   running = false
+  core.set_wakeup(nil)
   local f = failures
   failures = nil
   if not ok then
@@ -328,6 +244,25 @@ function M.run()
   end
   if #f == 0 then return true end
   return false, f
+end
+
+-- triton.poll([timeout]) -> n: runs what is ready (callbacks, and the spawned
+-- coroutines whose wait is over) waiting up to timeout seconds (default 0) for
+-- something; n counts replies handed over and coroutines resumed. Inside
+-- triton.run (from a callback or a coroutine) only callbacks run, and a
+-- coroutine's poll never waits.
+function M.poll(timeout)
+  if running or in_task() then
+    return core.poll(timeout, in_task())
+  end
+  gather()
+  local n = core.poll(timeout, #ready > 0)
+  gather()
+  n = n + resume_ready()
+  local nearest = gather()
+  -- The host waits on triton.fd(): it must turn readable when a coroutine can go on.
+  core.set_wakeup(#ready > 0 and core.now() or nearest)
+  return n
 end
 
 return M

@@ -66,7 +66,8 @@ static lua_State *globalL;
 
 /* The hook a Ctrl-C installs: at the next Lua instruction it raises the
  * documented triton.Error (code "cancelled"), after cancelling what is in
- * flight; a wait in the client sees the hook and does the same. */
+ * flight; that spends the interrupt. A wait in the client sees the hook (or the
+ * flag) first and does the same. */
 static void interrupted(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
@@ -83,15 +84,15 @@ static void set_sigint(void (*handler)(int), struct sigaction *old)
     sigaction(SIGINT, &sa, old);
 }
 
-/* Async-signal-safe: lua_sethook is documented to be safe here, and the flag is a
- * sig_atomic_t that the client binding's waits poll, so a request in flight is
- * cancelled within a fraction of a second. A second Ctrl-C before either acts
- * (C code that never returns to Lua) kills the process. */
+/* Async-signal-safe: lua_sethook is documented to be safe here, and
+ * triton_lua_interrupt only stores to an atomic. The module's waits see either
+ * within a fraction of a second (include/triton_lua.h). A second Ctrl-C before
+ * either acts (C code that never returns to Lua) kills the process. */
 static void on_sigint(int sig)
 {
     set_sigint(SIG_DFL, NULL);
     (void)sig;
-    triton_lua_interrupt();
+    triton_lua_interrupt(globalL);
     lua_sethook(globalL, interrupted, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
 }
 
@@ -151,7 +152,7 @@ static int msghandler(lua_State *L)
 }
 
 /* Calls the function below the narg arguments on top, with a traceback on error
- * and Ctrl-C turned into an "interrupted!" error while it runs. */
+ * and Ctrl-C turned into a "cancelled" triton.Error while it runs. */
 static int docall(lua_State *L, int narg, int nres)
 {
     int base = lua_gettop(L) - narg;
@@ -160,12 +161,13 @@ static int docall(lua_State *L, int narg, int nres)
     lua_State *outer = globalL;
     struct sigaction old;
     globalL = L;
-    triton_lua_clear_interrupt(); /* a Ctrl-C from before this call is not for it */
+    triton_lua_interrupt_clear(L); /* a Ctrl-C from before this call is not for it */
     set_sigint(on_sigint, &old);
     int status = lua_pcall(L, narg, nres, base);
     sigaction(SIGINT, &old, NULL);
     globalL = outer;
     /* A Ctrl-C that came as the call ended must not hit the caller (the REPL). */
+    triton_lua_interrupt_clear(L);
     if (lua_gethook(L) == interrupted)
         lua_sethook(L, NULL, 0, 0);
     lua_remove(L, base);

@@ -2,30 +2,36 @@
  * lbinding.h: what the files of the client binding share. One C file per Lua
  * object over these helpers, as luv puts tcp.c, timer.c and fs.c over util.c:
  *
- *   lstate.c    the per-Lua-state loop glue: stepping, waits, interrupts
- *   lrequest.c  a request in flight (a call or a stream): its memory, the queue
- *               of replies waiting for Lua, handing them to Lua (deliver)
+ *   lstate.c    the per-Lua-state loop glue: stepping, waits, poll and fd,
+ *               interrupts, the reporter of callback errors
+ *   lrequest.c  a request in flight (a call or a stream): its memory, its
+ *               references, the queue of replies waiting for Lua, and handing
+ *               them to Lua (lreq_deliver)
  *   lbuild.c    reading Lua option tables and building struct triton_call
  *   lresult.c   triton.InferResult
  *   lfuture.c   triton.Future
- *   lstream.c   streams (start_stream / stream_infer underneath)
+ *   lstream.c   streams (start_stream and stream_infer underneath)
  *   lclient.c   the core client (triton.core.Client) and lclient_open
  *   lerror.c    triton.Error
  *
  * Ownership. Every call is a struct lcall in C memory, owned by its Future
- * userdata (a blocking call makes one too, on the stack). While a call is in
- * flight a registry reference (the anchor) keeps its client, callback and
- * Future alive, so neither can be collected under the transport. What the
- * transport reads is owned by the call in C: the argument strings are copied
- * into the call's memory (struct lmem) and every input tensor is held as a C
- * view (a buffer reference), so the call never points into a Lua object.
+ * userdata (a blocking call makes one too, on the stack); a stream owns itself
+ * and is freed once its end was handed to Lua. While a request is in flight it
+ * holds registry references to what Lua must keep alive for it (its client,
+ * callback, future and the coroutines waiting on it), each in a named field
+ * (as luv's lreq does) that is LUA_NOREF when not held; lreq_unref drops them
+ * all at the final reply. What the transport reads is owned by the request in
+ * C: argument strings are copied into its memory (struct lmem) and every input
+ * tensor is held as a C view (a buffer reference), so the request never points
+ * into a Lua object.
  *
  * Completions never touch Lua. The transport's `done` runs inside
  * triton_loop_step (or inside triton_client_free) and only queues the reply on
  * the request; after the step returns, lstate_step hands queued replies to Lua
- * (converts them, runs callbacks under pcall, drops the anchor at the final
- * reply). A call whose Future was finalized while in flight (only possible at
- * lua_close) is orphaned: its replies are dropped and `done` frees it.
+ * (converts them, runs callbacks under pcall, drops the references at the
+ * final reply). A call whose Future was finalized while in flight (only
+ * possible at lua_close) is orphaned: its replies are dropped and `done` frees
+ * it.
  */
 #ifndef TRITON_LBINDING_H
 #define TRITON_LBINDING_H
@@ -39,11 +45,13 @@
 #include "client/client.h"
 #include "client/fleet.h"
 #include "lua/lclient.h"
+#include "triton_lua.h"
 
 #define LSTATE_KEY   "triton.core.state"
 #define LTASKS_KEY   "triton.core.tasks"
 #define LWOKEN_KEY   "triton.core.woken"
 #define LCLIENT_MT   "triton.core.Client"
+#define LSTREAM_MT   "triton.core.Stream"
 #define LFUTURE_MT   "triton.Future"
 #define LRESULT_MT   "triton.InferResult"
 #define LWAIT_SLICE  0.1  /* seconds: how often a wait looks for an interrupt */
@@ -51,18 +59,30 @@
 
 /* ---- structures ------------------------------------------------------------------- */
 
-struct lsink;
-struct lstream;
+struct lreq;
 struct lclient;
+struct linterrupt;
 
 /* The loop glue of one Lua state (a registry sentinel, see lstate.c). */
 struct lstate {
     struct triton_loop *loop;
-    struct lsink *ready, *ready_tail; /* sinks with replies to hand to Lua */
-    struct lstream *streams;          /* open streams, to route their completions */
-    struct lclient *clients;          /* open clients: what an interrupt cancels */
+    lua_State *main;                 /* the state's main thread: where a host's hook lands */
+    struct linterrupt *interrupt;    /* this state's slot for triton_lua_interrupt */
+    struct lreq *ready, *ready_tail; /* requests with replies to hand to Lua */
+    struct lclient *clients;         /* open clients: what an interrupt cancels */
     size_t reply_bytes; /* reply memory handed to Lua since the last lresult_collect_if_due */
-    size_t callbacks;   /* calls made with a callback whose final reply is not delivered */
+    int callbacks;      /* calls with a callback whose final reply was not handed over yet */
+    int in_callback;    /* callbacks running now (nested in lreq_deliver) */
+    int ref_reporter;   /* the Lua reporter of callback errors, or LUA_NOREF */
+    triton_lua_error_fn reporter; /* the C one (triton_lua_on_callback_error), or NULL */
+    void *reporter_ud;
+    struct triton_loop_timer wakeup; /* the scheduler's next timer (core.set_wakeup) */
+};
+
+/* What a wait saw when it began: a host's Ctrl-C hook is a change from it. */
+struct lwait {
+    lua_Hook hook;
+    int mask, count;
 };
 
 struct lmem_block {
@@ -93,37 +113,44 @@ struct levent {
     char *server; /* the server that answered an inference (owned) */
 };
 
-/* Where a call's or a stream's replies wait for Lua. */
-struct lsink {
+/* A request in flight: a call (struct lcall) or a stream (struct lstream). */
+struct lreq {
     struct lstate *st;
-    struct lclient *lc; /* NULL after the final reply */
+    struct lclient *lc;       /* NULL after the final reply */
+    struct lreq *prev, *next; /* on lc->reqs while in flight */
     enum triton_call_kind kind;
     enum lerror_origin origin;
-    struct levent *head, *tail;
-    struct lsink *ready_next;
-    bool queued;    /* on st->ready */
-    int anchor;     /* registry ref: {client, callback, future}; LUA_NOREF when dropped */
-    bool has_cb;    /* deliver replies to a Lua callback */
-    bool orphaned;  /* the Lua side is gone: drop replies, free at the final one */
-    bool started;   /* submitted to the transport */
-    bool finished;  /* the final reply arrived from the transport */
-    bool delivered; /* the final reply was handed to Lua */
+    struct levent *head, *tail; /* replies waiting for Lua */
+    struct lreq *ready_next;    /* on st->ready */
+    /* registry references, LUA_NOREF when not held (lreq_unref drops them all) */
+    int ref_client;   /* the core client userdata */
+    int ref_callback; /* cb(value, err, final) */
+    int ref_future;   /* the Future (calls only) */
+    int ref_waiters;  /* a list of coroutines waiting for the final reply */
+    bool queued;      /* on st->ready */
+    bool has_cb;      /* deliver replies to a Lua callback */
+    bool counted;     /* counts in st->callbacks */
+    bool orphaned;    /* the Lua side is gone: drop replies, free at the final one */
+    bool started;     /* submitted to the transport */
+    bool finished;    /* the final reply arrived from the transport */
+    bool delivered;   /* the final reply was handed to Lua */
     bool is_stream;
+    int delivering; /* lreq_deliver runs for it (nested when a callback steps the loop) */
     struct lmem mem;
 };
 
 struct lcall {
-    struct lsink sink;
+    struct lreq req;
     struct triton_call call;
-    struct lcall *prev, *next; /* the client's calls in flight */
 };
 
+struct lstream_handle;
+
 struct lstream {
-    struct lsink sink;
+    struct lreq req;
     struct triton_stream s;
-    struct triton_client *client; /* the one server a stream stays on */
-    struct lstream *next_open;    /* on st->streams while open */
-    struct lstream **handle;      /* a stream_call's handle, cleared when the stream goes */
+    struct triton_client *client;  /* the one server a stream stays on */
+    struct lstream_handle *handle; /* the Lua handle, NULL once it was collected */
 };
 
 /* A core client is a fleet (a plain one is a fleet of one); a view is a client
@@ -135,8 +162,7 @@ struct lclient {
     int server;                        /* a view's server index; -1: the whole fleet */
     struct lstate *st;
     struct lclient *next_open, *prev_open; /* on st->clients while open */
-    struct lcall *calls;
-    struct lstream *stream;
+    struct lreq *reqs;                     /* calls and streams in flight */
     enum lerror_origin origin;
     struct lmem opts; /* option arrays the client was made from */
 };
@@ -153,21 +179,44 @@ struct lstate *lstate_get(lua_State *L);
 /* The state whose loop step (or client free) runs on this thread, for
  * completions that must find their request; returns the previous one. */
 struct lstate *lstate_swap_active(struct lstate *st);
-struct lstate *lstate_active(void);
-/* Hands every queued reply to Lua; returns how many sinks it served. */
-int lstate_drain(lua_State *L, struct lstate *st);
-/* One loop step plus the Lua side of what completed. -1 with err on failure. */
-int lstate_step(lua_State *L, struct lstate *st, double timeout, struct triton_error *err);
-/* Raises "interrupted" (after cancelling what is in flight) on a Ctrl-C. */
-void lstate_check_interrupt(lua_State *L, struct lstate *st);
+
+/* Notes what a host's interrupt would change (call when a wait begins). */
+void lwait_begin(struct lstate *st, struct lwait *w);
+/* Whether an interrupt is pending: triton_lua_interrupt, or a hook set on the
+ * main thread since w began (w NULL: only the former). */
+bool lstate_interrupted(struct lstate *st, const struct lwait *w);
+/* Raises "interrupted" (after cancelling what is in flight) if one is pending. */
+void lstate_check_interrupt(lua_State *L, struct lstate *st, const struct lwait *w);
+/* Marks an interrupt pending (an "interrupted!" error seen inside a callback). */
+void lstate_interrupt_again(struct lstate *st);
+
+/* Hands queued replies to Lua (not while an interrupt is pending); returns the
+ * number of replies handed over. */
+int lstate_drain(lua_State *L, struct lstate *st, const struct lwait *w);
+/* One loop step (waiting up to timeout s) plus the Lua side of what completed:
+ * the number of loop completions plus replies handed over, -1 with err. */
+int lstate_step(lua_State *L, struct lstate *st, double timeout, const struct lwait *w,
+                int *delivered, struct triton_error *err);
+/* A step that runs no Lua: moves what was just submitted onto the wire. */
+void lstate_kick(struct lstate *st);
+/* Whether what a wait waits for is there (it may hand replies to Lua, in wait w). */
+typedef bool (*lstate_done_fn)(lua_State *L, void *arg, const struct lwait *w);
+/* Steps until done or the deadline (triton_loop_now() seconds, INFINITY: none);
+ * returns whether done. Raises on an interrupt or a loop failure, and when
+ * nothing is in flight that could ever make it done (`what` names it). */
+bool lstate_wait(lua_State *L, struct lstate *st, double deadline, lstate_done_fn done, void *arg,
+                 const char *what);
+/* Reports the error at the top of the stack (a callback's; with its traceback
+ * below it) through the state's reporter; pops both. */
+void lstate_report(lua_State *L, struct lstate *st);
+/* The optional timeout argument at idx (seconds >= 0; math.huge: INFINITY, no
+ * limit), def when absent. */
+double lstate_timeout_arg(lua_State *L, int idx, const char *fname, double def);
 /* Whether L is a coroutine that lua/triton/spawn.lua runs (and may yield). */
 bool lstate_in_task(lua_State *L);
 /* What a waiting coroutine yields to the scheduler (core.await_token). */
 extern const char lstate_await_token;
-double lstate_now(void);
-/* A Ctrl-C is waiting to be consumed by lstate_check_interrupt. */
-bool lstate_interrupt_pending(lua_State *L);
-/* core.step, core.set_tasks, core.take_woken, core.await_token (table at -1). */
+/* core.step, poll, fd, set_tasks, take_woken, await_token, ... (table at -1). */
 void lstate_open(lua_State *L);
 
 /* ---- lrequest.c -------------------------------------------------------------------- */
@@ -177,22 +226,36 @@ void *lmem_array(lua_State *L, struct lmem *m, size_t n, size_t size);
 const char *lmem_strdup(lua_State *L, struct lmem *m, const char *s, size_t len);
 void lmem_free(struct lmem *m);
 
-void lsink_clear_events(struct lsink *k);
-void lsink_unqueue(struct lsink *k);
-void lsink_free(struct lsink *k);
-void lstream_unlist(struct lstream *s);
-void lcall_unlink(struct lcall *lc_call);
+/* Initializes a request of `kind` for client lc (references unheld). */
+void lreq_init(struct lreq *r, struct lclient *lc, enum triton_call_kind kind, bool is_stream);
+/* Takes the references: client (at client_idx), callback (cb_idx, 0: none) and
+ * future (fut_idx, 0: none). */
+void lreq_ref(lua_State *L, struct lreq *r, int client_idx, int cb_idx, int fut_idx);
+/* Drops every reference the request holds. */
+void lreq_unref(lua_State *L, struct lreq *r);
+/* The request was submitted: it goes on its client's list of requests in flight. */
+void lreq_started(struct lreq *r);
+/* Takes it off that list (at its final reply, or when its client goes). */
+void lreq_unlink(struct lreq *r);
+/* Drops its queued replies and takes it off the ready queue. */
+void lreq_clear_events(struct lreq *r);
+/* Frees it (its memory, its queued replies); a stream's handle lets go of it. */
+void lreq_free(struct lreq *r);
+/* The Lua side is gone (a finalizer): drop replies from now on; the final
+ * completion frees it. */
+void lreq_orphan(struct lreq *r);
 /* The transport's completion: only queues (see the header comment). */
-void lsink_event(struct lsink *k, struct triton_reply *reply, const struct triton_error *err,
-                 bool final);
+void lreq_event(struct lreq *r, struct triton_reply *reply, const struct triton_error *err,
+                bool final);
 void lcall_done(struct triton_call *call, struct triton_reply *reply,
                 const struct triton_error *err, bool final);
-void lstream_done(struct triton_call *call, struct triton_reply *reply,
-                  const struct triton_error *err, bool final);
-/* Hands one sink's queued replies to Lua. */
-void lsink_deliver(lua_State *L, struct lsink *k);
-/* Steps until the sink's final reply was handed to Lua. */
-void lsink_wait(lua_State *L, struct lsink *k);
+/* Hands the request's queued replies to Lua (w: the wait it runs in, or NULL);
+ * returns how many. */
+int lreq_deliver(lua_State *L, struct lreq *r, const struct lwait *w);
+/* Notes the running coroutine as waiting for the request's final reply. */
+void lreq_add_waiter(lua_State *L, struct lreq *r);
+/* Waits until the final reply was handed over, or the deadline; returns whether it was. */
+bool lreq_wait(lua_State *L, struct lreq *r, double deadline);
 
 /* ---- lbuild.c ---------------------------------------------------------------------- */
 
@@ -225,17 +288,19 @@ void lresult_set_server(lua_State *L, const char *server);
 void lresult_collect_if_due(lua_State *L, struct lstate *st);
 void lresult_open(lua_State *L);
 
-struct lfuture *lfuture_check(lua_State *L, int idx);
 /* future:get_result(): the future at index 1, alone above it. */
 int lfuture_get_result(lua_State *L);
 void lfuture_open(lua_State *L);
 
-/* The stream methods of the core client (added to the methods table at -1). */
-void lstream_methods(lua_State *L);
+/* A stream's end was handed to Lua: its handle lets go of it. */
+void lstream_detach(struct lstream *s);
+/* cc:stream_open(cb, opts) -> a stream handle (see lstream.c). */
+int lstream_open_method(lua_State *L);
+void lstream_open(lua_State *L);
 
 struct lclient *lclient_check(lua_State *L, int idx);
-/* Cancels a call of lc in flight (its completion comes from a later step). */
-void lclient_cancel(struct lclient *lc, struct lcall *call);
+/* Cancels a request in flight (its final reply comes from a later step). */
+void lclient_cancel(struct lreq *r);
 /* A metatable named `name` with the given metamethods and an __index table of methods. */
 void lclass_new(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods);
 

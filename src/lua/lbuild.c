@@ -386,7 +386,7 @@ void lbuild_infer(lua_State *L, int idx, struct triton_infer_request *req, struc
 void lbuild_call(lua_State *L, int idx, struct lcall *lcall)
 {
     struct triton_call *call = &lcall->call;
-    struct lmem *m = &lcall->sink.mem;
+    struct lmem *m = &lcall->req.mem;
     call->model = lopt_string(L, idx, "model", m);
     call->version = lopt_string(L, idx, "version", m);
     call->region = lopt_string(L, idx, "region", m);
@@ -447,7 +447,7 @@ void lbuild_call(lua_State *L, int idx, struct lcall *lcall)
  * checked both), read without the two args tables lbuild_call reads. */
 void lbuild_infer_map(lua_State *L, int idx, struct lcall *lcall)
 {
-    struct lmem *m = &lcall->sink.mem;
+    struct lmem *m = &lcall->req.mem;
     struct triton_infer_request *req = lmem_alloc(L, m, sizeof(*req));
     size_t len;
     const char *model = luaL_checklstring(L, idx, &len);

@@ -7,9 +7,9 @@
  *   cc:call(kind, args)             a blocking call: the reply as a Lua value
  *   cc:submit(kind, args [, cb])    -> triton.Future; cb(value, err, final) per reply
  *   cc:infer_map(model, inputs)  cc:submit_infer_map(model, inputs [, cb])
- *   cc:stream_*                     (lstream.c)
+ *   cc:stream_open(cb, opts)        -> a stream handle (lstream.c)
  *   cc:close()  cc:is_closed()  core.url_redacted(url)  core.Error (lerror.c)
- *   core.step  core.set_tasks  core.take_woken  core.await_token  (lstate.c)
+ *   core.step  core.poll  core.fd  core.set_tasks  core.take_woken ...  (lstate.c)
  *   core.rusage()  core.isatty(fd)                 (lua/triton/perf.lua, bench/)
  * Futures are in lfuture.c, results in lresult.c; lbinding.h says who owns what.
  */
@@ -34,10 +34,18 @@ struct lclient *lclient_check(lua_State *L, int idx)
     return lc;
 }
 
-void lclient_cancel(struct lclient *lc, struct lcall *call)
+/* Cancels a request in flight: its final reply comes from a later step. */
+void lclient_cancel(struct lreq *r)
 {
-    if (lc->fleet)
-        triton_fleet_cancel(lc->fleet, &call->call);
+    struct lclient *lc = r->lc;
+    if (!r->started || r->finished || !lc || !lc->fleet)
+        return;
+    if (r->is_stream) {
+        struct lstream *s = (struct lstream *)r;
+        triton_client_stream_cancel(s->client, &s->s);
+    } else {
+        triton_fleet_cancel(lc->fleet, &((struct lcall *)r)->call);
+    }
 }
 
 /* A new core client (closed until the caller sets its fleet), on the state's list
@@ -232,32 +240,11 @@ static void client_unlist(struct lclient *lc)
     lc->next_open = lc->prev_open = NULL;
 }
 
-/* The Lua side of lc's calls and stream is gone (finalizer): drop their replies. */
+/* The Lua side of lc's requests is gone (finalizer): drop their replies. */
 static void client_orphan(struct lclient *lc)
 {
-    for (struct lcall *c = lc->calls; c; c = c->next) {
-        c->sink.orphaned = true;
-        lsink_unqueue(&c->sink);
-        lsink_clear_events(&c->sink);
-    }
-    if (lc->stream) {
-        lc->stream->sink.orphaned = true;
-        lsink_unqueue(&lc->stream->sink);
-        lsink_clear_events(&lc->stream->sink);
-    }
-}
-
-/* Ends a sink the transport did not complete: cancelled, or freed if orphaned. */
-static void sink_lost(struct lsink *k)
-{
-    k->lc = NULL;
-    if (k->orphaned) {
-        lsink_free(k);
-        return;
-    }
-    struct triton_error err = {.code = TRITON_CANCELLED};
-    snprintf(err.message, sizeof err.message, "the client was closed");
-    lsink_event(k, NULL, &err, true);
+    for (struct lreq *r = lc->reqs; r; r = r->next)
+        lreq_orphan(r);
 }
 
 /* A view lets go of its owner's fleet: what it has in flight is cancelled and
@@ -276,22 +263,16 @@ static void view_release(struct lclient *v, bool deliver_to_lua)
             break;
         }
     }
-    while (v->calls) {
-        struct lcall *call = v->calls;
-        triton_fleet_cancel(v->fleet, &call->call);
-        lcall_unlink(call);
-    }
-    if (v->stream) {
-        struct lstream *s = v->stream;
-        v->stream = NULL;
-        s->sink.lc = NULL;
-        triton_client_stream_cancel(s->client, &s->s);
+    while (v->reqs) {
+        struct lreq *r = v->reqs;
+        lclient_cancel(r);
+        lreq_unlink(r);
     }
     v->fleet = NULL;
     v->owner = NULL;
 }
 
-/* Frees the fleet. Calls still in flight end with CANCELLED inside
+/* Frees the fleet. Requests still in flight end with CANCELLED inside
  * triton_fleet_free; with `deliver_to_lua` their futures and callbacks see
  * that (explicit close), otherwise (finalizer) they are orphaned first. */
 static void client_release(lua_State *L, struct lclient *lc, bool deliver_to_lua)
@@ -301,7 +282,7 @@ static void client_release(lua_State *L, struct lclient *lc, bool deliver_to_lua
     if (lc->owner) {
         view_release(lc, deliver_to_lua);
         if (deliver_to_lua && L)
-            lstate_drain(L, lc->st);
+            lstate_drain(L, lc->st, NULL);
         return;
     }
     while (lc->views)
@@ -315,19 +296,20 @@ static void client_release(lua_State *L, struct lclient *lc, bool deliver_to_lua
     triton_fleet_free(f);
     lstate_swap_active(outer);
     /* Whatever the transport did not complete is lost; nothing may point at lc. */
-    while (lc->calls) {
-        struct lcall *call = lc->calls;
-        lcall_unlink(call);
-        sink_lost(&call->sink);
-    }
-    if (lc->stream) {
-        struct lstream *s = lc->stream;
-        lc->stream = NULL;
-        sink_lost(&s->sink);
+    while (lc->reqs) {
+        struct lreq *r = lc->reqs;
+        lreq_unlink(r);
+        if (r->orphaned) {
+            lreq_free(r);
+        } else {
+            struct triton_error err = {.code = TRITON_CANCELLED};
+            snprintf(err.message, sizeof err.message, "the client was closed");
+            lreq_event(r, NULL, &err, true);
+        }
     }
     lmem_free(&lc->opts);
     if (deliver_to_lua && L)
-        lstate_drain(L, lc->st);
+        lstate_drain(L, lc->st, NULL);
 }
 
 static int client_close(lua_State *L)
@@ -345,11 +327,12 @@ static int client_gc(lua_State *L)
     return 0;
 }
 
-/* Pushes a new future for a call of `kind` on client lc, its request built by
- * `build` from the values at idx, then submits it. cb_idx: the callback or 0. */
-static struct lfuture *submit_built(lua_State *L, int client_idx, struct lclient *lc,
-                                    enum triton_call_kind kind, lbuild_fn build, int args_idx,
-                                    int cb_idx)
+/* Pushes a new future for a call of `kind` on client lc (at client_idx), its
+ * request built by `build` from the values at idx, then submits it. cb_idx: the
+ * callback or 0. An asynchronous call (`kick`) is moved onto the wire at once. */
+static void submit_built(lua_State *L, int client_idx, struct lclient *lc,
+                         enum triton_call_kind kind, lbuild_fn build, int args_idx, int cb_idx,
+                         bool kick)
 {
     lresult_collect_if_due(L, lc->st);
     struct lfuture *f = lua_newuserdatauv(L, sizeof(*f), 2);
@@ -360,52 +343,25 @@ static struct lfuture *submit_built(lua_State *L, int client_idx, struct lclient
     if (!call)
         luaL_error(L, "out of memory starting a call");
     f->call = call;
-    call->sink.st = lc->st;
-    call->sink.kind = kind;
-    call->sink.origin = lc->origin;
-    call->sink.anchor = LUA_NOREF;
+    lreq_init(&call->req, lc, kind, false);
     call->call.kind = kind;
     call->call.done = lcall_done;
     call->call.user = call;
     build(L, args_idx, call);
 
+    lreq_ref(L, &call->req, client_idx, cb_idx, fut);
     struct triton_error err = {0};
-    lua_createtable(L, 3, 0);
-    lua_pushvalue(L, client_idx);
-    lua_rawseti(L, -2, 1);
-    if (cb_idx) {
-        lua_pushvalue(L, cb_idx);
-        lua_rawseti(L, -2, 2);
-        call->sink.has_cb = true;
-    }
-    lua_pushvalue(L, fut);
-    lua_rawseti(L, -2, 3);
-    int anchor = luaL_ref(L, LUA_REGISTRYINDEX);
     int rc = lc->server >= 0
                  ? triton_fleet_submit_to(lc->fleet, (size_t)lc->server, &call->call, &err)
                  : triton_fleet_submit(lc->fleet, &call->call, &err);
     if (rc != 0) {
-        luaL_unref(L, LUA_REGISTRYINDEX, anchor);
+        lreq_unref(L, &call->req);
         lerror_raise(L, &err, lc->origin);
     }
-    call->sink.anchor = anchor;
-    call->sink.started = true;
-    if (call->sink.has_cb)
-        call->sink.st->callbacks++; /* triton.run waits for it (lrequest.c counts it down) */
-    call->sink.lc = lc;
-    call->next = lc->calls;
-    if (lc->calls)
-        lc->calls->prev = call;
-    lc->calls = call;
-    return f;
-}
-
-/* Pushes a new future for a call of `kind`, its request built from the args
- * table at idx, then submits it. cb_idx: the callback or 0. */
-static struct lfuture *submit(lua_State *L, int client_idx, struct lclient *lc,
-                              enum triton_call_kind kind, int args_idx, int cb_idx)
-{
-    return submit_built(L, client_idx, lc, kind, lbuild_call, args_idx, cb_idx);
+    call->req.lc = lc;
+    lreq_started(&call->req);
+    if (kick)
+        lstate_kick(lc->st);
 }
 
 /* cc:call(kind, args) -> value */
@@ -415,7 +371,7 @@ static int client_call(lua_State *L)
     enum triton_call_kind kind = lbuild_check_kind(L, 2);
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_settop(L, 3);
-    submit(L, 1, lc, kind, 3, 0);
+    submit_built(L, 1, lc, kind, lbuild_call, 3, 0, false);
     lua_replace(L, 1);
     lua_settop(L, 1);
     return lfuture_get_result(L);
@@ -426,7 +382,7 @@ static int client_infer_map(lua_State *L)
 {
     struct lclient *lc = lclient_check(L, 1);
     lua_settop(L, 3);
-    submit_built(L, 1, lc, TRITON_CALL_INFER, lbuild_infer_map, 2, 0);
+    submit_built(L, 1, lc, TRITON_CALL_INFER, lbuild_infer_map, 2, 0, false);
     lua_replace(L, 1);
     lua_settop(L, 1);
     return lfuture_get_result(L);
@@ -439,7 +395,7 @@ static int client_submit_infer_map(lua_State *L)
     if (!lua_isnoneornil(L, 4))
         luaL_checktype(L, 4, LUA_TFUNCTION);
     lua_settop(L, 4);
-    submit_built(L, 1, lc, TRITON_CALL_INFER, lbuild_infer_map, 2, lua_isnil(L, 4) ? 0 : 4);
+    submit_built(L, 1, lc, TRITON_CALL_INFER, lbuild_infer_map, 2, lua_isnil(L, 4) ? 0 : 4, true);
     return 1;
 }
 
@@ -452,7 +408,7 @@ static int client_submit(lua_State *L)
     if (!lua_isnoneornil(L, 4))
         luaL_checktype(L, 4, LUA_TFUNCTION);
     lua_settop(L, 4);
-    submit(L, 1, lc, kind, 3, lua_isnil(L, 4) ? 0 : 4);
+    submit_built(L, 1, lc, kind, lbuild_call, 3, lua_isnil(L, 4) ? 0 : 4, true);
     return 1;
 }
 
@@ -570,6 +526,7 @@ void lclient_open(lua_State *L)
                                        {"infer_map", client_infer_map},
                                        {"submit_infer_map", client_submit_infer_map},
                                        {"submit", client_submit},
+                                       {"stream_open", lstream_open_method},
                                        {"is_closed", client_is_closed},
                                        {"servers", client_servers},
                                        {"view", client_view},
@@ -577,10 +534,7 @@ void lclient_open(lua_State *L)
                                        {NULL, NULL}};
     static const luaL_Reg meta[] = {{"__gc", client_gc}, {"__close", client_close}, {NULL, NULL}};
     lclass_new(L, LCLIENT_MT, meta, methods);
-    luaL_getmetatable(L, LCLIENT_MT);
-    lua_getfield(L, -1, "__index");
-    lstream_methods(L);
-    lua_pop(L, 2);
+    lstream_open(L);
     lfuture_open(L);
     lresult_open(L);
 

@@ -6,7 +6,6 @@
 #ifndef TRITON_LCLIENT_H
 #define TRITON_LCLIENT_H
 
-#include <signal.h>
 #include <stdint.h>
 
 #include <lauxlib.h>
@@ -33,13 +32,5 @@ int lerror_raisef(lua_State *L, enum triton_code code, const char *fmt, ...)
 void lerror_open(lua_State *L);
 
 void lshm_open(lua_State *L); /* src/lua/lshm.c: triton.shm (core table at -1) */
-
-/* Set to 1 by triton_lua_interrupt() (include/triton_lua.h), which a host's SIGINT
- * handler calls (async-signal-safe; nothing else is), and cleared by a host
- * before it runs a chunk, so a stale Ctrl-C does not cancel it. Every
- * wait in the binding polls in short slices and, seeing it, clears it, cancels
- * everything in flight on that Lua state and raises a "cancelled" triton.Error
- * with the message "interrupted". */
-extern volatile sig_atomic_t triton_lua_interrupted;
 
 #endif

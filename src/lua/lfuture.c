@@ -1,94 +1,160 @@
 /*
  * lfuture.c: triton.Future, a call in flight as Lua holds it:
- *   future:done()  future:get_result()  future:cancel()
+ *   f:done()                        never blocks, but makes progress first
+ *   f:wait([timeout])               -> true once done, false when timeout ran out
+ *   f:get_result([block [, timeout]]) -> the value; raises the call's triton.Error
+ *   f:cancel()
  * The future owns its struct lcall (lbinding.h); the value or error of the
  * last reply is kept in its uservalues.
+ *
+ * Timeouts are tritonclient's: get_result(true, t) raises a triton.Error with
+ * code "deadline_exceeded" when t seconds pass first, get_result(false) returns
+ * nil while the reply is not in; either way the call goes on. Inside a
+ * coroutine of lua/triton/spawn.lua a wait yields instead of stepping the loop:
+ * it yields core.await_token, the future and its deadline (or nil), and the
+ * scheduler resumes it when the reply is handed over or the deadline passes.
  */
+#include <math.h>
+
 #include <lauxlib.h>
 #include <lua.h>
 
 #include "lua/lbinding.h"
 
-struct lfuture *lfuture_check(lua_State *L, int idx)
+static struct lfuture *check_future(lua_State *L, int idx)
 {
     struct lfuture *f = luaL_checkudata(L, idx, LFUTURE_MT);
     if (!f->call)
         luaL_error(L, "attempt to use a released future");
+    if (!f->call->req.started)
+        luaL_error(L, "this call was never started");
     return f;
 }
 
-/* future:done() -> true once the final reply has been handed over. Never
- * blocks, but makes progress: it runs what is ready (this call's reply, other
- * calls' callbacks), so that `while not f:done() do ... end` ends. */
+/* The deadline for an optional timeout argument at idx (INFINITY without one). */
+static double deadline_arg(lua_State *L, int idx, const char *fname)
+{
+    double timeout = lstate_timeout_arg(L, idx, fname, INFINITY);
+    return isinf(timeout) ? INFINITY : triton_loop_now() + timeout;
+}
+
+/* One step without waiting, so that a poll-style check sees what came. */
+static void make_progress(lua_State *L, struct lreq *r)
+{
+    struct lwait w;
+    struct triton_error err = {0};
+    lwait_begin(r->st, &w);
+    lstate_check_interrupt(L, r->st, &w);
+    if (!r->delivered && lstate_step(L, r->st, 0, &w, NULL, &err) < 0)
+        lerror_raise(L, &err, LERROR_LOCAL);
+    lstate_check_interrupt(L, r->st, &w);
+}
+
+/* f:done() -> true once the final reply has been handed over */
 static int future_done(lua_State *L)
 {
-    struct lfuture *f = lfuture_check(L, 1);
-    struct lsink *k = &f->call->sink;
-    if (!k->delivered && k->started) {
-        struct triton_error err = {0};
-        if (lstate_step(L, k->st, 0, &err) < 0)
-            lerror_raise(L, &err, LERROR_LOCAL);
-        lstate_check_interrupt(L, k->st);
-    }
-    lua_pushboolean(L, k->delivered);
+    struct lfuture *f = check_future(L, 1);
+    make_progress(L, &f->call->req);
+    lua_pushboolean(L, f->call->req.delivered);
     return 1;
 }
 
-static int future_get_result_k(lua_State *L, int status, lua_KContext ctx);
-
-/* future:get_result() -> the value; raises the call's triton.Error. Inside a
- * spawned coroutine it yields until the reply is in instead of stepping. The
- * future must be at index 1 and alone above it (cc:call relies on this too). */
-int lfuture_get_result(lua_State *L)
+/* Waits for the future at index 1 until the deadline stored at index `slot`
+ * (nil: none); in a spawned coroutine it yields to the scheduler and k goes on.
+ * Returns whether the reply was handed over. */
+static bool await(lua_State *L, int slot, lua_KFunction k)
 {
-    struct lfuture *f = lfuture_check(L, 1);
-    struct lsink *k = &f->call->sink;
-    if (!k->started)
-        return luaL_error(L, "this call was never started");
-    if (!k->delivered && k->finished) {
-        lsink_unqueue(k);
-        lsink_deliver(L, k);
-    }
-    if (!k->delivered && lstate_in_task(L)) {
-        /* Not delivered means the anchor is still held: note this coroutine in it. */
-        lua_settop(L, 1);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, k->anchor);
-        if (lua_rawgeti(L, 2, 4) != LUA_TTABLE) {
-            lua_pop(L, 1);
-            lua_createtable(L, 1, 0);
-            lua_pushvalue(L, -1);
-            lua_rawseti(L, 2, 4);
-        }
-        lua_pushthread(L);
-        lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-        lua_settop(L, 1);
+    struct lreq *r = &check_future(L, 1)->call->req;
+    double deadline = lua_isnil(L, slot) ? INFINITY : lua_tonumber(L, slot);
+    if (r->delivered)
+        return true;
+    if (lstate_in_task(L)) {
+        if (triton_loop_now() >= deadline)
+            return false;
+        lreq_add_waiter(L, r);
+        lua_settop(L, slot);
         lua_pushlightuserdata(L, (void *)&lstate_await_token);
         lua_pushvalue(L, 1);
-        return lua_yieldk(L, 2, 0, future_get_result_k);
+        lua_pushvalue(L, slot);
+        lua_yieldk(L, 3, 0, k);
     }
-    lsink_wait(L, k);
+    return lreq_wait(L, r, deadline);
+}
+
+/* Pushes the outcome of a delivered future: its value, or raises its error. */
+static int outcome(lua_State *L)
+{
     if (lua_getiuservalue(L, 1, 2) != LUA_TNIL)
         return lua_error(L);
     lua_getiuservalue(L, 1, 1);
     return 1;
 }
 
-/* Resumed by the scheduler: check again (it may also resume us early). */
-static int future_get_result_k(lua_State *L, int status, lua_KContext ctx)
+static int get_result_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status;
     (void)ctx;
-    lua_settop(L, 1);
-    return lfuture_get_result(L);
+    lua_settop(L, 3);
+    if (!await(L, 3, get_result_k))
+        return lerror_raisef(L, TRITON_DEADLINE_EXCEEDED,
+                             "get_result: no result within %g s (the call goes on)",
+                             lua_tonumber(L, 2));
+    return outcome(L);
 }
 
-/* future:cancel(): the call ends with a "cancelled" error unless it already ended */
+/* f:get_result([block [, timeout]]). The future must be at index 1 (cc:call
+ * relies on this). Across a yield slot 2 holds the timeout, slot 3 the deadline. */
+int lfuture_get_result(lua_State *L)
+{
+    struct lreq *r = &check_future(L, 1)->call->req;
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TBOOLEAN);
+    bool block = lua_isnoneornil(L, 2) || lua_toboolean(L, 2);
+    double deadline = block ? deadline_arg(L, 3, "get_result") : INFINITY;
+    if (!block) {
+        make_progress(L, r);
+        if (!r->delivered)
+            return 0;
+        lua_settop(L, 1);
+        return outcome(L);
+    }
+    lua_settop(L, 3);
+    lua_copy(L, 3, 2);
+    if (isinf(deadline))
+        lua_pushnil(L);
+    else
+        lua_pushnumber(L, deadline);
+    lua_replace(L, 3);
+    return get_result_k(L, LUA_OK, 0);
+}
+
+static int wait_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    (void)ctx;
+    lua_settop(L, 2);
+    lua_pushboolean(L, await(L, 2, wait_k));
+    return 1;
+}
+
+/* f:wait([timeout]) -> true once done; false when timeout (s) ran out first */
+static int future_wait(lua_State *L)
+{
+    check_future(L, 1);
+    double deadline = deadline_arg(L, 2, "wait");
+    lua_settop(L, 2);
+    if (isinf(deadline))
+        lua_pushnil(L);
+    else
+        lua_pushnumber(L, deadline);
+    lua_replace(L, 2);
+    return wait_k(L, LUA_OK, 0);
+}
+
+/* f:cancel(): the call ends with a "cancelled" error unless it already ended */
 static int future_cancel(lua_State *L)
 {
-    struct lfuture *f = lfuture_check(L, 1);
-    struct lcall *call = f->call;
-    if (call->sink.started && !call->sink.finished && call->sink.lc)
-        lclient_cancel(call->sink.lc, call);
+    lclient_cancel(&check_future(L, 1)->call->req);
     return 0;
 }
 
@@ -99,22 +165,15 @@ static int future_gc(lua_State *L)
     if (!call)
         return 0;
     f->call = NULL;
-    if (call->sink.anchor != LUA_NOREF) {
-        luaL_unref(L, LUA_REGISTRYINDEX, call->sink.anchor);
-        call->sink.anchor = LUA_NOREF;
-    }
-    if (call->sink.started && !call->sink.finished) {
-        /* Only at lua_close (the anchor kept us alive otherwise): orphan the call;
-         * the transport's final completion frees it. */
-        call->sink.orphaned = true;
-        lsink_unqueue(&call->sink);
-        lsink_clear_events(&call->sink);
-        if (call->sink.lc)
-            lclient_cancel(call->sink.lc, call);
+    lreq_unref(L, &call->req);
+    if (call->req.started && !call->req.finished) {
+        /* Only at lua_close (its references kept us alive otherwise): orphan the
+         * call; the transport's final completion frees it. */
+        lreq_orphan(&call->req);
+        lclient_cancel(&call->req);
         return 0;
     }
-    lcall_unlink(call);
-    lsink_free(&call->sink);
+    lreq_free(&call->req);
     return 0;
 }
 
@@ -124,21 +183,19 @@ static int future_tostring(lua_State *L)
     if (!f->call)
         lua_pushliteral(L, "triton.Future(released)");
     else
-        lua_pushfstring(L, "triton.Future(%s, %s)", triton_call_kind_name(f->call->sink.kind),
-                        f->call->sink.delivered ? "done" : "pending");
+        lua_pushfstring(L, "triton.Future(%s, %s)", triton_call_kind_name(f->call->req.kind),
+                        f->call->req.delivered ? "done" : "pending");
     return 1;
 }
 
 void lfuture_open(lua_State *L)
 {
     static const luaL_Reg methods[] = {{"done", future_done},
+                                       {"wait", future_wait},
                                        {"get_result", lfuture_get_result},
                                        {"cancel", future_cancel},
                                        {NULL, NULL}};
     static const luaL_Reg meta[] = {
         {"__gc", future_gc}, {"__tostring", future_tostring}, {NULL, NULL}};
     lclass_new(L, LFUTURE_MT, meta, methods);
-    /* core.Future: lua/triton/spawn.lua adds the methods written in Lua */
-    luaL_getmetatable(L, LFUTURE_MT);
-    lua_setfield(L, -2, "Future");
 }

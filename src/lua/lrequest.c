@@ -1,9 +1,12 @@
 /*
  * lrequest.c: a request in flight, a call or a stream, from the binding's side:
- * the memory it owns (struct lmem), the queue of its replies waiting for Lua
- * (struct lsink), and handing them over (lsink_deliver): each reply becomes the
- * future's value or error and, with a callback, is passed to it under pcall.
- * See lbinding.h for ownership and why completions never touch Lua.
+ * the memory it owns (struct lmem), the registry references it holds while in
+ * flight (named fields, dropped together by lreq_unref, as luv's lreq does), the
+ * queue of its replies waiting for Lua, and handing them over (lreq_deliver):
+ * each reply becomes the future's value or error and, with a callback, is
+ * passed to it under pcall; an error raised there goes to the state's reporter
+ * and the loop goes on. See lbinding.h for ownership and why completions never
+ * touch Lua.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +61,85 @@ void lmem_free(struct lmem *m)
     }
 }
 
-/* ---- sinks: where a call's or a stream's replies wait for Lua ------------------------- */
+/* ---- a request's life --------------------------------------------------------------- */
+
+void lreq_init(struct lreq *r, struct lclient *lc, enum triton_call_kind kind, bool is_stream)
+{
+    r->st = lc->st;
+    r->kind = kind;
+    r->origin = lc->origin;
+    r->is_stream = is_stream;
+    r->ref_client = r->ref_callback = r->ref_future = r->ref_waiters = LUA_NOREF;
+}
+
+static int ref_value(lua_State *L, int idx)
+{
+    if (!idx)
+        return LUA_NOREF;
+    lua_pushvalue(L, idx);
+    return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+void lreq_ref(lua_State *L, struct lreq *r, int client_idx, int cb_idx, int fut_idx)
+{
+    r->ref_client = ref_value(L, client_idx);
+    r->ref_callback = ref_value(L, cb_idx);
+    r->ref_future = ref_value(L, fut_idx);
+    r->has_cb = cb_idx != 0;
+}
+
+static void unref(lua_State *L, int *ref)
+{
+    luaL_unref(L, LUA_REGISTRYINDEX, *ref);
+    *ref = LUA_NOREF; /* a second unref of the same number would corrupt the free list */
+}
+
+void lreq_unref(lua_State *L, struct lreq *r)
+{
+    unref(L, &r->ref_client);
+    unref(L, &r->ref_callback);
+    unref(L, &r->ref_future);
+    unref(L, &r->ref_waiters);
+}
+
+/* A callback call stops counting for triton.run (core.callbacks). */
+static void uncount(struct lreq *r)
+{
+    if (r->counted) {
+        r->counted = false;
+        r->st->callbacks--;
+    }
+}
+
+void lreq_started(struct lreq *r)
+{
+    struct lclient *lc = r->lc;
+    r->started = true;
+    r->prev = NULL;
+    r->next = lc->reqs;
+    if (lc->reqs)
+        lc->reqs->prev = r;
+    lc->reqs = r;
+    if (r->has_cb && !r->is_stream) {
+        r->counted = true;
+        r->st->callbacks++;
+    }
+}
+
+void lreq_unlink(struct lreq *r)
+{
+    struct lclient *lc = r->lc;
+    if (!lc)
+        return;
+    if (r->prev)
+        r->prev->next = r->next;
+    else if (lc->reqs == r)
+        lc->reqs = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    r->prev = r->next = NULL;
+    r->lc = NULL;
+}
 
 static void levent_free(struct levent *ev)
 {
@@ -68,198 +149,183 @@ static void levent_free(struct levent *ev)
     free(ev);
 }
 
-void lsink_clear_events(struct lsink *k)
+static void unqueue(struct lreq *r)
 {
-    while (k->head) {
-        struct levent *next = k->head->next;
-        levent_free(k->head);
-        k->head = next;
-    }
-    k->tail = NULL;
-}
-
-void lsink_unqueue(struct lsink *k)
-{
-    if (!k->queued)
+    if (!r->queued)
         return;
-    struct lstate *st = k->st;
-    struct lsink **pp = &st->ready, *prev = NULL;
-    while (*pp && *pp != k) {
+    struct lstate *st = r->st;
+    struct lreq **pp = &st->ready, *prev = NULL;
+    while (*pp && *pp != r) {
         prev = *pp;
         pp = &(*pp)->ready_next;
     }
     if (*pp) {
-        *pp = k->ready_next;
-        if (st->ready_tail == k)
+        *pp = r->ready_next;
+        if (st->ready_tail == r)
             st->ready_tail = prev;
     }
-    k->queued = false;
+    r->queued = false;
 }
 
-void lstream_unlist(struct lstream *s)
+static void enqueue(struct lreq *r)
 {
-    for (struct lstream **pp = &s->sink.st->streams; *pp; pp = &(*pp)->next_open) {
-        if (*pp == s) {
-            *pp = s->next_open;
-            break;
-        }
-    }
-    s->next_open = NULL;
-}
-
-void lsink_free(struct lsink *k)
-{
-    if (k->is_stream) {
-        struct lstream *s = (struct lstream *)k;
-        lstream_unlist(s);
-        if (s->handle)
-            *s->handle = NULL;
-    }
-    lsink_unqueue(k);
-    lsink_clear_events(k);
-    lmem_free(&k->mem);
-    free(k);
-}
-
-void lcall_unlink(struct lcall *lc_call)
-{
-    struct lclient *lc = lc_call->sink.lc;
-    if (!lc)
+    if (r->queued)
         return;
-    if (lc_call->prev)
-        lc_call->prev->next = lc_call->next;
-    else if (lc->calls == lc_call)
-        lc->calls = lc_call->next;
-    if (lc_call->next)
-        lc_call->next->prev = lc_call->prev;
-    lc_call->prev = lc_call->next = NULL;
-    lc_call->sink.lc = NULL;
+    struct lstate *st = r->st;
+    r->queued = true;
+    r->ready_next = NULL;
+    if (st->ready_tail)
+        st->ready_tail->ready_next = r;
+    else
+        st->ready = r;
+    st->ready_tail = r;
+}
+
+void lreq_clear_events(struct lreq *r)
+{
+    unqueue(r);
+    while (r->head) {
+        struct levent *next = r->head->next;
+        levent_free(r->head);
+        r->head = next;
+    }
+    r->tail = NULL;
+}
+
+void lreq_free(struct lreq *r)
+{
+    lreq_unlink(r);
+    lreq_clear_events(r);
+    uncount(r);
+    if (r->is_stream)
+        lstream_detach((struct lstream *)r);
+    lmem_free(&r->mem);
+    free(r);
+}
+
+void lreq_orphan(struct lreq *r)
+{
+    r->orphaned = true;
+    lreq_clear_events(r);
+    uncount(r);
 }
 
 /* The transport's completion: runs inside a loop step or triton_client_free, so
  * it only queues. */
-void lsink_event(struct lsink *k, struct triton_reply *reply, const struct triton_error *err,
-                 bool final)
+void lreq_event(struct lreq *r, struct triton_reply *reply, const struct triton_error *err,
+                bool final)
 {
     if (final) {
-        k->finished = true;
-        if (k->is_stream) {
-            if (k->lc && k->lc->stream == (struct lstream *)k)
-                k->lc->stream = NULL;
-            k->lc = NULL;
-        } else {
-            lcall_unlink((struct lcall *)k);
-        }
+        r->finished = true;
+        lreq_unlink(r);
     }
-    if (k->orphaned) {
+    if (r->orphaned) {
         if (final)
-            lsink_free(k);
+            lreq_free(r);
         return;
     }
     struct levent *ev = calloc(1, sizeof(*ev));
     if (!ev) {
         /* Out of memory: the reply is lost, but the final flag must not be, or a
-         * waiter would wait forever. Mark the sink so that get_result reports it. */
-        if (final) {
-            ev = k->tail;
-            if (ev)
-                ev->final = true;
-        }
-        if (!ev)
-            return;
-    } else {
-        if (reply) {
-            ev->reply.boolean = reply->boolean;
-            ev->reply.json = reply->json;
-            ev->reply.result = reply->result;
-            reply->json = NULL;
-            reply->result = NULL;
-            ev->has_reply = ev->reply.json || ev->reply.result ||
-                            (k->kind != TRITON_CALL_GENERATE_STREAM && !k->is_stream);
-        }
-        if (err && err->code != TRITON_OK) {
-            ev->failed = true;
-            ev->err = *err;
-        }
-        ev->final = final;
-        if (k->tail)
-            k->tail->next = ev;
-        else
-            k->head = ev;
-        k->tail = ev;
+         * waiter would wait forever; lreq_deliver reports it. */
+        if (final && r->tail)
+            r->tail->final = true;
+        enqueue(r);
+        return;
     }
-    if (!k->queued) {
-        k->queued = true;
-        k->ready_next = NULL;
-        if (k->st->ready_tail)
-            k->st->ready_tail->ready_next = k;
-        else
-            k->st->ready = k;
-        k->st->ready_tail = k;
+    if (reply) {
+        ev->reply.boolean = reply->boolean;
+        ev->reply.json = reply->json;
+        ev->reply.result = reply->result;
+        reply->json = NULL;
+        reply->result = NULL;
+        ev->has_reply = ev->reply.json || ev->reply.result ||
+                        (r->kind != TRITON_CALL_GENERATE_STREAM && !r->is_stream);
     }
+    if (err && err->code != TRITON_OK) {
+        ev->failed = true;
+        ev->err = *err;
+    }
+    ev->final = final;
+    if (r->tail)
+        r->tail->next = ev;
+    else
+        r->head = ev;
+    r->tail = ev;
+    enqueue(r);
 }
 
 void lcall_done(struct triton_call *call, struct triton_reply *reply,
                 const struct triton_error *err, bool final)
 {
-    struct lsink *k = call->user;
-    /* for r:server(); read first: an orphan's final event frees k and the call */
-    bool result = final && reply && reply->result && !k->orphaned;
+    struct lreq *r = call->user;
+    /* for r:server(); read first: an orphan's final event frees r and the call */
+    bool result = final && reply && reply->result && !r->orphaned;
     const char *server = result ? triton_fleet_server_of(call) : NULL;
-    lsink_event(k, reply, err, final);
-    if (server && k->tail && k->tail->reply.result)
-        k->tail->server = strdup(server);
+    lreq_event(r, reply, err, final);
+    if (server && r->tail && r->tail->reply.result)
+        r->tail->server = strdup(server);
 }
 
-/* Streams reuse the call completion type, and client.h does not say what a
- * transport passes as `call` for a stream (src/grpc passes a call whose user is
- * the stream's user; another might pass the stream cast to a call, or NULL).
- * Completions only run inside the loop step or triton_client_free that this
- * thread entered for one Lua state, so that state's open streams are searched:
- * a pointer match first, else (NULL) the only open stream. */
-void lstream_done(struct triton_call *call, struct triton_reply *reply,
-                  const struct triton_error *err, bool final)
-{
-    struct lstate *st = lstate_active();
-    struct lstream *match = NULL;
-    for (struct lstream *s = st ? st->streams : NULL; s; s = s->next_open)
-        if ((call && call->user == s) || (void *)call == (void *)&s->s)
-            match = s;
-    if (!match && !call && st && st->streams && !st->streams->next_open)
-        match = st->streams;
-    if (!match) {
-        fprintf(stderr, "triton: a completion for an unknown stream was dropped\n");
-        return;
-    }
-    if (final)
-        lstream_unlist(match);
-    lsink_event(&match->sink, reply, err, final);
-}
+/* ---- handing replies to Lua ------------------------------------------------------------ */
 
-/* Converts an event's reply into one Lua value; runs under pcall (arg 1: sink,
+/* Converts an event's reply into one Lua value; runs under pcall (arg 1: request,
  * arg 2: event), since a deep or huge reply can raise. */
 static int convert_event(lua_State *L)
 {
-    struct lsink *k = lua_touserdata(L, 1);
+    struct lreq *r = lua_touserdata(L, 1);
     struct levent *ev = lua_touserdata(L, 2);
-    enum triton_reply_shape shape = triton_call_info(k->kind)->reply;
+    enum triton_reply_shape shape = triton_call_info(r->kind)->reply;
     if (!ev->has_reply || shape == TRITON_REPLY_EMPTY) {
         lua_pushnil(L);
     } else if (shape == TRITON_REPLY_BOOLEAN) {
         lua_pushboolean(L, ev->reply.boolean);
     } else if (ev->reply.result) {
-        struct triton_infer_result *r = ev->reply.result;
+        struct triton_infer_result *res = ev->reply.result;
         ev->reply.result = NULL;
-        lresult_push(L, k->st, r);
+        lresult_push(L, r->st, res);
         lresult_set_server(L, ev->server);
-    } else {
+    } else if (ev->reply.json) {
         lcjson_push(L, ev->reply.json);
+    } else {
+        lua_pushnil(L);
     }
     return 1;
 }
 
-static int traceback_handler(lua_State *L)
+/* Whether the error value at idx is an interrupt rather than a failure of the
+ * code that raised it: lua.c's (and tritonlua's) "interrupted!" from a Ctrl-C
+ * hook that fired inside, or a wait's "interrupted" triton.Error. */
+static bool is_interrupt(lua_State *L, int idx)
 {
+    static const char stop[] = "interrupted!";
+    size_t n, k = sizeof stop - 1;
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        const char *s = lua_tolstring(L, idx, &n);
+        return n >= k && memcmp(s + n - k, stop, k) == 0;
+    }
+    if (!lua_istable(L, idx) || !lua_getmetatable(L, idx))
+        return false;
+    luaL_getmetatable(L, LERROR_MT);
+    bool ours = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (!ours)
+        return false;
+    lua_getfield(L, idx, "code");
+    lua_getfield(L, idx, "message");
+    bool r = lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), "cancelled") == 0 &&
+             lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "interrupted") == 0;
+    lua_pop(L, 2);
+    return r;
+}
+
+/* The message handler of callbacks: {error, traceback}. */
+static int callback_handler(lua_State *L)
+{
+    lua_createtable(L, 2, 0);
+    lua_pushvalue(L, 1);
+    lua_rawseti(L, -2, 1);
     const char *msg = lua_tostring(L, 1);
     if (!msg) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
@@ -268,17 +334,51 @@ static int traceback_handler(lua_State *L)
             msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     }
     luaL_traceback(L, L, msg, 1);
+    lua_rawseti(L, 2, 2);
+    lua_settop(L, 2);
     return 1;
 }
 
-/* Moves the coroutines waiting for this call (slot 4 of the anchor at index
- * `anchor`, see lfuture_get_result) to the woken list of core.take_woken. */
-static void wake_waiters(lua_State *L, int anchor)
+/* Runs cb(value, err, final) (the callback, value and err at the given indices)
+ * under pcall; an error goes to the reporter, an interrupt to the wait. */
+static void run_callback(lua_State *L, struct lreq *r, int cb, int value, int errv, bool final)
 {
-    if (lua_rawgeti(L, anchor, 4) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        return;
+    lua_pushcfunction(L, callback_handler);
+    int handler = lua_gettop(L);
+    lua_pushvalue(L, cb);
+    lua_pushvalue(L, value);
+    if (errv)
+        lua_pushvalue(L, errv);
+    else
+        lua_pushnil(L);
+    lua_pushboolean(L, final);
+    r->st->in_callback++;
+    int status = lua_pcall(L, 3, 0, handler);
+    r->st->in_callback--;
+    if (status != LUA_OK) {
+        if (lua_istable(L, -1)) {
+            lua_rawgeti(L, -1, 1);
+            lua_rawgeti(L, -2, 2);
+            lua_remove(L, -3);
+        } else {
+            lua_pushvalue(L, -1); /* no traceback (the handler itself failed) */
+        }
+        if (is_interrupt(L, -2)) {
+            lstate_interrupt_again(r->st);
+            lua_pop(L, 2);
+        } else {
+            lstate_report(L, r->st);
+        }
     }
+    lua_settop(L, handler - 1);
+}
+
+/* Moves the coroutines waiting for the request to the woken list of core.take_woken. */
+static void wake_waiters(lua_State *L, struct lreq *r)
+{
+    if (r->ref_waiters == LUA_NOREF)
+        return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_waiters);
     int waiters = lua_gettop(L);
     if (lua_getfield(L, LUA_REGISTRYINDEX, LWOKEN_KEY) != LUA_TTABLE) {
         lua_pop(L, 1);
@@ -296,83 +396,93 @@ static void wake_waiters(lua_State *L, int anchor)
     lua_settop(L, waiters - 1);
 }
 
-/* Hands one sink's queued replies to Lua: each becomes the future's value (or
- * error) and, with a callback, is passed to it as cb(value, err, final). The
- * anchor (slot 3 holds the future, slot 2 the callback) is pushed first so that
- * neither can be collected while we are in here. */
-void lsink_deliver(lua_State *L, struct lsink *k)
+void lreq_add_waiter(lua_State *L, struct lreq *r)
 {
-    if (k->anchor == LUA_NOREF)
-        return;
-    int top = lua_gettop(L);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, k->anchor);
-    int anchor = lua_gettop(L);
-    lua_rawgeti(L, anchor, 3);
+    if (r->ref_waiters == LUA_NOREF) {
+        lua_createtable(L, 1, 0);
+        r->ref_waiters = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_waiters);
+    lua_pushthread(L);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    lua_pop(L, 1);
+}
+
+/* The final reply was handed over: wake the waiters, drop the references. */
+static void end_delivery(lua_State *L, struct lreq *r)
+{
+    r->delivered = true;
+    uncount(r);
+    wake_waiters(L, r);
+    lreq_unref(L, r);
+}
+
+/* Pushes the value of the event (and its error, or nil); returns false, pushing
+ * nothing, when an interrupt stopped the conversion (the event is kept). */
+static bool push_event(lua_State *L, struct lreq *r, struct levent *ev)
+{
+    if (ev->failed) {
+        lua_pushnil(L);
+        lerror_push(L, &ev->err, r->origin);
+        return true;
+    }
+    lua_pushcfunction(L, convert_event);
+    lua_pushlightuserdata(L, r);
+    lua_pushlightuserdata(L, ev);
+    if (lua_pcall(L, 2, 1, 0) == LUA_OK) {
+        lua_pushnil(L);
+        return true;
+    }
+    if (is_interrupt(L, -1)) {
+        lua_pop(L, 1);
+        lstate_interrupt_again(r->st);
+        return false;
+    }
+    struct triton_error err = {.code = TRITON_INTERNAL};
+    snprintf(err.message, sizeof err.message, "converting the reply failed: %s",
+             lua_isstring(L, -1) ? lua_tostring(L, -1) : "(no message)");
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    lerror_push(L, &err, LERROR_LOCAL);
+    return true;
+}
+
+int lreq_deliver(lua_State *L, struct lreq *r, const struct lwait *w)
+{
+    if (r->delivered || r->orphaned)
+        return 0;
+    int top = lua_gettop(L), n = 0;
+    /* On the stack while we are in here, so that neither can be collected. */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_future);
     int fut = lua_gettop(L); /* nil for a stream */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_callback);
+    int cb = lua_gettop(L);
+    r->delivering++;
     struct levent *ev;
-    while (!k->delivered && (ev = k->head) != NULL) {
-        k->head = ev->next;
-        if (!k->head)
-            k->tail = NULL;
-        int value = 0, errv = 0;
-        if (ev->failed) {
-            lua_pushnil(L);
-            value = lua_gettop(L);
-            lerror_push(L, &ev->err, k->origin);
-            errv = lua_gettop(L);
-        } else {
-            lua_pushcfunction(L, convert_event);
-            lua_pushlightuserdata(L, k);
-            lua_pushlightuserdata(L, ev);
-            if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
-                struct triton_error err = {.code = TRITON_INTERNAL};
-                snprintf(err.message, sizeof err.message, "converting the reply failed: %s",
-                         lua_isstring(L, -1) ? lua_tostring(L, -1) : "(no message)");
-                lua_pop(L, 1);
-                lua_pushnil(L);
-                lerror_push(L, &err, LERROR_LOCAL);
-                errv = lua_gettop(L);
-            } else {
-                lua_pushnil(L);
-            }
-            value = lua_gettop(L) - 1;
-        }
+    while (!r->delivered && (ev = r->head) != NULL && !lstate_interrupted(r->st, w)) {
+        if (!push_event(L, r, ev))
+            break;
+        int value = lua_gettop(L) - 1, errv = lua_isnil(L, -1) ? 0 : lua_gettop(L);
+        r->head = ev->next;
+        if (!r->head)
+            r->tail = NULL;
         if (lua_type(L, fut) == LUA_TUSERDATA && (ev->has_reply || ev->failed)) {
             lua_pushvalue(L, value);
             lua_setiuservalue(L, fut, 1);
-            lua_pushvalue(L, errv ? errv : value + 1);
+            lua_pushvalue(L, value + 1);
             lua_setiuservalue(L, fut, 2);
         }
         bool final = ev->final;
         bool show = ev->has_reply || ev->failed || final;
         levent_free(ev);
-        if (final) {
-            k->delivered = true;
-            if (k->has_cb && !k->is_stream && k->st->callbacks)
-                k->st->callbacks--;
-            wake_waiters(L, anchor);
-            luaL_unref(L, LUA_REGISTRYINDEX, k->anchor);
-            k->anchor = LUA_NOREF;
-        }
-        if (k->has_cb && show) {
-            lua_pushcfunction(L, traceback_handler);
-            lua_rawgeti(L, anchor, 2);
-            lua_pushvalue(L, value);
-            if (errv)
-                lua_pushvalue(L, errv);
-            else
-                lua_pushnil(L);
-            lua_pushboolean(L, final);
-            if (lua_pcall(L, 3, 0, -5) != LUA_OK) {
-                fprintf(stderr, "triton: error in a callback: %s\n", lua_tostring(L, -1));
-                fflush(stderr);
-                lua_pop(L, 1);
-            }
-            lua_pop(L, 1); /* the handler */
-        }
-        lua_settop(L, fut);
+        n++;
+        if (final)
+            end_delivery(L, r);
+        if (r->has_cb && show)
+            run_callback(L, r, cb, value, errv, final);
+        lua_settop(L, cb);
     }
-    if (!k->delivered && k->finished && !k->head) {
+    if (!r->delivered && r->finished && !r->head) {
         /* The final reply could not be queued (out of memory): end the call here. */
         struct triton_error err = {.code = TRITON_NO_MEMORY};
         snprintf(err.message, sizeof err.message, "out of memory receiving a reply");
@@ -380,35 +490,28 @@ void lsink_deliver(lua_State *L, struct lsink *k)
             lerror_push(L, &err, LERROR_LOCAL);
             lua_setiuservalue(L, fut, 2);
         }
-        k->delivered = true;
-        if (k->has_cb && !k->is_stream && k->st->callbacks)
-            k->st->callbacks--;
-        wake_waiters(L, anchor);
-        luaL_unref(L, LUA_REGISTRYINDEX, k->anchor);
-        k->anchor = LUA_NOREF;
+        end_delivery(L, r);
     }
-    bool free_stream = k->is_stream && k->delivered;
+    if (r->head && !r->delivered)
+        enqueue(r); /* stopped by an interrupt: the rest waits for the next drain */
     lua_settop(L, top);
-    if (free_stream)
-        lsink_free(k); /* streams have no future to own them */
+    if (--r->delivering == 0 && r->is_stream && r->delivered)
+        lreq_free(r); /* streams have no future to own them */
+    return n;
 }
 
-/* Steps until the sink's final reply was handed to Lua. */
-void lsink_wait(lua_State *L, struct lsink *k)
+/* Whether the request's final reply was handed over, handing over what came. */
+static bool req_done(lua_State *L, void *arg, const struct lwait *w)
 {
-    struct triton_error err = {0};
-    while (!k->delivered) {
-        if (k->finished) {
-            lsink_unqueue(k);
-            lsink_deliver(L, k);
-            continue;
-        }
-        int ran = lstate_step(L, k->st, LWAIT_SLICE, &err);
-        if (ran < 0)
-            lerror_raise(L, &err, LERROR_LOCAL);
-        lstate_check_interrupt(L, k->st);
-        if (ran == 0 && !k->finished && triton_loop_pending(k->st->loop) == 0)
-            lerror_raisef(L, TRITON_INTERNAL, "%s: the call was lost by its transport",
-                          triton_call_kind_name(k->kind));
+    struct lreq *r = arg;
+    if (!r->delivered && r->finished) {
+        unqueue(r);
+        lreq_deliver(L, r, w);
     }
+    return r->delivered;
+}
+
+bool lreq_wait(lua_State *L, struct lreq *r, double deadline)
+{
+    return lstate_wait(L, r->st, deadline, req_done, r, triton_call_kind_name(r->kind));
 }

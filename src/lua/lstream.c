@@ -1,17 +1,26 @@
 /*
- * lstream.c: streams (gRPC ModelStreamInfer) on the core client:
- *   cc:stream_open(cb, {headers=, timeout=})  cc:stream_send(req)
- *   cc:stream_close()  cc:stream_cancel()  cc:stream_active()
- * lua/triton/client.lua builds start_stream, async_stream_infer, stop_stream and
- * stream_infer on these. A stream has no future: it frees itself once its end
- * was handed to Lua.
+ * lstream.c: streams (gRPC ModelStreamInfer) of the core client.
+ *   cc:stream_open(cb, {headers=, timeout=, status_errors=}) -> a stream handle
+ *   h:send(request)  h:close()  h:cancel()  h:active()
+ * cb(result, err, final) gets each response or in-band error, then the end.
+ * A client may have any number of streams open at once: lua/triton/client.lua
+ * keeps one for start_stream / async_stream_infer / stop_stream, and
+ * stream_infer opens one of its own per call (with status_errors, so that a
+ * failure ends it with its real status). close and cancel wait until the end
+ * was handed to Lua. A stream has no future: it frees itself once its end was
+ * handed over; a handle collected before then cancels it.
  */
+#include <math.h>
 #include <stdlib.h>
 
 #include <lauxlib.h>
 #include <lua.h>
 
 #include "lua/lbinding.h"
+
+struct lstream_handle {
+    struct lstream *s; /* NULL once the stream's end was handed over */
+};
 
 static void check_stream_ops(lua_State *L, struct lclient *lc)
 {
@@ -20,231 +29,143 @@ static void check_stream_ops(lua_State *L, struct lclient *lc)
         lerror_raisef(L, TRITON_UNIMPLEMENTED, "streams need gRPC; this is an %s client", t->name);
 }
 
-/* A stream being built, owned by a userdata until it is open, so that a Lua
- * error halfway frees it. */
-struct lstream_box {
-    struct lstream *s;
-};
-
-static int stream_box_gc(lua_State *L)
+/* The transport passes a call of its own whose user is the stream's. */
+static void stream_done(struct triton_call *call, struct triton_reply *reply,
+                        const struct triton_error *err, bool final)
 {
-    struct lstream_box *box = lua_touserdata(L, 1);
-    if (box->s) {
-        lsink_free(&box->s->sink);
-        box->s = NULL;
+    struct lstream *s = call->user;
+    lreq_event(&s->req, reply, err, final);
+}
+
+void lstream_detach(struct lstream *s)
+{
+    if (s->handle) {
+        s->handle->s = NULL;
+        s->handle = NULL;
     }
+}
+
+static int handle_gc(lua_State *L)
+{
+    struct lstream_handle *h = lua_touserdata(L, 1);
+    struct lstream *s = h->s;
+    if (!s)
+        return 0;
+    h->s = NULL;
+    s->handle = NULL;
+    if (!s->req.started)
+        lreq_free(&s->req); /* opening failed halfway */
+    else
+        lclient_cancel(&s->req); /* its end frees it */
     return 0;
 }
 
-/* Opens a stream for the client at 1 with the callback at 2 and the options at
- * 3 ({headers=, timeout=}); status_errors for one-request streams. The stream is
- * open and anchored when it returns; it frees itself once its end was handed to
- * Lua. The stack is left as it was plus the box at the top. */
-static struct lstream *stream_new(lua_State *L, struct lclient *lc, bool status_errors)
-{
-    struct lstream_box *box = lua_newuserdatauv(L, sizeof(*box), 0);
-    box->s = NULL;
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, stream_box_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
-    struct lstream *s = calloc(1, sizeof(*s));
-    if (!s)
-        luaL_error(L, "out of memory opening a stream");
-    box->s = s;
-    s->s.status_errors = status_errors;
-    s->sink.st = lc->st;
-    s->sink.kind = TRITON_CALL_INFER;
-    s->sink.origin = lc->origin;
-    s->sink.anchor = LUA_NOREF;
-    s->sink.is_stream = true;
-    s->sink.has_cb = true;
-    s->s.done = lstream_done;
-    s->s.user = s;
-    s->s.headers = lopt_kv(L, 3, "headers", &s->sink.mem, &s->s.n_headers);
-    s->s.timeout = lopt_seconds(L, 3, "timeout");
-
-    lua_createtable(L, 2, 0);
-    lua_pushvalue(L, 1);
-    lua_rawseti(L, -2, 1);
-    lua_pushvalue(L, 2);
-    lua_rawseti(L, -2, 2);
-    int anchor = luaL_ref(L, LUA_REGISTRYINDEX);
-
-    /* A stream stays on one server: the view's own, or the least loaded healthy one. */
-    struct triton_error err = {0};
-    s->client = lc->server >= 0 ? triton_fleet_client(lc->fleet, (size_t)lc->server)
-                                : triton_fleet_pick(lc->fleet, &err);
-    if (!s->client) {
-        luaL_unref(L, LUA_REGISTRYINDEX, anchor);
-        lerror_raise(L, &err, lc->origin);
-    }
-    s->next_open = lc->st->streams;
-    lc->st->streams = s;
-    if (triton_client_stream_open(s->client, &s->s, &err) != 0) {
-        luaL_unref(L, LUA_REGISTRYINDEX, anchor);
-        lerror_raise(L, &err, lc->origin); /* the box frees s */
-    }
-    box->s = NULL;
-    s->sink.anchor = anchor;
-    s->sink.started = true;
-    s->sink.lc = lc;
-    return s;
-}
-
-/* cc:stream_open(callback, {headers=, timeout=}): the client's one long-lived
- * stream (start_stream), errors in-band. */
-static int client_stream_open(lua_State *L)
+/* cc:stream_open(callback, {headers=, timeout=, status_errors=}) -> handle */
+int lstream_open_method(lua_State *L)
 {
     struct lclient *lc = lclient_check(L, 1);
     luaL_checktype(L, 2, LUA_TFUNCTION);
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_settop(L, 3);
     check_stream_ops(L, lc);
-    if (lc->stream)
-        return lerror_raisef(L, TRITON_ALREADY_EXISTS,
-                             "a stream is already open on this client; stop_stream() first");
-    lc->stream = stream_new(L, lc, false);
-    return 0;
-}
-
-#define LSTREAM_HANDLE_MT "triton.core.StreamCall"
-
-/* The handle of a stream_call: the stream it names, NULL once that is gone. */
-struct lstream_handle {
-    struct lstream *s;
-};
-
-static int handle_gc(lua_State *L)
-{
-    struct lstream_handle *h = luaL_checkudata(L, 1, LSTREAM_HANDLE_MT);
-    if (h->s)
-        h->s->handle = NULL; /* the stream goes on to its end; nothing points back */
+    /* The handle owns the stream from the start, so that an error halfway frees it. */
+    struct lstream_handle *h = lua_newuserdatauv(L, sizeof(*h), 0);
     h->s = NULL;
-    return 0;
-}
-
-/* handle:cancel(): ends the stream with "cancelled" unless it already ended */
-static int handle_cancel(lua_State *L)
-{
-    struct lstream_handle *h = luaL_checkudata(L, 1, LSTREAM_HANDLE_MT);
-    if (h->s && !h->s->sink.finished)
-        triton_client_stream_cancel(h->s->client, &h->s->s);
-    return 0;
-}
-
-/* cc:stream_call(callback, request, {headers=, timeout=}) -> handle: one request
- * on a stream of its own (stream_infer). Several may be open at once, beside the
- * client's start_stream; the server ends it with the error's own status. */
-static int client_stream_call(lua_State *L)
-{
-    struct lclient *lc = lclient_check(L, 1);
-    luaL_checktype(L, 2, LUA_TFUNCTION);
-    luaL_checktype(L, 3, LUA_TTABLE);
-    luaL_checktype(L, 4, LUA_TTABLE);
-    check_stream_ops(L, lc);
-    lua_settop(L, 4);
-    lua_rotate(L, 3, 1); /* 1 client, 2 callback, 3 options (as stream_new wants), 4 request */
-    struct lstream_handle *h = lua_newuserdatauv(L, sizeof(*h), 0); /* 5 */
-    h->s = NULL;
-    luaL_setmetatable(L, LSTREAM_HANDLE_MT);
-    struct lstream *s = stream_new(L, lc, true);
-    lua_pop(L, 1); /* the box */
-    s->handle = &h->s;
+    luaL_setmetatable(L, LSTREAM_MT);
+    struct lstream *s = calloc(1, sizeof(*s));
+    if (!s)
+        return luaL_error(L, "out of memory opening a stream");
     h->s = s;
-    struct triton_infer_request *req = lmem_alloc(L, &s->sink.mem, sizeof(*req));
-    lbuild_infer(L, 4, req, &s->sink.mem);
+    s->handle = h;
+    lreq_init(&s->req, lc, TRITON_CALL_INFER, true);
+    s->s.done = stream_done;
+    s->s.user = s;
+    s->s.headers = lopt_kv(L, 3, "headers", &s->req.mem, &s->s.n_headers);
+    s->s.timeout = lopt_seconds(L, 3, "timeout");
+    s->s.status_errors = lopt_bool(L, 3, "status_errors");
+    lreq_ref(L, &s->req, 1, 2, 0);
+    /* A stream stays on one server: the view's own, or the least loaded healthy one. */
     struct triton_error err = {0};
-    if (triton_client_stream_send(s->client, &s->s, req, &err) != 0) {
-        triton_client_stream_cancel(s->client, &s->s);
-        return lerror_raise(L, &err, lc->origin);
+    s->client = lc->server >= 0 ? triton_fleet_client(lc->fleet, (size_t)lc->server)
+                                : triton_fleet_pick(lc->fleet, &err);
+    if (!s->client || triton_client_stream_open(s->client, &s->s, &err) != 0) {
+        lreq_unref(L, &s->req);
+        return lerror_raise(L, &err, lc->origin); /* the handle frees s */
     }
-    triton_client_stream_close(s->client, &s->s); /* one request: half-close now */
-    lua_settop(L, 5);
+    s->req.lc = lc;
+    lreq_started(&s->req);
     return 1;
 }
 
-static struct lstream *check_stream(lua_State *L, struct lclient *lc)
+static struct lstream_handle *check_handle(lua_State *L)
 {
-    check_stream_ops(L, lc);
-    if (!lc->stream || !lc->stream->sink.started)
-        lerror_raisef(L, TRITON_INVALID_ARGUMENT, "no stream is open: call start_stream first");
-    return lc->stream;
+    return luaL_checkudata(L, 1, LSTREAM_MT);
 }
 
-/* cc:stream_send(request) */
-static int client_stream_send(lua_State *L)
+/* h:send(request) */
+static int stream_send(lua_State *L)
 {
-    struct lclient *lc = lclient_check(L, 1);
+    struct lstream *s = check_handle(L)->s;
     luaL_checktype(L, 2, LUA_TTABLE);
-    struct lstream *s = check_stream(L, lc);
-    struct triton_infer_request *req = lmem_alloc(L, &s->sink.mem, sizeof(*req));
-    lbuild_infer(L, 2, req, &s->sink.mem);
+    if (!s || s->req.finished || !s->req.lc || !s->req.lc->fleet)
+        return lerror_raisef(L, TRITON_INVALID_ARGUMENT, "the stream has ended");
+    struct triton_infer_request *req = lmem_alloc(L, &s->req.mem, sizeof(*req));
+    lbuild_infer(L, 2, req, &s->req.mem);
     struct triton_error err = {0};
     if (triton_client_stream_send(s->client, &s->s, req, &err) != 0)
-        return lerror_raise(L, &err, lc->origin);
+        return lerror_raise(L, &err, s->req.origin);
+    lstate_kick(s->req.st);
     return 0;
 }
 
-/* Half-closes (or cancels) the open stream and waits until its end was delivered. */
+static bool stream_gone(lua_State *L, void *arg, const struct lwait *w)
+{
+    (void)L;
+    (void)w;
+    return ((struct lstream_handle *)arg)->s == NULL;
+}
+
+/* Half-closes (or cancels) the stream and waits until its end was handed over. */
 static int stream_finish(lua_State *L, bool cancel)
 {
-    struct lclient *lc = lclient_check(L, 1);
-    check_stream_ops(L, lc);
-    struct lstream *s = lc->stream;
+    struct lstream_handle *h = check_handle(L);
+    struct lstream *s = h->s;
     if (!s)
         return 0;
+    struct lstate *st = s->req.st;
     if (cancel)
-        triton_client_stream_cancel(s->client, &s->s);
-    else
+        lclient_cancel(&s->req);
+    else if (!s->req.finished && s->req.lc && s->req.lc->fleet)
         triton_client_stream_close(s->client, &s->s);
-    struct lstate *st = lc->st;
-    struct triton_error err = {0};
-    /* The sink is freed once its end is delivered, and lc->stream is cleared at
-     * the transport's final completion; wait for both. */
-    while (lc->stream == s || st->ready) {
-        if (lc->stream != s) {
-            lstate_drain(L, st);
-            continue;
-        }
-        int ran = lstate_step(L, st, -1, &err);
-        if (ran < 0)
-            return lerror_raise(L, &err, LERROR_LOCAL);
-        if (ran == 0 && lc->stream == s && triton_loop_pending(st->loop) == 0)
-            return lerror_raisef(L, TRITON_INTERNAL, "the stream was lost by its transport");
-    }
+    lstate_wait(L, st, INFINITY, stream_gone, h, "stream");
     return 0;
 }
 
-static int client_stream_close(lua_State *L)
+static int stream_close(lua_State *L)
 {
     return stream_finish(L, false);
 }
 
-static int client_stream_cancel(lua_State *L)
+static int stream_cancel(lua_State *L)
 {
     return stream_finish(L, true);
 }
 
-/* cc:stream_active() -> whether a stream is open */
-static int client_stream_active(lua_State *L)
+/* h:active() -> whether the stream is open (its end has not come) */
+static int stream_active(lua_State *L)
 {
-    struct lclient *lc = luaL_checkudata(L, 1, LCLIENT_MT);
-    lua_pushboolean(L, lc->fleet && lc->stream != NULL);
+    struct lstream *s = check_handle(L)->s;
+    lua_pushboolean(L, s && !s->req.finished);
     return 1;
 }
 
-void lstream_methods(lua_State *L)
+void lstream_open(lua_State *L)
 {
-    static const luaL_Reg methods[] = {{"stream_open", client_stream_open},
-                                       {"stream_send", client_stream_send},
-                                       {"stream_close", client_stream_close},
-                                       {"stream_cancel", client_stream_cancel},
-                                       {"stream_active", client_stream_active},
-                                       {"stream_call", client_stream_call},
+    static const luaL_Reg methods[] = {{"send", stream_send},
+                                       {"close", stream_close},
+                                       {"cancel", stream_cancel},
+                                       {"active", stream_active},
                                        {NULL, NULL}};
-    luaL_setfuncs(L, methods, 0);
-    static const luaL_Reg handle_methods[] = {{"cancel", handle_cancel}, {NULL, NULL}};
-    static const luaL_Reg handle_meta[] = {{"__gc", handle_gc}, {NULL, NULL}};
-    lclass_new(L, LSTREAM_HANDLE_MT, handle_meta, handle_methods);
+    static const luaL_Reg meta[] = {{"__gc", handle_gc}, {NULL, NULL}};
+    lclass_new(L, LSTREAM_MT, meta, methods);
 }
