@@ -183,9 +183,9 @@ h.transports(function(proto, url)
       assert.has_error(function() triton.connect(url, { timout = 1 }) end,
         "unknown option 'timout' in connect options")
       assert.has_error(function() c:server_metadata { timout = 1 } end,
-        "unknown option 'timout' in server_metadata options")
+        "unknown option 'timout' in server_metadata options (did you mean 'timeout'?)")
       assert.has_error(function() c:infer("simple", {}, { timout = 1 }) end,
-        "unknown option 'timout' in infer options")
+        "unknown option 'timout' in infer options (did you mean 'timeout'?)")
     end)
     it("rejects wrong argument types, naming the argument", function()
       assert.has_error(function() c:model_metadata(42) end,

@@ -159,7 +159,7 @@ h.transports(function(_, url)
     it("refuses unknown options and bad timeouts", function()
       local fs = { c:async_infer("simple", simple_inputs(1)) }
       assert.has_error(function() triton.wait(fs, { timout = 1 }) end,
-        "unknown option 'timout' in wait options")
+        "unknown option 'timout' in wait options (did you mean 'timeout'?)")
       assert.has_error(function() triton.wait(fs, { timeout = -1 }) end)
       check_simple(triton.wait(fs)[1], 1)
     end)

@@ -1,7 +1,9 @@
 -- triton.client: clients as API.md describes them, over the C binding (triton.core).
 --
--- Everything here is option handling and shaping: strict option tables (an
--- unknown key is an error naming it), URL parsing, overloads such as
+-- Everything here is option handling and shaping: option tables checked by the
+-- one argument layer (core.args, src/lua/largs.c: an unknown key, a wrong type,
+-- a negative, NaN or infinite number is an error naming the user's own option,
+-- at the user's line), URL parsing, overloads such as
 -- `c:is_model_ready(model [, version] [, opts])`, and the Lua tables handed to
 -- the core client (`cc:call(kind, args)`, `cc:submit(kind, args, cb)`). I/O,
 -- reply conversion and the event loop live in src/lua/lclient.c.
@@ -21,27 +23,10 @@ local function raise(code, fmt, ...)
 end
 M.raise = raise
 
--- Raises unless every key of t is in `allowed` (a set); `what` names the table.
-local function check_keys(t, allowed, what, level)
-  for k in pairs(t) do
-    if not allowed[k] then
-      error(string.format("unknown option '%s' in %s", tostring(k), what), level or 3)
-    end
-  end
-end
-M.check_keys = check_keys
-
 local function set(list)
   local s = {}
   for _, k in ipairs(list) do s[k] = true end
   return s
-end
-
-local function check_type(v, want, name, fname, level)
-  if v ~= nil and type(v) ~= want then
-    error(string.format("bad option '%s' to '%s' (%s expected, got %s)", name, fname, want, type(v)),
-      level or 3)
-  end
 end
 
 -- ---- URLs -------------------------------------------------------------------
@@ -78,12 +63,6 @@ function M.parse_url(url)
 end
 
 -- ---- clients ----------------------------------------------------------------
-
-local client_option_names = set {
-  "url", "protocol", "verbose", "headers", "connection_timeout", "network_timeout", "ssl",
-  "compression", "response_compression", "concurrency", "max_response_size", "keepalive",
-  "channel_args", "resolve", "balance", "health", "retry",
-}
 
 -- ---- fleets -------------------------------------------------------------------
 
@@ -182,34 +161,45 @@ local function parse_urls(list, fname)
   end
   return first.url, targets
 end
-local ssl_names = set { "ca_file", "cert_file", "key_file", "insecure" }
-local keepalive_names = set { "time_ms", "timeout_ms", "permit_without_calls" }
-local compressions = set { "gzip", "deflate" }
+-- Every client option (docs/API.md), the fleet's included.
+local compressions = { "gzip", "deflate" }
+local int_ms = 2147483647 -- gRPC takes milliseconds as an int
+local client_options = checks.option_spec {
+  fleet_options,
+  { "url", "string|table" },
+  { "protocol", "string", one_of = { "http", "grpc" } },
+  { "verbose", "boolean" },
+  { "headers", "map", values = "string|number" },
+  { "connection_timeout", "number", min = 0, forever = true },
+  { "network_timeout", "number", min = 0, forever = true },
+  { "ssl", "table", fields = {
+    { "ca_file", "string", text = true },
+    { "cert_file", "string", text = true },
+    { "key_file", "string", text = true },
+    { "insecure", "boolean" },
+  } },
+  { "compression", "string", one_of = compressions },
+  { "response_compression", "string", one_of = compressions },
+  { "concurrency", "integer", min = 1, max = 1000000 },
+  { "max_response_size", "integer", min = 1 },
+  { "keepalive", "table", fields = {
+    { "time_ms", "integer", min = 0, max = int_ms },
+    { "timeout_ms", "integer", min = 0, max = int_ms },
+    { "permit_without_calls", "boolean" },
+  } },
+  { "channel_args", "map", values = "integer|boolean|string" },
+}
 
 local Client = {}
 Client.__index = Client
 Client.__name = "triton.Client"
 M.Client = Client
 
--- (Raised at the user's line, however deep in the library the check runs.)
-local function check_string_map(t, name, fname)
-  if t == nil then return end
-  if type(t) ~= "table" then
-    core.args.usererror(string.format("bad option '%s' to '%s' (table expected, got %s)", name,
-      fname, type(t)))
-  end
-  for k, v in pairs(t) do
-    if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number") then
-      core.args.usererror(string.format(
-        "bad option '%s' to '%s' (a table of string -> string expected)", name, fname))
-    end
-  end
-end
-
 -- Builds a client from a URL (or a list of URLs: a fleet) and an options table
--- (already known to be a table).
-local function new_client(url, opts, fname, fixed_protocol)
-  check_keys(opts, client_option_names, fname .. " options", 4)
+-- (argument #argn of fname; nil: none).
+local function new_client(url, opts, fname, fixed_protocol, argn)
+  checks.check_options(opts, client_options, fname, argn)
+  opts = opts or {}
   local given, targets = url, nil
   if type(url) == "table" then
     if opts.resolve ~= nil then
@@ -223,12 +213,7 @@ local function new_client(url, opts, fname, fixed_protocol)
       url == "" and "an empty string" or type(url)), 3)
   end
   local scheme_protocol, target, tls = M.parse_url(url)
-  check_type(opts.protocol, "string", "protocol", fname, 4)
   local protocol = fixed_protocol or opts.protocol or scheme_protocol or "http"
-  if opts.protocol and opts.protocol ~= "http" and opts.protocol ~= "grpc" then
-    error(string.format("bad option 'protocol' to '%s' (\"http\" or \"grpc\" expected, got \"%s\")",
-      fname, opts.protocol), 3)
-  end
   if scheme_protocol and scheme_protocol ~= protocol then
     error(string.format("URL '%s' is %s but the client is %s", core.url_redacted(url),
       scheme_protocol, protocol), 3)
@@ -249,63 +234,23 @@ local function new_client(url, opts, fname, fixed_protocol)
   if opts.resolve ~= nil then
     o.urls, o.resolve, o.resolve_interval = nil, target, opts.resolve
   end
-  check_type(opts.verbose, "boolean", "verbose", fname, 4)
-  o.verbose = opts.verbose
-  check_string_map(opts.headers, "headers", fname)
-  o.headers = opts.headers
-  for _, k in ipairs { "connection_timeout", "network_timeout" } do
-    check_type(opts[k], "number", k, fname, 4)
-    if opts[k] and (opts[k] ~= opts[k] or opts[k] < 0) then
-      error(string.format("bad option '%s' to '%s' (seconds must be >= 0)", k, fname), 3)
-    end
-    o[k] = opts[k]
-  end
+  o.verbose, o.headers = opts.verbose, opts.headers
+  o.connection_timeout, o.network_timeout = opts.connection_timeout, opts.network_timeout
   if opts.ssl ~= nil then
-    check_type(opts.ssl, "table", "ssl", fname, 4)
-    check_keys(opts.ssl, ssl_names, fname .. " option 'ssl'", 4)
-    for _, k in ipairs { "ca_file", "cert_file", "key_file" } do
-      check_type(opts.ssl[k], "string", "ssl." .. k, fname, 4)
-      o[k] = opts.ssl[k]
-    end
-    check_type(opts.ssl.insecure, "boolean", "ssl.insecure", fname, 4)
-    o.insecure = opts.ssl.insecure
+    local s = opts.ssl
+    o.ca_file, o.cert_file, o.key_file, o.insecure = s.ca_file, s.cert_file, s.key_file, s.insecure
     o.ssl = true
   end
-  for _, k in ipairs { "compression", "response_compression" } do
-    check_type(opts[k], "string", k, fname, 4)
-    if opts[k] and not compressions[opts[k]] then
-      error(string.format("bad option '%s' to '%s' (\"gzip\" or \"deflate\" expected, got \"%s\")",
-        k, fname, opts[k]), 3)
-    end
-    o[k] = opts[k]
-  end
-  for _, k in ipairs { "concurrency", "max_response_size" } do
-    local v = opts[k]
-    if v ~= nil and (math.type(v) ~= "integer" or v < 1) then
-      error(string.format("bad option '%s' to '%s' (positive integer expected)", k, fname), 3)
-    end
-    o[k] = v
-  end
+  o.compression, o.response_compression = opts.compression, opts.response_compression
+  o.concurrency, o.max_response_size = opts.concurrency, opts.max_response_size
   if opts.keepalive ~= nil or opts.channel_args ~= nil then
     if protocol ~= "grpc" then
       error(string.format("options 'keepalive' and 'channel_args' apply to gRPC clients only"), 3)
     end
-    if opts.keepalive ~= nil then
-      check_type(opts.keepalive, "table", "keepalive", fname, 4)
-      check_keys(opts.keepalive, keepalive_names, fname .. " option 'keepalive'", 4)
-      local ka = opts.keepalive
-      for _, k in ipairs { "time_ms", "timeout_ms" } do
-        if ka[k] ~= nil and (math.type(ka[k]) ~= "integer" or ka[k] < 0) then
-          error(string.format("bad option 'keepalive.%s' to '%s' (non-negative integer expected)",
-            k, fname), 3)
-        end
-      end
-      check_type(ka.permit_without_calls, "boolean", "keepalive.permit_without_calls", fname, 4)
-      o.keepalive_time_ms = ka.time_ms
-      o.keepalive_timeout_ms = ka.timeout_ms
-      o.keepalive_permit_without_calls = ka.permit_without_calls
-    end
-    check_type(opts.channel_args, "table", "channel_args", fname, 4)
+    local ka = opts.keepalive or {}
+    o.keepalive_time_ms = ka.time_ms
+    o.keepalive_timeout_ms = ka.timeout_ms
+    o.keepalive_permit_without_calls = ka.permit_without_calls
     o.channel_args = opts.channel_args
   end
   local cc = core.client_new(o)
@@ -317,14 +262,10 @@ end
 
 -- triton.connect(url [, opts]), triton.connect({url, ...} [, opts])
 function M.connect(url, opts)
-  if opts ~= nil and type(opts) ~= "table" then
-    error("bad argument #2 to 'connect' (table expected, got " .. type(opts) .. ")", 2)
-  end
-  opts = opts or {}
-  if opts.url ~= nil then
+  if type(opts) == "table" and opts.url ~= nil then
     error("option 'url' does not apply to triton.connect: the URL is its first argument", 2)
   end
-  return new_client(url, opts, "connect")
+  return new_client(url, opts, "connect", nil, 2)
 end
 
 -- triton.http.client{url = ...}, triton.grpc.client{url = ...}
@@ -332,9 +273,10 @@ function M.client_for(protocol)
   local fname = protocol .. ".client"
   return function(opts)
     if type(opts) ~= "table" then
-      error("bad argument #1 to '" .. fname .. "' (table expected, got " .. type(opts) .. ")", 2)
+      checks.argerror(1, fname, "options table expected, got " .. (opts == nil and "no value" or
+        type(opts)))
     end
-    return new_client(opts.url, opts, fname, protocol)
+    return new_client(opts.url, opts, fname, protocol, 1)
   end
 end
 
@@ -370,30 +312,29 @@ end
 
 -- ---- per-call options -------------------------------------------------------
 
-local call_option_names = set { "headers", "timeout", "query_params" }
+-- What every call takes (docs/API.md): headers, a deadline, HTTP query parameters.
+local call_options = checks.option_spec {
+  { "headers", "map", values = "string|number" },
+  { "timeout", "number", min = 0, forever = true },
+  { "query_params", "map", values = "string|number" },
+}
+M.call_options = call_options
+-- Calls with options of their own, beside those.
+local index_options = checks.option_spec { call_options, { "ready", "boolean" } }
+local load_options = checks.option_spec {
+  call_options, { "config", "table|string" }, { "files", "map", values = "string" },
+}
+local unload_options = checks.option_spec { call_options, { "unload_dependents", "boolean" } }
 
--- Checks the per-call options table `o` (nil allowed) for method `fname`, plus
--- the method's own keys (`extra`, a set), and copies the per-call ones into args.
-local function call_args(self, o, fname, extra, args)
+-- Checks the options table `o` (nil allowed) of method `fname` against `spec`
+-- (default: call_options) and copies the per-call ones into args.
+local function call_args(self, o, fname, spec, args)
   args = args or {}
   if o == nil then return args end
-  if type(o) ~= "table" then
-    error(string.format("bad options to '%s' (table expected, got %s)", fname, type(o)), 3)
-  end
-  for k in pairs(o) do
-    if not call_option_names[k] and not (extra and extra[k]) then
-      error(string.format("unknown option '%s' in %s options", tostring(k), fname), 3)
-    end
-  end
-  check_string_map(o.headers, "headers", fname)
-  if o.timeout ~= nil and (type(o.timeout) ~= "number" or (o.timeout ~= o.timeout or o.timeout < 0)) then
-    error(string.format("bad option 'timeout' to '%s' (seconds >= 0 expected)", fname), 3)
-  end
-  if o.query_params ~= nil then
-    if self.protocol ~= "http" then
-      error(string.format("option 'query_params' of '%s' applies to HTTP clients only", fname), 3)
-    end
-    check_string_map(o.query_params, "query_params", fname)
+  checks.check_options(o, spec or call_options, fname, 0)
+  if o.query_params ~= nil and self.protocol ~= "http" then
+    checks.usererror(string.format("option 'query_params' of '%s' applies to HTTP clients only",
+      fname))
   end
   args.headers, args.timeout, args.query_params = o.headers, o.timeout, o.query_params
   return args
@@ -446,49 +387,26 @@ for _, kind in ipairs { "is_model_ready", "model_metadata", "model_config" } do
 end
 
 function Client:model_repository_index(o)
-  local args = call_args(self, o, "model_repository_index", set { "ready" })
-  if o and o.ready ~= nil and type(o.ready) ~= "boolean" then
-    error("bad option 'ready' to 'model_repository_index' (boolean expected)", 2)
-  end
+  local args = call_args(self, o, "model_repository_index", index_options)
   args.flag = o and o.ready or false
   return self._cc:call("model_repository_index", args)
 end
 
 function Client:load_model(model, o)
   check_string_arg(model, 1, "load_model")
-  local args = call_args(self, o, "load_model", set { "config", "files" })
+  local args = call_args(self, o, "load_model", load_options)
   args.model = model
   if o and o.config ~= nil then
-    if type(o.config) == "table" then
-      args.config = core.json.encode(o.config)
-    elseif type(o.config) == "string" then
-      args.config = o.config
-    else
-      error("bad option 'config' to 'load_model' (table or JSON string expected, got "
-        .. type(o.config) .. ")", 2)
-    end
+    args.config = type(o.config) == "table" and core.json.encode(o.config) or o.config
   end
-  if o and o.files ~= nil then
-    if type(o.files) ~= "table" then
-      error("bad option 'files' to 'load_model' (table expected)", 2)
-    end
-    for k, v in pairs(o.files) do
-      if type(k) ~= "string" or type(v) ~= "string" then
-        error("bad option 'files' to 'load_model' (\"file:<version>/<name>\" -> bytes expected)", 2)
-      end
-    end
-    args.files = o.files
-  end
+  args.files = o and o.files
   self._cc:call("load_model", args)
 end
 
 function Client:unload_model(model, o)
   check_string_arg(model, 1, "unload_model")
-  local args = call_args(self, o, "unload_model", set { "unload_dependents" })
+  local args = call_args(self, o, "unload_model", unload_options)
   args.model = model
-  if o and o.unload_dependents ~= nil and type(o.unload_dependents) ~= "boolean" then
-    error("bad option 'unload_dependents' to 'unload_model' (boolean expected)", 2)
-  end
   args.flag = o and o.unload_dependents or false
   self._cc:call("unload_model", args)
 end
@@ -593,14 +511,10 @@ end
 
 -- ---- inference ------------------------------------------------------------------
 
--- infer's own options; `timeout` is Triton's server-side timeout parameter
--- (microseconds), `client_timeout` the client-side one (seconds), as tritonclient.
-local infer_option_names = set {
-  "outputs", "model_version", "request_id", "sequence_id", "sequence_start", "sequence_end",
-  "priority", "timeout", "client_timeout", "parameters", "headers", "query_params",
-}
-local split_option_names = set { "split" } -- infer's alone
-for k in pairs(infer_option_names) do split_option_names[k] = true end
+-- infer's own options (lua/triton/infer.lua): `timeout` is Triton's server-side
+-- timeout parameter (microseconds), `client_timeout` the client-side one
+-- (seconds), as tritonclient; `split` is infer's alone (a fleet's batches).
+local split_options = checks.option_spec { infer.infer_options, { "split", "boolean" } }
 
 -- The request table the core reads, plus the per-call args around it.
 local function infer_args(self, model, inputs, o, fname)
@@ -608,19 +522,9 @@ local function infer_args(self, model, inputs, o, fname)
   if o == nil then -- the common call: no option tables to check or copy
     return { infer = infer.plain_request(model, inputs, fname) }
   end
-  if type(o) ~= "table" then
-    error(string.format("bad argument #3 to '%s' (options table expected, got %s)", fname,
-      type(o)), 3)
-  end
-  check_keys(o, infer_option_names, fname .. " options", 4)
+  checks.check_options(o, infer.infer_options, fname, 3)
   local args = call_args(self, { headers = o.headers, query_params = o.query_params }, fname)
-  if o.client_timeout ~= nil then
-    local ct = o.client_timeout
-    if type(ct) ~= "number" or ct ~= ct or ct < 0 then
-      error(string.format("bad option 'client_timeout' to '%s' (seconds >= 0 expected)", fname), 3)
-    end
-    args.timeout = o.client_timeout
-  end
+  args.timeout = o.client_timeout
   args.infer = infer.build_request(model, inputs, o, fname)
   return args
 end
@@ -632,8 +536,7 @@ end
 
 function Client:infer(model, inputs, o)
   if type(o) == "table" and o.split ~= nil then
-    check_keys(o, split_option_names, "infer options")
-    check_type(o.split, "boolean", "split", "infer")
+    checks.check_options(o, split_options, "infer", 3)
     local rest = {}
     for k, v in pairs(o) do
       if k ~= "split" then rest[k] = v end
@@ -692,18 +595,18 @@ local function needs_grpc(self, fname)
   end
 end
 
-local stream_option_names = set { "headers", "stream_timeout" }
+local start_stream_options = checks.option_spec {
+  { "headers", "map", values = "string|number" },
+  { "stream_timeout", "number", min = 0, forever = true },
+}
 
 function Client:start_stream(callback, o)
   needs_grpc(self, "start_stream")
   if type(callback) ~= "function" then
     error("bad argument #1 to 'start_stream' (function expected, got " .. type(callback) .. ")", 2)
   end
+  checks.check_options(o, start_stream_options, "start_stream", 2)
   o = o or {}
-  if type(o) ~= "table" then error("bad argument #2 to 'start_stream' (table expected)", 2) end
-  check_keys(o, stream_option_names, "start_stream options")
-  check_string_map(o.headers, "headers", "start_stream")
-  check_type(o.stream_timeout, "number", "stream_timeout", "start_stream")
   if self._stream and self._stream:active() then
     raise("already_exists", "a stream is already open on this client; stop_stream() first")
   end
@@ -712,21 +615,18 @@ function Client:start_stream(callback, o)
   end, { headers = o.headers, timeout = o.stream_timeout })
 end
 
-local stream_infer_option_names = set {
-  "outputs", "model_version", "request_id", "sequence_id", "sequence_start", "sequence_end",
-  "priority", "timeout", "parameters", "enable_empty_final_response",
-}
-
 -- stream_infer also takes what every infer call takes: headers and client_timeout.
+local stream_infer_options = checks.option_spec {
+  infer.stream_options,
+  { "headers", "map", values = "string|number" },
+  { "client_timeout", "number", min = 0, forever = true },
+}
 local own_stream_option_names = set { "enable_empty_final_response", "headers", "client_timeout" }
-local stream_call_option_names = set { "headers", "client_timeout" }
-for k in pairs(stream_infer_option_names) do stream_call_option_names[k] = true end
 
-local function stream_request(model, inputs, o, fname, names)
+local function stream_request(model, inputs, o, fname, spec)
   check_string_arg(model, 1, fname)
+  checks.check_options(o, spec or infer.stream_options, fname, 3)
   o = o or {}
-  if type(o) ~= "table" then error("bad argument #3 to '" .. fname .. "' (table expected)", 3) end
-  check_keys(o, names or stream_infer_option_names, fname .. " options", 4)
   local ro = {}
   for k, v in pairs(o) do
     if not own_stream_option_names[k] then ro[k] = v end
@@ -753,12 +653,11 @@ function Client:async_stream_infer(model, inputs, o)
   open_stream(self):send(stream_request(model, inputs, o, "async_stream_infer"))
 end
 
+local stop_stream_options = checks.option_spec { { "cancel_requests", "boolean" } }
+
 function Client:stop_stream(o)
   needs_grpc(self, "stop_stream")
-  if o ~= nil then
-    if type(o) ~= "table" then error("bad argument #1 to 'stop_stream' (table expected)", 2) end
-    check_keys(o, set { "cancel_requests" }, "stop_stream options")
-  end
+  checks.check_options(o, stop_stream_options, "stop_stream", 1)
   local s = self._stream
   if not s then return end
   self._stream = nil
@@ -776,7 +675,7 @@ end
 -- with a real status, so that a failure has its own code (not_found, ...).
 function Client:stream_infer(model, inputs, o)
   needs_grpc(self, "stream_infer")
-  local req = stream_request(model, inputs, o, "stream_infer", stream_call_option_names)
+  local req = stream_request(model, inputs, o, "stream_infer", stream_infer_options)
   local per_call = o and call_args(self, { headers = o.headers, timeout = o.client_timeout },
     "stream_infer")
   req.parameters = req.parameters or {}
@@ -878,7 +777,7 @@ end
 -- then raises the first error if any failed. With a timeout it raises a
 -- "deadline_exceeded" triton.Error if they were not all done in time (the
 -- calls go on), as get_result(true, timeout) does for one.
-local wait_option_names = set { "timeout" }
+local wait_options = checks.option_spec { { "timeout", "number", min = 0, forever = true } }
 
 function M.wait(futures, o)
   if type(futures) ~= "table" then
@@ -890,17 +789,8 @@ function M.wait(futures, o)
       error(("bad argument #1 to 'wait' (element %d is not a future, got %s)"):format(i, type(f)), 2)
     end
   end
-  if o ~= nil then
-    if type(o) ~= "table" then
-      error("bad argument #2 to 'wait' (options table expected, got " .. type(o) .. ")", 2)
-    end
-    check_keys(o, wait_option_names, "wait options")
-    if o.timeout ~= nil and (type(o.timeout) ~= "number" or o.timeout ~= o.timeout or
-        o.timeout < 0) then
-      error("bad option 'timeout' to 'wait' (seconds >= 0 expected)", 2)
-    end
-  end
-  local deadline = o and o.timeout and o.timeout < math.huge and core.now() + o.timeout
+  checks.check_options(o, wait_options, "wait", 2)
+  local deadline = o and o.timeout and o.timeout < math.huge and core.now() + o.timeout or nil
   for i, f in ipairs(futures) do
     if not f:wait(deadline and math.max(0, deadline - core.now())) then
       raise("deadline_exceeded", "wait: future %d of %d was not done within %g s (the calls go on)",

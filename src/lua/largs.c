@@ -365,7 +365,7 @@ static void check_number(lua_State *L, int idx, const char *fname, const char *n
 {
     const char *what = opt->types & LARGS_NUMBER ? "number" : "integer";
     lua_Number v = lua_tonumber(L, idx);
-    if (v != v || v == HUGE_VAL || v == -HUGE_VAL)
+    if (v != v || (v == HUGE_VAL && !(opt->types & LARGS_FOREVER)) || v == -HUGE_VAL)
         bad_option(L, fname, name, "finite number expected, got %s", got(L, idx));
     if ((opt->types & LARGS_MIN) && v < opt->min)
         bad_option(L, fname, name, "%s >= %s expected, got %s", what, bound(L, opt->min),
@@ -611,6 +611,9 @@ static void compile_option(lua_State *L, int idx, int anchors, struct largs_opti
     if (lua_getfield(L, idx, "text") != LUA_TNIL && lua_toboolean(L, -1))
         o->types |= LARGS_TEXT;
     lua_pop(L, 1);
+    if (lua_getfield(L, idx, "forever") != LUA_TNIL && lua_toboolean(L, -1))
+        o->types |= LARGS_FOREVER;
+    lua_pop(L, 1);
     if (lua_getfield(L, idx, "min") != LUA_TNIL)
         o->types |= LARGS_MIN, o->min = luaL_checknumber(L, -1);
     if (lua_getfield(L, idx, "max") != LUA_TNIL)
@@ -694,7 +697,8 @@ static struct lspec *compile_spec(lua_State *L, int list)
  * Types: boolean, integer, number, string, table, function, userdata, and map (a
  * table of string keys to values of the `values` types, string by default);
  * min/max bound numbers; one_of lists a string's values; fields (a spec or a list)
- * checks a table's own keys; text refuses zero bytes in a string. Another spec in
+ * checks a table's own keys; text refuses zero bytes in a string; forever lets a
+ * number be math.huge (a timeout's no limit). Another spec in
  * the list adds its options. */
 static int l_option_spec(lua_State *L)
 {

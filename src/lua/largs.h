@@ -78,6 +78,8 @@ enum {
 #define LARGS_MAX (1u << 9) /* at most .max */
 /* Constraint on strings: no zero byte (the value becomes a C string). */
 #define LARGS_TEXT (1u << 10)
+/* Constraint on numbers: math.huge is allowed too (a timeout's "no limit"). */
+#define LARGS_FOREVER (1u << 11)
 
 struct largs_option {
     const char *name;

@@ -394,11 +394,9 @@ static int core_callbacks(lua_State *L)
 double lstate_timeout_arg(lua_State *L, int idx, const char *fname, double def)
 {
     static const struct largs_option timeout = {.name = "timeout",
-                                                .types = LARGS_NUMBER | LARGS_MIN};
+                                                .types = LARGS_NUMBER | LARGS_MIN | LARGS_FOREVER};
     if (lua_isnoneornil(L, idx))
         return def;
-    if (lua_type(L, idx) == LUA_TNUMBER && lua_tonumber(L, idx) == HUGE_VAL)
-        return INFINITY; /* math.huge: no limit, as for every timeout */
     largs_check_option(L, idx, fname, "timeout", &timeout);
     return lua_tonumber(L, idx);
 }
