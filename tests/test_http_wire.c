@@ -330,10 +330,12 @@ static void test_request_json_and_errors(void)
     triton_error_clear(&err);
     CHECK(wire_http_infer_request_build(&q, &r, &err) < 0);
     CHECK_ERR(err, TRITON_INVALID_ARGUMENT, "element 2 is NaN or infinite");
+    /* reserved parameters: the one request check, which the call layer applies
+     * to both transports before any codec sees the request */
     struct triton_param p = {.key = "priority", .type = TRITON_PARAM_INT64, .v.i = 1};
     struct triton_infer_request q2 = {.model = "m", .params = &p, .n_params = 1};
     triton_error_clear(&err);
-    CHECK(wire_http_infer_request_build(&q2, &r, &err) < 0);
+    CHECK(triton_infer_request_check(&q2, &err) < 0);
     CHECK_ERR(err, TRITON_INVALID_ARGUMENT, "'priority' is reserved");
 
     tensor_release(&i64);

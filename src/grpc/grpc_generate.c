@@ -246,7 +246,7 @@ cJSON *grpc_generate_reply(const struct triton_infer_result *r, struct triton_er
     for (size_t i = 0; i < r->n_outputs; i++) {
         const struct triton_infer_output *o = &r->outputs[i];
         cJSON *v;
-        if (!o->has_data && o->dtype != TENSOR_INVALID) {
+        if (!o->has_data) {
             /* generate places nothing in shared memory: every output has data */
             cJSON_Delete(obj);
             triton_fail(err, TRITON_PROTOCOL,

@@ -415,7 +415,7 @@ static int check_outputs_have_data(const struct triton_infer_request *req,
 {
     for (size_t i = 0; i < r->n_outputs; i++) {
         const struct triton_infer_output *o = &r->outputs[i];
-        if (o->has_data || o->dtype == TENSOR_INVALID)
+        if (o->has_data)
             continue;
         bool in_shm = false;
         for (size_t k = 0; req && k < req->n_outputs && !in_shm; k++)

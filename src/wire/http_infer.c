@@ -22,10 +22,6 @@
 
 /* ---- request ------------------------------------------------------------------- */
 
-static const char *const reserved_request_params[] = {
-    "sequence_id", "sequence_start", "sequence_end", "priority", "timeout", "binary_data_output",
-};
-
 /* Writes `"key":` after a comma when *first is false. */
 static void put_key(struct wire_jbuf *b, bool *first, const char *key)
 {
@@ -219,21 +215,6 @@ static void put_request_params(struct wire_jbuf *b, const struct triton_infer_re
     }
 }
 
-static int check_reserved(const struct triton_infer_request *req, struct triton_error *err)
-{
-    for (size_t i = 0; i < req->n_params; i++) {
-        const char *k = req->params[i].key ? req->params[i].key : "";
-        for (size_t j = 0; j < sizeof(reserved_request_params) / sizeof(*reserved_request_params);
-             j++)
-            if (strcmp(k, reserved_request_params[j]) == 0)
-                return triton_fail(err, TRITON_INVALID_ARGUMENT,
-                                   "parameter '%s' is reserved: use the request option of that "
-                                   "name",
-                                   k);
-    }
-    return 0;
-}
-
 static int write_inputs(struct wire_jbuf *b, const struct triton_infer_request *req,
                         const size_t *wire_sizes, struct triton_error *err)
 {
@@ -328,8 +309,6 @@ int wire_http_infer_request_build(const struct triton_infer_request *req,
     memset(out, 0, sizeof(*out));
     if (req->n_inputs && !req->inputs)
         return triton_fail(err, TRITON_INVALID_ARGUMENT, "malformed infer request");
-    if (check_reserved(req, err) < 0)
-        return -1;
     size_t *wire_sizes = calloc(req->n_inputs ? req->n_inputs : 1, sizeof(*wire_sizes));
     out->pieces = calloc(req->n_inputs + 1, sizeof(*out->pieces));
     if (!wire_sizes || !out->pieces) {
