@@ -20,6 +20,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "lua_driver.h"
 #include "support.h"
 #include "triton_lua.h"
 #include "wire/json.h"
@@ -52,28 +53,11 @@ static const char driver_source[] =
 static lua_State *L;
 static int driver_ref = LUA_NOREF;
 
-static int l_fail(lua_State *Ls)
-{
-    fuzz_fail("%s", luaL_checkstring(Ls, 1));
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    L = luaL_newstate();
-    if (!L)
-        fuzz_fail("no Lua state");
-    luaL_openlibs(L);
-    luaL_requiref(L, "triton", luaopen_triton, 1);
-    if (luaL_loadbufferx(L, driver_source, sizeof driver_source - 1, "=fuzz_driver", "t") != LUA_OK)
-        fuzz_fail("driver: %s", lua_tostring(L, -1));
-    lua_getfield(L, -2, "json");
-    lua_pushcfunction(L, l_fail);
-    if (lua_pcall(L, 2, 1, 0) != LUA_OK)
-        fuzz_fail("driver: %s", lua_tostring(L, -1));
-    driver_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_settop(L, 0);
+    driver_ref = fuzz_lua_driver(&L, driver_source, sizeof driver_source - 1, "json");
     return 0;
 }
 
