@@ -19,7 +19,7 @@ local api_names = require "support.api_names"
 local SOURCE = os.getenv("TRITON_SOURCE_DIR") or "."
 local TYPES = SOURCE .. "/types"
 
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local q = h.shell_quote
 
 local function type_files()
   local p = assert(io.popen("ls '" .. TYPES .. "'/*.lua"))

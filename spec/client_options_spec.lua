@@ -6,9 +6,7 @@ local h = require "support.harness"
 local triton = h.triton()
 local session = require "triton.session"
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local shell_quote = h.shell_quote
 
 -- Runs Lua code in the tritonlua host (a separate process, so that its stderr
 -- can be read) and returns everything it wrote on stdout and stderr, and

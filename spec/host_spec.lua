@@ -4,16 +4,7 @@
 local HOST = assert(os.getenv("TRITONLUA"), "TRITONLUA must name the tritonlua binary (ctest sets it)")
 local harness = require "support.harness"
 
-local function q(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local q, slurp = harness.shell_quote, harness.slurp
 
 local function spit(path, s)
   local f = assert(io.open(path, "wb"))

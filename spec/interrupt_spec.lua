@@ -6,14 +6,10 @@
 -- unrelated call.
 local h = require "support.harness"
 
-local function q(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local q = h.shell_quote
 
-local function slurp(path)
-  local f = assert(io.open(path, "r"))
-  local s = f:read("a")
-  f:close()
+local function slurp(path) -- and remove it
+  local s = h.slurp(path)
   os.remove(path)
   return s
 end

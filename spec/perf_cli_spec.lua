@@ -8,14 +8,7 @@ local triton = h.triton()
 
 local HOST = os.getenv("TRITONLUA")
 
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local q, slurp = h.shell_quote, h.slurp
 
 local function tmpfile(content)
   local name = os.tmpname()

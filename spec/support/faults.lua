@@ -12,9 +12,7 @@ local h = require "support.harness"
 
 local M = {}
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local shell_quote = h.shell_quote
 M.shell_quote = shell_quote
 
 local function source_dir()

@@ -17,8 +17,18 @@ local function source_dir()
   return "."
 end
 
+-- A word for sh: s in single quotes, its own single quotes escaped.
 local function shell_quote(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+M.shell_quote = shell_quote
+
+-- The whole content of a file (binary-safe).
+function M.slurp(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
 end
 
 function M.stop()
