@@ -64,6 +64,7 @@ include(${CMAKE_SOURCE_DIR}/cmake/RefServer.cmake OPTIONAL)
 
 # ---- examples (examples/*.lua run against the reference server) -----------------
 include(${CMAKE_SOURCE_DIR}/cmake/Examples.cmake OPTIONAL)
+include(${CMAKE_SOURCE_DIR}/cmake/Hosts.cmake) # apps that host Lua and own their loop
 include(${CMAKE_SOURCE_DIR}/cmake/Lint.cmake)
 
 # ---- installing and embedding (plain build: the staged install is this build) ------
