@@ -159,7 +159,7 @@ h.transports(function(proto)
     it("balances 20,000 requests with retries through a SIGKILL and a restart", function()
       local list = urls(proto)
       local victim, total = 2, 20000
-      local kill_at, restart_at = total // 3, 2 * total // 3
+      local kill_at, restart_at = math.floor(total / 3), math.floor(2 * total / 3)
       -- round_robin: least_requests would favour whichever server this busy machine
       -- happens to run fastest, and the split is what is measured here
       local c = triton.connect(list, {
@@ -214,8 +214,9 @@ h.transports(function(proto)
       local list = urls(proto)
       local victim, total = 3, 9000
       local c = triton.connect(list)
+      local kill_at, restart_at = math.floor(total / 3), math.floor(2 * total / 3)
       local seen, wrong = run_load(c, total, function(n)
-        if n == total // 3 then kill(victim) elseif n == 2 * total // 3 then restart(victim) end
+        if n == kill_at then kill(victim) elseif n == restart_at then restart(victim) end
       end)
       assert.equal(0, wrong)
       local failed = 0
