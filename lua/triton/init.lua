@@ -1,5 +1,10 @@
 -- The triton module: the C part (triton.core) plus what is simpler in Lua.
 -- See docs/API.md for the contract; this file only assembles it.
+-- PUC Lua 5.1 shares LuaJIT's module paths but not its C API: say so rather
+-- than fail to load the C part with an undefined symbol.
+if _VERSION == "Lua 5.1" and not rawget(_G, "jit") then
+  error("triton needs Lua 5.3, 5.4 or LuaJIT 2.1 (this is PUC Lua 5.1)", 0)
+end
 local core = require "triton.core"
 local client = require "triton.client"
 local infer = require "triton.infer"

@@ -82,7 +82,7 @@ static void push_frame(lua_State *L, const lua_Debug *ar)
         lua_pushfstring(L, "\n\t%s:%s in ?", ar->short_src, line);
     if (*line)
         lua_remove(L, -2);
-    if (ar->istailcall) {
+    if (lcompat_istailcall(ar)) {
         lua_pushliteral(L, "\n\t(...tail calls...)");
         lua_concat(L, 2);
     }
@@ -102,7 +102,7 @@ void largs_traceback(lua_State *L, const char *msg, int level)
     luaL_addstring(&b, "\nstack traceback:");
     int shown = 0;
     for (int lv = first > 0 ? first : level; lua_getstack(L, lv, &ar); lv++) {
-        lua_getinfo(L, "Slnt", &ar);
+        lua_getinfo(L, "Sln" LCOMPAT_INFO_T, &ar);
         if (hidden_frame(L, lv, &ar))
             continue;
         if (++shown > 100) {

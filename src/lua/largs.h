@@ -25,6 +25,8 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "lua/lcompat.h" /* the 5.4 API in 5.3 and LuaJIT too */
+
 #include "tensor/tensor.h"
 
 /* Pushes "source:line: " of the user's innermost frame ("" when there is none). */

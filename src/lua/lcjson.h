@@ -21,6 +21,8 @@
 #include <cjson/cJSON.h>
 #include <lua.h>
 
+#include "lua/lcompat.h" /* the 5.4 API in 5.3 and LuaJIT too */
+
 /* Pushes v (NULL pushes nil). Raises on nesting beyond WIRE_JSON_MAX_DEPTH. */
 void lcjson_push(lua_State *L, const cJSON *v);
 /* A new tree from the value at idx, or raises an argument error naming `arg`

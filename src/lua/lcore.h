@@ -9,6 +9,8 @@
 
 #include <lua.h>
 
+#include "lua/lcompat.h" /* the 5.4 API in 5.3 and LuaJIT too */
+
 void ltensor_open(lua_State *L);     /* src/lua/ltensor.c: tensors */
 void ltensor_ops_open(lua_State *L); /* src/lua/ltensor_ops.c: tensor math (after ltensor_open) */
 void lutil_open(lua_State *L);       /* src/lua/lutil.c: now, sleep, json, version */

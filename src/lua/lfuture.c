@@ -59,26 +59,30 @@ static int future_done(lua_State *L)
     return 1;
 }
 
+enum await_status { AWAIT_TIMEOUT, AWAIT_DONE, AWAIT_YIELD };
+
 /* Waits for the future at index 1 until the deadline stored at index `slot`
- * (nil: none); in a spawned coroutine it yields to the scheduler and k goes on.
- * Returns whether the reply was handed over. */
-static bool await(lua_State *L, int slot, lua_KFunction k)
+ * (nil: none). In a spawned coroutine it does not wait: it leaves the slots up
+ * to `slot` and the 3 values to yield to the scheduler (core.await_token, the
+ * future, the deadline) on the stack and returns AWAIT_YIELD; the caller yields
+ * them with a continuation that waits again. */
+static enum await_status await(lua_State *L, int slot)
 {
     struct lreq *r = &check_future(L, 1)->call->req;
     double deadline = lua_isnil(L, slot) ? INFINITY : lua_tonumber(L, slot);
     if (r->delivered)
-        return true;
+        return AWAIT_DONE;
     if (lstate_in_task(L)) {
         if (triton_loop_now() >= deadline)
-            return false;
+            return AWAIT_TIMEOUT;
         lreq_add_waiter(L, r);
         lua_settop(L, slot);
         lua_pushlightuserdata(L, (void *)&lstate_await_token);
         lua_pushvalue(L, 1);
         lua_pushvalue(L, slot);
-        lua_yieldk(L, 3, 0, k);
+        return AWAIT_YIELD;
     }
-    return lreq_wait(L, r, deadline);
+    return lreq_wait(L, r, deadline) ? AWAIT_DONE : AWAIT_TIMEOUT;
 }
 
 /* Pushes the outcome of a delivered future: its value, or raises its error. */
@@ -95,7 +99,10 @@ static int get_result_k(lua_State *L, int status, lua_KContext ctx)
     (void)status;
     (void)ctx;
     lua_settop(L, 3);
-    if (!await(L, 3, get_result_k))
+    enum await_status a = await(L, 3);
+    if (a == AWAIT_YIELD)
+        return lua_yieldk(L, 3, 0, get_result_k);
+    if (a == AWAIT_TIMEOUT)
         return lerror_raisef(L, TRITON_DEADLINE_EXCEEDED,
                              "get_result: no result within %g s (the call goes on)",
                              lua_tonumber(L, 2));
@@ -133,7 +140,10 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx)
     (void)status;
     (void)ctx;
     lua_settop(L, 2);
-    lua_pushboolean(L, await(L, 2, wait_k));
+    enum await_status a = await(L, 2);
+    if (a == AWAIT_YIELD)
+        return lua_yieldk(L, 3, 0, wait_k);
+    lua_pushboolean(L, a == AWAIT_DONE);
     return 1;
 }
 
@@ -188,6 +198,18 @@ static int future_tostring(lua_State *L)
     return 1;
 }
 
+/* Lets that method of that class yield with lua_yieldk (LuaJIT: through the
+ * trampoline of lcompat.h). */
+static void yieldable(lua_State *L, const char *class, const char *method)
+{
+    luaL_getmetatable(L, class);
+    lua_getfield(L, -1, "__index");
+    lua_getfield(L, -1, method);
+    lcompat_yieldable(L);
+    lua_setfield(L, -2, method);
+    lua_pop(L, 2);
+}
+
 void lfuture_open(lua_State *L)
 {
     static const luaL_Reg methods[] = {{"done", future_done},
@@ -198,4 +220,8 @@ void lfuture_open(lua_State *L)
     static const luaL_Reg meta[] = {
         {"__gc", future_gc}, {"__tostring", future_tostring}, {NULL, NULL}};
     lclass_new(L, LFUTURE_MT, meta, methods);
+    yieldable(L, LFUTURE_MT, "get_result");
+    yieldable(L, LFUTURE_MT, "wait");
+    yieldable(L, LCLIENT_MT, "call"); /* these end in lfuture_get_result */
+    yieldable(L, LCLIENT_MT, "infer_map");
 }

@@ -48,7 +48,7 @@
  * handler may be walking the list), only reused, so the list only grows to the
  * most states open at once. */
 struct linterrupt {
-    _Atomic(lua_State *) owner; /* the state's main thread; NULL: free */
+    _Atomic(const void *) owner; /* the state's key (lcompat_statekey); NULL: free */
     atomic_int pending;
     struct linterrupt *next; /* set before the slot is published, never changed */
 };
@@ -59,11 +59,11 @@ struct linterrupt {
 
 static _Atomic(struct linterrupt *) interrupt_slots;
 
-static struct linterrupt *interrupt_slot_take(lua_State *main)
+static struct linterrupt *interrupt_slot_take(const void *key)
 {
     for (struct linterrupt *s = atomic_load(&interrupt_slots); s; s = s->next) {
-        lua_State *none = NULL;
-        if (atomic_compare_exchange_strong(&s->owner, &none, main)) {
+        const void *none = NULL;
+        if (atomic_compare_exchange_strong(&s->owner, &none, key)) {
             atomic_store(&s->pending, 0);
             return s;
         }
@@ -72,7 +72,7 @@ static struct linterrupt *interrupt_slot_take(lua_State *main)
     if (!s)
         return NULL;
     atomic_init(&s->pending, 0);
-    atomic_init(&s->owner, main);
+    atomic_init(&s->owner, key);
     s->next = atomic_load(&interrupt_slots);
     while (!atomic_compare_exchange_weak(&interrupt_slots, &s->next, s)) {
     }
@@ -81,8 +81,9 @@ static struct linterrupt *interrupt_slot_take(lua_State *main)
 
 static struct linterrupt *interrupt_slot_of(lua_State *L)
 {
+    const void *key = lcompat_statekey(L);
     for (struct linterrupt *s = atomic_load(&interrupt_slots); s; s = s->next)
-        if (atomic_load(&s->owner) == L)
+        if (atomic_load(&s->owner) == key)
             return s;
     return NULL;
 }
@@ -140,14 +141,12 @@ struct lstate *lstate_get(lua_State *L)
     lua_pushcfunction(L, state_gc);
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-    st->main = lua_tothread(L, -1);
-    lua_pop(L, 1);
+    st->main = lcompat_mainthread(L);
     struct triton_error err = {0};
     st->loop = triton_loop_new(&err);
     if (!st->loop)
         lerror_raise(L, &err, LERROR_LOCAL);
-    st->interrupt = interrupt_slot_take(st->main);
+    st->interrupt = interrupt_slot_take(lcompat_statekey(st->main));
     if (!st->interrupt)
         luaL_error(L, "out of memory setting up the client loop");
     lua_setfield(L, LUA_REGISTRYINDEX, LSTATE_KEY);

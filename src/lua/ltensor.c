@@ -121,14 +121,9 @@ void ltensor_push_elem(lua_State *L, enum tensor_dtype dt, const void *p)
     case TENSOR_BOOL:
         lua_pushboolean(L, *(const uint8_t *)p != 0);
         break;
-    case TENSOR_UINT64: {
-        uint64_t u = *(const uint64_t *)p;
-        if (u <= INT64_MAX)
-            lua_pushinteger(L, (lua_Integer)u);
-        else
-            lua_pushnumber(L, (lua_Number)u);
+    case TENSOR_UINT64:
+        lcompat_pushu64(L, *(const uint64_t *)p);
         break;
-    }
     case TENSOR_FP16:
     case TENSOR_BF16:
     case TENSOR_FP32:

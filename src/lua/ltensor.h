@@ -12,6 +12,8 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "lua/lcompat.h" /* the 5.4 API in 5.3 and LuaJIT too */
+
 #include "tensor/tensor.h"
 
 #define LTENSOR_MT "triton.Tensor"

@@ -410,8 +410,8 @@ static void dec_value(lua_State *L, struct wire_json_reader *r, enum wire_json_t
     case WIRE_JSON_INT:
         lua_pushinteger(L, (lua_Integer)r->num.i);
         break;
-    case WIRE_JSON_UINT:
-        lua_pushnumber(L, (lua_Number)r->num.u);
+    case WIRE_JSON_UINT: /* beyond int64: a float (LuaJIT: the 64-bit rule) */
+        lcompat_pushu64(L, r->num.u);
         break;
     case WIRE_JSON_DOUBLE:
         lua_pushnumber(L, (lua_Number)r->num.d);

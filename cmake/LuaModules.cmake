@@ -1,0 +1,101 @@
+# The Lua C module (`require "triton"` from a stock interpreter), built once per
+# Lua: 5.4 (required), 5.3 and LuaJIT 2.1 (the 5.1 API), from the same
+# src/lua/*.c (src/lua/lcompat.h holds every difference). TRITON_LUA_VERSIONS
+# picks them; by default 5.4 and every other one whose development package
+# pkg-config finds. Each goes to its own folder of the build tree, which a
+# LUA_CPATH of that version points at:
+#   5.4  ${build}/lua/triton/core.so     (target triton_module)
+#   5.3  ${build}/lua5.3/triton/core.so  (target triton_module_lua53)
+#   jit  ${build}/luajit/triton/core.so  (target triton_module_luajit)
+# and installs on the paths that version's stock interpreter searches: the C
+# module under TRITON_LUA*_CMOD_DIR/triton, lua/triton/*.lua under
+# TRITON_LUA*_LMOD_DIR/triton. The tritonlua host and the static libraries stay
+# 5.4. Inputs: TRITON_BINDING_SOURCES, TRITON_MULTIARCH, TRITON_LUA_MODULES.
+
+pkg_check_modules(LUA53 QUIET IMPORTED_TARGET lua5.3)
+pkg_check_modules(LUAJIT QUIET IMPORTED_TARGET luajit)
+set(_versions 5.4)
+if(LUA53_FOUND)
+    list(APPEND _versions 5.3)
+endif()
+if(LUAJIT_FOUND)
+    list(APPEND _versions jit)
+endif()
+set(TRITON_LUA_VERSIONS "${_versions}" CACHE STRING
+    "Luas to build the module for: a list of 5.4 (always), 5.3, jit")
+if(NOT "5.4" IN_LIST TRITON_LUA_VERSIONS)
+    list(PREPEND TRITON_LUA_VERSIONS 5.4)
+endif()
+
+# Where a stock interpreter of ABI `abi` (5.4, 5.3, 5.1) looks under the prefix.
+function(triton_lua_dirs abi cmod_var lmod_var)
+    if(CMAKE_INSTALL_PREFIX STREQUAL "/usr" AND TRITON_MULTIARCH)
+        set(${cmod_var} "lib/${TRITON_MULTIARCH}/lua/${abi}" PARENT_SCOPE)
+    else()
+        set(${cmod_var} "lib/lua/${abi}" PARENT_SCOPE)
+    endif()
+    set(${lmod_var} "share/lua/${abi}" PARENT_SCOPE)
+endfunction()
+
+# One core.so: target `target` against the headers of pkg-config module `pc`.
+function(triton_lua_module target folder lua_includes)
+    add_library(${target} MODULE ${TRITON_BINDING_SOURCES})
+    target_link_libraries(${target} PRIVATE triton)
+    target_include_directories(${target} BEFORE PRIVATE ${lua_includes})
+    target_compile_definitions(${target} PRIVATE TRITON_VERSION="${PROJECT_VERSION}")
+    set_target_properties(${target} PROPERTIES
+        OUTPUT_NAME core PREFIX ""
+        LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/${folder}/triton
+        C_VISIBILITY_PRESET hidden)
+    # and nothing of a static library linked into it is exported either
+    target_link_options(${target} PRIVATE -Wl,--exclude-libs,ALL)
+endfunction()
+
+set(TRITON_LUA_MODULE_TARGETS "")
+foreach(v ${TRITON_LUA_VERSIONS})
+    if(v STREQUAL "5.4")
+        triton_lua_module(triton_module lua "${LUA_INCLUDE_DIRS}")
+        triton_lua_dirs(5.4 _cmod _lmod)
+        set(TRITON_LUA_CMOD_DIR "${_cmod}" CACHE STRING "Install dir for Lua 5.4 C modules")
+        set(TRITON_LUA_LMOD_DIR "${_lmod}" CACHE STRING "Install dir for Lua 5.4 modules")
+        set(_target triton_module)
+        set(_cdir ${TRITON_LUA_CMOD_DIR})
+        set(_ldir ${TRITON_LUA_LMOD_DIR})
+    elseif(v STREQUAL "5.3")
+        if(NOT LUA53_FOUND)
+            message(FATAL_ERROR "TRITON_LUA_VERSIONS has 5.3 but pkg-config finds no lua5.3 "
+                                "(Debian: liblua5.3-dev)")
+        endif()
+        triton_lua_module(triton_module_lua53 lua5.3 "${LUA53_INCLUDE_DIRS}")
+        triton_lua_dirs(5.3 _cmod _lmod)
+        set(TRITON_LUA53_CMOD_DIR "${_cmod}" CACHE STRING "Install dir for Lua 5.3 C modules")
+        set(TRITON_LUA53_LMOD_DIR "${_lmod}" CACHE STRING "Install dir for Lua 5.3 modules")
+        set(_target triton_module_lua53)
+        set(_cdir ${TRITON_LUA53_CMOD_DIR})
+        set(_ldir ${TRITON_LUA53_LMOD_DIR})
+    elseif(v STREQUAL "jit")
+        if(NOT LUAJIT_FOUND)
+            message(FATAL_ERROR "TRITON_LUA_VERSIONS has jit but pkg-config finds no luajit "
+                                "(Debian: libluajit-5.1-dev)")
+        endif()
+        # the 5.3 API LuaJIT lacks: Debian's lua-compat53-dev (header only)
+        find_path(TRITON_COMPAT53_DIR lua5.1/compat-5.3.h)
+        if(NOT TRITON_COMPAT53_DIR)
+            message(FATAL_ERROR "the LuaJIT module needs lua5.1/compat-5.3.h "
+                                "(Debian: lua-compat53-dev)")
+        endif()
+        triton_lua_module(triton_module_luajit luajit "${LUAJIT_INCLUDE_DIRS}")
+        # LuaJIT shares the 5.1 paths (PUC Lua 5.1 is refused by lua/triton/init.lua)
+        triton_lua_dirs(5.1 _cmod _lmod)
+        set(TRITON_LUAJIT_CMOD_DIR "${_cmod}" CACHE STRING "Install dir for LuaJIT C modules")
+        set(TRITON_LUAJIT_LMOD_DIR "${_lmod}" CACHE STRING "Install dir for LuaJIT modules")
+        set(_target triton_module_luajit)
+        set(_cdir ${TRITON_LUAJIT_CMOD_DIR})
+        set(_ldir ${TRITON_LUAJIT_LMOD_DIR})
+    else()
+        message(FATAL_ERROR "TRITON_LUA_VERSIONS: unknown Lua '${v}' (5.4, 5.3 or jit)")
+    endif()
+    list(APPEND TRITON_LUA_MODULE_TARGETS ${_target})
+    install(TARGETS ${_target} LIBRARY DESTINATION ${_cdir}/triton COMPONENT lua)
+    install(FILES ${TRITON_LUA_MODULES} DESTINATION ${_ldir}/triton COMPONENT lua)
+endforeach()

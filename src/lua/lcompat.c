@@ -1,0 +1,228 @@
+/*
+ * lcompat.c: the functions behind lcompat.h, for Lua 5.3 and LuaJIT (empty for
+ * Lua 5.4, which needs none).
+ *
+ * lua_yieldk on LuaJIT. LuaJIT has no continuations: a C function that yields
+ * is not called again, its caller receives the values the coroutine is resumed
+ * with. So a function that yields with lua_yieldk runs under a small Lua
+ * trampoline (lcompat_yieldable): instead of yielding, lcompat_yieldk returns a
+ * marker, the continuation, the number of stack slots it keeps and those slots,
+ * then the values to yield. The trampoline yields the values from Lua (LuaJIT
+ * yields across Lua frames) and, once resumed, calls the continuation with the
+ * kept slots, as Lua 5.3 and 5.4 would call it after a lua_yieldk. Its chunk is
+ * named as a file of the module, so that error positions and tracebacks skip it
+ * (src/lua/largs.c) as they skip the files under lua/triton.
+ */
+#include "lua/lcompat.h"
+
+#if LUA_VERSION_NUM < 504
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "lua/largs.h"
+
+/* ---- user values: a table in 5.3's one user value, LuaJIT's environment ---------------- */
+
+#if LCOMPAT_JIT
+#define get_uvtable(L, idx) (lua_getfenv((L), (idx)), lua_type((L), -1))
+#define set_uvtable(L, idx) lua_setfenv((L), (idx))
+#else
+#define get_uvtable(L, idx) lua_getuservalue((L), (idx))
+#define set_uvtable(L, idx) lua_setuservalue((L), (idx))
+#endif
+
+void *lcompat_newuserdatauv(lua_State *L, size_t size, int nuv)
+{
+    void *p = lua_newuserdata(L, size);
+    if (nuv > 0) {
+        lua_createtable(L, nuv, 0);
+        set_uvtable(L, -2);
+    }
+    return p;
+}
+
+int lcompat_getiuservalue(lua_State *L, int idx, int n)
+{
+    if (get_uvtable(L, idx) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        return LUA_TNONE;
+    }
+    lua_rawgeti(L, -1, n);
+    lua_remove(L, -2);
+    return lua_type(L, -1);
+}
+
+int lcompat_setiuservalue(lua_State *L, int idx, int n)
+{
+    idx = lua_absindex(L, idx);
+    if (get_uvtable(L, idx) != LUA_TTABLE) {
+        lua_pop(L, 2);
+        return 0;
+    }
+    lua_insert(L, -2);
+    lua_rawseti(L, -2, n);
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* ---- the rest ------------------------------------------------------------------------ */
+
+int lcompat_typeerror(lua_State *L, int arg, const char *tname)
+{
+    const char *found;
+    if (luaL_getmetafield(L, arg, "__name") == LUA_TSTRING)
+        found = lua_tostring(L, -1);
+    else if (lua_type(L, arg) == LUA_TLIGHTUSERDATA)
+        found = "light userdata";
+    else
+        found = luaL_typename(L, arg);
+    return luaL_argerror(L, arg, lua_pushfstring(L, "%s expected, got %s", tname, found));
+}
+
+#if LCOMPAT_JIT
+
+/* ---- the 64-bit rule ------------------------------------------------------------------ */
+
+int lcompat_isinteger(lua_State *L, int idx)
+{
+    int isint;
+    lcompat_tointegerx(L, idx, &isint);
+    return isint;
+}
+
+lua_Integer lcompat_tointegerx(lua_State *L, int idx, int *isint)
+{
+    int isnum;
+    lua_Number n = lua_tonumberx(L, idx, &isnum);
+    bool ok = isnum && n >= -(lua_Number)LCOMPAT_EXACT_MAX && n <= (lua_Number)LCOMPAT_EXACT_MAX &&
+              n == floor(n);
+    if (isint)
+        *isint = ok;
+    return ok ? (lua_Integer)n : 0;
+}
+
+static int range_error(lua_State *L, const char *digits)
+{
+    lua_Debug ar;
+    const char *fname = "?";
+    if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name)
+        fname = ar.name;
+    return largs_error(L,
+                       "range: integer %s in '%s' is beyond 2^53, the largest a LuaJIT number "
+                       "holds exactly",
+                       digits, fname);
+}
+
+void lcompat_pushinteger(lua_State *L, lua_Integer v)
+{
+    if (v < -LCOMPAT_EXACT_MAX || v > LCOMPAT_EXACT_MAX) {
+        char digits[24];
+        snprintf(digits, sizeof digits, "%" PRId64, (int64_t)v);
+        range_error(L, digits);
+    }
+    (lua_pushinteger)(L, v);
+}
+
+void lcompat_pushu64(lua_State *L, uint64_t v)
+{
+    if (v > (uint64_t)LCOMPAT_EXACT_MAX) {
+        char digits[24];
+        snprintf(digits, sizeof digits, "%" PRIu64, v);
+        range_error(L, digits);
+    }
+    (lua_pushinteger)(L, (lua_Integer)v);
+}
+
+/* ---- lua_yieldk ----------------------------------------------------------------------- */
+
+static const char yield_marker = 0;
+
+#define TRAMPOLINE_KEY "triton.core.yieldable"
+
+/* Built once per state: wrap(raw) -> the function that runs raw under the trampoline. */
+static const char trampoline[] =
+    "local MARK = ...\n"
+    "local yield, select, unpack, rawequal = coroutine.yield, select, unpack, rawequal\n"
+    "local function settle(...)\n"
+    "  if select('#', ...) == 0 or not rawequal((...), MARK) then return ... end\n"
+    "  local n, v = select('#', ...), {...}\n"
+    "  local k, kept = v[2], v[3]\n"
+    "  yield(unpack(v, 4 + kept, n))\n"
+    "  return settle(k(unpack(v, 4, 3 + kept)))\n"
+    "end\n"
+    "return function(raw)\n"
+    "  return function(...) return settle(raw(...)) end\n"
+    "end\n";
+
+struct kcont {
+    lua_KFunction k;
+    lua_KContext ctx;
+};
+
+/* The continuation as a C function: the kept slots are its arguments. */
+static int kcall(lua_State *L)
+{
+    struct kcont *c = lua_touserdata(L, lua_upvalueindex(1));
+    return c->k(L, LUA_YIELD, c->ctx);
+}
+
+int lcompat_yieldk(lua_State *L, int nresults, lua_KContext ctx, lua_KFunction k)
+{
+    int kept = lua_gettop(L) - nresults;
+    luaL_checkstack(L, 3, "yield");
+    struct kcont *c = lua_newuserdata(L, sizeof *c);
+    c->k = k;
+    c->ctx = ctx;
+    lua_pushcclosure(L, kcall, 1);
+    lua_insert(L, 1);
+    (lua_pushinteger)(L, kept);
+    lua_insert(L, 2);
+    lua_pushlightuserdata(L, (void *)&yield_marker);
+    lua_insert(L, 1);
+    return lua_gettop(L);
+}
+
+void lcompat_yieldable(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, TRAMPOLINE_KEY);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        if (luaL_loadbuffer(L, trampoline, sizeof trampoline - 1, "@triton/core.lua") != 0)
+            lua_error(L);
+        lua_pushlightuserdata(L, (void *)&yield_marker);
+        lua_call(L, 1, 1);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, TRAMPOLINE_KEY);
+    }
+    lua_insert(L, -2);
+    lua_call(L, 1, 1);
+}
+
+/* ---- the main thread -------------------------------------------------------------------- */
+
+#define MAINTHREAD_KEY "triton.core.mainthread"
+
+lua_State *lcompat_mainthread(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, MAINTHREAD_KEY);
+    lua_State *T = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    if (T)
+        return T;
+    if (lua_pushthread(L)) /* the main thread itself */
+        T = L;
+    else {
+        lua_pop(L, 1);
+        T = lua_newthread(L); /* a thread of the state: its hooks are the state's */
+    }
+    lua_setfield(L, LUA_REGISTRYINDEX, MAINTHREAD_KEY);
+    return T;
+}
+
+#endif /* LCOMPAT_JIT */
+
+#endif /* LUA_VERSION_NUM < 504 */
