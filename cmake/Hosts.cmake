@@ -3,7 +3,9 @@
 # against a fresh reference server on free ports (scripts/with-testserver).
 #
 #   hosts.luv.<lua>, hosts.cqueues.<lua>  a stock interpreter with Debian's
-#       lua-luv / lua-cqueues, for every Lua whose module this build makes;
+#       lua-luv / lua-cqueues, for every Lua whose module this build makes
+#       (lua5.4, lua5.3, luajit);
+#   hosts.apache       Apache httpd + mod_lua (Lua 5.3), examples/hosts/apache_handler.lua;
 #   hosts.c_host       examples/hosts/c_host.c: a C app's own poll() loop;
 #   hosts.interrupts   tests/hosts/test_interrupts.c: per-state interrupts.
 #
@@ -53,6 +55,21 @@ function(triton_host_loop_tests name lua module_dir)
     endforeach()
 endfunction()
 
+# Every Lua this build makes the module for (cmake/LuaModules.cmake's targets).
 if(NOT TRITON_SANITIZE)
     triton_host_loop_tests(lua5.4 ${LUA54} ${CMAKE_BINARY_DIR}/lua)
+    if(TARGET triton_module_lua53)
+        find_program(LUA53 lua5.3 REQUIRED)
+        triton_host_loop_tests(lua5.3 ${LUA53} ${CMAKE_BINARY_DIR}/lua5.3)
+        # Debian's mod_lua embeds Lua 5.3 (exit 77: apache2 or mod_lua missing)
+        add_test(NAME hosts.apache
+                 COMMAND ${CMAKE_SOURCE_DIR}/tests/hosts/apache_test.sh ${CMAKE_SOURCE_DIR}
+                         ${CMAKE_BINARY_DIR}/lua5.3)
+        set_tests_properties(hosts.apache PROPERTIES TIMEOUT 300 LABELS hosts
+                             SKIP_RETURN_CODE 77 ENVIRONMENT "${TRITON_HOSTS_ENV}")
+    endif()
+    if(TARGET triton_module_luajit)
+        find_program(LUAJIT luajit REQUIRED)
+        triton_host_loop_tests(luajit ${LUAJIT} ${CMAKE_BINARY_DIR}/luajit)
+    endif()
 endif()

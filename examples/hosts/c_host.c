@@ -110,19 +110,20 @@ static int run_loop(lua_State *L, int tfd)
     }
     struct pollfd fds[2] = {{.fd = fd, .events = POLLIN}, {.fd = tfd, .events = POLLIN}};
     for (;;) {
-        if (poll(fds, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
+        int n = poll(fds, 2, -1);
+        if (n < 0 && errno != EINTR) {
             perror("c_host: poll");
             return -1;
         }
-        if ((fds[0].revents & POLLIN) && triton_lua_poll(L, 0) < 0) {
+        /* A signal (Ctrl-C: triton_lua_interrupt) does not make the descriptor
+         * readable: poll triton after one, so that the interrupt is seen now. */
+        if ((n < 0 || (fds[0].revents & POLLIN)) && triton_lua_poll(L, 0) < 0) {
             int interrupted = is_interrupt(L);
             report(L, "triton_lua_poll");
             if (!interrupted)
                 return -1;
         }
-        if (fds[1].revents & POLLIN) {
+        if (n > 0 && (fds[1].revents & POLLIN)) {
             uint64_t expirations;
             if (read(tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN) {
                 perror("c_host: reading the timer");

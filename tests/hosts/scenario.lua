@@ -28,6 +28,7 @@
 local M = {}
 
 local unpack = table.unpack or _G.unpack -- 5.1 (LuaJIT) has only the global
+local LUA_NAME = rawget(_G, "jit") and _G.jit.version or _VERSION
 
 M.CALL_BOUND = 0.05 -- seconds: the longest any one of our calls may hold the host's loop
 M.MAX_TICKS = 3000  -- done() gives up after this many timer ticks (30 s at 10 ms): no hang
@@ -162,7 +163,7 @@ function M.new(triton, urls)
     if pending ~= 0 then fail("%d calls never finished", pending) end
     if poll_calls == 0 then fail("the host never called triton.poll") end
     print(string.format("%s: %d timer ticks, largest timer gap %.1f ms (information), " ..
-      "%d polls, longest call into triton %.1f ms (bound %d ms)", _VERSION, ticks, max_gap * 1e3,
+      "%d polls, longest call into triton %.1f ms (bound %d ms)", LUA_NAME, ticks, max_gap * 1e3,
       poll_calls, max_call * 1e3, M.CALL_BOUND * 1e3))
     for _, f in ipairs(failures) do print("FAIL: " .. f) end
     if #failures > 0 then return 1 end
