@@ -70,7 +70,7 @@ static struct triton_fleet *fleet_of(bool grpc, const struct triton_fleet_option
     static const char *urls[N_SERVERS];
     copts = (struct triton_client_options){
         .protocol = grpc ? TRITON_PROTOCOL_GRPC : TRITON_PROTOCOL_HTTP,
-        .network_timeout = 2,
+        .network_timeout = 10, /* above the slow calls' delay */
     };
     for (int i = 0; i < N_SERVERS; i++)
         urls[i] = url_of(&servers[i], grpc);
@@ -116,6 +116,64 @@ static void test_balance_and_reads(bool grpc)
     struct triton_fleet_server_info info;
     triton_fleet_server(f, 0, &info);
     CHECK(info.healthy && info.requests == 20 && info.in_flight == 0);
+    triton_fleet_free(f);
+}
+
+/* Keeps `held` slow calls in flight on server 0 (topping them up as they end,
+ * so the count holds however slow this machine is), then makes 30 calls one at
+ * a time through the balancer and counts where they went. */
+static void balance_around_held(struct triton_fleet *f, bool grpc, int held, int per[N_SERVERS])
+{
+    static const struct triton_kv slow = {.key = "x-fault", .value = "delay=1000"};
+    size_t cap = 30 * (size_t)held + (size_t)held, used = 0;
+    struct triton_call *calls = calloc(cap, sizeof *calls);
+    struct outcome *outs = calloc(cap, sizeof *outs);
+    struct triton_error err = {0};
+    struct triton_fleet_server_info info;
+    for (int i = 0; i < 30 && calls && outs; i++) {
+        triton_fleet_server(f, 0, &info);
+        for (int k = info.in_flight; k < held && used < cap; k++, used++) {
+            calls[used] = (struct triton_call){.kind = TRITON_CALL_SERVER_LIVE,
+                                               .headers = &slow,
+                                               .n_headers = 1,
+                                               .done = on_done,
+                                               .user = &outs[used]};
+            CHECK(triton_fleet_submit_to(f, 0, &calls[used], &err) == 0);
+        }
+        triton_fleet_server(f, 0, &info);
+        CHECK_INT(info.in_flight, held);
+        struct triton_call call = {.kind = TRITON_CALL_SERVER_LIVE};
+        struct outcome o;
+        CHECK(run(f, &call, &o) == 0);
+        int k = server_index(o.server, grpc);
+        if (k >= 0)
+            per[k]++;
+    }
+    for (size_t i = 0; i < used; i++) { /* the held calls end (after their delay) */
+        while (!outs[i].finals && triton_loop_step(loop, -1, &err) >= 0)
+            ;
+        CHECK(!outs[i].failed);
+    }
+    free(calls);
+    free(outs);
+}
+
+/* least_requests: a call or so more in flight is a tie (equal servers share
+ * evenly); a server whose calls pile up is skipped until it catches up. */
+static void test_near_ties(bool grpc)
+{
+    struct triton_fleet *f = fleet_of(grpc, NULL);
+    if (!f)
+        return;
+    int per[N_SERVERS] = {0};
+    balance_around_held(f, grpc, 1, per); /* 1, 0, 0 in flight: still tied */
+    for (int i = 0; i < N_SERVERS; i++)
+        CHECK_INT(per[i], 10);
+    memset(per, 0, sizeof per);
+    balance_around_held(f, grpc, 3, per); /* 3, 0, 0: server 0 is skipped */
+    CHECK_INT(per[0], 0);
+    CHECK_INT(per[1], 15);
+    CHECK_INT(per[2], 15);
     triton_fleet_free(f);
 }
 
@@ -298,6 +356,7 @@ int main(void)
             return 1;
     for (int grpc = 0; grpc <= 1; grpc++) {
         test_balance_and_reads(grpc);
+        test_near_ties(grpc);
         test_sequences(grpc);
         test_writes(grpc);
         test_failover(grpc);

@@ -3,6 +3,7 @@
  */
 #include "client/fleet.h"
 
+#include <limits.h>
 #include <math.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -20,9 +21,9 @@ struct fleet_server {
     char *url;  /* host:port, what its client connects to */
     char *name; /* scheme://host:port, any password redacted: what messages and Lua show */
     struct triton_client *client;
-    bool healthy, gone; /* gone: dropped by a re-resolution, never picked again */
+    bool healthy, gone; /* gone: dropped by a re-resolution, not picked nor probed */
     int in_flight;
-    uint64_t requests, failures;
+    uint64_t requests, failures, probe_rounds;
     char last_error[256];
     /* health probes: ServerReady, then ModelReady per listed model */
     struct triton_loop_timer probe_timer;
@@ -151,6 +152,7 @@ static void probe_done(struct triton_call *call, struct triton_reply *reply,
     }
     if (--s->probes_out > 0)
         return;
+    s->probe_rounds++;
     s->healthy = s->probe_ok && !s->gone;
     if (s->fleet->opts.health_interval > 0 || !s->healthy)
         probe_arm(s, probe_every(s->fleet)); /* without health: until the suspect is back */
@@ -183,7 +185,7 @@ static void probe_run(struct triton_loop_timer *timer)
 static void probe_arm(struct fleet_server *s, double delay)
 {
     struct triton_fleet *f = s->fleet;
-    if (f->closing)
+    if (f->closing || s->gone)
         return;
     if (!s->probes) {
         s->n_probes = 1 + f->opts.n_health_models;
@@ -246,29 +248,50 @@ static bool in_sequence(const struct triton_call *call)
     return req && (req->sequence_id || (req->sequence_id_str && *req->sequence_id_str));
 }
 
+/* Whether s may take a call that should avoid `avoid` (its last, failed server)
+ * when another server is usable. */
+static bool eligible(const struct triton_fleet *f, const struct fleet_server *s,
+                     const struct fleet_server *avoid)
+{
+    return usable(s) && (s != avoid || f->n == 1);
+}
+
+/* The most calls in flight a server may have and still take the next call:
+ * least_requests counts servers within half of the fewest (+1) as tied, since
+ * a difference of a call or two is noise (replies arrive in bursts); round
+ * robin has no limit. */
+static long long in_flight_limit(const struct triton_fleet *f, const struct fleet_server *avoid)
+{
+    if (f->opts.balance != TRITON_BALANCE_LEAST_REQUESTS)
+        return LLONG_MAX;
+    long long least = LLONG_MAX;
+    for (size_t i = 0; i < f->n; i++)
+        if (eligible(f, f->servers[i], avoid) && f->servers[i]->in_flight < least)
+            least = f->servers[i]->in_flight;
+    return least == LLONG_MAX ? least : least + least / 2 + 1;
+}
+
 /* A usable server by the balance policy, other than `avoid` when another is
- * usable; NULL when none is. */
+ * usable; NULL when none is. The tied servers take calls in turn, so equal
+ * servers share evenly and one whose calls pile up (slow, stalled) is skipped
+ * until it catches up. */
 static struct fleet_server *balanced_server(struct triton_fleet *f,
                                             const struct fleet_server *avoid)
 {
-    struct fleet_server *best = NULL;
+    long long limit = in_flight_limit(f, avoid);
     for (size_t k = 0; k < f->n; k++) {
-        struct fleet_server *s = f->servers[(f->next + k) % f->n];
-        if (!usable(s) || (s == avoid && f->n > 1))
-            continue;
-        if (!best ||
-            (f->opts.balance == TRITON_BALANCE_LEAST_REQUESTS && s->in_flight < best->in_flight))
-            best = s;
-        if (f->opts.balance == TRITON_BALANCE_ROUND_ROBIN)
-            break;
+        size_t i = (f->next + k) % f->n;
+        struct fleet_server *s = f->servers[i];
+        if (eligible(f, s, avoid) && s->in_flight <= limit) {
+            f->next = (i + 1) % f->n; /* the turn passes to the one after it */
+            return s;
+        }
     }
-    if (!best && avoid && usable(avoid))
-        best = (struct fleet_server *)avoid;
-    if (!best && f->n == 1 && !f->servers[0]->gone)
-        best = f->servers[0]; /* a plain client: health only reports, it never refuses */
-    if (best)
-        f->next = (f->next + 1) % f->n;
-    return best;
+    if (avoid && usable(avoid))
+        return (struct fleet_server *)avoid;
+    if (f->n == 1 && !f->servers[0]->gone)
+        return f->servers[0]; /* a plain client: health only reports, it never refuses */
+    return NULL;
 }
 
 static int no_server(const struct triton_fleet *f, const char *what, struct triton_error *err)
@@ -628,6 +651,7 @@ void triton_fleet_server(const struct triton_fleet *f, size_t i,
         .in_flight = s->in_flight,
         .requests = s->requests,
         .failures = s->failures,
+        .probes = s->probe_rounds,
         .last_error = s->last_error,
     };
 }
@@ -645,6 +669,18 @@ static bool known(const struct triton_fleet *f, const char *url)
         if (strcmp(f->servers[i]->url, url) == 0)
             return true;
     return false;
+}
+
+/* An address the name has (again): a departed one is probed again from now,
+ * as it was before it left (with health, or while suspect). */
+static void server_back(struct fleet_server *s)
+{
+    if (!s->gone)
+        return;
+    s->gone = false;
+    if (!s->probe_timer.armed && s->probes_out == 0 &&
+        (s->fleet->opts.health_interval > 0 || !s->healthy))
+        probe_arm(s, 0);
 }
 
 /* Resolves the name (blocking, on the loop's thread: getaddrinfo has no
@@ -669,7 +705,7 @@ static int resolve(struct triton_fleet *f, struct triton_error *err)
         bool found = false;
         for (size_t i = 0; i < f->n; i++) {
             if (strcmp(f->servers[i]->url, url) == 0) {
-                f->servers[i]->gone = false;
+                server_back(f->servers[i]);
                 found = true;
             }
         }
@@ -679,6 +715,9 @@ static int resolve(struct triton_fleet *f, struct triton_error *err)
         }
     }
     freeaddrinfo(res);
+    for (size_t i = 0; i < f->n; i++)
+        if (f->servers[i]->gone) /* its calls finish; nothing new goes to it */
+            triton_loop_timer_stop(f->loop, &f->servers[i]->probe_timer);
     return 0;
 }
 

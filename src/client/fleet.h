@@ -3,8 +3,8 @@
  * clients: it holds one struct triton_client per server, all of one protocol,
  * and decides per call which of them carries it (the call table's route):
  *
- *   - inference (BALANCE) goes to one healthy server, the one with the fewest
- *     calls in flight (least_requests) or the next in turn (round_robin); a call
+ *   - inference (BALANCE) goes to one healthy server, one with (nearly) the
+ *     fewest calls in flight (least_requests) or the next in turn (round_robin); a call
  *     with a sequence id goes to the server rendezvous hashing gives that id
  *     over every server, for the whole sequence, and is never moved or retried;
  *   - reads (READ) go to one healthy server;
@@ -15,6 +15,12 @@
  * ModelReady for each listed model) on the loop's own timers; a server that
  * fails a probe leaves the rotation until one passes, and a call that fails
  * with "unavailable" makes its server suspect at once.
+ *
+ * Balancing (least_requests): the servers whose calls in flight are at most
+ * half again the fewest, plus one, count as tied and take calls in turn, so
+ * equal servers share evenly whatever noise the counts carry, and a server
+ * whose calls pile up is skipped until it catches up. round_robin: every
+ * healthy server in turn.
  *
  * Retries, off unless a policy is given: an idempotent call (the call table
  * says which) that fails with one of the policy's codes is sent again, to
@@ -70,9 +76,11 @@ struct triton_fleet_options {
 struct triton_fleet_server_info {
     const char *name; /* scheme://host:port (see scheme); resolved ones: scheme://address:port */
     bool healthy;
-    bool gone; /* dropped by a re-resolution (kept while calls may point at it) */
+    bool gone; /* dropped by a re-resolution: not picked nor probed (kept: calls
+                * may point at it, and it takes calls again if the name has it again) */
     int in_flight;
     uint64_t requests, failures;
+    uint64_t probes;        /* health probe rounds finished (ServerReady + ModelReady) */
     const char *last_error; /* "" when none */
 };
 
