@@ -6,6 +6,7 @@
 #       lua-luv / lua-cqueues, for every Lua whose module this build makes
 #       (lua5.4, lua5.3, luajit);
 #   hosts.apache       Apache httpd + mod_lua (Lua 5.3), examples/hosts/apache_handler.lua;
+#   hosts.nvim.fast, hosts.nvim.scheduled  Neovim headless (LuaJIT), vim.loop;
 #   hosts.c_host       examples/hosts/c_host.c: a C app's own poll() loop;
 #   hosts.interrupts   tests/hosts/test_interrupts.c: per-state interrupts.
 #
@@ -71,5 +72,20 @@ if(NOT TRITON_SANITIZE)
     if(TARGET triton_module_luajit)
         find_program(LUAJIT luajit REQUIRED)
         triton_host_loop_tests(luajit ${LUAJIT} ${CMAKE_BINARY_DIR}/luajit)
+        # Neovim runs LuaJIT, with luv as vim.loop; both ways of polling
+        find_program(NVIM nvim)
+        foreach(mode fast scheduled)
+            if(NVIM)
+                add_test(NAME hosts.nvim.${mode}
+                         COMMAND ${CMAKE_SOURCE_DIR}/scripts/with-testserver ${NVIM} --headless
+                                 -u NONE -i NONE +luafile\ ${CMAKE_SOURCE_DIR}/tests/hosts/nvim_test.lua)
+            else()
+                add_test(NAME hosts.nvim.${mode}
+                         COMMAND sh -c "echo 'SKIP: nvim is not installed (scripts/setup installs it)'; exit 77")
+            endif()
+            set_tests_properties(hosts.nvim.${mode} PROPERTIES TIMEOUT 120 LABELS hosts
+                SKIP_RETURN_CODE 77 ENVIRONMENT
+                "${TRITON_HOSTS_ENV};TRITON_NVIM_MODE=${mode};TRITON_LUA_MODULES=${CMAKE_BINARY_DIR}/luajit")
+        endforeach()
     endif()
 endif()

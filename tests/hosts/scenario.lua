@@ -152,14 +152,16 @@ function M.new(triton, urls)
     ticks = ticks + 1
   end
 
-  -- True once every call finished, or the timer ticked MAX_TICKS times (finish() then fails).
+  -- True once start() ran and every call finished, or the timer ticked MAX_TICKS
+  -- times (finish() then fails).
   function s.done()
-    return pending == 0 or ticks >= M.MAX_TICKS
+    return (#clients > 0 and pending == 0) or ticks >= M.MAX_TICKS
   end
 
   -- Prints what was seen; returns the exit status (0: everything held).
   function s.finish()
     for _, c in ipairs(clients) do c:close() end
+    if #clients == 0 then fail("start() never ran") end
     if pending ~= 0 then fail("%d calls never finished", pending) end
     if poll_calls == 0 then fail("the host never called triton.poll") end
     print(string.format("%s: %d timer ticks, largest timer gap %.1f ms (information), " ..
