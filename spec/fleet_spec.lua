@@ -121,6 +121,20 @@ local function server_info(c, url)
   end
 end
 
+-- Asserts that requests 1 .. n of a run were split evenly over the servers of
+-- list: each took 33% +- 10% (issue 11).
+local function assert_even_split(seen, n, list)
+  local per = {}
+  for i = 1, n do
+    local server = seen[i].server
+    per[server] = (per[server] or 0) + 1
+  end
+  for _, url in ipairs(list) do
+    local share = (per[url] or 0) / n
+    assert.is_true(share >= 0.23 and share <= 0.43, url .. " took " .. share)
+  end
+end
+
 h.transports(function(proto)
   describe("a fleet of three servers", function()
     it("takes a list of URLs of one protocol, and refuses a mixed list", function()
@@ -160,14 +174,14 @@ h.transports(function(proto)
       local list = urls(proto)
       local victim, total = 2, 20000
       local kill_at, restart_at = math.floor(total / 3), math.floor(2 * total / 3)
-      -- round_robin: least_requests would favour whichever server this busy machine
-      -- happens to run fastest, and the split is what is measured here
       local c = triton.connect(list, {
-        balance = "round_robin",
-        health = { interval = 0.25 },
+        health = { interval = 0.25 }, -- the default balance: least_requests
         retry = { attempts = 5, backoff = 0.01, max_backoff = 0.1, budget = 0.5 },
       })
-      local at_kill, at_restart
+      -- at_kill: the victim's counters at the kill; probes_to_leave: how many of
+      -- its health probes had run since then when it was first seen out of the
+      -- rotation (sampled as each request is made, so in probes, not seconds)
+      local at_kill, at_restart, probes_to_leave
       local seen, wrong = run_load(c, total, function(n)
         if n == kill_at then
           at_kill = server_info(c, list[victim])
@@ -175,22 +189,25 @@ h.transports(function(proto)
         elseif n == restart_at then
           at_restart = server_info(c, list[victim])
           restart(victim)
+        elseif at_kill and not at_restart and not probes_to_leave then
+          local now = server_info(c, list[victim])
+          if not now.healthy then probes_to_leave = now.probes - at_kill.probes end
         end
       end)
       assert.equal(0, wrong)
-      local per, after_restart, failed = {}, 0, 0
+      local after_restart, failed = 0, 0
       for i = 1, total do
         local s = assert(seen[i], "no result for request " .. i)
         if s.err then failed = failed + 1 end
-        -- requests before kill_at - 32 were all answered before the kill
-        if i <= kill_at - 40 then per[s.server] = (per[s.server] or 0) + 1 end
         if i > restart_at and s.server == list[victim] then after_restart = after_restart + 1 end
       end
       assert.equal(0, failed)
-      for _, url in ipairs(list) do
-        local share = (per[url] or 0) / (kill_at - 40)
-        assert.is_true(share >= 0.23 and share <= 0.43, url .. " took " .. share)
-      end
+      -- while all were up (requests before kill_at - 32 were all answered before the kill)
+      assert_even_split(seen, kill_at - 40, list)
+      -- the dead server left the rotation within two health intervals: at most two
+      -- of its probes ran between the kill and its leaving
+      assert(probes_to_leave, "the dead server was still in the rotation at its restart")
+      assert.is_true(probes_to_leave <= 2, "it left after " .. tostring(probes_to_leave) .. " probes")
       -- out of the rotation while dead: few requests reached it (those in flight
       -- when it died), and it was unhealthy when it was restarted
       assert.is_false(at_restart.healthy)
@@ -213,12 +230,13 @@ h.transports(function(proto)
     it("fails only the dead server's requests, as unavailable naming it, without retries", function()
       local list = urls(proto)
       local victim, total = 3, 9000
-      local c = triton.connect(list)
+      local c = triton.connect(list, { balance = "round_robin" })
       local kill_at, restart_at = math.floor(total / 3), math.floor(2 * total / 3)
       local seen, wrong = run_load(c, total, function(n)
         if n == kill_at then kill(victim) elseif n == restart_at then restart(victim) end
       end)
       assert.equal(0, wrong)
+      assert_even_split(seen, total // 3 - 40, list)
       local failed = 0
       for i = 1, total do
         local err = seen[i].err

@@ -419,8 +419,8 @@ static int client_is_closed(lua_State *L)
     return 1;
 }
 
-/* cc:servers() -> {{url=, healthy=, in_flight=, requests=, failures=, last_error=,
- * index=}, ...}: the fleet's present servers (index: for cc:view) */
+/* cc:servers() -> {{url=, healthy=, in_flight=, requests=, failures=, probes=,
+ * last_error=, index=}, ...}: the fleet's present servers (index: for cc:view) */
 static int client_servers(lua_State *L)
 {
     struct lclient *lc = lclient_check(L, 1);
@@ -432,7 +432,7 @@ static int client_servers(lua_State *L)
         triton_fleet_server(lc->fleet, i, &info);
         if (info.gone || (lc->server >= 0 && (size_t)lc->server != i))
             continue;
-        lua_createtable(L, 0, 7);
+        lua_createtable(L, 0, 8);
         lua_pushstring(L, info.name);
         lua_setfield(L, -2, "url");
         lua_pushboolean(L, info.healthy);
@@ -443,6 +443,8 @@ static int client_servers(lua_State *L)
         lua_setfield(L, -2, "requests");
         lua_pushinteger(L, (lua_Integer)info.failures);
         lua_setfield(L, -2, "failures");
+        lua_pushinteger(L, (lua_Integer)info.probes);
+        lua_setfield(L, -2, "probes");
         if (info.last_error[0]) {
             lua_pushstring(L, info.last_error);
             lua_setfield(L, -2, "last_error");
