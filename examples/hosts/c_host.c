@@ -115,14 +115,7 @@ static int run_loop(lua_State *L, int tfd)
             perror("c_host: poll");
             return -1;
         }
-        /* A signal (Ctrl-C: triton_lua_interrupt) does not make the descriptor
-         * readable: poll triton after one, so that the interrupt is seen now. */
-        if ((n < 0 || (fds[0].revents & POLLIN)) && triton_lua_poll(L, 0) < 0) {
-            int interrupted = is_interrupt(L);
-            report(L, "triton_lua_poll");
-            if (!interrupted)
-                return -1;
-        }
+        /* The host's timer first, then I/O, in the order libuv runs them. */
         if (n > 0 && (fds[1].revents & POLLIN)) {
             uint64_t expirations;
             if (read(tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN) {
@@ -132,6 +125,14 @@ static int run_loop(lua_State *L, int tfd)
             if (!call_hook(L, "tick"))
                 return -1;
             lua_pop(L, 1);
+        }
+        /* A signal (Ctrl-C: triton_lua_interrupt) does not make the descriptor
+         * readable: poll triton after one, so that the interrupt is seen now. */
+        if ((n < 0 || (fds[0].revents & POLLIN)) && triton_lua_poll(L, 0) < 0) {
+            int interrupted = is_interrupt(L);
+            report(L, "triton_lua_poll");
+            if (!interrupted)
+                return -1;
         }
         if (!call_hook(L, "done"))
             return -1;

@@ -9,14 +9,15 @@
 --   os.exit(s.finish())  -- prints the findings, returns 0 (all held) or 1
 --
 -- Per transport: an async infer with a callback on `simple` that the server
--- answers after 100 ms (x-fault delay=100), and a generate_stream on echo_llm (4
--- events, 50 ms apart) inside triton.spawn. Asserted, none of it a wall-clock
+-- answers after 300 ms (x-fault delay=300), and a generate_stream on echo_llm (4
+-- events, 100 ms apart) inside triton.spawn. Asserted, none of it a wall-clock
 -- bound on the machine's speed:
 --   * the answers are right (sums and differences; the 4 words in order);
 --   * every reply and event was handed over inside a triton.poll(0) that the host's
 --     loop made (never a poll that waits), and nothing else ran the loop;
 --   * the host's timer ticked while each call was in flight (between submit and
---     reply), which it can only do if the loop was free meanwhile;
+--     reply), which it can only do if the loop was free meanwhile (the delays
+--     are long enough that even a loaded machine runs the 10 ms timer in between);
 --   * each of our calls the host made (poll, async_infer, spawn) returned within
 --     50 ms: the host's loop is never held longer than that by triton. A call's
 --     time is its wall-clock time less the time the kernel kept this thread
@@ -93,7 +94,7 @@ function M.new(triton, urls)
     local what = proto .. " async_infer"
     local at = ticks
     local calls = 0
-    timed(what, c.async_infer, c, "simple", inputs, { headers = { ["x-fault"] = "delay=100" } },
+    timed(what, c.async_infer, c, "simple", inputs, { headers = { ["x-fault"] = "delay=300" } },
       function(r, err)
         calls = calls + 1
         handed_over(what .. "'s reply")
@@ -118,7 +119,7 @@ function M.new(triton, urls)
       local got = {}
       local ok, err = pcall(function()
         for ev in c:generate_stream("echo_llm", { text_input = table.concat(WORDS), stream = true,
-          parameters = { delay_ms = 50 } }) do
+          parameters = { delay_ms = 100 } }) do
           handed_over(what .. "'s event")
           got[#got + 1] = ev.text_output
         end
