@@ -22,14 +22,14 @@
 
 /* ---- request ------------------------------------------------------------------- */
 
-/* Writes `"key":` after a comma when *first is false. */
+/* Writes `"key":` after a comma when *first is false. The keys are this
+ * file's own literals, with nothing to escape. */
 static void put_key(struct wire_jbuf *b, bool *first, const char *key)
 {
-    if (!*first)
-        wire_jbuf_putc(b, ',');
+    wire_jbuf_put(b, *first ? "\"" : ",\"", *first ? 1 : 2);
     *first = false;
-    wire_jbuf_string(b, key, strlen(key), false);
-    wire_jbuf_putc(b, ':');
+    wire_jbuf_puts(b, key);
+    wire_jbuf_put(b, "\":", 2);
 }
 
 static int put_param(struct wire_jbuf *b, bool *first, const struct triton_param *p,

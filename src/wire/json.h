@@ -39,6 +39,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cjson/cJSON.h>
 
@@ -181,6 +182,51 @@ void wire_jbuf_putc(struct wire_jbuf *b, char c);
  * buffer is then in an unspecified state but not failed), else other bytes are
  * passed through. */
 int wire_jbuf_string(struct wire_jbuf *b, const char *s, size_t n, bool check_utf8);
+/* Word-at-a-time byte tests (below) need the first byte in memory to be the
+ * word's lowest. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WIRE_JSON_WORDS 1
+#else
+#define WIRE_JSON_WORDS 0
+#endif
+#define WIRE_JSON_ONES  0x0101010101010101u
+#define WIRE_JSON_HIGHS 0x8080808080808080u
+
+static inline uint64_t wire_json_word(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
+/* The length of the run of bytes at s (n bytes) that a JSON string holds as
+ * they are: none below 0x20, no '"' and no '\\', and with stop_high none from
+ * 0x80 up (the writer checks those as UTF-8). Read a word at a time, since most
+ * strings (names, keys) are such a run whole; inline, as it runs per string. */
+static inline size_t wire_json_plain_run(const char *s, size_t n, bool stop_high)
+{
+    size_t i = 0;
+#if WIRE_JSON_WORDS
+    /* Each term marks the high bit of its first matching byte exactly (a
+     * borrow only runs upward from a match, so a false mark never comes
+     * first): bytes below 0x20, '"', '\\', and (stop_high) from 0x80 up. */
+    const uint64_t ones = WIRE_JSON_ONES, high = stop_high ? WIRE_JSON_HIGHS : 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t w = wire_json_word(s + i), q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+        uint64_t hit =
+            (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & WIRE_JSON_HIGHS;
+        hit |= w & high;
+        if (hit)
+            return i + (size_t)__builtin_ctzll(hit) / 8;
+    }
+#endif
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\' || (stop_high && c >= 0x80))
+            break;
+    }
+    return i;
+}
 /* The offset of the first byte of s (n bytes) that does not begin a valid
  * UTF-8 sequence (overlong forms and surrogates are invalid), or n when all of
  * it is valid: JSON strings and protobuf string fields must be UTF-8. */

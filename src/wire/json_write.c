@@ -232,6 +232,12 @@ size_t wire_utf8_invalid_at(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
+#if WIRE_JSON_WORDS
+        if (n - i >= 8 && !(wire_json_word(s + i) & WIRE_JSON_HIGHS)) { /* ASCII */
+            i += 8;
+            continue;
+        }
+#endif
         size_t k = utf8_seq(p + i, n - i);
         if (k == 0)
             return i;
@@ -262,26 +268,24 @@ int wire_jbuf_string(struct wire_jbuf *b, const char *s, size_t n, bool check_ut
 {
     const unsigned char *p = (const unsigned char *)s;
     wire_jbuf_putc(b, '"');
-    size_t run = 0; /* bytes at p[i - run .. i) that need no escaping */
+    size_t from = 0; /* bytes at p[from .. i) need no escaping */
     for (size_t i = 0; i < n;) {
+        i += wire_json_plain_run(s + i, n - i, check_utf8);
+        if (i == n)
+            break;
         unsigned c = p[i];
-        if (c < 0x80 && !escapes[c]) {
-            run++, i++;
-            continue;
-        }
-        if (c >= 0x80) {
-            size_t k = check_utf8 ? utf8_seq(p + i, n - i) : 1;
+        if (c >= 0x80) { /* only when checking */
+            size_t k = utf8_seq(p + i, n - i);
             if (!k)
                 return -1;
-            run += k, i += k;
+            i += k;
             continue;
         }
-        wire_jbuf_put(b, (const char *)p + i - run, run);
-        run = 0;
+        wire_jbuf_put(b, s + from, i - from);
         put_escape(b, c);
-        i++;
+        from = ++i;
     }
-    wire_jbuf_put(b, (const char *)p + n - run, run);
+    wire_jbuf_put(b, s + from, n - from);
     wire_jbuf_putc(b, '"');
     return 0;
 }
