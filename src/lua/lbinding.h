@@ -87,6 +87,7 @@ struct lwait {
 
 struct lmem_block {
     struct lmem_block *next;
+    size_t used, cap; /* bytes of data handed out, and there */
     max_align_t data[];
 };
 
@@ -95,7 +96,8 @@ struct lhold { /* an input tensor held by a request */
     struct tensor t;
 };
 
-/* Memory a request owns: freed in one go when the request is. */
+/* Memory a request owns: freed in one go when the request is. Pieces are cut
+ * from blocks big enough for a whole common request, not allocated one by one. */
 struct lmem {
     struct lmem_block *blocks;
     struct lhold *tensors;

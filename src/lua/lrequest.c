@@ -20,16 +20,29 @@
 
 /* ---- memory a request owns ------------------------------------------------------------ */
 
+/* Room for an infer request of a few inputs (their tensor views are large). */
+#define LMEM_BLOCK 2048
+
 void *lmem_alloc(lua_State *L, struct lmem *m, size_t size)
 {
-    if (size > SIZE_MAX - sizeof(struct lmem_block))
+    const size_t align = _Alignof(max_align_t);
+    if (size > SIZE_MAX - sizeof(struct lmem_block) - align)
         luaL_error(L, "request too large");
-    struct lmem_block *b = calloc(1, sizeof(*b) + size);
-    if (!b)
-        luaL_error(L, "out of memory building a request");
-    b->next = m->blocks;
-    m->blocks = b;
-    return b->data;
+    size = (size + align - 1) / align * align;
+    struct lmem_block *b = m->blocks;
+    if (!b || b->cap - b->used < size) {
+        size_t cap = size > LMEM_BLOCK ? size : LMEM_BLOCK;
+        b = malloc(sizeof(*b) + cap);
+        if (!b)
+            luaL_error(L, "out of memory building a request");
+        b->used = 0;
+        b->cap = cap;
+        b->next = m->blocks;
+        m->blocks = b;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += size;
+    return memset(p, 0, size); /* only what is handed out */
 }
 
 void *lmem_array(lua_State *L, struct lmem *m, size_t n, size_t size)
