@@ -292,6 +292,9 @@ void lresult_open(lua_State *L);
 
 /* future:get_result(): the future at index 1, alone above it. */
 int lfuture_get_result(lua_State *L);
+/* The same for a future whose request r its caller has just made (and so
+ * need not check again). */
+int lfuture_result_of(lua_State *L, struct lreq *r);
 void lfuture_open(lua_State *L);
 
 /* A stream's end was handed to Lua: its handle lets go of it. */

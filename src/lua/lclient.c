@@ -329,10 +329,11 @@ static int client_gc(lua_State *L)
 
 /* Pushes a new future for a call of `kind` on client lc (at client_idx), its
  * request built by `build` from the values at idx, then submits it. cb_idx: the
- * callback or 0. An asynchronous call (`kick`) is moved onto the wire at once. */
-static void submit_built(lua_State *L, int client_idx, struct lclient *lc,
-                         enum triton_call_kind kind, lbuild_fn build, int args_idx, int cb_idx,
-                         bool kick)
+ * callback or 0. An asynchronous call (`kick`) is moved onto the wire at once.
+ * Returns the call (the future's). */
+static struct lcall *submit_built(lua_State *L, int client_idx, struct lclient *lc,
+                                  enum triton_call_kind kind, lbuild_fn build, int args_idx,
+                                  int cb_idx, bool kick)
 {
     lresult_collect_if_due(L, lc->st);
     struct lfuture *f = lua_newuserdatauv(L, sizeof(*f), 2);
@@ -362,6 +363,7 @@ static void submit_built(lua_State *L, int client_idx, struct lclient *lc,
     lreq_started(&call->req);
     if (kick)
         lstate_kick(lc->st);
+    return call;
 }
 
 /* cc:call(kind, args) -> value */
@@ -371,10 +373,10 @@ static int client_call(lua_State *L)
     enum triton_call_kind kind = lbuild_check_kind(L, 2);
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_settop(L, 3);
-    submit_built(L, 1, lc, kind, lbuild_call, 3, 0, false);
+    struct lcall *call = submit_built(L, 1, lc, kind, lbuild_call, 3, 0, false);
     lua_replace(L, 1);
     lua_settop(L, 1);
-    return lfuture_get_result(L);
+    return lfuture_result_of(L, &call->req);
 }
 
 /* cc:infer_map(model, inputs) -> result: infer's common call (lbuild_infer_map) */
@@ -382,10 +384,10 @@ static int client_infer_map(lua_State *L)
 {
     struct lclient *lc = lclient_check(L, 1);
     lua_settop(L, 3);
-    submit_built(L, 1, lc, TRITON_CALL_INFER, lbuild_infer_map, 2, 0, false);
+    struct lcall *call = submit_built(L, 1, lc, TRITON_CALL_INFER, lbuild_infer_map, 2, 0, false);
     lua_replace(L, 1);
     lua_settop(L, 1);
-    return lfuture_get_result(L);
+    return lfuture_result_of(L, &call->req);
 }
 
 /* cc:submit_infer_map(model, inputs [, callback]) -> future: async_infer's common call */

@@ -61,14 +61,21 @@ static int future_done(lua_State *L)
 
 enum await_status { AWAIT_TIMEOUT, AWAIT_DONE, AWAIT_YIELD };
 
-/* Waits for the future at index 1 until the deadline stored at index `slot`
- * (nil: none). In a spawned coroutine it does not wait: it leaves the slots up
- * to `slot` and the 3 values to yield to the scheduler (core.await_token, the
- * future, the deadline) on the stack and returns AWAIT_YIELD; the caller yields
- * them with a continuation that waits again. */
-static enum await_status await(lua_State *L, int slot)
+/* The request of the future at index 1, for a continuation: the caller's
+ * first run passes the one it checked as ctx; a resumed run (ctx 0, as
+ * lua_yieldk passes it below) checks the future again. */
+static struct lreq *future_req(lua_State *L, lua_KContext ctx)
 {
-    struct lreq *r = &check_future(L, 1)->call->req;
+    return ctx ? (struct lreq *)ctx : &check_future(L, 1)->call->req;
+}
+
+/* Waits for the future at index 1 (its request r) until the deadline stored at
+ * index `slot` (nil: none). In a spawned coroutine it does not wait: it leaves
+ * the slots up to `slot` and the 3 values to yield to the scheduler
+ * (core.await_token, the future, the deadline) on the stack and returns
+ * AWAIT_YIELD; the caller yields them with a continuation that waits again. */
+static enum await_status await(lua_State *L, struct lreq *r, int slot)
+{
     double deadline = lua_isnil(L, slot) ? INFINITY : lua_tonumber(L, slot);
     if (r->delivered)
         return AWAIT_DONE;
@@ -97,9 +104,9 @@ static int outcome(lua_State *L)
 static int get_result_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status;
-    (void)ctx;
+    struct lreq *r = future_req(L, ctx);
     lua_settop(L, 3);
-    enum await_status a = await(L, 3);
+    enum await_status a = await(L, r, 3);
     if (a == AWAIT_YIELD)
         return lua_yieldk(L, 3, 0, get_result_k);
     if (a == AWAIT_TIMEOUT)
@@ -113,7 +120,11 @@ static int get_result_k(lua_State *L, int status, lua_KContext ctx)
  * relies on this). Across a yield slot 2 holds the timeout, slot 3 the deadline. */
 int lfuture_get_result(lua_State *L)
 {
-    struct lreq *r = &check_future(L, 1)->call->req;
+    return lfuture_result_of(L, &check_future(L, 1)->call->req);
+}
+
+int lfuture_result_of(lua_State *L, struct lreq *r)
+{
     if (!lua_isnoneornil(L, 2))
         luaL_checktype(L, 2, LUA_TBOOLEAN);
     bool block = lua_isnoneornil(L, 2) || lua_toboolean(L, 2);
@@ -132,15 +143,15 @@ int lfuture_get_result(lua_State *L)
     else
         lua_pushnumber(L, deadline);
     lua_replace(L, 3);
-    return get_result_k(L, LUA_OK, 0);
+    return get_result_k(L, LUA_OK, (lua_KContext)r);
 }
 
 static int wait_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status;
-    (void)ctx;
+    struct lreq *r = future_req(L, ctx);
     lua_settop(L, 2);
-    enum await_status a = await(L, 2);
+    enum await_status a = await(L, r, 2);
     if (a == AWAIT_YIELD)
         return lua_yieldk(L, 3, 0, wait_k);
     lua_pushboolean(L, a == AWAIT_DONE);
@@ -150,7 +161,7 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx)
 /* f:wait([timeout]) -> true once done; false when timeout (s) ran out first */
 static int future_wait(lua_State *L)
 {
-    check_future(L, 1);
+    struct lreq *r = &check_future(L, 1)->call->req;
     double deadline = deadline_arg(L, 2, "wait");
     lua_settop(L, 2);
     if (isinf(deadline))
@@ -158,7 +169,7 @@ static int future_wait(lua_State *L)
     else
         lua_pushnumber(L, deadline);
     lua_replace(L, 2);
-    return wait_k(L, LUA_OK, 0);
+    return wait_k(L, LUA_OK, (lua_KContext)r);
 }
 
 /* f:cancel(): the call ends with a "cancelled" error unless it already ended */
