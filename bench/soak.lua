@@ -63,7 +63,7 @@ end
 local function plan(proto, i)
   if i % FAULT_EVERY == 0 then
     local faults = FAULTS[proto]
-    local fault = faults[(i // FAULT_EVERY) % #faults + 1]
+    local fault = faults[math.floor(i / FAULT_EVERY) % #faults + 1]
     local case = simple_cases[i % #simple_cases + 1]
     return "simple", case.inputs, { headers = { ["x-fault"] = fault } }, function(r, err)
       return r == nil and getmetatable(err) == triton.Error and err.code ~= nil

@@ -10,10 +10,10 @@ local triton = require "triton"
 local baseline_exe = arg[1] or error("usage: bench/tensor.lua path/to/tensor_baseline [repeats]")
 local repeats = math.tointeger(tonumber(arg[2] or "10")) or error("repeats must be an integer")
 
-local TABLE_N = 1 << 20
-local BYTES_N = 1 << 24 -- FP32 elements: 64 MiB
-local VECTOR_N = 1 << 20
-local CONVERT_N = 1 << 24
+local TABLE_N = 0x100000 -- 2^20
+local BYTES_N = 0x1000000 -- 2^24 FP32 elements: 64 MiB
+local VECTOR_N = 0x100000
+local CONVERT_N = 0x1000000
 
 -- Wall clock; os.clock (CPU time) only where triton.now is not there.
 local now = triton.now or os.clock
