@@ -11,6 +11,8 @@ local core = require "triton.core"
 local infer = require "triton.infer"
 local spawn = require "triton.spawn"
 local fleet = require "triton.fleet"
+local compat = require "triton.compat"
+local math_type = compat.math_type
 local checks = core.args -- the one argument layer (src/lua/largs.c)
 
 local M = {}
@@ -99,7 +101,7 @@ local function check_list_of_strings(t, name, fname, allowed)
     end
   end
   for k in pairs(t) do
-    if math.type(k) ~= "integer" or k < 1 or k > #t then
+    if math_type(k) ~= "integer" or k < 1 or k > #t then
       error(string.format("bad option '%s' to '%s' (a list expected, found key %s)", name, fname,
         tostring(k)), 4)
     end
@@ -353,7 +355,7 @@ end
 -- A version argument: string or integer, optional.
 local function version_arg(v, n, fname)
   if v == nil then return nil end
-  if math.type(v) == "integer" then return tostring(v) end
+  if math_type(v) == "integer" then return string.format("%d", v) end
   if type(v) ~= "string" then
     error(string.format("bad argument #%d to '%s' (version string or integer expected, got %s)",
       n, fname, type(v)), 3)
@@ -463,7 +465,7 @@ end
 
 local function size_arg(v, n, fname, optional)
   if v == nil and optional then return nil end
-  if math.type(v) ~= "integer" or v < 0 then
+  if math_type(v) ~= "integer" or v < 0 then
     error(string.format("bad argument #%d to '%s' (non-negative integer expected, got %s)", n,
       fname, v == nil and "no value" or tostring(v)), 3)
   end

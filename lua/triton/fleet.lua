@@ -9,6 +9,8 @@
 -- Balancing, health, sequences and retries are the C core's (src/client/fleet.c);
 -- these only shape calls, so they work the same on a plain client (a fleet of one).
 local core = require "triton.core"
+local compat = require "triton.compat"
+local idiv = compat.idiv
 
 local args = core.args
 
@@ -97,7 +99,7 @@ local function max_batch(c, model, version)
   local n = c._max_batch[key]
   if n == nil then
     local cfg = c:model_config(model, version)
-    n = math.tointeger(cfg.max_batch_size) or 0
+    n = compat.tointeger(cfg.max_batch_size) or 0
     c._max_batch[key] = n
   end
   return n
@@ -158,8 +160,8 @@ local PROGRESS_EVERY = 0.1
 local function clock(s)
   if s ~= s or s == math.huge then return "--:--" end
   s = math.floor(s + 0.5)
-  if s >= 3600 then return string.format("%d:%02d:%02d", s // 3600, s % 3600 // 60, s % 60) end
-  return string.format("%02d:%02d", s // 60, s % 60)
+  if s >= 3600 then return string.format("%d:%02d:%02d", idiv(s, 3600), idiv(s % 3600, 60), s % 60) end
+  return string.format("%02d:%02d", idiv(s, 60), s % 60)
 end
 
 -- A progress line on stderr, as tqdm draws one: done/total, rate, ETA, errors.

@@ -2,6 +2,8 @@
 -- InferRequestedOutput) and the translation of an infer call's arguments into
 -- the request table the C binding reads (src/lua/lclient.c, build_infer).
 local core = require "triton.core"
+local compat = require "triton.compat"
+local math_type = compat.math_type
 local args = core.args -- the one argument layer (src/lua/largs.c)
 
 local M = {}
@@ -14,7 +16,7 @@ local argerror, usererror = args.argerror, args.usererror
 local function numel(shape)
   local n = 1
   for _, d in ipairs(shape) do
-    if d ~= 0 and n > math.maxinteger // d then return nil end
+    if d ~= 0 and n > compat.idiv(compat.maxinteger, d) then return nil end
     n = n * d
   end
   return n
@@ -24,7 +26,7 @@ end
 -- refuse them while gRPC's double_param would send them; refusing them here
 -- makes a parameter mean the same on both transports.
 local function non_finite(v)
-  return math.type(v) == "float" and (v ~= v or v == math.huge or v == -math.huge)
+  return math_type(v) == "float" and (v ~= v or v == math.huge or v == -math.huge)
 end
 
 -- ---- InferInput -----------------------------------------------------------------
@@ -44,7 +46,7 @@ function InferInput:name() return self._name end
 function InferInput:datatype() return self._datatype end
 
 function InferInput:shape()
-  return table.move(self._shape, 1, #self._shape, 1, {})
+  return compat.move(self._shape, 1, #self._shape, 1, {})
 end
 
 function InferInput:set_shape(shape)
@@ -95,10 +97,10 @@ end
 function InferInput:set_shared_memory(region, byte_size, offset)
   if type(region) == "userdata" then region = region.name end
   if type(region) ~= "string" then argerror(1, "set_shared_memory", "region name expected") end
-  if math.type(byte_size) ~= "integer" or byte_size < 0 then
+  if math_type(byte_size) ~= "integer" or byte_size < 0 then
     argerror(2, "set_shared_memory", "non-negative integer byte size expected")
   end
-  if offset ~= nil and (math.type(offset) ~= "integer" or offset < 0) then
+  if offset ~= nil and (math_type(offset) ~= "integer" or offset < 0) then
     argerror(3, "set_shared_memory", "non-negative integer offset expected")
   end
   self._shm = { region, byte_size, offset or 0 }
@@ -171,10 +173,10 @@ function InferRequestedOutput:name() return self._name end
 function InferRequestedOutput:set_shared_memory(region, byte_size, offset)
   if type(region) == "userdata" then region = region.name end
   if type(region) ~= "string" then argerror(1, "set_shared_memory", "region name expected") end
-  if math.type(byte_size) ~= "integer" or byte_size < 0 then
+  if math_type(byte_size) ~= "integer" or byte_size < 0 then
     argerror(2, "set_shared_memory", "non-negative integer byte size expected")
   end
-  if offset ~= nil and (math.type(offset) ~= "integer" or offset < 0) then
+  if offset ~= nil and (math_type(offset) ~= "integer" or offset < 0) then
     argerror(3, "set_shared_memory", "non-negative integer offset expected")
   end
   self._shm = { region, byte_size, offset or 0 }

@@ -31,6 +31,8 @@
 --   M.percentile(xs, p)    perf_analyzer's percentile of a sorted list
 local core = require "triton.core"
 local client = require "triton.client"
+local compat = require "triton.compat"
+local math_type, unpack = compat.math_type, compat.unpack
 
 local M = {}
 
@@ -75,7 +77,7 @@ function M.summarize(windows)
     s.first_error = s.first_error or w.first_error
     s.duration = s.duration + w.duration
     s.delayed = s.delayed + w.delayed
-    table.move(w.latencies, 1, w.n, #lat + 1, lat)
+    compat.move(w.latencies, 1, w.n, #lat + 1, lat)
     if w.send_sum then send_sum = send_sum + w.send_sum end
     recv_sum, nrecv = recv_sum + w.recv_sum, nrecv + w.nrecv
     rate_sum = rate_sum + (w.duration > 0 and w.sent / w.duration or 0)
@@ -313,7 +315,7 @@ function M.profile(load, o)
   if not stable and n >= k and within(ips, n - k + 1, n, o.threshold) then
     stable, latency_unstable = true, true
   end
-  local last = { table.unpack(windows, math.max(1, n - k + 1), n) }
+  local last = { unpack(windows, math.max(1, n - k + 1), n) }
   return { stable = stable, latency_unstable = latency_unstable, windows = last,
     summary = M.summarize(last) }
 end
@@ -327,7 +329,7 @@ local option_names = {
 
 local function positive_integer(v, name, allow_zero)
   if v == nil then return nil end
-  if math.type(v) ~= "integer" or v < (allow_zero and 0 or 1) then
+  if math_type(v) ~= "integer" or v < (allow_zero and 0 or 1) then
     error(string.format("bad option '%s' to 'perf' (%s integer expected, got %s)", name,
       allow_zero and "non-negative" or "positive", tostring(v)), 4)
   end

@@ -14,6 +14,8 @@ local triton = require "triton"
 local core = require "triton.core"
 local client = require "triton.client"
 local perf = require "triton.perf"
+local compat = require "triton.compat"
+local math_type, unpack, idiv = compat.math_type, compat.unpack, compat.idiv
 
 local M = {}
 
@@ -53,7 +55,7 @@ end
 
 local function integer_value(min)
   return function(v, flag)
-    local n = math.tointeger(tonumber(v))
+    local n = compat.tointeger(tonumber(v))
     if not n or n < min then
       fail("%s expects an integer >= %d, got '%s'", flag, min, v)
     end
@@ -93,7 +95,7 @@ local function range_value(integer)
     local r = {}
     for i, p in ipairs(parts) do
       local n = tonumber(p)
-      if integer then n = math.tointeger(n) end
+      if integer then n = compat.tointeger(n) end
       if not n or n ~= n or n < 0 or n == math.huge then
         fail("%s expects start[:end[:step]] of %s, got '%s'", flag,
           integer and "non-negative integers" or "non-negative numbers", v)
@@ -119,7 +121,7 @@ local function shape_value(v, flag)
   end
   local shape = {}
   for d in (dims .. ","):gmatch("([^,]*),") do
-    local n = math.tointeger(tonumber(d))
+    local n = compat.tointeger(tonumber(d))
     if not n then fail("%s expects NAME:d1,d2,..., got '%s'", flag, v) end
     shape[#shape + 1] = n
   end
@@ -429,11 +431,14 @@ local function random_string(n)
   return table.concat(t)
 end
 
+-- n random bytes, three from each draw (every Lua draws 24 bits exactly).
 local function random_bytes(n)
   local parts = {}
-  for i = 1, n // 8 do parts[i] = string.pack("<i8", math.random(0)) end
-  if n % 8 > 0 then parts[#parts + 1] = string.pack("<i8", math.random(0)):sub(1, n % 8) end
-  return table.concat(parts)
+  for i = 1, math.ceil(n / 3) do
+    local x = math.random(0, 0xFFFFFF)
+    parts[i] = string.char(x % 256, math.floor(x / 256) % 256, math.floor(x / 65536))
+  end
+  return table.concat(parts):sub(1, n)
 end
 
 -- One batch-1 tensor of zeros or random data, as perf_analyzer makes them.
@@ -479,8 +484,8 @@ local function base64_decode(s, where)
     if not (va and vb and vc and vd) or (pad > 0 and not last) or (c == 61 and d ~= 61) then
       fail("%s: not base64 at character %d", where, i)
     end
-    local n = va << 18 | vb << 12 | vc << 6 | vd
-    out[#out + 1] = string.char(n >> 16 & 255, n >> 8 & 255, n & 255):sub(1, 3 - pad)
+    local n = ((va * 64 + vb) * 64 + vc) * 64 + vd -- 24 bits: three bytes, high first
+    out[#out + 1] = string.char(math.floor(n / 65536), math.floor(n / 256) % 256, n % 256):sub(1, 3 - pad)
   end
   return table.concat(out)
 end
@@ -492,7 +497,8 @@ local function bytes_elements(raw, where)
     if pos + 3 > #raw then
       fail("%s: BYTES data ends inside an element's 4-byte length, at byte %d", where, pos)
     end
-    local n = string.unpack("<I4", raw, pos)
+    local b1, b2, b3, b4 = raw:byte(pos, pos + 3)
+    local n = ((b4 * 256 + b3) * 256 + b2) * 256 + b1
     pos = pos + 4
     if n > #raw - pos + 1 then
       fail("%s: a BYTES element of %d bytes runs past the end (%d bytes left)", where, n,
@@ -507,7 +513,7 @@ end
 local function json_shape(v, where)
   if type(v) ~= "table" then fail("%s: \"shape\" must be a list of dimensions", where) end
   for i, d in ipairs(v) do
-    if math.type(d) ~= "integer" or d < 0 then
+    if math_type(d) ~= "integer" or d < 0 then
       fail("%s: \"shape\" dimension %d must be a non-negative integer", where, i)
     end
   end
@@ -615,7 +621,7 @@ local function build_requests(m, o)
   end
   local b, n = o.batch, #entries
   local requests = {}
-  for k = 1, n // gcd(n, b) do
+  for k = 1, idiv(n, gcd(n, b)) do
     local req = {}
     for _, input in ipairs(m.inputs) do
       if m.max_batch == 0 then
@@ -642,7 +648,7 @@ local function process_id()
   local f = io.open("/proc/self/stat", "r")
   local pid = f and tonumber((f:read("l") or ""):match("^(%d+)"))
   if f then f:close() end
-  return pid or math.random(1, 1 << 30)
+  return pid or math.random(1, 0x40000000)
 end
 
 -- Output region sizes: what a fixed-size output needs, else --output-shared-memory-size.
@@ -834,7 +840,7 @@ end
 
 -- Average microseconds of a phase (perf_analyzer's integer arithmetic).
 local function avg_us(phase)
-  return phase.count > 0 and phase.ns // (phase.count * 1000) or 0
+  return phase.count > 0 and idiv(phase.ns, phase.count * 1000) or 0
 end
 
 -- The server-side breakdown perf_analyzer prints and writes, in microseconds.
@@ -843,7 +849,7 @@ local function server_figures(d, level)
     compute_infer = avg_us(d.compute_infer), compute_output = avg_us(d.compute_output),
     cache_hit = avg_us(d.cache_hit), cache_miss = avg_us(d.cache_miss), request = avg_us(d.success) }
   local n = d.compute_input.count
-  f.compute = n > 0 and (d.compute_input.ns + d.compute_infer.ns + d.compute_output.ns) // (n * 1000) or 0
+  f.compute = n > 0 and idiv(d.compute_input.ns + d.compute_infer.ns + d.compute_output.ns, n * 1000) or 0
   f.overhead = math.max(0, f.request - f.queue - f.compute)
   -- What the client waited beyond what the server accounts for: the network and
   -- the server's own send and receive.
@@ -899,10 +905,10 @@ end
 -- The figures of a level in perf_analyzer's units (integer microseconds).
 local function level_figures(s, o)
   local f = { count = s.count, throughput = s.throughput * o.batch, avg_us = us(s.avg),
-    std_us = s.std == math.huge and math.maxinteger or us(s.std), send_us = us(s.send),
+    std_us = s.std == math.huge and compat.maxinteger or us(s.std), send_us = us(s.send),
     recv_us = us(s.recv), percentiles = {}, sent_rate = s.sent_rate,
     delayed_pct = s.count > 0 and 100 * s.delayed / s.count or 0 }
-  local ps = { table.unpack(perf.PERCENTILES) }
+  local ps = { unpack(perf.PERCENTILES) }
   if o.percentile then
     local seen = false
     for _, p in ipairs(ps) do seen = seen or p == o.percentile end
@@ -965,10 +971,10 @@ local function histogram(latencies)
   local counts = {}
   for b = 1, HISTOGRAM_BUCKETS do counts[b] = 0 end
   for _, l in ipairs(latencies) do
-    local b = math.min(HISTOGRAM_BUCKETS, (us(l) - lo) // width + 1)
+    local b = math.min(HISTOGRAM_BUCKETS, idiv(us(l) - lo, width) + 1)
     counts[b] = counts[b] + 1
   end
-  local most = math.max(table.unpack(counts))
+  local most = math.max(unpack(counts))
   out("  Latency histogram (usec):")
   for b = 1, HISTOGRAM_BUCKETS do
     local from = lo + (b - 1) * width
@@ -1020,7 +1026,7 @@ local function csv_row(o, lvl)
 end
 
 local function write_csv(o, levels)
-  local rows = { table.unpack(levels) }
+  local rows = { unpack(levels) }
   table.sort(rows, function(a, b) return a.figures.throughput < b.figures.throughput end)
   local f, err = io.open(o.csv, "w")
   if not f then fail("-f: cannot write %s", err) end
@@ -1105,7 +1111,7 @@ local function measure_level(o, value, send, snapshot, protocol, state)
         local lat = o.percentile and string.format("p%d latency: %d usec", o.percentile,
           us(perf.percentile(s.latencies, o.percentile)))
             or string.format("Avg latency: %d usec (std %d usec). ", us(s.avg),
-              s.std == math.huge and math.maxinteger or us(s.std))
+              s.std == math.huge and compat.maxinteger or us(s.std))
         out("  Pass [%d] throughput: %s infer/sec. %s", i, g(s.throughput * o.batch), lat)
       end
     end,
@@ -1125,7 +1131,7 @@ local function measure_level(o, value, send, snapshot, protocol, state)
     io.stderr:write("Warning: Request latency is not stabilizing. Please try lowering the request rate.\n")
   end
   local f = level_figures(s, o)
-  if o.latency_threshold > 0 and f.stabilizing_us // 1000 >= o.latency_threshold then
+  if o.latency_threshold > 0 and idiv(f.stabilizing_us, 1000) >= o.latency_threshold then
     io.stderr:write(string.format("Measured latency went over the set limit of %d msec. \n",
       o.latency_threshold))
     return nil, "threshold"

@@ -12,6 +12,9 @@
 -- through it. triton.json.null shows as json.null.
 --
 -- opts: depth (default 6), items (100), width (80), string_limit (2000).
+local compat = require "triton.compat"
+local math_type = compat.math_type
+
 local M = {}
 
 local DEFAULTS = { depth = 6, items = 100, width = 80, string_limit = 2000 }
@@ -77,13 +80,13 @@ local function render_table(t, level, ancestors, opts, column)
   if level >= opts.depth then return "{...}" end
   ancestors[t] = true
   local parts, shown, total = {}, 0, 0
-  local n = rawlen(t)
+  local n = compat.rawlen(t)
   local seq_len = 0
   while seq_len < n and rawget(t, seq_len + 1) ~= nil do seq_len = seq_len + 1 end
   local keys = {}
   for k in next, t do
     total = total + 1
-    if not (math.type(k) == "integer" and k >= 1 and k <= seq_len) then keys[#keys + 1] = k end
+    if not (math_type(k) == "integer" and k >= 1 and k <= seq_len) then keys[#keys + 1] = k end
   end
   table.sort(keys, key_less)
   local inner = column + 2
@@ -128,7 +131,7 @@ function M.format(v, opts)
   local o = {}
   for k, d in pairs(DEFAULTS) do
     local given = opts and opts[k]
-    if given ~= nil and math.type(given) ~= "integer" then
+    if given ~= nil and math_type(given) ~= "integer" then
       error(string.format("pretty.format: option '%s' must be an integer", k), 2)
     end
     o[k] = given or d

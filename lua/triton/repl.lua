@@ -19,6 +19,7 @@
 -- runs f with Ctrl-C turned into an "interrupted!" error), banner (print the
 -- version first).
 local pretty = require "triton.pretty"
+local compat = require "triton.compat"
 
 local M = {}
 
@@ -232,7 +233,7 @@ function M.run(opts)
       if not f then
         io.stderr:write(err or "", "\n")
       else
-        local results = table.pack(call(f))
+        local results = compat.pack(call(f))
         if results[1] then
           if results.n > 1 then io.stdout:write(format_results(results), "\n") end
         else

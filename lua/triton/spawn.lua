@@ -32,6 +32,8 @@
 -- short: an interrupt (Ctrl-C: every request in flight is cancelled and the
 -- unfinished coroutines are closed) or a loop failure.
 local core = require "triton.core"
+local compat = require "triton.compat"
+local unpack = compat.unpack
 
 local M = {}
 
@@ -59,7 +61,7 @@ function M.spawn(fn, ...)
   end
   local co = coroutine.create(fn)
   tasks[co] = "ready"
-  ready[#ready + 1] = { co, table.pack(...) }
+  ready[#ready + 1] = { co, compat.pack(...) }
   count = count + 1
   if not running then core.set_wakeup(core.now()) end -- a host polling on triton.fd() starts it
   return co
@@ -121,7 +123,7 @@ local function resume(co, args)
   tasks[co] = "running"
   local ok, what, arg, deadline
   if args then
-    ok, what, arg, deadline = coroutine.resume(co, table.unpack(args, 1, args.n))
+    ok, what, arg, deadline = coroutine.resume(co, unpack(args, 1, args.n))
   else
     ok, what, arg, deadline = coroutine.resume(co)
   end
@@ -207,7 +209,7 @@ local function schedule()
         if count == 0 then return end
         for co in pairs(tasks) do
           report(co, "triton.run: this coroutine waits for a reply that can no longer come")
-          coroutine.close(co)
+          compat.close_coroutine(co)
           finish(co)
         end
         return
@@ -219,7 +221,7 @@ end
 -- Closes every unfinished coroutine (after an interrupt or a loop failure).
 local function abandon()
   for co in pairs(tasks) do
-    coroutine.close(co)
+    compat.close_coroutine(co)
   end
   for co in pairs(tasks) do tasks[co] = nil end
   ready, sleepers, conds, count = {}, {}, {}, 0
