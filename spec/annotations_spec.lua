@@ -64,12 +64,12 @@ local function module_names()
   local names = api_names.module_names(triton, "triton", {})
   local host = os.getenv("TRITONLUA")
   assert(host and host ~= "", "TRITONLUA is not set (run the specs through ctest)")
-  local p = assert(io.popen(q(host) .. " " .. q(SOURCE .. "/spec/support/api_names.lua")))
+  local out, ok = h.command(q(host) .. " " .. q(SOURCE .. "/spec/support/api_names.lua"))
   local n = 0
-  for name in p:lines() do
+  for name in out:gmatch("[^\n]+") do
     names[name], n = true, n + 1
   end
-  assert(p:close() and n > 0, "the tritonlua host did not list triton's names")
+  assert(ok and n > 0, "the tritonlua host did not list triton's names")
   return names
 end
 
@@ -81,7 +81,7 @@ local function runtime_classes()
       mts[k] = v
     end
   end
-  local c <close> = triton.connect("http://127.0.0.1:1") -- making a client does not connect
+  local c = h.closing(triton.connect("http://127.0.0.1:1")) -- making a client does not connect
   for _, obj in ipairs { c, triton.InferInput("X", { 1 }, "INT32"), triton.InferRequestedOutput("X") } do
     local mt = getmetatable(obj)
     mts[mt.__name] = mt

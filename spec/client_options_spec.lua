@@ -16,10 +16,7 @@ local function run_host(code, env)
   assert(host and host ~= "", "TRITONLUA (the tritonlua binary) must be set to run this spec")
   local prefix = ""
   for k, v in pairs(env or {}) do prefix = prefix .. k .. "=" .. shell_quote(v) .. " " end
-  local p = assert(io.popen(prefix .. shell_quote(host) .. " -e " .. shell_quote(code) .. " 2>&1", "r"))
-  local out = p:read("a")
-  local ok = p:close()
-  return out, ok
+  return h.command(prefix .. shell_quote(host) .. " -e " .. shell_quote(code) .. " 2>&1")
 end
 
 local function lines_matching(text, pattern)
@@ -57,7 +54,7 @@ h.transports(function(proto, url)
 
     for _, alg in ipairs { "gzip", "deflate" } do
       it(alg .. " requests and replies carry values intact", function()
-        local c <close> = triton.connect(url, { compression = alg, response_compression = reply_alg(alg) })
+        local c = h.closing(triton.connect(url, { compression = alg, response_compression = reply_alg(alg) }))
         local x = ramp(100000)
         local r = c:infer("identity_fp32", { INPUT0 = x })
         assert.is_true(triton.allclose(x, r:as_tensor("OUTPUT0"), 0, 0))
@@ -70,7 +67,7 @@ h.transports(function(proto, url)
       end)
 
       it(alg .. " leaves every other call working (only infer bodies are compressed)", function()
-        local c <close> = triton.connect(url, { compression = alg, response_compression = reply_alg(alg) })
+        local c = h.closing(triton.connect(url, { compression = alg, response_compression = reply_alg(alg) }))
         assert.is_true(#c:model_repository_index() > 10)
         assert.is_true(#c:model_repository_index { ready = true } > 10)
         c:load_model("simple_int8", { config = { max_batch_size = 4 } })
@@ -84,7 +81,7 @@ h.transports(function(proto, url)
         end
         assert.equal("x y", table.concat(text))
         c:update_log_settings { log_verbose_level = 0 }
-        local region <close> = triton.shm.create("comp_" .. alg, h.shm_key("comp"), 64)
+        local region = h.closing(triton.shm.create("comp_" .. alg, h.shm_key("comp"), 64))
         c:register_system_shared_memory(region.name, region.key, region.byte_size)
         c:unregister_system_shared_memory(region.name)
       end)
@@ -140,8 +137,8 @@ describe("gRPC channel_args", function()
   it("a key the caller gives wins over the library's own setting", function()
     -- the library sets grpc.max_receive_message_length to max_response_size; the
     -- caller's 100 bytes must be what gRPC enforces
-    local c <close> = triton.connect(h.server().grpc_url,
-      { channel_args = { ["grpc.max_receive_message_length"] = 100 } })
+    local c = h.closing(triton.connect(h.server().grpc_url,
+      { channel_args = { ["grpc.max_receive_message_length"] = 100 } }))
     local err = h.error_of(c.infer, c, "identity_fp32", { INPUT0 = triton.zeros({ 1000 }, "FP32") })
     assert.equal("resource_exhausted", err.code)
     assert.is_true(c:is_server_live())
@@ -155,13 +152,13 @@ describe("two gRPC servers with round_robin", function()
 
   it("both serve requests", function()
     local first = h.server()
-    local a <close> = triton.connect(first.grpc_url)
-    local b <close> = triton.connect(second.grpc_url)
+    local a = h.closing(triton.connect(first.grpc_url))
+    local b = h.closing(triton.connect(second.grpc_url))
     local model = "identity_int16"
     local a0, b0 = success_count(a, model), success_count(b, model)
     local target = ("ipv4:127.0.0.1:%d,127.0.0.1:%d"):format(first.grpc_port, second.grpc_port)
-    local c <close> = triton.connect(target, {
-      protocol = "grpc", channel_args = { ["grpc.lb_policy_name"] = "round_robin" } })
+    local c = h.closing(triton.connect(target, {
+      protocol = "grpc", channel_args = { ["grpc.lb_policy_name"] = "round_robin" } }))
     local n = 20
     for i = 1, n do
       local r = c:infer(model, { INPUT0 = triton.tensor({ i }, "INT16") })
@@ -174,12 +171,12 @@ describe("two gRPC servers with round_robin", function()
 
   it("without round_robin one server takes every request (pick_first)", function()
     local first = h.server()
-    local a <close> = triton.connect(first.grpc_url)
-    local b <close> = triton.connect(second.grpc_url)
+    local a = h.closing(triton.connect(first.grpc_url))
+    local b = h.closing(triton.connect(second.grpc_url))
     local model = "identity_int16"
     local a0, b0 = success_count(a, model), success_count(b, model)
     local target = ("ipv4:127.0.0.1:%d,127.0.0.1:%d"):format(first.grpc_port, second.grpc_port)
-    local c <close> = triton.connect(target, { protocol = "grpc" })
+    local c = h.closing(triton.connect(target, { protocol = "grpc" }))
     for i = 1, 6 do c:infer(model, { INPUT0 = triton.tensor({ i }, "INT16") }) end
     local da, db = success_count(a, model) - a0, success_count(b, model) - b0
     assert.equal(6, da + db)
@@ -251,7 +248,7 @@ end)
 h.transports(function(proto, url)
   describe("max_response_size", function()
     it("fails a larger reply cleanly, then the same client succeeds", function()
-      local c <close> = triton.connect(url, { max_response_size = 4096 })
+      local c = h.closing(triton.connect(url, { max_response_size = 4096 }))
       local err = h.error_of(c.infer, c, "identity_int32", { INPUT0 = triton.zeros({ 4096 }, "INT32") })
       assert.equal("resource_exhausted", err.code)
       if proto == "http" then
@@ -263,14 +260,15 @@ h.transports(function(proto, url)
       local r = c:infer("identity_int32", { INPUT0 = triton.tensor({ 7, 8 }, "INT32") })
       assert.same({ 7, 8 }, r:as_tensor("OUTPUT0"):totable())
       -- control-plane replies are bounded too
-      local small <close> = triton.connect(url, { max_response_size = 64 })
+      local small = h.closing(triton.connect(url, { max_response_size = 64 }))
       assert.equal("resource_exhausted", h.error_of(small.model_config, small, "simple").code)
       assert.is_true(small:is_server_live())
     end)
 
     if proto == "http" then
       it("bounds the decompressed size, not only the bytes on the wire", function()
-        local c <close> = triton.connect(url, { max_response_size = 100000, response_compression = "gzip" })
+        local c = h.closing(triton.connect(url,
+          { max_response_size = 100000, response_compression = "gzip" }))
         -- zeros: a few hundred bytes on the wire, 400000 once inflated
         local err = h.error_of(c.infer, c, "identity_int32", { INPUT0 = triton.zeros({ 100000 }, "INT32") })
         assert.equal("resource_exhausted", err.code)
@@ -507,7 +505,7 @@ describe("triton.session", function()
 
   describe("model_names", function()
     it("lists the repository's models, sorted", function()
-      local c <close> = triton.connect(url)
+      local c = h.closing(triton.connect(url))
       local names = session.model_names(c)
       assert.is_true(#names > 10)
       local sorted = {}
@@ -537,7 +535,7 @@ describe("triton.session", function()
 
     it("never raises: an empty list, or the last known one", function()
       assert.same({}, session.model_names(nil))
-      local down <close> = triton.connect("http://127.0.0.1:1")
+      local down = h.closing(triton.connect("http://127.0.0.1:1"))
       assert.same({}, session.model_names(down))
       local fail = false
       local flaky = { model_repository_index = function()

@@ -52,7 +52,7 @@ describe("TLS", function()
     describe("over " .. proto, function()
       it("verifies the server against ssl.ca_file, by IP and by host name", function()
         for _, host in ipairs { "127.0.0.1", "localhost" } do
-          local c <close> = triton.connect(url_of(good, proto, host), { ssl = { ca_file = certs.ca } })
+          local c = h.closing(triton.connect(url_of(good, proto, host), { ssl = { ca_file = certs.ca } }))
           assert.equal(proto, c.protocol)
           assert.is_true(c:is_server_live())
           assert.equal("triton", c:server_metadata().name)
@@ -61,7 +61,7 @@ describe("TLS", function()
       end)
 
       it("streams over TLS", function()
-        local c <close> = triton.connect(url_of(good, proto), { ssl = { ca_file = certs.ca } })
+        local c = h.closing(triton.connect(url_of(good, proto), { ssl = { ca_file = certs.ca } }))
         local text = {}
         for ev in c:generate_stream("echo_llm", { text_input = "one two three", stream = true }) do
           text[#text + 1] = ev.text_output
@@ -81,44 +81,44 @@ describe("TLS", function()
       end)
 
       it("fails verification without ssl.ca_file: a clear unavailable error", function()
-        local c <close> = triton.connect(url_of(good, proto))
+        local c = h.closing(triton.connect(url_of(good, proto)))
         is_tls_error(h.error_of(c.is_server_live, c))
         -- the client stays usable: the same failure again, not a crash
         is_tls_error(h.error_of(c.server_metadata, c))
       end)
 
       it("skips verification with ssl.insecure = true", function()
-        local c <close> = triton.connect(url_of(good, proto), { ssl = { insecure = true } })
+        local c = h.closing(triton.connect(url_of(good, proto), { ssl = { insecure = true } }))
         assert.is_true(c:is_server_live())
         infer_simple(c)
       end)
 
       it("refuses a certificate for another host name, then a healthy server works", function()
-        local c <close> = triton.connect(url_of(wrong_name, proto), { ssl = { ca_file = certs.ca } })
+        local c = h.closing(triton.connect(url_of(wrong_name, proto), { ssl = { ca_file = certs.ca } }))
         local err = h.error_of(c.infer, c, "simple", { INPUT0 = triton.zeros({ 1, 16 }, "INT32"),
           INPUT1 = triton.zeros({ 1, 16 }, "INT32") })
         is_tls_error(err)
         assert.is_truthy(err.message:find("127.0.0.1", 1, true), err.message)
         is_tls_error(h.error_of(c.is_server_live, c))
-        local ok <close> = triton.connect(url_of(good, proto), { ssl = { ca_file = certs.ca } })
+        local ok = h.closing(triton.connect(url_of(good, proto), { ssl = { ca_file = certs.ca } }))
         infer_simple(ok)
         -- insecure skips the host name check too
-        local any <close> = triton.connect(url_of(wrong_name, proto), { ssl = { insecure = true } })
+        local any = h.closing(triton.connect(url_of(wrong_name, proto), { ssl = { insecure = true } }))
         assert.is_true(any:is_server_live())
       end)
 
       it("refuses a certificate from an untrusted CA, then a healthy server works", function()
-        local c <close> = triton.connect(url_of(other_ca, proto), { ssl = { ca_file = certs.ca } })
+        local c = h.closing(triton.connect(url_of(other_ca, proto), { ssl = { ca_file = certs.ca } }))
         is_tls_error(h.error_of(c.is_server_live, c))
         is_tls_error(h.error_of(c.model_config, c, "simple"))
-        local ok <close> = triton.connect(url_of(good, proto), { ssl = { ca_file = certs.ca } })
+        local ok = h.closing(triton.connect(url_of(good, proto), { ssl = { ca_file = certs.ca } }))
         infer_simple(ok)
       end)
 
       it("presents ssl.cert_file and ssl.key_file to a server that requires a client certificate",
         function()
-          local c <close> = triton.connect(url_of(mutual, proto), { ssl = {
-            ca_file = certs.ca, cert_file = certs.client_cert, key_file = certs.client_key } })
+          local c = h.closing(triton.connect(url_of(mutual, proto), { ssl = {
+            ca_file = certs.ca, cert_file = certs.client_cert, key_file = certs.client_key } }))
           assert.is_true(c:is_server_live())
           infer_simple(c)
         end)
@@ -131,18 +131,18 @@ describe("TLS", function()
               key_file = certs.other_ca_client_key },
           }
           for _, ssl in ipairs(cases) do
-            local c <close> = triton.connect(url_of(mutual, proto), { ssl = ssl })
+            local c = h.closing(triton.connect(url_of(mutual, proto), { ssl = ssl }))
             local err = h.error_of(c.is_server_live, c, { timeout = 5 })
             assert.equal("unavailable", err.code, err.message)
             assert.is_true(#err.message > 0)
           end
-          local ok <close> = triton.connect(url_of(mutual, proto), { ssl = {
-            ca_file = certs.ca, cert_file = certs.client_cert, key_file = certs.client_key } })
+          local ok = h.closing(triton.connect(url_of(mutual, proto), { ssl = {
+            ca_file = certs.ca, cert_file = certs.client_cert, key_file = certs.client_key } }))
           infer_simple(ok)
         end)
 
       it("a plaintext client against a TLS server fails cleanly", function()
-        local c <close> = triton.connect(plain_url_of(good, proto), { connection_timeout = 5 })
+        local c = h.closing(triton.connect(plain_url_of(good, proto), { connection_timeout = 5 }))
         local err = h.error_of(c.server_metadata, c, { timeout = 5 })
         assert.is_string(err.code)
         assert.not_equal("ok", err.code)
@@ -151,11 +151,11 @@ describe("TLS", function()
 
       it("a TLS client against a plaintext server fails cleanly", function()
         local s = h.server()
-        local c <close> = triton.connect(url_of(s, proto), { ssl = { ca_file = certs.ca } })
+        local c = h.closing(triton.connect(url_of(s, proto), { ssl = { ca_file = certs.ca } }))
         local err = h.error_of(c.is_server_live, c)
         assert.equal("unavailable", err.code)
         assert.is_true(#err.message > 0)
-        local plain <close> = triton.connect(s[proto .. "_url"])
+        local plain = h.closing(triton.connect(s[proto .. "_url"]))
         assert.is_true(plain:is_server_live())
       end)
 

@@ -37,7 +37,7 @@ local function run_host(script, url, interrupt)
   if interrupt then cmd = cmd .. h.sigint_when(errpath, "ready", "p") end
   cmd = cmd .. "wait $p"
   local t0 = triton.now()
-  local _, _, status = os.execute(cmd)
+  local _, _, status = h.execute(cmd)
   local took = triton.now() - t0
   local ef = assert(io.open(errpath, "r"))
   local stderr = ef:read("a")

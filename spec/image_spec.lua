@@ -10,20 +10,22 @@ local triton = h.triton()
 local image = triton.image
 
 -- ---- a PNG writer for crafted files -------------------------------------------------
+local band, bxor, rshift = h.bit.band, h.bit.bxor, h.bit.rshift
 local crc_table = {}
 for i = 0, 255 do
   local c = i
   for _ = 1, 8 do
-    c = (c & 1) ~= 0 and (0xEDB88320 ~ (c >> 1)) or (c >> 1)
+    c = band(c, 1) ~= 0 and bxor(0xEDB88320, rshift(c, 1)) or rshift(c, 1)
   end
   crc_table[i] = c
 end
 local function crc32(s)
   local c = 0xFFFFFFFF
   for i = 1, #s do
-    c = crc_table[(c ~ s:byte(i)) & 0xFF] ~ (c >> 8)
+    c = bxor(crc_table[band(bxor(c, s:byte(i)), 0xFF)], rshift(c, 8))
   end
-  return c ~ 0xFFFFFFFF
+  c = bxor(c, 0xFFFFFFFF)
+  return c < 0 and c + 0x100000000 or c -- LuaJIT's bit results are signed 32-bit
 end
 
 local function adler32(s)
@@ -32,7 +34,7 @@ local function adler32(s)
     a = (a + s:byte(i)) % 65521
     b = (b + a) % 65521
   end
-  return (b << 16) | a
+  return b * 65536 + a
 end
 
 -- zlib stream of stored (uncompressed) deflate blocks
@@ -43,14 +45,14 @@ local function zlib_store(data)
     local piece = data:sub(pos, pos + 65534)
     pos = pos + #piece
     local final = pos > #data and 1 or 0
-    out[#out + 1] = string.pack("<BI2I2", final, #piece, (~#piece) & 0xFFFF) .. piece
+    out[#out + 1] = h.pack("<BI2I2", final, #piece, 0xFFFF - #piece) .. piece
   until pos > #data
-  out[#out + 1] = string.pack(">I4", adler32(data))
+  out[#out + 1] = h.pack(">I4", adler32(data))
   return table.concat(out)
 end
 
 local function chunk(kind, data)
-  return string.pack(">I4", #data) .. kind .. data .. string.pack(">I4", crc32(kind .. data))
+  return h.pack(">I4", #data) .. kind .. data .. h.pack(">I4", crc32(kind .. data))
 end
 
 -- A PNG of w x h with the given bit depth and colour type; rows are the raw
@@ -59,7 +61,7 @@ local function png(w, hgt, depth, ctype, rows, extra, interlace)
   local raw = {}
   for i, r in ipairs(rows) do raw[i] = "\0" .. r end
   return "\x89PNG\r\n\x1a\n" ..
-      chunk("IHDR", string.pack(">I4I4BBBBB", w, hgt, depth, ctype, 0, 0, interlace or 0)) ..
+      chunk("IHDR", h.pack(">I4I4BBBBB", w, hgt, depth, ctype, 0, 0, interlace or 0)) ..
       (extra or "") .. chunk("IDAT", zlib_store(table.concat(raw))) .. chunk("IEND", "")
 end
 
@@ -70,21 +72,17 @@ local function tmpname(suffix)
   return name .. suffix
 end
 
-local function read(path)
-  local f <close> = assert(io.open(path, "rb"))
-  return f:read("a")
-end
 
 -- Pillow draws and saves `code` (Python with Image, np and `out` in scope).
 local function pil(code)
   local out = tmpname(".img")
   local script = tmpname(".py")
-  local f <close> = assert(io.open(script, "w"))
+  local f = assert(io.open(script, "w"))
   f:write("import numpy as np\nfrom PIL import Image\nout = ", string.format("%q", out), "\n", code, "\n")
   f:close()
-  assert(os.execute("/usr/bin/python3 " .. script), "python3-pil could not draw the image")
+  assert(h.execute("/usr/bin/python3 " .. script), "python3-pil could not draw the image")
   os.remove(script)
-  local data = read(out)
+  local data = h.slurp(out)
   os.remove(out)
   return data
 end
@@ -166,7 +164,7 @@ describe("triton.image.decode", function()
   end)
 
   it("keeps the high byte of 16-bit PNG samples", function()
-    local data = png(2, 1, 16, 2, { string.pack(">I2I2I2I2I2I2", 0x1234, 0xABCD, 0x00FF, 0xFF00, 1, 0x8080) })
+    local data = png(2, 1, 16, 2, { h.pack(">I2I2I2I2I2I2", 0x1234, 0xABCD, 0x00FF, 0xFF00, 1, 0x8080) })
     local t = image.decode(data)
     assert.are.same({ 1, 2, 3 }, t.shape)
     assert.are.same({ 0x12, 0xAB, 0x00 }, pixel(t, 1, 1))
@@ -211,7 +209,7 @@ describe("triton.image.decode", function()
     assert.matches("^image: corrupt PNG: ", err.message)
     local j = pil("Image.fromarray(np.random.default_rng(1).integers(0, 256, (64, 64, 3), " ..
       "dtype=np.uint8)).save(out, 'JPEG', quality=90)")
-    check_error(function() image.decode(j:sub(1, #j * 3 // 4)) end, "invalid_argument",
+    check_error(function() image.decode(j:sub(1, math.floor(#j * 3 / 4))) end, "invalid_argument",
       "image: truncated JPEG: the data ends before the image does")
     ok, err = pcall(image.decode, j:sub(1, 200))
     assert.is_false(ok)
@@ -227,8 +225,8 @@ describe("triton.image.decode", function()
       end
     end
     -- a 100-byte file whose tEXt chunk claims 2 GiB, before the image data
-    local lying = "\x89PNG\r\n\x1a\n" .. chunk("IHDR", string.pack(">I4I4BBBBB", 4, 4, 8, 0, 0, 0, 0)) ..
-        string.pack(">I4", 0x7FFF0000) .. "tEXtComment\0tiny"
+    local lying = "\x89PNG\r\n\x1a\n" .. chunk("IHDR", h.pack(">I4I4BBBBB", 4, 4, 8, 0, 0, 0, 0)) ..
+        h.pack(">I4", 0x7FFF0000) .. "tEXtComment\0tiny"
     local before = peak_kb()
     check_error(function() image.decode(lying) end, "invalid_argument",
       "image: truncated PNG: the data ends before the image does")
@@ -241,7 +239,7 @@ describe("triton.image.decode", function()
     -- a real JPEG whose frame header is rewritten to claim 60000x60000
     local j = solid_jpeg("RGB", "(1, 2, 3)")
     local sof = j:find("\xFF\xC0", 1, true)
-    local huge = j:sub(1, sof + 4) .. string.pack(">I2I2", 60000, 60000) .. j:sub(sof + 9)
+    local huge = j:sub(1, sof + 4) .. h.pack(">I2I2", 60000, 60000) .. j:sub(sof + 9)
     check_error(function() image.decode(huge) end, "invalid_argument",
       ("image: JPEG header claims 60000x60000 pixels, over the limit of %d"):format(LIMIT))
   end)
@@ -261,7 +259,7 @@ end)
 describe("triton.image.load", function()
   it("reads and decodes a file", function()
     local path = tmpname(".png")
-    local f <close> = assert(io.open(path, "wb"))
+    local f = assert(io.open(path, "wb"))
     f:write(image.encode(image_of(3, 4, 3, function(y, x, ch) return y + x + ch end), "png"))
     f:close()
     local t = image.load(path)
@@ -404,7 +402,9 @@ h.transports(function(_, url)
 
   it("classifies drawn images with densenet_onnx and inception_graphdef", function()
     local red = image_of(40, 60, 3, function(_, _, ch) return ch == 1 and 255 or 0 end)
-    local stripes = image_of(40, 64, 3, function(_, x) return (x - 1) // 8 % 2 == 0 and 255 or 0 end)
+    local stripes = image_of(40, 64, 3, function(_, x)
+      return math.floor((x - 1) / 8) % 2 == 0 and 255 or 0
+    end)
     local x = image.preprocess(red, { size = { 224, 224 }, scaling = "INCEPTION" })
     local r = c:infer("densenet_onnx", { triton.InferInput("data_0", x.shape, "FP32"):set_data(x) },
       { outputs = { triton.InferRequestedOutput("fc6_1", { class_count = 1 }) } })

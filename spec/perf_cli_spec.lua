@@ -23,7 +23,7 @@ local function perf(...)
   local words = { q(HOST), "perf" }
   for _, a in ipairs { ... } do words[#words + 1] = q(a) end
   local out, err = os.tmpname(), os.tmpname()
-  local _, _, status = os.execute(table.concat(words, " ") .. " >" .. out .. " 2>" .. err .. " </dev/null")
+  local _, _, status = h.execute(table.concat(words, " ") .. " >" .. out .. " 2>" .. err .. " </dev/null")
   local o, e = slurp(out), slurp(err)
   os.remove(out)
   os.remove(err)
@@ -45,7 +45,7 @@ local SHORT = { "--measurement-interval", "300", "--stability-percentage", "1000
 local function with_short(...)
   local args = { ... }
   for _, a in ipairs(SHORT) do args[#args + 1] = a end
-  return table.unpack(args)
+  return h.table_unpack(args)
 end
 
 h.transports(function(proto, url)
@@ -124,7 +124,7 @@ h.transports(function(proto, url)
         "--request-count", "10")
       assert.equal(0, status, err)
       assert.truthy(out:find("Successful request count: 10\n", 1, true), out)
-      local c <close> = triton.connect(url)
+      local c = h.closing(triton.connect(url))
       assert.same({}, c:system_shared_memory_status())
     end)
 
@@ -237,7 +237,7 @@ describe("tritonlua perf flags", function()
   }
   for _, case in ipairs(cases) do
     it("refuses " .. table.concat(case[1], " ") .. " by name", function()
-      local status, out, err = perf(table.unpack(case[1]))
+      local status, out, err = perf(h.table_unpack(case[1]))
       assert.equal(99, status)
       assert.equal("", out)
       assert.equal("tritonlua perf: " .. case[2] .. "\n", err)
@@ -268,7 +268,7 @@ describe("tritonlua perf on a terminal", function()
     local driver = os.getenv("TRITON_SOURCE_DIR") .. "/spec/support/ptydrive.py"
     local cmd = string.format("/usr/bin/python3 %s %s -- %s perf -m simple -u %s -p 600 -s 1000 >%s 2>&1",
       q(driver), q(steps), q(HOST), q(s.http_url), q(out))
-    local _, _, status = os.execute(cmd)
+    local _, _, status = h.execute(cmd)
     local text = slurp(out):gsub("\r", "")
     os.remove(out)
     os.remove(steps)

@@ -91,7 +91,7 @@ local rows = {
   { name = "system_shared_memory_status", run = function(c) return c:system_shared_memory_status() end },
   { name = "cuda_shared_memory_status", run = function(c) return c:cuda_shared_memory_status() end },
   { name = "register and unregister system shared memory", run = function(c, ctx)
-      local region <close> = triton.shm.create("same_" .. ctx.proto, h.shm_key("same"), 64)
+      local region = h.closing(triton.shm.create("same_" .. ctx.proto, h.shm_key("same"), 64))
       c:register_system_shared_memory(region.name, region.key, region.byte_size)
       local st = c:system_shared_memory_status(region.name)
       c:unregister_system_shared_memory(region.name)
@@ -186,24 +186,24 @@ local rows = {
   { item = 5, name = "network_timeout is an inactivity limit, not a deadline",
     run = function(_, ctx)
       -- four words 200 ms apart: a stream that keeps talking outlives a 0.5 s limit
-      local c <close> = triton.connect(ctx.url, { network_timeout = 0.5 })
+      local c = h.closing(triton.connect(ctx.url, { network_timeout = 0.5 }))
       return stream_text(c, "echo_llm",
         { text_input = "a b c d", stream = true, parameters = { delay_ms = 200 } })
     end },
   { item = 5, name = "network_timeout ends a call whose server goes quiet", code = true,
     run = function(_, ctx)
-      local c <close> = triton.connect(ctx.url, { network_timeout = 0.3 })
+      local c = h.closing(triton.connect(ctx.url, { network_timeout = 0.3 }))
       return c:infer("slow", { INPUT0 = triton.tensor({ 3000 }, "INT32") })
     end },
   { item = 5, name = "a server that accepts and never answers ends at the inactivity limit", code = true,
     run = function(_, ctx)
-      local c <close> = triton.connect(ctx.blackhole_url, { network_timeout = 0.3 })
+      local c = h.closing(triton.connect(ctx.blackhole_url, { network_timeout = 0.3 }))
       return c:is_server_live()
     end },
   { item = 5, name = "math.huge means no limit for every timeout",
     run = function(_, ctx)
-      local c <close> = triton.connect(ctx.url,
-        { connection_timeout = math.huge, network_timeout = math.huge })
+      local c = h.closing(triton.connect(ctx.url,
+        { connection_timeout = math.huge, network_timeout = math.huge }))
       return c:is_server_live { timeout = math.huge }
     end },
   { item = 6, name = "ssl options with a plaintext URL raise", code = true,
@@ -211,7 +211,7 @@ local rows = {
   { item = 7, name = "a per-call header replaces the client's header of the same name",
     run = function(_, ctx)
       -- the client's x-fault would make the call fail; the call's own replaces it
-      local c <close> = triton.connect(ctx.url, { headers = { ["x-fault"] = "close" } })
+      local c = h.closing(triton.connect(ctx.url, { headers = { ["x-fault"] = "close" } }))
       return c:is_server_live { headers = { ["X-Fault"] = "delay=1" } }
     end },
   { item = 8, name = "a reserved request parameter is refused", code = true,

@@ -1,5 +1,6 @@
 -- Tensors: creation, dtypes, views, indexing, copies, printing and errors.
 -- The part of API.md's Tensors section that is not math (see tensor_ops specs).
+local h = require "support.harness"
 local triton = require "triton"
 
 local DTYPES = { "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32",
@@ -11,11 +12,11 @@ local SAMPLES = {
   UINT8 = { 0, 1, 127, 255 },
   UINT16 = { 0, 1, 32768, 65535 },
   UINT32 = { 0, 1, 2147483648, 4294967295 },
-  UINT64 = { 0, 1, math.maxinteger, 2.0^63 },
+  UINT64 = { 0, 1, h.maxinteger, 2.0^63 },
   INT8 = { -128, -1, 0, 127 },
   INT16 = { -32768, -1, 0, 32767 },
   INT32 = { -2147483648, -1, 0, 2147483647 },
-  INT64 = { math.mininteger, -1, 0, math.maxinteger },
+  INT64 = { h.mininteger, -1, 0, h.maxinteger },
   FP16 = { -65504.0, -0.5, 2.0^-24, 65504.0 },
   BF16 = { -3.0, 0.5, 2.0^-133, 3.3895313892515355e38 },
   FP32 = { -3.4028234663852886e38, -0.25, 1.401298464324817e-45, 1.5 },
@@ -26,22 +27,29 @@ local SAMPLES = {
 -- Expected wire bytes of SAMPLES (string.pack formats, with FP16/BF16 by pattern).
 local WIRE = {
   BOOL = "\1\0\1\1",
-  UINT8 = string.pack("<BBBB", 0, 1, 127, 255),
-  UINT16 = string.pack("<I2I2I2I2", 0, 1, 32768, 65535),
-  UINT32 = string.pack("<I4I4I4I4", 0, 1, 2147483648, 4294967295),
-  UINT64 = string.pack("<i8i8i8i8", 0, 1, math.maxinteger, math.mininteger),
-  INT8 = string.pack("<bbbb", -128, -1, 0, 127),
-  INT16 = string.pack("<i2i2i2i2", -32768, -1, 0, 32767),
-  INT32 = string.pack("<i4i4i4i4", -2147483648, -1, 0, 2147483647),
-  INT64 = string.pack("<i8i8i8i8", math.mininteger, -1, 0, math.maxinteger),
-  FP16 = string.pack("<I2I2I2I2", 0xfbff, 0xb800, 0x0001, 0x7bff),
-  BF16 = string.pack("<I2I2I2I2", 0xc040, 0x3f00, 0x0001, 0x7f7f),
-  FP32 = string.pack("<ffff", -3.4028234663852886e38, -0.25, 1.401298464324817e-45, 1.5),
-  FP64 = string.pack("<dddd", -1.7976931348623157e308, 0.1, 4.9e-324, 1 / 3),
-  BYTES = string.pack("<s4s4s4s4", "", "a", "b\0c", string.rep("\255", 300)),
+  UINT8 = h.pack("<BBBB", 0, 1, 127, 255),
+  UINT16 = h.pack("<I2I2I2I2", 0, 1, 32768, 65535),
+  UINT32 = h.pack("<I4I4I4I4", 0, 1, 2147483648, 4294967295),
+  UINT64 = h.pack("<i8i8i8i8", 0, 1, h.maxinteger, h.mininteger),
+  INT8 = h.pack("<bbbb", -128, -1, 0, 127),
+  INT16 = h.pack("<i2i2i2i2", -32768, -1, 0, 32767),
+  INT32 = h.pack("<i4i4i4i4", -2147483648, -1, 0, 2147483647),
+  INT64 = h.pack("<i8i8i8i8", h.mininteger, -1, 0, h.maxinteger),
+  FP16 = h.pack("<I2I2I2I2", 0xfbff, 0xb800, 0x0001, 0x7bff),
+  BF16 = h.pack("<I2I2I2I2", 0xc040, 0x3f00, 0x0001, 0x7f7f),
+  FP32 = h.pack("<ffff", -3.4028234663852886e38, -0.25, 1.401298464324817e-45, 1.5),
+  FP64 = h.pack("<dddd", -1.7976931348623157e308, 0.1, 4.9e-324, 1 / 3),
+  BYTES = h.pack("<s4s4s4s4", "", "a", "b\0c", string.rep("\255", 300)),
 }
 
-local function u16(t) return (string.unpack("<I2", t:bytes())) end
+-- Under LuaJIT, whose numbers are doubles, the 64-bit samples stay within 2^53,
+-- the largest it holds exactly (docs/API.md, "Lua versions").
+if h.lua == "jit" then
+  SAMPLES.UINT64, WIRE.UINT64 = { 0, 1, 2 ^ 52, 2 ^ 53 }, h.pack("<I8I8I8I8", 0, 1, 2 ^ 52, 2 ^ 53)
+  SAMPLES.INT64, WIRE.INT64 = { -2 ^ 53, -1, 0, 2 ^ 53 }, h.pack("<i8i8i8i8", -2 ^ 53, -1, 0, 2 ^ 53)
+end
+
+local function u16(t) return (h.unpack("<I2", t:bytes())) end
 
 -- The error message of f(...), which must fail.
 local function err(f, ...)
@@ -70,10 +78,10 @@ describe("triton.tensor", function()
   end)
 
   it("builds from raw little-endian bytes", function()
-    local t = triton.tensor(string.pack("<ffff", 1, 2, 3, 4), "FP32", { 2, 2 })
+    local t = triton.tensor(h.pack("<ffff", 1, 2, 3, 4), "FP32", { 2, 2 })
     assert.are.same({ { 1, 2 }, { 3, 4 } }, t:totable())
-    assert.are.same({ 4 }, triton.tensor(string.pack("<i2i2i2i2", 1, 2, 3, 4), "INT16").shape)
-    assert.are.same({ 2, 2 }, triton.tensor(string.pack("<dddd", 1, 2, 3, 4), "FP64", { -1, 2 }).shape)
+    assert.are.same({ 4 }, triton.tensor(h.pack("<i2i2i2i2", 1, 2, 3, 4), "INT16").shape)
+    assert.are.same({ 2, 2 }, triton.tensor(h.pack("<dddd", 1, 2, 3, 4), "FP64", { -1, 2 }).shape)
   end)
 
   it("picks a default dtype from the values, as torch does", function()
@@ -132,19 +140,32 @@ describe("dtypes", function()
     end)
   end
 
-  it("maps INT64 to Lua integers exactly", function()
-    local t = triton.tensor({ math.maxinteger, math.mininteger, 2^53 + 1 }, "INT64")
-    assert.are.equal(math.maxinteger, t[1])
-    assert.are.equal(math.mininteger, t[2])
+  local it64 = h.only("5.3 5.4", "64-bit integers")
+  it64("maps INT64 to Lua integers exactly", function()
+    local t = triton.tensor({ h.maxinteger, h.mininteger, 2^53 + 1 }, "INT64")
+    assert.are.equal(h.maxinteger, t[1])
+    assert.are.equal(h.mininteger, t[2])
     assert.are.equal(2^53 + 1, t[3])
-    assert.are.equal("integer", math.type(t[3]))
+    h.assert_subtype("integer", t[3])
   end)
 
-  it("reads UINT64 >= 2^63 back as floats, below as integers", function()
-    local t = triton.tensor(string.pack("<I8I8", 5, -1), "UINT64")
-    assert.are.equal("integer", math.type(t[1]))
-    assert.are.equal("float", math.type(t[2]))
+  it64("reads UINT64 >= 2^63 back as floats, below as integers", function()
+    local t = triton.tensor(h.pack("<I8I8", 5, -1), "UINT64")
+    h.assert_subtype("integer", t[1])
+    h.assert_subtype("float", t[2])
     assert.are.equal(2.0^64, t[2])
+    assert.has_error(function() triton.tensor({ -1 }, "UINT64") end,
+      "bad value at [1]: value -1 does not fit UINT64")
+  end)
+
+  h.only("jit", "the 2^53 rule")("maps INT64 and UINT64 to numbers up to 2^53 and raises beyond", function()
+    assert.are.same({ 2 ^ 53, -2 ^ 53 }, triton.tensor({ 2 ^ 53, -2 ^ 53 }, "INT64"):totable())
+    local u = triton.tensor(h.pack("<I8I8", 5, -1), "UINT64")
+    assert.are.equal(5, u[1])
+    local ok, e = pcall(function() return u[2] end)
+    assert.is_false(ok)
+    assert.matches("range: integer 18446744073709551615 in '.-' is beyond 2%^53", tostring(e))
+    assert.has_error(function() triton.tensor({ 2 ^ 54 }, "INT64") end)
     assert.has_error(function() triton.tensor({ -1 }, "UINT64") end,
       "bad value at [1]: value -1 does not fit UINT64")
   end)
@@ -157,7 +178,7 @@ describe("dtypes", function()
   end)
 
   it("returns FP16 and BF16 values as Lua floats", function()
-    assert.are.equal("float", math.type(triton.tensor({ 1 }, "FP16")[1]))
+    h.assert_subtype("float", triton.tensor({ 1 }, "FP16")[1])
     assert.are.equal(0.5, triton.tensor({ 0.5 }, "BF16")[1])
   end)
 end)
@@ -204,11 +225,11 @@ describe("BYTES", function()
     assert.are.equal("b\0c", s[2])
     assert.are.equal(3, #s[2])
     assert.are.equal("", s[3])
-    assert.are.equal(string.pack("<s4s4s4", "a", "b\0c", ""), s:bytes())
+    assert.are.equal(h.pack("<s4s4s4", "a", "b\0c", ""), s:bytes())
   end)
 
   it("parses Triton's length-prefixed layout from a raw string", function()
-    local raw = string.pack("<s4s4", "hello", "\0\1\2")
+    local raw = h.pack("<s4s4", "hello", "\0\1\2")
     local t = triton.tensor(raw, "BYTES")
     assert.are.same({ 2 }, t.shape)
     assert.are.same({ "hello", "\0\1\2" }, t:totable())
@@ -216,7 +237,7 @@ describe("BYTES", function()
   end)
 
   it("rejects truncated or overlong length-prefixed data", function()
-    local raw = string.pack("<s4s4", "hello", "xyz")
+    local raw = h.pack("<s4s4", "hello", "xyz")
     assert.has_error(function() triton.tensor(raw:sub(1, -2), "BYTES", { 2 }) end,
       "BYTES element 2: length 3 exceeds the 2 bytes left")
     assert.has_error(function() triton.tensor(raw, "BYTES", { 1 }) end,
@@ -296,7 +317,7 @@ describe("views", function()
     local c = tr:contiguous()
     assert.are_not.equal(tr, c)
     assert.are.equal(tr:bytes(), c:bytes())
-    assert.are.equal(string.pack("<i8i8i8i8i8i8", 0, 3, 1, 4, 2, 5), tr:bytes())
+    assert.are.equal(h.pack("<i8i8i8i8i8i8", 0, 3, 1, 4, 2, 5), tr:bytes())
   end)
 end)
 
@@ -325,7 +346,8 @@ describe("indexing", function()
     assert.are.same({ { 1, 2 }, { 1, 2 } }, m:totable())
   end)
 
-  it("iterates with ipairs: elements of a vector, rows of a matrix, stopping at the end", function()
+  h.only("5.3 5.4", "ipairs on a userdata (LuaJIT's needs a table)")(
+    "iterates with ipairs: elements of a vector, rows of a matrix, stopping at the end", function()
     local seen = {}
     for i, v in ipairs(triton.tensor({ 10, 20, 30 }, "INT32")) do seen[i] = v end
     assert.are.same({ 10, 20, 30 }, seen)
@@ -377,8 +399,8 @@ describe("copies", function()
     local t = triton.tensor({ { 1, 2 }, { 3, 4 } }, "FP16")
     assert.are.equal(t:transpose():contiguous():bytes(), t:transpose():bytes())
     local words = triton.tensor({ { "a", "b" }, { "c", "d" } })
-    assert.are.equal(string.pack("<s4s4s4s4", "a", "c", "b", "d"), words:transpose():bytes())
-    assert.are.equal(string.pack("<s4s4", "b", "d"), words:slice(2, 2):bytes())
+    assert.are.equal(h.pack("<s4s4s4s4", "a", "c", "b", "d"), words:transpose():bytes())
+    assert.are.equal(h.pack("<s4s4", "b", "d"), words:slice(2, 2):bytes())
   end)
 end)
 
@@ -510,12 +532,15 @@ describe("tostring", function()
 end)
 
 describe("closing", function()
-  it("frees the buffer at scope end and refuses later use", function()
-    local escaped
-    do
-      local t <close> = triton.zeros({ 4 })
-      escaped = t
-    end
+  h.only("5.4", "<close> syntax")("frees the buffer at scope end and refuses later use", function()
+    local escaped = h.run_source([[
+      local triton = ...
+      local escaped
+      do
+        local t <close> = triton.zeros({ 4 })
+        escaped = t
+      end
+      return escaped]], triton)
     assert.are.equal("tensor(closed)", tostring(escaped))
     assert.has_error(function() escaped:numel() end, "attempt to use a closed tensor")
     assert.has_error(function() return escaped[1] end, "attempt to use a closed tensor")
@@ -610,7 +635,7 @@ describe("errors", function()
     assert.has_error(function() triton.tensor({}, "FP32", { 0, 2^61 }) end,
       "table of 0 elements does not fit shape: element count overflows (shape too large)")
     assert.are.same({ 0, 2^60 }, triton.tensor({}, "UINT8", { 0, 2^60 }).shape)
-    assert.has_error(function() triton.zeros({ 0, 3 }):reshape(3, 0, math.maxinteger) end,
+    assert.has_error(function() triton.zeros({ 0, 3 }):reshape(3, 0, h.maxinteger) end,
       "element count overflows (shape too large)")
   end)
 
@@ -653,7 +678,7 @@ describe("errors", function()
     assert.has_error(function() triton.arange(6):reshape(-1, -1) end,
       "only one dimension can be -1 (dims 1 and 2 are)")
     assert.has_error(function() triton.zeros({ 2^40, 2^40 }) end, "element count overflows (shape too large)")
-    assert.has_error(function() triton.zeros({ math.maxinteger, 2 }) end,
+    assert.has_error(function() triton.zeros({ h.maxinteger, 2 }) end,
       "element count overflows (shape too large)")
     assert.truthy(err(triton.zeros, { 2, -3 })
       :find("shape[2] must be a non-negative integer, got -3", 1, true))

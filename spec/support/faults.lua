@@ -90,7 +90,7 @@ function M.make_cert(dir, host, tag)
   local cmd = table.concat({ "openssl req -x509 -newkey rsa:2048 -nodes -days 2",
     "-keyout", shell_quote(key), "-out", shell_quote(cert), "-subj", shell_quote("/CN=" .. host),
     "-addext", shell_quote("subjectAltName=" .. san), ">/dev/null 2>&1" }, " ")
-  assert(os.execute(cmd), "openssl could not make a certificate")
+  assert(h.execute(cmd), "openssl could not make a certificate")
   return cert, key
 end
 

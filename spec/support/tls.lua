@@ -3,10 +3,12 @@
 -- host name signed by the same CA, one for the right names signed by a second
 -- CA that the client does not trust). Files live in a fresh temporary
 -- directory, removed by M.cleanup.
+local h = require "support.harness"
+
 local M = {}
 
 local function sh(cmd)
-  local ok = os.execute(cmd .. " >/dev/null 2>&1")
+  local ok = h.execute(cmd .. " >/dev/null 2>&1")
   if not ok then error("command failed: " .. cmd, 2) end
 end
 
