@@ -56,6 +56,43 @@ foreach(spec ${TRITON_SPECS})
     set_tests_properties(spec.${name} PROPERTIES ENVIRONMENT "${TRITON_TEST_ENV}")
 endforeach()
 
+# The same specs again under Lua 5.3 and LuaJIT, each with its own core.so
+# (cmake/LuaModules.cmake): spec.lua53.NAME, spec.luajit.NAME. Plain build only: a
+# stock interpreter cannot load an ASan-built module, and the sanitizer build's
+# host is 5.4. A case that holds only under some Luas says so (h.only, spec/support).
+if(NOT TRITON_SANITIZE)
+    foreach(v ${TRITON_LUA_VERSIONS})
+        if(v STREQUAL "5.3")
+            find_program(LUA53 lua5.3 REQUIRED)
+            set(_lua ${LUA53})
+            set(_tag lua53)
+            set(_folder lua5.3)
+            set(_suffix _5_3)
+        elseif(v STREQUAL "jit")
+            find_program(LUAJIT luajit REQUIRED)
+            set(_lua ${LUAJIT})
+            set(_tag luajit)
+            set(_folder luajit)
+            set(_suffix "") # LuaJIT reads LUA_PATH and LUA_CPATH
+        else()
+            continue()
+        endif()
+        set(_env ${TRITON_TEST_ENV})
+        list(FILTER _env EXCLUDE REGEX "^LUA_C?PATH_5_4=")
+        list(APPEND _env
+            "LUA_PATH${_suffix}=${CMAKE_SOURCE_DIR}/lua/?.lua\;${CMAKE_SOURCE_DIR}/lua/?/init.lua\;${CMAKE_SOURCE_DIR}/spec/?.lua\;\;"
+            "LUA_CPATH${_suffix}=${CMAKE_BINARY_DIR}/${_folder}/?.so\;\;")
+        foreach(spec ${TRITON_SPECS})
+            get_filename_component(name ${spec} NAME_WE)
+            string(REGEX REPLACE "_spec$" "" name ${name})
+            add_test(NAME spec.${_tag}.${name}
+                     COMMAND ${_lua} ${BUSTED} --output=gtest ${spec}
+                     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+            set_tests_properties(spec.${_tag}.${name} PROPERTIES ENVIRONMENT "${_env}")
+        endforeach()
+    endforeach()
+endif()
+
 # ---- triton.image against Pillow (tests/image) -------------------------------------
 include(${CMAKE_SOURCE_DIR}/cmake/Image.cmake)
 
@@ -70,12 +107,17 @@ include(${CMAKE_SOURCE_DIR}/cmake/Lint.cmake)
 # ---- installing and embedding (plain build: the staged install is this build) ------
 if(NOT TRITON_SANITIZE)
     add_test(NAME install.embed
-             COMMAND ${CMAKE_SOURCE_DIR}/tests/install/check.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR})
+             COMMAND ${CMAKE_SOURCE_DIR}/tests/install/check.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR}
+                     "${TRITON_LUA_VERSIONS}")
     set_tests_properties(install.embed PROPERTIES TIMEOUT 300)
-    # only luaopen_* and triton_lua_* leave core.so and the static libraries
+    # only luaopen_* and triton_lua_* leave each core.so and the static libraries
+    set(_modules "")
+    foreach(t ${TRITON_LUA_MODULE_TARGETS})
+        list(APPEND _modules $<TARGET_FILE:${t}>)
+    endforeach()
     add_test(NAME install.symbols
              COMMAND ${CMAKE_SOURCE_DIR}/tests/install/symbols.sh ${CMAKE_SOURCE_DIR}/include/triton_lua.h
-                     $<TARGET_FILE:triton_module> $<TARGET_FILE:tritonlua> $<TARGET_FILE:triton>)
+                     $<TARGET_FILE:tritonlua> $<TARGET_FILE:triton> ${_modules})
     # `luarocks make` of a copy of the source into a temporary tree, offline
     add_test(NAME install.luarocks
              COMMAND ${CMAKE_SOURCE_DIR}/tests/install/luarocks.sh ${CMAKE_SOURCE_DIR})

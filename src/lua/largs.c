@@ -149,10 +149,7 @@ static bool field_holding(lua_State *L, int fn, const char *mod)
     return false;
 }
 
-/* The running C function's name, as luaL_argerror finds it: from the code that
- * called it, else the loaded module field holding it ("triton.zeros", the public
- * module first). Sets *method when it was called as a method. */
-static const char *running_name(lua_State *L, bool *method)
+const char *largs_running_name(lua_State *L, bool *method)
 {
     lua_Debug ar;
     *method = false;
@@ -185,7 +182,7 @@ int largs_argerror(lua_State *L, int arg, const char *fname, const char *fmt, ..
     va_end(ap);
     bool method = false;
     if (!fname)
-        fname = running_name(L, &method);
+        fname = largs_running_name(L, &method);
     if (method && arg > 0 && --arg == 0)
         return largs_error(L, "calling '%s' on bad self (%s)", fname, msg);
     if (arg > 0)
@@ -293,7 +290,7 @@ enum tensor_dtype largs_opt_dtype(lua_State *L, int idx, int arg, const char *fn
 static const char *function_name(lua_State *L, const char *fname)
 {
     bool method;
-    return fname ? fname : running_name(L, &method);
+    return fname ? fname : largs_running_name(L, &method);
 }
 
 static const char *const type_words[] = {"boolean", "integer",  "number",   "string",

@@ -20,6 +20,7 @@
 #define TRITON_LARGS_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <lauxlib.h>
@@ -29,6 +30,11 @@
 
 #include "tensor/tensor.h"
 
+/* The running C function's name, as luaL_argerror finds it: from the code that
+ * called it, else the loaded module field holding it ("triton.zeros", the public
+ * module first; the name is then pushed). Sets *method when it was called as a
+ * method. */
+const char *largs_running_name(lua_State *L, bool *method);
 /* Pushes "source:line: " of the user's innermost frame ("" when there is none). */
 void largs_where(lua_State *L);
 /* Pushes "<where>: msg\nstack traceback:\n\t..." from level (as lua_getstack

@@ -21,6 +21,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "lua/largs.h"
 
@@ -99,7 +100,7 @@ lua_Integer lcompat_tointegerx(lua_State *L, int idx, int *isint)
     int isnum;
     lua_Number n = lua_tonumberx(L, idx, &isnum);
     bool ok = isnum && n >= -(lua_Number)LCOMPAT_EXACT_MAX && n <= (lua_Number)LCOMPAT_EXACT_MAX &&
-              n == floor(n);
+              n == floor(n) && !(n == 0 && signbit(n)); /* -0.0 is a float, as in 5.4 */
     if (isint)
         *isint = ok;
     return ok ? (lua_Integer)n : 0;
@@ -107,14 +108,12 @@ lua_Integer lcompat_tointegerx(lua_State *L, int idx, int *isint)
 
 static int range_error(lua_State *L, const char *digits)
 {
-    lua_Debug ar;
-    const char *fname = "?";
-    if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name)
-        fname = ar.name;
-    return largs_error(L,
-                       "range: integer %s in '%s' is beyond 2^53, the largest a LuaJIT number "
-                       "holds exactly",
-                       digits, fname);
+    bool method;
+    const char *fname = largs_running_name(L, &method); /* "?" in a tail call */
+    return largs_error(
+        L, "range: integer %s%s%s%s is beyond 2^53, the largest a LuaJIT number holds exactly",
+        digits, strcmp(fname, "?") ? " in '" : "", strcmp(fname, "?") ? fname : "",
+        strcmp(fname, "?") ? "'" : "");
 }
 
 void lcompat_pushinteger(lua_State *L, lua_Integer v)
@@ -127,14 +126,183 @@ void lcompat_pushinteger(lua_State *L, lua_Integer v)
     (lua_pushinteger)(L, v);
 }
 
-void lcompat_pushu64(lua_State *L, uint64_t v)
+/* ---- messages as 5.4 words them --------------------------------------------------------- */
+
+/* 5.4's lua_pushfstring: %% %c %d %I %f %p %s %U. */
+const char *lcompat_pushvfstring(lua_State *L, const char *fmt, va_list ap)
 {
-    if (v > (uint64_t)LCOMPAT_EXACT_MAX) {
-        char digits[24];
-        snprintf(digits, sizeof digits, "%" PRIu64, v);
-        range_error(L, digits);
+    int n = 0;
+    const char *e;
+    while ((e = strchr(fmt, '%')) != NULL) {
+        char buf[64];
+        luaL_checkstack(L, 3, "lua_pushfstring");
+        lua_pushlstring(L, fmt, (size_t)(e - fmt));
+        switch (e[1]) {
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            lua_pushstring(L, s ? s : "(null)");
+            break;
+        }
+        case 'c':
+            buf[0] = (char)va_arg(ap, int);
+            lua_pushlstring(L, buf, 1);
+            break;
+        case 'd':
+            snprintf(buf, sizeof buf, "%d", va_arg(ap, int));
+            lua_pushstring(L, buf);
+            break;
+        case 'I':
+            snprintf(buf, sizeof buf, "%lld", (long long)va_arg(ap, lua_Integer));
+            lua_pushstring(L, buf);
+            break;
+        case 'f':
+            snprintf(buf, sizeof buf, "%.14g", (double)va_arg(ap, lua_Number));
+            if (buf[strspn(buf, "-0123456789")] == '\0') /* looks like an int */
+                strcat(buf, ".0");
+            lua_pushstring(L, buf);
+            break;
+        case 'p':
+            snprintf(buf, sizeof buf, "%p", va_arg(ap, void *));
+            lua_pushstring(L, buf);
+            break;
+        case 'U': {
+            unsigned long x = (unsigned long)va_arg(ap, long);
+            int k = 0;
+            if (x < 0x80)
+                buf[k++] = (char)x;
+            else if (x < 0x800) {
+                buf[k++] = (char)(0xC0 | (x >> 6));
+                buf[k++] = (char)(0x80 | (x & 0x3F));
+            } else if (x < 0x10000) {
+                buf[k++] = (char)(0xE0 | (x >> 12));
+                buf[k++] = (char)(0x80 | ((x >> 6) & 0x3F));
+                buf[k++] = (char)(0x80 | (x & 0x3F));
+            } else {
+                buf[k++] = (char)(0xF0 | ((x >> 18) & 0x07));
+                buf[k++] = (char)(0x80 | ((x >> 12) & 0x3F));
+                buf[k++] = (char)(0x80 | ((x >> 6) & 0x3F));
+                buf[k++] = (char)(0x80 | (x & 0x3F));
+            }
+            lua_pushlstring(L, buf, (size_t)k);
+            break;
+        }
+        case '%':
+            lua_pushliteral(L, "%");
+            break;
+        default:
+            lua_pushliteral(L, "?");
+            break;
+        }
+        n += 2;
+        fmt = e[1] ? e + 2 : e + 1;
+        lua_concat(L, n);
+        n = 1;
     }
-    (lua_pushinteger)(L, (lua_Integer)v);
+    lua_pushstring(L, fmt);
+    lua_concat(L, n + 1);
+    return lua_tostring(L, -1);
+}
+
+const char *lcompat_pushfstring(lua_State *L, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    const char *s = lcompat_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+int lcompat_error(lua_State *L, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    luaL_where(L, 1);
+    lcompat_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
+int lcompat_argerror(lua_State *L, int arg, const char *extramsg)
+{
+    lua_Debug ar;
+    if (!lua_getstack(L, 0, &ar))
+        return lcompat_error(L, "bad argument #%d (%s)", arg, extramsg);
+    bool method;
+    const char *name = largs_running_name(L, &method);
+    if (method && --arg == 0)
+        return lcompat_error(L, "calling '%s' on bad self (%s)", name, extramsg);
+    return lcompat_error(L, "bad argument #%d to '%s' (%s)", arg, name, extramsg);
+}
+
+void lcompat_checktype(lua_State *L, int arg, int t)
+{
+    if (lua_type(L, arg) != t)
+        lcompat_typeerror(L, arg, lua_typename(L, t));
+}
+
+void lcompat_checkany(lua_State *L, int arg)
+{
+    if (lua_type(L, arg) == LUA_TNONE)
+        lcompat_argerror(L, arg, "value expected");
+}
+
+void *lcompat_checkudata(lua_State *L, int arg, const char *tname)
+{
+    void *p = luaL_testudata(L, arg, tname);
+    if (!p)
+        lcompat_typeerror(L, arg, tname);
+    return p;
+}
+
+const char *lcompat_checklstring(lua_State *L, int arg, size_t *len)
+{
+    const char *s = lua_tolstring(L, arg, len);
+    if (!s)
+        lcompat_typeerror(L, arg, "string");
+    return s;
+}
+
+const char *lcompat_optlstring(lua_State *L, int arg, const char *def, size_t *len)
+{
+    if (lua_isnoneornil(L, arg)) {
+        if (len)
+            *len = def ? strlen(def) : 0;
+        return def;
+    }
+    return lcompat_checklstring(L, arg, len);
+}
+
+lua_Number lcompat_checknumber(lua_State *L, int arg)
+{
+    int isnum;
+    lua_Number n = lua_tonumberx(L, arg, &isnum);
+    if (!isnum)
+        lcompat_typeerror(L, arg, "number");
+    return n;
+}
+
+lua_Number lcompat_optnumber(lua_State *L, int arg, lua_Number def)
+{
+    return lua_isnoneornil(L, arg) ? def : lcompat_checknumber(L, arg);
+}
+
+lua_Integer lcompat_checkinteger(lua_State *L, int arg)
+{
+    int isint;
+    lua_Integer v = lcompat_tointegerx(L, arg, &isint);
+    if (!isint) {
+        if (lua_isnumber(L, arg))
+            lcompat_argerror(L, arg, "number has no integer representation");
+        else
+            lcompat_typeerror(L, arg, "number");
+    }
+    return v;
+}
+
+lua_Integer lcompat_optinteger(lua_State *L, int arg, lua_Integer def)
+{
+    return lua_isnoneornil(L, arg) ? def : lcompat_checkinteger(L, arg);
 }
 
 /* ---- lua_yieldk ----------------------------------------------------------------------- */

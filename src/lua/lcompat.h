@@ -18,9 +18,10 @@
  * is a double, exact for integers of magnitude up to 2^53. An integer the
  * binding hands to Lua (an INT64/UINT64 element, a JSON integer, a counter) is
  * a number when it is within 2^53 and raises a "range" error otherwise
- * (lcompat_pushinteger); a number is an integer when it is integral and within
- * 2^53 (lua_isinteger, lua_tointegerx), so a bigger one is refused as an
- * integer argument or element instead of being rounded.
+ * (lcompat_pushinteger, the one place); what 5.4 hands over as a float (a
+ * UINT64 element or a JSON integer beyond int64) is the same float. A number
+ * counts as an integer when it is integral, within 2^53 and not -0.0
+ * (lua_isinteger, lua_tointegerx): 1.0 is the integer 1, 2^60 a float.
  */
 #ifndef TRITON_LCOMPAT_H
 #define TRITON_LCOMPAT_H
@@ -28,6 +29,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include <stdarg.h>
 #include <stdint.h>
 
 #if LUA_VERSION_NUM == 501 /* LuaJIT: PUC Lua 5.1 is refused (lua/triton/init.lua) */
@@ -82,19 +84,55 @@ void lcompat_pushinteger(lua_State *L, lua_Integer v);
 #define lua_tointegerx        lcompat_tointegerx
 #define lua_tointeger(L, i)   lcompat_tointegerx((L), (i), NULL)
 #define lua_pushinteger(L, v) lcompat_pushinteger((L), (v))
-void lcompat_pushu64(lua_State *L, uint64_t v);
+
+/* Messages as 5.4 words them: lua_pushfstring with %I, %f ("1.0"), %U;
+ * argument errors that name a function found in package.loaded
+ * ("triton.tensor"); "number has no integer representation". */
+const char *lcompat_pushvfstring(lua_State *L, const char *fmt, va_list ap);
+const char *lcompat_pushfstring(lua_State *L, const char *fmt, ...);
+int lcompat_error(lua_State *L, const char *fmt, ...);
+int lcompat_argerror(lua_State *L, int arg, const char *extramsg);
+void lcompat_checktype(lua_State *L, int arg, int t);
+void lcompat_checkany(lua_State *L, int arg);
+void *lcompat_checkudata(lua_State *L, int arg, const char *tname);
+const char *lcompat_checklstring(lua_State *L, int arg, size_t *len);
+const char *lcompat_optlstring(lua_State *L, int arg, const char *def, size_t *len);
+lua_Number lcompat_checknumber(lua_State *L, int arg);
+lua_Number lcompat_optnumber(lua_State *L, int arg, lua_Number def);
+lua_Integer lcompat_checkinteger(lua_State *L, int arg);
+lua_Integer lcompat_optinteger(lua_State *L, int arg, lua_Integer def);
+#undef luaL_checkstring
+#undef luaL_optstring
+#define lua_pushvfstring        lcompat_pushvfstring
+#define lua_pushfstring         lcompat_pushfstring
+#define luaL_error              lcompat_error
+#define luaL_argerror           lcompat_argerror
+#define luaL_checktype          lcompat_checktype
+#define luaL_checkany           lcompat_checkany
+#define luaL_checkudata         lcompat_checkudata
+#define luaL_checklstring       lcompat_checklstring
+#define luaL_optlstring         lcompat_optlstring
+#define luaL_checkstring(L, a)  lcompat_checklstring((L), (a), NULL)
+#define luaL_optstring(L, a, d) lcompat_optlstring((L), (a), (d), NULL)
+#define luaL_checknumber        lcompat_checknumber
+#define luaL_optnumber          lcompat_optnumber
+#define luaL_checkinteger       lcompat_checkinteger
+#define luaL_optinteger         lcompat_optinteger
 
 /* lua_yieldk without continuations: `return lua_yieldk(...)` hands the yield to
  * the Lua trampoline lcompat_yieldable put around the function. */
+typedef intptr_t lcompat_KContext; /* compat-5.3.h has int: 5.3 and 5.4 have intptr_t */
+typedef int (*lcompat_KFunction)(lua_State *L, int status, lcompat_KContext ctx);
+#define lua_KContext  lcompat_KContext
+#define lua_KFunction lcompat_KFunction
 int lcompat_yieldk(lua_State *L, int nresults, lua_KContext ctx, lua_KFunction k);
 #define lua_yieldk lcompat_yieldk
 #endif /* LCOMPAT_JIT */
 
 #endif /* LUA_VERSION_NUM < 504 */
 
-/* Pushes a 64-bit unsigned integer: an integer when it fits lua_Integer, else
- * the nearest float (LuaJIT: the 64-bit rule). */
-#if !LCOMPAT_JIT
+/* Pushes a 64-bit unsigned integer: an integer when it fits lua_Integer (LuaJIT:
+ * the 64-bit rule), else the nearest float, in every version. */
 static inline void lcompat_pushu64(lua_State *L, uint64_t v)
 {
     if (v <= INT64_MAX)
@@ -102,7 +140,6 @@ static inline void lcompat_pushu64(lua_State *L, uint64_t v)
     else
         lua_pushnumber(L, (lua_Number)v);
 }
-#endif
 
 /* The state's main thread, for its hooks (LuaJIT, where the registry does not
  * hold it: a thread of the state kept alive in the registry; hooks are per state

@@ -115,11 +115,10 @@ static void fill_leaves(struct fill *f, int tbl, int depth, int64_t n)
             lua_rawgeti(L, tbl, i);
             int isint;
             lua_Integer v = lua_tointegerx(L, -1, &isint);
-            if (!isint || lua_type(L, -1) != LUA_TNUMBER) {
-                ltensor_store_elem(L, -1, f->dt, f->buf, &out[i - 1], &err);
-                bad_value(f, depth, i, err.message);
-            }
-            out[i - 1] = v;
+            if (isint && lua_type(L, -1) == LUA_TNUMBER)
+                out[i - 1] = v;
+            else if (ltensor_store_elem(L, -1, f->dt, f->buf, &out[i - 1], &err) < 0)
+                bad_value(f, depth, i, err.message); /* else a float such as 2^60 under LuaJIT */
             lua_pop(L, 1);
         }
         break;
@@ -164,7 +163,10 @@ static void bad_key(struct fill *f, int depth, lua_Unsigned len)
  * keys after len are walked, so a long sequence costs nothing here: next() from
  * key len goes on with the rest of the array part, then the hash part. That covers
  * every key whenever len lies in the array part, which is where a sequence built
- * by a constructor or by appending keeps it. */
+ * by a constructor or by appending keeps it. A table whose first key is not 1
+ * has its sequence in the hash part ({[1] = 1, [3] = 3}), where the order of
+ * next() says nothing about which keys come after len (Lua 5.3 and LuaJIT put
+ * key 3 before key 1 there): it is walked whole. */
 static void check_keys(struct fill *f, int tbl, int depth, lua_Unsigned len)
 {
     lua_State *L = f->L;
@@ -174,6 +176,22 @@ static void check_keys(struct fill *f, int tbl, int depth, lua_Unsigned len)
         lua_pushinteger(L, (lua_Integer)len);
     if (lua_next(L, tbl))
         bad_key(f, depth, len);
+    if (len == 0)
+        return;
+    lua_pushnil(L);
+    lua_next(L, tbl); /* there is a first key: len > 0 */
+    bool array = lua_type(L, -2) == LUA_TNUMBER && lua_tointeger(L, -2) == 1;
+    lua_pop(L, 2);
+    if (array)
+        return;
+    lua_pushnil(L);
+    while (lua_next(L, tbl)) {
+        int isint;
+        lua_Integer k = lua_tointegerx(L, -2, &isint);
+        if (!isint || lua_type(L, -2) != LUA_TNUMBER || k < 1 || (lua_Unsigned)k > len)
+            bad_key(f, depth, len);
+        lua_pop(L, 1);
+    }
 }
 
 /* Checks that the table at index tbl, at nesting level `depth`, and every table

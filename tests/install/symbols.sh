@@ -6,11 +6,14 @@
 # seeing its TRITON_EXPORT declaration) could not be called.
 # The static libraries are checked as an app sees them that links them into a
 # shared library (whole archives, so every object counts): they must export the
-# whole API; core.so a part of it (luaopen_triton is for hosts linking the
-# static library), luaopen_triton_core at least.
-# Usage: symbols.sh HEADER CORE_SO LIBTRITONLUA_A LIBTRITON_A
+# whole API; each core.so (one per Lua: 5.4, 5.3, LuaJIT) a part of it
+# (luaopen_triton is for hosts linking the static library), luaopen_triton_core
+# at least.
+# Usage: symbols.sh HEADER LIBTRITONLUA_A LIBTRITON_A CORE_SO...
 set -euo pipefail
-header=$1 module=$2 lualib=$3 corelib=$4
+header=$1 lualib=$2 corelib=$3
+shift 3
+[ $# -gt 0 ] || { echo "usage: $0 HEADER LIBTRITONLUA_A LIBTRITON_A CORE_SO..."; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cc -shared -o "$work/static.so" \
@@ -39,6 +42,8 @@ check() {
         fail=1
     fi
 }
-check "$(basename "$module")" "$module" luaopen_triton_core
+for module in "$@"; do
+    check "$module" "$module" luaopen_triton_core
+done
 check "$(basename "$lualib") + $(basename "$corelib")" "$work/static.so" "$api"
 exit $fail
