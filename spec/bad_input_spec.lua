@@ -308,7 +308,9 @@ describe("tensors", function()
     raises({ "3 bytes of data", "expected 4" }, triton.tensor, "abc", "INT32", { 1 })
     raises({ "ragged" }, triton.tensor, { { 1, 2 }, { 3 } }, "INT32")
     raises({ "ragged" }, triton.tensor, { 1, { 2 } }, "INT32")
-    raises({ "[2]", "got nil" }, triton.tensor, { 1, nil, 3 }, "INT32")
+    -- # of {1, nil, 3} may be either border: 3 (5.3, 5.4: a nil element) or 1 (LuaJIT: a stray key)
+    raises(h.lua == "jit" and { "key 3 outside its sequence 1..1" } or { "[2]", "got nil" },
+      triton.tensor, { 1, nil, 3 }, "INT32")
     raises({ "shape[1] must be a non-negative integer, got 1.5" }, triton.tensor, { 1 }, "INT32", { 1.5 })
     raises({ "shape has 65 dimensions, at most 32" }, triton.tensor, { 1 }, "INT32", (function()
       local s = {}

@@ -158,14 +158,17 @@ describe("dtypes", function()
       "bad value at [1]: value -1 does not fit UINT64")
   end)
 
-  h.only("jit", "the 2^53 rule")("maps INT64 and UINT64 to numbers up to 2^53 and raises beyond", function()
+  h.only("jit", "the 2^53 rule")("maps INT64 to numbers up to 2^53 and raises beyond", function()
     assert.are.same({ 2 ^ 53, -2 ^ 53 }, triton.tensor({ 2 ^ 53, -2 ^ 53 }, "INT64"):totable())
     local u = triton.tensor(h.pack("<I8I8", 5, -1), "UINT64")
     assert.are.equal(5, u[1])
-    local ok, e = pcall(function() return u[2] end)
+    assert.are.equal(2.0 ^ 64, u[2]) -- from 2^63 a float, as under 5.4
+    -- a whole float beyond 2^53 is stored exactly; reading it back raises
+    local big = triton.tensor({ 2 ^ 54 }, "INT64")
+    assert.are.equal(h.pack("<i8", 2 ^ 54), big:bytes())
+    local ok, e = pcall(function() return (big[1]) end)
     assert.is_false(ok)
-    assert.matches("range: integer 18446744073709551615 in '.-' is beyond 2%^53", tostring(e))
-    assert.has_error(function() triton.tensor({ 2 ^ 54 }, "INT64") end)
+    assert.matches("range: integer 18014398509481984 .-is beyond 2%^53", tostring(e))
     assert.has_error(function() triton.tensor({ -1 }, "UINT64") end,
       "bad value at [1]: value -1 does not fit UINT64")
   end)
@@ -581,7 +584,8 @@ describe("errors", function()
     has("table has non-integer key '1.5'", { 1, ["1.5"] = 2 })
     has("nested table [2] has non-integer key 'x'", { { 1, 2 }, { 3, 4, x = 1 } })
     has("nested table [1][2] has non-integer key 'y'", { { { 1 }, { 2, y = 0 } } }, "INT8")
-    has("bad value at [2]", { 1, nil, 3 }, "INT32")
+    -- # of {1, nil, 3} may be either border: 3 (5.3, 5.4: a nil element) or 1 (LuaJIT: a stray key)
+    has(h.lua == "jit" and "key 3 outside its sequence 1..1" or "bad value at [2]", { 1, nil, 3 }, "INT32")
     local long = {}
     for i = 1, 100000 do long[i] = i end
     long.z = true
@@ -631,11 +635,15 @@ describe("errors", function()
     -- 0 elements fit any shape with a 0, but strides come from the other dims
     assert.has_error(function() triton.tensor({}, "UINT64", { 3, 255, 0, 2^53, 2 }) end,
       "table of 0 elements does not fit shape: element count overflows (shape too large)")
-    -- the dims fit as a count, not as bytes
-    assert.has_error(function() triton.tensor({}, "FP32", { 0, 2^61 }) end,
+    -- the dims fit as a count, not as bytes (under LuaJIT, where a dimension stops at
+    -- 2^53, the same products from two dimensions)
+    local count61 = h.lua == "jit" and { 0, 2^53, 2^8 } or { 0, 2^61 }
+    local count60 = h.lua == "jit" and { 0, 2^53, 2^7 } or { 0, 2^60 }
+    assert.has_error(function() triton.tensor({}, "FP32", count61) end,
       "table of 0 elements does not fit shape: element count overflows (shape too large)")
-    assert.are.same({ 0, 2^60 }, triton.tensor({}, "UINT8", { 0, 2^60 }).shape)
-    assert.has_error(function() triton.zeros({ 0, 3 }):reshape(3, 0, h.maxinteger) end,
+    assert.are.same(count60, triton.tensor({}, "UINT8", count60).shape)
+    local strides64 = h.lua == "jit" and { 3, 0, 2^53, 2^11 } or { 3, 0, h.maxinteger }
+    assert.has_error(function() triton.zeros({ 0, 3 }):reshape(h.table_unpack(strides64)) end,
       "element count overflows (shape too large)")
   end)
 
@@ -657,8 +665,9 @@ describe("errors", function()
       "bad value at [1][2]: value 1.5 does not fit INT32")
     assert.has_error(function() triton.tensor({ "x" }, "FP32") end,
       "bad value at [1]: expected a number for FP32, got string")
-    assert.has_error(function() triton.tensor({ 1, nil, 3 }, "FP32") end,
-      "bad value at [2]: expected a number for FP32, got nil")
+    assert.has_error(function() triton.tensor({ 1, nil, 3 }, "FP32") end, h.lua == "jit"
+      and "bad argument #1 to 'tensor' (table has key 3 outside its sequence 1..1 (holes are not allowed))"
+      or "bad value at [2]: expected a number for FP32, got nil") -- # may give either border
     assert.has_error(function() triton.tensor({ 1 }, "BYTES") end,
       "bad value at [1]: expected a string for BYTES, got number")
   end)
@@ -678,7 +687,8 @@ describe("errors", function()
     assert.has_error(function() triton.arange(6):reshape(-1, -1) end,
       "only one dimension can be -1 (dims 1 and 2 are)")
     assert.has_error(function() triton.zeros({ 2^40, 2^40 }) end, "element count overflows (shape too large)")
-    assert.has_error(function() triton.zeros({ h.maxinteger, 2 }) end,
+    -- (LuaJIT: 2^53 * 2^11, as its dimensions stop at 2^53)
+    assert.has_error(function() triton.zeros({ h.maxinteger, h.lua == "jit" and 2^11 or 2 }) end,
       "element count overflows (shape too large)")
     assert.truthy(err(triton.zeros, { 2, -3 })
       :find("shape[2] must be a non-negative integer, got -3", 1, true))
