@@ -265,6 +265,8 @@ void lstate_kick(struct lstate *st)
     struct lstate *outer = lstate_swap_active(st);
     (void)triton_loop_step(st->loop, 0, &err); /* a failure shows at the next wait */
     lstate_swap_active(outer);
+    if (st->ready) /* a reply came in already: a host waiting on the fd must poll for it */
+        triton_loop_wakeup(st->loop);
 }
 
 bool lstate_wait(lua_State *L, struct lstate *st, double deadline, lstate_done_fn done, void *arg,
