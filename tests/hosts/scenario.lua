@@ -9,10 +9,14 @@
 --   os.exit(s.finish())  -- prints the findings, returns 0 (all held) or 1
 --
 -- Per transport: an async infer with a callback on `simple` that the server
--- answers after 300 ms (x-fault delay=300), and a generate_stream on echo_llm (4
--- events, 100 ms apart) inside triton.spawn. Asserted, none of it a wall-clock
--- bound on the machine's speed:
---   * the answers are right (sums and differences; the 4 words in order);
+-- answers after 300 ms (x-fault delay=300), one whose client_timeout (0.2 s)
+-- runs out first, and a generate_stream on echo_llm (4 events, 100 ms apart)
+-- inside triton.spawn; and a spawned coroutine that calls triton.sleep(0.1)
+-- three times. The last two need the library's own timers, which reach the host
+-- only through triton.fd() (the recipes run no timer for triton). Asserted, none
+-- of it a wall-clock bound on the machine's speed:
+--   * the answers are right (sums and differences; deadline_exceeded; the 4
+--     words in order);
 --   * every reply and event was handed over inside a triton.poll(0) that the host's
 --     loop made (never a poll that waits), and nothing else ran the loop;
 --   * the host's timer ticked while each call was in flight (between submit and
@@ -86,30 +90,53 @@ function M.new(triton, urls)
     if in_poll == 0 then fail("%s was handed over outside the host's triton.poll(0)", what) end
   end
 
-  local function infer(proto, c)
+  local function simple_inputs()
     local a, b = {}, {}
     for i = 1, 16 do a[i], b[i] = i, 1 end
-    local inputs = { INPUT0 = triton.tensor(a, "INT32", { 1, 16 }),
-      INPUT1 = triton.tensor(b, "INT32", { 1, 16 }) }
-    local what = proto .. " async_infer"
-    local at = ticks
-    local calls = 0
-    timed(what, c.async_infer, c, "simple", inputs, { headers = { ["x-fault"] = "delay=300" } },
-      function(r, err)
-        calls = calls + 1
-        handed_over(what .. "'s reply")
-        if calls > 1 then return fail("%s: callback called %d times", what, calls) end
-        pending = pending - 1
-        if err then return fail("%s: %s", what, tostring(err)) end
-        if ticks == at then fail("%s: the host's timer never ticked while it was in flight", what) end
-        local sum, diff = r:as_tensor("OUTPUT0"):totable()[1], r:as_tensor("OUTPUT1"):totable()[1]
-        for i = 1, 16 do
-          if sum[i] ~= i + 1 or diff[i] ~= i - 1 then
-            return fail("%s: element %d is %s, %s; expected %d, %d", what, i, tostring(sum[i]),
-              tostring(diff[i]), i + 1, i - 1)
-          end
-        end
-      end)
+    return { INPUT0 = triton.tensor(a, "INT32", { 1, 16 }), INPUT1 = triton.tensor(b, "INT32", { 1, 16 }) }
+  end
+
+  -- An async infer on `simple` with a callback; judge(r, err) says what is wrong, if anything.
+  local function infer(what, c, opts, judge)
+    local at, calls = ticks, 0
+    timed(what, c.async_infer, c, "simple", simple_inputs(), opts, function(r, err)
+      calls = calls + 1
+      handed_over(what .. "'s reply")
+      if calls > 1 then return fail("%s: callback called %d times", what, calls) end
+      pending = pending - 1
+      if ticks == at then fail("%s: the host's timer never ticked while it was in flight", what) end
+      local wrong = judge(r, err)
+      if wrong then fail("%s: %s", what, wrong) end
+    end)
+  end
+
+  local function right_sums(r, err)
+    if err then return tostring(err) end
+    local sum, diff = r:as_tensor("OUTPUT0"):totable()[1], r:as_tensor("OUTPUT1"):totable()[1]
+    for i = 1, 16 do
+      if sum[i] ~= i + 1 or diff[i] ~= i - 1 then
+        return string.format("element %d is %s, %s; expected %d, %d", i, tostring(sum[i]),
+          tostring(diff[i]), i + 1, i - 1)
+      end
+    end
+  end
+
+  local function deadline_passed(r, err)
+    if r then return "answered; expected deadline_exceeded" end
+    if err.code ~= "deadline_exceeded" then return "expected deadline_exceeded, got " .. tostring(err) end
+  end
+
+  -- The library's own timers reach the host through the descriptor as well.
+  local function sleeper()
+    timed("triton.spawn", triton.spawn, function()
+      local at = ticks
+      for _ = 1, 3 do
+        triton.sleep(0.1)
+        handed_over("a triton.sleep's end")
+      end
+      pending = pending - 1
+      if ticks == at then fail("triton.sleep: the host's timer never ticked meanwhile") end
+    end)
   end
 
   local function stream(proto, c)
@@ -140,10 +167,14 @@ function M.new(triton, urls)
       local url = assert(urls[proto], "no URL for " .. proto)
       local c = triton.connect(url)
       clients[#clients + 1] = c
-      pending = pending + 2
-      infer(proto, c)
+      pending = pending + 3
+      infer(proto .. " async_infer", c, { headers = { ["x-fault"] = "delay=300" } }, right_sums)
+      infer(proto .. " async_infer past its client_timeout", c,
+        { client_timeout = 0.2, headers = { ["x-fault"] = "delay=2000" } }, deadline_passed)
       stream(proto, c)
     end
+    pending = pending + 1
+    sleeper()
   end
 
   function s.tick()
