@@ -28,6 +28,13 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
+# watch PID: kills PID once this script is gone, even by SIGKILL (a ctest
+# timeout), when the EXIT trap cannot run.
+watch() {
+    local me=$$
+    (while kill -0 "$me" 2>/dev/null && kill -0 "$1" 2>/dev/null; do sleep 1; done
+     kill "$1" 2>/dev/null) </dev/null >/dev/null 2>&1 &
+}
 fail() {
     echo "FAIL: $*"
     echo "--- httpd's error log:"
@@ -42,6 +49,7 @@ start_triton() {
     rm -f "$fifo" && mkfifo "$fifo"
     "$src/scripts/testserver" --http-port "${1:-0}" --grpc-port "${2:-0}" --host 127.0.0.1 >"$fifo" &
     triton_pid=$!
+    watch "$triton_pid"
     exec 3<"$fifo" # kept open: the server's stdout must not turn into a broken pipe
     local line
     read -r -t 30 line <&3 || fail "the reference server did not report ready"
@@ -70,6 +78,7 @@ start_httpd() {
         -C "Define TMP $tmp" -C "Define PORT $port" -C "Define SRC $src" \
         -C "Define MODULES $modules" -C "Define USER $user" -C "Define GROUP $group" &
     httpd_pid=$!
+    watch "$httpd_pid"
     for _ in $(seq 300); do
         curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
         kill -0 "$httpd_pid" 2>/dev/null || fail "httpd exited at start"
