@@ -175,7 +175,10 @@ h.transports(function(proto)
       local victim, total = 2, 20000
       local kill_at, restart_at = math.floor(total / 3), math.floor(2 * total / 3)
       local c = triton.connect(list, {
-        health = { interval = 0.25 }, -- the default balance: least_requests
+        -- the default balance: least_requests. A probe may take up to the interval:
+        -- 0.5 s, since on a loaded machine all three servers once took over 0.25 s
+        -- to answer one, leaving no server in the rotation
+        health = { interval = 0.5 },
         retry = { attempts = 5, backoff = 0.01, max_backoff = 0.1, budget = 0.5 },
       })
       -- at_kill: the victim's counters at the kill; probes_to_leave: how many of

@@ -32,6 +32,7 @@
 ---@field in_flight integer
 ---@field requests integer
 ---@field failures integer
+---@field probes integer health probe rounds finished
 ---@field last_error? string
 
 ---Per-call options of every method but infer and the streams.
