@@ -12,6 +12,10 @@
 # TRITON_LUA*_LMOD_DIR/triton. The tritonlua host and the static libraries stay
 # 5.4. Inputs: TRITON_BINDING_SOURCES, TRITON_MULTIARCH, TRITON_LUA_MODULES.
 
+# `luarocks make` builds for the Lua it runs for: TRITON_LUA_INTERPRETER names it
+# (the rockspec passes $(LUA)); then only that one is built, installed on
+# TRITON_LUA_CMOD_DIR and TRITON_LUA_LMOD_DIR (the rock's folders).
+
 pkg_check_modules(LUA53 QUIET IMPORTED_TARGET lua5.3)
 pkg_check_modules(LUAJIT QUIET IMPORTED_TARGET luajit)
 set(_versions 5.4)
@@ -22,9 +26,23 @@ if(LUAJIT_FOUND)
     list(APPEND _versions jit)
 endif()
 set(TRITON_LUA_VERSIONS "${_versions}" CACHE STRING
-    "Luas to build the module for: a list of 5.4 (always), 5.3, jit")
-if(NOT "5.4" IN_LIST TRITON_LUA_VERSIONS)
-    list(PREPEND TRITON_LUA_VERSIONS 5.4)
+    "Luas to build the module for: a list of 5.4, 5.3, jit (the tests need 5.4)")
+set(TRITON_LUA_INTERPRETER "" CACHE FILEPATH
+    "Build the module only for the Lua this interpreter runs (luarocks)")
+set(_for_interpreter "")
+if(TRITON_LUA_INTERPRETER)
+    execute_process(COMMAND ${TRITON_LUA_INTERPRETER} -e
+                            "print(rawget(_G, 'jit') and 'jit' or _VERSION:match('%d+%.%d+'))"
+                    OUTPUT_VARIABLE _for_interpreter OUTPUT_STRIP_TRAILING_WHITESPACE
+                    RESULT_VARIABLE _rc)
+    if(NOT _rc EQUAL 0 OR NOT _for_interpreter MATCHES "^(5\\.4|5\\.3|jit)$")
+        message(FATAL_ERROR "tritonlua needs Lua 5.3, 5.4 or LuaJIT 2.1: "
+                            "${TRITON_LUA_INTERPRETER} is '${_for_interpreter}'")
+    endif()
+    set(TRITON_LUA_VERSIONS ${_for_interpreter})
+endif()
+if(TRITON_BUILD_TESTS AND NOT "5.4" IN_LIST TRITON_LUA_VERSIONS)
+    message(FATAL_ERROR "the tests need the Lua 5.4 module: add 5.4 to TRITON_LUA_VERSIONS")
 endif()
 
 # Where a stock interpreter of ABI `abi` (5.4, 5.3, 5.1) looks under the prefix.
@@ -51,13 +69,23 @@ function(triton_lua_module target folder lua_includes)
     target_link_options(${target} PRIVATE -Wl,--exclude-libs,ALL)
 endfunction()
 
+# Lua 5.4's folders, or those of TRITON_LUA_INTERPRETER's Lua
+if(_for_interpreter STREQUAL "jit")
+    triton_lua_dirs(5.1 _cmod _lmod)
+elseif(_for_interpreter)
+    triton_lua_dirs(${_for_interpreter} _cmod _lmod)
+else()
+    triton_lua_dirs(5.4 _cmod _lmod)
+endif()
+set(TRITON_LUA_CMOD_DIR "${_cmod}" CACHE STRING
+    "Install dir for Lua 5.4 C modules (TRITON_LUA_INTERPRETER's Lua when given)")
+set(TRITON_LUA_LMOD_DIR "${_lmod}" CACHE STRING
+    "Install dir for Lua 5.4 modules (TRITON_LUA_INTERPRETER's Lua when given)")
+
 set(TRITON_LUA_MODULE_TARGETS "")
 foreach(v ${TRITON_LUA_VERSIONS})
     if(v STREQUAL "5.4")
         triton_lua_module(triton_module lua "${LUA_INCLUDE_DIRS}")
-        triton_lua_dirs(5.4 _cmod _lmod)
-        set(TRITON_LUA_CMOD_DIR "${_cmod}" CACHE STRING "Install dir for Lua 5.4 C modules")
-        set(TRITON_LUA_LMOD_DIR "${_lmod}" CACHE STRING "Install dir for Lua 5.4 modules")
         set(_target triton_module)
         set(_cdir ${TRITON_LUA_CMOD_DIR})
         set(_ldir ${TRITON_LUA_LMOD_DIR})
@@ -95,7 +123,12 @@ foreach(v ${TRITON_LUA_VERSIONS})
     else()
         message(FATAL_ERROR "TRITON_LUA_VERSIONS: unknown Lua '${v}' (5.4, 5.3 or jit)")
     endif()
+    if(_for_interpreter) # luarocks: the rock's folders
+        set(_cdir ${TRITON_LUA_CMOD_DIR})
+        set(_ldir ${TRITON_LUA_LMOD_DIR})
+    endif()
     list(APPEND TRITON_LUA_MODULE_TARGETS ${_target})
     install(TARGETS ${_target} LIBRARY DESTINATION ${_cdir}/triton COMPONENT lua)
     install(FILES ${TRITON_LUA_MODULES} DESTINATION ${_ldir}/triton COMPONENT lua)
 endforeach()
+add_custom_target(triton_lua_modules DEPENDS ${TRITON_LUA_MODULE_TARGETS})

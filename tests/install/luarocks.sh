@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # `luarocks make` as a Lua user types it: builds a copy of the source tree (the
-# checkout gets no build files) into a temporary rocks tree for Lua 5.4, with no
-# network, then a stock lua5.4 using only `luarocks path` for that tree requires
-# the module from it. Exits 77 (ctest's SKIP_RETURN_CODE) when luarocks is not
-# installed. Usage: luarocks.sh SOURCE_DIR
+# checkout gets no build files) into a temporary rocks tree for each Lua given
+# (default 5.4; 5.3 too where luarocks is set up for it, as Debian's is), with
+# no network, then a stock interpreter of that Lua using only `luarocks path`
+# for that tree requires the module from it. Exits 77 (ctest's
+# SKIP_RETURN_CODE) when luarocks is not installed.
+# Usage: luarocks.sh SOURCE_DIR [LUA_VERSION...]
 set -euo pipefail
 src=$1
+shift
+versions=("${@:-5.4}")
 if ! command -v luarocks >/dev/null; then
     echo "skipped: luarocks is not installed (scripts/setup installs Debian's luarocks)"
     exit 77
@@ -24,32 +28,35 @@ else
     cp -a "$src/." "$work/src/"
 fi
 
-echo "== luarocks make"
-offline=()
-# no network at all where this machine lets us make a namespace without one:
-# proves that nothing is fetched
-if unshare -n true 2>/dev/null; then offline=(unshare -n); fi
-(cd "$work/src" &&
-    "${offline[@]}" luarocks --lua-version 5.4 make --tree "$tree" >"$work/make.log" 2>&1) || {
-    cat "$work/make.log"
-    exit 1
-}
-tail -n 1 "$work/make.log"
+for v in "${versions[@]}"; do
+    echo "== luarocks make (Lua $v)"
+    offline=()
+    # no network at all where this machine lets us make a namespace without one:
+    # proves that nothing is fetched
+    if unshare -n true 2>/dev/null; then offline=(unshare -n); fi
+    (cd "$work/src" &&
+        "${offline[@]}" luarocks --lua-version "$v" make --tree "$tree/$v" >"$work/make-$v.log" 2>&1) || {
+        cat "$work/make-$v.log"
+        exit 1
+    }
+    tail -n 1 "$work/make-$v.log"
 
-echo "== require from the tree"
-unset LUA_PATH_5_4 LUA_CPATH_5_4 # lua5.4 would prefer them to what luarocks path sets
-eval "$(luarocks --lua-version 5.4 path --tree "$tree")"
-out=$(TREE=$tree lua5.4 -e '
-    local triton = require "triton"
-    local tree = os.getenv("TREE") .. "/"
-    for _, f in ipairs { package.searchpath("triton", package.path),
-                         package.searchpath("triton.core", package.cpath) } do
-        assert(f:sub(1, #tree) == tree, f .. " is not from the rocks tree")
-    end
-    print(triton.tensor({1, 2}, "INT32"):sum())')
-echo "$out"; [ "$out" = "3" ]
+    echo "== require from the tree (lua$v)"
+    # the interpreter would prefer these to what luarocks path sets
+    unset LUA_PATH LUA_CPATH LUA_PATH_5_4 LUA_CPATH_5_4 LUA_PATH_5_3 LUA_CPATH_5_3
+    eval "$(luarocks --lua-version "$v" path --tree "$tree/$v")"
+    out=$(TREE=$tree/$v "lua$v" -e '
+        local triton = require "triton"
+        local tree = os.getenv("TREE") .. "/"
+        for _, f in ipairs { package.searchpath("triton", package.path),
+                             package.searchpath("triton.core", package.cpath) } do
+            assert(f:sub(1, #tree) == tree, f .. " is not from the rocks tree")
+        end
+        print(triton.tensor({1, 2}, "INT32"):sum())')
+    echo "$out"; [ "$out" = "3" ]
 
-echo "== the annotations in the rock's folder"
-rockdir=$(luarocks --lua-version 5.4 --tree "$tree" show --rock-dir tritonlua)
-ls "$rockdir/share/tritonlua/types"
-[ -f "$rockdir/share/tritonlua/types/triton.lua" ]
+    echo "== the annotations in the rock's folder (Lua $v)"
+    rockdir=$(luarocks --lua-version "$v" --tree "$tree/$v" show --rock-dir tritonlua)
+    ls "$rockdir/share/tritonlua/types"
+    [ -f "$rockdir/share/tritonlua/types/triton.lua" ]
+done
