@@ -239,7 +239,7 @@ h.transports(function(proto)
         if n == kill_at then kill(victim) elseif n == restart_at then restart(victim) end
       end)
       assert.equal(0, wrong)
-      assert_even_split(seen, total // 3 - 40, list)
+      assert_even_split(seen, math.floor(total / 3) - 40, list)
       local failed = 0
       for i = 1, total do
         local err = seen[i].err
