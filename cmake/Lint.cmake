@@ -23,4 +23,14 @@ if(NOT TRITON_SANITIZE)
                  COMMAND ${LUACHECK} --no-color -q lua spec examples bench
                  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
     endif()
+    # the library and the specs parse under Lua 5.3 and LuaJIT too (no <close>, //, bit operators)
+    find_program(LUAC53 luac5.3)
+    find_program(LUAJIT_BIN luajit)
+    if(LUAC53 AND LUAJIT_BIN)
+        file(GLOB TRITON_PORTABLE_LUA CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/lua/triton/*.lua
+             ${CMAKE_SOURCE_DIR}/spec/*.lua ${CMAKE_SOURCE_DIR}/spec/support/*.lua ${CMAKE_SOURCE_DIR}/bench/*.lua)
+        add_test(NAME lint.lua-versions
+                 COMMAND sh -c "${LUAC53} -p \"$@\" && for f; do ${LUAJIT_BIN} -b \"$f\" /dev/null || exit 1; done"
+                         lint ${TRITON_PORTABLE_LUA})
+    endif()
 endif()
