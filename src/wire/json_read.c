@@ -84,9 +84,12 @@ static enum wire_json_token no_memory(struct wire_json_reader *r)
  * one comparison settles the common case. */
 static void skip_blanks(struct wire_json_reader *r)
 {
-    while (r->p < r->end && (unsigned char)*r->p <= ' ' &&
-           (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
-        r->p++;
+    const char *p = r->p, *end = r->end;
+    if (p == end || (unsigned char)*p > ' ')
+        return;
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    r->p = p;
 }
 
 static bool top_is_object(const struct wire_json_reader *r)

@@ -231,19 +231,21 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 size_t wire_utf8_invalid_at(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; i < n;) {
+    size_t i = 0;
+    for (;;) { /* ASCII runs a word, then a byte, at a time; the rest by sequence */
 #if WIRE_JSON_WORDS
-        if (n - i >= 8 && !(wire_json_word(s + i) & WIRE_JSON_HIGHS)) { /* ASCII */
+        while (n - i >= 8 && !(wire_json_word(s + i) & WIRE_JSON_HIGHS))
             i += 8;
-            continue;
-        }
 #endif
+        while (i < n && p[i] < 0x80)
+            i++;
+        if (i == n)
+            return n;
         size_t k = utf8_seq(p + i, n - i);
         if (k == 0)
             return i;
         i += k;
     }
-    return n;
 }
 
 /* The escape of each byte that needs one: its letter after '\', or 'u' for
