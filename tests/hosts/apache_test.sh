@@ -8,8 +8,10 @@
 #     httpd keeps serving: the next request after the server is back succeeds
 #     (over gRPC: once the client's channel has reconnected, clean 503s until then).
 # httpd runs from tests/hosts/apache/httpd.conf with its own pid file, logs and
-# locks in a temporary folder, on a free loopback port; every process this
-# script starts is stopped on every way out (trap).
+# locks in a temporary folder, on a free loopback port, with the handler, the
+# library's Lua files and the module copied there (the workers, www-data under
+# root, may not be able to read the source tree); every process this script
+# starts is stopped on every way out (trap, and a watchdog for SIGKILL).
 # Usage: apache_test.sh SOURCE_DIR MODULES_DIR   (MODULES_DIR: triton/core.so for Lua 5.3)
 set -euo pipefail
 src=$1 modules=$2
@@ -21,6 +23,12 @@ done
 
 tmp=$(mktemp -d)
 chmod 755 "$tmp" # the workers (www-data under root) open files under it
+# What the workers load, staged where they can read it whoever owns the tree.
+mkdir -p "$tmp/stage/examples/hosts" "$tmp/stage/modules/triton"
+cp -r "$src/lua" "$tmp/stage/"
+cp "$src/examples/hosts/apache_handler.lua" "$tmp/stage/examples/hosts/"
+cp "$modules/triton/core.so" "$tmp/stage/modules/triton/"
+chmod -R a+rX "$tmp/stage"
 httpd_pid='' triton_pid=''
 cleanup() {
     [ -n "$httpd_pid" ] && kill "$httpd_pid" 2>/dev/null && wait "$httpd_pid" 2>/dev/null
@@ -75,8 +83,8 @@ start_httpd() {
     port=$(free_port)
     rm -f "$tmp/error.log"
     TRITON_URL=$1 apache2 -f "$src/tests/hosts/apache/httpd.conf" -DFOREGROUND \
-        -C "Define TMP $tmp" -C "Define PORT $port" -C "Define SRC $src" \
-        -C "Define MODULES $modules" -C "Define USER $user" -C "Define GROUP $group" &
+        -C "Define TMP $tmp" -C "Define PORT $port" -C "Define SRC $tmp/stage" \
+        -C "Define MODULES $tmp/stage/modules" -C "Define USER $user" -C "Define GROUP $group" &
     httpd_pid=$!
     watch "$httpd_pid"
     for _ in $(seq 300); do
