@@ -22,6 +22,8 @@
 --   * the host's timer ticked while each call was in flight (between submit and
 --     reply), which it can only do if the loop was free meanwhile (the delays
 --     are long enough that even a loaded machine runs the 10 ms timer in between);
+--   * the descriptor does not stay readable with nothing to do (the host would
+--     spin): at most IDLE_POLLS polls run nothing;
 --   * each of our calls the host made (poll, async_infer, spawn) returned within
 --     50 ms: the host's loop is never held longer than that by triton. A call's
 --     time is its wall-clock time less the time the kernel kept this thread
@@ -37,6 +39,10 @@ local LUA_NAME = rawget(_G, "jit") and _G.jit.version or _VERSION
 
 M.CALL_BOUND = 0.05 -- seconds: the longest any one of our calls may hold the host's loop
 M.MAX_TICKS = 3000  -- done() gives up after this many timer ticks (30 s at 10 ms): no hang
+-- Polls that may run nothing (a wakeup for part of a reply, a timer that ended a
+-- wait): a few dozen in a run; a descriptor that stayed readable with nothing to
+-- do would make the host spin, tens of thousands a second.
+M.IDLE_POLLS = 1000
 
 local WORDS = { "the", " quick", " brown", " fox" }
 
@@ -54,7 +60,7 @@ function M.new(triton, urls)
   local s = {}
   local failures = {}
   local ticks, last_tick, max_gap = 0, nil, 0
-  local in_poll, max_call, poll_calls = 0, 0, 0
+  local in_poll, max_call, poll_calls, idle_polls = 0, 0, 0, 0
   local pending = 0
   local now = triton.now
 
@@ -83,6 +89,7 @@ function M.new(triton, urls)
     local ok, n = pcall(timed, "triton.poll", poll, timeout, ...)
     in_poll = in_poll - 1
     if not ok then error(n, 0) end
+    if n == 0 then idle_polls = idle_polls + 1 end
     return n
   end
 
@@ -196,9 +203,12 @@ function M.new(triton, urls)
     if #clients == 0 then fail("start() never ran") end
     if pending ~= 0 then fail("%d calls never finished", pending) end
     if poll_calls == 0 then fail("the host never called triton.poll") end
+    if idle_polls > M.IDLE_POLLS then
+      fail("%d polls ran nothing: the descriptor stays readable with no work (a busy host loop)", idle_polls)
+    end
     print(string.format("%s: %d timer ticks, largest timer gap %.1f ms (information), " ..
-      "%d polls, longest call into triton %.1f ms (bound %d ms)", LUA_NAME, ticks, max_gap * 1e3,
-      poll_calls, max_call * 1e3, M.CALL_BOUND * 1e3))
+      "%d polls (%d ran nothing), longest call into triton %.1f ms (bound %d ms)", LUA_NAME, ticks,
+      max_gap * 1e3, poll_calls, idle_polls, max_call * 1e3, M.CALL_BOUND * 1e3))
     for _, f in ipairs(failures) do print("FAIL: " .. f) end
     if #failures > 0 then return 1 end
     print("ok")
