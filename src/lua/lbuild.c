@@ -142,9 +142,14 @@ struct triton_kv *lopt_kv(lua_State *L, int idx, const char *k, struct lmem *m, 
 
 static int lbuild_kind_from_name(const char *name)
 {
+    /* A thread's calls are mostly of one kind (infer): its last kind is tried
+     * first, then the table in order. */
+    static _Thread_local int last;
+    if (strcmp(triton_call_kind_name((enum triton_call_kind)last), name) == 0)
+        return last;
     for (int k = 0; k < TRITON_CALL_NKINDS; k++)
         if (strcmp(triton_call_kind_name((enum triton_call_kind)k), name) == 0)
-            return k;
+            return last = k;
     return -1;
 }
 

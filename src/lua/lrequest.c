@@ -468,7 +468,10 @@ int lreq_deliver(lua_State *L, struct lreq *r, const struct lwait *w)
     /* On the stack while we are in here, so that neither can be collected. */
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_future);
     int fut = lua_gettop(L); /* nil for a stream */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_callback);
+    if (r->has_cb)
+        lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_callback);
+    else
+        lua_pushnil(L);
     int cb = lua_gettop(L);
     r->delivering++;
     struct levent *ev;
