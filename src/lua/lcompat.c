@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "lua/largs.h"
+#include "lua/lclient.h" /* lerror_raisef */
 
 /* ---- user values: a table in 5.3's one user value, LuaJIT's environment ---------------- */
 
@@ -90,6 +91,8 @@ int lcompat_typeerror(lua_State *L, int arg, const char *tname)
 
 int lcompat_isinteger(lua_State *L, int idx)
 {
+    if (lua_type(L, idx) != LUA_TNUMBER) /* a numeric string is no integer, as in 5.4 */
+        return 0;
     int isint;
     lcompat_tointegerx(L, idx, &isint);
     return isint;
@@ -106,14 +109,17 @@ lua_Integer lcompat_tointegerx(lua_State *L, int idx, int *isint)
     return ok ? (lua_Integer)n : 0;
 }
 
+/* A triton.Error with code out_of_range, so that a reply that cannot be
+ * converted fails with it (not as an internal error). */
 static int range_error(lua_State *L, const char *digits)
 {
     bool method;
     const char *fname = largs_running_name(L, &method); /* "?" in a tail call */
-    return largs_error(
-        L, "range: integer %s%s%s%s is beyond 2^53, the largest a LuaJIT number holds exactly",
-        digits, strcmp(fname, "?") ? " in '" : "", strcmp(fname, "?") ? fname : "",
-        strcmp(fname, "?") ? "'" : "");
+    bool named = strcmp(fname, "?") != 0;
+    return lerror_raisef(
+        L, TRITON_OUT_OF_RANGE,
+        "integer %s%s%s%s is beyond 2^53, the largest a LuaJIT number holds exactly", digits,
+        named ? " in '" : "", named ? fname : "", named ? "'" : "");
 }
 
 void lcompat_pushinteger(lua_State *L, lua_Integer v)

@@ -17,7 +17,8 @@
  * The 64-bit rule under LuaJIT (docs/API.md, "Lua versions"): a LuaJIT number
  * is a double, exact for integers of magnitude up to 2^53. An integer the
  * binding hands to Lua (an INT64/UINT64 element, a JSON integer, a counter) is
- * a number when it is within 2^53 and raises a "range" error otherwise
+ * a number when it is within 2^53 and raises a triton.Error with code
+ * out_of_range otherwise
  * (lcompat_pushinteger, the one place); what 5.4 hands over as a float (a
  * UINT64 element or a JSON integer beyond int64) is the same float. A number
  * counts as an integer when it is integral, within 2^53 and not -0.0
