@@ -154,26 +154,12 @@ void lreq_unlink(struct lreq *r)
     r->lc = NULL;
 }
 
-/* An event for r: its own first one when that is free (a call has one reply),
- * else a new one; zeroed. NULL when out of memory. */
-static struct levent *levent_new(struct lreq *r)
-{
-    if (r->first_busy)
-        return calloc(1, sizeof(struct levent));
-    r->first_busy = true;
-    return memset(&r->first, 0, sizeof r->first);
-}
-
-static void levent_free(struct lreq *r, struct levent *ev)
+static void levent_free(struct levent *ev)
 {
     cJSON_Delete(ev->reply.json);
     triton_infer_result_free(ev->reply.result);
-    if (ev->server != ev->server_buf)
-        free(ev->server);
-    if (ev == &r->first)
-        r->first_busy = false;
-    else
-        free(ev);
+    free(ev->server);
+    free(ev);
 }
 
 static void unqueue(struct lreq *r)
@@ -213,7 +199,7 @@ void lreq_clear_events(struct lreq *r)
     unqueue(r);
     while (r->head) {
         struct levent *next = r->head->next;
-        levent_free(r, r->head);
+        levent_free(r->head);
         r->head = next;
     }
     r->tail = NULL;
@@ -251,7 +237,7 @@ void lreq_event(struct lreq *r, struct triton_reply *reply, const struct triton_
             lreq_free(r);
         return;
     }
-    struct levent *ev = levent_new(r);
+    struct levent *ev = calloc(1, sizeof(*ev));
     if (!ev) {
         /* Out of memory: the reply is lost, but the final flag must not be, or a
          * waiter would wait forever; lreq_deliver reports it. */
@@ -290,12 +276,8 @@ void lcall_done(struct triton_call *call, struct triton_reply *reply,
     bool result = final && reply && reply->result && !r->orphaned;
     const char *server = result ? triton_fleet_server_of(call) : NULL;
     lreq_event(r, reply, err, final);
-    struct levent *ev = server ? r->tail : NULL; /* no server: r may be freed */
-    if (ev && ev->reply.result) {
-        size_t n = strlen(server);
-        ev->server =
-            n < sizeof ev->server_buf ? memcpy(ev->server_buf, server, n + 1) : strdup(server);
-    }
+    if (server && r->tail && r->tail->reply.result)
+        r->tail->server = strdup(server);
 }
 
 /* ---- handing replies to Lua ------------------------------------------------------------ */
@@ -425,37 +407,22 @@ static void wake_waiters(lua_State *L, struct lreq *r)
     }
     int woken = lua_gettop(L);
     lua_Integer n = (lua_Integer)lua_rawlen(L, woken);
-    if (lua_type(L, waiters) == LUA_TTHREAD) {
-        lua_pushvalue(L, waiters);
-        lua_rawseti(L, woken, n + 1);
-    } else {
-        lua_Integer m = (lua_Integer)lua_rawlen(L, waiters);
-        for (lua_Integer i = 1; i <= m; i++) {
-            lua_rawgeti(L, waiters, i);
-            lua_rawseti(L, woken, ++n);
-        }
+    lua_Integer m = (lua_Integer)lua_rawlen(L, waiters);
+    for (lua_Integer i = 1; i <= m; i++) {
+        lua_rawgeti(L, waiters, i);
+        lua_rawseti(L, woken, ++n);
     }
     lua_settop(L, waiters - 1);
 }
 
-/* The waiters are held as the one coroutine itself (the common case), and as a
- * list once a second one comes. */
 void lreq_add_waiter(lua_State *L, struct lreq *r)
 {
-    lua_pushthread(L);
     if (r->ref_waiters == LUA_NOREF) {
+        lua_createtable(L, 1, 0);
         r->ref_waiters = luaL_ref(L, LUA_REGISTRYINDEX);
-        return;
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_waiters);
-    if (lua_type(L, -1) == LUA_TTHREAD) { /* the first becomes a list's first */
-        lua_createtable(L, 2, 0);
-        lua_insert(L, -2);
-        lua_rawseti(L, -2, 1);
-        lua_pushvalue(L, -1);
-        lua_rawseti(L, LUA_REGISTRYINDEX, r->ref_waiters); /* the same reference, now the list */
-    }
-    lua_insert(L, -2); /* list, thread */
+    lua_pushthread(L);
     lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
     lua_pop(L, 1);
 }
@@ -534,7 +501,7 @@ int lreq_deliver(lua_State *L, struct lreq *r, const struct lwait *w)
         }
         bool final = ev->final;
         bool show = ev->has_reply || ev->failed || final;
-        levent_free(r, ev);
+        levent_free(ev);
         n++;
         if (final)
             end_delivery(L, r);
