@@ -112,7 +112,8 @@ struct levent {
     bool failed;
     struct triton_error err;
     bool final;
-    char *server; /* the server that answered an inference (owned) */
+    char *server; /* the server that answered an inference (owned, or server_buf) */
+    char server_buf[48];
 };
 
 /* A request in flight: a call (struct lcall) or a stream (struct lstream). */
@@ -139,6 +140,8 @@ struct lreq {
     bool is_stream;
     int delivering; /* lreq_deliver runs for it (nested when a callback steps the loop) */
     struct lmem mem;
+    bool first_busy;     /* first holds an event */
+    struct levent first; /* its first event (a call's only one), without an allocation */
 };
 
 struct lcall {

@@ -154,12 +154,26 @@ void lreq_unlink(struct lreq *r)
     r->lc = NULL;
 }
 
-static void levent_free(struct levent *ev)
+/* An event for r: its own first one when that is free (a call has one reply),
+ * else a new one; zeroed. NULL when out of memory. */
+static struct levent *levent_new(struct lreq *r)
+{
+    if (r->first_busy)
+        return calloc(1, sizeof(struct levent));
+    r->first_busy = true;
+    return memset(&r->first, 0, sizeof r->first);
+}
+
+static void levent_free(struct lreq *r, struct levent *ev)
 {
     cJSON_Delete(ev->reply.json);
     triton_infer_result_free(ev->reply.result);
-    free(ev->server);
-    free(ev);
+    if (ev->server != ev->server_buf)
+        free(ev->server);
+    if (ev == &r->first)
+        r->first_busy = false;
+    else
+        free(ev);
 }
 
 static void unqueue(struct lreq *r)
@@ -199,7 +213,7 @@ void lreq_clear_events(struct lreq *r)
     unqueue(r);
     while (r->head) {
         struct levent *next = r->head->next;
-        levent_free(r->head);
+        levent_free(r, r->head);
         r->head = next;
     }
     r->tail = NULL;
@@ -237,7 +251,7 @@ void lreq_event(struct lreq *r, struct triton_reply *reply, const struct triton_
             lreq_free(r);
         return;
     }
-    struct levent *ev = calloc(1, sizeof(*ev));
+    struct levent *ev = levent_new(r);
     if (!ev) {
         /* Out of memory: the reply is lost, but the final flag must not be, or a
          * waiter would wait forever; lreq_deliver reports it. */
@@ -276,8 +290,12 @@ void lcall_done(struct triton_call *call, struct triton_reply *reply,
     bool result = final && reply && reply->result && !r->orphaned;
     const char *server = result ? triton_fleet_server_of(call) : NULL;
     lreq_event(r, reply, err, final);
-    if (server && r->tail && r->tail->reply.result)
-        r->tail->server = strdup(server);
+    struct levent *ev = server ? r->tail : NULL; /* no server: r may be freed */
+    if (ev && ev->reply.result) {
+        size_t n = strlen(server);
+        ev->server =
+            n < sizeof ev->server_buf ? memcpy(ev->server_buf, server, n + 1) : strdup(server);
+    }
 }
 
 /* ---- handing replies to Lua ------------------------------------------------------------ */
@@ -501,7 +519,7 @@ int lreq_deliver(lua_State *L, struct lreq *r, const struct lwait *w)
         }
         bool final = ev->final;
         bool show = ev->has_reply || ev->failed || final;
-        levent_free(ev);
+        levent_free(r, ev);
         n++;
         if (final)
             end_delivery(L, r);
