@@ -129,7 +129,7 @@ struct lreq {
     int ref_client;   /* the core client userdata */
     int ref_callback; /* cb(value, err, final) */
     int ref_future;   /* the Future (calls only) */
-    int ref_waiters;  /* a list of coroutines waiting for the final reply */
+    int ref_waiters;  /* the coroutine waiting for the final reply, or a list of them */
     bool queued;      /* on st->ready */
     bool has_cb;      /* deliver replies to a Lua callback */
     bool counted;     /* counts in st->callbacks */

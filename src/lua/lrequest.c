@@ -425,22 +425,37 @@ static void wake_waiters(lua_State *L, struct lreq *r)
     }
     int woken = lua_gettop(L);
     lua_Integer n = (lua_Integer)lua_rawlen(L, woken);
-    lua_Integer m = (lua_Integer)lua_rawlen(L, waiters);
-    for (lua_Integer i = 1; i <= m; i++) {
-        lua_rawgeti(L, waiters, i);
-        lua_rawseti(L, woken, ++n);
+    if (lua_type(L, waiters) == LUA_TTHREAD) {
+        lua_pushvalue(L, waiters);
+        lua_rawseti(L, woken, n + 1);
+    } else {
+        lua_Integer m = (lua_Integer)lua_rawlen(L, waiters);
+        for (lua_Integer i = 1; i <= m; i++) {
+            lua_rawgeti(L, waiters, i);
+            lua_rawseti(L, woken, ++n);
+        }
     }
     lua_settop(L, waiters - 1);
 }
 
+/* The waiters are held as the one coroutine itself (the common case), and as a
+ * list once a second one comes. */
 void lreq_add_waiter(lua_State *L, struct lreq *r)
 {
+    lua_pushthread(L);
     if (r->ref_waiters == LUA_NOREF) {
-        lua_createtable(L, 1, 0);
         r->ref_waiters = luaL_ref(L, LUA_REGISTRYINDEX);
+        return;
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_waiters);
-    lua_pushthread(L);
+    if (lua_type(L, -1) == LUA_TTHREAD) { /* the first becomes a list's first */
+        lua_createtable(L, 2, 0);
+        lua_insert(L, -2);
+        lua_rawseti(L, -2, 1);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, LUA_REGISTRYINDEX, r->ref_waiters); /* the same reference, now the list */
+    }
+    lua_insert(L, -2); /* list, thread */
     lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
     lua_pop(L, 1);
 }
