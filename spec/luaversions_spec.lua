@@ -53,6 +53,21 @@ h.transports(function(_, url)
       c:close()
     end)
 
+    it("waits instead of yielding in a callback, which C calls and which may not yield", function()
+      local c = triton.connect(url)
+      local got = {}
+      triton.spawn(function()
+        local f = c:async_infer("simple", simple_inputs(1), function()
+          got[#got + 1] = first_sum(c:infer("simple", simple_inputs(2)))
+        end)
+        assert.is_true(f:wait())
+        got[#got + 1] = "after"
+      end)
+      assert.is_true(triton.run())
+      assert.same({ 5, "after" }, got)
+      c:close()
+    end)
+
     it("gets deadline_exceeded from get_result(true, t) across a yield; the call goes on", function()
       local c = triton.connect(url)
       local code, done_after
