@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 #include <zlib.h>
@@ -570,6 +571,16 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 
 /* ---- easy handles ----------------------------------------------------------------------- */
 
+/* Connections are opened close-on-exec, as gRPC's are: a child process that a
+ * script starts (io.popen, os.execute) must not inherit them and keep a
+ * connection open after the client closed it. */
+static curl_socket_t open_socket(void *userp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    (void)userp;
+    (void)purpose;
+    return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
 static CURL *new_easy(struct http_client *hc, struct triton_error *err)
 {
     CURL *e = curl_easy_init();
@@ -578,6 +589,7 @@ static CURL *new_easy(struct http_client *hc, struct triton_error *err)
         return NULL;
     }
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
