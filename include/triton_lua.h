@@ -45,9 +45,13 @@ TRITON_EXPORT int luaopen_triton_core(lua_State *L);
  * takes a hook set on L since it began for the same interrupt, removes it and
  * raises the same triton.Error.
  *
- * Async-signal-safe and callable from any thread (lock-free atomics only, no
- * allocation, no Lua API): call them from a SIGINT handler, a watchdog thread
- * or a UI thread. Unknown states (module not loaded, or closed) are ignored. */
+ * An interrupt also ends a wait on L at once and makes L's descriptor
+ * (triton_lua_fd) readable, so that a host waiting on it polls and sees it.
+ *
+ * Async-signal-safe and callable from any thread (lock-free atomics and one
+ * eventfd write, no allocation, no Lua API): call them from a SIGINT handler, a
+ * watchdog thread or a UI thread. Unknown states (module not loaded, or closed)
+ * are ignored. */
 TRITON_EXPORT void triton_lua_interrupt(lua_State *L);
 TRITON_EXPORT void triton_lua_interrupt_clear(lua_State *L);
 

@@ -126,9 +126,9 @@ static int run_loop(lua_State *L, int tfd)
                 return -1;
             lua_pop(L, 1);
         }
-        /* A signal (Ctrl-C: triton_lua_interrupt) does not make the descriptor
-         * readable: poll triton after one, so that the interrupt is seen now. */
-        if ((n < 0 || (fds[0].revents & POLLIN)) && triton_lua_poll(L, 0) < 0) {
+        /* Ctrl-C: the handler's triton_lua_interrupt makes the descriptor
+         * readable, and this poll raises the interrupt. */
+        if (n > 0 && (fds[0].revents & POLLIN) && triton_lua_poll(L, 0) < 0) {
             int interrupted = is_interrupt(L);
             report(L, "triton_lua_poll");
             if (!interrupted)

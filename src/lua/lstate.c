@@ -50,6 +50,9 @@
 struct linterrupt {
     _Atomic(const void *) owner; /* the state's key (lcompat_statekey); NULL: free */
     atomic_int pending;
+    /* the state's loop while it lives: an interrupt wakes it, so that a host
+     * waiting on triton_lua_fd sees the descriptor turn readable */
+    _Atomic(struct triton_loop *) loop;
     struct linterrupt *next; /* set before the slot is published, never changed */
 };
 
@@ -72,6 +75,7 @@ static struct linterrupt *interrupt_slot_take(const void *key)
     if (!s)
         return NULL;
     atomic_init(&s->pending, 0);
+    atomic_init(&s->loop, NULL);
     atomic_init(&s->owner, key);
     s->next = atomic_load(&interrupt_slots);
     while (!atomic_compare_exchange_weak(&interrupt_slots, &s->next, s)) {
@@ -91,8 +95,12 @@ static struct linterrupt *interrupt_slot_of(lua_State *L)
 void triton_lua_interrupt(lua_State *L)
 {
     struct linterrupt *s = interrupt_slot_of(L);
-    if (s)
-        atomic_store(&s->pending, 1);
+    if (!s)
+        return;
+    atomic_store(&s->pending, 1);
+    struct triton_loop *loop = atomic_load(&s->loop);
+    if (loop)
+        triton_loop_wakeup(loop); /* an atomic store and an eventfd write */
 }
 
 void triton_lua_interrupt_clear(lua_State *L)
@@ -108,6 +116,7 @@ static int state_gc(lua_State *L)
 {
     struct lstate *st = lua_touserdata(L, 1);
     if (st->interrupt) {
+        atomic_store(&st->interrupt->loop, NULL);
         atomic_store(&st->interrupt->pending, 0);
         atomic_store(&st->interrupt->owner, NULL);
         st->interrupt = NULL;
@@ -149,6 +158,7 @@ struct lstate *lstate_get(lua_State *L)
     st->interrupt = interrupt_slot_take(lcompat_statekey(st->main));
     if (!st->interrupt)
         luaL_error(L, "out of memory setting up the client loop");
+    atomic_store(&st->interrupt->loop, st->loop);
     lua_setfield(L, LUA_REGISTRYINDEX, LSTATE_KEY);
     return st;
 }
