@@ -5,9 +5,10 @@
 -- mode of the reference server (docs/reference-server.md, "Faults"), and each
 -- divergence found by the two trials of issue 10 (the `item` field names it).
 --
--- A row: {name, run = function(c, ctx) ... end [, code = true] [, item = N]}.
--- run returns the value to compare; `code = true` compares only the error
--- code of the failure that run must raise. ctx holds per-transport helpers.
+-- A row: {name, run = function(c, ctx) ... end [, code = true [, expect = CODE]]
+-- [, item = N]}. run returns the value to compare; `code = true` compares only
+-- the error code of the failure that run must raise (`expect`: that code).
+-- ctx holds per-transport helpers.
 local h = require "support.harness"
 local f = require "support.faults"
 local triton = h.triton()
@@ -200,6 +201,12 @@ local rows = {
       local c = h.closing(triton.connect(ctx.blackhole_url, { network_timeout = 0.3 }))
       return c:is_server_live()
     end },
+  { item = 5, name = "a server that never completes the connection ends at the connection timeout",
+    code = true, expect = "unavailable",
+    run = function(_, ctx)
+      local c = h.closing(triton.connect(ctx.synhole_url, { connection_timeout = 0.3 }))
+      return c:is_server_live()
+    end },
   { item = 5, name = "math.huge means no limit for every timeout",
     run = function(_, ctx)
       local c = h.closing(triton.connect(ctx.url,
@@ -231,7 +238,7 @@ local rows = {
 }
 
 describe("HTTP and gRPC give the same outcome", function()
-  local s, bh
+  local s, bh, synhole
   local ctx = {}
   local clients = {}
   -- The fault header's status argument: an HTTP status or a gRPC status number.
@@ -242,12 +249,14 @@ describe("HTTP and gRPC give the same outcome", function()
   setup(function()
     s = h.server()
     bh = f.blackhole()
+    synhole = f.blackhole { full = true }
     for _, proto in ipairs(h.protocols) do
       clients[proto] = triton.connect(s[proto .. "_url"])
       ctx[proto] = {
         proto = proto,
         url = s[proto .. "_url"],
         blackhole_url = proto .. "://127.0.0.1:" .. bh.port,
+        synhole_url = proto .. "://127.0.0.1:" .. synhole.port,
         status = function(code) return "status=" .. statuses[proto][code] end,
       }
     end
@@ -255,6 +264,7 @@ describe("HTTP and gRPC give the same outcome", function()
   teardown(function()
     for _, c in pairs(clients) do c:close() end
     f.stop(bh)
+    f.stop(synhole)
   end)
 
   for _, row in ipairs(rows) do
@@ -266,6 +276,7 @@ describe("HTTP and gRPC give the same outcome", function()
         assert.is_false(b.ok, "gRPC: the call succeeded")
         assert.equal(a.code, b.code, string.format("HTTP: %s: %s\ngRPC: %s: %s", a.code, a.message,
           b.code, b.message))
+        if row.expect then assert.equal(row.expect, a.code, a.message) end
       else
         assert.is_true(a.ok, "HTTP failed: " .. tostring(a.message))
         assert.is_true(b.ok, "gRPC failed: " .. tostring(b.message))

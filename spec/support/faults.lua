@@ -3,7 +3,7 @@
 -- killed mid-request, a TLS server with a certificate the client must refuse).
 --
 --   local f = require "support.faults"
---   local bh = f.blackhole()        -- {port=, url=fn(scheme)}; f.stop(bh) ends it
+--   local bh = f.blackhole([{full=true}]) -- {port=, url=fn(scheme)}; f.stop(bh) ends it
 --   local port = f.dead_port()      -- a port nothing listens on
 --   local s = f.server()            -- a private reference server; f.kill9(s), f.stop(s)
 --   local cert, key = f.make_cert(dir, "localhost")
@@ -21,11 +21,14 @@ local function source_dir()
   return "."
 end
 
--- A black-hole TCP server: accepts and never answers. Stops with this process
--- at the latest (blackhole.py watches our pid).
-function M.blackhole()
+-- A black-hole TCP server: accepts and never answers; with {full = true} it
+-- never even completes a connection (its backlog is full, so the kernel drops
+-- SYNs: a connect hangs until the client's connection timeout). Stops with this
+-- process at the latest (blackhole.py watches our pid).
+function M.blackhole(opts)
   local script = source_dir() .. "/spec/support/blackhole.py"
-  local cmd = "/usr/bin/python3 " .. shell_quote(script) .. " --watch $PPID & echo pid=$!; wait"
+  local cmd = "/usr/bin/python3 " .. shell_quote(script) .. (opts and opts.full and " --full" or "") ..
+    " --watch $PPID & echo pid=$!; wait"
   local handle = assert(io.popen(cmd, "r"))
   -- Two lines, in either order: the shell's "pid=" and the server's "ready port=".
   local pid, port
