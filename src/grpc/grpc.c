@@ -275,6 +275,8 @@ static double ms_since(gpr_timespec t0)
 #define MAX_TIMEOUT_SECONDS 1e9
 /* Seconds grpc_destroy waits for gRPC to hand back cancelled batches. */
 #define DESTROY_WAIT 5.0
+/* gRPC's first reconnect backoff (grpc.initial_reconnect_backoff_ms's default). */
+#define GRPC_FIRST_BACKOFF_MS 1000
 
 static gpr_timespec deadline_after(double seconds)
 {
@@ -1312,7 +1314,7 @@ int triton_grpc_init(struct triton_client *c, const struct triton_client_options
         return -1;
     }
 
-    size_t max_args = 8 + opts->n_channel_args;
+    size_t max_args = 9 + opts->n_channel_args;
     grpc_arg *args = calloc(max_args, sizeof *args);
     if (!args) {
         free_transport(t);
@@ -1338,11 +1340,17 @@ int triton_grpc_init(struct triton_client *c, const struct triton_client_options
         args[n++] =
             (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, {.integer = 1}};
     if (isfinite(c->connection_timeout)) {
-        /* The closest knob gRPC has: how long one connection attempt may take. */
+        /* The closest knob gRPC has: how long one connection attempt may take.
+         * An attempt's deadline is the later of that and the next attempt's
+         * time (the reconnect backoff, first 1 s), so a shorter limit also
+         * shortens the first backoff: else 0.3 s would mean 1 s. */
         double ms = c->connection_timeout * 1000.0;
-        args[n++] = (grpc_arg){GRPC_ARG_INTEGER,
-                               "grpc.min_reconnect_backoff_ms",
-                               {.integer = ms > INT_MAX ? INT_MAX : (int)ms}};
+        int limit = ms > INT_MAX ? INT_MAX : (int)ms;
+        args[n++] =
+            (grpc_arg){GRPC_ARG_INTEGER, "grpc.min_reconnect_backoff_ms", {.integer = limit}};
+        if (limit < GRPC_FIRST_BACKOFF_MS)
+            args[n++] = (grpc_arg){
+                GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, {.integer = limit}};
     }
     args[n++] =
         (grpc_arg){GRPC_ARG_STRING, GRPC_ARG_PRIMARY_USER_AGENT_STRING, {.string = USER_AGENT}};
