@@ -150,6 +150,15 @@ def _empty_final(req):
     return msg
 
 
+def _cancel_event(ctx):
+    """An Event set when the RPC ends early. add_callback refuses an RPC that is
+    already over (the client gone before this handler ran): that one is set now."""
+    cancelled = threading.Event()
+    if not ctx.add_callback(cancelled.set):
+        cancelled.set()
+    return cancelled
+
+
 def _serialize(msg):
     if isinstance(msg, bytes):
         return msg
@@ -320,8 +329,7 @@ class GrpcFront:
 
     # ---- inference ------------------------------------------------------------------
     def model_infer(self, req, ctx, fault):
-        cancelled = threading.Event()
-        ctx.add_callback(cancelled.set)
+        cancelled = _cancel_event(ctx)
         resp = self.core.infer(decode_request(req), front="grpc", cancelled=cancelled)
         return encode_response(resp, fault)
 
@@ -344,8 +352,7 @@ class GrpcFront:
         cond = threading.Condition()
         lanes = {}
         state = {"reading": True, "active": 0, "error": None}
-        cancelled = threading.Event()
-        context.add_callback(cancelled.set)
+        cancelled = _cancel_event(context)
 
         def emit(item):
             with cond:
