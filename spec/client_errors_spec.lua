@@ -61,11 +61,10 @@ h.transports(function(proto, url)
     end)
 
     it("a client-side timeout against the slow model is deadline_exceeded", function()
-      local t0 = triton.now()
-      local err = h.error_of(c.infer, c, "slow", { INPUT0 = triton.tensor({ 3000 }, "INT32") },
+      -- The reply never comes in time: only the timeout ends the call.
+      local err = h.error_of(c.infer, c, "slow", { INPUT0 = triton.tensor({ h.NEVER_MS }, "INT32") },
         { client_timeout = 0.3 })
       assert.equal("deadline_exceeded", err.code)
-      assert.is_true(triton.now() - t0 < 2.5)
       assert.is_true(c:is_server_live())
     end)
 

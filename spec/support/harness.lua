@@ -321,6 +321,12 @@ function M.error_of(fn, ...)
   return err
 end
 
+-- A delay in milliseconds (for the reference server's `slow` model, or an
+-- x-fault delay) that outlasts any test run, ctest's timeout included: a case
+-- waiting on it can pass only by cancelling the request (a timeout, close, exit,
+-- Ctrl-C), and a hang is caught by ctest rather than passing slowly.
+M.NEVER_MS = 3600 * 1000
+
 -- Shell code that sends SIGINT to the process whose pid is in $<pidvar> once
 -- `file` contains `marker` (at most ~20 s of waiting). The program under test
 -- writes the marker when it is where the spec wants to interrupt it; a fixed
