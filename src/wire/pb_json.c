@@ -3,6 +3,7 @@
  */
 #include "wire/pb_json.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,18 @@ static bool is_map_entry(const ProtobufCMessageDescriptor *d)
     size_t len = strlen(d->name);
     return d->n_fields == 2 && len > 5 && strcmp(d->name + len - 5, "Entry") == 0 &&
            strcmp(d->fields[0].name, "key") == 0 && strcmp(d->fields[1].name, "value") == 0;
+}
+
+/* A float or double field's value: a number, or for NaN and the infinities the
+ * strings protobuf's JSON mapping gives them ("NaN", "Infinity", "-Infinity"),
+ * since JSON has no such numbers and the tree must print. */
+static cJSON *floating_to_json(double v)
+{
+    if (isnan(v))
+        return cJSON_CreateString("NaN");
+    if (isinf(v))
+        return cJSON_CreateString(v > 0 ? "Infinity" : "-Infinity");
+    return cJSON_CreateNumber(v);
 }
 
 /* One value of a field (an element, for repeated fields) at p. */
@@ -48,10 +61,10 @@ static cJSON *value_to_json(const ProtobufCFieldDescriptor *f, const void *p, bo
         v = wire_json_new_uint64(*(const uint64_t *)p);
         break;
     case PROTOBUF_C_TYPE_FLOAT:
-        v = cJSON_CreateNumber(wire_json_float_value(*(const float *)p));
+        v = floating_to_json(wire_json_float_value(*(const float *)p));
         break;
     case PROTOBUF_C_TYPE_DOUBLE:
-        v = cJSON_CreateNumber(*(const double *)p);
+        v = floating_to_json(*(const double *)p);
         break;
     case PROTOBUF_C_TYPE_BOOL:
         v = cJSON_CreateBool(*(const protobuf_c_boolean *)p);

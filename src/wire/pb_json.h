@@ -13,6 +13,8 @@
  *   - float as the shortest decimal that reads back as the same float (0.1f
  *     gives 0.1, as Python's protobuf prints it), double as is;
  *   - bytes as standard base64 (protobuf's JSON mapping);
+ *   - float and double NaN and infinities as the strings "NaN", "Infinity" and
+ *     "-Infinity" (protobuf's JSON mapping: JSON has no such numbers);
  *   - integer map keys as their exact decimal text;
  *   - map fields (repeated *Entry messages with key and value) as objects;
  *   - oneofs: only the member that is set;
