@@ -140,6 +140,23 @@ h.transports(function(proto, url)
       assert.truthy(out:find("Inference count: 18\n", 1, true), out)
     end)
 
+    it("names the entry, input and character of bad base64 input data", function()
+      local cases = {
+        { "AQAA*gAA", "not base64 at character 5: not a base64 character" },
+        { "AQ=AAgAA", "not base64 at character 3: '=' padding before the end of a group of 4" },
+        { "AQAAAg==AQAA", "not base64 at character 9: text after the final '=' padding" },
+        { "AQAAAgA", "not base64 at character 7: the text ends inside a group of 4 characters" },
+      }
+      for _, case in ipairs(cases) do
+        local data = tmpfile('{"data": [{"INPUT0": {"b64": "' .. case[1] .. '"}, "INPUT1": [1]}]}')
+        local status, out, err = perf("-m", "simple", "-u", url, "--input-data", data, "--request-count", "1")
+        os.remove(data)
+        assert.equal(99, status, out)
+        local want = "--input-data " .. data .. ", entry 1, input 'INPUT0': " .. case[2]
+        assert.truthy(err:find(want, 1, true), err)
+      end
+    end)
+
     it("gives BYTES inputs their --string-data", function()
       local status, out, err = perf("-m", "simple_string", "-u", url, "--string-data", "7",
         "--request-count", "5")

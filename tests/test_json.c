@@ -417,6 +417,40 @@ static void test_jbuf(void)
     free(e);
 }
 
+/* wire_unbase64 reads back what wire_base64 wrote (every byte value, every
+ * padding), skips whitespace, and names the character of bad text. */
+static void test_unbase64(void)
+{
+    unsigned char raw[256], back[256 / 3 * 3 + 3];
+    for (int i = 0; i < 256; i++)
+        raw[i] = (unsigned char)(255 - i);
+    const char *why = NULL;
+    size_t at = 0;
+    for (size_t n = 0; n <= 256; n += 85) { /* 0, 85, 170, 255: both paddings and none */
+        size_t len;
+        char *e = wire_base64(raw, n, &len);
+        CHECK(wire_unbase64(e, len, back, &why, &at) == (long long)n);
+        CHECK(memcmp(back, raw, n) == 0);
+        free(e);
+    }
+    CHECK(wire_unbase64(" Zm9v\nYmE=\n", 11, back, &why, &at) == 5);
+    CHECK(memcmp(back, "fooba", 5) == 0);
+    static const struct {
+        const char *text;
+        size_t at;
+        const char *why;
+    } bad[] = {{"Zm9v*mE=", 5, "not a base64"},
+               {"Zm=vYmE=", 3, "'=' padding before"},
+               {"Zg==Zg==", 5, "after the final"},
+               {"Zm9vYmE", 7, "ends inside"},
+               {"=Zg=", 1, "'=' padding before"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK(wire_unbase64(bad[i].text, strlen(bad[i].text), back, &why, &at) == -1);
+        CHECK_INT(at, bad[i].at);
+        CHECK_CONTAINS(why, bad[i].why);
+    }
+}
+
 static void test_float_value(void)
 {
     CHECK(wire_json_float_value(0.1f) == 0.1);
@@ -440,6 +474,7 @@ int main(void)
     test_skip_and_pos();
     test_numbers();
     test_jbuf();
+    test_unbase64();
     test_float_value();
     return check_report("test_json");
 }

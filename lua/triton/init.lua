@@ -21,6 +21,7 @@ triton.client_new, triton.step = nil, nil
 triton.set_tasks, triton.take_woken, triton.await_token = nil, nil, nil
 triton.set_wakeup, triton.callbacks = nil, nil
 triton.rusage, triton.isatty, triton.code_words = nil, nil, nil
+triton.base64_decode = nil -- perf_cli's {"b64": ...} data (src/lua/lutil.c)
 triton.args = nil -- the argument checkers the Lua files share (src/lua/largs.c)
 
 triton.connect = client.connect

@@ -466,30 +466,6 @@ local function generated_tensor(input, o)
   return triton.tensor(raw, input.datatype, input.dims)
 end
 
-local B64 = {}
-do
-  local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-  for i = 1, 64 do B64[alphabet:byte(i)] = i - 1 end
-end
-
-local function base64_decode(s, where)
-  s = s:gsub("%s", "")
-  if #s % 4 ~= 0 then fail("%s: base64 text of %d characters (a multiple of 4 expected)", where, #s) end
-  local out = {}
-  for i = 1, #s, 4 do
-    local a, b, c, d = s:byte(i, i + 3)
-    local last = i + 3 == #s
-    local pad = (d == 61 and 1 or 0) + (c == 61 and 1 or 0)
-    local va, vb, vc, vd = B64[a], B64[b], c == 61 and 0 or B64[c], d == 61 and 0 or B64[d]
-    if not (va and vb and vc and vd) or (pad > 0 and not last) or (c == 61 and d ~= 61) then
-      fail("%s: not base64 at character %d", where, i)
-    end
-    local n = ((va * 64 + vb) * 64 + vc) * 64 + vd -- 24 bits: three bytes, high first
-    out[#out + 1] = string.char(math.floor(n / 65536), math.floor(n / 256) % 256, n % 256):sub(1, 3 - pad)
-  end
-  return table.concat(out)
-end
-
 -- BYTES elements from their wire layout (a 4-byte little-endian length before each).
 local function bytes_elements(raw, where)
   local list, pos = {}, 1
@@ -542,7 +518,8 @@ local function json_tensor(v, input, where)
   end
   local n = numel(dims)
   if type(content) == "table" and type(content.b64) == "string" then
-    local raw = base64_decode(content.b64, where)
+    local raw, err = core.base64_decode(content.b64)
+    if not raw then fail("%s: %s", where, err) end
     if input.datatype == "BYTES" then
       content = bytes_elements(raw, where)
     else

@@ -1,6 +1,7 @@
 /*
  * lutil.c: the utilities of API.md: triton.now, triton.sleep, triton.json,
- * triton.version (triton.dtypes comes with the tensors, src/lua/ltensor.c).
+ * triton.version (triton.dtypes comes with the tensors, src/lua/ltensor.c);
+ * and, internal to the library, core.base64_decode.
  *
  * triton.json is a codec between Lua values and JSON text, straight from the
  * project's JSON reader and writer (src/wire/json.h) without a cJSON tree in
@@ -459,11 +460,37 @@ static int json_decode(lua_State *L)
     return 1;
 }
 
+/* ---- base64 (internal: perf_cli's {"b64": ...} input data) -------------------- */
+
+/* core.base64_decode(text): the bytes, or nil and a message naming the
+ * character at fault. */
+static int util_base64_decode(lua_State *L)
+{
+    size_t n, at = 0;
+    const char *text = luaL_checklstring(L, 1, &n);
+    const char *why = NULL;
+    /* Scratch space as a userdata: the collector frees it, whatever raises. */
+    void *out = lua_newuserdatauv(L, n / 4 * 3 + 1, 0);
+    long long got = wire_unbase64(text, n, out, &why, &at);
+    if (got < 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "not base64 at character %zu: %s", at, why);
+        lua_pushnil(L);
+        lua_pushstring(L, msg);
+        return 2;
+    }
+    lua_pushlstring(L, out, (size_t)got);
+    return 1;
+}
+
 /* ---- registration ---------------------------------------------------------------- */
 
 void lutil_open(lua_State *L)
 {
-    static const luaL_Reg funcs[] = {{"now", util_now}, {"sleep", util_sleep}, {NULL, NULL}};
+    static const luaL_Reg funcs[] = {{"now", util_now},
+                                     {"sleep", util_sleep},
+                                     {"base64_decode", util_base64_decode},
+                                     {NULL, NULL}};
     luaL_setfuncs(L, funcs, 0);
 
     lua_pushliteral(L, TRITON_VERSION);

@@ -244,5 +244,10 @@ bool wire_jbuf_failed(const struct wire_jbuf *b);
 /* Standard base64 (with padding) of n bytes, NUL-terminated; NULL when out of
  * memory. *out_len (when not NULL) gets its length. */
 char *wire_base64(const void *data, size_t n, size_t *out_len);
+/* Decodes standard base64 text of n characters (padding required, ASCII
+ * whitespace skipped) into out, which holds at least n / 4 * 3 bytes. Returns
+ * the bytes written, or -1 on bad text with *why saying what is wrong and *at
+ * the 1-based character it is about. */
+long long wire_unbase64(const char *text, size_t n, void *out, const char **why, size_t *at);
 
 #endif

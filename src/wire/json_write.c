@@ -324,9 +324,11 @@ int wire_jbuf_float(struct wire_jbuf *b, float v)
     return 0;
 }
 
+static const char base64_tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
 char *wire_base64(const void *data, size_t n, size_t *out_len)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *tab = base64_tab;
     if (n > (SIZE_MAX - 1) / 4 * 3 - 3)
         return NULL;
     size_t len = (n + 2) / 3 * 4;
@@ -353,4 +355,79 @@ char *wire_base64(const void *data, size_t n, size_t *out_len)
     if (out_len)
         *out_len = o;
     return out;
+}
+
+/* The 6-bit value of base64 character c; -1 for '=' and anything else. */
+static int base64_value(unsigned char c)
+{
+    const char *p = c ? memchr(base64_tab, c, sizeof base64_tab - 1) : NULL;
+    return p ? (int)(p - base64_tab) : -1;
+}
+
+static bool base64_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* Decodes one group of 4 characters (q) into out; the bytes written, or -1
+ * with *bad the index in q of the character at fault and *why what is wrong. */
+static int base64_group(const unsigned char q[4], unsigned char *out, int *bad, const char **why)
+{
+    int v[4], pad = 0;
+    for (int k = 0; k < 4; k++) {
+        v[k] = base64_value(q[k]);
+        if (q[k] == '=' && k >= 2) {
+            pad++;
+            v[k] = 0;
+            continue;
+        }
+        if (v[k] >= 0 && pad == 0)
+            continue;
+        *bad = v[k] >= 0 ? k - 1 : k;
+        *why = v[k] >= 0 || q[k] == '=' ? "'=' padding before the end of a group of 4"
+                                        : "not a base64 character";
+        return -1;
+    }
+    uint32_t bits =
+        (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+    out[0] = (unsigned char)(bits >> 16);
+    out[1] = (unsigned char)(bits >> 8);
+    out[2] = (unsigned char)bits;
+    return 3 - pad;
+}
+
+long long wire_unbase64(const char *text, size_t n, void *out, const char **why, size_t *at)
+{
+    unsigned char q[4], *dst = out;
+    size_t pos[4], o = 0;
+    int k = 0;
+    bool ended = false; /* a group with padding was the last one */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (base64_space(c))
+            continue;
+        if (ended) {
+            *why = "text after the final '=' padding";
+            *at = i + 1;
+            return -1;
+        }
+        q[k] = c;
+        pos[k++] = i + 1;
+        if (k < 4)
+            continue;
+        int bad = 0, got = base64_group(q, dst + o, &bad, why);
+        if (got < 0) {
+            *at = pos[bad];
+            return -1;
+        }
+        o += (size_t)got;
+        ended = got < 3;
+        k = 0;
+    }
+    if (k != 0) {
+        *why = "the text ends inside a group of 4 characters";
+        *at = n;
+        return -1;
+    }
+    return (long long)o;
 }
