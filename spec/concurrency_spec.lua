@@ -4,11 +4,7 @@
 local h = require "support.harness"
 local triton = h.triton()
 
-local function simple_inputs(k)
-  local a, b = {}, {}
-  for i = 1, 16 do a[i], b[i] = i + k, 2 * i end
-  return { INPUT0 = triton.tensor({ a }, "INT32"), INPUT1 = triton.tensor({ b }, "INT32") }
-end
+local simple_inputs = h.simple_inputs
 
 local function check_simple(r, k)
   local sum, diff = r:as_tensor("OUTPUT0"), r:as_tensor("OUTPUT1")

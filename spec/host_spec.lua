@@ -360,19 +360,13 @@ describe("tritonlua REPL completion", function()
       "type 6 * 6\\n", "expect \\n36", "expect > ",
       "type \\x04",
     }
-    local hist, stepfile, out = os.tmpname(), tmpfile(table.concat(steps, "\n") .. "\n"), os.tmpname()
+    local hist = os.tmpname()
     os.remove(hist)
-    local driver = os.getenv("TRITON_SOURCE_DIR") .. "/spec/support/ptydrive.py"
-    local cmd = string.format("env TRITONLUA_HISTORY=%s /usr/bin/python3 %s %s -- %s >%s 2>&1",
-      q(hist), q(driver), q(stepfile), q(HOST), q(out))
-    local _, _, status = harness.execute(cmd)
-    local text = slurp(out):gsub("\r", "")
+    local status, text = harness.pty_run(steps, { HOST }, { TRITONLUA_HISTORY = hist })
     local history = io.open(hist) and slurp(hist) or ""
-    os.remove(out)
     os.remove(hist)
-    os.remove(stepfile)
-    if status == 125 then -- ptydrive.py could not open a pseudo-terminal
-      pending("no pseudo-terminal on this machine: " .. text)
+    if not status then
+      pending(text)
       return
     end
     assert.equal(0, status, text)
@@ -387,16 +381,10 @@ describe("tritonlua REPL completion of the client on a terminal", function()
     -- without the completion it would be a call of the missing method is_server_li.
     local steps = { "expect > ", "type client:is_server_li\\t()\\n", "expect unavailable", "expect > ",
       "type \\x04" }
-    local stepfile, out = tmpfile(table.concat(steps, "\n") .. "\n"), os.tmpname()
-    local driver = os.getenv("TRITON_SOURCE_DIR") .. "/spec/support/ptydrive.py"
-    local cmd = string.format("env TRITONLUA_HISTORY=/dev/null /usr/bin/python3 %s %s -- %s -u %s >%s 2>&1",
-      q(driver), q(stepfile), q(HOST), q("http://127.0.0.1:1"), q(out))
-    local _, _, status = harness.execute(cmd)
-    local text = slurp(out):gsub("\r", "")
-    os.remove(out)
-    os.remove(stepfile)
-    if status == 125 then
-      pending("no pseudo-terminal on this machine: " .. text)
+    local status, text = harness.pty_run(steps, { HOST, "-u", "http://127.0.0.1:1" },
+      { TRITONLUA_HISTORY = "/dev/null" })
+    if not status then
+      pending(text)
       return
     end
     assert.equal(0, status, text)

@@ -280,17 +280,10 @@ end)
 describe("tritonlua perf on a terminal", function()
   it("draws a latency histogram and a progress line", function()
     local s = h.server()
-    local steps = tmpfile("expect window 1, \nexpect Latency histogram (usec):\n")
-    local out = os.tmpname()
-    local driver = os.getenv("TRITON_SOURCE_DIR") .. "/spec/support/ptydrive.py"
-    local cmd = string.format("/usr/bin/python3 %s %s -- %s perf -m simple -u %s -p 600 -s 1000 >%s 2>&1",
-      q(driver), q(steps), q(HOST), q(s.http_url), q(out))
-    local _, _, status = h.execute(cmd)
-    local text = slurp(out):gsub("\r", "")
-    os.remove(out)
-    os.remove(steps)
-    if status == 125 then
-      pending("no pseudo-terminal on this machine: " .. text)
+    local status, text = h.pty_run({ "expect window 1, ", "expect Latency histogram (usec):" },
+      { HOST, "perf", "-m", "simple", "-u", s.http_url, "-p", "600", "-s", "1000" })
+    if not status then
+      pending(text)
       return
     end
     assert.equal(0, status, text)

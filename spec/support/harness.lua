@@ -293,6 +293,16 @@ function M.triton()
   return require "triton"
 end
 
+-- Inputs for the reference server's `simple` model (OUTPUT0 = INPUT0 + INPUT1,
+-- OUTPUT1 = INPUT0 - INPUT1), shape [1, 16]: INPUT0[i] = i + k and INPUT1[i] =
+-- 2i, so that OUTPUT0[i] = 3i + k and OUTPUT1[i] = k - i.
+function M.simple_inputs(k)
+  local triton = M.triton()
+  local a, b = {}, {}
+  for i = 1, 16 do a[i], b[i] = i + k, 2 * i end
+  return { INPUT0 = triton.tensor({ a }, "INT32"), INPUT1 = triton.tensor({ b }, "INT32") }
+end
+
 -- A fresh POSIX shm key for this process.
 local shm_count = 0
 function M.shm_key(tag)
@@ -319,6 +329,30 @@ function M.error_of(fn, ...)
   local triton = M.triton()
   assert(getmetatable(err) == triton.Error, "expected a triton.Error, got: " .. tostring(err))
   return err
+end
+
+-- Runs a program on a pseudo-terminal driven by spec/support/ptydrive.py (its
+-- header has the step language): steps is a list of lines ("type TEXT", "send
+-- TEXT", "expect TEXT"), argv the program and its arguments, env (optional) the
+-- environment variables to set. Returns the exit status and the terminal's
+-- output without carriage returns; or nil and the reason when this machine has
+-- no pseudo-terminal (ptydrive.py's status 125), for the case to report pending.
+function M.pty_run(steps, argv, env)
+  local stepfile, out = os.tmpname(), os.tmpname()
+  local f = assert(io.open(stepfile, "w"))
+  f:write(table.concat(steps, "\n"), "\n")
+  f:close()
+  local words = { "env" }
+  for name, value in pairs(env or {}) do words[#words + 1] = name .. "=" .. shell_quote(value) end
+  words[#words + 1] = "/usr/bin/python3 " .. shell_quote(source_dir() .. "/spec/support/ptydrive.py")
+  words[#words + 1] = shell_quote(stepfile) .. " --"
+  for _, a in ipairs(argv) do words[#words + 1] = shell_quote(a) end
+  local _, _, status = M.execute(table.concat(words, " ") .. " >" .. shell_quote(out) .. " 2>&1")
+  local text = M.slurp(out):gsub("\r", "")
+  os.remove(stepfile)
+  os.remove(out)
+  if status == 125 then return nil, "no pseudo-terminal on this machine: " .. text end
+  return status, text
 end
 
 -- A delay in milliseconds (for the reference server's `slow` model, or an
