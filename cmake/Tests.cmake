@@ -8,6 +8,11 @@ set(TRITON_REFSERVER_PROTO_DIR ${CMAKE_BINARY_DIR}/refserver-proto)
 # LeakSanitizer: only documented third-party leaks are suppressed (see the file).
 set(TRITON_LSAN_OPTIONS "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/lsan.supp")
 
+# A hung test fails after this many seconds instead of holding up the run (ctest
+# sets no limit of its own without CTest's dashboard files). The slowest, the
+# fleet specs under ASan, take about 90 s.
+set(TRITON_TEST_TIMEOUT 600)
+
 # tests/support/*.c (e.g. starting the reference server) is linked into each.
 file(GLOB TRITON_TEST_SUPPORT CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/support/*.c)
 add_library(triton_test_support STATIC ${TRITON_TEST_SUPPORT})
@@ -20,7 +25,7 @@ foreach(src ${TRITON_C_TESTS})
     add_executable(${name} ${src})
     target_link_libraries(${name} PRIVATE triton_test_support)
     add_test(NAME c.${name} COMMAND ${name})
-    set_tests_properties(c.${name} PROPERTIES ENVIRONMENT
+    set_tests_properties(c.${name} PROPERTIES TIMEOUT ${TRITON_TEST_TIMEOUT} ENVIRONMENT
         "TRITON_SOURCE_DIR=${CMAKE_SOURCE_DIR};TRITON_REFSERVER_PROTO_DIR=${TRITON_REFSERVER_PROTO_DIR};${TRITON_LSAN_OPTIONS}")
 endforeach()
 
@@ -53,7 +58,8 @@ foreach(spec ${TRITON_SPECS})
     add_test(NAME spec.${name}
              COMMAND ${TRITON_SPEC_LUA} ${BUSTED} --output=gtest ${spec}
              WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
-    set_tests_properties(spec.${name} PROPERTIES ENVIRONMENT "${TRITON_TEST_ENV}")
+    set_tests_properties(spec.${name} PROPERTIES TIMEOUT ${TRITON_TEST_TIMEOUT}
+                         ENVIRONMENT "${TRITON_TEST_ENV}")
 endforeach()
 
 # The same specs again under Lua 5.3 and LuaJIT, each with its own core.so
@@ -88,7 +94,8 @@ if(NOT TRITON_SANITIZE)
             add_test(NAME spec.${_tag}.${name}
                      COMMAND ${_lua} ${BUSTED} --output=gtest ${spec}
                      WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
-            set_tests_properties(spec.${_tag}.${name} PROPERTIES ENVIRONMENT "${_env}")
+            set_tests_properties(spec.${_tag}.${name} PROPERTIES TIMEOUT ${TRITON_TEST_TIMEOUT}
+                                 ENVIRONMENT "${_env}")
         endforeach()
     endforeach()
 endif()
