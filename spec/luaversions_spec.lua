@@ -121,6 +121,14 @@ describe("64-bit integers", function()
     -- -0.0 keeps its sign: it is a float, as in 5.4
     assert.equal(string.char(0, 0x80), triton.tensor({ -0.0 }, "FP16"):bytes())
   end)
+
+  it("are the same to the library's Lua as to its C", function()
+    local math_type = require("triton.compat").math_type
+    for _, v in ipairs({ 1, 0, -0.0, 1.5, 2 ^ 53, 2 ^ 53 + 2, -(2 ^ 53), 2 ^ 60 }) do
+      local c_says = triton.tensor({ v }).dtype == "INT64" and "integer" or "float"
+      assert.equal(c_says, math_type(v), "for " .. string.format("%.17g", v))
+    end
+  end)
 end)
 
 describe("PUC Lua 5.1", function()

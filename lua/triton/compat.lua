@@ -23,12 +23,10 @@ M.rawlen = rawlen or function(t) return #t end -- LuaJIT: # on a table is raw
 
 local floor = math.floor
 
--- math.type: "integer", "float", or nil for a value that is not a number.
-M.math_type = math.type or function(v)
-  if type(v) ~= "number" then return nil end
-  if v == floor(v) and v >= -EXACT and v <= EXACT then return "integer" end
-  return "float"
-end
+-- math.type: "integer", "float", or nil for a value that is not a number. Under
+-- LuaJIT, the C side's own rule (whole, within 2^53, not -0.0), so that Lua and C
+-- agree on what an integer is.
+M.math_type = math.type or require("triton.core").math_type
 
 -- math.tointeger: v (a number or a numeric string) as an integer, or nil when it
 -- has no exact integer value.

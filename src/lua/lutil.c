@@ -483,6 +483,22 @@ static int util_base64_decode(lua_State *L)
     return 1;
 }
 
+/* ---- numbers (internal: triton.compat's math_type where math.type is missing) ---- */
+
+/* core.math_type(v): "integer", "float" or nil, by the rule the C side reads
+ * integers with (lua_isinteger: under LuaJIT, whole within 2^53 and not -0.0),
+ * so that the library's Lua and C never disagree on what an integer is. */
+static int util_math_type(lua_State *L)
+{
+    if (lua_type(L, 1) != LUA_TNUMBER)
+        lua_pushnil(L);
+    else if (lua_isinteger(L, 1))
+        lua_pushliteral(L, "integer");
+    else
+        lua_pushliteral(L, "float");
+    return 1;
+}
+
 /* ---- registration ---------------------------------------------------------------- */
 
 void lutil_open(lua_State *L)
@@ -490,6 +506,7 @@ void lutil_open(lua_State *L)
     static const luaL_Reg funcs[] = {{"now", util_now},
                                      {"sleep", util_sleep},
                                      {"base64_decode", util_base64_decode},
+                                     {"math_type", util_math_type},
                                      {NULL, NULL}};
     luaL_setfuncs(L, funcs, 0);
 
