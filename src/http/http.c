@@ -779,14 +779,8 @@ static void infer_reply(struct http_task *t, struct triton_reply *reply, struct 
         *err = t->stream_err;
         return;
     }
-    if (t->has_ihcl) {
-        if (t->ihcl > t->len) {
-            triton_fail(err, TRITON_PROTOCOL, IHCL " is %zu but the body has only %zu bytes",
-                        t->ihcl, t->len);
-            return;
-        }
-        hl = t->ihcl;
-    }
+    if (t->has_ihcl)
+        hl = t->ihcl; /* wire_http_infer_parse checks it against the body */
     struct tensor_buffer *owner = NULL;
     if (t->body) {
         owner = tensor_buffer_wrap(t->body, t->pad + t->len, free_body_ctx,

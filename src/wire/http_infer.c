@@ -410,6 +410,17 @@ fail:
 
 /* ---- response -------------------------------------------------------------------- */
 
+/* The one check of the JSON header's length against the body's. */
+static int header_fits(size_t header_len, size_t body_len, struct triton_error *err)
+{
+    if (header_len <= body_len)
+        return 0;
+    return triton_fail(
+        err, TRITON_PROTOCOL,
+        "Inference-Header-Content-Length is %zu, longer than the body (only %zu bytes)", header_len,
+        body_len);
+}
+
 int wire_http_header_length(const char *value, size_t n, size_t body_len, size_t *out,
                             struct triton_error *err)
 {
@@ -430,10 +441,8 @@ int wire_http_header_length(const char *value, size_t n, size_t body_len, size_t
             return triton_fail(err, TRITON_PROTOCOL, "Inference-Header-Content-Length too large");
         v = v * 10 + digit;
     }
-    if (v > body_len)
-        return triton_fail(err, TRITON_PROTOCOL,
-                           "Inference-Header-Content-Length is %zu but the body has only %zu bytes",
-                           v, body_len);
+    if (header_fits(v, body_len, err) < 0)
+        return -1;
     *out = v;
     return 0;
 }
@@ -1018,10 +1027,8 @@ int wire_http_infer_parse(const char *body, size_t body_len, size_t header_len,
     *out = NULL;
     if (header_len == WIRE_NO_HEADER_LENGTH)
         header_len = body_len;
-    if (header_len > body_len)
-        return triton_fail(err, TRITON_PROTOCOL,
-                           "infer reply header of %zu bytes is longer than the %zu-byte body",
-                           header_len, body_len);
+    if (header_fits(header_len, body_len, err) < 0)
+        return -1;
     if (header_len == 0)
         return triton_fail(err, TRITON_PROTOCOL, "infer reply has an empty JSON header");
     struct reply_reader rr = {.r = calloc(1, sizeof(*rr.r)), .err = err};
