@@ -22,6 +22,7 @@ triton.set_tasks, triton.take_woken, triton.await_token = nil, nil, nil
 triton.set_wakeup, triton.callbacks = nil, nil
 triton.rusage, triton.isatty, triton.code_words = nil, nil, nil
 triton.base64_decode = nil -- perf_cli's {"b64": ...} data (src/lua/lutil.c)
+triton.math_type = nil -- triton.compat's math.type under LuaJIT (src/lua/lutil.c)
 triton.args = nil -- the argument checkers the Lua files share (src/lua/largs.c)
 
 triton.connect = client.connect
