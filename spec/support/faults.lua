@@ -7,7 +7,6 @@
 --   local port = f.dead_port()      -- a port nothing listens on
 --   local s = f.server()            -- a private reference server; f.kill9(s), f.stop(s)
 --   local cert, key = f.make_cert(dir, "localhost")
---   local err, secs = f.timed_error(fn, ...)
 local h = require "support.harness"
 
 local M = {}
@@ -95,15 +94,6 @@ function M.make_cert(dir, host, tag)
     "-addext", shell_quote("subjectAltName=" .. san), ">/dev/null 2>&1" }, " ")
   assert(h.execute(cmd), "openssl could not make a certificate")
   return cert, key
-end
-
--- Calls fn(...), which must raise a triton.Error; returns the error and the
--- seconds it took.
-function M.timed_error(fn, ...)
-  local triton = h.triton()
-  local t0 = triton.now()
-  local err = h.error_of(fn, ...)
-  return err, triton.now() - t0
 end
 
 return M
