@@ -5,7 +5,9 @@
  *   - a decoded image is UINT8 {H, W, C}, C = 1, 3 or 4, within the pixel limit;
  *   - small images then go through resize (both filters), crop, convert,
  *     preprocess and a PNG encode + decode that must give back the same bytes,
- *     so the operations' own loops meet odd shapes from the decoders.
+ *     so the operations' own loops meet odd shapes from the decoders; the
+ *     bilinear resize runs on one thread and in bands on several (whatever
+ *     the size), which must give the same bytes.
  */
 #ifndef TRITON_FUZZ_IMAGE_CHECK_H
 #define TRITON_FUZZ_IMAGE_CHECK_H
@@ -20,6 +22,17 @@
 #define FUZZ_IMAGE_MAX_PIXELS ((int64_t)1 << 20)
 /* Images up to this size also go through every operation. */
 #define FUZZ_IMAGE_OPS_PIXELS 4096
+
+/* Threads for every image, however small, so that the banded paths are fuzzed. */
+static const struct image_threads fuzz_image_threads = {.count = 3, .min_pixels = 0};
+
+static void fuzz_check_same(const struct tensor *a, const struct tensor *b, const char *what)
+{
+    size_t n = (size_t)tensor_numel(a);
+    if (a->ndim != b->ndim || memcmp(a->shape, b->shape, sizeof a->shape[0] * (size_t)a->ndim) ||
+        memcmp(a->buf->data, b->buf->data, n) != 0)
+        fuzz_fail("%s changed the image", what);
+}
 
 static void fuzz_check_message(const struct triton_error *err)
 {
@@ -66,8 +79,15 @@ static void fuzz_image_check(const struct tensor *img)
     struct triton_error err = {0};
     struct tensor t;
     int64_t h = img->shape[0], w = img->shape[1];
-    fuzz_check_op(image_resize(&t, img, h / 2 + 1, w * 2 + 1, IMAGE_BILINEAR, &err), &t, &err);
-    fuzz_check_op(image_resize(&t, img, h + 3, w / 3 + 1, IMAGE_NEAREST, &err), &t, &err);
+    struct tensor banded;
+    if (image_resize(&t, img, h / 2 + 1, w * 2 + 1, IMAGE_BILINEAR, NULL, &err) != 0 ||
+        image_resize(&banded, img, h / 2 + 1, w * 2 + 1, IMAGE_BILINEAR, &fuzz_image_threads,
+                     &err) != 0)
+        fuzz_fail("a resize failed on a decoded image: %s", err.message);
+    fuzz_check_same(&t, &banded, "resizing in bands");
+    tensor_release(&banded);
+    fuzz_check_op(0, &t, &err);
+    fuzz_check_op(image_resize(&t, img, h + 3, w / 3 + 1, IMAGE_NEAREST, NULL, &err), &t, &err);
     fuzz_check_op(image_crop(&t, img, h / 2, w / 3, h - h / 2, w - w / 3, &err), &t, &err);
     fuzz_check_op(image_convert(&t, img, 1, &err), &t, &err);
     struct image_preprocess_opts o = {.h = 5,

@@ -393,6 +393,86 @@ describe("triton.image.encode", function()
   end)
 end)
 
+describe("triton.image.threads", function()
+  -- Photo-like frames big enough for the threaded paths (over 2^18 pixels; odd
+  -- sizes), in each kind of JPEG; Pillow writes them with a fixed seed.
+  local function frame(w, hgt, mode, extra)
+    return pil(([[
+rng = np.random.default_rng(5)
+y, x = np.mgrid[0:%d, 0:%d]
+px = np.stack([x * 255 // %d, y * 255 // %d, ((x // 23 + y // 17) %% 2) * 160 + 40], -1)
+px = np.clip(px + rng.integers(-20, 21, px.shape), 0, 255).astype(np.uint8)
+Image.fromarray(px).convert(%q).save(out, 'JPEG', quality=90%s)]]):format(hgt, w, w, hgt, mode,
+      extra or ""))
+  end
+  local default = image.threads
+  after_each(function() image.threads = default end)
+
+  local function with_threads(n, fn, ...)
+    image.threads = n
+    return fn(...)
+  end
+
+  it("defaults to the online CPUs, at most 4", function()
+    assert.are.equal(math.floor(default), default)
+    assert.is_true(default >= 1 and default <= 4)
+  end)
+
+  it("gives the same tensors on one thread as on several, for every kind of JPEG", function()
+    local kinds = {
+      { "RGB", "" },                     -- 4:2:0
+      { "RGB", ", subsampling=0" },      -- 4:4:4
+      { "L", "" },                       -- grey
+      { "CMYK", "" },                    -- converted to RGB after decoding
+      { "RGB", ", progressive=True" },   -- decodes on the calling thread
+      { "RGB", ", restart_marker_blocks=7" },
+    }
+    local opts = { size = { 224, 224 }, scaling = "INCEPTION" }
+    for _, kind in ipairs(kinds) do
+      local data = frame(1001, 601, kind[1], kind[2])
+      local one = with_threads(1, image.decode, data)
+      assert.are.same({ 601, 1001, kind[1] == "L" and 1 or 3 }, one.shape)
+      for _, n in ipairs({ 2, 3, 8 }) do
+        local many = with_threads(n, image.decode, data)
+        assert.are.equal(one:bytes(), many:bytes(), kind[1] .. kind[2] .. " on " .. n .. " threads")
+        assert.are.equal(with_threads(1, image.resize, one, { 100, 333 }):bytes(),
+          with_threads(n, image.resize, one, { 100, 333 }):bytes())
+        assert.are.equal(with_threads(1, image.preprocess, one, opts):bytes(),
+          with_threads(n, image.preprocess, one, opts):bytes())
+      end
+    end
+  end)
+
+  it("reports damage in any band as one clear error, whatever the thread count", function()
+    local data = frame(1001, 601, "RGB")
+    -- cut at 80%: the data ends inside the bottom band
+    local cut = data:sub(1, math.floor(#data * 0.8))
+    -- a second frame header 90% of the way in: the scan ends there, and the
+    -- marker that follows is an error, met by the band that reaches the end
+    local at = math.floor(#data * 0.9)
+    local sof = data:sub(data:find("\xFF\xC0", 1, true), data:find("\xFF\xC0", 1, true) + 18)
+    local twice = data:sub(1, at) .. sof .. data:sub(at + 1)
+    for _, n in ipairs({ 1, 2, 4 }) do
+      image.threads = n
+      check_error(function() image.decode(cut) end, "invalid_argument",
+        "image: truncated JPEG: the data ends before the image does")
+      check_error(function() image.decode(twice) end, "invalid_argument",
+        "image: corrupt JPEG: Invalid JPEG file structure: two SOF markers")
+    end
+  end)
+
+  it("is checked at the next call that uses it", function()
+    local t = triton.zeros({ 4, 4, 3 }, "UINT8")
+    for _, bad in ipairs({ 0, 9, 2.5, "two" }) do
+      image.threads = bad
+      assert.has_error(function() image.resize(t, { 2, 2 }) end,
+        ("triton.image.threads must be an integer from 1 to 8, got %s"):format(bad))
+    end
+    image.threads = 1
+    assert.are.same({ 2, 2, 3 }, image.resize(t, { 2, 2 }).shape)
+  end)
+end)
+
 -- End to end: an image preprocessed here and classified by the reference server's
 -- image models (docs/reference-server.md says how they score).
 h.transports(function(_, url)

@@ -301,6 +301,12 @@ triton.image = {}
 ---@type integer
 triton.image.MAX_PIXELS = nil
 
+---Threads that decode, load, resize and preprocess may use (1 to 8; 1: the
+---calling thread only), for images of at least 2^18 pixels. Default: the online
+---CPUs, at most 4. Read at each call; a bad value is an error there.
+---@type integer
+triton.image.threads = nil
+
 ---Reads a JPEG or PNG file into a UINT8 tensor {H, W, C}.
 ---@param path string
 ---@param opts? {max_pixels?: integer}

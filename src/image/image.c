@@ -12,11 +12,11 @@
 static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 
 int image_decode(struct tensor *out, const void *data, size_t size, int64_t max_pixels,
-                 struct triton_error *err)
+                 const struct image_threads *threads, struct triton_error *err)
 {
     const uint8_t *p = data;
     if (size >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff)
-        return image_decode_jpeg(out, data, size, max_pixels, err);
+        return image_decode_jpeg(out, data, size, max_pixels, threads, err);
     if (size >= sizeof png_signature && memcmp(p, png_signature, sizeof png_signature) == 0)
         return image_decode_png(out, data, size, max_pixels, err);
     if (size == 0)

@@ -33,6 +33,29 @@
  * has a few dozen at most, a hostile one can repeat tiny scans for minutes. */
 #define IMAGE_MAX_JPEG_SCANS 500
 
+/* ---- threads ------------------------------------------------------------------- */
+
+/* How an operation may share its work with other threads: up to `count` in all
+ * (<= 1: the calling thread alone), on images of at least min_pixels pixels
+ * (< 0: IMAGE_THREADS_MIN_PIXELS; the input's pixels for decoding and resizing).
+ * A NULL pointer means the calling thread alone. Results are the same bit for
+ * bit however many threads run. What uses them: image_decode_jpeg for baseline
+ * (not progressive) files, and the horizontal pass of a bilinear resize. */
+struct image_threads {
+    int count;
+    int64_t min_pixels;
+};
+/* Below this many pixels, starting a thread costs about what it saves. */
+#define IMAGE_THREADS_MIN_PIXELS ((int64_t)1 << 18)
+/* Most threads one operation uses. */
+#define IMAGE_THREADS_MAX 8
+
+/* How many parts to cut an operation on `pixels` pixels into (1 to max_parts). */
+int image_threads_parts(const struct image_threads *t, int64_t pixels, int max_parts);
+/* Runs fn on each of the n parts (an array of n elements of part_size bytes):
+ * part 0 on the calling thread, the others on threads joined before returning. */
+void image_threads_run(void (*fn)(void *part), void *parts, size_t part_size, int n);
+
 /* ---- decoding ------------------------------------------------------------------ */
 
 /* JPEG or PNG (told by the signature) into a new contiguous image.
@@ -42,11 +65,12 @@
  *   PNG:  grey (1, 2, 4, 8 bit) -> 1; grey + alpha -> 4 (grey copied into R, G, B);
  *         RGB -> 3; RGBA -> 4; palette -> 3, or 4 when it has transparency;
  *         16-bit samples keep their high byte; interlaced files are decoded.
- * max_pixels <= 0 means IMAGE_MAX_PIXELS. */
+ * max_pixels <= 0 means IMAGE_MAX_PIXELS. threads: see above (PNG decodes on
+ * the calling thread). */
 int image_decode(struct tensor *out, const void *data, size_t size, int64_t max_pixels,
-                 struct triton_error *err);
+                 const struct image_threads *threads, struct triton_error *err);
 int image_decode_jpeg(struct tensor *out, const void *data, size_t size, int64_t max_pixels,
-                      struct triton_error *err);
+                      const struct image_threads *threads, struct triton_error *err);
 int image_decode_png(struct tensor *out, const void *data, size_t size, int64_t max_pixels,
                      struct triton_error *err);
 /* The check both decoders make on the header, before allocating: one message. */
@@ -87,7 +111,8 @@ int image_filter_from_name(const char *name);
  * fractional bits, horizontal pass first; with C = 2 or 4 the colour channels
  * are premultiplied by the last (alpha) channel around it, as Pillow does. */
 int image_resize(struct tensor *out, const struct tensor *img, int64_t h, int64_t w,
-                 enum image_filter filter, struct triton_error *err);
+                 enum image_filter filter, const struct image_threads *threads,
+                 struct triton_error *err);
 /* Rows top..top+h-1, columns left..left+w-1 (0-based) of img, as a new image;
  * the box must lie inside img. */
 int image_crop(struct tensor *out, const struct tensor *img, int64_t top, int64_t left, int64_t h,
@@ -108,6 +133,7 @@ struct image_preprocess_opts {
     enum tensor_dtype dtype;
     enum image_scaling scaling;
     enum image_layout layout;
+    struct image_threads threads; /* for the resize */
 };
 
 /* Names -> values; -1 for an unknown name (the binding says what was expected). */

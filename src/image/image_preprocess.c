@@ -133,7 +133,7 @@ int image_preprocess(struct tensor *out, const struct tensor *img,
             goto done;
         src = &conv;
     }
-    if (image_resize(&sized, src, o->h, o->w, IMAGE_BILINEAR, err) != 0)
+    if (image_resize(&sized, src, o->h, o->w, IMAGE_BILINEAR, &o->threads, err) != 0)
         goto done;
     int64_t c = o->channels, hw = o->h * o->w;
     int64_t shape[3];

@@ -4,12 +4,14 @@
  * Argument mistakes raise Lua argument errors naming the argument; a corrupt
  * or oversized image, a file that cannot be read, or an operation the image
  * does not allow raises a triton.Error (code "invalid_argument" for bad data)
- * whose message says what is wrong.
+ * whose message says what is wrong. triton.image.threads (a module field the
+ * user may set) is read at each decode, load, resize and preprocess.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "image/image.h"
 #include "lua/lclient.h"
@@ -66,11 +68,33 @@ static int64_t check_decode_opts(lua_State *L, int idx)
     return n;
 }
 
+/* triton.image.threads, read at every call that can use threads (the module
+ * table is each function's upvalue): an integer from 1 to IMAGE_THREADS_MAX. */
+static struct image_threads check_threads(lua_State *L)
+{
+    lua_getfield(L, lua_upvalueindex(1), "threads");
+    int ok;
+    lua_Integer n = lua_tointegerx(L, -1, &ok);
+    if (!ok || n < 1 || n > IMAGE_THREADS_MAX)
+        luaL_error(L, "triton.image.threads must be an integer from 1 to %d, got %s",
+                   IMAGE_THREADS_MAX, luaL_tolstring(L, -1, NULL));
+    lua_pop(L, 1);
+    return (struct image_threads){.count = (int)n, .min_pixels = IMAGE_THREADS_MIN_PIXELS};
+}
+
+/* The default of triton.image.threads: the online CPUs, at most 4. */
+static int default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 4 ? 4 : (int)n;
+}
+
 static int decode_to_lua(lua_State *L, const void *data, size_t size, int64_t max_pixels)
 {
+    struct image_threads threads = check_threads(L);
     struct tensor t;
     struct triton_error err = {0};
-    if (image_decode(&t, data, size, max_pixels, &err) != 0)
+    if (image_decode(&t, data, size, max_pixels, &threads, &err) != 0)
         return limage_raise(L, &err);
     push_tensor(L, &t);
     return 1;
@@ -123,13 +147,14 @@ static int l_load(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     int64_t max_pixels = check_decode_opts(L, 2);
+    struct image_threads threads = check_threads(L);
     struct triton_error err = {0};
     size_t size;
     char *data = read_file(path, &size, &err);
     if (!data)
         return limage_raise(L, &err);
     struct tensor t;
-    int rc = image_decode(&t, data, size, max_pixels, &err);
+    int rc = image_decode(&t, data, size, max_pixels, &threads, &err);
     free(data);
     if (rc != 0)
         return limage_raise(L, &err);
@@ -167,9 +192,10 @@ static int l_resize(lua_State *L)
     if (filter < 0)
         return luaL_argerror(
             L, 3, lua_pushfstring(L, "expected \"bilinear\" or \"nearest\", got \"%s\"", name));
+    struct image_threads threads = check_threads(L);
     struct tensor t;
     struct triton_error err = {0};
-    if (image_resize(&t, img, size[0], size[1], (enum image_filter)filter, &err) != 0)
+    if (image_resize(&t, img, size[0], size[1], (enum image_filter)filter, &threads, &err) != 0)
         return limage_raise(L, &err);
     push_tensor(L, &t);
     return 1;
@@ -272,6 +298,7 @@ static int l_preprocess(lua_State *L)
     struct tensor *img = ltensor_check(L, 1);
     struct image_preprocess_opts o;
     check_preprocess_opts(L, 2, &o);
+    o.threads = check_threads(L);
     struct tensor t;
     struct triton_error err = {0};
     if (image_preprocess(&t, img, &o, &err) != 0)
@@ -320,8 +347,12 @@ void limage_open(lua_State *L)
     lua_pushcfunction(L, box_gc);
     lua_setfield(L, -2, "__gc");
     lua_pop(L, 1);
-    luaL_newlib(L, fns);
+    luaL_newlibtable(L, fns);
+    lua_pushvalue(L, -1);
+    luaL_setfuncs(L, fns, 1);
     lua_pushinteger(L, IMAGE_MAX_PIXELS);
     lua_setfield(L, -2, "MAX_PIXELS");
+    lua_pushinteger(L, default_threads());
+    lua_setfield(L, -2, "threads");
     lua_setfield(L, -2, "image");
 }
