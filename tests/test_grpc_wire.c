@@ -1,6 +1,8 @@
 /*
  * test_grpc_wire.c: the protobuf-c -> JSON converter (pb_json) and the
- * zero-copy infer request/reply code (grpc_wire), with hostile replies.
+ * zero-copy infer request/reply code (grpc_wire), with hostile replies. The
+ * request writer is held to protobuf-c's canonical packing, the fast reply
+ * reader to protobuf-c's reading.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -279,6 +281,220 @@ static void test_request_zero_copy(void)
     tensor_release(&t);
 }
 
+/* Encodes req and reads it back with protobuf-c, which must find every byte
+ * canonical: protobuf-c packs what it read back into the very same bytes.
+ * NULL (checks failed) when either step fails. */
+static Inference__ModelInferRequest *encode_canonical(const struct triton_infer_request *req,
+                                                      size_t *n_slices)
+{
+    grpc_byte_buffer *bb = NULL;
+    struct triton_error err = {0};
+    CHECK(grpc_wire_infer_request(req, &bb, &err) == 0);
+    if (!bb) {
+        fprintf(stderr, "  error: %s\n", err.message);
+        return NULL;
+    }
+    size_t len, n;
+    uint8_t *bytes = bb_bytes(bb, &len, &n);
+    grpc_byte_buffer_destroy(bb);
+    if (n_slices)
+        *n_slices = n;
+    Inference__ModelInferRequest *m = inference__model_infer_request__unpack(NULL, len, bytes);
+    CHECK(m != NULL);
+    if (m) {
+        size_t repacked_len = inference__model_infer_request__get_packed_size(m);
+        uint8_t *repacked = malloc(repacked_len);
+        inference__model_infer_request__pack(m, repacked);
+        CHECK(repacked_len == len && memcmp(repacked, bytes, len) == 0);
+        free(repacked);
+    }
+    free(bytes);
+    return m;
+}
+
+/* The parameter of that name in a protobuf-c map, or NULL. */
+static const Inference__InferParameter *
+param_named(Inference__ModelInferRequest__ParametersEntry *const *entries, size_t n,
+            const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(entries[i]->key, key) == 0)
+            return entries[i]->value;
+    return NULL;
+}
+
+#define PARAM(msg, key)                                                                            \
+    param_named((Inference__ModelInferRequest__ParametersEntry *const *)(msg)->parameters,         \
+                (msg)->n_parameters, key)
+
+static void test_request_encoding(void)
+{
+    struct triton_error err = {0};
+    int64_t shape[2] = {1, 16}, neg_shape[1] = {-1};
+    struct tensor a = {0}, b = {0}, s = {0};
+    CHECK(tensor_init(&a, TENSOR_INT32, shape, 2, &err) == 0);
+    CHECK(tensor_init(&b, TENSOR_FP32, shape, 2, &err) == 0);
+    for (int i = 0; i < 16; i++)
+        ((int32_t *)a.buf->data)[i] = i - 8;
+    int64_t one = 1;
+    CHECK(tensor_init(&s, TENSOR_BYTES, &one, 1, &err) == 0);
+    struct tensor_str *text = s.buf->data;
+    text->ptr = tensor_buffer_intern(s.buf, "text", 4, &err);
+    text->len = 4;
+    struct triton_param custom[] = {
+        {.key = "flag", .type = TRITON_PARAM_BOOL, .v.b = false},
+        {.key = "neg", .type = TRITON_PARAM_INT64, .v.i = -3},
+        {.key = "big", .type = TRITON_PARAM_UINT64, .v.u = UINT64_MAX},
+        {.key = "ratio", .type = TRITON_PARAM_DOUBLE, .v.d = -0.25},
+        {.key = "empty", .type = TRITON_PARAM_STRING, .v.s = {NULL, 0}},
+        {.key = "", .type = TRITON_PARAM_STRING, .v.s = {"v", 1}},
+    };
+    struct triton_infer_input ins[3] = {
+        {.name = "A",
+         .datatype = "INT32",
+         .shape = shape,
+         .ndim = 2,
+         .data = &a,
+         .params = custom,
+         .n_params = 2},
+        {.name = "SHM",
+         .datatype = "FP32",
+         .shape = neg_shape,
+         .ndim = 1,
+         .shm_region = "region",
+         .shm_byte_size = 64,
+         .shm_offset = 8},
+        {.name = "S", .datatype = "BYTES", .shape = &one, .ndim = 1, .data = &s},
+    };
+    struct triton_infer_requested_output outs[2] = {
+        {.name = "OUT0", .class_count = 3},
+        {.name = "OUT1",
+         .shm_region = "r2",
+         .shm_byte_size = 16,
+         .params = custom + 5,
+         .n_params = 1},
+    };
+    struct triton_infer_request req = {.model = "m",
+                                       .version = "2",
+                                       .id = "req-1",
+                                       .sequence_id_str = "seq",
+                                       .sequence_end = true,
+                                       .priority = 7,
+                                       .timeout_us = 100,
+                                       .params = custom,
+                                       .n_params = 6,
+                                       .inputs = ins,
+                                       .n_inputs = 3,
+                                       .outputs = outs,
+                                       .n_outputs = 2};
+    Inference__ModelInferRequest *m = encode_canonical(&req, NULL);
+    if (m) {
+        CHECK(strcmp(m->model_name, "m") == 0 && strcmp(m->model_version, "2") == 0 &&
+              strcmp(m->id, "req-1") == 0);
+        /* the options' parameters first, in this order, then the caller's */
+        const char *keys[] = {
+            "sequence_id", "sequence_start", "sequence_end", "priority", "timeout", "flag", "neg",
+            "big",         "ratio",          "empty",        ""};
+        CHECK_INT(m->n_parameters, 11);
+        for (size_t i = 0; i < m->n_parameters && i < 11; i++)
+            CHECK(strcmp(m->parameters[i]->key, keys[i]) == 0);
+        const Inference__InferParameter *p = PARAM(m, "sequence_id");
+        CHECK(p && strcmp(p->string_param, "seq") == 0);
+        CHECK((p = PARAM(m, "sequence_start")) &&
+              p->parameter_choice_case == INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_BOOL_PARAM &&
+              !p->bool_param);
+        CHECK((p = PARAM(m, "sequence_end")) && p->bool_param);
+        CHECK((p = PARAM(m, "priority")) && p->uint64_param == 7);
+        CHECK((p = PARAM(m, "timeout")) && p->int64_param == 100);
+        CHECK((p = PARAM(m, "neg")) && p->int64_param == -3);
+        CHECK((p = PARAM(m, "big")) && p->uint64_param == UINT64_MAX);
+        CHECK((p = PARAM(m, "ratio")) && p->double_param == -0.25);
+        CHECK((p = PARAM(m, "empty")) &&
+              p->parameter_choice_case ==
+                  INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_STRING_PARAM &&
+              strcmp(p->string_param, "") == 0);
+        CHECK_INT(m->n_inputs, 3);
+        if (m->n_inputs == 3) {
+            const Inference__ModelInferRequest__InferInputTensor *t = m->inputs[0];
+            CHECK(strcmp(t->name, "A") == 0 && strcmp(t->datatype, "INT32") == 0);
+            CHECK(t->n_shape == 2 && t->shape[0] == 1 && t->shape[1] == 16);
+            CHECK(t->n_parameters == 2 && (p = PARAM(t, "flag")) && !p->bool_param);
+            t = m->inputs[1];
+            CHECK(t->n_shape == 1 && t->shape[0] == -1);
+            CHECK((p = PARAM(t, "shared_memory_region")) && strcmp(p->string_param, "region") == 0);
+            CHECK((p = PARAM(t, "shared_memory_byte_size")) && p->int64_param == 64);
+            CHECK((p = PARAM(t, "shared_memory_offset")) && p->int64_param == 8);
+        }
+        CHECK_INT(m->n_outputs, 2);
+        if (m->n_outputs == 2) {
+            const Inference__ModelInferRequest__InferRequestedOutputTensor *o = m->outputs[0];
+            CHECK(strcmp(o->name, "OUT0") == 0 && (p = PARAM(o, "classification")) &&
+                  p->int64_param == 3);
+            o = m->outputs[1];
+            CHECK(o->n_parameters == 3 && !PARAM(o, "shared_memory_offset") && PARAM(o, ""));
+        }
+        /* the shm input has no raw contents; the BYTES one is serialised */
+        CHECK_INT(m->n_raw_input_contents, 2);
+        if (m->n_raw_input_contents == 2) {
+            CHECK(m->raw_input_contents[0].len == 64 &&
+                  memcmp(m->raw_input_contents[0].data, a.buf->data, 64) == 0);
+            CHECK(m->raw_input_contents[1].len == 8 &&
+                  memcmp(m->raw_input_contents[1].data, "\x04\0\0\0text", 8) == 0);
+        }
+        inference__model_infer_request__free_unpacked(m, NULL);
+    }
+
+    /* The least a request can be: a model name; an empty input and output. */
+    int64_t zero = 0;
+    struct tensor e = {0};
+    CHECK(tensor_init(&e, TENSOR_INT8, &zero, 1, &err) == 0);
+    struct triton_infer_input ein = {
+        .name = "E", .datatype = "INT8", .shape = &zero, .ndim = 1, .data = &e};
+    struct triton_infer_request least = {.model = "x", .inputs = &ein, .n_inputs = 1};
+    m = encode_canonical(&least, NULL);
+    CHECK(m && m->n_inputs == 1 && m->n_raw_input_contents == 1 &&
+          m->raw_input_contents[0].len == 0 && m->n_parameters == 0);
+    if (m)
+        inference__model_infer_request__free_unpacked(m, NULL);
+
+    /* Checked before anything is written, in the order they always were. */
+    struct triton_param nameless = {.type = TRITON_PARAM_BOOL};
+    struct triton_infer_request bad = req;
+    bad.model = "";
+    memset(&err, 0, sizeof err);
+    grpc_byte_buffer *bb = NULL;
+    CHECK(grpc_wire_infer_request(&bad, &bb, &err) < 0 && !bb &&
+          strcmp(err.message, "infer needs a model name") == 0);
+    bad = req;
+    bad.params = &nameless;
+    bad.n_params = 1;
+    bad.sequence_id_str = NULL;
+    bad.sequence_id = (uint64_t)INT64_MAX + 1;
+    memset(&err, 0, sizeof err);
+    CHECK(grpc_wire_infer_request(&bad, &bb, &err) < 0 && strstr(err.message, "sequence_id"));
+    bad.sequence_id = 1;
+    memset(&err, 0, sizeof err);
+    CHECK(grpc_wire_infer_request(&bad, &bb, &err) < 0 &&
+          strcmp(err.message, "a parameter without a name") == 0);
+    bad = req;
+    ins[1].shm_offset = (uint64_t)INT64_MAX + 1;
+    memset(&err, 0, sizeof err);
+    CHECK(grpc_wire_infer_request(&bad, &bb, &err) < 0 &&
+          strstr(err.message, "out of range for region 'region'"));
+    ins[1].shm_offset = 8;
+    ins[0].datatype = "FP32";
+    memset(&err, 0, sizeof err);
+    CHECK(grpc_wire_infer_request(&bad, &bb, &err) < 0 &&
+          strcmp(err.message, "input 'A' is declared FP32 but its data is INT32") == 0);
+    ins[0].datatype = "INT32";
+    /* a failed encoding holds no reference on any input */
+    CHECK(atomic_load(&a.buf->refs) == 1 && atomic_load(&s.buf->refs) == 1);
+    tensor_release(&a);
+    tensor_release(&b);
+    tensor_release(&s);
+    tensor_release(&e);
+}
+
 /* A packed ModelInferResponse with one INT32[n] output (raw contents). */
 static uint8_t *make_reply(int n, size_t *len)
 {
@@ -500,6 +716,257 @@ static void test_typed_contents(void)
     triton_infer_result_free(r);
 }
 
+/* ---- the two reply readers ------------------------------------------------------------------ */
+
+static bool same_text(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool same_json(const cJSON *a, const cJSON *b)
+{
+    if (!a || !b)
+        return a == b;
+    char *sa = wire_json_print(a, NULL), *sb = wire_json_print(b, NULL);
+    bool same = sa && sb && strcmp(sa, sb) == 0;
+    free(sa);
+    free(sb);
+    return same;
+}
+
+static bool same_tensor(const struct tensor *a, const struct tensor *b)
+{
+    if (a->dtype != b->dtype || a->ndim != b->ndim || tensor_numel(a) != tensor_numel(b))
+        return false;
+    for (int64_t i = 0; i < tensor_numel(a); i++) {
+        const void *x = tensor_elem_ptr(a, i), *y = tensor_elem_ptr(b, i);
+        if (a->dtype != TENSOR_BYTES) {
+            if (memcmp(x, y, tensor_dtype_elem_size(a->dtype)) != 0)
+                return false;
+            continue;
+        }
+        const struct tensor_str *s = x, *t = y;
+        if (s->len != t->len || (s->len && memcmp(s->ptr, t->ptr, s->len) != 0))
+            return false;
+    }
+    return true;
+}
+
+static bool same_result(const struct triton_infer_result *a, const struct triton_infer_result *b)
+{
+    if (!same_text(a->model_name, b->model_name) ||
+        !same_text(a->model_version, b->model_version) || !same_text(a->id, b->id) ||
+        a->final != b->final || !same_json(a->parameters, b->parameters) ||
+        a->n_outputs != b->n_outputs)
+        return false;
+    for (size_t i = 0; i < a->n_outputs; i++) {
+        const struct triton_infer_output *o = &a->outputs[i], *p = &b->outputs[i];
+        if (!same_text(o->name, p->name) || !same_text(o->datatype, p->datatype) ||
+            o->ndim != p->ndim || memcmp(o->shape, p->shape, sizeof o->shape) != 0 ||
+            !same_json(o->parameters, p->parameters) || o->has_data != p->has_data ||
+            (o->has_data && !same_tensor(&o->tensor, &p->tensor)))
+            return false;
+    }
+    return true;
+}
+
+/* Reads a reply with each reader: the client's and the fast reader (unless it
+ * declines) must give the general reader's outcome. The fast reader declines
+ * it when fast_declines is 1, reads it when 0, either when -1. Returns the
+ * client's rc. */
+static int readers_agree(const uint8_t *data, size_t len, int fast_declines)
+{
+    void *copy = malloc(len ? len : 1);
+    memcpy(copy, data, len);
+    struct triton_error err = {0};
+    struct tensor_buffer *owner = tensor_buffer_wrap(copy, len, NULL, NULL, &err);
+    struct triton_infer_result *r[3] = {NULL, NULL, NULL};
+    struct triton_error e[3] = {{0}, {0}, {0}};
+    enum grpc_wire_reader readers[3] = {GRPC_WIRE_READER_GENERAL, GRPC_WIRE_READER_AUTO,
+                                        GRPC_WIRE_READER_FAST};
+    int rc[3];
+    for (int i = 0; i < 3; i++)
+        rc[i] =
+            grpc_wire_parse_infer_response_with(owner->data, len, owner, readers[i], &r[i], &e[i]);
+    tensor_buffer_unref(owner);
+    if (fast_declines >= 0)
+        CHECK((rc[2] == 1) == (fast_declines == 1));
+    for (int i = 1; i < 3; i++) {
+        if (rc[i] == 1)
+            continue;
+        CHECK_INT(rc[i], rc[0]);
+        if (rc[i] == rc[0] && rc[0] < 0)
+            CHECK(e[i].code == e[0].code && strcmp(e[i].message, e[0].message) == 0);
+        if (rc[i] == rc[0] && rc[0] == 0) {
+            CHECK(same_result(r[i], r[0]));
+            CHECK(r[i]->one_block);
+        }
+    }
+    for (int i = 0; i < 3; i++)
+        triton_infer_result_free(r[i]);
+    return rc[1];
+}
+
+/* A little protobuf writer for replies protobuf-c would not pack. */
+struct pb {
+    uint8_t b[256];
+    size_t n;
+};
+
+static void pb_varint(struct pb *p, uint64_t v)
+{
+    for (; v >= 0x80; v >>= 7)
+        p->b[p->n++] = (uint8_t)(v | 0x80);
+    p->b[p->n++] = (uint8_t)v;
+}
+
+static void pb_len(struct pb *p, uint32_t field, const void *data, size_t len)
+{
+    pb_varint(p, (uint64_t)field << 3 | 2);
+    pb_varint(p, len);
+    memcpy(p->b + p->n, data, len);
+    p->n += len;
+}
+
+static void pb_msg(struct pb *p, uint32_t field, const struct pb *m)
+{
+    pb_len(p, field, m->b, m->n);
+}
+
+static void test_reply_readers(void)
+{
+    /* Everything a reply can hold but typed contents, packed by protobuf-c. */
+    Inference__InferParameter pv[6];
+    Inference__ModelInferResponse__ParametersEntry pe[6];
+    Inference__ModelInferResponse__ParametersEntry *pep[6];
+    const char *keys[6] = {"b", "i", "s", "d", "u", "b"};
+    for (int i = 0; i < 6; i++) {
+        inference__infer_parameter__init(&pv[i]);
+        inference__model_infer_response__parameters_entry__init(&pe[i]);
+        pe[i].key = (char *)keys[i];
+        pe[i].value = &pv[i];
+        pep[i] = &pe[i];
+    }
+    pv[0].parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_BOOL_PARAM;
+    pv[0].bool_param = 1;
+    pv[1].parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_INT64_PARAM;
+    pv[1].int64_param = INT64_MIN;
+    pv[2].parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_STRING_PARAM;
+    pv[2].string_param = "text";
+    pv[3].parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_DOUBLE_PARAM;
+    pv[3].double_param = 0.5;
+    pv[4].parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_UINT64_PARAM;
+    pv[4].uint64_param = UINT64_MAX;
+    /* pv[5]: no member set, under a key sent before */
+    Inference__ModelInferResponse__InferOutputTensor o[2];
+    Inference__ModelInferResponse__InferOutputTensor *op[2] = {&o[0], &o[1]};
+    int64_t shape0[2] = {2, 2}, shape1[1] = {4};
+    for (int i = 0; i < 2; i++)
+        inference__model_infer_response__infer_output_tensor__init(&o[i]);
+    o[0].name = "OUT0";
+    o[0].datatype = "INT32";
+    o[0].n_shape = 2;
+    o[0].shape = shape0;
+    o[0].n_parameters = 2;
+    o[0].parameters = (Inference__ModelInferResponse__InferOutputTensor__ParametersEntry **)pep;
+    Inference__ModelInferResponse__ParametersEntry shm = pe[2];
+    Inference__ModelInferResponse__ParametersEntry *shmp = &shm;
+    shm.key = "shared_memory_region";
+    o[1].name = "OUT1";
+    o[1].datatype = "FP16";
+    o[1].n_shape = 1;
+    o[1].shape = shape1;
+    o[1].n_parameters = 1;
+    o[1].parameters = (Inference__ModelInferResponse__InferOutputTensor__ParametersEntry **)&shmp;
+    int32_t data0[4] = {1, -2, 3, -4};
+    ProtobufCBinaryData raw[2] = {{16, (uint8_t *)data0}, {0, NULL}};
+    Inference__ModelInferResponse r = INFERENCE__MODEL_INFER_RESPONSE__INIT;
+    r.model_name = "model";
+    r.model_version = "3";
+    r.id = "id-1";
+    r.n_parameters = 6;
+    r.parameters = pep;
+    r.n_outputs = 2;
+    r.outputs = op;
+    r.n_raw_output_contents = 2;
+    r.raw_output_contents = raw;
+    size_t len = inference__model_infer_response__get_packed_size(&r);
+    uint8_t *buf = malloc(len);
+    inference__model_infer_response__pack(&r, buf);
+    CHECK(readers_agree(buf, len, 0) == 0);
+    /* Every truncation and every single-byte change: the same outcome. */
+    for (size_t cut = 0; cut < len; cut++)
+        readers_agree(buf, cut, -1);
+    uint8_t *bad = malloc(len);
+    for (size_t i = 0; i < len; i++) {
+        for (int v = 0; v < 256; v++) {
+            memcpy(bad, buf, len);
+            bad[i] = (uint8_t)v;
+            readers_agree(bad, len, -1);
+        }
+    }
+    free(bad);
+    free(buf);
+
+    /* Typed contents are protobuf-c's: the fast reader declines them. */
+    int32_t ints[2] = {5, 6};
+    Inference__InferTensorContents c = INFERENCE__INFER_TENSOR_CONTENTS__INIT;
+    c.n_int_contents = 2;
+    c.int_contents = ints;
+    buf = make_typed_reply("INT32", 2, &c, &len);
+    CHECK(readers_agree(buf, len, 1) == 0);
+    free(buf);
+
+    /* Shape dimensions one by one (unpacked), unknown fields at every level, a
+     * bool whose only set bit is past 64 bits (protobuf-c reads it as true), a
+     * NUL inside a name: read alike, without protobuf-c. */
+    struct pb value = {0}, entry = {0}, out = {0}, reply = {0};
+    const uint8_t bool_past_64[] = {0x08, 0x80, 0x80, 0x80, 0x80, 0x80,
+                                    0x80, 0x80, 0x80, 0x80, 0x02};
+    memcpy(value.b, bool_past_64, sizeof bool_past_64);
+    value.n = sizeof bool_past_64;
+    pb_len(&value, 9, "x", 1); /* unknown */
+    pb_len(&entry, 1, "flag", 4);
+    pb_msg(&entry, 2, &value);
+    pb_varint(&entry, 3 << 3); /* unknown varint field 3 */
+    pb_varint(&entry, 5);
+    pb_len(&out, 1, "O\0UT", 4);
+    pb_len(&out, 2, "INT8", 4);
+    pb_varint(&out, 3 << 3);
+    pb_varint(&out, 2);
+    pb_varint(&out, 3 << 3);
+    pb_varint(&out, 1);
+    pb_msg(&out, 4, &entry);
+    pb_varint(&out, 7 << 3 | 5); /* unknown fixed32 */
+    memcpy(out.b + out.n, "\1\2\3\4", 4);
+    out.n += 4;
+    pb_len(&reply, 1, "m", 1);
+    pb_msg(&reply, 5, &out);
+    pb_len(&reply, 6, "\x01\x02", 2);
+    pb_varint(&reply, 12 << 3 | 1); /* unknown fixed64 */
+    memcpy(reply.b + reply.n, "12345678", 8);
+    reply.n += 8;
+    CHECK(readers_agree(reply.b, reply.n, 0) == 0);
+
+    /* An entry whose value comes twice: protobuf-c merges the two, so the fast
+     * reader declines it. */
+    entry.n = 0;
+    pb_len(&entry, 1, "k", 1);
+    pb_msg(&entry, 2, &value);
+    pb_len(&entry, 2, "\x10\x07", 2); /* int64_param = 7 */
+    reply.n = 0;
+    pb_msg(&reply, 4, &entry);
+    CHECK(readers_agree(reply.b, reply.n, 1) == 0);
+
+    /* Keys in more bytes than they need (model_name = 1, wire type 2): up to 5
+     * bytes protobuf-c takes them, and so does the fast reader; a longer one
+     * protobuf-c refuses, and the fast reader leaves it to protobuf-c. */
+    const uint8_t long_key[] = {0x8a, 0x80, 0x80, 0x80, 0x00, 0x01, 'm'};
+    CHECK(readers_agree(long_key, sizeof long_key, 0) == 0);
+    const uint8_t too_long_key[] = {0x8a, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 'm'};
+    CHECK(readers_agree(too_long_key, sizeof too_long_key, 1) < 0);
+}
+
 static void test_stream_reply(void)
 {
     Inference__ModelStreamInferResponse s = INFERENCE__MODEL_STREAM_INFER_RESPONSE__INIT;
@@ -553,8 +1020,10 @@ int main(void)
     test_maps_oneofs_floats_bytes();
     test_reshaping();
     test_request_zero_copy();
+    test_request_encoding();
     test_reply_parse();
     test_typed_contents();
+    test_reply_readers();
     test_stream_reply();
     test_generate_mapping();
     grpc_shutdown();

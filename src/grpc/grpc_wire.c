@@ -24,162 +24,169 @@
 
 /* ---- building requests ----------------------------------------------------------------- */
 
-/* Every allocation of one request's protobuf-c tree, freed together after packing. */
-struct builder {
-    void **ptrs;
-    size_t n, cap;
-    struct triton_error *err;
+/* Protobuf wire types. */
+enum { WT_VARINT = 0, WT_FIXED64 = 1, WT_LEN = 2, WT_FIXED32 = 5 };
+
+/* A protobuf writer: with p NULL it only counts the bytes, else it writes them
+ * at p. Every message is written by one function that runs in both modes, so
+ * a length prefix and the bytes it announces cannot disagree. */
+struct pbw {
+    uint8_t *p;
+    size_t n; /* bytes counted or written */
 };
 
-static void *b_alloc(struct builder *b, size_t size)
+static size_t varint_size(uint64_t v)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 32;
-        void **grown = realloc(b->ptrs, cap * sizeof *grown);
-        if (!grown)
-            goto oom;
-        b->ptrs = grown;
-        b->cap = cap;
+    size_t n = 1;
+    for (; v >= 0x80; v >>= 7)
+        n++;
+    return n;
+}
+
+static void w_varint(struct pbw *w, uint64_t v)
+{
+    if (!w->p) {
+        w->n += varint_size(v);
+        return;
     }
-    void *p = calloc(1, size ? size : 1);
-    if (!p)
-        goto oom;
-    b->ptrs[b->n++] = p;
-    return p;
-oom:
-    triton_fail(b->err, TRITON_NO_MEMORY, "out of memory building a gRPC request");
-    return NULL;
+    uint8_t *p = w->p + w->n;
+    for (; v >= 0x80; v >>= 7)
+        *p++ = (uint8_t)(v | 0x80);
+    *p++ = (uint8_t)v;
+    w->n = (size_t)(p - w->p);
 }
 
-static void b_free(struct builder *b)
+static void w_tag(struct pbw *w, uint32_t field, int wire_type)
 {
-    for (size_t i = 0; i < b->n; i++)
-        free(b->ptrs[i]);
-    free(b->ptrs);
+    w_varint(w, (uint64_t)field << 3 | (uint64_t)wire_type);
 }
 
-static char *b_strndup(struct builder *b, const char *s, size_t n)
+static void w_raw(struct pbw *w, const void *data, size_t len)
 {
-    char *p = b_alloc(b, n + 1);
-    if (p && n)
-        memcpy(p, s, n);
-    return p;
+    if (w->p && len)
+        memcpy(w->p + w->n, data, len);
+    w->n += len;
 }
 
-static char *b_str(struct builder *b, const char *s)
+static void w_bytes(struct pbw *w, uint32_t field, const void *data, size_t len)
 {
-    return b_strndup(b, s ? s : "", s ? strlen(s) : 0);
+    w_tag(w, field, WT_LEN);
+    w_varint(w, len);
+    w_raw(w, data, len);
 }
 
-/* All three ParametersEntry messages (request, input, output) share this
- * layout; protobuf-c packs them through their own descriptors. */
-typedef Inference__ModelInferRequest__ParametersEntry param_entry;
+/* A proto3 string field: left out when empty (protobuf-c's canonical form). */
+static void w_string(struct pbw *w, uint32_t field, const char *s)
+{
+    if (s && *s)
+        w_bytes(w, field, s, strlen(s));
+}
 
-struct param_list {
-    param_entry **items;
-    size_t n, cap;
+typedef void (*w_body_fn)(struct pbw *w, const void *arg);
+
+/* A length-delimited sub-message: its size first (counted), then its bytes. */
+static void w_message(struct pbw *w, uint32_t field, w_body_fn body, const void *arg)
+{
+    struct pbw count = {0};
+    body(&count, arg);
+    w_tag(w, field, WT_LEN);
+    w_varint(w, count.n);
+    if (w->p)
+        body(w, arg);
+    else
+        w->n += count.n;
+}
+
+/* InferParameter: the oneof member of the parameter's type. */
+static void w_param_value(struct pbw *w, const void *arg)
+{
+    const struct triton_param *p = arg;
+    switch (p->type) {
+    case TRITON_PARAM_BOOL:
+        w_tag(w, INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_BOOL_PARAM, WT_VARINT);
+        w_varint(w, p->v.b ? 1 : 0);
+        break;
+    case TRITON_PARAM_INT64:
+        w_tag(w, INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_INT64_PARAM, WT_VARINT);
+        w_varint(w, (uint64_t)p->v.i);
+        break;
+    case TRITON_PARAM_STRING:
+        w_bytes(w, INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_STRING_PARAM, p->v.s.ptr,
+                p->v.s.len);
+        break;
+    case TRITON_PARAM_DOUBLE:
+        w_tag(w, INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_DOUBLE_PARAM, WT_FIXED64);
+        w_raw(w, &p->v.d, 8);
+        break;
+    case TRITON_PARAM_UINT64:
+        w_tag(w, INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_UINT64_PARAM, WT_VARINT);
+        w_varint(w, p->v.u);
+        break;
+    }
+}
+
+/* A map<string, InferParameter> entry: key = 1, value = 2. */
+static void w_param_entry(struct pbw *w, const void *arg)
+{
+    const struct triton_param *p = arg;
+    w_string(w, 1, p->key);
+    w_message(w, 2, w_param_value, p);
+}
+
+/* The parameters of one message: those the client derives from options
+ * (sequence, shared memory, ...) first, then the caller's own. */
+struct param_lists {
+    const struct triton_param *own;
+    size_t n_own;
+    const struct triton_param *custom;
+    size_t n_custom;
 };
 
-static Inference__InferParameter *add_param(struct builder *b, struct param_list *l,
-                                            const ProtobufCMessageDescriptor *entry_desc,
-                                            const char *key)
+static void w_params(struct pbw *w, uint32_t field, const struct param_lists *l)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        param_entry **grown = b_alloc(b, cap * sizeof *grown);
-        if (!grown)
-            return NULL;
-        if (l->n)
-            memcpy(grown, l->items, l->n * sizeof *grown);
-        l->items = grown;
-        l->cap = cap;
-    }
-    param_entry *e = b_alloc(b, sizeof *e);
-    Inference__InferParameter *v = b_alloc(b, sizeof *v);
-    char *k = b_str(b, key);
-    if (!e || !v || !k)
-        return NULL;
-    protobuf_c_message_init(entry_desc, e);
-    inference__infer_parameter__init(v);
-    e->key = k;
-    e->value = v;
-    l->items[l->n++] = e;
-    return v;
+    for (size_t i = 0; i < l->n_own; i++)
+        w_message(w, field, w_param_entry, &l->own[i]);
+    for (size_t i = 0; i < l->n_custom; i++)
+        w_message(w, field, w_param_entry, &l->custom[i]);
 }
 
-static int add_params(struct builder *b, struct param_list *l,
-                      const ProtobufCMessageDescriptor *entry_desc, const struct triton_param *ps,
-                      size_t n)
+static int check_params(const struct triton_param *ps, size_t n, struct triton_error *err)
 {
     for (size_t i = 0; i < n; i++) {
         const struct triton_param *p = &ps[i];
         if (!p->key)
-            return triton_fail(b->err, TRITON_INVALID_ARGUMENT, "a parameter without a name");
-        Inference__InferParameter *v = add_param(b, l, entry_desc, p->key);
-        if (!v)
-            return -1;
-        switch (p->type) {
-        case TRITON_PARAM_BOOL:
-            v->parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_BOOL_PARAM;
-            v->bool_param = p->v.b;
-            break;
-        case TRITON_PARAM_INT64:
-            v->parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_INT64_PARAM;
-            v->int64_param = p->v.i;
-            break;
-        case TRITON_PARAM_UINT64:
-            v->parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_UINT64_PARAM;
-            v->uint64_param = p->v.u;
-            break;
-        case TRITON_PARAM_DOUBLE:
-            v->parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_DOUBLE_PARAM;
-            v->double_param = p->v.d;
-            break;
-        case TRITON_PARAM_STRING:
-            if (p->v.s.ptr && memchr(p->v.s.ptr, 0, p->v.s.len))
-                return triton_fail(
-                    b->err, TRITON_INVALID_ARGUMENT,
-                    "parameter '%s': a gRPC string parameter cannot hold a zero byte", p->key);
-            v->parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_STRING_PARAM;
-            v->string_param = b_strndup(b, p->v.s.ptr ? p->v.s.ptr : "", p->v.s.len);
-            if (!v->string_param)
-                return -1;
-            break;
-        default:
-            return triton_fail(b->err, TRITON_INVALID_ARGUMENT, "parameter '%s' has no type",
+            return triton_fail(err, TRITON_INVALID_ARGUMENT, "a parameter without a name");
+        if (p->type == TRITON_PARAM_STRING && p->v.s.ptr && memchr(p->v.s.ptr, 0, p->v.s.len))
+            return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                               "parameter '%s': a gRPC string parameter cannot hold a zero byte",
                                p->key);
-        }
+        if (p->type != TRITON_PARAM_BOOL && p->type != TRITON_PARAM_INT64 &&
+            p->type != TRITON_PARAM_UINT64 && p->type != TRITON_PARAM_DOUBLE &&
+            p->type != TRITON_PARAM_STRING)
+            return triton_fail(err, TRITON_INVALID_ARGUMENT, "parameter '%s' has no type", p->key);
     }
     return 0;
 }
 
-static int add_int(struct builder *b, struct param_list *l, const ProtobufCMessageDescriptor *d,
-                   const char *key, int64_t value)
+static struct triton_param int_param(const char *key, int64_t value)
 {
-    Inference__InferParameter *v = add_param(b, l, d, key);
-    if (!v)
-        return -1;
-    v->parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_INT64_PARAM;
-    v->int64_param = value;
-    return 0;
+    return (struct triton_param){.key = key, .type = TRITON_PARAM_INT64, .v.i = value};
 }
 
-static int add_shm(struct builder *b, struct param_list *l, const ProtobufCMessageDescriptor *d,
-                   const char *region, uint64_t byte_size, uint64_t offset)
+/* The shared-memory parameters of an input or output, appended at ps[*n]
+ * (room for three). */
+static int shm_params(const char *region, uint64_t byte_size, uint64_t offset,
+                      struct triton_param *ps, size_t *n, struct triton_error *err)
 {
-    Inference__InferParameter *v = add_param(b, l, d, "shared_memory_region");
-    if (!v)
-        return -1;
-    v->parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_STRING_PARAM;
-    if (!(v->string_param = b_str(b, region)))
-        return -1;
     if (byte_size > INT64_MAX || offset > INT64_MAX)
-        return triton_fail(b->err, TRITON_INVALID_ARGUMENT,
+        return triton_fail(err, TRITON_INVALID_ARGUMENT,
                            "shared memory size or offset out of range for region '%s'", region);
-    if (add_int(b, l, d, "shared_memory_byte_size", (int64_t)byte_size) < 0)
-        return -1;
-    if (offset && add_int(b, l, d, "shared_memory_offset", (int64_t)offset) < 0)
-        return -1;
+    ps[(*n)++] = (struct triton_param){.key = "shared_memory_region",
+                                       .type = TRITON_PARAM_STRING,
+                                       .v.s = {region, strlen(region)}};
+    ps[(*n)++] = int_param("shared_memory_byte_size", (int64_t)byte_size);
+    if (offset)
+        ps[(*n)++] = int_param("shared_memory_offset", (int64_t)offset);
     return 0;
 }
 
@@ -187,124 +194,75 @@ static int add_shm(struct builder *b, struct param_list *l, const ProtobufCMessa
 struct raw_piece {
     const uint8_t *ptr;
     size_t len;
-    struct tensor_buffer *owner; /* one reference held by the piece list */
+    struct tensor_buffer *owner; /* one reference held by the piece */
 };
 
-/* The custom ProtobufCBuffer: small appends are gathered into `pending`,
- * big ones become slices over the caller's memory. */
-struct slice_sink {
-    ProtobufCBuffer base;
-    grpc_slice *slices;
-    size_t n, cap;
-    uint8_t *pending;
-    size_t pending_len, pending_cap;
-    const struct raw_piece *pieces;
+struct input_enc {
+    const struct triton_infer_input *in;
+    struct triton_param own[3]; /* shared memory */
+    struct param_lists params;
+};
+
+struct output_enc {
+    const struct triton_infer_requested_output *out;
+    struct triton_param own[4]; /* classification, shared memory */
+    struct param_lists params;
+};
+
+/* Everything one request's encoding needs beside the request itself, checked
+ * before a byte is written. Small requests keep it on the stack. */
+#define ENC_INLINE 8
+struct request_enc {
+    const struct triton_infer_request *req;
+    struct triton_param own[5]; /* sequence_id, sequence_start/end, priority, timeout */
+    struct param_lists params;
+    struct input_enc *inputs;
+    struct output_enc *outputs;
+    struct raw_piece *pieces;
     size_t n_pieces;
-    bool failed;
+    struct input_enc inputs_inline[ENC_INLINE];
+    struct output_enc outputs_inline[ENC_INLINE];
+    struct raw_piece pieces_inline[ENC_INLINE];
 };
 
-static void unref_owner(void *ud)
+static void w_input(struct pbw *w, const void *arg)
 {
-    tensor_buffer_unref(ud);
-}
-
-static bool sink_push(struct slice_sink *s, grpc_slice slice)
-{
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 8;
-        grpc_slice *grown = realloc(s->slices, cap * sizeof *grown);
-        if (!grown) {
-            grpc_slice_unref(slice);
-            return false;
-        }
-        s->slices = grown;
-        s->cap = cap;
+    const struct input_enc *e = arg;
+    const struct triton_infer_input *in = e->in;
+    w_string(w, 1, in->name);
+    w_string(w, 2, in->datatype);
+    if (in->ndim > 0) { /* packed repeated int64 */
+        size_t len = 0;
+        for (int d = 0; d < in->ndim; d++)
+            len += varint_size((uint64_t)in->shape[d]);
+        w_tag(w, 3, WT_LEN);
+        w_varint(w, len);
+        for (int d = 0; d < in->ndim; d++)
+            w_varint(w, (uint64_t)in->shape[d]);
     }
-    s->slices[s->n++] = slice;
-    return true;
+    w_params(w, 4, &e->params);
 }
 
-static bool sink_flush(struct slice_sink *s)
+static void w_output(struct pbw *w, const void *arg)
 {
-    if (!s->pending_len)
-        return true;
-    /* grpc_slice_new takes the malloc'd block without copying and frees it later. */
-    grpc_slice slice = grpc_slice_new(s->pending, s->pending_len, free);
-    s->pending = NULL;
-    s->pending_len = s->pending_cap = 0;
-    return sink_push(s, slice);
+    const struct output_enc *e = arg;
+    w_string(w, 1, e->out->name);
+    w_params(w, 2, &e->params);
 }
 
-static void sink_append(ProtobufCBuffer *buffer, size_t len, const uint8_t *data)
+/* ModelInferRequest's fields 1 to 6; the raw contents (7) are the caller's. */
+static void w_request_head(struct pbw *w, const void *arg)
 {
-    struct slice_sink *s = (struct slice_sink *)buffer;
-    if (s->failed || len == 0)
-        return;
-    if (len >= GRPC_WIRE_SLICE_MIN) {
-        for (size_t i = 0; i < s->n_pieces; i++) {
-            const struct raw_piece *p = &s->pieces[i];
-            if (p->ptr != data || p->len != len)
-                continue;
-            if (!sink_flush(s)) {
-                s->failed = true;
-                return;
-            }
-            tensor_buffer_ref(p->owner);
-            grpc_slice slice =
-                grpc_slice_new_with_user_data((void *)data, len, unref_owner, p->owner);
-            if (!sink_push(s, slice))
-                s->failed = true;
-            return;
-        }
-    }
-    if (s->pending_cap - s->pending_len < len) {
-        size_t cap = s->pending_cap ? s->pending_cap : 256;
-        while (cap - s->pending_len < len)
-            cap *= 2;
-        uint8_t *grown = realloc(s->pending, cap);
-        if (!grown) {
-            s->failed = true;
-            return;
-        }
-        s->pending = grown;
-        s->pending_cap = cap;
-    }
-    memcpy(s->pending + s->pending_len, data, len);
-    s->pending_len += len;
-}
-
-static int pack_sink(const ProtobufCMessage *msg, const struct raw_piece *pieces, size_t n_pieces,
-                     grpc_byte_buffer **out, struct triton_error *err)
-{
-    size_t total = protobuf_c_message_get_packed_size(msg);
-    if (total > UINT32_MAX)
-        return triton_fail(err, TRITON_INVALID_ARGUMENT,
-                           "request of %zu bytes exceeds gRPC's 4 GiB message limit", total);
-    struct slice_sink s = {.base = {.append = sink_append}, .pieces = pieces, .n_pieces = n_pieces};
-    protobuf_c_message_pack_to_buffer(msg, &s.base);
-    bool ok = !s.failed && sink_flush(&s);
-    if (ok)
-        *out = grpc_raw_byte_buffer_create(s.slices, s.n);
-    for (size_t i = 0; i < s.n; i++)
-        grpc_slice_unref(s.slices[i]);
-    free(s.slices);
-    free(s.pending);
-    if (!ok)
-        return triton_fail(err, TRITON_NO_MEMORY, "out of memory serialising a gRPC request");
-    return 0;
-}
-
-int grpc_wire_pack(const ProtobufCMessage *msg, grpc_byte_buffer **out, struct triton_error *err)
-{
-    size_t n = protobuf_c_message_get_packed_size(msg);
-    if (n > UINT32_MAX)
-        return triton_fail(err, TRITON_INVALID_ARGUMENT,
-                           "request of %zu bytes exceeds gRPC's 4 GiB message limit", n);
-    grpc_slice slice = grpc_slice_malloc(n);
-    protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(slice));
-    *out = grpc_raw_byte_buffer_create(&slice, 1);
-    grpc_slice_unref(slice);
-    return 0;
+    const struct request_enc *e = arg;
+    const struct triton_infer_request *req = e->req;
+    w_string(w, 1, req->model);
+    w_string(w, 2, req->version);
+    w_string(w, 3, req->id);
+    w_params(w, 4, &e->params);
+    for (size_t i = 0; i < req->n_inputs; i++)
+        w_message(w, 5, w_input, &e->inputs[i]);
+    for (size_t i = 0; i < req->n_outputs; i++)
+        w_message(w, 6, w_output, &e->outputs[i]);
 }
 
 static void release_malloced(void *ctx, void *data)
@@ -355,10 +313,15 @@ static int input_piece(const struct triton_infer_input *in, struct raw_piece *p,
 /* The declared shape and datatype must describe the data (as over HTTP): the
  * server would refuse a mismatch, but only after the bytes went out, and an
  * input whose shape was changed after its data was set is the caller's bug. */
+static int bad_shape(const struct triton_infer_input *in, struct triton_error *err)
+{
+    return triton_fail(err, TRITON_INVALID_ARGUMENT, "input '%s' has a bad shape", in->name);
+}
+
 static int check_input_data(const struct triton_infer_input *in, struct triton_error *err)
 {
     if (in->ndim < 0 || in->ndim > TENSOR_MAX_DIMS || (in->ndim > 0 && !in->shape))
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "input '%s' has a bad shape", in->name);
+        return bad_shape(in, err);
     const char *dt = tensor_dtype_name(in->data->dtype);
     if (strcmp(dt, in->datatype) != 0)
         return triton_fail(err, TRITON_INVALID_ARGUMENT,
@@ -374,184 +337,220 @@ static int check_input_data(const struct triton_infer_input *in, struct triton_e
     return 0;
 }
 
+/* Request-level parameters the client derives from its options. */
+static int request_own_params(struct request_enc *e, struct triton_error *err)
+{
+    const struct triton_infer_request *req = e->req;
+    size_t n = 0;
+    if (req->sequence_id_str) {
+        e->own[n++] =
+            (struct triton_param){.key = "sequence_id",
+                                  .type = TRITON_PARAM_STRING,
+                                  .v.s = {req->sequence_id_str, strlen(req->sequence_id_str)}};
+    } else if (req->sequence_id) {
+        /* Triton takes sequence_id as int64_param or string_param only. */
+        if (req->sequence_id > INT64_MAX)
+            return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                               "sequence_id %llu does not fit gRPC's int64 parameter",
+                               (unsigned long long)req->sequence_id);
+        e->own[n++] = int_param("sequence_id", (int64_t)req->sequence_id);
+    }
+    if (n) {
+        e->own[n++] = (struct triton_param){
+            .key = "sequence_start", .type = TRITON_PARAM_BOOL, .v.b = req->sequence_start};
+        e->own[n++] = (struct triton_param){
+            .key = "sequence_end", .type = TRITON_PARAM_BOOL, .v.b = req->sequence_end};
+    }
+    if (req->priority)
+        e->own[n++] = (struct triton_param){
+            .key = "priority", .type = TRITON_PARAM_UINT64, .v.u = req->priority};
+    if (req->timeout_us) {
+        if (req->timeout_us > INT64_MAX)
+            return triton_fail(err, TRITON_INVALID_ARGUMENT, "timeout out of range");
+        e->own[n++] = int_param("timeout", (int64_t)req->timeout_us);
+    }
+    e->params = (struct param_lists){e->own, n, req->params, req->n_params};
+    return check_params(req->params, req->n_params, err);
+}
+
+static int prepare_input(struct request_enc *e, size_t i, struct triton_error *err)
+{
+    const struct triton_infer_input *in = &e->req->inputs[i];
+    struct input_enc *ie = &e->inputs[i];
+    size_t n = 0;
+    ie->in = in;
+    if (!in->name || !in->datatype)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "input %zu needs a name and a datatype",
+                           i + 1);
+    if (in->ndim > 0 && !in->shape) /* a shared-memory input's too */
+        return bad_shape(in, err);
+    if (in->shm_region) {
+        if (shm_params(in->shm_region, in->shm_byte_size, in->shm_offset, ie->own, &n, err) < 0)
+            return -1;
+    } else if (in->data) {
+        /* Raw contents are matched to inputs in order, skipping shm inputs. */
+        if (check_input_data(in, err) < 0 || input_piece(in, &e->pieces[e->n_pieces], err) < 0)
+            return -1;
+        e->n_pieces++;
+    } else {
+        return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                           "input '%s' has neither data nor a shared memory region", in->name);
+    }
+    ie->params = (struct param_lists){ie->own, n, in->params, in->n_params};
+    return check_params(in->params, in->n_params, err);
+}
+
+static int prepare_output(struct request_enc *e, size_t i, struct triton_error *err)
+{
+    const struct triton_infer_requested_output *o = &e->req->outputs[i];
+    struct output_enc *oe = &e->outputs[i];
+    size_t n = 0;
+    oe->out = o;
+    if (!o->name)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "requested output %zu needs a name",
+                           i + 1);
+    if (o->class_count > 0)
+        oe->own[n++] = int_param("classification", o->class_count);
+    if (o->shm_region &&
+        shm_params(o->shm_region, o->shm_byte_size, o->shm_offset, oe->own, &n, err) < 0)
+        return -1;
+    oe->params = (struct param_lists){oe->own, n, o->params, o->n_params};
+    return check_params(o->params, o->n_params, err);
+}
+
+static void request_enc_free(struct request_enc *e)
+{
+    for (size_t i = 0; i < e->n_pieces; i++)
+        tensor_buffer_unref(e->pieces[i].owner);
+    if (e->inputs != e->inputs_inline)
+        free(e->inputs);
+    if (e->outputs != e->outputs_inline)
+        free(e->outputs);
+    if (e->pieces != e->pieces_inline)
+        free(e->pieces);
+}
+
+/* Checks the request and gathers what its encoding needs (in the order the
+ * checks have always run: request, inputs, outputs). */
+static int request_enc_init(struct request_enc *e, const struct triton_infer_request *req,
+                            struct triton_error *err)
+{
+    e->req = req;
+    e->n_pieces = 0;
+    e->inputs = e->inputs_inline;
+    e->outputs = e->outputs_inline;
+    e->pieces = e->pieces_inline;
+    if (req->n_inputs > ENC_INLINE) {
+        e->inputs = calloc(req->n_inputs, sizeof *e->inputs);
+        e->pieces = calloc(req->n_inputs, sizeof *e->pieces);
+    }
+    if (req->n_outputs > ENC_INLINE)
+        e->outputs = calloc(req->n_outputs, sizeof *e->outputs);
+    if (!e->inputs || !e->outputs || !e->pieces)
+        return triton_fail(err, TRITON_NO_MEMORY, "out of memory building a gRPC request");
+    if (!req->model || !*req->model)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "infer needs a model name");
+    if (request_own_params(e, err) < 0)
+        return -1;
+    for (size_t i = 0; i < req->n_inputs; i++)
+        if (prepare_input(e, i, err) < 0)
+            return -1;
+    for (size_t i = 0; i < req->n_outputs; i++)
+        if (prepare_output(e, i, err) < 0)
+            return -1;
+    return 0;
+}
+
+static void unref_owner(void *ud)
+{
+    tensor_buffer_unref(ud);
+}
+
+/* Big raw contents travel as slices over their own memory. */
+static bool is_big(const struct raw_piece *p)
+{
+    return p->len >= GRPC_WIRE_SLICE_MIN;
+}
+
+/* Writes the request into one buffer, except the big raw contents, and hands
+ * gRPC the buffer's pieces with a slice over each big content between them. */
+static int request_slices(const struct request_enc *e, grpc_byte_buffer **out,
+                          struct triton_error *err)
+{
+    struct pbw count = {0};
+    w_request_head(&count, e);
+    size_t total = count.n, big = 0, n_big = 0;
+    for (size_t i = 0; i < e->n_pieces; i++) {
+        total += 1 + varint_size(e->pieces[i].len) + e->pieces[i].len;
+        if (is_big(&e->pieces[i])) {
+            big += e->pieces[i].len;
+            n_big++;
+        }
+    }
+    if (total > UINT32_MAX)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                           "request of %zu bytes exceeds gRPC's 4 GiB message limit", total);
+    grpc_slice slices_inline[2 * ENC_INLINE + 1];
+    grpc_slice *slices = slices_inline;
+    if (2 * n_big + 1 > sizeof slices_inline / sizeof *slices_inline &&
+        !(slices = malloc((2 * n_big + 1) * sizeof *slices)))
+        return triton_fail(err, TRITON_NO_MEMORY, "out of memory serialising a gRPC request");
+    grpc_slice buf = grpc_slice_malloc(total - big);
+    struct pbw w = {.p = GRPC_SLICE_START_PTR(buf)};
+    w_request_head(&w, e);
+    size_t n = 0, from = 0;
+    for (size_t i = 0; i < e->n_pieces; i++) {
+        const struct raw_piece *p = &e->pieces[i];
+        w_tag(&w, 7, WT_LEN);
+        w_varint(&w, p->len);
+        if (!is_big(p)) {
+            w_raw(&w, p->ptr, p->len);
+            continue;
+        }
+        slices[n++] = grpc_slice_sub(buf, from, w.n);
+        from = w.n;
+        tensor_buffer_ref(p->owner);
+        slices[n++] = grpc_slice_new_with_user_data((void *)p->ptr, p->len, unref_owner, p->owner);
+    }
+    if (n) {
+        slices[n++] = grpc_slice_sub(buf, from, w.n);
+        *out = grpc_raw_byte_buffer_create(slices, n);
+    } else {
+        *out = grpc_raw_byte_buffer_create(&buf, 1);
+    }
+    for (size_t i = 0; i < n; i++)
+        grpc_slice_unref(slices[i]);
+    grpc_slice_unref(buf);
+    if (slices != slices_inline)
+        free(slices);
+    return 0;
+}
+
 int grpc_wire_infer_request(const struct triton_infer_request *req, grpc_byte_buffer **out,
                             struct triton_error *err)
 {
-    struct builder b = {.err = err};
-    struct raw_piece *pieces = calloc(req->n_inputs ? req->n_inputs : 1, sizeof *pieces);
-    size_t n_pieces = 0;
-    int rc = -1;
-    if (!pieces) {
-        triton_fail(err, TRITON_NO_MEMORY, "out of memory building a gRPC request");
-        return -1;
-    }
-    if (!req->model || !*req->model) {
-        triton_fail(err, TRITON_INVALID_ARGUMENT, "infer needs a model name");
-        goto done;
-    }
-
-    Inference__ModelInferRequest m = INFERENCE__MODEL_INFER_REQUEST__INIT;
-    m.model_name = (char *)req->model;
-    if (req->version)
-        m.model_version = (char *)req->version;
-    if (req->id)
-        m.id = (char *)req->id;
-
-    const ProtobufCMessageDescriptor *req_entry =
-        &inference__model_infer_request__parameters_entry__descriptor;
-    struct param_list params = {0};
-    if (req->sequence_id_str || req->sequence_id) {
-        Inference__InferParameter *v = add_param(&b, &params, req_entry, "sequence_id");
-        if (!v)
-            goto done;
-        if (req->sequence_id_str) {
-            v->parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_STRING_PARAM;
-            v->string_param = (char *)req->sequence_id_str;
-        } else {
-            /* Triton takes sequence_id as int64_param or string_param only. */
-            if (req->sequence_id > INT64_MAX) {
-                triton_fail(err, TRITON_INVALID_ARGUMENT,
-                            "sequence_id %llu does not fit gRPC's int64 parameter",
-                            (unsigned long long)req->sequence_id);
-                goto done;
-            }
-            v->parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_INT64_PARAM;
-            v->int64_param = (int64_t)req->sequence_id;
-        }
-        const char *keys[2] = {"sequence_start", "sequence_end"};
-        bool vals[2] = {req->sequence_start, req->sequence_end};
-        for (int i = 0; i < 2; i++) {
-            if (!(v = add_param(&b, &params, req_entry, keys[i])))
-                goto done;
-            v->parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_BOOL_PARAM;
-            v->bool_param = vals[i];
-        }
-    }
-    if (req->priority) {
-        Inference__InferParameter *v = add_param(&b, &params, req_entry, "priority");
-        if (!v)
-            goto done;
-        v->parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_UINT64_PARAM;
-        v->uint64_param = req->priority;
-    }
-    if (req->timeout_us) {
-        if (req->timeout_us > INT64_MAX) {
-            triton_fail(err, TRITON_INVALID_ARGUMENT, "timeout out of range");
-            goto done;
-        }
-        if (add_int(&b, &params, req_entry, "timeout", (int64_t)req->timeout_us) < 0)
-            goto done;
-    }
-    if (add_params(&b, &params, req_entry, req->params, req->n_params) < 0)
-        goto done;
-    m.n_parameters = params.n;
-    m.parameters = params.items;
-
-    Inference__ModelInferRequest__InferInputTensor **inputs =
-        b_alloc(&b, (req->n_inputs ? req->n_inputs : 1) * sizeof *inputs);
-    ProtobufCBinaryData *raw = b_alloc(&b, (req->n_inputs ? req->n_inputs : 1) * sizeof *raw);
-    if (!inputs || !raw)
-        goto done;
-    for (size_t i = 0; i < req->n_inputs; i++) {
-        const struct triton_infer_input *in = &req->inputs[i];
-        Inference__ModelInferRequest__InferInputTensor *t = b_alloc(&b, sizeof *t);
-        if (!t)
-            goto done;
-        inference__model_infer_request__infer_input_tensor__init(t);
-        if (!in->name || !in->datatype) {
-            triton_fail(err, TRITON_INVALID_ARGUMENT, "input %zu needs a name and a datatype",
-                        i + 1);
-            goto done;
-        }
-        t->name = (char *)in->name;
-        t->datatype = (char *)in->datatype;
-        t->n_shape = (size_t)(in->ndim > 0 ? in->ndim : 0);
-        t->shape = (int64_t *)in->shape;
-        struct param_list ip = {0};
-        const ProtobufCMessageDescriptor *in_entry =
-            &inference__model_infer_request__infer_input_tensor__parameters_entry__descriptor;
-        if (in->shm_region) {
-            if (add_shm(&b, &ip, in_entry, in->shm_region, in->shm_byte_size, in->shm_offset) < 0)
-                goto done;
-        } else if (in->data) {
-            /* Raw contents are matched to inputs in order, skipping shm inputs. */
-            if (check_input_data(in, err) < 0 || input_piece(in, &pieces[n_pieces], err) < 0)
-                goto done;
-            raw[n_pieces].data = (uint8_t *)pieces[n_pieces].ptr;
-            raw[n_pieces].len = pieces[n_pieces].len;
-            n_pieces++;
-        } else {
-            triton_fail(err, TRITON_INVALID_ARGUMENT,
-                        "input '%s' has neither data nor a shared memory region", in->name);
-            goto done;
-        }
-        if (add_params(&b, &ip, in_entry, in->params, in->n_params) < 0)
-            goto done;
-        t->n_parameters = ip.n;
-        t->parameters =
-            (Inference__ModelInferRequest__InferInputTensor__ParametersEntry **)ip.items;
-        inputs[i] = t;
-    }
-    m.n_inputs = req->n_inputs;
-    m.inputs = inputs;
-    m.n_raw_input_contents = n_pieces;
-    m.raw_input_contents = raw;
-
-    Inference__ModelInferRequest__InferRequestedOutputTensor **outputs =
-        b_alloc(&b, (req->n_outputs ? req->n_outputs : 1) * sizeof *outputs);
-    if (!outputs)
-        goto done;
-    for (size_t i = 0; i < req->n_outputs; i++) {
-        const struct triton_infer_requested_output *o = &req->outputs[i];
-        Inference__ModelInferRequest__InferRequestedOutputTensor *t = b_alloc(&b, sizeof *t);
-        if (!t)
-            goto done;
-        inference__model_infer_request__infer_requested_output_tensor__init(t);
-        if (!o->name) {
-            triton_fail(err, TRITON_INVALID_ARGUMENT, "requested output %zu needs a name", i + 1);
-            goto done;
-        }
-        t->name = (char *)o->name;
-        struct param_list op = {0};
-        const ProtobufCMessageDescriptor *out_entry =
-            &inference__model_infer_request__infer_requested_output_tensor__parameters_entry__descriptor;
-        if (o->class_count > 0 && add_int(&b, &op, out_entry, "classification", o->class_count) < 0)
-            goto done;
-        if (o->shm_region &&
-            add_shm(&b, &op, out_entry, o->shm_region, o->shm_byte_size, o->shm_offset) < 0)
-            goto done;
-        if (add_params(&b, &op, out_entry, o->params, o->n_params) < 0)
-            goto done;
-        t->n_parameters = op.n;
-        t->parameters =
-            (Inference__ModelInferRequest__InferRequestedOutputTensor__ParametersEntry **)op.items;
-        outputs[i] = t;
-    }
-    m.n_outputs = req->n_outputs;
-    m.outputs = outputs;
-
-    rc = pack_sink(&m.base, pieces, n_pieces, out, err);
-done:
-    for (size_t i = 0; i < n_pieces; i++)
-        tensor_buffer_unref(pieces[i].owner);
-    free(pieces);
-    b_free(&b);
+    struct request_enc e;
+    int rc = request_enc_init(&e, req, err);
+    if (rc == 0)
+        rc = request_slices(&e, out, err);
+    request_enc_free(&e);
     return rc;
 }
 
-/* ---- reading replies ------------------------------------------------------------------- */
-
-struct slice_holder {
-    grpc_slice slice;
-};
-
-static void release_slice(void *ctx, void *data)
+int grpc_wire_pack(const ProtobufCMessage *msg, grpc_byte_buffer **out, struct triton_error *err)
 {
-    (void)data;
-    struct slice_holder *h = ctx;
-    grpc_slice_unref(h->slice);
-    free(h);
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    if (n > UINT32_MAX)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                           "request of %zu bytes exceeds gRPC's 4 GiB message limit", n);
+    grpc_slice slice = grpc_slice_malloc(n);
+    protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(slice));
+    *out = grpc_raw_byte_buffer_create(&slice, 1);
+    grpc_slice_unref(slice);
+    return 0;
 }
+
+/* ---- reading replies ------------------------------------------------------------------- */
 
 /* Big replies arrive as ~64 KiB slices (docs/GRPC_CORE.md: 1070 of them for 64 MiB).
  * Copying them into one block while holding all of them would need the reply
@@ -580,6 +579,12 @@ static void release_padded(void *ctx, void *data)
     free(b);
 }
 
+static void release_base(void *ctx, void *data)
+{
+    (void)data;
+    free(ctx);
+}
+
 static bool prefix_varint(const uint8_t *p, size_t n, size_t *pos, uint64_t *v)
 {
     uint64_t x = 0;
@@ -595,9 +600,7 @@ static bool prefix_varint(const uint8_t *p, size_t n, size_t *pos, uint64_t *v)
 }
 
 /* Where the first raw_output_contents value (top-level field 6) starts, going
- * by the first n bytes of the message; 0 if it is not found there. Output
- * tensors can be views over the reply only where their data is aligned, so the
- * copy is placed to align the first (for one output: the only) big tensor. */
+ * by the first n bytes of the message; 0 if it is not found there. */
 static size_t first_raw_offset(const uint8_t *p, size_t n)
 {
     size_t pos = 0;
@@ -630,12 +633,11 @@ static size_t first_raw_offset(const uint8_t *p, size_t n)
     return 0;
 }
 
-/* The streamed read described above; NULL (err set) on failure. The byte
- * buffer is left empty. */
-static struct tensor_buffer *read_releasing(grpc_byte_buffer *bb, size_t len,
-                                            struct triton_error *err)
+/* Output tensors can be views over the reply only where their data is
+ * aligned, so a copy is placed to align the first (for one output: the only)
+ * raw output: the padding before the copy that does so. */
+static size_t reply_pad(const grpc_slice_buffer *sb)
 {
-    grpc_slice_buffer *sb = &bb->data.raw.slice_buffer;
     uint8_t head[4096];
     size_t head_len = 0;
     for (size_t i = 0; i < sb->count && head_len < sizeof head; i++) {
@@ -645,7 +647,16 @@ static struct tensor_buffer *read_releasing(grpc_byte_buffer *bb, size_t len,
         memcpy(head + head_len, GRPC_SLICE_START_PTR(sb->slices[i]), k);
         head_len += k;
     }
-    size_t pad = (REPLY_ALIGN - first_raw_offset(head, head_len) % REPLY_ALIGN) % REPLY_ALIGN;
+    return (REPLY_ALIGN - first_raw_offset(head, head_len) % REPLY_ALIGN) % REPLY_ALIGN;
+}
+
+/* The streamed read described above; NULL (err set) on failure. The byte
+ * buffer is left empty. */
+static struct tensor_buffer *read_releasing(grpc_byte_buffer *bb, size_t len,
+                                            struct triton_error *err)
+{
+    grpc_slice_buffer *sb = &bb->data.raw.slice_buffer;
+    size_t pad = reply_pad(sb);
     struct padded_block *block = malloc(sizeof *block);
     uint8_t *base =
         block && len <= SIZE_MAX - pad ? reply_block_alloc(len + pad, &block->cap) : NULL;
@@ -678,12 +689,44 @@ static struct tensor_buffer *read_releasing(grpc_byte_buffer *bb, size_t len,
     return buf;
 }
 
-struct tensor_buffer *grpc_wire_read(grpc_byte_buffer *bb, struct triton_error *err)
+/* A small uncompressed reply: its slices copied into one malloc'd block. */
+static struct tensor_buffer *read_small(const grpc_slice_buffer *sb, size_t len,
+                                        struct triton_error *err)
 {
-    size_t len = grpc_byte_buffer_length(bb);
-    if (bb->type == GRPC_BB_RAW && bb->data.raw.compression == GRPC_COMPRESS_NONE &&
-        len >= STREAMED_READ_MIN)
-        return read_releasing(bb, len, err);
+    size_t pad = reply_pad(sb);
+    uint8_t *base = malloc(pad + len ? pad + len : 1);
+    if (!base) {
+        triton_fail(err, TRITON_NO_MEMORY, "out of memory reading a gRPC reply");
+        return NULL;
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < sb->count; i++) {
+        size_t k = GRPC_SLICE_LENGTH(sb->slices[i]);
+        memcpy(base + pad + off, GRPC_SLICE_START_PTR(sb->slices[i]), k);
+        off += k;
+    }
+    struct tensor_buffer *buf = tensor_buffer_wrap(base + pad, off, release_base, base, err);
+    if (!buf)
+        free(base);
+    return buf;
+}
+
+/* A compressed reply, decompressed by gRPC's reader into one slice, which the
+ * buffer then holds (no second copy of what may be a big reply). */
+struct slice_holder {
+    grpc_slice slice;
+};
+
+static void release_slice(void *ctx, void *data)
+{
+    (void)data;
+    struct slice_holder *h = ctx;
+    grpc_slice_unref(h->slice);
+    free(h);
+}
+
+static struct tensor_buffer *read_decompressed(grpc_byte_buffer *bb, struct triton_error *err)
+{
     grpc_byte_buffer_reader reader;
     if (!grpc_byte_buffer_reader_init(&reader, bb)) {
         triton_fail(err, TRITON_PROTOCOL, "could not read (decompress) the gRPC reply");
@@ -708,6 +751,16 @@ struct tensor_buffer *grpc_wire_read(grpc_byte_buffer *bb, struct triton_error *
     return buf;
 }
 
+struct tensor_buffer *grpc_wire_read(grpc_byte_buffer *bb, struct triton_error *err)
+{
+    size_t len = grpc_byte_buffer_length(bb);
+    if (bb->type != GRPC_BB_RAW || bb->data.raw.compression != GRPC_COMPRESS_NONE)
+        return read_decompressed(bb, err);
+    if (len >= STREAMED_READ_MIN)
+        return read_releasing(bb, len, err);
+    return read_small(&bb->data.raw.slice_buffer, len, err);
+}
+
 /* A cursor over one message's bytes. */
 struct cursor {
     const uint8_t *p, *end;
@@ -729,6 +782,9 @@ static int read_varint(struct cursor *c, uint64_t *v, struct triton_error *err)
     return triton_fail(err, TRITON_PROTOCOL, "gRPC reply: varint longer than 10 bytes");
 }
 
+/* The highest field number protobuf allows. */
+#define MAX_FIELD 536870911u
+
 /* Reads one field's key and skips over its value; for length-delimited
  * values, *val and *val_len give the payload. */
 static int next_field(struct cursor *c, uint32_t *field, int *wire_type, const uint8_t **val,
@@ -739,22 +795,22 @@ static int next_field(struct cursor *c, uint32_t *field, int *wire_type, const u
         return -1;
     *field = (uint32_t)(key >> 3);
     *wire_type = (int)(key & 7);
-    if (key >> 3 == 0 || key >> 3 > 536870911)
+    if (key >> 3 == 0 || key >> 3 > MAX_FIELD)
         return triton_fail(err, TRITON_PROTOCOL, "gRPC reply: invalid field number");
     *val = NULL;
     *val_len = 0;
     switch (*wire_type) {
-    case 0:
+    case WT_VARINT:
         return read_varint(c, &n, err);
-    case 1:
-    case 5: {
-        size_t w = *wire_type == 1 ? 8 : 4;
+    case WT_FIXED64:
+    case WT_FIXED32: {
+        size_t w = *wire_type == WT_FIXED64 ? 8 : 4;
         if ((size_t)(c->end - c->p) < w)
             return triton_fail(err, TRITON_PROTOCOL, "gRPC reply: truncated fixed-size field");
         c->p += w;
         return 0;
     }
-    case 2:
+    case WT_LEN:
         if (read_varint(c, &n, err) < 0)
             return -1;
         if (n > (uint64_t)(c->end - c->p))
@@ -771,40 +827,538 @@ static int next_field(struct cursor *c, uint32_t *field, int *wire_type, const u
     }
 }
 
-cJSON *grpc_wire_param_value(const Inference__InferParameter *p)
+/* A ModelInferResponse as its reader saw it: text and raw contents point into
+ * the reply (or into protobuf-c's copy of it), nothing is converted yet. Both
+ * readers below fill it; one function (build_result) turns it into a result,
+ * so that they cannot disagree on anything but the wire. */
+
+/* Text of the reply, not NUL-terminated. Cut at its first NUL byte, as
+ * protobuf-c's C strings are, so that both readers see the same text. */
+struct pstr {
+    const char *p;
+    size_t n;
+};
+
+static struct pstr pstr_of(const char *s)
 {
-    if (!p)
-        return cJSON_CreateNull();
-    switch (p->parameter_choice_case) {
+    return (struct pstr){s ? s : "", s ? strlen(s) : 0};
+}
+
+static struct pstr pstr_wire(const uint8_t *p, size_t n)
+{
+    const uint8_t *nul = memchr(p, 0, n);
+    return (struct pstr){(const char *)p, nul ? (size_t)(nul - p) : n};
+}
+
+static bool pstr_is(struct pstr s, const char *lit)
+{
+    return s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0;
+}
+
+/* One map<string, InferParameter> entry. */
+struct pparam {
+    struct pstr key;
+    Inference__InferParameter__ParameterChoiceCase kind; /* NOT_SET: no value */
+    union {
+        bool b;
+        int64_t i;
+        uint64_t u;
+        double d;
+        struct pstr s;
+    } v;
+};
+
+struct pout {
+    struct pstr name, datatype;
+    size_t n_shape; /* every dimension sent, also past TENSOR_MAX_DIMS */
+    int64_t shape[TENSOR_MAX_DIMS];
+    size_t first_param, n_params;                   /* in the view's output_params */
+    const Inference__InferTensorContents *contents; /* typed contents (protobuf-c's reader) */
+};
+
+struct praw {
+    const uint8_t *ptr;
+    size_t len;
+};
+
+/* A growable array that starts in storage of its owner's. */
+struct parray {
+    void *items;
+    size_t n, cap;
+    void *inline_items;
+};
+
+#define VIEW_INLINE 8
+struct reply_view {
+    struct pstr model_name, model_version, id;
+    struct parray params, outputs, output_params, raw;
+    struct pparam params_inline[VIEW_INLINE], output_params_inline[VIEW_INLINE];
+    struct pout outputs_inline[VIEW_INLINE];
+    struct praw raw_inline[VIEW_INLINE];
+};
+
+static void view_init(struct reply_view *v)
+{
+    v->model_name = v->model_version = v->id = pstr_of(NULL);
+    v->params = (struct parray){v->params_inline, 0, VIEW_INLINE, v->params_inline};
+    v->output_params =
+        (struct parray){v->output_params_inline, 0, VIEW_INLINE, v->output_params_inline};
+    v->outputs = (struct parray){v->outputs_inline, 0, VIEW_INLINE, v->outputs_inline};
+    v->raw = (struct parray){v->raw_inline, 0, VIEW_INLINE, v->raw_inline};
+}
+
+static void view_free(struct reply_view *v)
+{
+    struct parray *arrays[] = {&v->params, &v->output_params, &v->outputs, &v->raw};
+    for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++)
+        if (arrays[i]->items != arrays[i]->inline_items)
+            free(arrays[i]->items);
+}
+
+/* A new zeroed item at the end of a; NULL when out of memory. */
+static void *parray_push(struct parray *a, size_t size)
+{
+    if (a->n == a->cap) {
+        size_t cap = a->cap * 2;
+        void *grown = malloc(cap * size);
+        if (!grown)
+            return NULL;
+        memcpy(grown, a->items, a->n * size);
+        if (a->items != a->inline_items)
+            free(a->items);
+        a->items = grown;
+        a->cap = cap;
+    }
+    void *item = (char *)a->items + a->n++ * size;
+    memset(item, 0, size);
+    return item;
+}
+
+/* ---- the fast reader: the reply's bytes read in place ---- */
+
+/* What the fast reader makes of a reply: a view, or a reply it leaves to
+ * protobuf-c because protobuf-c's reading of it might differ from a plain
+ * one: a field encoded unusually (a key over 5 bytes, a length over 5 bytes or
+ * past the end, a truncated value, a group), a known field of the wrong wire
+ * type, a sub-message sent twice (protobuf-c merges the two), typed contents. */
+enum fast_outcome { FAST_OK, FAST_DECLINED, FAST_NO_MEMORY };
+
+struct pfield {
+    uint32_t num;
+    int wt;
+    const uint8_t *val; /* WT_LEN: the payload; else the value's bytes */
+    size_t len;
+    uint64_t u; /* WT_VARINT: the value */
+};
+
+/* A varint of at most max bytes; false if it does not end by then or by c->end. */
+static bool strict_varint(struct cursor *c, size_t max, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (size_t i = 0; i < max && c->p + i < c->end; i++) {
+        uint8_t byte = c->p[i];
+        x |= (uint64_t)(byte & 0x7f) << (7 * i);
+        if (!(byte & 0x80)) {
+            c->p += i + 1;
+            *v = x;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* One field as protobuf-c reads it (protobuf-c.c: parse_tag_and_wiretype,
+ * scan_length_prefixed_data); false for anything the fast reader declines. */
+static bool strict_field(struct cursor *c, struct pfield *f)
+{
+    uint64_t key, n;
+    if (!strict_varint(c, 5, &key) || key >> 3 == 0 || key >> 3 > MAX_FIELD)
+        return false;
+    f->num = (uint32_t)(key >> 3);
+    f->wt = (int)(key & 7);
+    f->val = c->p;
+    f->u = 0;
+    switch (f->wt) {
+    case WT_VARINT:
+        if (!strict_varint(c, 10, &f->u))
+            return false;
+        f->len = (size_t)(c->p - f->val);
+        return true;
+    case WT_FIXED64:
+    case WT_FIXED32:
+        f->len = f->wt == WT_FIXED64 ? 8 : 4;
+        if ((size_t)(c->end - c->p) < f->len)
+            return false;
+        c->p += f->len;
+        return true;
+    case WT_LEN:
+        if (!strict_varint(c, 5, &n) || n > INT_MAX || n > (uint64_t)(c->end - c->p))
+            return false;
+        f->val = c->p;
+        f->len = (size_t)n;
+        c->p += n;
+        return true;
+    default:
+        return false;
+    }
+}
+
+static enum fast_outcome fast_param_value(const uint8_t *p, size_t len, struct pparam *pp)
+{
+    struct cursor c = {p, p + len};
+    pp->kind = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE__NOT_SET;
+    while (c.p < c.end) {
+        struct pfield f;
+        if (!strict_field(&c, &f))
+            return FAST_DECLINED;
+        /* oneof: the last member sent wins */
+        switch (f.num) {
+        case INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_BOOL_PARAM:
+            if (f.wt != WT_VARINT)
+                return FAST_DECLINED;
+            pp->v.b = false; /* protobuf-c: true if any of the varint's bits is */
+            for (size_t i = 0; i < f.len; i++)
+                pp->v.b |= (f.val[i] & 0x7f) != 0;
+            break;
+        case INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_INT64_PARAM:
+            if (f.wt != WT_VARINT)
+                return FAST_DECLINED;
+            pp->v.i = (int64_t)f.u;
+            break;
+        case INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_STRING_PARAM:
+            if (f.wt != WT_LEN)
+                return FAST_DECLINED;
+            pp->v.s = pstr_wire(f.val, f.len);
+            break;
+        case INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_DOUBLE_PARAM:
+            if (f.wt != WT_FIXED64)
+                return FAST_DECLINED;
+            memcpy(&pp->v.d, f.val, 8);
+            break;
+        case INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_UINT64_PARAM:
+            if (f.wt != WT_VARINT)
+                return FAST_DECLINED;
+            pp->v.u = f.u;
+            break;
+        default:
+            continue; /* unknown: skipped */
+        }
+        pp->kind = (Inference__InferParameter__ParameterChoiceCase)f.num;
+    }
+    return FAST_OK;
+}
+
+/* A map<string, InferParameter> entry (key = 1, value = 2) into a. */
+static enum fast_outcome fast_param(const uint8_t *p, size_t len, struct parray *a)
+{
+    struct pparam *pp = parray_push(a, sizeof *pp);
+    if (!pp)
+        return FAST_NO_MEMORY;
+    pp->key = pstr_of(NULL);
+    struct cursor c = {p, p + len};
+    bool has_value = false;
+    while (c.p < c.end) {
+        struct pfield f;
+        if (!strict_field(&c, &f))
+            return FAST_DECLINED;
+        if (f.num == 1 || f.num == 2) {
+            if (f.wt != WT_LEN || (f.num == 2 && has_value))
+                return FAST_DECLINED;
+            if (f.num == 1) {
+                pp->key = pstr_wire(f.val, f.len);
+            } else {
+                enum fast_outcome o = fast_param_value(f.val, f.len, pp);
+                if (o != FAST_OK)
+                    return o;
+                has_value = true;
+            }
+        }
+    }
+    return FAST_OK;
+}
+
+/* A packed run of shape dimensions. */
+static bool fast_shape_packed(const uint8_t *p, size_t len, struct pout *o)
+{
+    struct cursor c = {p, p + len};
+    while (c.p < c.end) {
+        uint64_t d;
+        if (!strict_varint(&c, 10, &d))
+            return false;
+        if (o->n_shape < TENSOR_MAX_DIMS)
+            o->shape[o->n_shape] = (int64_t)d;
+        o->n_shape++;
+    }
+    return true;
+}
+
+static enum fast_outcome fast_output(const uint8_t *p, size_t len, struct reply_view *v)
+{
+    struct pout *o = parray_push(&v->outputs, sizeof *o);
+    if (!o)
+        return FAST_NO_MEMORY;
+    o->name = o->datatype = pstr_of(NULL);
+    o->first_param = v->output_params.n;
+    struct cursor c = {p, p + len};
+    while (c.p < c.end) {
+        struct pfield f;
+        if (!strict_field(&c, &f))
+            return FAST_DECLINED;
+        switch (f.num) {
+        case 1:
+        case 2:
+            if (f.wt != WT_LEN)
+                return FAST_DECLINED;
+            *(f.num == 1 ? &o->name : &o->datatype) = pstr_wire(f.val, f.len);
+            break;
+        case 3:
+            if (f.wt == WT_VARINT) {
+                if (o->n_shape < TENSOR_MAX_DIMS)
+                    o->shape[o->n_shape] = (int64_t)f.u;
+                o->n_shape++;
+            } else if (f.wt != WT_LEN || !fast_shape_packed(f.val, f.len, o)) {
+                return FAST_DECLINED;
+            }
+            break;
+        case 4: {
+            if (f.wt != WT_LEN)
+                return FAST_DECLINED;
+            enum fast_outcome r = fast_param(f.val, f.len, &v->output_params);
+            if (r != FAST_OK)
+                return r;
+            break;
+        }
+        case 5: /* typed contents: protobuf-c's */
+            return FAST_DECLINED;
+        default:
+            break;
+        }
+    }
+    o->n_params = v->output_params.n - o->first_param;
+    return FAST_OK;
+}
+
+static enum fast_outcome fast_view(const uint8_t *data, size_t len, struct reply_view *v)
+{
+    struct cursor c = {data, data + len};
+    while (c.p < c.end) {
+        struct pfield f;
+        if (!strict_field(&c, &f))
+            return FAST_DECLINED;
+        if (f.num > 6)
+            continue; /* unknown: skipped */
+        if (f.wt != WT_LEN)
+            return FAST_DECLINED;
+        enum fast_outcome r = FAST_OK;
+        switch (f.num) {
+        case 1:
+            v->model_name = pstr_wire(f.val, f.len);
+            break;
+        case 2:
+            v->model_version = pstr_wire(f.val, f.len);
+            break;
+        case 3:
+            v->id = pstr_wire(f.val, f.len);
+            break;
+        case 4:
+            r = fast_param(f.val, f.len, &v->params);
+            break;
+        case 5:
+            r = fast_output(f.val, f.len, v);
+            break;
+        case 6: {
+            struct praw *raw = parray_push(&v->raw, sizeof *raw);
+            if (!raw)
+                return FAST_NO_MEMORY;
+            raw->ptr = f.val;
+            raw->len = f.len;
+            break;
+        }
+        }
+        if (r != FAST_OK)
+            return r;
+    }
+    return FAST_OK;
+}
+
+/* ---- the general reader: protobuf-c, around the raw contents ---- */
+
+static int no_memory(struct triton_error *err)
+{
+    return triton_fail(err, TRITON_NO_MEMORY, "out of memory parsing a gRPC reply");
+}
+
+static int general_param(const Inference__ModelInferResponse__ParametersEntry *e, struct parray *a,
+                         struct triton_error *err)
+{
+    struct pparam *pp = parray_push(a, sizeof *pp);
+    if (!pp)
+        return no_memory(err);
+    pp->key = pstr_of(e->key);
+    const Inference__InferParameter *p = e->value;
+    pp->kind = p ? p->parameter_choice_case : INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE__NOT_SET;
+    switch (pp->kind) {
     case INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_BOOL_PARAM:
-        return cJSON_CreateBool(p->bool_param);
+        pp->v.b = p->bool_param;
+        break;
     case INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_INT64_PARAM:
-        return wire_json_new_int64(p->int64_param);
+        pp->v.i = p->int64_param;
+        break;
     case INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_STRING_PARAM:
-        return cJSON_CreateString(p->string_param ? p->string_param : "");
+        pp->v.s = pstr_of(p->string_param);
+        break;
     case INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_DOUBLE_PARAM:
-        return cJSON_CreateNumber(p->double_param);
+        pp->v.d = p->double_param;
+        break;
     case INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_UINT64_PARAM:
-        return wire_json_new_uint64(p->uint64_param);
+        pp->v.u = p->uint64_param;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* The view of protobuf-c's message m (which must outlive it). */
+static int general_fill(const Inference__ModelInferResponse *m, struct reply_view *v,
+                        struct triton_error *err)
+{
+    v->model_name = pstr_of(m->model_name);
+    v->model_version = pstr_of(m->model_version);
+    v->id = pstr_of(m->id);
+    for (size_t i = 0; i < m->n_parameters; i++)
+        if (general_param(m->parameters[i], &v->params, err) < 0)
+            return -1;
+    for (size_t i = 0; i < m->n_outputs; i++) {
+        const Inference__ModelInferResponse__InferOutputTensor *t = m->outputs[i];
+        struct pout *o = parray_push(&v->outputs, sizeof *o);
+        if (!o)
+            return no_memory(err);
+        o->name = pstr_of(t->name);
+        o->datatype = pstr_of(t->datatype);
+        o->n_shape = t->n_shape;
+        if (t->n_shape)
+            memcpy(o->shape, t->shape,
+                   (t->n_shape < TENSOR_MAX_DIMS ? t->n_shape : TENSOR_MAX_DIMS) *
+                       sizeof *o->shape);
+        o->first_param = v->output_params.n;
+        o->n_params = t->n_parameters;
+        for (size_t k = 0; k < t->n_parameters; k++)
+            if (general_param(
+                    (const Inference__ModelInferResponse__ParametersEntry *)t->parameters[k],
+                    &v->output_params, err) < 0)
+                return -1;
+        o->contents = t->contents;
+    }
+    return 0;
+}
+
+/* raw_output_contents are kept in place (pieces into the reply); everything
+ * else (small) is gathered and handed to protobuf-c. *m is its message, which
+ * the view points into. */
+static int general_view(const uint8_t *data, size_t len, struct reply_view *v,
+                        Inference__ModelInferResponse **m, struct triton_error *err)
+{
+    struct cursor c = {data, data + len};
+    /* Pass 1: the bytes of everything but raw_output_contents. */
+    size_t rest = 0;
+    while (c.p < c.end) {
+        const uint8_t *start = c.p, *val;
+        uint32_t field;
+        int wt;
+        size_t vlen;
+        if (next_field(&c, &field, &wt, &val, &vlen, err) < 0)
+            return -1;
+        if (!(field == 6 && wt == WT_LEN))
+            rest += (size_t)(c.p - start);
+    }
+    uint8_t *small = malloc(rest ? rest : 1);
+    if (!small)
+        return no_memory(err);
+    /* Pass 2: pieces point into the reply; the rest is gathered for protobuf-c. */
+    c.p = data;
+    size_t pos = 0;
+    while (c.p < c.end) {
+        const uint8_t *start = c.p, *val;
+        uint32_t field;
+        int wt;
+        size_t vlen;
+        next_field(&c, &field, &wt, &val, &vlen, NULL); /* validated in pass 1 */
+        if (field == 6 && wt == WT_LEN) {
+            struct praw *raw = parray_push(&v->raw, sizeof *raw);
+            if (!raw) {
+                free(small);
+                return no_memory(err);
+            }
+            raw->ptr = val;
+            raw->len = vlen;
+        } else {
+            memcpy(small + pos, start, (size_t)(c.p - start));
+            pos += (size_t)(c.p - start);
+        }
+    }
+    *m = inference__model_infer_response__unpack(NULL, rest, small);
+    free(small);
+    if (!*m)
+        return triton_fail(err, TRITON_PROTOCOL, "malformed ModelInferResponse");
+    return general_fill(*m, v, err);
+}
+
+/* ---- from the view to the result ---- */
+
+/* p's text as a C string: in buf when it fits, else malloc'd (free if != buf). */
+static char *pstr_cstr(struct pstr s, char *buf, size_t cap)
+{
+    char *out = s.n < cap ? buf : malloc(s.n + 1);
+    if (out) {
+        memcpy(out, s.p, s.n);
+        out[s.n] = '\0';
+    }
+    return out;
+}
+
+/* An InferParameter as a plain JSON value (null when unset). */
+static cJSON *param_value_json(const struct pparam *p)
+{
+    switch (p->kind) {
+    case INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_BOOL_PARAM:
+        return cJSON_CreateBool(p->v.b);
+    case INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_INT64_PARAM:
+        return wire_json_new_int64(p->v.i);
+    case INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_STRING_PARAM: {
+        char buf[128];
+        char *s = pstr_cstr(p->v.s, buf, sizeof buf);
+        cJSON *j = s ? cJSON_CreateString(s) : NULL;
+        if (s != buf)
+            free(s);
+        return j;
+    }
+    case INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_DOUBLE_PARAM:
+        return cJSON_CreateNumber(p->v.d);
+    case INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_UINT64_PARAM:
+        return wire_json_new_uint64(p->v.u);
     default:
         return cJSON_CreateNull();
     }
 }
 
-static cJSON *params_json(size_t n, Inference__ModelInferResponse__ParametersEntry *const *entries,
-                          struct triton_error *err)
+/* A parameter map as a JSON object; a key sent twice keeps its last value. */
+static cJSON *params_json(const struct pparam *ps, size_t n, struct triton_error *err)
 {
     cJSON *obj = cJSON_CreateObject();
     for (size_t i = 0; obj && i < n; i++) {
-        if (!entries[i] || !entries[i]->key)
-            continue;
-        cJSON *v = grpc_wire_param_value(entries[i]->value);
-        cJSON_DeleteItemFromObjectCaseSensitive(obj, entries[i]->key);
-        if (!v || !cJSON_AddItemToObject(obj, entries[i]->key, v)) {
+        char buf[128];
+        char *key = pstr_cstr(ps[i].key, buf, sizeof buf);
+        cJSON *v = key ? param_value_json(&ps[i]) : NULL;
+        if (key)
+            cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+        if (!v || !cJSON_AddItemToObject(obj, key, v)) {
             cJSON_Delete(v);
             cJSON_Delete(obj);
             obj = NULL;
         }
+        if (key != buf)
+            free(key);
     }
     if (!obj)
         triton_fail(err, TRITON_NO_MEMORY, "out of memory converting parameters");
@@ -927,158 +1481,158 @@ static int tensor_from_contents(struct tensor *t, enum tensor_dtype dt, const in
     return 0;
 }
 
-static bool
-has_param(size_t n,
-          Inference__ModelInferResponse__InferOutputTensor__ParametersEntry *const *entries,
-          const char *key)
+static bool has_param(const struct pparam *ps, size_t n, const char *key)
 {
     for (size_t i = 0; i < n; i++)
-        if (entries[i] && entries[i]->key && strcmp(entries[i]->key, key) == 0)
+        if (pstr_is(ps[i].key, key))
             return true;
     return false;
 }
 
-static char *dup_str(const char *s)
+static char *put_str(char **at, struct pstr s)
 {
-    return strdup(s ? s : "");
+    char *d = *at;
+    memcpy(d, s.p, s.n);
+    d[s.n] = '\0';
+    *at += s.n + 1;
+    return d;
+}
+
+/* The result, its outputs and all their text in one allocation (one_block). */
+static struct triton_infer_result *result_block(const struct reply_view *v)
+{
+    const struct pout *outs = v->outputs.items;
+    size_t n = v->outputs.n;
+    size_t head = sizeof(struct triton_infer_result);
+    head += (_Alignof(struct triton_infer_output) - head % _Alignof(struct triton_infer_output)) %
+            _Alignof(struct triton_infer_output);
+    size_t text = v->model_name.n + 1 + v->model_version.n + 1 + (v->id.n ? v->id.n + 1 : 0);
+    for (size_t i = 0; i < n; i++)
+        text += outs[i].name.n + 1 + outs[i].datatype.n + 1;
+    char *block = malloc(head + n * sizeof(struct triton_infer_output) + text);
+    if (!block)
+        return NULL;
+    struct triton_infer_result *r = (struct triton_infer_result *)block;
+    memset(r, 0, sizeof *r);
+    r->one_block = true;
+    r->outputs = (struct triton_infer_output *)(block + head);
+    memset(r->outputs, 0, n * sizeof *r->outputs);
+    char *at = block + head + n * sizeof *r->outputs;
+    r->model_name = put_str(&at, v->model_name);
+    r->model_version = put_str(&at, v->model_version);
+    /* proto3 cannot tell "no id" from "": both read as no id (nil), as over HTTP */
+    if (v->id.n)
+        r->id = put_str(&at, v->id);
+    for (size_t i = 0; i < n; i++) {
+        r->outputs[i].name = put_str(&at, outs[i].name);
+        r->outputs[i].datatype = put_str(&at, outs[i].datatype);
+        r->outputs[i].dtype = TENSOR_INVALID;
+    }
+    r->n_outputs = n;
+    return r;
+}
+
+static int build_output(const struct reply_view *v, size_t i, struct triton_infer_output *o,
+                        struct tensor_buffer *owner, struct triton_error *err)
+{
+    const struct pout *t = &((const struct pout *)v->outputs.items)[i];
+    const struct pparam *params = (const struct pparam *)v->output_params.items + t->first_param;
+    if (t->n_params && !(o->parameters = params_json(params, t->n_params, err)))
+        return -1;
+    if (t->n_shape > TENSOR_MAX_DIMS)
+        return triton_fail(err, TRITON_PROTOCOL, "output '%s' has %zu dimensions (at most %d)",
+                           o->name, t->n_shape, TENSOR_MAX_DIMS);
+    o->ndim = (int)t->n_shape;
+    memcpy(o->shape, t->shape, t->n_shape * sizeof *o->shape);
+    if (triton_infer_output_dtype(o, err) < 0)
+        return -1;
+    if (has_param(params, t->n_params, "shared_memory_region"))
+        return 0;
+    if (v->raw.n) {
+        const struct praw *raw = &((const struct praw *)v->raw.items)[i];
+        int64_t numel = 0;
+        /* An empty entry stands for an output placed in shared memory. */
+        if (raw->len == 0 &&
+            (tensor_numel_checked(o->shape, o->ndim, o->dtype, &numel, NULL) < 0 || numel))
+            return 0;
+        if (tensor_from_wire(&o->tensor, o->dtype, o->shape, o->ndim, raw->ptr, raw->len, owner,
+                             err) < 0) {
+            if (err) /* the reply is at fault, not the caller */
+                err->code = TRITON_PROTOCOL;
+            return -1;
+        }
+        o->has_data = true;
+    } else if (t->contents) {
+        if (tensor_from_contents(&o->tensor, o->dtype, o->shape, o->ndim, t->contents, o->name,
+                                 err) < 0)
+            return -1;
+        o->has_data = true;
+    }
+    return 0;
+}
+
+static int build_result(const struct reply_view *v, struct tensor_buffer *owner,
+                        struct triton_infer_result **out, struct triton_error *err)
+{
+    struct triton_infer_result *r = result_block(v);
+    if (!r)
+        return no_memory(err);
+    r->final = true;
+    if (v->params.n && !(r->parameters = params_json(v->params.items, v->params.n, err)))
+        goto fail;
+    cJSON *fin = cJSON_GetObjectItemCaseSensitive(r->parameters, "triton_final_response");
+    if (cJSON_IsBool(fin))
+        r->final = cJSON_IsTrue(fin);
+    if (v->raw.n && v->raw.n != v->outputs.n) {
+        triton_fail(err, TRITON_PROTOCOL,
+                    "ModelInferResponse has %zu raw_output_contents for %zu outputs", v->raw.n,
+                    v->outputs.n);
+        goto fail;
+    }
+    for (size_t i = 0; i < r->n_outputs; i++)
+        if (build_output(v, i, &r->outputs[i], owner, err) < 0)
+            goto fail;
+    *out = r;
+    return 0;
+fail:
+    triton_infer_result_free(r);
+    return -1;
+}
+
+int grpc_wire_parse_infer_response_with(const uint8_t *data, size_t len,
+                                        struct tensor_buffer *owner, enum grpc_wire_reader reader,
+                                        struct triton_infer_result **out, struct triton_error *err)
+{
+    struct reply_view v;
+    Inference__ModelInferResponse *m = NULL;
+    int rc = 0;
+    view_init(&v);
+    if (reader != GRPC_WIRE_READER_GENERAL) {
+        enum fast_outcome o = fast_view(data, len, &v);
+        if (o == FAST_NO_MEMORY)
+            rc = no_memory(err);
+        else if (o == FAST_DECLINED && reader == GRPC_WIRE_READER_FAST)
+            rc = 1;
+        else if (o == FAST_DECLINED)
+            reader = GRPC_WIRE_READER_GENERAL;
+    }
+    if (rc == 0 && reader == GRPC_WIRE_READER_GENERAL) {
+        view_free(&v);
+        view_init(&v);
+        rc = general_view(data, len, &v, &m, err);
+    }
+    if (rc == 0)
+        rc = build_result(&v, owner, out, err);
+    view_free(&v);
+    if (m)
+        inference__model_infer_response__free_unpacked(m, NULL);
+    return rc;
 }
 
 int grpc_wire_parse_infer_response(const uint8_t *data, size_t len, struct tensor_buffer *owner,
                                    struct triton_infer_result **out, struct triton_error *err)
 {
-    struct cursor c = {data, data + len};
-    /* Pass 1: count raw_output_contents and the bytes of everything else. */
-    size_t n_raw = 0, rest = 0;
-    while (c.p < c.end) {
-        const uint8_t *start = c.p, *val;
-        uint32_t field;
-        int wt;
-        size_t vlen;
-        if (next_field(&c, &field, &wt, &val, &vlen, err) < 0)
-            return -1;
-        if (field == 6 && wt == 2)
-            n_raw++;
-        else
-            rest += (size_t)(c.p - start);
-    }
-    struct {
-        const uint8_t *ptr;
-        size_t len;
-    } *raw = calloc(n_raw ? n_raw : 1, sizeof *raw);
-    uint8_t *small = malloc(rest ? rest : 1);
-    if (!raw || !small) {
-        free(raw);
-        free(small);
-        return triton_fail(err, TRITON_NO_MEMORY, "out of memory parsing a gRPC reply");
-    }
-    /* Pass 2: pieces point into the reply; the rest is gathered for protobuf-c. */
-    c.p = data;
-    size_t k = 0, pos = 0;
-    while (c.p < c.end) {
-        const uint8_t *start = c.p, *val;
-        uint32_t field;
-        int wt;
-        size_t vlen;
-        next_field(&c, &field, &wt, &val, &vlen, NULL); /* validated in pass 1 */
-        if (field == 6 && wt == 2) {
-            raw[k].ptr = val;
-            raw[k].len = vlen;
-            k++;
-        } else {
-            memcpy(small + pos, start, (size_t)(c.p - start));
-            pos += (size_t)(c.p - start);
-        }
-    }
-    Inference__ModelInferResponse *m = inference__model_infer_response__unpack(NULL, rest, small);
-    free(small);
-    if (!m) {
-        free(raw);
-        return triton_fail(err, TRITON_PROTOCOL, "malformed ModelInferResponse");
-    }
-    int rc = -1;
-    struct triton_infer_result *r = calloc(1, sizeof *r);
-    if (!r) {
-        triton_fail(err, TRITON_NO_MEMORY, "out of memory parsing a gRPC reply");
-        goto done;
-    }
-    r->final = true;
-    /* proto3 cannot tell "no id" from "": both read as no id (nil), as over HTTP */
-    bool has_id = m->id && *m->id;
-    if (!(r->model_name = dup_str(m->model_name)) ||
-        !(r->model_version = dup_str(m->model_version)) || (has_id && !(r->id = dup_str(m->id)))) {
-        triton_fail(err, TRITON_NO_MEMORY, "out of memory parsing a gRPC reply");
-        goto done;
-    }
-    if (m->n_parameters && !(r->parameters = params_json(m->n_parameters, m->parameters, err)))
-        goto done;
-    cJSON *fin = cJSON_GetObjectItemCaseSensitive(r->parameters, "triton_final_response");
-    if (cJSON_IsBool(fin))
-        r->final = cJSON_IsTrue(fin);
-    if (n_raw && n_raw != m->n_outputs) {
-        triton_fail(err, TRITON_PROTOCOL,
-                    "ModelInferResponse has %zu raw_output_contents for %zu outputs", n_raw,
-                    m->n_outputs);
-        goto done;
-    }
-    r->outputs = calloc(m->n_outputs ? m->n_outputs : 1, sizeof *r->outputs);
-    if (!r->outputs) {
-        triton_fail(err, TRITON_NO_MEMORY, "out of memory parsing a gRPC reply");
-        goto done;
-    }
-    for (size_t i = 0; i < m->n_outputs; i++) {
-        const Inference__ModelInferResponse__InferOutputTensor *t = m->outputs[i];
-        struct triton_infer_output *o = &r->outputs[i];
-        r->n_outputs = i + 1;
-        o->dtype = TENSOR_INVALID;
-        if (!(o->name = dup_str(t->name)) || !(o->datatype = dup_str(t->datatype))) {
-            triton_fail(err, TRITON_NO_MEMORY, "out of memory parsing a gRPC reply");
-            goto done;
-        }
-        if (t->n_parameters &&
-            !(o->parameters = params_json(
-                  t->n_parameters, (Inference__ModelInferResponse__ParametersEntry **)t->parameters,
-                  err)))
-            goto done;
-        if (t->n_shape > TENSOR_MAX_DIMS) {
-            triton_fail(err, TRITON_PROTOCOL, "output '%s' has %zu dimensions (at most %d)",
-                        o->name, t->n_shape, TENSOR_MAX_DIMS);
-            goto done;
-        }
-        o->ndim = (int)t->n_shape;
-        if (t->n_shape)
-            memcpy(o->shape, t->shape, t->n_shape * sizeof *o->shape);
-        if (triton_infer_output_dtype(o, err) < 0)
-            goto done;
-        if (has_param(t->n_parameters, t->parameters, "shared_memory_region"))
-            continue;
-        if (n_raw) {
-            int64_t numel = 0;
-            /* An empty entry stands for an output placed in shared memory. */
-            if (raw[i].len == 0 &&
-                (tensor_numel_checked(o->shape, o->ndim, o->dtype, &numel, NULL) < 0 || numel))
-                continue;
-            if (tensor_from_wire(&o->tensor, o->dtype, o->shape, o->ndim, raw[i].ptr, raw[i].len,
-                                 owner, err) < 0) {
-                if (err) /* the reply is at fault, not the caller */
-                    err->code = TRITON_PROTOCOL;
-                goto done;
-            }
-            o->has_data = true;
-        } else if (t->contents) {
-            if (tensor_from_contents(&o->tensor, o->dtype, o->shape, o->ndim, t->contents, o->name,
-                                     err) < 0)
-                goto done;
-            o->has_data = true;
-        }
-    }
-    rc = 0;
-    *out = r;
-    r = NULL;
-done:
-    triton_infer_result_free(r);
-    inference__model_infer_response__free_unpacked(m, NULL);
-    free(raw);
-    return rc;
+    return grpc_wire_parse_infer_response_with(data, len, owner, GRPC_WIRE_READER_AUTO, out, err);
 }
 
 int grpc_wire_parse_stream_response(const uint8_t *data, size_t len, struct tensor_buffer *owner,

@@ -2,18 +2,23 @@
  * grpc_wire.h: ModelInferRequest / ModelInferResponse on the wire, without
  * copying tensor bytes where it can be avoided.
  *
- * Sending: the request is packed through a custom ProtobufCBuffer that turns
- * every big piece (>= GRPC_WIRE_SLICE_MIN bytes: raw_input_contents taken
- * straight from tensor memory) into an external gRPC slice holding a reference
- * on its tensor_buffer, and copies only the small framing bytes. The tensor's
- * memory therefore stays alive until gRPC drops the slice, whenever that is.
+ * Sending: a ModelInferRequest is written field by field (its size counted
+ * first) into one buffer, in the canonical form protobuf-c would pack it;
+ * every big raw_input_contents (>= GRPC_WIRE_SLICE_MIN bytes) is not copied
+ * but goes as an external gRPC slice over the tensor's memory, holding a
+ * reference on its tensor_buffer, which therefore stays alive until gRPC drops
+ * the slice, whenever that is.
  *
  * Receiving: the reply is read into one contiguous buffer (owned by a
- * tensor_buffer), its top-level fields are walked by hand, raw_output_contents
- * are kept as (ptr, len) pieces into that buffer and everything else (small) is
- * handed to protobuf-c. Output tensors are then views over the buffer (or
- * copies where the element alignment does not allow a view). Every length read
- * from the wire is checked against what is left before use.
+ * tensor_buffer) and read in place by a reader of its own, which declines any
+ * reply protobuf-c might read differently (unusual encodings, sub-messages sent
+ * twice, typed contents): those go to the general reader, which keeps
+ * raw_output_contents in place and hands the rest (small) to protobuf-c. Both
+ * produce the same view of the reply, from which one function builds the
+ * result: the result, its outputs and their text in one allocation, output
+ * tensors as views over the buffer (or copies where the element alignment does
+ * not allow a view). Every length read from the wire is checked against what
+ * is left before use.
  */
 #ifndef TRITON_GRPC_WIRE_H
 #define TRITON_GRPC_WIRE_H
@@ -45,14 +50,19 @@ struct tensor_buffer *grpc_wire_read(grpc_byte_buffer *bb, struct triton_error *
 int grpc_wire_parse_infer_response(const uint8_t *data, size_t len, struct tensor_buffer *owner,
                                    struct triton_infer_result **out, struct triton_error *err);
 
+/* The same with a chosen reader, so that tests can hold the two readers
+ * against each other: AUTO is the above; FAST returns 1 (nothing set) for a
+ * reply it declines; GENERAL is protobuf-c's. */
+enum grpc_wire_reader { GRPC_WIRE_READER_AUTO, GRPC_WIRE_READER_FAST, GRPC_WIRE_READER_GENERAL };
+int grpc_wire_parse_infer_response_with(const uint8_t *data, size_t len,
+                                        struct tensor_buffer *owner, enum grpc_wire_reader reader,
+                                        struct triton_infer_result **out, struct triton_error *err);
+
 /* Parses a ModelStreamInferResponse: either *error_message (malloc'd, non-empty)
  * or *out is set (both may be set if the server sent both; both NULL for an
  * empty message). */
 int grpc_wire_parse_stream_response(const uint8_t *data, size_t len, struct tensor_buffer *owner,
                                     char **error_message, struct triton_infer_result **out,
                                     struct triton_error *err);
-
-/* An InferParameter as a plain JSON value (null when unset). */
-cJSON *grpc_wire_param_value(const Inference__InferParameter *p);
 
 #endif

@@ -103,6 +103,10 @@ struct triton_infer_result {
     size_t n_outputs;
     struct triton_infer_output *outputs;
     bool final; /* streams: this response ends its request (triton_final_response) */
+    /* Set by a producer that allocates the result, its outputs array and all
+     * their text (names, datatypes, model_name, model_version, id) as one
+     * block starting at the result: freed with it, not one by one. */
+    bool one_block;
 };
 
 void triton_infer_result_free(struct triton_infer_result *r);
