@@ -75,6 +75,10 @@ struct gt {
     size_t live; /* unary and stream states not yet freed */
     bool closing, orphaned;
     struct meta_cache *meta;
+    /* Freed unary states kept for the next calls (at most SPARE_UNARY): a
+     * call's state is then not allocated per call. Linked through next. */
+    struct unary *spare;
+    size_t n_spare;
 };
 
 /* ---- logging, errors -------------------------------------------------------------------- */
@@ -273,6 +277,8 @@ static double ms_since(gpr_timespec t0)
 /* Timeouts beyond this many seconds (about 31 years) mean "no deadline": the
  * microseconds of a larger one would not fit in gpr_timespec's int64. */
 #define MAX_TIMEOUT_SECONDS 1e9
+/* Unary call states a client keeps for reuse: as many as calls usually run at once. */
+#define SPARE_UNARY 64
 /* Seconds grpc_destroy waits for gRPC to hand back cancelled batches. */
 #define DESTROY_WAIT 5.0
 /* gRPC's first reconnect backoff (grpc.initial_reconnect_backoff_ms's default). */
@@ -342,8 +348,14 @@ static void unary_free(struct unary *u)
     free_metadata(u->md, u->n_md);
     free(u->gen_model);
     free(u->gen_version);
-    free(u);
     t->live--;
+    if (!t->orphaned && t->n_spare < SPARE_UNARY) {
+        u->next = t->spare;
+        t->spare = u;
+        t->n_spare++;
+        return;
+    }
+    free(u);
     if (t->orphaned && t->live == 0)
         free_transport(t);
 }
@@ -353,8 +365,12 @@ static void unary_event(struct triton_loop_grpc_tag *tag, bool ok);
 static struct unary *unary_new(struct gt *t, struct triton_call *call, const char *method,
                                struct triton_error *err)
 {
-    struct unary *u = calloc(1, sizeof *u);
-    if (!u) {
+    struct unary *u = t->spare;
+    if (u) {
+        t->spare = u->next;
+        t->n_spare--;
+        memset(u, 0, sizeof *u);
+    } else if (!(u = calloc(1, sizeof *u))) {
         triton_fail(err, TRITON_NO_MEMORY, "out of memory starting a gRPC call");
         return NULL;
     }
@@ -1050,6 +1066,11 @@ static void grpc_cancel(struct triton_client *c, struct triton_call *call)
 
 static void free_transport(struct gt *t)
 {
+    while (t->spare) {
+        struct unary *u = t->spare;
+        t->spare = u->next;
+        free(u);
+    }
     if (t->channel)
         grpc_channel_destroy(t->channel);
     free(t->target);
