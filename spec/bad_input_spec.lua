@@ -119,6 +119,38 @@ h.transports(function(proto, url)
       raises({ "closed tensor" }, c.infer, c, "identity_int32", { INPUT0 = closed })
     end)
 
+    it("check infer's inputs alike with and without options, sync and async, at the caller's line",
+      function()
+        local t = int32({ 1 })
+        local cases = {
+          { nil, { INPUT0 = t }, "bad argument #1 to 'FN' (string expected, got no value)" },
+          { 5, { INPUT0 = t }, "bad argument #1 to 'FN' (string expected, got number)" },
+          { "simple", nil, "bad argument #2 to 'FN' " ..
+            "(list of InferInput or map of name -> tensor expected, got nil)" },
+          { "simple", "x", "bad argument #2 to 'FN' " ..
+            "(list of InferInput or map of name -> tensor expected, got string)" },
+          { "simple", { INPUT0 = t, [7] = t }, "bad argument #2 to 'FN' (mixed list and map of inputs)" },
+          { "simple", { INPUT0 = {} },
+            "bad argument #2 to 'FN' (input 'INPUT0' must be a tensor (triton.tensor(data, dtype)))" },
+          { "simple", { t }, "bad argument #2 to 'FN' (inputs[1] is not an InferInput)" },
+        }
+        for _, case in ipairs(cases) do
+          for _, fname in ipairs { "infer", "async_infer" } do
+            for _, opts in ipairs { false, true } do
+              local line
+              local ok, err = pcall(function()
+                line = debug.getinfo(1, "l").currentline + 1
+                local r = c[fname](c, case[1], case[2], opts and {} or nil)
+                return r -- not a tail call: this function's line is the caller's
+              end)
+              assert.is_false(ok)
+              local where = string.format("bad_input_spec.lua:%d: ", line)
+              assert.equal(where .. case[3]:gsub("FN", fname), tostring(err):match("[^/]*$"))
+            end
+          end
+        end
+      end)
+
     it("check options: types, NaN, negative numbers and typos", function()
       local inputs = { INPUT0 = int32({ 1 }) }
       raises({ "#3", "options table" }, c.infer, c, "identity_int32", inputs, 5)

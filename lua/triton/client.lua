@@ -343,11 +343,11 @@ local function call_args(self, o, fname, spec, args)
 end
 M.call_args = call_args
 
+-- Raised at the user's line (checks.argerror), however deep in this file the check runs.
 local function check_string_arg(v, n, fname, optional)
   if v == nil and optional then return nil end
   if type(v) ~= "string" then
-    error(string.format("bad argument #%d to '%s' (string expected, got %s)", n, fname,
-      v == nil and "no value" or type(v)), 3)
+    checks.argerror(n, fname, "string expected, got " .. (v == nil and "no value" or type(v)))
   end
   return v
 end
@@ -536,7 +536,14 @@ function M.prepare_infer(self, model, inputs, o, fname)
   return self._cc, infer_args(self, model, inputs, o, fname)
 end
 
+-- The common calls, c:infer(model, inputs) and c:async_infer(model, inputs [, cb])
+-- without options, go to C at once (lclient.c, check_common_infer): it checks the
+-- model and inputs with the messages check_string_arg and wire_inputs give, reads
+-- a map of tensors as it is and hands a list of InferInput to wire_inputs.
+local wire_inputs = infer.wire_inputs
+
 function Client:infer(model, inputs, o)
+  if o == nil then return self._cc:infer_map(model, inputs, "infer", wire_inputs) end
   if type(o) == "table" and o.split ~= nil then
     checks.check_options(o, split_options, "infer", 3)
     local rest = {}
@@ -546,19 +553,14 @@ function Client:infer(model, inputs, o)
     if o.split then return fleet.split_infer(self, model, inputs, rest, M.wait, core.cat) end
     o = rest
   end
-  if o == nil then
-    -- The common call: no options, so no args tables for the core to read;
-    -- a map of tensors goes to it as it is.
-    check_string_arg(model, 1, "infer")
-    local wired, is_map = infer.wire_inputs(inputs, "infer")
-    if is_map then return self._cc:infer_map(model, wired) end
-    return self._cc:call("infer", { infer = { model = model, inputs = wired } })
-  end
   return self._cc:call("infer", infer_args(self, model, inputs, o, "infer"))
 end
 
 -- c:async_infer(model, inputs [, opts] [, callback]) -> future
 function Client:async_infer(model, inputs, o, callback)
+  if o == nil and callback == nil then
+    return self._cc:submit_infer_map(model, inputs, "async_infer", wire_inputs)
+  end
   if type(o) == "function" and callback == nil then o, callback = nil, o end
   if callback ~= nil and type(callback) ~= "function" then
     error("bad argument #4 to 'async_infer' (function expected, got " .. type(callback) .. ")", 2)
@@ -567,11 +569,8 @@ function Client:async_infer(model, inputs, o, callback)
   if callback then
     cb = function(r, err) callback(r, err) end
   end
-  if o == nil then -- the common call, as in Client:infer
-    check_string_arg(model, 1, "async_infer")
-    local wired, is_map = infer.wire_inputs(inputs, "async_infer")
-    if is_map then return self._cc:submit_infer_map(model, wired, cb) end
-    return self._cc:submit("infer", { infer = { model = model, inputs = wired } }, cb)
+  if o == nil then
+    return self._cc:submit_infer_map(model, inputs, "async_infer", wire_inputs, cb)
   end
   return self._cc:submit("infer", infer_args(self, model, inputs, o, "async_infer"), cb)
 end

@@ -220,28 +220,19 @@ M.is_output = function(v) return getmetatable(v) == InferRequestedOutput end
 -- Inputs: a list of InferInput (Triton style), returned as the list of wire
 -- tables build_infer reads, or a map name -> tensor (Lua style), checked and
 -- returned as is with true: lclient.c reads such a map straight from the
--- tensors, which saves building a table per input on every call.
+-- tensors, which saves building a table per input on every call. Which of the
+-- two, and the checks of a map, are core.check_input_map's (lclient.c), which
+-- the common infer call runs in C before it calls this for a list.
 local function wire_inputs(inputs, fname)
-  if type(inputs) ~= "table" then
-    argerror(2, fname, "list of InferInput or map of name -> tensor expected, got " .. type(inputs))
-  end
-  if #inputs > 0 or next(inputs) == nil then
-    local out = {}
-    for i, v in ipairs(inputs) do
-      if getmetatable(v) ~= InferInput then
-        argerror(2, fname, "inputs[" .. i .. "] is not an InferInput")
-      end
-      out[i] = v:_wire()
+  if core.check_input_map(inputs, fname) then return inputs, true end
+  local out = {}
+  for i, v in ipairs(inputs) do
+    if getmetatable(v) ~= InferInput then
+      argerror(2, fname, "inputs[" .. i .. "] is not an InferInput")
     end
-    return out, false
+    out[i] = v:_wire()
   end
-  for k, v in pairs(inputs) do
-    if type(k) ~= "string" then argerror(2, fname, "mixed list and map of inputs") end
-    if not core.is_tensor(v) then
-      argerror(2, fname, string.format("input '%s' must be a tensor (triton.tensor(data, dtype))", k))
-    end
-  end
-  return inputs, true
+  return out, false
 end
 
 local function wire_outputs(outputs, fname)

@@ -24,6 +24,7 @@ triton.rusage, triton.isatty, triton.code_words = nil, nil, nil
 triton.base64_decode = nil -- perf_cli's {"b64": ...} data (src/lua/lutil.c)
 triton.math_type = nil -- triton.compat's math.type under LuaJIT (src/lua/lutil.c)
 triton.args = nil -- the argument checkers the Lua files share (src/lua/largs.c)
+triton.check_input_map = nil -- infer's inputs: a map of tensors or a list (src/lua/lclient.c)
 
 triton.connect = client.connect
 triton.http = { client = client.client_for("http") }

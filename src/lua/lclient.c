@@ -6,7 +6,9 @@
  *   core.client_new(opts)           -> a core client (userdata triton.core.Client)
  *   cc:call(kind, args)             a blocking call: the reply as a Lua value
  *   cc:submit(kind, args [, cb])    -> triton.Future; cb(value, err, final) per reply
- *   cc:infer_map(model, inputs)  cc:submit_infer_map(model, inputs [, cb])
+ *   cc:infer_map(model, inputs, fname, wire_inputs)           infer's common call, in C
+ *   cc:submit_infer_map(model, inputs, fname, wire_inputs [, cb])  async_infer's
+ *   core.check_input_map(inputs, fname)   a map of tensors, or a list (infer.lua)
  *   cc:stream_open(cb, opts)        -> a stream handle (lstream.c)
  *   cc:close()  cc:is_closed()  core.url_redacted(url)  core.Error (lerror.c)
  *   core.step  core.poll  core.fd  core.set_tasks  core.take_woken ...  (lstate.c)
@@ -23,8 +25,10 @@
 #include <lua.h>
 
 #include "common/secret.h"
+#include "lua/largs.h"
 #include "lua/lbinding.h"
 #include "lua/lcore.h"
+#include "lua/ltensor.h"
 
 struct lclient *lclient_check(lua_State *L, int idx)
 {
@@ -379,25 +383,94 @@ static int client_call(lua_State *L)
     return lfuture_result_of(L, &call->req);
 }
 
-/* cc:infer_map(model, inputs) -> result: infer's common call (lbuild_infer_map) */
+/* Whether the inputs at idx are a map name -> tensor, checked (every key a string,
+ * every value a tensor), rather than a list of InferInput (which
+ * lua/triton/infer.lua's wire_inputs checks and wires) or empty; raises
+ * "bad argument #2 to 'fname'" for anything else. The one check of both forms:
+ * wire_inputs calls it too (core.check_input_map). */
+static bool check_input_map(lua_State *L, int idx, const char *fname)
+{
+    if (lua_type(L, idx) != LUA_TTABLE)
+        largs_argerror(
+            L, 2, fname, "list of InferInput or map of name -> tensor expected, got %s",
+            lua_typename(L, lua_type(L, idx) == LUA_TNONE ? LUA_TNIL : lua_type(L, idx)));
+    if (luaL_len(L, idx) > 0)
+        return false;
+    lua_pushnil(L);
+    if (!lua_next(L, idx))
+        return false;
+    do {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            largs_argerror(L, 2, fname, "mixed list and map of inputs");
+        if (!luaL_testudata(L, -1, LTENSOR_MT))
+            largs_argerror(L, 2, fname, "input '%s' must be a tensor (triton.tensor(data, dtype))",
+                           lua_tostring(L, -2));
+        lua_pop(L, 1);
+    } while (lua_next(L, idx));
+    return true;
+}
+
+/* core.check_input_map(inputs, fname) -> whether inputs is a map of tensors */
+static int core_check_input_map(lua_State *L)
+{
+    lua_pushboolean(L, check_input_map(L, 1, luaL_checkstring(L, 2)));
+    return 1;
+}
+
+/* Checks infer's common call, without options: the model at 2, the inputs at 3,
+ * fname (the user's method) at 4 and lua/triton/infer.lua's wire_inputs at 5,
+ * with client.lua's messages. Returns how to build the call and sets *args_idx:
+ * a map of tensors is read as it is (lbuild_infer_map, from 2), a list of
+ * InferInput from the args table {infer = {model =, inputs = wired}} pushed here. */
+static lbuild_fn check_common_infer(lua_State *L, int *args_idx)
+{
+    const char *fname = lua_tostring(L, 4);
+    if (lua_type(L, 2) != LUA_TSTRING)
+        largs_argerror(L, 1, fname, "string expected, got %s",
+                       lua_isnil(L, 2) ? "no value" : luaL_typename(L, 2));
+    if (check_input_map(L, 3, fname)) {
+        *args_idx = 2;
+        return lbuild_infer_map;
+    }
+    lua_createtable(L, 0, 1);
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, 2);
+    lua_setfield(L, -2, "model");
+    lua_pushvalue(L, 5);
+    lua_pushvalue(L, 3);
+    lua_pushvalue(L, 4);
+    lua_call(L, 2, 1);
+    lua_setfield(L, -2, "inputs");
+    lua_setfield(L, -2, "infer");
+    *args_idx = lua_gettop(L);
+    return lbuild_call;
+}
+
+/* cc:infer_map(model, inputs, fname, wire_inputs) -> result: c:infer(model,
+ * inputs) without options, checked and built here without a Lua frame between */
 static int client_infer_map(lua_State *L)
 {
     struct lclient *lc = lclient_check(L, 1);
-    lua_settop(L, 3);
-    struct lcall *call = submit_built(L, 1, lc, TRITON_CALL_INFER, lbuild_infer_map, 2, 0, false);
+    lua_settop(L, 5);
+    int args_idx;
+    lbuild_fn build = check_common_infer(L, &args_idx);
+    struct lcall *call = submit_built(L, 1, lc, TRITON_CALL_INFER, build, args_idx, 0, false);
     lua_replace(L, 1);
     lua_settop(L, 1);
     return lfuture_result_of(L, &call->req);
 }
 
-/* cc:submit_infer_map(model, inputs [, callback]) -> future: async_infer's common call */
+/* cc:submit_infer_map(model, inputs, fname, wire_inputs [, callback]) -> future:
+ * c:async_infer(model, inputs [, callback]) without options, as client_infer_map */
 static int client_submit_infer_map(lua_State *L)
 {
     struct lclient *lc = lclient_check(L, 1);
-    if (!lua_isnoneornil(L, 4))
-        luaL_checktype(L, 4, LUA_TFUNCTION);
-    lua_settop(L, 4);
-    submit_built(L, 1, lc, TRITON_CALL_INFER, lbuild_infer_map, 2, lua_isnil(L, 4) ? 0 : 4, true);
+    if (!lua_isnoneornil(L, 6))
+        luaL_checktype(L, 6, LUA_TFUNCTION);
+    lua_settop(L, 6);
+    int args_idx;
+    lbuild_fn build = check_common_infer(L, &args_idx);
+    submit_built(L, 1, lc, TRITON_CALL_INFER, build, args_idx, lua_isnil(L, 6) ? 0 : 6, true);
     return 1;
 }
 
@@ -547,6 +620,8 @@ void lclient_open(lua_State *L)
     lua_setfield(L, -2, "client_new");
     lua_pushcfunction(L, core_url_redacted);
     lua_setfield(L, -2, "url_redacted");
+    lua_pushcfunction(L, core_check_input_map);
+    lua_setfield(L, -2, "check_input_map");
     lstate_open(L);
     lua_pushcfunction(L, core_rusage);
     lua_setfield(L, -2, "rusage");
