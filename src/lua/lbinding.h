@@ -15,8 +15,10 @@
  *   lerror.c    triton.Error
  *
  * Ownership. Every call is a struct lcall in C memory, owned by its Future
- * userdata (a blocking call makes one too, on the stack); a stream owns itself
- * and is freed once its end was handed to Lua. While a request is in flight it
+ * userdata (a blocking call makes one too, on the stack, and lets go of the call
+ * as soon as its outcome is in); a finished call is kept as a spare of its state
+ * for the next one (lcall_new), up to a bound. A stream owns itself and is freed
+ * once its end was handed to Lua. While a request is in flight it
  * holds registry references to what Lua must keep alive for it (its client,
  * callback, future and the coroutines waiting on it), each in a named field
  * (as luv's lreq does) that is LUA_NOREF when not held; lreq_unref drops them
@@ -56,6 +58,7 @@
 #define LRESULT_MT   "triton.InferResult"
 #define LWAIT_SLICE  0.1  /* seconds: how often a wait looks for an interrupt */
 #define LMAX_HEADERS 1024 /* entries in a headers (or similar) table */
+#define LSPARE_REFS  64   /* registry slots a state keeps for its requests' references */
 
 /* ---- structures ------------------------------------------------------------------- */
 
@@ -77,6 +80,10 @@ struct lstate {
     triton_lua_error_fn reporter; /* the C one (triton_lua_on_callback_error), or NULL */
     void *reporter_ud;
     struct triton_loop_timer wakeup; /* the scheduler's next timer (core.set_wakeup) */
+    struct lcall *spare_calls;       /* finished calls kept for reuse (lcall_new) */
+    int n_spare_calls;               /* on that list; -1 once the state is closed */
+    int spare_refs[LSPARE_REFS];     /* registry slots kept for reuse (lrequest.c) */
+    int n_spare_refs;
 };
 
 /* What a wait saw when it began: a host's Ctrl-C hook is a change from it. */
@@ -231,6 +238,12 @@ void *lmem_array(lua_State *L, struct lmem *m, size_t n, size_t size);
 const char *lmem_strdup(lua_State *L, struct lmem *m, const char *s, size_t len);
 void lmem_free(struct lmem *m);
 
+/* A zeroed call for state st, reused from st's spares (with the memory block its
+ * last request was built in) when there is one; NULL when out of memory. */
+struct lcall *lcall_new(struct lstate *st);
+/* Frees st's spare calls; later calls are freed at once (the state is closing). */
+void lcall_free_spares(struct lstate *st);
+
 /* Initializes a request of `kind` for client lc (references unheld). */
 void lreq_init(struct lreq *r, struct lclient *lc, enum triton_call_kind kind, bool is_stream);
 /* Takes the references: client (at client_idx), callback (cb_idx, 0: none) and
@@ -244,7 +257,8 @@ void lreq_started(struct lreq *r);
 void lreq_unlink(struct lreq *r);
 /* Drops its queued replies and takes it off the ready queue. */
 void lreq_clear_events(struct lreq *r);
-/* Frees it (its memory, its queued replies); a stream's handle lets go of it. */
+/* Frees it (its memory, its queued replies; a call may be kept as a spare of its
+ * state for lcall_new); a stream's handle lets go of it. */
 void lreq_free(struct lreq *r);
 /* The Lua side is gone (a finalizer): drop replies from now on; the final
  * completion frees it. */
@@ -295,9 +309,11 @@ void lresult_open(lua_State *L);
 
 /* future:get_result(): the future at index 1, alone above it. */
 int lfuture_get_result(lua_State *L);
-/* The same for a future whose request r its caller has just made (and so
- * need not check again). */
-int lfuture_result_of(lua_State *L, struct lreq *r);
+/* The blocking wait of a call whose future (at index 1, alone) never reaches the
+ * user (cc:call, cc:infer_map): as get_result(), and the call's memory goes back
+ * to its state's spares as soon as the outcome is in, not when the future is
+ * collected. */
+int lfuture_result_once(lua_State *L);
 void lfuture_open(lua_State *L);
 
 /* A stream's end was handed to Lua: its handle lets go of it. */

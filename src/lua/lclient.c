@@ -344,7 +344,7 @@ static struct lcall *submit_built(lua_State *L, int client_idx, struct lclient *
     f->call = NULL;
     luaL_setmetatable(L, LFUTURE_MT);
     int fut = lua_gettop(L);
-    struct lcall *call = calloc(1, sizeof(*call));
+    struct lcall *call = lcall_new(lc->st);
     if (!call)
         luaL_error(L, "out of memory starting a call");
     f->call = call;
@@ -377,10 +377,9 @@ static int client_call(lua_State *L)
     enum triton_call_kind kind = lbuild_check_kind(L, 2);
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_settop(L, 3);
-    struct lcall *call = submit_built(L, 1, lc, kind, lbuild_call, 3, 0, false);
+    submit_built(L, 1, lc, kind, lbuild_call, 3, 0, false);
     lua_replace(L, 1);
-    lua_settop(L, 1);
-    return lfuture_result_of(L, &call->req);
+    return lfuture_result_once(L);
 }
 
 /* Whether the inputs at idx are a map name -> tensor, checked (every key a string,
@@ -454,10 +453,9 @@ static int client_infer_map(lua_State *L)
     lua_settop(L, 5);
     int args_idx;
     lbuild_fn build = check_common_infer(L, &args_idx);
-    struct lcall *call = submit_built(L, 1, lc, TRITON_CALL_INFER, build, args_idx, 0, false);
+    submit_built(L, 1, lc, TRITON_CALL_INFER, build, args_idx, 0, false);
     lua_replace(L, 1);
-    lua_settop(L, 1);
-    return lfuture_result_of(L, &call->req);
+    return lfuture_result_once(L);
 }
 
 /* cc:submit_infer_map(model, inputs, fname, wire_inputs [, callback]) -> future:

@@ -116,14 +116,9 @@ static int get_result_k(lua_State *L, int status, lua_KContext ctx)
     return outcome(L);
 }
 
-/* f:get_result([block [, timeout]]). The future must be at index 1 (cc:call
- * relies on this). Across a yield slot 2 holds the timeout, slot 3 the deadline. */
-int lfuture_get_result(lua_State *L)
-{
-    return lfuture_result_of(L, &check_future(L, 1)->call->req);
-}
-
-int lfuture_result_of(lua_State *L, struct lreq *r)
+/* f:get_result([block [, timeout]]) of the future at index 1, its request r.
+ * Across a yield slot 2 holds the timeout, slot 3 the deadline. */
+static int result_of(lua_State *L, struct lreq *r)
 {
     if (!lua_isnoneornil(L, 2))
         luaL_checktype(L, 2, LUA_TBOOLEAN);
@@ -144,6 +139,35 @@ int lfuture_result_of(lua_State *L, struct lreq *r)
         lua_pushnumber(L, deadline);
     lua_replace(L, 3);
     return get_result_k(L, LUA_OK, (lua_KContext)r);
+}
+
+int lfuture_get_result(lua_State *L)
+{
+    return result_of(L, &check_future(L, 1)->call->req);
+}
+
+/* For lfuture_result_once: waits with no deadline (slot 3 nil), then gives the
+ * call back to its state's spares before pushing the outcome. */
+static int result_once_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    (void)ctx;
+    struct lfuture *f = lua_touserdata(L, 1);
+    lua_settop(L, 3);
+    if (await(L, &f->call->req, 3) == AWAIT_YIELD)
+        return lua_yieldk(L, 3, 0, result_once_k);
+    struct lcall *call = f->call;
+    f->call = NULL; /* released: nobody else holds this future */
+    lreq_free(&call->req);
+    return outcome(L);
+}
+
+int lfuture_result_once(lua_State *L)
+{
+    lua_settop(L, 1);
+    lua_pushnil(L); /* no timeout */
+    lua_pushnil(L); /* no deadline */
+    return result_once_k(L, LUA_OK, 0);
 }
 
 static int wait_k(lua_State *L, int status, lua_KContext ctx)
@@ -233,6 +257,6 @@ void lfuture_open(lua_State *L)
     lclass_new(L, LFUTURE_MT, meta, methods);
     yieldable(L, LFUTURE_MT, "get_result");
     yieldable(L, LFUTURE_MT, "wait");
-    yieldable(L, LCLIENT_MT, "call"); /* these end in lfuture_get_result */
+    yieldable(L, LCLIENT_MT, "call"); /* these end in lfuture_result_once */
     yieldable(L, LCLIENT_MT, "infer_map");
 }

@@ -60,18 +60,79 @@ const char *lmem_strdup(lua_State *L, struct lmem *m, const char *s, size_t len)
     return p;
 }
 
-void lmem_free(struct lmem *m)
+/* Releases what m holds and frees its blocks, all but one of LMEM_BLOCK bytes
+ * when `keep_one` (left empty, for the next request built in m). */
+static void lmem_release(struct lmem *m, bool keep_one)
 {
     for (struct lhold *h = m->tensors; h; h = h->next)
         tensor_release(&h->t);
     m->tensors = NULL;
     cJSON_Delete(m->json);
     m->json = NULL;
+    struct lmem_block *kept = NULL;
     while (m->blocks) {
         struct lmem_block *next = m->blocks->next;
-        free(m->blocks);
+        if (keep_one && !kept && m->blocks->cap == LMEM_BLOCK) {
+            kept = m->blocks;
+            kept->used = 0;
+            kept->next = NULL;
+        } else {
+            free(m->blocks);
+        }
         m->blocks = next;
     }
+    m->blocks = kept;
+}
+
+void lmem_free(struct lmem *m)
+{
+    lmem_release(m, false);
+}
+
+/* ---- spare calls ---------------------------------------------------------------------- */
+
+/* Calls kept per state: as many as a busy async loop has finishing between two
+ * submits. A call is too big for malloc's per-thread cache, and its request
+ * block as well, so reuse saves two trips into the allocator per call. */
+#define LSPARE_CALLS 64
+
+struct lcall *lcall_new(struct lstate *st)
+{
+    struct lcall *call = st->spare_calls;
+    if (!call)
+        return calloc(1, sizeof(*call));
+    st->spare_calls = (struct lcall *)call->req.next;
+    st->n_spare_calls--;
+    struct lmem_block *block = call->req.mem.blocks;
+    memset(call, 0, sizeof(*call));
+    call->req.mem.blocks = block;
+    return call;
+}
+
+/* Keeps a finished call as a spare of its state if there is room; else frees it. */
+static void lcall_release(struct lcall *call)
+{
+    struct lstate *st = call->req.st;
+    bool keep = st->n_spare_calls >= 0 && st->n_spare_calls < LSPARE_CALLS;
+    lmem_release(&call->req.mem, keep);
+    if (!keep) {
+        free(call);
+        return;
+    }
+    call->req.next = (struct lreq *)st->spare_calls;
+    st->spare_calls = call;
+    st->n_spare_calls++;
+}
+
+void lcall_free_spares(struct lstate *st)
+{
+    while (st->spare_calls) {
+        struct lcall *call = st->spare_calls;
+        st->spare_calls = (struct lcall *)call->req.next;
+        lmem_free(&call->req.mem);
+        free(call);
+    }
+    st->n_spare_calls = -1;
 }
 
 /* ---- a request's life --------------------------------------------------------------- */
@@ -85,34 +146,56 @@ void lreq_init(struct lreq *r, struct lclient *lc, enum triton_call_kind kind, b
     r->ref_client = r->ref_callback = r->ref_future = r->ref_waiters = LUA_NOREF;
 }
 
-static int ref_value(lua_State *L, int idx)
+/* ---- registry references ---------------------------------------------------------------- */
+
+/* A request's references are registry slots the state keeps for reuse (up to
+ * LSPARE_REFS) instead of handing them back to luaL_unref: taking one is a
+ * single store, where luaL_ref and luaL_unref walk the registry's free list
+ * with several table operations each. A kept slot holds false, never nil, so
+ * that the registry's array has no hole where luaL_ref would look for its end. */
+static int ref_top(lua_State *L, struct lstate *st)
+{
+    if (st->n_spare_refs == 0 || lua_isnil(L, -1))
+        return luaL_ref(L, LUA_REGISTRYINDEX);
+    int ref = st->spare_refs[--st->n_spare_refs];
+    lua_rawseti(L, LUA_REGISTRYINDEX, ref);
+    return ref;
+}
+
+static void unref(lua_State *L, struct lstate *st, int *ref)
+{
+    if (*ref >= 0 && st->n_spare_refs < LSPARE_REFS) {
+        lua_pushboolean(L, 0);
+        lua_rawseti(L, LUA_REGISTRYINDEX, *ref);
+        st->spare_refs[st->n_spare_refs++] = *ref;
+    } else {
+        luaL_unref(L, LUA_REGISTRYINDEX, *ref);
+    }
+    *ref = LUA_NOREF; /* a second unref of the same number would corrupt the free list */
+}
+
+static int ref_value(lua_State *L, struct lstate *st, int idx)
 {
     if (!idx)
         return LUA_NOREF;
     lua_pushvalue(L, idx);
-    return luaL_ref(L, LUA_REGISTRYINDEX);
+    return ref_top(L, st);
 }
 
 void lreq_ref(lua_State *L, struct lreq *r, int client_idx, int cb_idx, int fut_idx)
 {
-    r->ref_client = ref_value(L, client_idx);
-    r->ref_callback = ref_value(L, cb_idx);
-    r->ref_future = ref_value(L, fut_idx);
+    r->ref_client = ref_value(L, r->st, client_idx);
+    r->ref_callback = ref_value(L, r->st, cb_idx);
+    r->ref_future = ref_value(L, r->st, fut_idx);
     r->has_cb = cb_idx != 0;
-}
-
-static void unref(lua_State *L, int *ref)
-{
-    luaL_unref(L, LUA_REGISTRYINDEX, *ref);
-    *ref = LUA_NOREF; /* a second unref of the same number would corrupt the free list */
 }
 
 void lreq_unref(lua_State *L, struct lreq *r)
 {
-    unref(L, &r->ref_client);
-    unref(L, &r->ref_callback);
-    unref(L, &r->ref_future);
-    unref(L, &r->ref_waiters);
+    unref(L, r->st, &r->ref_client);
+    unref(L, r->st, &r->ref_callback);
+    unref(L, r->st, &r->ref_future);
+    unref(L, r->st, &r->ref_waiters);
 }
 
 /* A callback call stops counting for triton.run (core.callbacks). */
@@ -224,10 +307,13 @@ void lreq_free(struct lreq *r)
     lreq_unlink(r);
     lreq_clear_events(r);
     uncount(r);
-    if (r->is_stream)
+    if (r->is_stream) {
         lstream_detach((struct lstream *)r);
-    lmem_free(&r->mem);
-    free(r);
+        lmem_free(&r->mem);
+        free(r);
+        return;
+    }
+    lcall_release((struct lcall *)r);
 }
 
 void lreq_orphan(struct lreq *r)
@@ -444,7 +530,7 @@ void lreq_add_waiter(lua_State *L, struct lreq *r)
 {
     lua_pushthread(L);
     if (r->ref_waiters == LUA_NOREF) {
-        r->ref_waiters = luaL_ref(L, LUA_REGISTRYINDEX);
+        r->ref_waiters = ref_top(L, r->st);
         return;
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_waiters);

@@ -125,6 +125,7 @@ static int state_gc(lua_State *L)
         triton_loop_free(st->loop);
         st->loop = NULL;
     }
+    lcall_free_spares(st);
     return 0;
 }
 
