@@ -457,6 +457,25 @@ static void test_request_encoding(void)
     if (m)
         inference__model_infer_request__free_unpacked(m, NULL);
 
+    /* More sub-messages than the writer notes the sizes of (64): the rest are
+     * counted again, to the same bytes. */
+    struct triton_param many[70];
+    char names[70][8];
+    for (int i = 0; i < 70; i++) {
+        snprintf(names[i], sizeof names[i], "p%d", i);
+        many[i] = (struct triton_param){.key = names[i], .type = TRITON_PARAM_INT64, .v.i = i};
+    }
+    struct triton_infer_request wide = req;
+    wide.params = many;
+    wide.n_params = 70;
+    m = encode_canonical(&wide, NULL);
+    CHECK(m && m->n_parameters == 75 && m->n_inputs == 3 && m->n_outputs == 2);
+    if (m) {
+        const Inference__InferParameter *p = PARAM(m, "p69");
+        CHECK(p && p->int64_param == 69);
+        inference__model_infer_request__free_unpacked(m, NULL);
+    }
+
     /* Checked before anything is written, in the order they always were. */
     struct triton_param nameless = {.type = TRITON_PARAM_BOOL};
     struct triton_infer_request bad = req;

@@ -29,10 +29,15 @@ enum { WT_VARINT = 0, WT_FIXED64 = 1, WT_LEN = 2, WT_FIXED32 = 5 };
 
 /* A protobuf writer: with p NULL it only counts the bytes, else it writes them
  * at p. Every message is written by one function that runs in both modes, so
- * a length prefix and the bytes it announces cannot disagree. */
+ * a length prefix and the bytes it announces cannot disagree. The counting
+ * pass notes each sub-message's size in `sizes`, in the order it meets them,
+ * and the writing pass, which meets them in the same order, reads them back
+ * (a sub-message past the room there is counted again). */
 struct pbw {
     uint8_t *p;
     size_t n; /* bytes counted or written */
+    size_t *sizes;
+    size_t n_sizes, cap_sizes; /* sub-messages met so far; room in sizes */
 };
 
 static size_t varint_size(uint64_t v)
@@ -84,17 +89,30 @@ static void w_string(struct pbw *w, uint32_t field, const char *s)
 
 typedef void (*w_body_fn)(struct pbw *w, const void *arg);
 
-/* A length-delimited sub-message: its size first (counted), then its bytes. */
+/* A length-delimited sub-message: its size first, then its bytes. */
 static void w_message(struct pbw *w, uint32_t field, w_body_fn body, const void *arg)
 {
-    struct pbw count = {0};
-    body(&count, arg);
+    size_t slot = w->n_sizes++, len;
+    if (!w->p) {
+        size_t start = w->n;
+        body(w, arg);
+        len = w->n - start;
+        w->n = start;
+        if (slot < w->cap_sizes)
+            w->sizes[slot] = len;
+    } else if (slot < w->cap_sizes) {
+        len = w->sizes[slot];
+    } else {
+        struct pbw count = {0};
+        body(&count, arg);
+        len = count.n;
+    }
     w_tag(w, field, WT_LEN);
-    w_varint(w, count.n);
+    w_varint(w, len);
     if (w->p)
         body(w, arg);
     else
-        w->n += count.n;
+        w->n += len;
 }
 
 /* InferParameter: the oneof member of the parameter's type. */
@@ -477,7 +495,8 @@ static bool is_big(const struct raw_piece *p)
 static int request_slices(const struct request_enc *e, grpc_byte_buffer **out,
                           struct triton_error *err)
 {
-    struct pbw count = {0};
+    size_t sizes[64];
+    struct pbw count = {.sizes = sizes, .cap_sizes = sizeof sizes / sizeof *sizes};
     w_request_head(&count, e);
     size_t total = count.n, big = 0, n_big = 0;
     for (size_t i = 0; i < e->n_pieces; i++) {
@@ -496,7 +515,7 @@ static int request_slices(const struct request_enc *e, grpc_byte_buffer **out,
         !(slices = malloc((2 * n_big + 1) * sizeof *slices)))
         return triton_fail(err, TRITON_NO_MEMORY, "out of memory serialising a gRPC request");
     grpc_slice buf = grpc_slice_malloc(total - big);
-    struct pbw w = {.p = GRPC_SLICE_START_PTR(buf)};
+    struct pbw w = {.p = GRPC_SLICE_START_PTR(buf), .sizes = sizes, .cap_sizes = count.cap_sizes};
     w_request_head(&w, e);
     size_t n = 0, from = 0;
     for (size_t i = 0; i < e->n_pieces; i++) {
