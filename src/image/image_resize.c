@@ -111,19 +111,26 @@ static void hrow_scalar(uint8_t *o, const uint8_t *in, int c, const struct axis 
     }
 }
 
-/* The same sums with AVX2, for C = 1, 3 and 4 on CPUs that have it: each window
- * padded to kp taps of zero weight, pixels widened to int32 lanes and multiplied
- * by their weights (vpmulld), the lanes added. Integer sums in another order are
- * the same integers, so the bytes are Pillow's. kk holds the weights laid out for
- * the lanes: for C = 1, kp per window; for C = 3 and 4 each weight four times
- * (one per channel lane, C = 3 leaving its fourth lane zero). A window reads
- * up to kp * C + 16 bytes from its first pixel (vector loads, the padding
- * multiplied by zero), so the caller hands rows near the buffer's end over in
- * a padded copy. */
+/* The same sums with AVX2, for C = 1, 3 and 4 on CPUs that have it. Integer
+ * sums in another order are the same integers, so the bytes are Pillow's. Each
+ * window is padded to kp taps of zero weight.
+ *   C = 1: pixels widened to int32 and multiplied by their weights (vpmulld),
+ *     8 taps a step; k32 holds kp weights per window.
+ *   C = 3, 4: each 22-bit weight split as k = hi * 2^11 + lo, both of which
+ *     fit int16, so that vpmaddwd can take pairs of taps: sum(p * k) =
+ *     sum(p * hi) * 2^11 + sum(p * lo) exactly. k16 holds, per window and step
+ *     of 4 taps, 16 his (hi(j), hi(j + 1)) x 4, (hi(j + 2), hi(j + 3)) x 4,
+ *     then the 16 los the same way.
+ * A window reads up to kp * C + 16 bytes from its first pixel (vector loads,
+ * the padding multiplied by zero), so the caller hands rows near the buffer's
+ * end over in a padded copy. */
 struct hsimd {
     int kp;
-    int32_t *kk;
+    int32_t *k32;
+    int16_t *k16;
 };
+
+#define LO_BITS 11
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -133,52 +140,81 @@ static int have_avx2(void)
     return __builtin_cpu_supports("avx2");
 }
 
-__attribute__((target("avx2"))) static void hrow_avx2(uint8_t *o, const uint8_t *in, int c,
-                                                      const struct axis *a, const struct hsimd *hs,
-                                                      int out_w)
+#define AVX2 __attribute__((target("avx2")))
+
+AVX2 static void hrow_avx2_grey(uint8_t *o, const uint8_t *in, const struct axis *a,
+                                const struct hsimd *hs, int out_w)
+{
+    int kp = hs->kp;
+    for (int xx = 0; xx < out_w; xx++) {
+        const uint8_t *p = in + a->first[xx];
+        const int32_t *k = hs->k32 + (size_t)xx * kp;
+        __m256i acc = _mm256_setzero_si256();
+        for (int j = 0; j < kp; j += 8) {
+            __m256i px = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const void *)(p + j)));
+            __m256i kv = _mm256_loadu_si256((const void *)(k + j));
+            acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(px, kv));
+        }
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+        o[xx] = clip8(_mm_cvtsi128_si32(s) + (1 << (PRECISION_BITS - 1)));
+    }
+}
+
+/* C = 3 or 4 (a constant where it is inlined): four taps a step. The 16 bytes
+ * from the step's first pixel, in both halves of a register, are shuffled into
+ * int16 pairs (channel of tap j, same channel of tap j + 1; taps j + 2 and
+ * j + 3 in the upper half), and vpmaddwd multiplies each pair by its two
+ * weights' high parts and, again, by their low parts: see struct hsimd. */
+AVX2 static inline __attribute__((always_inline)) void
+hrow_avx2_colour(uint8_t *o, const uint8_t *in, const int c, const struct axis *a,
+                 const struct hsimd *hs, int out_w)
 {
     const __m128i half = _mm_set1_epi32(1 << (PRECISION_BITS - 1));
-    const __m128i rgb = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
+    const char z = -1, c0 = (char)c, c2 = (char)(2 * c), c3 = (char)(3 * c);
+    const __m256i pairs =
+        _mm256_setr_epi8(0, z, c0, z, 1, z, (char)(c0 + 1), z, 2, z, (char)(c0 + 2), z,
+                         c == 4 ? 3 : z, z, c == 4 ? (char)(c0 + 3) : z, z, c2, z, c3, z,
+                         (char)(c2 + 1), z, (char)(c3 + 1), z, (char)(c2 + 2), z, (char)(c3 + 2), z,
+                         c == 4 ? (char)(c2 + 3) : z, z, c == 4 ? (char)(c3 + 3) : z, z);
     int kp = hs->kp;
     for (int xx = 0; xx < out_w; xx++, o += c) {
         const uint8_t *p = in + (size_t)a->first[xx] * c;
-        __m256i acc = _mm256_setzero_si256();
-        if (c == 1) {
-            const int32_t *k = hs->kk + (size_t)xx * kp;
-            for (int j = 0; j < kp; j += 8) {
-                __m256i px = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const void *)(p + j)));
-                __m256i kv = _mm256_loadu_si256((const void *)(k + j));
-                acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(px, kv));
-            }
-            __m128i s =
-                _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-            s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-            s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-            o[0] = clip8(_mm_cvtsi128_si32(s) + (1 << (PRECISION_BITS - 1)));
-            continue;
+        const int16_t *k = hs->k16 + (size_t)xx * kp * 8;
+        __m256i acc_hi = _mm256_setzero_si256(), acc_lo = _mm256_setzero_si256();
+        for (int j = 0; j < kp; j += 4, p += 4 * c, k += 32) {
+            __m256i px = _mm256_shuffle_epi8(
+                _mm256_broadcastsi128_si256(_mm_loadu_si128((const void *)p)), pairs);
+            acc_hi = _mm256_add_epi32(acc_hi,
+                                      _mm256_madd_epi16(px, _mm256_loadu_si256((const void *)k)));
+            acc_lo = _mm256_add_epi32(
+                acc_lo, _mm256_madd_epi16(px, _mm256_loadu_si256((const void *)(k + 16))));
         }
-        const int32_t *k = hs->kk + (size_t)xx * kp * 4;
-        for (int j = 0; j < kp; j += 4) {
-            __m128i raw = _mm_loadu_si128((const void *)(p + (size_t)j * c));
-            if (c == 3)
-                raw = _mm_shuffle_epi8(raw, rgb);
-            __m256i lo = _mm256_cvtepu8_epi32(raw);
-            __m256i hi = _mm256_cvtepu8_epi32(_mm_srli_si128(raw, 8));
-            __m256i k0 = _mm256_loadu_si256((const void *)(k + (size_t)j * 4));
-            __m256i k1 = _mm256_loadu_si256((const void *)(k + (size_t)j * 4 + 8));
-            acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(lo, k0));
-            acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(hi, k1));
-        }
+        __m256i acc = _mm256_add_epi32(_mm256_slli_epi32(acc_hi, LO_BITS), acc_lo);
         __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
         s = _mm_srai_epi32(_mm_add_epi32(s, half), PRECISION_BITS);
         s = _mm_packus_epi16(_mm_packs_epi32(s, s), s);
         uint32_t v = (uint32_t)_mm_cvtsi128_si32(s);
-        o[0] = (uint8_t)v;
-        o[1] = (uint8_t)(v >> 8);
-        o[2] = (uint8_t)(v >> 16);
-        if (c == 4)
-            o[3] = (uint8_t)(v >> 24);
+        if (c == 4) {
+            memcpy(o, &v, 4);
+        } else {
+            o[0] = (uint8_t)v;
+            o[1] = (uint8_t)(v >> 8);
+            o[2] = (uint8_t)(v >> 16);
+        }
     }
+}
+
+AVX2 static void hrow_avx2(uint8_t *o, const uint8_t *in, int c, const struct axis *a,
+                           const struct hsimd *hs, int out_w)
+{
+    if (c == 1)
+        hrow_avx2_grey(o, in, a, hs, out_w);
+    else if (c == 3)
+        hrow_avx2_colour(o, in, 3, a, hs, out_w);
+    else
+        hrow_avx2_colour(o, in, 4, a, hs, out_w);
 }
 #else
 static int have_avx2(void)
@@ -193,24 +229,42 @@ static void hrow_avx2(uint8_t *o, const uint8_t *in, int c, const struct axis *a
 }
 #endif
 
-/* The AVX2 weights for a, or kk = NULL when the scalar loop is to run. */
+/* The AVX2 weights for a, or none (k32 = k16 = NULL) when the scalar loop is
+ * to run. */
 static int hsimd_init(struct hsimd *hs, const struct axis *a, int c, int out,
                       struct triton_error *err)
 {
     memset(hs, 0, sizeof *hs);
     if ((c != 1 && c != 3 && c != 4) || !have_avx2())
         return 0;
-    int lanes = c == 1 ? 1 : 4, step = c == 1 ? 8 : 4;
+    int step = c == 1 ? 8 : 4;
     hs->kp = (a->ksize + step - 1) / step * step;
-    hs->kk = calloc((size_t)out * (size_t)hs->kp * (size_t)lanes, sizeof(int32_t));
-    if (!hs->kk)
+    size_t n = (size_t)out * (size_t)hs->kp;
+    if (c == 1 ? !(hs->k32 = calloc(n, sizeof(int32_t))) : !(hs->k16 = calloc(n * 8, 2)))
         return triton_fail(err, TRITON_NO_MEMORY, "image: out of memory resizing");
-    for (int xx = 0; xx < out; xx++)
-        for (int x = 0; x < a->count[xx]; x++)
-            for (int l = 0; l < lanes; l++)
-                hs->kk[((size_t)xx * hs->kp + (size_t)x) * lanes + (size_t)l] =
-                    l < c ? a->k[(size_t)xx * a->ksize + x] : 0;
+    for (int xx = 0; xx < out; xx++) {
+        const int32_t *k = a->k + (size_t)xx * a->ksize;
+        for (int x = 0; x < a->count[xx]; x++) {
+            if (c == 1) {
+                hs->k32[(size_t)xx * hs->kp + x] = k[x];
+                continue;
+            }
+            /* tap x is word x % 2 of each pair, in half (x % 4) / 2 of its step */
+            int16_t *d = hs->k16 + ((size_t)xx * hs->kp + (size_t)(x / 4 * 4)) * 8;
+            d += (x % 4) / 2 * 8 + x % 2;
+            for (int pair = 0; pair < 4; pair++) {
+                d[pair * 2] = (int16_t)(k[x] >> LO_BITS);
+                d[pair * 2 + 16] = (int16_t)(k[x] & ((1 << LO_BITS) - 1));
+            }
+        }
+    }
     return 0;
+}
+
+static void hsimd_free(struct hsimd *hs)
+{
+    free(hs->k32);
+    free(hs->k16);
 }
 
 /* Bytes a row's windows may read past the row's first byte (see struct hsimd). */
@@ -234,11 +288,12 @@ static void hband_run(void *arg)
 {
     struct hband *b = arg;
     size_t row = (size_t)b->w * (size_t)b->c, out_row = (size_t)b->out_w * (size_t)b->c;
-    size_t reach = b->hs->kk ? hsimd_reach(b->hs, b->a, b->c, b->out_w) : 0;
+    int simd = b->hs->k32 || b->hs->k16;
+    size_t reach = simd ? hsimd_reach(b->hs, b->a, b->c, b->out_w) : 0;
     for (int64_t y = b->from; y < b->to; y++) {
         const uint8_t *in = b->src + (size_t)y * row;
         uint8_t *o = b->dst + (size_t)y * out_row;
-        if (!b->hs->kk) {
+        if (!simd) {
             hrow_scalar(o, in, b->c, b->a, b->out_w);
             continue;
         }
@@ -261,10 +316,11 @@ static int pass_h(uint8_t *dst, const uint8_t *src, int64_t h, int64_t rows, int
         return -1;
     int64_t cap = rows < IMAGE_THREADS_MAX ? rows : IMAGE_THREADS_MAX;
     int n = image_threads_parts(threads, h * w, (int)cap);
-    size_t padsize = hs.kk ? (size_t)w * c + hsimd_reach(&hs, a, c, out_w) : 0;
-    uint8_t *pads = hs.kk ? calloc((size_t)n, padsize) : NULL;
-    if (hs.kk && !pads) {
-        free(hs.kk);
+    int simd = hs.k32 || hs.k16;
+    size_t padsize = simd ? (size_t)w * c + hsimd_reach(&hs, a, c, out_w) : 0;
+    uint8_t *pads = simd ? calloc((size_t)n, padsize) : NULL;
+    if (simd && !pads) {
+        hsimd_free(&hs);
         return triton_fail(err, TRITON_NO_MEMORY, "image: out of memory resizing");
     }
     struct hband bands[IMAGE_THREADS_MAX];
@@ -282,7 +338,7 @@ static int pass_h(uint8_t *dst, const uint8_t *src, int64_t h, int64_t rows, int
                                   .pad = pads ? pads + (size_t)i * padsize : NULL};
     image_threads_run(hband_run, bands, sizeof bands[0], n);
     free(pads);
-    free(hs.kk);
+    hsimd_free(&hs);
     return 0;
 }
 
@@ -309,10 +365,8 @@ static inline void vrows(uint8_t *dst, const uint8_t *src, int32_t *acc, int64_t
 
 #if defined(__x86_64__) || defined(__i386__)
 /* The same loops compiled for AVX2 (8 int32 lanes and vpmulld). */
-__attribute__((target("avx2"))) static void vrows_avx2(uint8_t *dst, const uint8_t *src,
-                                                       int32_t *acc, int64_t rowlen,
-                                                       const struct axis *a, int64_t first_row,
-                                                       int out_h)
+AVX2 static void vrows_avx2(uint8_t *dst, const uint8_t *src, int32_t *acc, int64_t rowlen,
+                            const struct axis *a, int64_t first_row, int out_h)
 {
     vrows(dst, src, acc, rowlen, a, first_row, out_h);
 }
