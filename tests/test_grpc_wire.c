@@ -457,6 +457,30 @@ static void test_request_encoding(void)
     if (m)
         inference__model_infer_request__free_unpacked(m, NULL);
 
+    /* Big contents go as slices over the tensors between the written pieces. */
+    int64_t big_shape[1] = {2048};
+    struct tensor big = {0};
+    CHECK(tensor_init(&big, TENSOR_FP32, big_shape, 1, &err) == 0);
+    for (int i = 0; i < 2048; i++)
+        ((float *)big.buf->data)[i] = (float)i / 3;
+    struct triton_infer_input mixed[3] = {
+        {.name = "B0", .datatype = "FP32", .shape = big_shape, .ndim = 1, .data = &big},
+        ins[0],
+        {.name = "B1", .datatype = "FP32", .shape = big_shape, .ndim = 1, .data = &big},
+    };
+    struct triton_infer_request bigreq = {.model = "m", .inputs = mixed, .n_inputs = 3};
+    size_t n_slices = 0;
+    m = encode_canonical(&bigreq, &n_slices);
+    CHECK_INT(n_slices, 4); /* head, B0, A's bytes and B1's key, B1 */
+    CHECK(m && m->n_raw_input_contents == 3 && m->raw_input_contents[1].len == 64);
+    if (m && m->n_raw_input_contents == 3)
+        CHECK(m->raw_input_contents[2].len == 8192 &&
+              memcmp(m->raw_input_contents[2].data, big.buf->data, 8192) == 0);
+    if (m)
+        inference__model_infer_request__free_unpacked(m, NULL);
+    CHECK(atomic_load(&big.buf->refs) == 1);
+    tensor_release(&big);
+
     /* More sub-messages than the writer notes the sizes of (64): the rest are
      * counted again, to the same bytes. */
     struct triton_param many[70];

@@ -490,6 +490,13 @@ static bool is_big(const struct raw_piece *p)
     return p->len >= GRPC_WIRE_SLICE_MIN;
 }
 
+/* What precedes a raw_input_contents value (field 7): its key and length. */
+static void w_raw_head(struct pbw *w, const struct raw_piece *p)
+{
+    w_tag(w, 7, WT_LEN);
+    w_varint(w, p->len);
+}
+
 /* Writes the request into one buffer, except the big raw contents, and hands
  * gRPC the buffer's pieces with a slice over each big content between them. */
 static int request_slices(const struct request_enc *e, grpc_byte_buffer **out,
@@ -498,14 +505,16 @@ static int request_slices(const struct request_enc *e, grpc_byte_buffer **out,
     size_t sizes[64];
     struct pbw count = {.sizes = sizes, .cap_sizes = sizeof sizes / sizeof *sizes};
     w_request_head(&count, e);
-    size_t total = count.n, big = 0, n_big = 0;
+    size_t big = 0, n_big = 0;
     for (size_t i = 0; i < e->n_pieces; i++) {
-        total += 1 + varint_size(e->pieces[i].len) + e->pieces[i].len;
+        w_raw_head(&count, &e->pieces[i]);
+        count.n += e->pieces[i].len;
         if (is_big(&e->pieces[i])) {
             big += e->pieces[i].len;
             n_big++;
         }
     }
+    size_t total = count.n;
     if (total > UINT32_MAX)
         return triton_fail(err, TRITON_INVALID_ARGUMENT,
                            "request of %zu bytes exceeds gRPC's 4 GiB message limit", total);
@@ -520,8 +529,7 @@ static int request_slices(const struct request_enc *e, grpc_byte_buffer **out,
     size_t n = 0, from = 0;
     for (size_t i = 0; i < e->n_pieces; i++) {
         const struct raw_piece *p = &e->pieces[i];
-        w_tag(&w, 7, WT_LEN);
-        w_varint(&w, p->len);
+        w_raw_head(&w, p);
         if (!is_big(p)) {
             w_raw(&w, p->ptr, p->len);
             continue;
@@ -532,7 +540,8 @@ static int request_slices(const struct request_enc *e, grpc_byte_buffer **out,
         slices[n++] = grpc_slice_new_with_user_data((void *)p->ptr, p->len, unref_owner, p->owner);
     }
     if (n) {
-        slices[n++] = grpc_slice_sub(buf, from, w.n);
+        if (from < w.n)
+            slices[n++] = grpc_slice_sub(buf, from, w.n);
         *out = grpc_raw_byte_buffer_create(slices, n);
     } else {
         *out = grpc_raw_byte_buffer_create(&buf, 1);
