@@ -222,6 +222,12 @@ h.transports(function(proto, url)
       raises({ "not a classification" }, r.classification, r, "OUTPUT0")
       raises({ "triton.Future expected" }, c:async_infer("identity_int32",
         { INPUT0 = int32({ 1 }) }).get_result, {})
+      -- Each class checks self against its own metatable, not another class's.
+      local fut = c:async_infer("identity_int32", { INPUT0 = int32({ 1 }) })
+      raises({ "triton.InferResult expected, got triton.Future" }, r.as_tensor, fut, "OUTPUT0")
+      raises({ "triton.Future expected, got triton.InferResult" }, fut.get_result, r)
+      raises({ "triton.InferResult expected, got triton.Tensor" }, r.outputs, int32({ 1 }))
+      assert.equal(1, fut:get_result():as_tensor("OUTPUT0"):numel())
     end)
   end)
 

@@ -322,10 +322,25 @@ void lstream_detach(struct lstream *s);
 int lstream_open_method(lua_State *L);
 void lstream_open(lua_State *L);
 
+/* Upvalues of every function lclass_new registers: its own class's metatable,
+ * the Future's and the Tensor's, so that the methods on every call's path check
+ * and make objects without looking a metatable up by name (a string lookup in
+ * the registry, more than the rest of a small method costs). */
+#define LUV_CLASS  lua_upvalueindex(1)
+#define LUV_FUTURE lua_upvalueindex(2)
+#define LUV_TENSOR lua_upvalueindex(3)
+/* The userdata at idx if its metatable is the table at mt (an LUV_ index), else
+ * NULL; mt 0: the metatable named `name`, for code that runs outside a method. */
+void *lclass_test(lua_State *L, int idx, int mt, const char *name);
+/* The same, or the error luaL_checkudata raises. */
+void *lclass_check(lua_State *L, int idx, int mt, const char *name);
+
+/* The open client at idx; for the client's methods (reads LUV_CLASS). */
 struct lclient *lclient_check(lua_State *L, int idx);
 /* Cancels a request in flight (its final reply comes from a later step). */
 void lclient_cancel(struct lreq *r);
-/* A metatable named `name` with the given metamethods and an __index table of methods. */
+/* A metatable named `name` with the given metamethods and an __index table of
+ * methods, all given the LUV_ upvalues. */
 void lclass_new(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods);
 
 #endif

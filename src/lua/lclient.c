@@ -30,9 +30,29 @@
 #include "lua/lcore.h"
 #include "lua/ltensor.h"
 
+void *lclass_test(lua_State *L, int idx, int mt, const char *name)
+{
+    if (!mt)
+        return luaL_testudata(L, idx, name);
+    void *p = lua_touserdata(L, idx);
+    if (!p || !lua_getmetatable(L, idx))
+        return NULL;
+    bool same = lua_rawequal(L, -1, mt);
+    lua_pop(L, 1);
+    return same ? p : NULL;
+}
+
+void *lclass_check(lua_State *L, int idx, int mt, const char *name)
+{
+    void *p = lclass_test(L, idx, mt, name);
+    if (!p)
+        luaL_typeerror(L, idx, name);
+    return p;
+}
+
 struct lclient *lclient_check(lua_State *L, int idx)
 {
-    struct lclient *lc = luaL_checkudata(L, idx, LCLIENT_MT);
+    struct lclient *lc = lclass_check(L, idx, LUV_CLASS, LCLIENT_MT);
     if (!lc->fleet)
         luaL_error(L, "attempt to use a closed client");
     return lc;
@@ -318,14 +338,14 @@ static void client_release(lua_State *L, struct lclient *lc, bool deliver_to_lua
 
 static int client_close(lua_State *L)
 {
-    struct lclient *lc = luaL_checkudata(L, 1, LCLIENT_MT);
+    struct lclient *lc = lclass_check(L, 1, LUV_CLASS, LCLIENT_MT);
     client_release(L, lc, true);
     return 0;
 }
 
 static int client_gc(lua_State *L)
 {
-    struct lclient *lc = luaL_checkudata(L, 1, LCLIENT_MT);
+    struct lclient *lc = lclass_check(L, 1, LUV_CLASS, LCLIENT_MT);
     client_release(L, lc, false);
     lmem_free(&lc->opts);
     return 0;
@@ -342,7 +362,8 @@ static struct lcall *submit_built(lua_State *L, int client_idx, struct lclient *
     lresult_collect_if_due(L, lc->st);
     struct lfuture *f = lua_newuserdatauv(L, sizeof(*f), 2);
     f->call = NULL;
-    luaL_setmetatable(L, LFUTURE_MT);
+    lua_pushvalue(L, LUV_FUTURE);
+    lua_setmetatable(L, -2);
     int fut = lua_gettop(L);
     struct lcall *call = lcall_new(lc->st);
     if (!call)
@@ -387,7 +408,7 @@ static int client_call(lua_State *L)
  * lua/triton/infer.lua's wire_inputs checks and wires) or empty; raises
  * "bad argument #2 to 'fname'" for anything else. The one check of both forms:
  * wire_inputs calls it too (core.check_input_map). */
-static bool check_input_map(lua_State *L, int idx, const char *fname)
+static bool check_input_map(lua_State *L, int idx, const char *fname, int tensor_mt)
 {
     if (lua_type(L, idx) != LUA_TTABLE)
         largs_argerror(
@@ -401,7 +422,7 @@ static bool check_input_map(lua_State *L, int idx, const char *fname)
     do {
         if (lua_type(L, -2) != LUA_TSTRING)
             largs_argerror(L, 2, fname, "mixed list and map of inputs");
-        if (!luaL_testudata(L, -1, LTENSOR_MT))
+        if (!lclass_test(L, -1, tensor_mt, LTENSOR_MT))
             largs_argerror(L, 2, fname, "input '%s' must be a tensor (triton.tensor(data, dtype))",
                            lua_tostring(L, -2));
         lua_pop(L, 1);
@@ -412,7 +433,7 @@ static bool check_input_map(lua_State *L, int idx, const char *fname)
 /* core.check_input_map(inputs, fname) -> whether inputs is a map of tensors */
 static int core_check_input_map(lua_State *L)
 {
-    lua_pushboolean(L, check_input_map(L, 1, luaL_checkstring(L, 2)));
+    lua_pushboolean(L, check_input_map(L, 1, luaL_checkstring(L, 2), 0));
     return 1;
 }
 
@@ -427,7 +448,7 @@ static lbuild_fn check_common_infer(lua_State *L, int *args_idx)
     if (lua_type(L, 2) != LUA_TSTRING)
         largs_argerror(L, 1, fname, "string expected, got %s",
                        lua_isnil(L, 2) ? "no value" : luaL_typename(L, 2));
-    if (check_input_map(L, 3, fname)) {
+    if (check_input_map(L, 3, fname, LUV_TENSOR)) {
         *args_idx = 2;
         return lbuild_infer_map;
     }
@@ -487,7 +508,7 @@ static int client_submit(lua_State *L)
 
 static int client_is_closed(lua_State *L)
 {
-    struct lclient *lc = luaL_checkudata(L, 1, LCLIENT_MT);
+    struct lclient *lc = lclass_check(L, 1, LUV_CLASS, LCLIENT_MT);
     lua_pushboolean(L, lc->fleet == NULL);
     return 1;
 }
@@ -585,12 +606,25 @@ static int core_isatty(lua_State *L)
 
 /* A metatable named `name` with the given metamethods and an __index table of
  * methods, as luaL_newmetatable + luaL_setfuncs would build it by hand. */
+/* Pushes the LUV_ upvalues for the class whose metatable is at -1. */
+static void push_upvalues(lua_State *L)
+{
+    lua_pushvalue(L, -1);
+    luaL_newmetatable(L, LFUTURE_MT); /* lfuture_open fills it */
+    if (luaL_getmetatable(L, LTENSOR_MT) != LUA_TTABLE)
+        luaL_error(L, "the tensor class must be opened before the client binding");
+}
+
 void lclass_new(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods)
 {
     luaL_newmetatable(L, name);
-    luaL_setfuncs(L, meta, 0);
+    push_upvalues(L);
+    luaL_setfuncs(L, meta, 3);
     lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
+    lua_pushvalue(L, -2);
+    push_upvalues(L);
+    lua_remove(L, -4);
+    luaL_setfuncs(L, methods, 3);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 }

@@ -21,14 +21,21 @@
 
 #include "lua/lbinding.h"
 
-static struct lfuture *check_future(lua_State *L, int idx)
+/* The future at idx; mt: LUV_CLASS in the future's methods, 0 in a
+ * continuation (which LuaJIT's emulation may run outside the method). */
+static struct lfuture *future_at(lua_State *L, int idx, int mt)
 {
-    struct lfuture *f = luaL_checkudata(L, idx, LFUTURE_MT);
+    struct lfuture *f = lclass_check(L, idx, mt, LFUTURE_MT);
     if (!f->call)
         luaL_error(L, "attempt to use a released future");
     if (!f->call->req.started)
         luaL_error(L, "this call was never started");
     return f;
+}
+
+static struct lfuture *check_future(lua_State *L, int idx)
+{
+    return future_at(L, idx, LUV_CLASS);
 }
 
 /* The deadline for an optional timeout argument at idx (INFINITY without one). */
@@ -66,7 +73,7 @@ enum await_status { AWAIT_TIMEOUT, AWAIT_DONE, AWAIT_YIELD };
  * lua_yieldk passes it below) checks the future again. */
 static struct lreq *future_req(lua_State *L, lua_KContext ctx)
 {
-    return ctx ? (struct lreq *)ctx : &check_future(L, 1)->call->req;
+    return ctx ? (struct lreq *)ctx : &future_at(L, 1, 0)->call->req;
 }
 
 /* Waits for the future at index 1 (its request r) until the deadline stored at
@@ -205,7 +212,7 @@ static int future_cancel(lua_State *L)
 
 static int future_gc(lua_State *L)
 {
-    struct lfuture *f = luaL_checkudata(L, 1, LFUTURE_MT);
+    struct lfuture *f = lclass_check(L, 1, LUV_CLASS, LFUTURE_MT);
     struct lcall *call = f->call;
     if (!call)
         return 0;
@@ -224,7 +231,7 @@ static int future_gc(lua_State *L)
 
 static int future_tostring(lua_State *L)
 {
-    struct lfuture *f = luaL_checkudata(L, 1, LFUTURE_MT);
+    struct lfuture *f = lclass_check(L, 1, LUV_CLASS, LFUTURE_MT);
     if (!f->call)
         lua_pushliteral(L, "triton.Future(released)");
     else

@@ -19,9 +19,10 @@ struct lresult {
     struct triton_infer_result *r; /* NULL once collected */
 };
 
+/* For the result's methods (reads LUV_CLASS). */
 static struct triton_infer_result *check_result(lua_State *L, int idx)
 {
-    struct lresult *lr = luaL_checkudata(L, idx, LRESULT_MT);
+    struct lresult *lr = lclass_check(L, idx, LUV_CLASS, LRESULT_MT);
     if (!lr->r)
         luaL_error(L, "attempt to use a released infer result");
     return lr->r;
@@ -51,7 +52,7 @@ static void push_output_tensor(lua_State *L, const struct triton_infer_output *o
         lua_pushnil(L);
         return;
     }
-    struct tensor *t = ltensor_push(L);
+    struct tensor *t = ltensor_push_mt(L, LUV_TENSOR);
     tensor_init_view(t, &o->tensor);
 }
 
@@ -217,7 +218,7 @@ static int result_classification(lua_State *L)
 
 static int result_gc(lua_State *L)
 {
-    struct lresult *lr = luaL_checkudata(L, 1, LRESULT_MT);
+    struct lresult *lr = lclass_check(L, 1, LUV_CLASS, LRESULT_MT);
     triton_infer_result_free(lr->r);
     lr->r = NULL;
     return 0;
@@ -225,7 +226,7 @@ static int result_gc(lua_State *L)
 
 static int result_tostring(lua_State *L)
 {
-    struct lresult *lr = luaL_checkudata(L, 1, LRESULT_MT);
+    struct lresult *lr = lclass_check(L, 1, LUV_CLASS, LRESULT_MT);
     if (!lr->r) {
         lua_pushliteral(L, "triton.InferResult(released)");
         return 1;

@@ -41,11 +41,21 @@ struct tensor *ltensor_check(lua_State *L, int idx)
     return t;
 }
 
-struct tensor *ltensor_push(lua_State *L)
+struct tensor *ltensor_push_mt(lua_State *L, int mt)
 {
+    mt = lua_absindex(L, mt);
     struct tensor *t = lua_newuserdatauv(L, sizeof *t, 0);
     memset(t, 0, sizeof *t);
-    luaL_setmetatable(L, LTENSOR_MT);
+    lua_pushvalue(L, mt);
+    lua_setmetatable(L, -2);
+    return t;
+}
+
+struct tensor *ltensor_push(lua_State *L)
+{
+    luaL_getmetatable(L, LTENSOR_MT);
+    struct tensor *t = ltensor_push_mt(L, -1);
+    lua_remove(L, -2);
     return t;
 }
 

@@ -27,6 +27,9 @@ struct tensor *ltensor_test(lua_State *L, int idx);
  * set; the caller fills it in. If filling fails, leave it zeroed and raise: __gc
  * on a zeroed tensor is a no-op. */
 struct tensor *ltensor_push(lua_State *L);
+/* The same with the metatable taken from index mt (a caller's upvalue holding
+ * it), not looked up by name: for the reply's tensors, made on every call. */
+struct tensor *ltensor_push_mt(lua_State *L, int mt);
 /* Raises err as a Lua error "<message>" (frees nothing: err lives on the C stack). */
 int ltensor_raise(lua_State *L, const struct triton_error *err);
 /* Tells Lua's collector about the new buffer of t. Buffers are malloc'd by the
