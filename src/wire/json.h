@@ -119,6 +119,11 @@ cJSON *wire_json_parse(const char *text, size_t len, struct triton_error *err);
 cJSON *wire_json_read_value(struct wire_json_reader *r, enum wire_json_token first,
                             struct triton_error *err);
 
+/* After a WIRE_JSON_KEY token: reads the member's value and appends the member
+ * to *object (created when NULL). 0, or -1 with err set as wire_json_read_value
+ * sets it (a key holding a zero byte is TRITON_PROTOCOL). */
+int wire_json_read_member(struct wire_json_reader *r, cJSON **object, struct triton_error *err);
+
 /* Number nodes that keep every int64 / uint64 exactly; NULL when out of memory. */
 cJSON *wire_json_new_int64(int64_t v);
 cJSON *wire_json_new_uint64(uint64_t v);
@@ -129,6 +134,8 @@ cJSON *wire_json_new_strn(const char *s, size_t len);
  * double with a fraction, or beyond the range, is false). */
 bool wire_json_get_int64(const cJSON *n, int64_t *out);
 bool wire_json_get_uint64(const cJSON *n, uint64_t *out);
+/* The same rule for the number token t the reader read (false for any other token). */
+bool wire_json_num_uint64(enum wire_json_token t, const union wire_json_num *num, uint64_t *out);
 /* A string node's bytes and their length (zero bytes included); NULL when n is
  * not a string. */
 const char *wire_json_string(const cJSON *n, size_t *len);

@@ -120,26 +120,31 @@ bool wire_json_get_int64(const cJSON *n, int64_t *out)
     }
 }
 
-bool wire_json_get_uint64(const cJSON *n, uint64_t *out)
+bool wire_json_num_uint64(enum wire_json_token t, const union wire_json_num *num, uint64_t *out)
 {
-    union wire_json_num num;
-    switch (number_of(n, &num)) {
+    switch (t) {
     case WIRE_JSON_INT:
-        if (num.i < 0)
+        if (num->i < 0)
             return false;
-        *out = (uint64_t)num.i;
+        *out = (uint64_t)num->i;
         return true;
     case WIRE_JSON_UINT:
-        *out = num.u;
+        *out = num->u;
         return true;
     case WIRE_JSON_DOUBLE:
-        if (!(num.d >= 0 && num.d < 18446744073709551616.0) || num.d != floor(num.d))
+        if (!(num->d >= 0 && num->d < 18446744073709551616.0) || num->d != floor(num->d))
             return false;
-        *out = (uint64_t)num.d;
+        *out = (uint64_t)num->d;
         return true;
     default:
         return false;
     }
+}
+
+bool wire_json_get_uint64(const cJSON *n, uint64_t *out)
+{
+    union wire_json_num num;
+    return wire_json_num_uint64(number_of(n, &num), &num, out);
 }
 
 /* ---- reading into a tree ------------------------------------------------------------ */
@@ -169,13 +174,18 @@ static cJSON *token_node(const struct wire_json_reader *r, enum wire_json_token 
     }
 }
 
+static int no_memory(struct triton_error *err)
+{
+    return triton_fail(err, TRITON_NO_MEMORY, "out of memory reading JSON");
+}
+
 static cJSON *read_failed(const struct wire_json_reader *r, cJSON *root, char *key,
                           struct triton_error *err)
 {
     cJSON_Delete(root);
     cJSON_free(key);
     if (r->no_memory)
-        triton_fail(err, TRITON_NO_MEMORY, "out of memory reading JSON");
+        no_memory(err);
     else
         triton_fail(err, TRITON_PROTOCOL, "%s", wire_json_error(r));
     return NULL;
@@ -185,8 +195,23 @@ static cJSON *read_oom(cJSON *root, char *key, struct triton_error *err)
 {
     cJSON_Delete(root);
     cJSON_free(key);
-    triton_fail(err, TRITON_NO_MEMORY, "out of memory reading JSON");
+    no_memory(err);
     return NULL;
+}
+
+/* The name of the member whose KEY token the reader just read, malloc'd; NULL
+ * with err set. */
+static char *member_key(const struct wire_json_reader *r, struct triton_error *err)
+{
+    if (memchr(r->str, '\0', r->len)) {
+        triton_fail(err, TRITON_PROTOCOL, "object key with a zero byte (not supported) at byte %zu",
+                    (size_t)(r->tok - r->start) + 1);
+        return NULL;
+    }
+    char *key = copy_text(r->str, r->len);
+    if (!key)
+        no_memory(err);
+    return key;
 }
 
 cJSON *wire_json_read_value(struct wire_json_reader *r, enum wire_json_token t,
@@ -205,15 +230,10 @@ cJSON *wire_json_read_value(struct wire_json_reader *r, enum wire_json_token t,
             continue;
         }
         if (t == WIRE_JSON_KEY) {
-            if (memchr(r->str, '\0', r->len)) {
+            if (!(key = member_key(r, err))) {
                 cJSON_Delete(root);
-                triton_fail(err, TRITON_PROTOCOL,
-                            "object key with a zero byte (not supported) at byte %zu",
-                            (size_t)(r->tok - r->start) + 1);
                 return NULL;
             }
-            if (!(key = copy_text(r->str, r->len)))
-                return read_oom(root, key, err);
             continue;
         }
         cJSON *node = token_node(r, t);
@@ -231,6 +251,25 @@ cJSON *wire_json_read_value(struct wire_json_reader *r, enum wire_json_token t,
         else if (n_open == 0)
             return root;
     }
+}
+
+int wire_json_read_member(struct wire_json_reader *r, cJSON **object, struct triton_error *err)
+{
+    char *key = member_key(r, err);
+    if (!key)
+        return -1;
+    if (!*object && !(*object = cJSON_CreateObject())) {
+        cJSON_free(key);
+        return no_memory(err);
+    }
+    cJSON *value = wire_json_read_value(r, wire_json_next(r), err);
+    if (!value) {
+        cJSON_free(key);
+        return -1;
+    }
+    value->string = key;
+    cJSON_AddItemToArray(*object, value); /* appends, for objects too */
+    return 0;
 }
 
 cJSON *wire_json_parse(const char *text, size_t len, struct triton_error *err)
