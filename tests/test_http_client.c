@@ -268,8 +268,12 @@ static void test_infer(struct triton_client *c)
     in[0].json = false;
     run(c, &call, &o);
     CHECK(!o.failed && simple_ok(o.result));
-    CHECK(o.result && cJSON_GetObjectItem(o.result->outputs[0].parameters, "binary_data_size"));
-    CHECK(o.result && !cJSON_GetObjectItem(o.result->outputs[1].parameters, "binary_data_size"));
+    /* output 0 came as binary data, a view over the reply body (which its
+     * buffer releases); output 1 as JSON, in memory of its own */
+    CHECK(o.result && o.result->outputs[0].tensor.buf->release != NULL);
+    CHECK(o.result && o.result->outputs[1].tensor.buf->release == NULL);
+    /* the framing parameter is read, not kept among the output's parameters */
+    CHECK(o.result && !cJSON_GetObjectItem(o.result->outputs[0].parameters, "binary_data_size"));
     outcome_free(&o);
 
     /* the model's error text, status and code; then the client works again */

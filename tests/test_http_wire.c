@@ -644,6 +644,62 @@ static void test_reply_hostile(void)
     CHECK_ERR(err, TRITON_PROTOCOL, "too large");
 }
 
+/* binary_data_size frames the body: it is read wherever it stands among an
+ * output's parameters (the first one counts) and kept out of them. */
+static void test_reply_framing_param(void)
+{
+    int32_t v[2] = {7, -8};
+    static const struct {
+        const char *json;
+        size_t bin_len;     /* of v, after the header */
+        const char *params; /* the output's parameters as printed; NULL for none */
+    } good[] = {
+        {"{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[2],"
+         "\"parameters\":{\"binary_data_size\":8}}]}",
+         8, NULL},
+        {"{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[2],"
+         "\"parameters\":{},\"data\":[7,-8]}]}",
+         0, NULL},
+        {"{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[2],"
+         "\"parameters\":{\"x\":[1,{\"y\":null}],\"binary_data_size\":8,\"z\":\"w\"}}]}",
+         8, "{\"x\":[1,{\"y\":null}],\"z\":\"w\"}"},
+        {"{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[2],"
+         "\"parameters\":{\"binary_data_size\":8,\"binary_data_size\":\"no\"}}]}",
+         8, NULL},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        struct body b = make_body(good[i].json, v, good[i].bin_len, 0);
+        struct triton_infer_result *r = NULL;
+        struct triton_error err = {0};
+        CHECK(wire_http_infer_parse(b.data, b.len, strlen(good[i].json), NULL, &r, &err) == 0);
+        free(b.base);
+        if (!r)
+            continue;
+        const struct triton_infer_output *o = &r->outputs[0];
+        CHECK(o->has_data && *(const int32_t *)tensor_elem_ptr(&o->tensor, 1) == -8);
+        char *printed = wire_json_print(o->parameters, NULL);
+        CHECK(good[i].params ? printed && strcmp(printed, good[i].params) == 0 : !o->parameters);
+        free(printed);
+        triton_infer_result_free(r);
+    }
+    char zeros[8] = {0};
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[2],"
+        "\"parameters\":{\"binary_data_size\":\"8\"}}]}",
+        zeros, 8, 0, "output 'A': binary_data_size is not a non-negative integer");
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[2],"
+        "\"parameters\":{\"binary_data_size\":[8]}}]}",
+        zeros, 8, 0, "output 'A': binary_data_size is not a non-negative integer");
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[2],"
+        "\"parameters\":{\"binary_data_size\":8.5}}]}",
+        zeros, 8, 0, "output 'A': binary_data_size is not a non-negative integer");
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[2],"
+        "\"parameters\":{\"binary_data_size\":{\"a\":]}}]}",
+        zeros, 8, 0, "infer reply is not valid JSON: unexpected character at byte 94");
+    BAD("{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[2],"
+        "\"parameters\":{\"binary_data_size\":8,\"k\\u0000\":1}}]}",
+        zeros, 8, 0, "infer reply: object key with a zero byte (not supported) at byte");
+}
+
 /* One line describing a parse result, for comparing two parses. */
 static void describe_reply(const struct triton_infer_result *r, char *out, size_t cap)
 {
@@ -805,6 +861,7 @@ int main(void)
     test_reply_json();
     test_reply_json_nul();
     test_reply_hostile();
+    test_reply_framing_param();
     test_reply_spellings_agree();
     test_error_text_and_mapping();
     return check_report("test_http_wire");

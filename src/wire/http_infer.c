@@ -309,10 +309,15 @@ int wire_http_infer_request_build(const struct triton_infer_request *req,
     memset(out, 0, sizeof(*out));
     if (req->n_inputs && !req->inputs)
         return triton_fail(err, TRITON_INVALID_ARGUMENT, "malformed infer request");
-    size_t *wire_sizes = calloc(req->n_inputs ? req->n_inputs : 1, sizeof(*wire_sizes));
+    /* a request's inputs are usually few: their sizes on the stack then */
+    size_t few[8];
+    size_t *wire_sizes = req->n_inputs <= sizeof few / sizeof *few
+                             ? memset(few, 0, sizeof few)
+                             : calloc(req->n_inputs, sizeof(*wire_sizes));
     out->pieces = calloc(req->n_inputs + 1, sizeof(*out->pieces));
     if (!wire_sizes || !out->pieces) {
-        free(wire_sizes);
+        if (wire_sizes != few)
+            free(wire_sizes);
         wire_http_request_free(out);
         return triton_fail(err, TRITON_NO_MEMORY, "out of memory building an infer request");
     }
@@ -366,6 +371,7 @@ int wire_http_infer_request_build(const struct triton_infer_request *req,
         goto fail;
     }
     wire_jbuf_putc(&b, '}');
+    out->json_cap = b.cap;
     out->json = wire_jbuf_take(&b, &out->json_len);
     if (!out->json) {
         triton_fail(err, TRITON_NO_MEMORY, "out of memory writing the infer request header");
@@ -400,10 +406,12 @@ int wire_http_infer_request_build(const struct triton_infer_request *req,
         }
         out->total += wire_sizes[i];
     }
-    free(wire_sizes);
+    if (wire_sizes != few)
+        free(wire_sizes);
     return 0;
 fail:
-    free(wire_sizes);
+    if (wire_sizes != few)
+        free(wire_sizes);
     wire_http_request_free(out);
     return -1;
 }
@@ -462,14 +470,38 @@ struct data_text {
     size_t n;
 };
 
+/* What the header says about an output beside its result fields: where its
+ * "data" lies, and its binary_data_size. That parameter frames the body and is
+ * read here, not kept among the output's parameters (the Lua results leave it
+ * out, as gRPC has none): an output whose parameters hold nothing else, the
+ * common reply, needs no tree. */
+enum { BDS_NONE, BDS_OK, BDS_BAD };
+struct output_side {
+    struct data_text data; /* p NULL for none */
+    uint64_t bds;
+    unsigned char bds_state; /* BDS_*: the first binary_data_size member counts */
+};
+
+#define FEW_OUTPUTS 8
+
 struct reply_reader {
     struct wire_json_reader json;
     struct triton_infer_result *r;
-    struct data_text *data;      /* per output (NULL until one has "data"); p NULL for none */
-    size_t cap;                  /* outputs (and data texts) allocated */
+    struct output_side *side; /* per output: few, or malloc'd beyond FEW_OUTPUTS */
+    size_t cap;               /* outputs (and sides) allocated */
+    struct output_side few[FEW_OUTPUTS];
     struct triton_error problem; /* the first problem with the content, if any */
     struct triton_error *err;
 };
+
+/* An error to fill, made empty without zeroing its whole message buffer (as
+ * `= {0}` would, per output). */
+static void no_error(struct triton_error *e)
+{
+    e->code = TRITON_OK;
+    e->status = 0;
+    e->message[0] = '\0';
+}
 
 /* Stops the read: the header is not valid JSON, or memory ran out. */
 static int json_broken(struct reply_reader *rr)
@@ -502,6 +534,16 @@ static int read_string(struct reply_reader *rr, char **out)
     return 0;
 }
 
+/* A value that wire_json_read_value or wire_json_read_member could not read. */
+static int value_failed(struct reply_reader *rr, const struct triton_error *sub)
+{
+    if (sub->code == TRITON_NO_MEMORY)
+        return no_memory(rr);
+    if (wire_json_error(&rr->json)[0])
+        return json_broken(rr);
+    return triton_fail(rr->err, TRITON_PROTOCOL, "infer reply: %s", sub->message);
+}
+
 /* A "parameters" value into *out: an object, or *bad is set. */
 static int read_params(struct reply_reader *rr, cJSON **out, bool *bad)
 {
@@ -513,11 +555,7 @@ static int read_params(struct reply_reader *rr, cJSON **out, bool *bad)
     struct triton_error sub = {0};
     if ((*out = wire_json_read_value(&rr->json, t, &sub)))
         return 0;
-    if (sub.code == TRITON_NO_MEMORY)
-        return no_memory(rr);
-    if (wire_json_error(&rr->json)[0])
-        return json_broken(rr);
-    return triton_fail(rr->err, TRITON_PROTOCOL, "infer reply: %s", sub.message);
+    return value_failed(rr, &sub);
 }
 
 /* A non-negative integer (exactly; or a double with an integral value), as a
@@ -589,19 +627,45 @@ static int read_shape(struct reply_reader *rr, struct triton_infer_output *o, st
     return 0;
 }
 
-/* Where output index's "data" value lies in the header. Most replies carry
- * binary data only, so the table of data texts is made on first need. */
+/* Where output index's "data" value lies in the header. */
 static int read_data(struct reply_reader *rr, size_t index)
 {
     enum wire_json_token t = wire_json_next(&rr->json);
     const char *start = rr->json.tok;
     if (skip(rr, t) < 0)
         return -1;
-    if (!rr->data && !(rr->data = calloc(rr->cap, sizeof(*rr->data))))
-        return no_memory(rr);
-    rr->data[index] =
+    rr->side[index].data =
         (struct data_text){start, wire_json_pos(&rr->json) - (size_t)(start - rr->json.start)};
     return 0;
+}
+
+/* An output's "parameters": an object (else *bad is set) whose members but
+ * binary_data_size (the first of which counts) go to *out, as read_params
+ * reads them. */
+static int read_output_params(struct reply_reader *rr, cJSON **out, struct output_side *side,
+                              bool *bad)
+{
+    enum wire_json_token t = wire_json_next(&rr->json);
+    if (t != WIRE_JSON_OBJECT) {
+        *bad = true;
+        return skip(rr, t);
+    }
+    static const char bds[] = "binary_data_size";
+    while ((t = wire_json_next(&rr->json)) == WIRE_JSON_KEY) {
+        if (rr->json.len == sizeof bds - 1 && memcmp(rr->json.str, bds, sizeof bds - 1) == 0) {
+            t = wire_json_next(&rr->json);
+            if (side->bds_state == BDS_NONE)
+                side->bds_state =
+                    wire_json_num_uint64(t, &rr->json.num, &side->bds) ? BDS_OK : BDS_BAD;
+            if (skip(rr, t) < 0)
+                return -1;
+            continue;
+        }
+        struct triton_error sub = {0};
+        if (wire_json_read_member(&rr->json, out, &sub) < 0)
+            return value_failed(rr, &sub);
+    }
+    return t == WIRE_JSON_OBJECT_END ? 0 : json_broken(rr);
 }
 
 /* The value of key (len bytes) of output o, at index. */
@@ -622,7 +686,7 @@ static int read_output_key(struct reply_reader *rr, struct triton_infer_output *
     case KEY_SHAPE:
         return read_shape(rr, o, k);
     case KEY_PARAMETERS:
-        return read_params(rr, &o->parameters, &k->bad_params);
+        return read_output_params(rr, &o->parameters, &rr->side[index], &k->bad_params);
     default:
         return read_data(rr, index);
     }
@@ -676,12 +740,14 @@ static struct triton_infer_output *new_output(struct reply_reader *rr)
         if (!o)
             return NULL;
         r->outputs = o;
-        if (rr->data) {
-            struct data_text *d = realloc(rr->data, grown * sizeof(*d));
+        if (grown > FEW_OUTPUTS) {
+            struct output_side *d =
+                realloc(rr->side == rr->few ? NULL : rr->side, grown * sizeof(*d));
             if (!d)
                 return NULL;
-            memset(d + rr->cap, 0, (grown - rr->cap) * sizeof(*d));
-            rr->data = d;
+            if (rr->side == rr->few)
+                memcpy(d, rr->few, sizeof rr->few);
+            rr->side = d;
         }
         rr->cap = grown;
     }
@@ -690,6 +756,7 @@ static struct triton_infer_output *new_output(struct reply_reader *rr)
     struct triton_infer_output *o = &r->outputs[r->n_outputs];
     memset(o, 0, sizeof(*o));
     o->dtype = TENSOR_INVALID;
+    memset(&rr->side[r->n_outputs], 0, sizeof *rr->side);
     r->n_outputs++;
     return o;
 }
@@ -930,7 +997,8 @@ static int walk_data(const struct data_text *d, struct json_fill *f, int64_t *le
 static int check_output_shape(const struct triton_infer_output *o, int64_t *numel,
                               struct triton_error *err)
 {
-    struct triton_error sub = {0};
+    struct triton_error sub;
+    no_error(&sub);
     if (tensor_check_shape(o->shape, o->ndim, o->dtype, &sub) < 0 ||
         tensor_numel_checked(o->shape, o->ndim, o->dtype, numel, &sub) < 0)
         return triton_fail(err, TRITON_PROTOCOL, "output '%s': %s", o->name, sub.message);
@@ -979,7 +1047,8 @@ static int output_from_binary(struct triton_infer_output *o, const char *data, s
                                "%zu bytes",
                                o->name, size, (long long)numel, o->datatype, want);
     }
-    struct triton_error sub = {0};
+    struct triton_error sub;
+    no_error(&sub);
     if (tensor_from_wire(&o->tensor, o->dtype, o->shape, o->ndim, data, size, owner, &sub) < 0) {
         /* the tensor core words it for any caller; here the peer is to blame */
         return triton_fail(err, sub.code == TRITON_NO_MEMORY ? TRITON_NO_MEMORY : TRITON_PROTOCOL,
@@ -991,16 +1060,15 @@ static int output_from_binary(struct triton_infer_output *o, const char *data, s
 
 /* Fills o's tensor from the binary data its parameters' binary_data_size
  * names (advancing *binary_pos over it) or else from its JSON "data". */
-static int output_data(struct triton_infer_output *o, const struct data_text *d, const char *bin,
-                       size_t bin_len, size_t *binary_pos, struct tensor_buffer *owner,
-                       struct triton_error *err)
+static int output_data(struct triton_infer_output *o, const struct output_side *side,
+                       const char *bin, size_t bin_len, size_t *binary_pos,
+                       struct tensor_buffer *owner, struct triton_error *err)
 {
     if (triton_infer_output_dtype(o, err) < 0)
         return -1;
-    const cJSON *bds = cJSON_GetObjectItemCaseSensitive(o->parameters, "binary_data_size");
-    if (bds) {
-        uint64_t size;
-        if (!wire_json_get_uint64(bds, &size))
+    if (side->bds_state != BDS_NONE) {
+        uint64_t size = side->bds;
+        if (side->bds_state == BDS_BAD)
             return triton_fail(err, TRITON_PROTOCOL,
                                "output '%s': binary_data_size is not a non-negative integer",
                                o->name);
@@ -1013,8 +1081,8 @@ static int output_data(struct triton_infer_output *o, const struct data_text *d,
         *binary_pos += (size_t)size;
         return output_from_binary(o, p, (size_t)size, owner, err);
     }
-    if (d && d->p)
-        return output_from_json(o, d, err);
+    if (side->data.p)
+        return output_from_json(o, &side->data, err);
     /* No data at all: Triton answers so for an output it wrote into the client's
      * shared-memory region (without naming the region). */
     return 0;
@@ -1031,10 +1099,18 @@ int wire_http_infer_parse(const char *body, size_t body_len, size_t header_len,
         return -1;
     if (header_len == 0)
         return triton_fail(err, TRITON_PROTOCOL, "infer reply has an empty JSON header");
-    struct reply_reader rr = {.r = calloc(1, sizeof(*rr.r)), .err = err};
+    /* Set field by field: zeroing the reader's buffers whole would cost more
+     * than reading a small reply. malloc, not calloc: glibc's calloc skips its
+     * per-thread cache. */
+    struct reply_reader rr;
+    rr.r = malloc(sizeof(*rr.r));
     if (!rr.r)
         return triton_fail(err, TRITON_NO_MEMORY, "out of memory reading an infer reply");
-    rr.r->final = true;
+    *rr.r = (struct triton_infer_result){.final = true};
+    rr.side = rr.few; /* each output's side is zeroed as the output is taken */
+    rr.cap = 0;
+    rr.err = err;
+    no_error(&rr.problem);
     wire_json_reader_init(&rr.json, body, header_len);
     int rc = read_header(&rr);
     wire_json_reader_free(&rr.json);
@@ -1043,15 +1119,15 @@ int wire_http_infer_parse(const char *body, size_t body_len, size_t header_len,
     const char *bin = body + header_len;
     size_t bin_len = body_len - header_len, pos = 0;
     for (size_t i = 0; rc == 0 && i < rr.r->n_outputs; i++)
-        rc = output_data(&rr.r->outputs[i], rr.data ? &rr.data[i] : NULL, bin, bin_len, &pos, owner,
-                         err);
+        rc = output_data(&rr.r->outputs[i], &rr.side[i], bin, bin_len, &pos, owner, err);
     /* Every byte after the JSON header must belong to an output. */
     if (rc == 0 && pos != bin_len)
         rc = triton_fail(err, TRITON_PROTOCOL,
                          "infer reply has %zu bytes after its JSON header but its outputs "
                          "account for %zu",
                          bin_len, pos);
-    free(rr.data);
+    if (rr.side != rr.few)
+        free(rr.side);
     if (rc < 0) {
         triton_infer_result_free(rr.r);
         return -1;

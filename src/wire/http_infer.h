@@ -11,7 +11,9 @@
  *
  * A response is a JSON header of Inference-Header-Content-Length bytes (the
  * whole body when that header is absent) followed by the binary outputs in
- * output order, each binary_data_size bytes. Outputs become tensors that are
+ * output order, each binary_data_size bytes (that parameter frames the body:
+ * it is read, not kept among the output's parameters, which are NULL when it
+ * was their only member). Outputs become tensors that are
  * views over the body (kept alive through `owner`) when aligned, copies
  * otherwise. The header is read with wire/json.h's reader, so INT64 and UINT64
  * data sent as JSON keep every digit and BYTES elements every byte. Everything
@@ -37,6 +39,7 @@ struct wire_piece {
 struct wire_http_request {
     char *json; /* the JSON header, NUL-terminated; pieces[0] */
     size_t json_len;
+    size_t json_cap;           /* bytes allocated at json: a transport may append there */
     struct wire_piece *pieces; /* header, then the binary inputs (empty ones left out) */
     size_t n_pieces;
     size_t total;  /* bytes in all pieces: the body's Content-Length */
