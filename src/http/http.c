@@ -2,10 +2,12 @@
  * http.c: the HTTP/REST transport (see http.h and client/client.h).
  *
  * A call becomes a task: URL, body pieces and header chain are prepared at
- * submit; the task then waits in the queue or runs on an easy handle in the
- * loop's multi handle. The loop calls task_done when curl finishes it, and the
- * call's done runs from there (on the loop's thread). generate_stream events
- * are delivered from the write callback as they are parsed.
+ * submit; the task then runs on its easy handle in the loop's multi handle.
+ * The loop calls task_done when curl finishes it, and the call's done runs
+ * from there (on the loop's thread). generate_stream events are delivered from
+ * the write callback as they are parsed. A task and its easy handle stay
+ * together: once its call is done the pair waits in the client's pool for the
+ * next call, so the options that point at the task are set once per handle.
  *
  * The call layer (src/client) queues calls behind the concurrency limit, keeps
  * their deadlines and inactivity limits and completes the ones it ends; this
@@ -41,6 +43,12 @@
 /* Bodies up to this size are sent as one buffer with the request headers (one
  * write instead of two); larger ones are streamed from their pieces. */
 #define SMALL_BODY_MAX (64 * 1024)
+/* curl sends "Expect: 100-continue" (a round trip before the body) only for
+ * bodies above a threshold (1 MiB in curl 7.88, 1 KiB in old releases, never
+ * less): hc->headers' empty "Expect:" turns it off, and bodies up to this size
+ * go without it (each header in the list costs curl a scan per header it looks
+ * for). */
+#define EXPECT_MIN_BODY 1024
 /* Binary outputs are placed at this alignment in the received body, so that
  * output tensors can be views over it (malloc guarantees 16). */
 #define BODY_ALIGN           16
@@ -74,18 +82,27 @@ struct http_client {
     size_t max_response_size;
     bool verbose;
 
-    CURL **idle; /* easy handles not in use */
+    struct http_task **idle; /* tasks (and their easy handles) not in use */
     size_t n_idle, cap_idle;
     struct http_task *tasks; /* every task not yet completed */
 };
 
 struct http_task {
+    /* kept from call to call: curl's options point at them */
     struct triton_loop_curl_task base; /* CURLOPT_PRIVATE points here */
     struct http_client *hc;
-    struct triton_call *call; /* NULL once cancelled: the call layer has it back */
     CURL *easy;
+    char errbuf[CURL_ERROR_SIZE];
+    /* The URL set on easy, parsed once: curl parses a URL given as text anew
+     * for every transfer; a parsed one (CURLOPT_CURLU) it only copies. */
+    CURLU *parsed;
+    char *parsed_text; /* the text it was parsed from; NULL: none set */
+
+    /* the call's: zeroed when the task is taken for a call (TASK_CALL_PART) */
+    struct triton_call *call;      /* NULL once cancelled: the call layer has it back */
     struct http_task *prev, *next; /* hc->tasks */
     bool cancelled;
+    bool in_multi; /* started: its handle is in the loop's multi handle */
     /* A call made from inside a curl callback (curl refuses multi calls there)
      * starts at the next step. */
     struct triton_loop_deferred start_later;
@@ -119,8 +136,9 @@ struct http_task {
     struct wire_sse sse;
     bool sse_started;
     struct triton_error stream_err; /* first failure while streaming */
-    char errbuf[CURL_ERROR_SIZE];
 };
+
+#define TASK_CALL_PART offsetof(struct http_task, call)
 
 /* ---- small helpers ---------------------------------------------------------------- */
 
@@ -289,6 +307,38 @@ static bool compresses(const struct http_task *t)
            t->hc->compression != ENCODING_NONE;
 }
 
+/* Puts a small body in one block (one write and one packet per request): the
+ * infer header's own, grown to take the binary inputs after the JSON (its
+ * buffer has room for a small request's), else a new one. */
+static int pack_small_body(struct http_task *t)
+{
+    char *p;
+    size_t off = 0, i = 0;
+    if (t->pieces == t->infer.pieces && t->pieces[0].ptr == t->infer.json) {
+        if (t->total > t->infer.json_cap) {
+            if (!(p = realloc(t->infer.json, t->total)))
+                return -1;
+            t->infer.json = p;
+            t->infer.json_cap = t->total;
+        }
+        p = t->infer.json;
+        off = t->infer.json_len;
+        i = 1;
+    } else {
+        if (!(p = malloc(t->total ? t->total : 1)))
+            return -1;
+        t->packed = p;
+    }
+    for (; i < t->n_pieces; i++) {
+        memcpy(p + off, t->pieces[i].ptr, t->pieces[i].len);
+        off += t->pieces[i].len;
+    }
+    t->one = (struct wire_piece){p, t->total};
+    t->pieces = &t->one;
+    t->n_pieces = 1;
+    return 0;
+}
+
 /* Sets up pieces and the header chain. */
 static int prepare_body_and_headers(struct http_task *t, struct triton_error *err)
 {
@@ -306,25 +356,13 @@ static int prepare_body_and_headers(struct http_task *t, struct triton_error *er
     }
     if (compresses(t) && compress_body(t, err) < 0)
         return -1;
-    if (t->n_pieces > 1 && t->total <= SMALL_BODY_MAX) {
-        /* one small copy saves a write and a packet per request */
-        char *p = malloc(t->total ? t->total : 1);
-        if (!p)
-            return triton_fail(err, TRITON_NO_MEMORY, "out of memory");
-        size_t off = 0;
-        for (size_t i = 0; i < t->n_pieces; i++) {
-            memcpy(p + off, t->pieces[i].ptr, t->pieces[i].len);
-            off += t->pieces[i].len;
-        }
-        t->packed = p;
-        t->one = (struct wire_piece){p, t->total};
-        t->pieces = &t->one;
-        t->n_pieces = 1;
-    }
+    if (t->n_pieces > 1 && t->total <= SMALL_BODY_MAX && pack_small_body(t) < 0)
+        return triton_fail(err, TRITON_NO_MEMORY, "out of memory");
 
     /* the call's headers (the client's merged with its own by the call layer):
-     * one block of nodes and text, ending in hc->headers */
-    struct curl_slist *tail = hc->headers;
+     * one block of nodes and text, ending in hc->headers when the body is large
+     * enough for curl to ask for 100-continue */
+    struct curl_slist *tail = t->post && t->total > EXPECT_MIN_BODY ? hc->headers : NULL;
     const struct triton_kv *h = call->send_headers;
     size_t nh = call->n_send_headers;
     if (nh) {
@@ -422,10 +460,11 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     return t->cancelled ? 1 : 0;
 }
 
-static bool header_is(const char *line, size_t n, const char *name, const char **value,
+/* Whether line (n bytes) is the header name (k bytes, any case); *value and
+ * *vlen get its value without the blanks around it. */
+static bool header_is(const char *line, size_t n, const char *name, size_t k, const char **value,
                       size_t *vlen)
 {
-    size_t k = strlen(name);
     if (n <= k || line[k] != ':' || strncasecmp(line, name, k) != 0)
         return false;
     const char *v = line + k + 1, *end = line + n;
@@ -461,9 +500,11 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
         t->headers_ended = true;
         return n;
     }
+#define HEADER_IS(lit) header_is(line, n, lit, sizeof lit - 1, &v, &vn)
     const char *v;
     size_t vn;
-    if (header_is(line, n, "Content-Length", &v, &vn)) {
+    char first = n ? (char)(line[0] | 0x20) : 0; /* lower case, for the letters looked for */
+    if (first == 'c' && HEADER_IS("Content-Length")) {
         char tmp[32];
         if (vn < sizeof(tmp)) {
             memcpy(tmp, v, vn);
@@ -477,13 +518,14 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
             t->too_large = true;
             return 0;
         }
-    } else if (header_is(line, n, IHCL, &v, &vn)) {
+    } else if (first == 'i' && HEADER_IS(IHCL)) {
         /* checked against the real body length when the body is complete */
         if (wire_http_header_length(v, vn, SIZE_MAX, &t->ihcl, &t->stream_err) == 0)
             t->has_ihcl = true;
-    } else if (header_is(line, n, "Content-Type", &v, &vn)) {
+    } else if (first == 'c' && HEADER_IS("Content-Type")) {
         t->event_stream = vn >= 17 && strncasecmp(v, "text/event-stream", 17) == 0;
     }
+#undef HEADER_IS
     if (t->hc->verbose)
         log_header(t->hc, '<', line, n);
     return n;
@@ -581,13 +623,28 @@ static curl_socket_t open_socket(void *userp, curlsocktype purpose, struct curl_
     return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
 }
 
-static CURL *new_easy(struct http_client *hc, struct triton_error *err)
+static void task_done(struct triton_loop_curl_task *base, CURLcode rc);
+
+/* A task with its easy handle, the options that never change set. */
+static struct http_task *new_task(struct http_client *hc, struct triton_error *err)
 {
-    CURL *e = curl_easy_init();
+    struct http_task *t = calloc(1, sizeof(*t));
+    CURL *e = t ? curl_easy_init() : NULL;
     if (!e) {
+        free(t);
         triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a curl handle");
         return NULL;
     }
+    t->hc = hc;
+    t->easy = e;
+    t->base.done = task_done;
+    curl_easy_setopt(e, CURLOPT_PRIVATE, &t->base);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(e, CURLOPT_READDATA, t);
+    curl_easy_setopt(e, CURLOPT_SEEKDATA, t);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
@@ -612,34 +669,13 @@ static CURL *new_easy(struct http_client *hc, struct triton_error *err)
         curl_easy_setopt(e, CURLOPT_SSLKEY, hc->key_file);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, hc->insecure ? 0L : 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, hc->insecure ? 0L : 2L);
-    return e;
-}
-
-static void release_easy(struct http_client *hc, CURL *e)
-{
-    if (hc->n_idle == hc->cap_idle) {
-        size_t cap = hc->cap_idle ? hc->cap_idle * 2 : 8;
-        CURL **grown = realloc(hc->idle, cap * sizeof(*grown));
-        if (!grown) {
-            curl_easy_cleanup(e);
-            return;
-        }
-        hc->idle = grown;
-        hc->cap_idle = cap;
-    }
-    hc->idle[hc->n_idle++] = e;
-}
-
-static CURL *take_easy(struct http_client *hc, struct triton_error *err)
-{
-    if (hc->n_idle)
-        return hc->idle[--hc->n_idle];
-    return new_easy(hc, err);
+    return t;
 }
 
 /* ---- tasks ---------------------------------------------------------------------------- */
 
-static void task_free(struct http_task *t)
+/* Frees what the task's call allocated and zeroes the call's part. */
+static void task_clear(struct http_task *t)
 {
     wire_http_request_free(&t->infer);
     free(t->json_body);
@@ -649,7 +685,45 @@ static void task_free(struct http_task *t)
     reply_block_free(t->body, t->cap);
     if (t->sse_started)
         wire_sse_free(&t->sse);
+    memset((char *)t + TASK_CALL_PART, 0, sizeof(*t) - TASK_CALL_PART);
+}
+
+static void task_destroy(struct http_task *t)
+{
+    task_clear(t);
+    curl_easy_cleanup(t->easy);
+    curl_url_cleanup(t->parsed);
+    free(t->parsed_text);
     free(t);
+}
+
+/* A task for call, from the pool (cleared) or new. */
+static struct http_task *take_task(struct http_client *hc, struct triton_call *call,
+                                   struct triton_error *err)
+{
+    struct http_task *t = hc->n_idle ? hc->idle[--hc->n_idle] : new_task(hc, err);
+    if (!t)
+        return NULL;
+    t->errbuf[0] = '\0';
+    t->call = call;
+    return t;
+}
+
+/* Back to the pool once its call is over (its transfer out of the multi handle). */
+static void release_task(struct http_client *hc, struct http_task *t)
+{
+    task_clear(t);
+    if (hc->n_idle == hc->cap_idle) {
+        size_t cap = hc->cap_idle ? hc->cap_idle * 2 : 8;
+        struct http_task **grown = realloc(hc->idle, cap * sizeof(*grown));
+        if (!grown) {
+            task_destroy(t);
+            return;
+        }
+        hc->idle = grown;
+        hc->cap_idle = cap;
+    }
+    hc->idle[hc->n_idle++] = t;
 }
 
 static void unlink_task(struct http_client *hc, struct http_task *t)
@@ -663,24 +737,35 @@ static void unlink_task(struct http_client *hc, struct http_task *t)
     t->prev = t->next = NULL;
 }
 
-static void task_done(struct triton_loop_curl_task *base, CURLcode rc);
+/* Sets the call's URL on the task's handle, unless it is the one set last. A
+ * URL curl's parser refuses is set as text, for curl to report as usual. */
+static void set_url(struct http_task *t)
+{
+    if (t->parsed_text && strcmp(t->parsed_text, t->url) == 0)
+        return;
+    free(t->parsed_text);
+    t->parsed_text = NULL;
+    if (!t->parsed)
+        t->parsed = curl_url();
+    /* the flags curl itself parses CURLOPT_URL with */
+    char *text = strdup(t->url);
+    if (t->parsed && text &&
+        curl_url_set(t->parsed, CURLUPART_URL, t->url,
+                     CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK) {
+        curl_easy_setopt(t->easy, CURLOPT_CURLU, t->parsed);
+        t->parsed_text = text;
+        return;
+    }
+    free(text);
+    curl_easy_setopt(t->easy, CURLOPT_CURLU, NULL);
+    curl_easy_setopt(t->easy, CURLOPT_URL, t->url);
+}
 
 static int start_task(struct http_task *t, struct triton_error *err)
 {
     struct http_client *hc = t->hc;
-    CURL *e = take_easy(hc, err);
-    if (!e)
-        return -1;
-    t->easy = e;
-    t->errbuf[0] = '\0';
-    curl_easy_setopt(e, CURLOPT_PRIVATE, &t->base);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
-    curl_easy_setopt(e, CURLOPT_READDATA, t);
-    curl_easy_setopt(e, CURLOPT_SEEKDATA, t);
-    curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
-    curl_easy_setopt(e, CURLOPT_URL, t->url);
+    CURL *e = t->easy;
+    set_url(t);
     if (t->post) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->n_pieces == 1 ? t->one.ptr : NULL);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->total);
@@ -694,11 +779,9 @@ static int start_task(struct http_task *t, struct triton_error *err)
         for (struct curl_slist *h = t->header_list; h; h = h->next)
             log_header(hc, '>', h->data, strlen(h->data));
     }
-    if (triton_loop_add_curl(hc->loop, e, err) < 0) {
-        release_easy(hc, e);
-        t->easy = NULL;
+    if (triton_loop_add_curl(hc->loop, e, err) < 0)
         return -1;
-    }
+    t->in_multi = true;
     return 0;
 }
 
@@ -845,9 +928,8 @@ static void task_done(struct triton_loop_curl_task *base, CURLcode rc)
     struct triton_reply reply = {0};
     if (!call) {
         /* cancelled from inside a curl callback: the transfer aborted itself */
-        release_easy(hc, t->easy);
         unlink_task(hc, t);
-        task_free(t);
+        release_task(hc, t);
         return;
     }
 
@@ -875,9 +957,8 @@ static void task_done(struct triton_loop_curl_task *base, CURLcode rc)
         reply.json = NULL;
     }
 
-    release_easy(hc, t->easy);
     unlink_task(hc, t);
-    task_free(t);
+    release_task(hc, t);
 
     triton_call_finish(call, &reply, err.code ? &err : NULL, true);
     cJSON_Delete(reply.json);
@@ -894,7 +975,7 @@ static void start_later_run(struct triton_loop_deferred *d)
         return;
     struct triton_call *call = t->call;
     unlink_task(t->hc, t);
-    task_free(t);
+    release_task(t->hc, t);
     call->transport_state = NULL;
     triton_call_finish(call, NULL, &err, true);
 }
@@ -902,14 +983,11 @@ static void start_later_run(struct triton_loop_deferred *d)
 static int http_submit(struct triton_client *c, struct triton_call *call, struct triton_error *err)
 {
     struct http_client *hc = c->transport_state;
-    struct http_task *t = calloc(1, sizeof(*t));
+    struct http_task *t = take_task(hc, call, err);
     if (!t)
-        return triton_fail(err, TRITON_NO_MEMORY, "out of memory starting a call");
-    t->base.done = task_done;
-    t->hc = hc;
-    t->call = call;
+        return -1;
     if (prepare_request(t, err) < 0 || prepare_body_and_headers(t, err) < 0) {
-        task_free(t);
+        release_task(hc, t);
         return -1;
     }
     t->next = hc->tasks;
@@ -924,7 +1002,7 @@ static int http_submit(struct triton_client *c, struct triton_call *call, struct
     }
     if (start_task(t, err) < 0) {
         unlink_task(hc, t);
-        task_free(t);
+        release_task(hc, t);
         call->transport_state = NULL;
         return -1;
     }
@@ -940,10 +1018,10 @@ static void http_cancel(struct triton_client *c, struct triton_call *call)
     t->cancelled = true;
     t->call = NULL;
     call->transport_state = NULL;
-    if (!t->easy) { /* not started yet (start_later) */
+    if (!t->in_multi) { /* not started yet (start_later) */
         triton_loop_undefer(hc->loop, &t->start_later);
         unlink_task(hc, t);
-        task_free(t);
+        release_task(hc, t);
         return;
     }
     if (in_curl_callback) {
@@ -953,9 +1031,8 @@ static void http_cancel(struct triton_client *c, struct triton_call *call)
         return;
     }
     triton_loop_remove_curl(hc->loop, t->easy);
-    release_easy(hc, t->easy);
     unlink_task(hc, t);
-    task_free(t);
+    release_task(hc, t);
 }
 
 static int streams_need_grpc(struct triton_error *err)
@@ -994,16 +1071,13 @@ static void http_destroy(struct triton_client *c)
      * inside a curl callback can be left. */
     while (hc->tasks) {
         struct http_task *t = hc->tasks;
-        if (t->easy) {
+        if (t->in_multi)
             triton_loop_remove_curl(hc->loop, t->easy);
-            curl_easy_cleanup(t->easy);
-            t->easy = NULL;
-        }
         unlink_task(hc, t);
-        task_free(t);
+        task_destroy(t);
     }
     for (size_t i = 0; i < hc->n_idle; i++)
-        curl_easy_cleanup(hc->idle[i]);
+        task_destroy(hc->idle[i]);
     free(hc->idle);
     curl_slist_free_all(hc->headers);
     free(hc->base);
