@@ -604,28 +604,28 @@ static int core_isatty(lua_State *L)
     return 1;
 }
 
-/* A metatable named `name` with the given metamethods and an __index table of
- * methods, as luaL_newmetatable + luaL_setfuncs would build it by hand. */
-/* Pushes the LUV_ upvalues for the class whose metatable is at -1. */
-static void push_upvalues(lua_State *L)
+/* Pushes the LUV_ upvalues (lbinding.h) for the class whose metatable is at mt. */
+static void push_upvalues(lua_State *L, int mt)
 {
-    lua_pushvalue(L, -1);
+    lua_pushvalue(L, mt);
     luaL_newmetatable(L, LFUTURE_MT); /* lfuture_open fills it */
     if (luaL_getmetatable(L, LTENSOR_MT) != LUA_TTABLE)
         luaL_error(L, "the tensor class must be opened before the client binding");
 }
 
+/* A metatable named `name` with the given metamethods and an __index table of
+ * methods, as luaL_newmetatable + luaL_setfuncs would build it by hand; every
+ * function gets the LUV_ upvalues. */
 void lclass_new(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods)
 {
     luaL_newmetatable(L, name);
-    push_upvalues(L);
+    int mt = lua_gettop(L);
+    push_upvalues(L, mt);
     luaL_setfuncs(L, meta, 3);
     lua_newtable(L);
-    lua_pushvalue(L, -2);
-    push_upvalues(L);
-    lua_remove(L, -4);
+    push_upvalues(L, mt);
     luaL_setfuncs(L, methods, 3);
-    lua_setfield(L, -2, "__index");
+    lua_setfield(L, mt, "__index");
     lua_pop(L, 1);
 }
 
