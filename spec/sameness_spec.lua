@@ -186,10 +186,11 @@ local rows = {
     end },
   { item = 5, name = "network_timeout is an inactivity limit, not a deadline",
     run = function(_, ctx)
-      -- four words 200 ms apart: a stream that keeps talking outlives a 0.5 s limit
-      local c = h.closing(triton.connect(ctx.url, { network_timeout = 0.5 }))
+      -- twelve words 100 ms apart: a stream that keeps talking outlives a 1 s
+      -- limit (each gap is a tenth of it, so a loaded machine cannot trip it)
+      local c = h.closing(triton.connect(ctx.url, { network_timeout = 1 }))
       return stream_text(c, "echo_llm",
-        { text_input = "a b c d", stream = true, parameters = { delay_ms = 200 } })
+        { text_input = "a b c d e f g h i j k l", stream = true, parameters = { delay_ms = 100 } })
     end },
   { item = 5, name = "network_timeout ends a call whose server goes quiet", code = true,
     run = function(_, ctx)
