@@ -40,10 +40,14 @@
  * (< 0: IMAGE_THREADS_MIN_PIXELS; the input's pixels for decoding and resizing).
  * A NULL pointer means the calling thread alone. Results are the same bit for
  * bit however many threads run. What uses them: image_decode_jpeg for baseline
- * (not progressive) files, and the horizontal pass of a bilinear resize. */
+ * (not progressive) files, two threads at most, and the horizontal pass of a
+ * bilinear resize. */
 struct image_threads {
     int count;
     int64_t min_pixels;
+    /* For tests and fuzzing: where the work is split must not depend on the
+     * scheduler (the JPEG decoder's top band waits for the worker's claim). */
+    int fixed_split;
 };
 /* Below this many pixels, starting a thread costs about what it saves. */
 #define IMAGE_THREADS_MIN_PIXELS ((int64_t)1 << 18)
@@ -53,7 +57,8 @@ struct image_threads {
 /* How many parts to cut an operation on `pixels` pixels into (1 to max_parts). */
 int image_threads_parts(const struct image_threads *t, int64_t pixels, int max_parts);
 /* Runs fn on each of the n parts (an array of n elements of part_size bytes):
- * part 0 on the calling thread, the others on threads joined before returning. */
+ * part 0 on the calling thread, the others on threads joined before returning;
+ * a part whose thread cannot start runs on the calling thread before part 0. */
 void image_threads_run(void (*fn)(void *part), void *parts, size_t part_size, int n);
 
 /* ---- decoding ------------------------------------------------------------------ */

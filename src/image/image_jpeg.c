@@ -7,15 +7,17 @@
  * (Pillow's "image file is truncated"); other libjpeg warnings are not, as in
  * Pillow. A progress hook stops files with more than IMAGE_MAX_JPEG_SCANS scans.
  *
- * Threads: a big baseline file is decoded in bands of rows, each by its own
- * decompressor over the same bytes; a band below the first skips the rows
- * above it with jpeg_skip_scanlines (entropy decoding only, which libjpeg-turbo
- * makes give the same rows as a full decode) and writes its rows into the one
- * image. Every band keeps its own error and jump; the first failure in row
- * order is the one reported, and every thread is joined before anything is
- * freed. Progressive and multi-scan files decode on the calling thread.
+ * Threads: a big baseline file may be decoded in two bands of rows. The calling
+ * thread decodes from the top; a worker runs its own decompressor over the same
+ * bytes, claims the bottom rows (how many depends on how far the top band has
+ * come when the worker gets going: struct split), skips the rows above them
+ * with jpeg_skip_scanlines (entropy decoding only, which libjpeg-turbo makes
+ * give the same rows as a full decode) and writes its rows into the one image.
+ * Each band keeps its own error and jump; the first failure in row order is
+ * the one reported, and the worker is joined before anything is freed.
+ * Progressive and multi-scan files decode on the calling thread.
  */
-#include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,18 +79,42 @@ static void cmyk_to_rgb(uint8_t *dst, const uint8_t *src, size_t n)
     }
 }
 
-/* One band of rows [from, to) and the decompressor that decodes it. */
+/* The rows' division between the calling thread (the top band) and the worker
+ * (the bottom band), agreed under `lock`: the top band reserves one iMCU row
+ * at a time and stops at `boundary`; the worker, once its own decompressor has
+ * read the header, claims the rows from `boundary` on, chosen from how far the
+ * top band has come, or nothing when it is `closed` (the top band reserved the
+ * last row, or failed). So a worker that gets no CPU costs nothing but its
+ * header: the top band then decodes every row itself. */
+struct split {
+    pthread_mutex_t lock;
+    pthread_cond_t claimed; /* with fixed_split: signalled when closed is set */
+    JDIMENSION unit, reserved, boundary;
+    int closed, fixed_split;
+};
+
+/* Sets closed (under the lock) and wakes a top band waiting for it. */
+static void split_close(struct split *sp)
+{
+    pthread_mutex_lock(&sp->lock);
+    sp->closed = 1;
+    pthread_cond_broadcast(&sp->claimed);
+    pthread_mutex_unlock(&sp->lock);
+}
+
+/* A band's rows and the decompressor that decodes them. */
 struct part {
     struct jpeg_decompress_struct d;
     struct jpeg_guard g;
-    struct triton_error err; /* a worker's own (part 0 writes the caller's) */
+    struct triton_error err; /* the worker's own (part 0 writes the caller's) */
     const void *data;
     size_t size;
     J_COLOR_SPACE space;
     uint8_t *px; /* the image's first row */
     size_t stride;
-    JDIMENSION w, h, from, to;
-    int started, failed;
+    JDIMENSION w, h;
+    struct split *split; /* NULL: one band, all rows */
+    int worker, claimed, failed;
 };
 
 static void part_init(struct part *p, struct triton_error *err)
@@ -125,37 +151,94 @@ static _Noreturn void part_fail(struct part *p, const char *what)
     longjmp(p->g.jump, 1);
 }
 
-/* Decodes rows from..to-1 (into the image at px) with p's decompressor: past
- * jpeg_start_decompress when p->started, else from the start of the data (a
- * worker, on the same bytes); the rows above `from` are skipped, which runs
- * the entropy decoder over them but no IDCT. Returns, or longjmps. */
-static void part_decode(struct part *p)
+/* Rows from the decompressor's next one up to `to`, into the image. */
+static void read_rows(struct part *p, JDIMENSION to)
 {
     struct jpeg_decompress_struct *d = &p->d;
-    if (!p->started) {
-        part_open(p);
-        jpeg_read_header(d, TRUE);
-        d->out_color_space = p->space;
-        jpeg_start_decompress(d);
-        if (d->output_width != p->w || d->output_height != p->h)
-            part_fail(p, "the header reads differently on a second pass");
-    }
     int cmyk = p->space == JCS_CMYK;
-    if (cmyk && !(p->g.cmyk_row = malloc((size_t)p->w * 4))) {
+    if (cmyk && !p->g.cmyk_row && !(p->g.cmyk_row = malloc((size_t)p->w * 4))) {
         triton_fail(p->g.err, TRITON_NO_MEMORY, "image: out of memory decoding a JPEG");
         longjmp(p->g.jump, 1);
     }
-    if (p->from > 0 && jpeg_skip_scanlines(d, p->from) != p->from)
-        part_fail(p, "rows above a band could not be skipped");
-    while (d->output_scanline < p->to) {
+    while (d->output_scanline < to) {
         uint8_t *dst = p->px + (size_t)d->output_scanline * p->stride;
         JSAMPROW row = cmyk ? p->g.cmyk_row : dst;
         jpeg_read_scanlines(d, &row, 1);
         if (cmyk)
             cmyk_to_rgb(dst, p->g.cmyk_row, p->w);
     }
-    if (p->to == p->h)
-        jpeg_finish_decompress(d);
+}
+
+/* The top band, on the calling thread (past jpeg_start_decompress): every row
+ * when it decodes alone, else one iMCU row at a time until the boundary. */
+static void decode_top(struct part *p)
+{
+    struct jpeg_decompress_struct *d = &p->d;
+    struct split *sp = p->split;
+    if (sp && sp->fixed_split) {
+        pthread_mutex_lock(&sp->lock);
+        while (!sp->closed)
+            pthread_cond_wait(&sp->claimed, &sp->lock);
+        pthread_mutex_unlock(&sp->lock);
+    }
+    while (sp && d->output_scanline < p->h) {
+        pthread_mutex_lock(&sp->lock);
+        JDIMENSION end = sp->boundary;
+        if (d->output_scanline < end) {
+            end = d->output_scanline + sp->unit < end ? d->output_scanline + sp->unit : end;
+            sp->reserved = end;
+            sp->closed |= end == p->h;
+        }
+        pthread_mutex_unlock(&sp->lock);
+        if (d->output_scanline >= end)
+            return; /* the worker has the rest */
+        read_rows(p, end);
+    }
+    read_rows(p, p->h);
+    jpeg_finish_decompress(d);
+}
+
+/* Where the worker's band starts when the top band has reserved rows up to r:
+ * the top band has s - r rows left to decode, the worker s rows to skip (the
+ * entropy decoder alone, about JPEG_ENTROPY_SHARE of a full row's time) and
+ * h - s to decode, which take as long when s = (h + r) / (2 - e). */
+#define JPEG_ENTROPY_SHARE 0.55
+static JDIMENSION worker_start(JDIMENSION h, JDIMENSION r, JDIMENSION unit)
+{
+    JDIMENSION s = (JDIMENSION)((h + (double)r) / (2.0 - JPEG_ENTROPY_SHARE)) / unit * unit;
+    return s > r ? s : r;
+}
+
+/* The worker: its own decompressor over the same bytes, a claim on the bottom
+ * rows, then jpeg_skip_scanlines over the rows above them (no IDCT; the rows
+ * that follow are the same as a full decode's) and its rows into the image. */
+static void decode_bottom(struct part *p)
+{
+    struct jpeg_decompress_struct *d = &p->d;
+    struct split *sp = p->split;
+    part_open(p);
+    jpeg_read_header(d, TRUE);
+    d->out_color_space = p->space;
+    jpeg_start_decompress(d);
+    if (d->output_width != p->w || d->output_height != p->h)
+        part_fail(p, "the header reads differently on a second pass");
+    JDIMENSION from = p->h;
+    pthread_mutex_lock(&sp->lock);
+    if (!sp->closed) {
+        from = worker_start(p->h, sp->reserved, sp->unit);
+        if (from < p->h)
+            sp->boundary = from;
+        sp->closed = 1;
+        pthread_cond_broadcast(&sp->claimed);
+    }
+    pthread_mutex_unlock(&sp->lock);
+    if (from >= p->h)
+        return;
+    p->claimed = 1;
+    if (jpeg_skip_scanlines(d, from) != from)
+        part_fail(p, "rows above a band could not be skipped");
+    read_rows(p, p->h);
+    jpeg_finish_decompress(d);
 }
 
 static void part_run(void *arg)
@@ -163,74 +246,58 @@ static void part_run(void *arg)
     struct part *p = arg;
     if (setjmp(p->g.jump)) {
         p->failed = 1;
+        if (p->split) /* the top band: no worker starts on a failed image; the
+                       * worker: a top band waiting for its claim goes on */
+            split_close(p->split);
         return;
     }
-    part_decode(p);
+    if (p->worker)
+        decode_bottom(p);
+    else
+        decode_top(p);
 }
 
-/* Where the bands start: band 0 decodes its rows, band k > 0 first runs the
- * entropy decoder over all rows above its own (about JPEG_ENTROPY_SHARE of a
- * full decode's time per row), so the bands shrink downwards to finish
- * together: band k ends at s(k + 1) = t + (1 - e) s(k), s(1) = t. Starts are
- * whole iMCU rows, where skipping is cheapest. Returns how many bands are left
- * (empty ones are dropped). */
-#define JPEG_ENTROPY_SHARE 0.55
-static int band_starts(JDIMENSION *start, int n, JDIMENSION h, JDIMENSION unit)
-{
-    double e = JPEG_ENTROPY_SHARE, t = e / (1.0 - pow(1.0 - e, n)), s = 0.0;
-    int m = 1;
-    start[0] = 0;
-    for (int k = 1; k < n; k++) {
-        s = t + (1.0 - e) * s;
-        JDIMENSION at = (JDIMENSION)(s * h) / unit * unit;
-        if (at > start[m - 1] && at < h)
-            start[m++] = at;
-    }
-    start[m] = h;
-    return m;
-}
-
-/* After jpeg_start_decompress on part 0: the bands, their decoding (on as many
- * threads as `threads` allows), and the first failure in row order. */
+/* After jpeg_start_decompress on part 0: the rows, on one thread or two as
+ * `threads` allows, and the first failure in row order. A worker's failure
+ * counts only when it had claimed rows: before that, the top band decodes
+ * them all, as it would alone. */
 static int decode_bands(struct part *parts, const struct image_threads *threads,
                         struct triton_error *err)
 {
-    struct jpeg_decompress_struct *d = &parts[0].d;
-    JDIMENSION unit = (JDIMENSION)d->max_v_samp_factor * DCTSIZE;
+    struct part *top = &parts[0], *bottom = &parts[1];
+    struct jpeg_decompress_struct *d = &top->d;
+    struct split sp = {.unit = (JDIMENSION)d->max_v_samp_factor * DCTSIZE,
+                       .boundary = d->output_height,
+                       .fixed_split = threads && threads->fixed_split};
     int n = 1;
-    if (!jpeg_has_multiple_scans(d)) {
-        JDIMENSION rows = (d->output_height + unit - 1) / unit;
+    if (!jpeg_has_multiple_scans(d))
         n = image_threads_parts(threads, (int64_t)d->output_width * d->output_height,
-                                rows < IMAGE_THREADS_MAX ? (int)rows : IMAGE_THREADS_MAX);
-    }
-    JDIMENSION start[IMAGE_THREADS_MAX + 1];
-    n = band_starts(start, n < IMAGE_THREADS_MAX ? n : IMAGE_THREADS_MAX, d->output_height, unit);
-    for (int i = 0; i < n; i++) {
-        struct part *p = &parts[i];
-        if (i > 0) {
-            part_init(p, &p->err);
-            p->data = parts[0].data;
-            p->size = parts[0].size;
-            p->space = parts[0].space;
-            p->px = parts[0].px;
-            p->stride = parts[0].stride;
-            p->w = parts[0].w;
-            p->h = parts[0].h;
-        }
-        p->from = start[i];
-        p->to = start[i + 1];
+                                d->output_height > sp.unit ? 2 : 1);
+    if (n > 1) {
+        pthread_mutex_init(&sp.lock, NULL);
+        pthread_cond_init(&sp.claimed, NULL);
+        top->split = &sp;
+        part_init(bottom, &bottom->err);
+        bottom->data = top->data;
+        bottom->size = top->size;
+        bottom->space = top->space;
+        bottom->px = top->px;
+        bottom->stride = top->stride;
+        bottom->w = top->w;
+        bottom->h = top->h;
+        bottom->split = &sp;
+        bottom->worker = 1;
     }
     image_threads_run(part_run, parts, sizeof parts[0], n);
-    int rc = 0, truncated = 0;
-    for (int i = 0; i < n; i++) {
-        if (parts[i].failed && rc == 0) {
-            if (i > 0)
-                triton_fail(err, parts[i].err.code, "%s", parts[i].err.message);
-            rc = -1;
-        }
-        truncated |= parts[i].g.truncated;
-        if (i > 0)
-            part_free(&parts[i]);
+    int rc = top->failed ? -1 : 0;
+    int truncated = top->g.truncated;
+    if (n > 1) {
+        if (rc == 0 && bottom->claimed && bottom->failed)
+            rc = triton_fail(err, bottom->err.code, "%s", bottom->err.message);
+        truncated |= bottom->claimed && bottom->g.truncated;
+        part_free(bottom);
+        pthread_mutex_destroy(&sp.lock);
+        pthread_cond_destroy(&sp.claimed);
     }
     if (rc == 0 && truncated)
         rc = triton_fail(err, TRITON_INVALID_ARGUMENT,
@@ -260,13 +327,12 @@ static void decode_start(struct part *p, struct tensor *out, int64_t max_pixels)
     p->w = d->output_width;
     p->h = d->output_height;
     p->stride = (size_t)p->w * (size_t)channels;
-    p->started = 1;
 }
 
 int image_decode_jpeg(struct tensor *out, const void *data, size_t size, int64_t max_pixels,
                       const struct image_threads *threads, struct triton_error *err)
 {
-    struct part parts[IMAGE_THREADS_MAX];
+    struct part parts[2];
     memset(out, 0, sizeof *out);
     if (size > (unsigned long)-1)
         return triton_fail(err, TRITON_INVALID_ARGUMENT, "image: JPEG data too large");

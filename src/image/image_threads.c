@@ -4,7 +4,8 @@
  * parts, bands of rows that write disjoint bytes; part 0 runs on the calling
  * thread, the others on threads started for the call and joined before it
  * returns. A thread that cannot be started leaves its part to the calling
- * thread, so the result never depends on how many threads ran. Parts are plain
+ * thread (before part 0, so that a part 0 waiting on the others never waits
+ * for itself), and the result never depends on how many threads ran. Parts are plain
  * C: no Lua state is ever touched off the calling thread.
  */
 #include <pthread.h>
@@ -45,12 +46,11 @@ void image_threads_run(void (*fn)(void *part), void *parts, size_t part_size, in
         starts[i].fn = fn;
         starts[i].part = p + (size_t)i * part_size;
         started[i] = pthread_create(&tid[i], NULL, run, &starts[i]) == 0;
+        if (!started[i])
+            fn(starts[i].part);
     }
     fn(p);
-    for (int i = 1; i < n && i < IMAGE_THREADS_MAX; i++) {
+    for (int i = 1; i < n && i < IMAGE_THREADS_MAX; i++)
         if (started[i])
             pthread_join(tid[i], NULL);
-        else
-            fn(p + (size_t)i * part_size);
-    }
 }
