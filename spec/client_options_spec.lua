@@ -159,6 +159,14 @@ describe("two gRPC servers with round_robin", function()
     local target = ("ipv4:127.0.0.1:%d,127.0.0.1:%d"):format(first.grpc_port, second.grpc_port)
     local c = h.closing(triton.connect(target, {
       protocol = "grpc", channel_args = { ["grpc.lb_policy_name"] = "round_robin" } }))
+    -- round_robin sends only to connected servers: until the second connection
+    -- is up (later on a loaded machine), the first takes every call. Count from
+    -- the moment both have served one.
+    for _ = 1, 1000 do
+      if success_count(a, model) > a0 and success_count(b, model) > b0 then break end
+      c:infer(model, { INPUT0 = triton.tensor({ 0 }, "INT16") })
+    end
+    a0, b0 = success_count(a, model), success_count(b, model)
     local n = 20
     for i = 1, n do
       local r = c:infer(model, { INPUT0 = triton.tensor({ i }, "INT16") })
