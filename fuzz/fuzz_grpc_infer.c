@@ -9,14 +9,17 @@
  * The reply always lives in an owner buffer, as grpc_wire_read gives it; the
  * owner's reference is dropped before the outputs are read.
  *
- * A ModelInferResponse is also read by the general reader (protobuf-c's) and
- * by the fast reader alone: the reader the client uses must give the general
- * reader's outcome on every input (the same result, or the same error), and so
- * must the fast reader wherever it does not decline the reply.
+ * A ModelInferResponse is also read by the general reader (protobuf-c's), by
+ * the fast reader alone and from a gRPC byte buffer as a ModelInfer reply is
+ * (read in place, raw contents moved): the readers the client uses must give
+ * the general reader's outcome on every input (the same result, or the same
+ * error), and so must the fast reader wherever it does not decline the reply.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <grpc/slice.h>
 
 #include "support.h"
 #include "grpc/grpc_wire.h"
@@ -123,6 +126,18 @@ static void check_readers(const uint8_t *msg, size_t n, struct tensor_buffer *ow
     if (frc != 1)
         check_same_outcome("the fast", frc, f, &ferr, grc, g, &gerr);
     triton_infer_result_free(f);
+    /* as a ModelInfer reply arrives: one slice, read in place */
+    grpc_slice slice = grpc_slice_from_copied_buffer((const char *)msg, n);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
+    grpc_slice_unref(slice);
+    struct triton_error berr = {0};
+    struct triton_infer_result *b = NULL;
+    int brc = grpc_wire_read_infer_response(bb, &b, &berr);
+    grpc_byte_buffer_destroy(bb);
+    check_same_outcome("the byte buffer", brc, b, &berr, grc, g, &gerr);
+    if (b)
+        fuzz_check_result(b);
+    triton_infer_result_free(b);
     triton_infer_result_free(g);
 }
 

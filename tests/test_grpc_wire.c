@@ -832,6 +832,20 @@ static int readers_agree(const uint8_t *data, size_t len, int fast_declines)
         rc[i] =
             grpc_wire_parse_infer_response_with(owner->data, len, owner, readers[i], &r[i], &e[i]);
     tensor_buffer_unref(owner);
+    /* and as the client gets it: one slice read in place, raw contents moved */
+    grpc_slice slice = grpc_slice_from_copied_buffer((const char *)data, len);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
+    grpc_slice_unref(slice);
+    struct triton_infer_result *from_bb = NULL;
+    struct triton_error bb_err = {0};
+    int bb_rc = grpc_wire_read_infer_response(bb, &from_bb, &bb_err);
+    grpc_byte_buffer_destroy(bb);
+    CHECK_INT(bb_rc, rc[0]);
+    if (bb_rc == rc[0] && rc[0] < 0)
+        CHECK(bb_err.code == e[0].code && strcmp(bb_err.message, e[0].message) == 0);
+    if (bb_rc == rc[0] && rc[0] == 0)
+        CHECK(same_result(from_bb, r[0]));
+    triton_infer_result_free(from_bb);
     if (fast_declines >= 0)
         CHECK((rc[2] == 1) == (fast_declines == 1));
     for (int i = 1; i < 3; i++) {

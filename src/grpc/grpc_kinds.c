@@ -430,10 +430,10 @@ static int check_outputs_have_data(const struct triton_infer_request *req,
     return 0;
 }
 
-static int decode_result(const struct triton_infer_request *req, struct tensor_buffer *buf,
+static int decode_result(const struct triton_infer_request *req, grpc_byte_buffer *bb,
                          struct triton_reply *reply, struct triton_error *err)
 {
-    if (grpc_wire_parse_infer_response(buf->data, buf->size, buf, &reply->result, err) < 0)
+    if (grpc_wire_read_infer_response(bb, &reply->result, err) < 0)
         return -1;
     if (reply->result && check_outputs_have_data(req, reply->result, err) < 0) {
         triton_infer_result_free(reply->result);
@@ -464,15 +464,15 @@ int grpc_decode(enum triton_call_kind kind, const struct triton_infer_request *r
 {
     if (!bb)
         return triton_fail(err, TRITON_PROTOCOL, "the server sent status OK but no reply");
+    enum triton_reply_shape shape = triton_call_info(kind)->reply;
+    if (shape == TRITON_REPLY_RESULT)
+        return decode_result(req, bb, reply, err);
     struct tensor_buffer *buf = grpc_wire_read(bb, err);
     if (!buf)
         return -1;
     const struct grpc_kind *k = &grpc_kinds[kind];
-    enum triton_reply_shape shape = triton_call_info(kind)->reply;
     int rc;
-    if (shape == TRITON_REPLY_RESULT)
-        rc = decode_result(req, buf, reply, err);
-    else if (k->reply)
+    if (k->reply)
         rc = decode_message(k->reply, shape, buf, reply, err);
     else
         rc = triton_fail(err, TRITON_INTERNAL, "%s has no unary reply over gRPC",

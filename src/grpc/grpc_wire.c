@@ -1627,28 +1627,35 @@ fail:
     return -1;
 }
 
+/* The view of the reply at data[0..len) by the chosen reader: 0, 1 when the
+ * fast reader (alone) declines it, -1 (err set). *m is protobuf-c's message
+ * when the general reader ran (the view points into it). */
+static int read_view(const uint8_t *data, size_t len, enum grpc_wire_reader reader,
+                     struct reply_view *v, Inference__ModelInferResponse **m,
+                     struct triton_error *err)
+{
+    if (reader != GRPC_WIRE_READER_GENERAL) {
+        enum fast_outcome o = fast_view(data, len, v);
+        if (o == FAST_OK)
+            return 0;
+        if (o == FAST_NO_MEMORY)
+            return no_memory(err);
+        if (reader == GRPC_WIRE_READER_FAST)
+            return 1;
+        view_free(v);
+        view_init(v);
+    }
+    return general_view(data, len, v, m, err);
+}
+
 int grpc_wire_parse_infer_response_with(const uint8_t *data, size_t len,
                                         struct tensor_buffer *owner, enum grpc_wire_reader reader,
                                         struct triton_infer_result **out, struct triton_error *err)
 {
     struct reply_view v;
     Inference__ModelInferResponse *m = NULL;
-    int rc = 0;
     view_init(&v);
-    if (reader != GRPC_WIRE_READER_GENERAL) {
-        enum fast_outcome o = fast_view(data, len, &v);
-        if (o == FAST_NO_MEMORY)
-            rc = no_memory(err);
-        else if (o == FAST_DECLINED && reader == GRPC_WIRE_READER_FAST)
-            rc = 1;
-        else if (o == FAST_DECLINED)
-            reader = GRPC_WIRE_READER_GENERAL;
-    }
-    if (rc == 0 && reader == GRPC_WIRE_READER_GENERAL) {
-        view_free(&v);
-        view_init(&v);
-        rc = general_view(data, len, &v, &m, err);
-    }
+    int rc = read_view(data, len, reader, &v, &m, err);
     if (rc == 0)
         rc = build_result(&v, owner, out, err);
     view_free(&v);
@@ -1661,6 +1668,66 @@ int grpc_wire_parse_infer_response(const uint8_t *data, size_t len, struct tenso
                                    struct triton_infer_result **out, struct triton_error *err)
 {
     return grpc_wire_parse_infer_response_with(data, len, owner, GRPC_WIRE_READER_AUTO, out, err);
+}
+
+static size_t align_up(size_t n)
+{
+    return (n + REPLY_ALIGN - 1) / REPLY_ALIGN * REPLY_ALIGN;
+}
+
+/* The view's raw contents moved into one new block, each at an aligned offset
+ * so that every output can be a view over it; the view then points there. */
+static struct tensor_buffer *move_raw(struct reply_view *v, struct triton_error *err)
+{
+    struct praw *raw = v->raw.items;
+    size_t size = 0;
+    for (size_t i = 0; i < v->raw.n; i++)
+        size += align_up(raw[i].len);
+    uint8_t *block = malloc(size ? size : 1);
+    if (!block) {
+        no_memory(err);
+        return NULL;
+    }
+    for (size_t i = 0, off = 0; i < v->raw.n; off += align_up(raw[i].len), i++) {
+        memcpy(block + off, raw[i].ptr, raw[i].len);
+        raw[i].ptr = block + off;
+    }
+    struct tensor_buffer *buf = tensor_buffer_wrap(block, size, release_base, block, err);
+    if (!buf)
+        free(block);
+    return buf;
+}
+
+int grpc_wire_read_infer_response(grpc_byte_buffer *bb, struct triton_infer_result **out,
+                                  struct triton_error *err)
+{
+    const grpc_slice_buffer *sb = &bb->data.raw.slice_buffer;
+    if (bb->type != GRPC_BB_RAW || bb->data.raw.compression != GRPC_COMPRESS_NONE ||
+        sb->count != 1 || sb->length >= STREAMED_READ_MIN) {
+        struct tensor_buffer *buf = grpc_wire_read(bb, err);
+        if (!buf)
+            return -1;
+        int rc = grpc_wire_parse_infer_response(buf->data, buf->size, buf, out, err);
+        tensor_buffer_unref(buf);
+        return rc;
+    }
+    /* One small slice: read where gRPC holds it, and copy only the raw
+     * contents, which the outputs keep. */
+    struct reply_view v;
+    Inference__ModelInferResponse *m = NULL;
+    view_init(&v);
+    int rc = read_view(GRPC_SLICE_START_PTR(sb->slices[0]), GRPC_SLICE_LENGTH(sb->slices[0]),
+                       GRPC_WIRE_READER_AUTO, &v, &m, err);
+    struct tensor_buffer *owner = NULL;
+    if (rc == 0 && v.raw.n && !(owner = move_raw(&v, err)))
+        rc = -1;
+    if (rc == 0)
+        rc = build_result(&v, owner, out, err);
+    tensor_buffer_unref(owner);
+    view_free(&v);
+    if (m)
+        inference__model_infer_response__free_unpacked(m, NULL);
+    return rc;
 }
 
 int grpc_wire_parse_stream_response(const uint8_t *data, size_t len, struct tensor_buffer *owner,

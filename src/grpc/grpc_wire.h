@@ -46,6 +46,12 @@ int grpc_wire_pack(const ProtobufCMessage *msg, grpc_byte_buffer **out, struct t
 /* The whole reply in one buffer: a tensor_buffer (refs = 1) over the bytes. */
 struct tensor_buffer *grpc_wire_read(grpc_byte_buffer *bb, struct triton_error *err);
 
+/* Reads the ModelInferResponse in bb: a small reply in one slice is read where
+ * gRPC holds it and only its raw contents are copied (each output a view over
+ * the copy), any other through grpc_wire_read. */
+int grpc_wire_read_infer_response(grpc_byte_buffer *bb, struct triton_infer_result **out,
+                                  struct triton_error *err);
+
 /* Parses a ModelInferResponse at data[0..len) (inside owner's memory). */
 int grpc_wire_parse_infer_response(const uint8_t *data, size_t len, struct tensor_buffer *owner,
                                    struct triton_infer_result **out, struct triton_error *err);
