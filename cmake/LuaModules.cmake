@@ -82,6 +82,25 @@ set(TRITON_LUA_CMOD_DIR "${_cmod}" CACHE STRING
 set(TRITON_LUA_LMOD_DIR "${_lmod}" CACHE STRING
     "Install dir for Lua 5.4 modules (TRITON_LUA_INTERPRETER's Lua when given)")
 
+# A Lua other than 5.4 (`v`: 5.3 or jit): its module `target` in `folder`,
+# built against the pkg-config module found as `found` (`includes`), installed
+# on the folders of ABI `abi`, kept in the cache as TRITON_<infix>_CMOD_DIR and
+# TRITON_<infix>_LMOD_DIR; sets _target, _cdir and _ldir. `package` names the
+# Debian package that a missing pkg-config module is in.
+macro(triton_other_lua v found package target folder includes abi infix label)
+    if(NOT ${found})
+        message(FATAL_ERROR "TRITON_LUA_VERSIONS has ${v} but pkg-config finds no ${folder} "
+                            "(Debian: ${package})")
+    endif()
+    triton_lua_module(${target} ${folder} "${includes}")
+    triton_lua_dirs(${abi} _cmod _lmod)
+    set(TRITON_${infix}_CMOD_DIR "${_cmod}" CACHE STRING "Install dir for ${label} C modules")
+    set(TRITON_${infix}_LMOD_DIR "${_lmod}" CACHE STRING "Install dir for ${label} modules")
+    set(_target ${target})
+    set(_cdir ${TRITON_${infix}_CMOD_DIR})
+    set(_ldir ${TRITON_${infix}_LMOD_DIR})
+endmacro()
+
 set(TRITON_LUA_MODULE_TARGETS "")
 foreach(v ${TRITON_LUA_VERSIONS})
     if(v STREQUAL "5.4")
@@ -90,36 +109,18 @@ foreach(v ${TRITON_LUA_VERSIONS})
         set(_cdir ${TRITON_LUA_CMOD_DIR})
         set(_ldir ${TRITON_LUA_LMOD_DIR})
     elseif(v STREQUAL "5.3")
-        if(NOT LUA53_FOUND)
-            message(FATAL_ERROR "TRITON_LUA_VERSIONS has 5.3 but pkg-config finds no lua5.3 "
-                                "(Debian: liblua5.3-dev)")
-        endif()
-        triton_lua_module(triton_module_lua53 lua5.3 "${LUA53_INCLUDE_DIRS}")
-        triton_lua_dirs(5.3 _cmod _lmod)
-        set(TRITON_LUA53_CMOD_DIR "${_cmod}" CACHE STRING "Install dir for Lua 5.3 C modules")
-        set(TRITON_LUA53_LMOD_DIR "${_lmod}" CACHE STRING "Install dir for Lua 5.3 modules")
-        set(_target triton_module_lua53)
-        set(_cdir ${TRITON_LUA53_CMOD_DIR})
-        set(_ldir ${TRITON_LUA53_LMOD_DIR})
+        triton_other_lua(5.3 LUA53_FOUND liblua5.3-dev triton_module_lua53 lua5.3
+                         "${LUA53_INCLUDE_DIRS}" 5.3 LUA53 "Lua 5.3")
     elseif(v STREQUAL "jit")
-        if(NOT LUAJIT_FOUND)
-            message(FATAL_ERROR "TRITON_LUA_VERSIONS has jit but pkg-config finds no luajit "
-                                "(Debian: libluajit-5.1-dev)")
-        endif()
         # the 5.3 API LuaJIT lacks: Debian's lua-compat53-dev (header only)
         find_path(TRITON_COMPAT53_DIR lua5.1/compat-5.3.h)
-        if(NOT TRITON_COMPAT53_DIR)
+        if(LUAJIT_FOUND AND NOT TRITON_COMPAT53_DIR)
             message(FATAL_ERROR "the LuaJIT module needs lua5.1/compat-5.3.h "
                                 "(Debian: lua-compat53-dev)")
         endif()
-        triton_lua_module(triton_module_luajit luajit "${LUAJIT_INCLUDE_DIRS}")
         # LuaJIT shares the 5.1 paths (PUC Lua 5.1 is refused by lua/triton/init.lua)
-        triton_lua_dirs(5.1 _cmod _lmod)
-        set(TRITON_LUAJIT_CMOD_DIR "${_cmod}" CACHE STRING "Install dir for LuaJIT C modules")
-        set(TRITON_LUAJIT_LMOD_DIR "${_lmod}" CACHE STRING "Install dir for LuaJIT modules")
-        set(_target triton_module_luajit)
-        set(_cdir ${TRITON_LUAJIT_CMOD_DIR})
-        set(_ldir ${TRITON_LUAJIT_LMOD_DIR})
+        triton_other_lua(jit LUAJIT_FOUND libluajit-5.1-dev triton_module_luajit luajit
+                         "${LUAJIT_INCLUDE_DIRS}" 5.1 LUAJIT "LuaJIT")
     else()
         message(FATAL_ERROR "TRITON_LUA_VERSIONS: unknown Lua '${v}' (5.4, 5.3 or jit)")
     endif()
