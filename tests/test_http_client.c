@@ -449,7 +449,7 @@ static void test_classification(struct triton_client *c)
 struct cancel_ctx {
     struct outcome o;
     struct triton_client *c;
-    struct triton_call *self, *other;
+    struct triton_call *self, *other, *silent;
     struct outcome other_o;
 };
 
@@ -467,8 +467,13 @@ static void cancel_on_first(struct triton_call *call, struct triton_reply *reply
         if (triton_client_submit(x->c, x->other, &e) < 0)
             x->other_o.failed = true;
         triton_client_cancel(x->c, x->self);
+        if (x->silent)
+            triton_client_cancel(x->c, x->silent);
     }
 }
+
+static void slow_call(struct triton_infer_request *req, struct triton_infer_input *in,
+                      struct tensor *t, int ms);
 
 static void test_generate(struct triton_client *c)
 {
@@ -500,10 +505,19 @@ static void test_generate(struct triton_client *c)
     outcome_free(&o);
     cJSON_Delete(rep);
 
-    /* cancelled from its own event callback, which also starts another call */
+    /* cancelled from its own event callback, which also starts another call and
+     * cancels a third whose server is still silent: each cancelled transfer
+     * leaves the loop with that step, not when its server next speaks */
     rep = cJSON_Parse("{\"IN\":[1,2,3],\"DELAY\":[0,300,300],\"WAIT\":[0]}");
     struct cancel_ctx x = {.c = c};
     struct triton_call other = {.kind = TRITON_CALL_SERVER_LIVE};
+    struct triton_infer_request sreq;
+    struct triton_infer_input sin;
+    struct tensor st;
+    slow_call(&sreq, &sin, &st, 3000);
+    struct outcome so = {0};
+    struct triton_call silent = {
+        .kind = TRITON_CALL_INFER, .infer = &sreq, .done = on_done, .user = &so};
     scall = (struct triton_call){.kind = TRITON_CALL_GENERATE_STREAM,
                                  .model = "repeat_int32",
                                  .settings = rep,
@@ -511,13 +525,19 @@ static void test_generate(struct triton_client *c)
                                  .user = &x};
     x.self = &scall;
     x.other = &other;
+    x.silent = &silent;
     struct triton_error werr = {0};
+    CHECK(triton_client_submit(c, &silent, &werr) == 0);
     CHECK(triton_client_submit(c, &scall, &werr) == 0);
     CHECK(triton_call_wait(c, &scall, &werr) == 0);
     CHECK(x.o.events == 1 && x.o.finals == 1);
     CHECK_ERR(x.o.err, TRITON_CANCELLED, "cancelled");
+    CHECK(triton_call_wait(c, &silent, &werr) == 0);
+    CHECK_ERR(so.err, TRITON_CANCELLED, "cancelled");
     CHECK(triton_call_wait(c, &other, &werr) == 0);
     CHECK(!x.other_o.failed && x.other_o.boolean);
+    CHECK_INT(triton_loop_pending(loop), 0);
+    tensor_release(&st);
     cJSON_Delete(rep);
 
     call.model = "no_such_model";

@@ -440,43 +440,6 @@ out:
     tiny_server_stop(&srv);
 }
 
-static int abort_when_asked(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                            curl_off_t ulnow)
-{
-    return *(const bool *)user ? 1 : 0;
-}
-
-/* A wakeup runs every transfer's callbacks, so one whose server is silent still
- * sees a flag set for it (as a transport's cancel from inside a callback does). */
-static void test_wakeup_runs_transfers(void)
-{
-    struct tiny_server srv;
-    if (tiny_server_start(&srv, 1) < 0)
-        return;
-    struct triton_loop *loop = new_loop();
-    struct transfer t = {0};
-    bool abort_now = false;
-    if (transfer_start(loop, &t, srv.port) < 0)
-        goto out;
-    curl_easy_setopt(t.easy, CURLOPT_XFERINFOFUNCTION, abort_when_asked);
-    curl_easy_setopt(t.easy, CURLOPT_XFERINFODATA, &abort_now);
-    curl_easy_setopt(t.easy, CURLOPT_NOPROGRESS, 0L);
-    for (int guard = 0; atomic_load(&srv.requests) < 1 && guard < PATIENCE_MS; guard++)
-        step(loop, 0.001);
-    CHECK_INT(atomic_load(&srv.requests), 1);
-    abort_now = true;
-    triton_loop_wakeup(loop);
-    CHECK_INT(step(loop, -1), 1);
-    CHECK(t.done);
-    CHECK_INT(t.result, CURLE_ABORTED_BY_CALLBACK);
-    CHECK_INT(triton_loop_pending(loop), 0);
-out:
-    if (t.easy)
-        curl_easy_cleanup(t.easy);
-    triton_loop_free(loop);
-    tiny_server_stop(&srv);
-}
-
 /* ---- the descriptor ---------------------------------------------------------------- */
 
 static int loop_fd(struct triton_loop *loop)
@@ -834,7 +797,6 @@ int main(void)
     test_step_refuses_reentry();
     test_deferred();
     test_curl_blocking();
-    test_wakeup_runs_transfers();
     test_fd_deferred_and_timers();
     test_fd_curl();
     test_fd_curl_keep_alive();

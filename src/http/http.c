@@ -103,9 +103,10 @@ struct http_task {
     struct http_task *prev, *next; /* hc->tasks */
     bool cancelled;
     bool in_multi; /* started: its handle is in the loop's multi handle */
-    /* A call made from inside a curl callback (curl refuses multi calls there)
-     * starts at the next step. */
-    struct triton_loop_deferred start_later;
+    /* What a call made or cancelled from inside a curl callback (curl refuses
+     * multi calls there) leaves to the step, once out of curl's callbacks:
+     * starting the transfer, or taking it out of the multi handle. */
+    struct triton_loop_deferred later;
 
     char *url;
     bool post;
@@ -927,7 +928,9 @@ static void task_done(struct triton_loop_curl_task *base, CURLcode rc)
     struct triton_error err = {0};
     struct triton_reply reply = {0};
     if (!call) {
-        /* cancelled from inside a curl callback: the transfer aborted itself */
+        /* cancelled from inside a curl callback: the transfer aborted itself
+         * before the step took it out */
+        triton_loop_undefer(hc->loop, &t->later);
         unlink_task(hc, t);
         release_task(hc, t);
         return;
@@ -967,9 +970,14 @@ static void task_done(struct triton_loop_curl_task *base, CURLcode rc)
 
 /* ---- the operations table ---------------------------------------------------------------- */
 
+static struct http_task *task_of_later(struct triton_loop_deferred *d)
+{
+    return (struct http_task *)((char *)d - offsetof(struct http_task, later));
+}
+
 static void start_later_run(struct triton_loop_deferred *d)
 {
-    struct http_task *t = (struct http_task *)((char *)d - offsetof(struct http_task, start_later));
+    struct http_task *t = task_of_later(d);
     struct triton_error err = {0};
     if (start_task(t, &err) == 0)
         return;
@@ -996,8 +1004,8 @@ static int http_submit(struct triton_client *c, struct triton_call *call, struct
     hc->tasks = t;
     call->transport_state = t;
     if (in_curl_callback) {
-        t->start_later.fn = start_later_run;
-        triton_loop_defer(hc->loop, &t->start_later);
+        t->later.fn = start_later_run;
+        triton_loop_defer(hc->loop, &t->later);
         return 0;
     }
     if (start_task(t, err) < 0) {
@@ -1009,6 +1017,15 @@ static int http_submit(struct triton_client *c, struct triton_call *call, struct
     return 0;
 }
 
+/* A transfer cancelled from inside a curl callback leaves the multi handle. */
+static void remove_later_run(struct triton_loop_deferred *d)
+{
+    struct http_task *t = task_of_later(d);
+    triton_loop_remove_curl(t->hc->loop, t->easy);
+    unlink_task(t->hc, t);
+    release_task(t->hc, t);
+}
+
 static void http_cancel(struct triton_client *c, struct triton_call *call)
 {
     struct http_client *hc = c->transport_state;
@@ -1018,16 +1035,18 @@ static void http_cancel(struct triton_client *c, struct triton_call *call)
     t->cancelled = true;
     t->call = NULL;
     call->transport_state = NULL;
-    if (!t->in_multi) { /* not started yet (start_later) */
-        triton_loop_undefer(hc->loop, &t->start_later);
+    if (!t->in_multi) { /* not started yet (start_later_run) */
+        triton_loop_undefer(hc->loop, &t->later);
         unlink_task(hc, t);
         release_task(hc, t);
         return;
     }
     if (in_curl_callback) {
-        /* curl forbids removing handles here; its callbacks see the flag and
-         * abort the transfer, and task_done frees the task */
-        triton_loop_wakeup(hc->loop);
+        /* curl forbids removing handles here: the step does it once out of
+         * curl's callbacks (which until then see the flag and abort; if the
+         * transfer ends so first, task_done frees the task) */
+        t->later.fn = remove_later_run;
+        triton_loop_defer(hc->loop, &t->later);
         return;
     }
     triton_loop_remove_curl(hc->loop, t->easy);
@@ -1071,6 +1090,7 @@ static void http_destroy(struct triton_client *c)
      * inside a curl callback can be left. */
     while (hc->tasks) {
         struct http_task *t = hc->tasks;
+        triton_loop_undefer(hc->loop, &t->later);
         if (t->in_multi)
             triton_loop_remove_curl(hc->loop, t->easy);
         unlink_task(hc, t);

@@ -741,24 +741,6 @@ static bool may_poll(const struct triton_loop *loop)
     return loop->curl_pending > 0 || loop->grpc_pending > 0 || loop->host_mode;
 }
 
-/* Runs every transfer once, whatever its socket says: after a wakeup, so that a
- * flag a transport set from inside a curl callback (a cancel) reaches the
- * transfer's own callbacks. */
-static int run_all_curl(struct triton_loop *loop, struct triton_error *err)
-{
-    if (loop->curl_pending == 0)
-        return 0;
-    int running = 0;
-    CURLMcode rc;
-    /* Deprecated for event loops that poll every socket; this is not one. */
-    CURL_IGNORE_DEPRECATION(rc = curl_multi_socket_all(loop->multi, &running);)
-    int ran = run_curl_done(loop);
-    if (rc != CURLM_OK)
-        return triton_fail(err, TRITON_INTERNAL, "curl_multi_socket_all: %s",
-                           curl_multi_strerror(rc));
-    return ran;
-}
-
 static int step_run(struct triton_loop *loop, double timeout, struct triton_error *err)
 {
     int ran = run_ready(loop, err);
@@ -779,13 +761,7 @@ static int step_run(struct triton_loop *loop, double timeout, struct triton_erro
         if (got < 0)
             return -1;
         ran += got;
-        if (woken || atomic_exchange(&loop->woken, false)) {
-            woken = true;
-            got = run_all_curl(loop, err);
-            if (got < 0)
-                return -1;
-            ran += got;
-        }
+        woken = woken || atomic_exchange(&loop->woken, false);
         ran += run_timers(loop);
         if (once || ran > 0 || woken || wait == 0 || loop->interrupted)
             return ran;

@@ -123,12 +123,12 @@ void triton_loop_grpc_started(struct triton_loop *loop);
 int triton_loop_step(struct triton_loop *loop, double timeout, struct triton_error *err);
 /* Number of curl transfers and gRPC batches in flight, plus queued deferred work. */
 int triton_loop_pending(const struct triton_loop *loop);
-/* Makes the next (or a blocked epoll) wait of triton_loop_step return early, and
- * that step run every curl transfer's callbacks once (so a transfer sees a flag
- * set from inside another one's callback, where curl forbids removing it). From
- * another thread it ends a wait in epoll but not one in the completion queue,
- * which ends at its next event, timer or timeout; a signal handler must not call
- * it (set a flag and let the step's timeout expire). */
+/* Makes the next (or a blocked epoll) wait of triton_loop_step return early;
+ * nothing else runs for it (a transport that must act on a transfer from
+ * inside a curl callback defers that work to the step). From another thread
+ * it ends a wait in epoll but not one in the completion queue, which ends at
+ * its next event, timer or timeout; a signal handler must not call it (set a
+ * flag and let the step's timeout expire). */
 void triton_loop_wakeup(struct triton_loop *loop);
 
 /* A descriptor that is readable whenever triton_loop_step(loop, 0, ...) has
