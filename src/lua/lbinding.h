@@ -74,6 +74,7 @@ struct lstate {
     struct lreq *ready, *ready_tail; /* requests with replies to hand to Lua */
     struct lclient *clients;         /* open clients: what an interrupt cancels */
     size_t reply_bytes; /* reply memory handed to Lua since the last lresult_collect_if_due */
+    size_t gc_owed;     /* results' C memory not yet reported to the collector (lresult.c) */
     int callbacks;      /* calls with a callback whose final reply was not handed over yet */
     int in_callback;    /* callbacks running now (nested in lreq_deliver) */
     int ref_reporter;   /* the Lua reporter of callback errors, or LUA_NOREF */
