@@ -190,7 +190,7 @@ static void test_request_binary(void)
                                        .outputs = out,
                                        .n_outputs = 2,
                                        .binary_data_output = true};
-    struct wire_http_request r;
+    struct wire_http_request r = {0};
     struct triton_error err = {0};
     CHECK(wire_http_infer_request_build(&req, &r, &err) == 0);
     CHECK_STR(r.json,
@@ -284,7 +284,7 @@ static void test_request_json_and_errors(void)
                                        .n_inputs = 4,
                                        .outputs = &out,
                                        .n_outputs = 1};
-    struct wire_http_request r;
+    struct wire_http_request r = {0};
     struct triton_error err = {0};
     CHECK(wire_http_infer_request_build(&req, &r, &err) == 0);
     CHECK(!r.binary && r.n_pieces == 1 && r.total == r.json_len);
@@ -372,6 +372,286 @@ static void free_base(void *ctx, void *data)
 {
     (void)ctx;
     free(data);
+}
+
+/* ---- the kept header ------------------------------------------------------------- */
+
+/* One request, and each variation of it: a change to one thing the header says. */
+enum {
+    V_BASE,
+    V_NAME,
+    V_NAME_LEN,
+    V_DTYPE,
+    V_SHAPE_TURN,
+    V_SHAPE_NDIM,
+    V_ORDER,
+    V_ONE_INPUT,
+    V_IN_PARAM,
+    V_IN_PARAM_VALUE,
+    V_IN_PARAM_TYPE,
+    V_IN_PARAM_KEY,
+    V_BYTES_SIZE,
+    V_JSON,
+    V_JSON_DATA,
+    V_SHM,
+    V_SHM_REGION,
+    V_SHM_SIZE,
+    V_SHM_OFFSET,
+    V_NO_OUTPUTS,
+    V_NO_OUTPUTS_BINARY,
+    V_OUT_NAME,
+    V_OUT_ORDER,
+    V_OUT_JSON,
+    V_BINARY_DEFAULT,
+    V_CLASS,
+    V_OUT_SHM,
+    V_OUT_PARAM,
+    V_ID,
+    V_ID_OTHER,
+    V_ID_EMPTY,
+    V_SEQ,
+    V_SEQ_OTHER,
+    V_SEQ_STR,
+    V_SEQ_START,
+    V_SEQ_END,
+    V_PRIORITY,
+    V_TIMEOUT,
+    V_PARAM,
+    V_PARAM_DOUBLE,
+    V_PARAM_STRING,
+    V_PARAM_BOOL,
+    NVARIATIONS
+};
+
+struct variant {
+    struct triton_infer_request req;
+    struct triton_infer_input in[3];
+    struct triton_infer_requested_output out[2];
+    struct triton_param in_param, out_param, req_param;
+    int64_t shape0[2], shape1[2];
+    struct tensor a, b, f, s;
+};
+
+static void variant_make(struct variant *v, int which)
+{
+    memset(v, 0, sizeof *v);
+    make_i32(&v->a, 16, 0);
+    make_i32(&v->b, 16, 100);
+    int64_t n16 = 16, n2 = 2;
+    tensor_init(&v->f, TENSOR_FP32, &n16, 1, NULL);
+    tensor_init(&v->s, TENSOR_BYTES, &n2, 1, NULL);
+    struct tensor_str *e = v->s.buf->data;
+    e[0] = (struct tensor_str){"ab", 2};
+    e[1] = (struct tensor_str){which == V_BYTES_SIZE ? "cd" : "c", which == V_BYTES_SIZE ? 2 : 1};
+    v->shape0[0] = v->shape1[0] = 1;
+    v->shape0[1] = v->shape1[1] = 16;
+    v->in[0] = (struct triton_infer_input){
+        .name = "INPUT0", .datatype = "INT32", .shape = v->shape0, .ndim = 2, .data = &v->a};
+    v->in[1] = (struct triton_infer_input){
+        .name = "INPUT1", .datatype = "INT32", .shape = v->shape1, .ndim = 2, .data = &v->b};
+    v->in[2] = (struct triton_infer_input){
+        .name = "S", .datatype = "BYTES", .shape = v->s.shape, .ndim = 1, .data = &v->s};
+    v->out[0] = (struct triton_infer_requested_output){.name = "OUTPUT0", .binary = -1};
+    v->out[1] = (struct triton_infer_requested_output){.name = "OUTPUT1", .binary = -1};
+    v->in_param = (struct triton_param){.key = "k", .type = TRITON_PARAM_INT64, .v.i = 1};
+    v->out_param = v->in_param;
+    v->req_param = v->in_param;
+    v->req = (struct triton_infer_request){.model = "simple",
+                                           .inputs = v->in,
+                                           .n_inputs = 3,
+                                           .outputs = v->out,
+                                           .n_outputs = 2,
+                                           .binary_data_output = true};
+    struct triton_infer_input *in0 = &v->in[0];
+    switch (which) {
+    case V_NAME:
+        in0->name = "INPUT9";
+        break;
+    case V_NAME_LEN:
+        in0->name = "IN";
+        break;
+    case V_DTYPE:
+        in0->datatype = "FP32";
+        in0->data = &v->f;
+        break;
+    case V_SHAPE_TURN:
+        v->shape0[0] = 16;
+        v->shape0[1] = 1;
+        break;
+    case V_SHAPE_NDIM:
+        v->shape0[0] = 16;
+        in0->ndim = 1;
+        break;
+    case V_ORDER:
+        v->in[0] = v->in[1];
+        v->in[1] = (struct triton_infer_input){
+            .name = "INPUT0", .datatype = "INT32", .shape = v->shape0, .ndim = 2, .data = &v->a};
+        break;
+    case V_ONE_INPUT:
+        v->req.n_inputs = 1;
+        break;
+    case V_IN_PARAM_KEY:
+        v->in_param.key = "j";
+        /* fall through */
+    case V_IN_PARAM_TYPE:
+        if (which == V_IN_PARAM_TYPE)
+            v->in_param.type = TRITON_PARAM_UINT64;
+        /* fall through */
+    case V_IN_PARAM_VALUE:
+        if (which == V_IN_PARAM_VALUE)
+            v->in_param.v.i = 2;
+        /* fall through */
+    case V_IN_PARAM:
+        in0->params = &v->in_param;
+        in0->n_params = 1;
+        break;
+    case V_JSON_DATA:
+        ((int32_t *)v->b.buf->data)[3] = -7;
+        /* fall through */
+    case V_JSON:
+        v->in[1].json = true;
+        break;
+    case V_SHM_OFFSET:
+    case V_SHM_SIZE:
+    case V_SHM_REGION:
+    case V_SHM:
+        in0->data = NULL;
+        in0->shm_region = which == V_SHM_REGION ? "region2" : "region";
+        in0->shm_byte_size = which == V_SHM_SIZE ? 128 : 64;
+        in0->shm_offset = which == V_SHM_OFFSET ? 8 : 0;
+        break;
+    case V_NO_OUTPUTS_BINARY:
+    case V_NO_OUTPUTS:
+        v->req.n_outputs = 0;
+        v->req.binary_data_output = which == V_NO_OUTPUTS_BINARY;
+        break;
+    case V_OUT_NAME:
+        v->out[1].name = "OUTPUT2";
+        break;
+    case V_OUT_ORDER:
+        v->out[0].name = "OUTPUT1";
+        v->out[1].name = "OUTPUT0";
+        break;
+    case V_OUT_JSON:
+        v->out[1].binary = 0;
+        break;
+    case V_BINARY_DEFAULT:
+        v->req.binary_data_output = false;
+        v->out[1].binary = 1;
+        break;
+    case V_CLASS:
+        v->out[1].class_count = 3;
+        break;
+    case V_OUT_SHM:
+        v->out[1].shm_region = "out";
+        v->out[1].shm_byte_size = 64;
+        break;
+    case V_OUT_PARAM:
+        v->out[1].params = &v->out_param;
+        v->out[1].n_params = 1;
+        break;
+    case V_ID:
+    case V_ID_OTHER:
+    case V_ID_EMPTY:
+        v->req.id = which == V_ID ? "1" : which == V_ID_OTHER ? "2" : "";
+        break;
+    case V_SEQ_END:
+    case V_SEQ_START:
+    case V_SEQ_OTHER:
+    case V_SEQ:
+        v->req.sequence_id = which == V_SEQ_OTHER ? 8 : 7;
+        v->req.sequence_start = which == V_SEQ_START;
+        v->req.sequence_end = which == V_SEQ_END;
+        break;
+    case V_SEQ_STR:
+        v->req.sequence_id_str = "7";
+        break;
+    case V_PRIORITY:
+        v->req.priority = 1;
+        break;
+    case V_TIMEOUT:
+        v->req.timeout_us = 1000;
+        break;
+    case V_PARAM_DOUBLE:
+        v->req_param.type = TRITON_PARAM_DOUBLE;
+        v->req_param.v.d = 1.0;
+        /* fall through */
+    case V_PARAM_STRING:
+        if (which == V_PARAM_STRING) {
+            v->req_param.type = TRITON_PARAM_STRING;
+            v->req_param.v.s.ptr = "1";
+            v->req_param.v.s.len = 1;
+        }
+        /* fall through */
+    case V_PARAM_BOOL:
+        if (which == V_PARAM_BOOL) {
+            v->req_param.type = TRITON_PARAM_BOOL;
+            v->req_param.v.b = true;
+        }
+        /* fall through */
+    case V_PARAM:
+        v->req.params = &v->req_param;
+        v->req.n_params = 1;
+        break;
+    }
+}
+
+static void variant_free(struct variant *v)
+{
+    tensor_release(&v->a);
+    tensor_release(&v->b);
+    tensor_release(&v->f);
+    tensor_release(&v->s);
+}
+
+/* A request struct built into again (as a transport's task is, call after
+ * call) keeps its header for a request that reads alike and writes it anew for
+ * any other: request b built after request a equals b built fresh, for every
+ * pair of variations, each of which changes the header. */
+static void test_request_kept_header(void)
+{
+    static char fresh[NVARIATIONS][1024];
+    struct variant *va = malloc(sizeof *va), *vb = malloc(sizeof *vb);
+    struct triton_error err = {0};
+    for (int i = 0; i < NVARIATIONS; i++) {
+        struct wire_http_request r = {0};
+        variant_make(va, i);
+        CHECK(wire_http_infer_request_build(&va->req, &r, &err) == 0);
+        CHECK(r.json_len < sizeof fresh[i]);
+        snprintf(fresh[i], sizeof fresh[i], "%s", r.json);
+        if (i != V_BASE && strcmp(fresh[i], fresh[V_BASE]) == 0)
+            fprintf(stderr, "variation %d does not change the header\n", i);
+        CHECK(i == V_BASE || strcmp(fresh[i], fresh[V_BASE]) != 0);
+        wire_http_request_free(&r);
+        variant_free(va);
+    }
+    for (int i = 0; i < NVARIATIONS; i++) {
+        for (int j = 0; j < NVARIATIONS; j++) {
+            struct wire_http_request r = {0};
+            variant_make(va, i);
+            variant_make(vb, j);
+            CHECK(wire_http_infer_request_build(&va->req, &r, &err) == 0);
+            /* as a transport does: the body packed after the header, then ended */
+            memset(r.json + r.json_len, 'x', r.json_cap - r.json_len);
+            wire_http_request_end(&r);
+            CHECK(wire_http_infer_request_build(&vb->req, &r, &err) == 0);
+            if (strcmp(r.json, fresh[j]) != 0)
+                fprintf(stderr, "variation %d after %d: %s\n", j, i, r.json);
+            CHECK(strcmp(r.json, fresh[j]) == 0 && r.json_len == strlen(fresh[j]));
+            /* the same request again: its header is kept, not written (a mark
+             * put in it stays), except with JSON data, which is always written */
+            r.json[0] = '#';
+            wire_http_request_end(&r);
+            CHECK(wire_http_infer_request_build(&vb->req, &r, &err) == 0);
+            bool json_data = j == V_JSON || j == V_JSON_DATA;
+            CHECK(r.json[0] == (json_data ? '{' : '#'));
+            wire_http_request_free(&r);
+            variant_free(va);
+            variant_free(vb);
+        }
+    }
+    free(va);
+    free(vb);
 }
 
 static void test_reply_binary(void)
@@ -857,6 +1137,7 @@ int main(void)
     test_sse();
     test_request_binary();
     test_request_json_and_errors();
+    test_request_kept_header();
     test_reply_binary();
     test_reply_json();
     test_reply_json_nul();

@@ -97,6 +97,9 @@ struct http_task {
      * for every transfer; a parsed one (CURLOPT_CURLU) it only copies. */
     CURLU *parsed;
     char *parsed_text; /* the text it was parsed from; NULL: none set */
+    /* An infer call's body, built where the last one was: its buffers, and its
+     * header when the next request reads alike, serve again. */
+    struct wire_http_request infer;
 
     /* the call's: zeroed when the task is taken for a call (TASK_CALL_PART) */
     struct triton_call *call;      /* NULL once cancelled: the call layer has it back */
@@ -111,7 +114,6 @@ struct http_task {
     char *url;
     bool post;
     /* request body */
-    struct wire_http_request infer;
     char *json_body;
     struct wire_piece one;
     const struct wire_piece *pieces;
@@ -678,7 +680,7 @@ static struct http_task *new_task(struct http_client *hc, struct triton_error *e
 /* Frees what the task's call allocated and zeroes the call's part. */
 static void task_clear(struct http_task *t)
 {
-    wire_http_request_free(&t->infer);
+    wire_http_request_end(&t->infer);
     free(t->json_body);
     free(t->packed);
     free(t->call_nodes);
@@ -692,6 +694,7 @@ static void task_clear(struct http_task *t)
 static void task_destroy(struct http_task *t)
 {
     task_clear(t);
+    wire_http_request_free(&t->infer);
     curl_easy_cleanup(t->easy);
     curl_url_cleanup(t->parsed);
     free(t->parsed_text);

@@ -42,8 +42,9 @@ struct http_kind {
 extern const struct http_kind http_kinds[TRITON_CALL_NKINDS];
 
 /* The URL (base, the kind's path, the call's query parameters) and body of a
- * call. On failure nothing is left allocated but *infer, which the caller
- * frees with wire_http_request_free as always. */
+ * call. An infer body is built into *infer (wire_http_infer_request_build),
+ * which keeps its buffers for the next call; on failure nothing else is left
+ * allocated. */
 int http_encode(const struct triton_call *call, const char *base, char **url, char **json,
                 struct wire_http_request *infer, struct triton_error *err);
 

@@ -22,83 +22,265 @@
 
 /* ---- request ------------------------------------------------------------------- */
 
-/* Writes `"key":` after a comma when *first is false. The keys are this
- * file's own literals, with nothing to escape. */
-static void put_key(struct wire_jbuf *b, bool *first, const char *key)
+/* The header is written by one walk over the request (walk_header and the
+ * put_* functions below it). Every value of the request the walk reads, the
+ * ones that steer it included, comes through a tr_* function, and it reads
+ * nothing else: the trace (those values, in the order read) determines the
+ * header, errors included. A request struct keeps the header it wrote last
+ * with its trace; the next build walks its request in compare mode first, where
+ * nothing is written and each value read is compared with the trace, and keeps
+ * the header when the whole trace matches. A JSON "data" array is not traced:
+ * a request with one is always written. */
+
+struct walk {
+    struct wire_jbuf *b;         /* the header being written; NULL in compare mode */
+    struct wire_http_request *r; /* holds the trace */
+    const char *trace;           /* compare mode: r's trace, */
+    size_t pos, len;             /* the next byte to compare and its length */
+    bool differs;                /* compare mode: a value is not the trace's */
+    bool untraced;               /* write mode: the trace is incomplete (no memory, JSON data) */
+};
+
+static void trace_put(struct walk *w, const void *p, size_t n)
 {
-    wire_jbuf_put(b, *first ? "\"" : ",\"", *first ? 1 : 2);
-    *first = false;
-    wire_jbuf_puts(b, key);
-    wire_jbuf_put(b, "\":", 2);
+    struct wire_http_request *r = w->r;
+    if (w->untraced)
+        return;
+    if (n > r->trace_cap - r->trace_len) {
+        size_t cap = r->trace_cap ? r->trace_cap : 256;
+        while (cap - r->trace_len < n && cap <= SIZE_MAX / 2)
+            cap *= 2;
+        char *grown = cap - r->trace_len < n ? NULL : realloc(r->trace, cap);
+        if (!grown) {
+            w->untraced = true;
+            return;
+        }
+        r->trace = grown;
+        r->trace_cap = cap;
+    }
+    memcpy(r->trace + r->trace_len, p, n);
+    r->trace_len += n;
 }
 
-static int put_param(struct wire_jbuf *b, bool *first, const struct triton_param *p,
-                     const char *where, struct triton_error *err)
+/* n bytes at p: appended to the trace, or compared with it. */
+static void trace(struct walk *w, const void *p, size_t n)
 {
-    if (!p->key || !*p->key)
+    if (w->b) {
+        trace_put(w, p, n);
+        return;
+    }
+    if (w->differs)
+        return;
+    if (n > w->len - w->pos || memcmp(w->trace + w->pos, p, n) != 0) {
+        w->differs = true;
+        return;
+    }
+    w->pos += n;
+}
+
+/* A word of the trace: most values are one, and most compare equal. */
+static inline void trace_word(struct walk *w, uint64_t v)
+{
+    uint64_t had;
+    if (!w->b && w->len - w->pos >= sizeof had) {
+        memcpy(&had, w->trace + w->pos, sizeof had);
+        if (had == v) {
+            w->pos += sizeof had;
+            return;
+        }
+    }
+    trace(w, &v, sizeof v);
+}
+
+static uint64_t tr_u64(struct walk *w, uint64_t v)
+{
+    trace_word(w, v);
+    return v;
+}
+
+static int64_t tr_i64(struct walk *w, int64_t v)
+{
+    trace_word(w, (uint64_t)v);
+    return v;
+}
+
+static bool tr_bool(struct walk *w, bool v)
+{
+    trace_word(w, v);
+    return v;
+}
+
+static double tr_double(struct walk *w, double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    trace_word(w, bits);
+    return v;
+}
+
+/* n bytes at s (s may be NULL), traced with their length. */
+static const char *tr_bytes(struct walk *w, const char *s, size_t n)
+{
+    trace_word(w, s ? (uint64_t)n : UINT64_MAX);
+    if (s)
+        trace(w, s, n);
+    return s;
+}
+
+/* A C string (or NULL); *len gets its length (0 for NULL). */
+static const char *tr_str(struct walk *w, const char *s, size_t *len)
+{
+    *len = s ? strlen(s) : 0;
+    return tr_bytes(w, s, *len);
+}
+
+/* A value the trace cannot hold: the header is written, and not kept. */
+static void tr_untraceable(struct walk *w)
+{
+    if (w->b)
+        w->untraced = true;
+    else
+        w->differs = true;
+}
+
+/* The header's text: nothing in compare mode, where the trace matching so far
+ * means the text does too. */
+static void put(struct walk *w, const char *s, size_t n)
+{
+    if (w->b)
+        wire_jbuf_put(w->b, s, n);
+}
+#define PUT_LIT(w, lit) put(w, lit, sizeof lit - 1)
+
+static void put_c(struct walk *w, char c)
+{
+    if (w->b)
+        wire_jbuf_putc(w->b, c);
+}
+
+static void put_i64(struct walk *w, int64_t v)
+{
+    if (w->b)
+        wire_jbuf_int64(w->b, v);
+}
+
+static void put_u64(struct walk *w, uint64_t v)
+{
+    if (w->b)
+        wire_jbuf_uint64(w->b, v);
+}
+
+static void put_bool(struct walk *w, bool v)
+{
+    if (v)
+        PUT_LIT(w, "true");
+    else
+        PUT_LIT(w, "false");
+}
+
+/* As wire_jbuf_string; in compare mode the text was valid when written. */
+static int put_string(struct walk *w, const char *s, size_t n, bool check_utf8)
+{
+    return w->b ? wire_jbuf_string(w->b, s ? s : "", n, check_utf8) : 0;
+}
+
+static int put_double(struct walk *w, double v)
+{
+    return w->b ? wire_jbuf_double(w->b, v, true) : 0;
+}
+
+/* Writes `"key":` after a comma when *first is false. The keys are this
+ * file's own literals, with nothing to escape. */
+static void put_key(struct walk *w, bool *first, const char *key)
+{
+    bool was_first = *first;
+    *first = false;
+    if (!w->b)
+        return;
+    wire_jbuf_put(w->b, was_first ? "\"" : ",\"", was_first ? 1 : 2);
+    wire_jbuf_puts(w->b, key);
+    wire_jbuf_put(w->b, "\":", 2);
+}
+
+static int put_param(struct walk *w, bool *first, const struct triton_param *p, const char *where,
+                     struct triton_error *err)
+{
+    size_t klen;
+    const char *key = tr_str(w, p->key, &klen);
+    if (!key || !*key)
         return triton_fail(err, TRITON_INVALID_ARGUMENT, "%s: a parameter has an empty name",
                            where);
     if (!*first)
-        wire_jbuf_putc(b, ',');
+        put_c(w, ',');
     *first = false;
-    if (wire_jbuf_string(b, p->key, strlen(p->key), true) < 0)
+    if (put_string(w, key, klen, true) < 0)
         return triton_fail(err, TRITON_INVALID_ARGUMENT, "%s: parameter name is not valid UTF-8",
                            where);
-    wire_jbuf_putc(b, ':');
-    switch (p->type) {
+    put_c(w, ':');
+    switch (tr_u64(w, p->type)) {
     case TRITON_PARAM_BOOL:
-        wire_jbuf_puts(b, p->v.b ? "true" : "false");
+        put_bool(w, tr_bool(w, p->v.b));
         break;
     case TRITON_PARAM_INT64:
-        wire_jbuf_int64(b, p->v.i);
+        put_i64(w, tr_i64(w, p->v.i));
         break;
     case TRITON_PARAM_UINT64:
-        wire_jbuf_uint64(b, p->v.u);
+        put_u64(w, tr_u64(w, p->v.u));
         break;
-    case TRITON_PARAM_DOUBLE:
-        if (wire_jbuf_double(b, p->v.d, true) < 0)
+    case TRITON_PARAM_DOUBLE: {
+        double d = tr_double(w, p->v.d);
+        if (put_double(w, d) < 0)
             return triton_fail(err, TRITON_INVALID_ARGUMENT,
-                               "%s: parameter '%s' is %g, which JSON cannot express", where, p->key,
-                               p->v.d);
+                               "%s: parameter '%s' is %g, which JSON cannot express", where, key,
+                               d);
         break;
-    case TRITON_PARAM_STRING:
-        if (wire_jbuf_string(b, p->v.s.ptr ? p->v.s.ptr : "", p->v.s.len, true) < 0)
+    }
+    case TRITON_PARAM_STRING: {
+        const char *s = tr_bytes(w, p->v.s.ptr, p->v.s.len);
+        if (put_string(w, s, s ? p->v.s.len : 0, true) < 0)
             return triton_fail(err, TRITON_INVALID_ARGUMENT,
-                               "%s: parameter '%s' is not valid UTF-8", where, p->key);
+                               "%s: parameter '%s' is not valid UTF-8", where, key);
         break;
+    }
     default:
         return triton_fail(err, TRITON_INVALID_ARGUMENT, "%s: parameter '%s' has a bad type", where,
-                           p->key);
+                           key);
     }
     return 0;
 }
 
-static int put_params(struct wire_jbuf *b, bool *first, const struct triton_param *params, size_t n,
+/* n: the number of params, traced by the caller */
+static int put_params(struct walk *w, bool *first, const struct triton_param *params, size_t n,
                       const char *where, struct triton_error *err)
 {
     for (size_t i = 0; i < n; i++)
-        if (put_param(b, first, &params[i], where, err) < 0)
+        if (put_param(w, first, &params[i], where, err) < 0)
             return -1;
     return 0;
 }
 
-static void put_shm(struct wire_jbuf *b, bool *first, const char *region, uint64_t size,
-                    uint64_t offset)
+static void put_shm(struct walk *w, bool *first, const char *region, uint64_t size, uint64_t offset)
 {
-    put_key(b, first, "shared_memory_region");
-    wire_jbuf_string(b, region, strlen(region), false);
-    put_key(b, first, "shared_memory_byte_size");
-    wire_jbuf_uint64(b, size);
-    if (offset) {
-        put_key(b, first, "shared_memory_offset");
-        wire_jbuf_uint64(b, offset);
+    size_t len;
+    region = tr_str(w, region, &len);
+    put_key(w, first, "shared_memory_region");
+    put_string(w, region, len, false);
+    put_key(w, first, "shared_memory_byte_size");
+    put_u64(w, tr_u64(w, size));
+    if (tr_u64(w, offset)) {
+        put_key(w, first, "shared_memory_offset");
+        put_u64(w, offset);
     }
 }
 
-/* Writes the "data" array of a JSON input. */
-static int put_json_data(struct wire_jbuf *b, const struct triton_infer_input *in,
+/* Writes the "data" array of a JSON input (not traced: see above). */
+static int put_json_data(struct walk *w, const struct triton_infer_input *in,
                          struct triton_error *err)
 {
+    tr_untraceable(w);
+    if (!w->b)
+        return 0;
+    struct wire_jbuf *b = w->b;
     const struct tensor *t = in->data;
     if (t->dtype == TENSOR_FP16 || t->dtype == TENSOR_BF16)
         return triton_fail(err, TRITON_INVALID_ARGUMENT,
@@ -147,6 +329,191 @@ not_finite:
                        in->name, (long long)i + 1);
 }
 
+static void put_request_params(struct walk *w, const struct triton_infer_request *req, bool *first)
+{
+    size_t len;
+    const char *sid = tr_str(w, req->sequence_id_str, &len);
+    bool seq = false;
+    if (sid && *sid) {
+        put_key(w, first, "sequence_id");
+        put_string(w, sid, len, false);
+        seq = true;
+    } else if (tr_u64(w, req->sequence_id)) {
+        put_key(w, first, "sequence_id");
+        put_u64(w, req->sequence_id);
+        seq = true;
+    }
+    if (seq) {
+        put_key(w, first, "sequence_start");
+        put_bool(w, tr_bool(w, req->sequence_start));
+        put_key(w, first, "sequence_end");
+        put_bool(w, tr_bool(w, req->sequence_end));
+    }
+    if (tr_u64(w, req->priority)) {
+        put_key(w, first, "priority");
+        put_u64(w, req->priority);
+    }
+    if (tr_u64(w, req->timeout_us)) {
+        put_key(w, first, "timeout");
+        put_u64(w, req->timeout_us);
+    }
+    if (tr_bool(w, req->n_outputs == 0 && req->binary_data_output)) {
+        put_key(w, first, "binary_data_output");
+        PUT_LIT(w, "true");
+    }
+}
+
+static int put_inputs(struct walk *w, const struct triton_infer_request *req,
+                      const size_t *wire_sizes, struct triton_error *err)
+{
+    PUT_LIT(w, ",\"inputs\":[");
+    size_t n = tr_u64(w, req->n_inputs);
+    for (size_t i = 0; i < n; i++) {
+        const struct triton_infer_input *in = &req->inputs[i];
+        if (i)
+            put_c(w, ',');
+        PUT_LIT(w, "{\"name\":");
+        size_t len;
+        const char *s = tr_str(w, in->name, &len);
+        if (put_string(w, s, len, true) < 0)
+            return triton_fail(err, TRITON_INVALID_ARGUMENT, "input %zu: name is not valid UTF-8",
+                               i + 1);
+        PUT_LIT(w, ",\"shape\":[");
+        int ndim = (int)tr_i64(w, in->ndim);
+        for (int d = 0; d < ndim; d++) {
+            if (d)
+                put_c(w, ',');
+            put_i64(w, tr_i64(w, in->shape[d]));
+        }
+        PUT_LIT(w, "],\"datatype\":");
+        s = tr_str(w, in->datatype, &len);
+        put_string(w, s, len, false);
+        bool has_data = tr_bool(w, in->data != NULL);
+        bool json = has_data && tr_bool(w, in->json);
+        size_t n_params = tr_u64(w, in->n_params);
+        if (n_params || !json) {
+            bool first = true;
+            PUT_LIT(w, ",\"parameters\":{");
+            if (put_params(w, &first, in->params, n_params, in->name, err) < 0)
+                return -1;
+            if (!has_data) {
+                put_shm(w, &first, in->shm_region, in->shm_byte_size, in->shm_offset);
+            } else if (!json) {
+                put_key(w, &first, "binary_data_size");
+                put_u64(w, tr_u64(w, wire_sizes[i]));
+            }
+            put_c(w, '}');
+        }
+        if (json && put_json_data(w, in, err) < 0)
+            return -1;
+        put_c(w, '}');
+    }
+    put_c(w, ']');
+    return 0;
+}
+
+static int put_outputs(struct walk *w, const struct triton_infer_request *req,
+                       struct triton_error *err)
+{
+    size_t n = tr_u64(w, req->n_outputs);
+    if (n == 0)
+        return 0;
+    PUT_LIT(w, ",\"outputs\":[");
+    for (size_t i = 0; i < n; i++) {
+        const struct triton_infer_requested_output *o = &req->outputs[i];
+        size_t len;
+        const char *name = tr_str(w, o->name, &len);
+        if (!name || !*name)
+            return triton_fail(err, TRITON_INVALID_ARGUMENT, "requested output %zu has no name",
+                               i + 1);
+        if (i)
+            put_c(w, ',');
+        PUT_LIT(w, "{\"name\":");
+        if (put_string(w, name, len, true) < 0)
+            return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                               "requested output %zu: name is not valid UTF-8", i + 1);
+        PUT_LIT(w, ",\"parameters\":{");
+        bool first = true;
+        if (put_params(w, &first, o->params, tr_u64(w, o->n_params), name, err) < 0)
+            return -1;
+        if (tr_i64(w, o->class_count) > 0) {
+            put_key(w, &first, "classification");
+            put_i64(w, o->class_count);
+        }
+        if (tr_bool(w, o->shm_region != NULL)) {
+            put_shm(w, &first, o->shm_region, o->shm_byte_size, o->shm_offset);
+        } else {
+            put_key(w, &first, "binary_data");
+            put_bool(w, tr_bool(w, o->binary < 0 ? req->binary_data_output : o->binary != 0));
+        }
+        PUT_LIT(w, "}}");
+    }
+    put_c(w, ']');
+    return 0;
+}
+
+/* The header of req, whose binary inputs take wire_sizes bytes: written to
+ * w->b, or compared with the trace. */
+static int walk_header(struct walk *w, const struct triton_infer_request *req,
+                       const size_t *wire_sizes, struct triton_error *err)
+{
+    put_c(w, '{');
+    bool first = true;
+    size_t len;
+    const char *id = tr_str(w, req->id, &len);
+    if (id) {
+        put_key(w, &first, "id");
+        if (put_string(w, id, len, true) < 0)
+            return triton_fail(err, TRITON_INVALID_ARGUMENT, "request id is not valid UTF-8");
+    }
+    put_key(w, &first, "parameters");
+    put_c(w, '{');
+    bool pfirst = true;
+    put_request_params(w, req, &pfirst);
+    if (put_params(w, &pfirst, req->params, tr_u64(w, req->n_params), "request", err) < 0)
+        return -1;
+    put_c(w, '}');
+    if (put_inputs(w, req, wire_sizes, err) < 0 || put_outputs(w, req, err) < 0)
+        return -1;
+    put_c(w, '}');
+    return 0;
+}
+
+/* Sets out->json to req's header: the one it holds when the trace matches,
+ * else written anew (with its trace). */
+static int write_header(const struct triton_infer_request *req, struct wire_http_request *out,
+                        const size_t *wire_sizes, struct triton_error *err)
+{
+    if (out->trace_valid) {
+        struct walk w = {.r = out, .trace = out->trace, .len = out->trace_len};
+        struct triton_error ignored; /* a mismatch's: the header is written anew */
+        if (walk_header(&w, req, wire_sizes, &ignored) == 0 && !w.differs &&
+            w.pos == out->trace_len) {
+            out->json[out->json_len] = '\0'; /* a transport may have appended there */
+            return 0;
+        }
+    }
+    out->trace_valid = false;
+    out->trace_len = 0;
+    struct wire_jbuf b;
+    if (out->json)
+        b = (struct wire_jbuf){.data = out->json, .cap = out->json_cap, .max = SIZE_MAX};
+    else
+        wire_jbuf_init(&b, 512, 0);
+    struct walk w = {.b = &b, .r = out};
+    int rc = walk_header(&w, req, wire_sizes, err);
+    out->json_cap = b.cap;
+    out->json = wire_jbuf_take(&b, &out->json_len);
+    if (!out->json) {
+        out->json_cap = out->json_len = 0;
+        if (rc == 0)
+            return triton_fail(err, TRITON_NO_MEMORY,
+                               "out of memory writing the infer request header");
+    }
+    out->trace_valid = rc == 0 && !w.untraced;
+    return rc;
+}
+
 static int check_input(const struct triton_infer_input *in, size_t index, struct triton_error *err)
 {
     if (!in->name || !*in->name)
@@ -182,117 +549,29 @@ static bool sent_in_place(const struct tensor *t)
     return t->dtype != TENSOR_BYTES && tensor_is_contiguous(t);
 }
 
-static void put_request_params(struct wire_jbuf *b, const struct triton_infer_request *req,
-                               bool *first)
-{
-    bool seq = false;
-    if (req->sequence_id_str && *req->sequence_id_str) {
-        put_key(b, first, "sequence_id");
-        wire_jbuf_string(b, req->sequence_id_str, strlen(req->sequence_id_str), false);
-        seq = true;
-    } else if (req->sequence_id) {
-        put_key(b, first, "sequence_id");
-        wire_jbuf_uint64(b, req->sequence_id);
-        seq = true;
-    }
-    if (seq) {
-        put_key(b, first, "sequence_start");
-        wire_jbuf_puts(b, req->sequence_start ? "true" : "false");
-        put_key(b, first, "sequence_end");
-        wire_jbuf_puts(b, req->sequence_end ? "true" : "false");
-    }
-    if (req->priority) {
-        put_key(b, first, "priority");
-        wire_jbuf_uint64(b, req->priority);
-    }
-    if (req->timeout_us) {
-        put_key(b, first, "timeout");
-        wire_jbuf_uint64(b, req->timeout_us);
-    }
-    if (req->n_outputs == 0 && req->binary_data_output) {
-        put_key(b, first, "binary_data_output");
-        wire_jbuf_puts(b, "true");
-    }
-}
+/* What a request struct keeps for the next build stays below this many bytes
+ * per buffer: one large request does not hold its memory for good. */
+#define KEEP_MAX (64 * 1024)
 
-static int write_inputs(struct wire_jbuf *b, const struct triton_infer_request *req,
-                        const size_t *wire_sizes, struct triton_error *err)
+void wire_http_request_end(struct wire_http_request *r)
 {
-    wire_jbuf_puts(b, ",\"inputs\":[");
-    for (size_t i = 0; i < req->n_inputs; i++) {
-        const struct triton_infer_input *in = &req->inputs[i];
-        if (i)
-            wire_jbuf_putc(b, ',');
-        wire_jbuf_puts(b, "{\"name\":");
-        if (wire_jbuf_string(b, in->name, strlen(in->name), true) < 0)
-            return triton_fail(err, TRITON_INVALID_ARGUMENT, "input %zu: name is not valid UTF-8",
-                               i + 1);
-        wire_jbuf_puts(b, ",\"shape\":[");
-        for (int d = 0; d < in->ndim; d++) {
-            if (d)
-                wire_jbuf_putc(b, ',');
-            wire_jbuf_int64(b, in->shape[d]);
-        }
-        wire_jbuf_puts(b, "],\"datatype\":");
-        wire_jbuf_string(b, in->datatype, strlen(in->datatype), false);
-        bool binary = in->data && !in->json;
-        if (in->n_params || binary || !in->data) {
-            bool first = true;
-            wire_jbuf_puts(b, ",\"parameters\":{");
-            if (put_params(b, &first, in->params, in->n_params, in->name, err) < 0)
-                return -1;
-            if (!in->data) {
-                put_shm(b, &first, in->shm_region, in->shm_byte_size, in->shm_offset);
-            } else if (binary) {
-                put_key(b, &first, "binary_data_size");
-                wire_jbuf_uint64(b, wire_sizes[i]);
-            }
-            wire_jbuf_putc(b, '}');
-        }
-        if (in->data && in->json && put_json_data(b, in, err) < 0)
-            return -1;
-        wire_jbuf_putc(b, '}');
+    free(r->scratch);
+    r->scratch = NULL;
+    r->n_pieces = 0;
+    r->total = 0;
+    r->binary = false;
+    if (r->json_cap > KEEP_MAX || r->trace_cap > KEEP_MAX) {
+        free(r->json);
+        free(r->trace);
+        r->json = r->trace = NULL;
+        r->json_len = r->json_cap = r->trace_len = r->trace_cap = 0;
+        r->trace_valid = false;
     }
-    wire_jbuf_putc(b, ']');
-    return 0;
-}
-
-static int write_outputs(struct wire_jbuf *b, const struct triton_infer_request *req,
-                         struct triton_error *err)
-{
-    if (req->n_outputs == 0)
-        return 0;
-    wire_jbuf_puts(b, ",\"outputs\":[");
-    for (size_t i = 0; i < req->n_outputs; i++) {
-        const struct triton_infer_requested_output *o = &req->outputs[i];
-        if (!o->name || !*o->name)
-            return triton_fail(err, TRITON_INVALID_ARGUMENT, "requested output %zu has no name",
-                               i + 1);
-        if (i)
-            wire_jbuf_putc(b, ',');
-        wire_jbuf_puts(b, "{\"name\":");
-        if (wire_jbuf_string(b, o->name, strlen(o->name), true) < 0)
-            return triton_fail(err, TRITON_INVALID_ARGUMENT,
-                               "requested output %zu: name is not valid UTF-8", i + 1);
-        wire_jbuf_puts(b, ",\"parameters\":{");
-        bool first = true;
-        if (put_params(b, &first, o->params, o->n_params, o->name, err) < 0)
-            return -1;
-        if (o->class_count > 0) {
-            put_key(b, &first, "classification");
-            wire_jbuf_int64(b, o->class_count);
-        }
-        if (o->shm_region) {
-            put_shm(b, &first, o->shm_region, o->shm_byte_size, o->shm_offset);
-        } else {
-            bool bin = o->binary < 0 ? req->binary_data_output : o->binary != 0;
-            put_key(b, &first, "binary_data");
-            wire_jbuf_puts(b, bin ? "true" : "false");
-        }
-        wire_jbuf_puts(b, "}}");
+    if (r->cap_pieces * sizeof *r->pieces > KEEP_MAX) {
+        free(r->pieces);
+        r->pieces = NULL;
+        r->cap_pieces = 0;
     }
-    wire_jbuf_putc(b, ']');
-    return 0;
 }
 
 void wire_http_request_free(struct wire_http_request *r)
@@ -300,26 +579,41 @@ void wire_http_request_free(struct wire_http_request *r)
     free(r->json);
     free(r->pieces);
     free(r->scratch);
+    free(r->trace);
     memset(r, 0, sizeof(*r));
+}
+
+/* Room for n pieces. */
+static bool reserve_pieces(struct wire_http_request *r, size_t n)
+{
+    if (n <= r->cap_pieces)
+        return true;
+    if (n > SIZE_MAX / sizeof *r->pieces)
+        return false;
+    struct wire_piece *grown = realloc(r->pieces, n * sizeof *grown);
+    if (!grown)
+        return false;
+    r->pieces = grown;
+    r->cap_pieces = n;
+    return true;
 }
 
 int wire_http_infer_request_build(const struct triton_infer_request *req,
                                   struct wire_http_request *out, struct triton_error *err)
 {
-    memset(out, 0, sizeof(*out));
-    if (req->n_inputs && !req->inputs)
+    wire_http_request_end(out);
+    if (req->n_inputs && !req->inputs) {
+        wire_http_request_free(out);
         return triton_fail(err, TRITON_INVALID_ARGUMENT, "malformed infer request");
+    }
     /* a request's inputs are usually few: their sizes on the stack then */
     size_t few[8];
     size_t *wire_sizes = req->n_inputs <= sizeof few / sizeof *few
                              ? memset(few, 0, sizeof few)
                              : calloc(req->n_inputs, sizeof(*wire_sizes));
-    out->pieces = calloc(req->n_inputs + 1, sizeof(*out->pieces));
-    if (!wire_sizes || !out->pieces) {
-        if (wire_sizes != few)
-            free(wire_sizes);
-        wire_http_request_free(out);
-        return triton_fail(err, TRITON_NO_MEMORY, "out of memory building an infer request");
+    if (!wire_sizes || req->n_inputs == SIZE_MAX || !reserve_pieces(out, req->n_inputs + 1)) {
+        triton_fail(err, TRITON_NO_MEMORY, "out of memory building an infer request");
+        goto fail;
     }
     /* Sizes first: the header carries them, and converted inputs share one block. */
     size_t scratch_size = 0;
@@ -344,39 +638,8 @@ int wire_http_infer_request_build(const struct triton_infer_request *req,
                     scratch_size);
         goto fail;
     }
-
-    struct wire_jbuf b;
-    wire_jbuf_init(&b, 512, 0);
-    wire_jbuf_putc(&b, '{');
-    bool first = true;
-    if (req->id) {
-        put_key(&b, &first, "id");
-        if (wire_jbuf_string(&b, req->id, strlen(req->id), true) < 0) {
-            wire_jbuf_free(&b);
-            triton_fail(err, TRITON_INVALID_ARGUMENT, "request id is not valid UTF-8");
-            goto fail;
-        }
-    }
-    put_key(&b, &first, "parameters");
-    wire_jbuf_putc(&b, '{');
-    bool pfirst = true;
-    put_request_params(&b, req, &pfirst);
-    if (put_params(&b, &pfirst, req->params, req->n_params, "request", err) < 0) {
-        wire_jbuf_free(&b);
+    if (write_header(req, out, wire_sizes, err) < 0)
         goto fail;
-    }
-    wire_jbuf_putc(&b, '}');
-    if (write_inputs(&b, req, wire_sizes, err) < 0 || write_outputs(&b, req, err) < 0) {
-        wire_jbuf_free(&b);
-        goto fail;
-    }
-    wire_jbuf_putc(&b, '}');
-    out->json_cap = b.cap;
-    out->json = wire_jbuf_take(&b, &out->json_len);
-    if (!out->json) {
-        triton_fail(err, TRITON_NO_MEMORY, "out of memory writing the infer request header");
-        goto fail;
-    }
 
     out->pieces[0] = (struct wire_piece){out->json, out->json_len};
     out->n_pieces = 1;

@@ -41,16 +41,30 @@ struct wire_http_request {
     size_t json_len;
     size_t json_cap;           /* bytes allocated at json: a transport may append there */
     struct wire_piece *pieces; /* header, then the binary inputs (empty ones left out) */
-    size_t n_pieces;
+    size_t n_pieces, cap_pieces;
     size_t total;  /* bytes in all pieces: the body's Content-Length */
     bool binary;   /* binary data follows the header: send Inference-Header-Content-Length */
     void *scratch; /* wire form of the inputs that could not be sent in place */
+    /* private: what the header's writer read of the request it was written
+     * for, in order (http_infer.c): a request that reads alike keeps it */
+    char *trace;
+    size_t trace_len, trace_cap;
+    bool trace_valid;
 };
 
-/* Builds the request body for req. Input tensors are referenced, not copied:
- * they must stay alive and unchanged until the request was sent. */
+/* Builds the request body for req into out, which is zeroed before its first
+ * build and may then be built into again and again: it keeps its buffers, and
+ * the header it holds is kept, not written again, for a request that reads
+ * alike (the same inputs' names, datatypes, shapes and sizes, the same
+ * outputs, parameters and options; JSON data never does). Input
+ * tensors are referenced, not copied: they must stay alive and unchanged until
+ * the request was sent. On failure out is freed (and zeroed). */
 int wire_http_infer_request_build(const struct triton_infer_request *req,
                                   struct wire_http_request *out, struct triton_error *err);
+/* Once the body was sent: drops what only that request needed (the converted
+ * inputs, and buffers a large request grew) and forgets its pieces, so that
+ * out describes no body until the next build. */
+void wire_http_request_end(struct wire_http_request *r);
 void wire_http_request_free(struct wire_http_request *r);
 
 /* No Inference-Header-Content-Length: the whole body is JSON. */
