@@ -620,7 +620,7 @@ int tensor_binary(struct tensor *out, enum tensor_binop op, const struct tensor 
 {
     struct binary_ctx c = {.op = op, .a = a->dtype, .b = b->dtype};
     int64_t shape[TENSOR_MAX_DIMS];
-    int ndim;
+    int ndim = 0; /* set on success; zero quiets -Wmaybe-uninitialized at -O2 */
     if (tensor_binop_dtype(op, a->dtype, b->dtype, &c.out, err) ||
         tensor_broadcast_shape(a->shape, a->ndim, b->shape, b->ndim, shape, &ndim, err) ||
         new_tensor(out, c.out, shape, ndim, err))
