@@ -765,6 +765,43 @@ static void expect_bad_reply(const char *json, const void *bin, size_t bin_len, 
 /* JSON BYTES elements keep their NUL bytes, whatever else the header holds
  * around them (keys, parameters, nesting, escapes, surrogates). A raw zero
  * byte in a string is not JSON (control characters must be escaped). */
+/* A reply whose names outgrow the reader's first text buffer and outputs
+ * array: every string still reads back whole, escapes decoded. */
+static void test_reply_long_names(void)
+{
+    char name[12][80], json[4096];
+    size_t n = (size_t)snprintf(json, sizeof json,
+                                "{\"id\":\"r\\u00e9\",\"model_name\":\"%0300d\",\"model_version\":"
+                                "\"7\",\"outputs\":[",
+                                0);
+    for (int i = 0; i < 12; i++) {
+        snprintf(name[i], sizeof name[i], "out_%02d_%060d", i, 0);
+        n += (size_t)snprintf(json + n, sizeof json - n,
+                              "%s{\"name\":\"%s\",\"datatype\":\"INT32\",\"shape\":[1],"
+                              "\"data\":[%d]}",
+                              i ? "," : "", name[i], i);
+    }
+    n += (size_t)snprintf(json + n, sizeof json - n, "]}");
+    CHECK(n < sizeof json);
+    struct triton_infer_result *r;
+    struct triton_error err = {0};
+    CHECK(wire_http_infer_parse(json, n, WIRE_NO_HEADER_LENGTH, NULL, &r, &err) == 0);
+    if (!r) {
+        fprintf(stderr, "%s\n", err.message);
+        return;
+    }
+    CHECK_STR(r->id, "r\xc3\xa9");
+    CHECK(strlen(r->model_name) == 300 && r->model_name[299] == '0');
+    CHECK_STR(r->model_version, "7");
+    CHECK(r->n_outputs == 12);
+    for (size_t i = 0; i < r->n_outputs && i < 12; i++) {
+        CHECK_STR(r->outputs[i].name, name[i]);
+        CHECK_STR(r->outputs[i].datatype, "INT32");
+        CHECK(*(int32_t *)tensor_elem_ptr(&r->outputs[i].tensor, 0) == (int32_t)i);
+    }
+    triton_infer_result_free(r);
+}
+
 static void test_reply_json_nul(void)
 {
     static const char json[] =
@@ -1140,6 +1177,7 @@ int main(void)
     test_request_kept_header();
     test_reply_binary();
     test_reply_json();
+    test_reply_long_names();
     test_reply_json_nul();
     test_reply_hostile();
     test_reply_framing_param();

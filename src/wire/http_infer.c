@@ -746,13 +746,24 @@ struct output_side {
 };
 
 #define FEW_OUTPUTS 8
+/* The strings of a reply up to this many bytes are gathered on the stack. */
+#define FEW_TEXT 512
 
+/* The header is read into the reader (the result, its outputs, their text in
+ * one buffer), and the result is then made one block (one_block) from it. */
 struct reply_reader {
     struct wire_json_reader json;
-    struct triton_infer_result *r;
-    struct output_side *side; /* per output: few, or malloc'd beyond FEW_OUTPUTS */
+    struct triton_infer_result *r; /* &res while the header is read */
+    struct triton_infer_result res;
     size_t cap;               /* outputs (and sides) allocated */
+    struct output_side *side; /* per output: few, or malloc'd beyond FEW_OUTPUTS */
     struct output_side few[FEW_OUTPUTS];
+    struct triton_infer_output few_outputs[FEW_OUTPUTS];
+    /* The strings kept (names, datatypes, model_name, ...), each with its NUL:
+     * few_text, or malloc'd when they grow past it. */
+    char *text;
+    size_t text_len, text_cap;
+    char few_text[FEW_TEXT];
     struct triton_error problem; /* the first problem with the content, if any */
     struct triton_error *err;
 };
@@ -786,13 +797,54 @@ static int skip(struct reply_reader *rr, enum wire_json_token t)
     return wire_json_skip(&rr->json, t) == WIRE_JSON_ERROR ? json_broken(rr) : 0;
 }
 
+/* Moves the text kept so far to `to` (the strings that point into it too). */
+static void move_text(struct reply_reader *rr, char *to)
+{
+    struct triton_infer_result *r = rr->r;
+    const char *from = rr->text;
+#define MOVE(p) ((p) = (p) ? to + ((p)-from) : NULL)
+    MOVE(r->model_name);
+    MOVE(r->model_version);
+    MOVE(r->id);
+    for (size_t i = 0; i < r->n_outputs; i++) {
+        MOVE(r->outputs[i].name);
+        MOVE(r->outputs[i].datatype);
+    }
+#undef MOVE
+    memcpy(to, from, rr->text_len);
+    rr->text = to;
+}
+
+/* A copy of n bytes at s, with a NUL, in rr's text; NULL when out of memory. */
+static char *keep_text(struct reply_reader *rr, const char *s, size_t n)
+{
+    if (n >= rr->text_cap - rr->text_len) {
+        if (n > SIZE_MAX / 4 - rr->text_len)
+            return NULL;
+        size_t cap =
+            2 * rr->text_cap > rr->text_len + n + 1 ? 2 * rr->text_cap : rr->text_len + n + 1;
+        char *grown = malloc(cap), *old = rr->text;
+        if (!grown)
+            return NULL;
+        move_text(rr, grown);
+        if (old != rr->few_text)
+            free(old);
+        rr->text_cap = cap;
+    }
+    char *d = rr->text + rr->text_len;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    rr->text_len += n + 1;
+    return d;
+}
+
 /* A string value into *out; anything else is skipped. */
 static int read_string(struct reply_reader *rr, char **out)
 {
     enum wire_json_token t = wire_json_next(&rr->json);
     if (t != WIRE_JSON_STRING)
         return skip(rr, t);
-    if (!(*out = strndup(rr->json.str, rr->json.len)))
+    if (!(*out = keep_text(rr, rr->json.str, rr->json.len)))
         return no_memory(rr);
     return 0;
 }
@@ -996,22 +1048,25 @@ static struct triton_infer_output *new_output(struct reply_reader *rr)
 {
     struct triton_infer_result *r = rr->r;
     if (r->n_outputs == rr->cap) {
-        size_t grown = rr->cap ? 2 * rr->cap : 4;
+        size_t grown = 2 * rr->cap;
         if (grown > SIZE_MAX / sizeof(*r->outputs))
             return NULL;
-        struct triton_infer_output *o = realloc(r->outputs, grown * sizeof(*o));
-        if (!o)
+        bool few = r->outputs == rr->few_outputs;
+        struct triton_infer_output *o = realloc(few ? NULL : r->outputs, grown * sizeof(*o));
+        struct output_side *d = o ? realloc(few ? NULL : rr->side, grown * sizeof(*d)) : NULL;
+        if (!d) {
+            if (few)
+                free(o);
+            else if (o)
+                r->outputs = o;
             return NULL;
-        r->outputs = o;
-        if (grown > FEW_OUTPUTS) {
-            struct output_side *d =
-                realloc(rr->side == rr->few ? NULL : rr->side, grown * sizeof(*d));
-            if (!d)
-                return NULL;
-            if (rr->side == rr->few)
-                memcpy(d, rr->few, sizeof rr->few);
-            rr->side = d;
         }
+        if (few) {
+            memcpy(o, rr->few_outputs, sizeof rr->few_outputs);
+            memcpy(d, rr->few, sizeof rr->few);
+        }
+        r->outputs = o;
+        rr->side = d;
         rr->cap = grown;
     }
     /* Zeroed one at a time, as taken: an output is large (its tensor view
@@ -1107,10 +1162,54 @@ static int read_header(struct reply_reader *rr)
     if (t != WIRE_JSON_OBJECT_END || wire_json_next(&rr->json) != WIRE_JSON_EOF)
         return json_broken(rr);
     struct triton_infer_result *r = rr->r;
-    if ((!r->model_name && !(r->model_name = strdup(""))) ||
-        (!r->model_version && !(r->model_version = strdup(""))))
+    if ((!r->model_name && !(r->model_name = keep_text(rr, "", 0))) ||
+        (!r->model_version && !(r->model_version = keep_text(rr, "", 0))))
         return no_memory(rr);
     return 0;
+}
+
+/* Where p (in rr's text, or NULL) lies in the block's text. */
+static char *moved(const struct reply_reader *rr, char *text, const char *p)
+{
+    return p ? text + (p - rr->text) : NULL;
+}
+
+/* The result read, as one block: the result, its outputs and their text. NULL
+ * when out of memory. */
+static struct triton_infer_result *result_block(const struct reply_reader *rr)
+{
+    const struct triton_infer_result *from = rr->r;
+    size_t n = from->n_outputs, align = _Alignof(struct triton_infer_output);
+    size_t head = (sizeof *from + align - 1) / align * align;
+    size_t outs = n * sizeof(struct triton_infer_output);
+    char *block = malloc(head + outs + rr->text_len);
+    if (!block)
+        return NULL;
+    struct triton_infer_result *r = (struct triton_infer_result *)block;
+    *r = *from;
+    r->one_block = true;
+    r->outputs = n ? (struct triton_infer_output *)(block + head) : NULL;
+    if (n)
+        memcpy(r->outputs, from->outputs, outs);
+    char *text = block + head + outs;
+    memcpy(text, rr->text, rr->text_len);
+    r->model_name = moved(rr, text, from->model_name);
+    r->model_version = moved(rr, text, from->model_version);
+    r->id = moved(rr, text, from->id);
+    for (size_t i = 0; i < n; i++) {
+        r->outputs[i].name = moved(rr, text, from->outputs[i].name);
+        r->outputs[i].datatype = moved(rr, text, from->outputs[i].datatype);
+    }
+    return r;
+}
+
+/* Frees what the reader holds of a result that did not become a block. */
+static void reader_drop(struct reply_reader *rr)
+{
+    struct triton_infer_result *r = rr->r;
+    for (size_t i = 0; i < r->n_outputs; i++)
+        cJSON_Delete(r->outputs[i].parameters);
+    cJSON_Delete(r->parameters);
 }
 
 /* ---- output data ------------------------------------------------------------------- */
@@ -1363,39 +1462,48 @@ int wire_http_infer_parse(const char *body, size_t body_len, size_t header_len,
     if (header_len == 0)
         return triton_fail(err, TRITON_PROTOCOL, "infer reply has an empty JSON header");
     /* Set field by field: zeroing the reader's buffers whole would cost more
-     * than reading a small reply. malloc, not calloc: glibc's calloc skips its
-     * per-thread cache. */
+     * than reading a small reply. */
     struct reply_reader rr;
-    rr.r = malloc(sizeof(*rr.r));
-    if (!rr.r)
-        return triton_fail(err, TRITON_NO_MEMORY, "out of memory reading an infer reply");
-    *rr.r = (struct triton_infer_result){.final = true};
+    rr.res = (struct triton_infer_result){.final = true, .outputs = rr.few_outputs};
+    rr.r = &rr.res;
     rr.side = rr.few; /* each output's side is zeroed as the output is taken */
-    rr.cap = 0;
+    rr.cap = FEW_OUTPUTS;
     rr.err = err;
+    rr.text = rr.few_text;
+    rr.text_len = 0;
+    rr.text_cap = FEW_TEXT;
     no_error(&rr.problem);
     wire_json_reader_init(&rr.json, body, header_len);
     int rc = read_header(&rr);
     wire_json_reader_free(&rr.json);
     if (rc == 0 && rr.problem.code != TRITON_OK)
         rc = triton_fail(err, rr.problem.code, "%s", rr.problem.message);
+    struct triton_infer_result *r = NULL;
+    if (rc == 0 && !(r = result_block(&rr)))
+        rc = no_memory(&rr);
+    if (rc < 0)
+        reader_drop(&rr);
     const char *bin = body + header_len;
     size_t bin_len = body_len - header_len, pos = 0;
-    for (size_t i = 0; rc == 0 && i < rr.r->n_outputs; i++)
-        rc = output_data(&rr.r->outputs[i], &rr.side[i], bin, bin_len, &pos, owner, err);
+    for (size_t i = 0; rc == 0 && i < r->n_outputs; i++)
+        rc = output_data(&r->outputs[i], &rr.side[i], bin, bin_len, &pos, owner, err);
     /* Every byte after the JSON header must belong to an output. */
     if (rc == 0 && pos != bin_len)
         rc = triton_fail(err, TRITON_PROTOCOL,
                          "infer reply has %zu bytes after its JSON header but its outputs "
                          "account for %zu",
                          bin_len, pos);
-    if (rr.side != rr.few)
+    if (rr.side != rr.few) {
         free(rr.side);
+        free(rr.res.outputs);
+    }
+    if (rr.text != rr.few_text)
+        free(rr.text);
     if (rc < 0) {
-        triton_infer_result_free(rr.r);
+        triton_infer_result_free(r);
         return -1;
     }
-    *out = rr.r;
+    *out = r;
     return 0;
 }
 
