@@ -328,33 +328,6 @@ static int input_piece(const struct triton_infer_input *in, struct raw_piece *p,
     return 0;
 }
 
-/* The declared shape and datatype must describe the data (as over HTTP): the
- * server would refuse a mismatch, but only after the bytes went out, and an
- * input whose shape was changed after its data was set is the caller's bug. */
-static int bad_shape(const struct triton_infer_input *in, struct triton_error *err)
-{
-    return triton_fail(err, TRITON_INVALID_ARGUMENT, "input '%s' has a bad shape", in->name);
-}
-
-static int check_input_data(const struct triton_infer_input *in, struct triton_error *err)
-{
-    if (in->ndim < 0 || in->ndim > TENSOR_MAX_DIMS || (in->ndim > 0 && !in->shape))
-        return bad_shape(in, err);
-    const char *dt = tensor_dtype_name(in->data->dtype);
-    if (strcmp(dt, in->datatype) != 0)
-        return triton_fail(err, TRITON_INVALID_ARGUMENT,
-                           "input '%s' is declared %s but its data is %s", in->name, in->datatype,
-                           dt);
-    int64_t numel;
-    if (tensor_numel_checked(in->shape, in->ndim, in->data->dtype, &numel, err) < 0)
-        return -1;
-    if (numel != tensor_numel(in->data))
-        return triton_fail(err, TRITON_INVALID_ARGUMENT,
-                           "input '%s': shape holds %lld elements but the data has %lld", in->name,
-                           (long long)numel, (long long)tensor_numel(in->data));
-    return 0;
-}
-
 /* Request-level parameters the client derives from its options. */
 static int request_own_params(struct request_enc *e, struct triton_error *err)
 {
@@ -397,22 +370,16 @@ static int prepare_input(struct request_enc *e, size_t i, struct triton_error *e
     struct input_enc *ie = &e->inputs[i];
     size_t n = 0;
     ie->in = in;
-    if (!in->name || !in->datatype)
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "input %zu needs a name and a datatype",
-                           i + 1);
-    if (in->ndim > 0 && !in->shape) /* a shared-memory input's too */
-        return bad_shape(in, err);
+    if (triton_infer_input_check(in, i, err) < 0)
+        return -1;
     if (in->shm_region) {
         if (shm_params(in->shm_region, in->shm_byte_size, in->shm_offset, ie->own, &n, err) < 0)
             return -1;
     } else if (in->data) {
         /* Raw contents are matched to inputs in order, skipping shm inputs. */
-        if (check_input_data(in, err) < 0 || input_piece(in, &e->pieces[e->n_pieces], err) < 0)
+        if (input_piece(in, &e->pieces[e->n_pieces], err) < 0)
             return -1;
         e->n_pieces++;
-    } else {
-        return triton_fail(err, TRITON_INVALID_ARGUMENT,
-                           "input '%s' has neither data nor a shared memory region", in->name);
     }
     ie->params = (struct param_lists){ie->own, n, in->params, in->n_params};
     return check_params(in->params, in->n_params, err);

@@ -514,35 +514,6 @@ static int write_header(const struct triton_infer_request *req, struct wire_http
     return rc;
 }
 
-static int check_input(const struct triton_infer_input *in, size_t index, struct triton_error *err)
-{
-    if (!in->name || !*in->name)
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "input %zu has no name", index + 1);
-    if (!in->datatype || !*in->datatype)
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "input '%s' has no datatype", in->name);
-    if (in->ndim < 0 || in->ndim > TENSOR_MAX_DIMS || (in->ndim > 0 && !in->shape))
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "input '%s' has a bad shape", in->name);
-    if (!in->data) {
-        if (!in->shm_region)
-            return triton_fail(err, TRITON_INVALID_ARGUMENT,
-                               "input '%s' has neither data nor a shared-memory region", in->name);
-        return 0;
-    }
-    const char *dt = tensor_dtype_name(in->data->dtype);
-    if (strcmp(dt, in->datatype) != 0)
-        return triton_fail(err, TRITON_INVALID_ARGUMENT,
-                           "input '%s' is declared %s but its data is %s", in->name, in->datatype,
-                           dt);
-    int64_t numel;
-    if (tensor_numel_checked(in->shape, in->ndim, in->data->dtype, &numel, err) < 0)
-        return -1;
-    if (numel != tensor_numel(in->data))
-        return triton_fail(err, TRITON_INVALID_ARGUMENT,
-                           "input '%s': shape holds %lld elements but the data has %lld", in->name,
-                           (long long)numel, (long long)tensor_numel(in->data));
-    return 0;
-}
-
 /* Whether input data can go on the wire straight from the tensor's memory. */
 static bool sent_in_place(const struct tensor *t)
 {
@@ -619,7 +590,7 @@ int wire_http_infer_request_build(const struct triton_infer_request *req,
     size_t scratch_size = 0;
     for (size_t i = 0; i < req->n_inputs; i++) {
         const struct triton_infer_input *in = &req->inputs[i];
-        if (check_input(in, i, err) < 0)
+        if (triton_infer_input_check(in, i, err) < 0)
             goto fail;
         if (!in->data || in->json)
             continue;

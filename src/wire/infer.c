@@ -1,6 +1,6 @@
 /*
- * infer.c: freeing an inference result, checking a request, reading an
- * output's datatype (see infer.h).
+ * infer.c: freeing an inference result, checking a request and its inputs,
+ * reading an output's datatype (see infer.h).
  */
 #include "wire/infer.h"
 
@@ -79,6 +79,36 @@ static int check_params(const struct triton_param *p, size_t n, const char *wher
                                    p[i].key, bad + 1);
         }
     }
+    return 0;
+}
+
+int triton_infer_input_check(const struct triton_infer_input *in, size_t index,
+                             struct triton_error *err)
+{
+    if (!in->name || !*in->name)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "input %zu has no name", index + 1);
+    if (!in->datatype || !*in->datatype)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "input '%s' has no datatype", in->name);
+    if (in->ndim < 0 || in->ndim > TENSOR_MAX_DIMS || (in->ndim > 0 && !in->shape))
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "input '%s' has a bad shape", in->name);
+    if (!in->data) {
+        if (!in->shm_region)
+            return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                               "input '%s' has neither data nor a shared-memory region", in->name);
+        return 0;
+    }
+    const char *dt = tensor_dtype_name(in->data->dtype);
+    if (strcmp(dt, in->datatype) != 0)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                           "input '%s' is declared %s but its data is %s", in->name, in->datatype,
+                           dt);
+    int64_t numel;
+    if (tensor_numel_checked(in->shape, in->ndim, in->data->dtype, &numel, err) < 0)
+        return -1;
+    if (numel != tensor_numel(in->data))
+        return triton_fail(err, TRITON_INVALID_ARGUMENT,
+                           "input '%s': shape holds %lld elements but the data has %lld", in->name,
+                           (long long)numel, (long long)tensor_numel(in->data));
     return 0;
 }
 

@@ -118,6 +118,15 @@ void triton_infer_result_free(struct triton_infer_result *r);
  * layer checks every request with it before a transport encodes it. */
 int triton_infer_request_check(const struct triton_infer_request *req, struct triton_error *err);
 
+/* Input `index` (0-based) of a request as both transports take it: a name, a
+ * datatype, a shape of at most TENSOR_MAX_DIMS dimensions, and either data
+ * whose dtype and element count the datatype and shape describe, or a
+ * shared-memory region. Each transport checks every input with it before
+ * encoding, so that a bad input fails alike over HTTP and gRPC (a server would
+ * refuse a mismatch too, but only after the bytes went out). */
+int triton_infer_input_check(const struct triton_infer_input *in, size_t index,
+                             struct triton_error *err);
+
 /* Sets o->dtype from o->datatype, for the reply parsers. A datatype this client
  * does not know is the peer's error (TRITON_PROTOCOL naming the output and the
  * datatype): its data could not be read, and leaving the output out would lose
