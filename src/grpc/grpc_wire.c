@@ -391,9 +391,8 @@ static int prepare_output(struct request_enc *e, size_t i, struct triton_error *
     struct output_enc *oe = &e->outputs[i];
     size_t n = 0;
     oe->out = o;
-    if (!o->name)
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "requested output %zu needs a name",
-                           i + 1);
+    if (triton_infer_output_check(o, i, err) < 0)
+        return -1;
     if (o->class_count > 0)
         oe->own[n++] = int_param("classification", o->class_count);
     if (o->shm_region &&

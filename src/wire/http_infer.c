@@ -423,9 +423,8 @@ static int put_outputs(struct walk *w, const struct triton_infer_request *req,
         const struct triton_infer_requested_output *o = &req->outputs[i];
         size_t len;
         const char *name = tr_str(w, o->name, &len);
-        if (!name || !*name)
-            return triton_fail(err, TRITON_INVALID_ARGUMENT, "requested output %zu has no name",
-                               i + 1);
+        if (triton_infer_output_check(o, i, err) < 0)
+            return -1;
         if (i)
             put_c(w, ',');
         PUT_LIT(w, "{\"name\":");

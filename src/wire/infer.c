@@ -112,6 +112,15 @@ int triton_infer_input_check(const struct triton_infer_input *in, size_t index,
     return 0;
 }
 
+int triton_infer_output_check(const struct triton_infer_requested_output *o, size_t index,
+                              struct triton_error *err)
+{
+    if (!o->name || !*o->name)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "requested output %zu has no name",
+                           index + 1);
+    return 0;
+}
+
 int triton_infer_request_check(const struct triton_infer_request *req, struct triton_error *err)
 {
     if (check_text(req->model, "the model name", NULL, err) < 0 ||

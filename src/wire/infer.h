@@ -127,6 +127,10 @@ int triton_infer_request_check(const struct triton_infer_request *req, struct tr
 int triton_infer_input_check(const struct triton_infer_input *in, size_t index,
                              struct triton_error *err);
 
+/* Requested output `index` (0-based) as both transports take it: named. */
+int triton_infer_output_check(const struct triton_infer_requested_output *o, size_t index,
+                              struct triton_error *err);
+
 /* Sets o->dtype from o->datatype, for the reply parsers. A datatype this client
  * does not know is the peer's error (TRITON_PROTOCOL naming the output and the
  * datatype): its data could not be read, and leaving the output out would lose
