@@ -9,7 +9,9 @@
  *   flags & 2   an Inference-Header-Content-Length header is present
  *   flags >> 2  misalignment (0..7) of the body in its owner buffer
  * The owner's last reference is dropped before the outputs are read, so a view
- * that does not keep its reply alive is a use-after-free.
+ * that does not keep its reply alive is a use-after-free. The reply is parsed
+ * three times: without a memo, then twice with one (the first parse fills it,
+ * the second may take the header from it): outcomes must be the same.
  *
  * flags & 0x80 selects the request writer instead: two bytes of position and
  * one of mask, then a request description (decode_request). Request A is read
@@ -19,12 +21,14 @@
  * keeps A's header when B reads alike), then B into a fresh one: outcome,
  * header and pieces must be the same.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "support.h"
 #include "wire/http_infer.h"
+#include "wire/json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -299,6 +303,71 @@ static void fuzz_request(struct fuzz_input *in)
 
 /* ---- the reply parser -------------------------------------------------------------- */
 
+static bool same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Whether two parameter objects (or NULLs) print alike. */
+static bool same_params(const cJSON *a, const cJSON *b)
+{
+    char *pa = wire_json_print(a, NULL), *pb = wire_json_print(b, NULL);
+    bool same = same_text(pa, pb);
+    free(pa);
+    free(pb);
+    return same;
+}
+
+static bool same_tensor(const struct tensor *a, const struct tensor *b)
+{
+    if (a->dtype != b->dtype || a->ndim != b->ndim ||
+        memcmp(a->shape, b->shape, sizeof *a->shape * (size_t)a->ndim) != 0)
+        return false;
+    size_t esize = tensor_dtype_elem_size(a->dtype);
+    for (int64_t e = 0; e < tensor_numel(a); e++) {
+        const void *pa = tensor_elem_ptr(a, e), *pb = tensor_elem_ptr(b, e);
+        if (a->dtype == TENSOR_BYTES) {
+            const struct tensor_str *sa = pa, *sb = pb;
+            if (sa->len != sb->len || (sa->len && memcmp(sa->ptr, sb->ptr, sa->len) != 0))
+                return false;
+        } else if (memcmp(pa, pb, esize) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Aborts unless two parses of one reply gave the same outcome: the same error,
+ * or results alike in every field and every element. */
+static void check_same_outcome(int rc_a, const struct triton_infer_result *a,
+                               const struct triton_error *err_a, int rc_b,
+                               const struct triton_infer_result *b,
+                               const struct triton_error *err_b)
+{
+    if (rc_a != rc_b)
+        fuzz_fail("with a memo the parse returned %d, without %d", rc_b, rc_a);
+    if (rc_a < 0) {
+        if (err_a->code != err_b->code || strcmp(err_a->message, err_b->message) != 0)
+            fuzz_fail("with a memo the error is '%s', without '%s'", err_b->message,
+                      err_a->message);
+        return;
+    }
+    if (!same_text(a->model_name, b->model_name) ||
+        !same_text(a->model_version, b->model_version) || !same_text(a->id, b->id) ||
+        a->final != b->final || !same_params(a->parameters, b->parameters) ||
+        a->n_outputs != b->n_outputs)
+        fuzz_fail("with a memo the result differs");
+    for (size_t i = 0; i < a->n_outputs; i++) {
+        const struct triton_infer_output *oa = &a->outputs[i], *ob = &b->outputs[i];
+        if (!same_text(oa->name, ob->name) || !same_text(oa->datatype, ob->datatype) ||
+            oa->dtype != ob->dtype || oa->ndim != ob->ndim ||
+            memcmp(oa->shape, ob->shape, sizeof *oa->shape * (size_t)oa->ndim) != 0 ||
+            !same_params(oa->parameters, ob->parameters) || oa->has_data != ob->has_data ||
+            (oa->has_data && !same_tensor(&oa->tensor, &ob->tensor)))
+            fuzz_fail("with a memo output %zu differs", i + 1);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_input in = {data, size};
@@ -336,9 +405,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         owner = fuzz_owner_copy(body, body_len, flags >> 2);
         body = owner->data;
     }
-    struct triton_infer_result *r = NULL;
-    int rc = wire_http_infer_parse(body, body_len, header_len, owner, &r, &err);
+    struct triton_infer_result *r = NULL, *m[2] = {NULL, NULL};
+    struct triton_error merr[2] = {{0}, {0}};
+    int rc = wire_http_infer_parse(body, body_len, header_len, owner, NULL, &r, &err), mrc[2];
+    struct wire_http_reply_memo memo = {0};
+    for (int i = 0; i < 2; i++)
+        mrc[i] = wire_http_infer_parse(body, body_len, header_len, owner, &memo, &m[i], &merr[i]);
+    wire_http_reply_memo_free(&memo);
     tensor_buffer_unref(owner);
+    for (int i = 0; i < 2; i++) {
+        check_same_outcome(rc, r, &err, mrc[i], m[i], &merr[i]);
+        triton_infer_result_free(m[i]);
+    }
     if (rc < 0) {
         if (r)
             fuzz_fail("failed parse left a result behind");

@@ -374,6 +374,74 @@ static void free_base(void *ctx, void *data)
     free(data);
 }
 
+/* One line describing a parse result, for comparing two parses: every field,
+ * and every element's bytes. */
+static void describe_reply(const struct triton_infer_result *r, char *out, size_t cap)
+{
+    char *params = wire_json_print(r->parameters, NULL);
+    size_t k = (size_t)snprintf(out, cap, "%s|%s|%s|%s|%d", r->model_name, r->model_version,
+                                r->id ? r->id : "(none)", params ? params : "?", (int)r->final);
+    free(params);
+    for (size_t i = 0; i < r->n_outputs && k < cap; i++) {
+        const struct triton_infer_output *o = &r->outputs[i];
+        char *op = wire_json_print(o->parameters, NULL);
+        k += (size_t)snprintf(out + k, cap - k, "|%s:%s:%d:%d", o->name, o->datatype, (int)o->dtype,
+                              o->ndim);
+        for (int d = 0; d < o->ndim && k < cap; d++)
+            k += (size_t)snprintf(out + k, cap - k, ",%lld", (long long)o->shape[d]);
+        if (k < cap)
+            k += (size_t)snprintf(out + k, cap - k, ":%s:%d:", op ? op : "?", (int)o->has_data);
+        free(op);
+        if (!o->has_data)
+            continue;
+        size_t esize = tensor_dtype_elem_size(o->tensor.dtype);
+        for (int64_t e = 0; e < tensor_numel(&o->tensor) && k < cap; e++) {
+            const unsigned char *p = tensor_elem_ptr(&o->tensor, e);
+            size_t n = esize;
+            if (o->tensor.dtype == TENSOR_BYTES) {
+                const struct tensor_str *str = (const struct tensor_str *)p;
+                p = (const unsigned char *)str->ptr;
+                n = str->len;
+                k += (size_t)snprintf(out + k, cap - k, "[%zu]", n);
+            }
+            for (size_t j = 0; j < n && k < cap; j++)
+                k += (size_t)snprintf(out + k, cap - k, "%02x", p[j]);
+        }
+    }
+}
+
+/* The outcome of a parse as one line: the result, or the error. */
+static void describe_outcome(int rc, const struct triton_infer_result *r,
+                             const struct triton_error *err, char *out, size_t cap)
+{
+    if (rc == 0 && r)
+        describe_reply(r, out, cap);
+    else
+        snprintf(out, cap, "rc %d, %s: %s", rc, triton_code_word(err->code), err->message);
+}
+
+/* wire_http_infer_parse, and checked against itself with a memo: a memo
+ * filled by the same header (kept or not) must give what a parse without one
+ * gives, result or error, when it reads the header and when it keeps it. */
+static int parse_reply(const char *body, size_t len, size_t hl, struct tensor_buffer *owner,
+                       struct triton_infer_result **r, struct triton_error *err)
+{
+    int rc = wire_http_infer_parse(body, len, hl, owner, NULL, r, err);
+    char want[4096], got[4096];
+    describe_outcome(rc, *r, err, want, sizeof want);
+    struct wire_http_reply_memo memo = {0};
+    for (int i = 0; i < 2; i++) {
+        struct triton_infer_result *m = NULL;
+        struct triton_error merr = {0};
+        int mrc = wire_http_infer_parse(body, len, hl, owner, &memo, &m, &merr);
+        describe_outcome(mrc, m, &merr, got, sizeof got);
+        CHECK_STR(got, want);
+        triton_infer_result_free(m);
+    }
+    wire_http_reply_memo_free(&memo);
+    return rc;
+}
+
 /* ---- the kept header ------------------------------------------------------------- */
 
 /* One request, and each variation of it: a change to one thing the header says. */
@@ -675,7 +743,7 @@ static void test_reply_binary(void)
             tensor_buffer_wrap(b.base, (size_t)(b.data - b.base) + b.len, free_base, NULL, NULL);
         struct triton_infer_result *r;
         struct triton_error err = {0};
-        CHECK(wire_http_infer_parse(b.data, b.len, strlen(json), owner, &r, &err) == 0);
+        CHECK(parse_reply(b.data, b.len, strlen(json), owner, &r, &err) == 0);
         tensor_buffer_unref(owner); /* the outputs keep it alive */
         if (!r)
             continue;
@@ -720,7 +788,7 @@ static void test_reply_json(void)
         "{\"name\":\"E\",\"datatype\":\"FP32\",\"shape\":[0,3],\"data\":[]}]}";
     struct triton_infer_result *r;
     struct triton_error err = {0};
-    CHECK(wire_http_infer_parse(json, strlen(json), WIRE_NO_HEADER_LENGTH, NULL, &r, &err) == 0);
+    CHECK(parse_reply(json, strlen(json), WIRE_NO_HEADER_LENGTH, NULL, &r, &err) == 0);
     if (!r) {
         fprintf(stderr, "%s\n", err.message);
         return;
@@ -750,7 +818,7 @@ static void expect_bad_reply(const char *json, const void *bin, size_t bin_len, 
     struct body b = make_body(json, bin, bin_len, 0);
     struct triton_infer_result *r = (void *)1;
     struct triton_error err = {0};
-    int rc = wire_http_infer_parse(b.data, b.len, hl == 0 ? strlen(json) : hl, NULL, &r, &err);
+    int rc = parse_reply(b.data, b.len, hl == 0 ? strlen(json) : hl, NULL, &r, &err);
     if (rc == 0 || r != NULL || err.code != TRITON_PROTOCOL || !strstr(err.message, part)) {
         check_failures++;
         fprintf(stderr, "%s:%d: reply %.60s: rc %d, %s '%s', want protocol_error '%s'\n", __FILE__,
@@ -785,7 +853,7 @@ static void test_reply_long_names(void)
     CHECK(n < sizeof json);
     struct triton_infer_result *r;
     struct triton_error err = {0};
-    CHECK(wire_http_infer_parse(json, n, WIRE_NO_HEADER_LENGTH, NULL, &r, &err) == 0);
+    CHECK(parse_reply(json, n, WIRE_NO_HEADER_LENGTH, NULL, &r, &err) == 0);
     if (!r) {
         fprintf(stderr, "%s\n", err.message);
         return;
@@ -811,7 +879,7 @@ static void test_reply_json_nul(void)
         "{\"name\":\"T\",\"datatype\":\"BYTES\",\"shape\":[1],\"data\":[\"x\\u0000y\"]}]}";
     struct triton_infer_result *r;
     struct triton_error err = {0};
-    CHECK(wire_http_infer_parse(json, sizeof json - 1, WIRE_NO_HEADER_LENGTH, NULL, &r, &err) == 0);
+    CHECK(parse_reply(json, sizeof json - 1, WIRE_NO_HEADER_LENGTH, NULL, &r, &err) == 0);
     if (!r) {
         fprintf(stderr, "%s\n", err.message);
         return;
@@ -833,7 +901,7 @@ static void test_reply_json_nul(void)
     static const char raw[] = "{\"outputs\":[{\"name\":\"T\",\"datatype\":\"BYTES\","
                               "\"shape\":[1],\"data\":[\"x\0y\"]}]}";
     r = (void *)1;
-    CHECK(wire_http_infer_parse(raw, sizeof raw - 1, WIRE_NO_HEADER_LENGTH, NULL, &r, &err) < 0);
+    CHECK(parse_reply(raw, sizeof raw - 1, WIRE_NO_HEADER_LENGTH, NULL, &r, &err) < 0);
     CHECK(r == NULL);
     CHECK_ERR(err, TRITON_PROTOCOL,
               "infer reply is not valid JSON: control character in string at byte 66 "
@@ -943,7 +1011,7 @@ static void test_reply_hostile(void)
         struct triton_infer_result *r;
         struct triton_error err = {0};
         size_t hl = strlen(ok) < cut ? strlen(ok) : cut;
-        CHECK(wire_http_infer_parse(b.data, cut, hl, NULL, &r, &err) < 0);
+        CHECK(parse_reply(b.data, cut, hl, NULL, &r, &err) < 0);
         CHECK(err.code == TRITON_PROTOCOL);
     }
     free(b.base);
@@ -988,7 +1056,7 @@ static void test_reply_framing_param(void)
         struct body b = make_body(good[i].json, v, good[i].bin_len, 0);
         struct triton_infer_result *r = NULL;
         struct triton_error err = {0};
-        CHECK(wire_http_infer_parse(b.data, b.len, strlen(good[i].json), NULL, &r, &err) == 0);
+        CHECK(parse_reply(b.data, b.len, strlen(good[i].json), NULL, &r, &err) == 0);
         free(b.base);
         if (!r)
             continue;
@@ -1017,28 +1085,78 @@ static void test_reply_framing_param(void)
         zeros, 8, 0, "infer reply: object key with a zero byte (not supported) at byte");
 }
 
-/* One line describing a parse result, for comparing two parses. */
-static void describe_reply(const struct triton_infer_result *r, char *out, size_t cap)
+/* A memo keeps a reply's header for the next reply: the same header gives the
+ * same result over that reply's own data; any other header is read. */
+static void test_reply_memo(void)
 {
-    char *params = wire_json_print(r->parameters, NULL);
-    size_t k = (size_t)snprintf(out, cap, "%s|%s|%s|%s", r->model_name, r->model_version,
-                                r->id ? r->id : "(none)", params ? params : "?");
-    free(params);
-    for (size_t i = 0; i < r->n_outputs && k < cap; i++) {
-        const struct triton_infer_output *o = &r->outputs[i];
-        char *op = wire_json_print(o->parameters, NULL);
-        k += (size_t)snprintf(out + k, cap - k, "|%s:%s:%d:%d", o->name, o->datatype, (int)o->dtype,
-                              o->ndim);
-        for (int d = 0; d < o->ndim && k < cap; d++)
-            k += (size_t)snprintf(out + k, cap - k, ",%lld", (long long)o->shape[d]);
-        if (k < cap)
-            k += (size_t)snprintf(out + k, cap - k, ":%s:%d", op ? op : "?", (int)o->has_data);
-        free(op);
-        if (o->has_data && o->dtype == TENSOR_INT32)
-            for (int64_t e = 0; e < tensor_numel(&o->tensor) && k < cap; e++)
-                k += (size_t)snprintf(out + k, cap - k, ",%d",
-                                      *(const int32_t *)tensor_elem_ptr(&o->tensor, e));
+    const char *usual = "{\"model_name\":\"m\",\"model_version\":\"1\",\"outputs\":["
+                        "{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[1,2],"
+                        "\"parameters\":{\"binary_data_size\":8}},"
+                        "{\"name\":\"B\",\"datatype\":\"INT32\",\"shape\":[2],"
+                        "\"parameters\":{\"binary_data_size\":8}}]}";
+    /* as long as usual, one byte apart */
+    const char *other = "{\"model_name\":\"m\",\"model_version\":\"1\",\"outputs\":["
+                        "{\"name\":\"A\",\"datatype\":\"INT32\",\"shape\":[1,2],"
+                        "\"parameters\":{\"binary_data_size\":8}},"
+                        "{\"name\":\"C\",\"datatype\":\"INT32\",\"shape\":[2],"
+                        "\"parameters\":{\"binary_data_size\":8}}]}";
+    const char *with_params = "{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\","
+                              "\"shape\":[4],\"parameters\":{\"binary_data_size\":16,\"p\":1}}]}";
+    const char *with_data = "{\"outputs\":[{\"name\":\"A\",\"datatype\":\"INT32\","
+                            "\"shape\":[4],\"data\":[5,6,7,8]}]}";
+    static const struct {
+        const char *json;
+        int32_t first; /* the first element of the first output */
+        const char *second_name;
+        bool kept; /* the memo holds the header afterwards */
+    } steps[] = {
+        {NULL, 1, "B", true},      {NULL, 101, "B", true}, /* kept, over new data */
+        {"other", 201, "C", true}, {NULL, 301, "B", true},        {"with_params", 401, NULL, false},
+        {NULL, 501, "B", true},    {"bad", 0, NULL, true}, /* a bad reply leaves it */
+        {NULL, 601, "B", true},    {"with_data", 5, NULL, false}, {NULL, 701, "B", true},
+    };
+    struct wire_http_reply_memo memo = {0};
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        const char *name = steps[i].json;
+        const char *json = !name                              ? usual
+                           : strcmp(name, "other") == 0       ? other
+                           : strcmp(name, "with_params") == 0 ? with_params
+                           : strcmp(name, "with_data") == 0   ? with_data
+                                                              : "{\"outputs\":[}";
+        int32_t v[4];
+        for (int k = 0; k < 4; k++)
+            v[k] = steps[i].first + k;
+        size_t bin_len = name && strcmp(name, "with_data") == 0 ? 0 : sizeof v;
+        if (name && strcmp(name, "bad") == 0)
+            bin_len = 0;
+        struct body b = make_body(json, v, bin_len, 0);
+        bool was_kept = memo.block_len != 0;
+        struct triton_infer_result *r = NULL;
+        struct triton_error err = {0};
+        int rc = wire_http_infer_parse(b.data, b.len, strlen(json), NULL, &memo, &r, &err);
+        if (name && strcmp(name, "bad") == 0) {
+            CHECK(rc < 0 && err.code == TRITON_PROTOCOL);
+            CHECK((memo.block_len != 0) == was_kept);
+        } else {
+            CHECK(rc == 0);
+            CHECK((memo.block_len != 0) == steps[i].kept);
+        }
+        if (rc == 0 && r) {
+            CHECK(*(const int32_t *)tensor_elem_ptr(&r->outputs[0].tensor, 0) == steps[i].first);
+            CHECK(r->outputs[0].ndim == (json == usual || json == other ? 2 : 1));
+            if (steps[i].second_name) {
+                CHECK(r->n_outputs == 2);
+                CHECK_STR(r->outputs[1].name, steps[i].second_name);
+                CHECK(*(const int32_t *)tensor_elem_ptr(&r->outputs[1].tensor, 1) ==
+                      steps[i].first + 3);
+                CHECK_STR(r->model_name, "m");
+            }
+        }
+        triton_infer_result_free(r);
+        free(b.base);
     }
+    wire_http_reply_memo_free(&memo);
+    CHECK(memo.mem == NULL && memo.block_len == 0);
 }
 
 /* Each pair below is the same reply once in the usual form and once spelled
@@ -1084,7 +1202,7 @@ static void test_reply_spellings_agree(void)
             struct body b = make_body(json, v, bin_len, 0);
             struct triton_infer_result *r = NULL;
             struct triton_error err = {0};
-            int rc = wire_http_infer_parse(b.data, b.len, strlen(json), NULL, &r, &err);
+            int rc = parse_reply(b.data, b.len, strlen(json), NULL, &r, &err);
             CHECK(rc == 0);
             if (rc == 0)
                 describe_reply(r, seen[j], sizeof(seen[j]));
@@ -1182,6 +1300,7 @@ int main(void)
     test_reply_hostile();
     test_reply_framing_param();
     test_reply_spellings_agree();
+    test_reply_memo();
     test_error_text_and_mapping();
     return check_report("test_http_wire");
 }

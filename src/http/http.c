@@ -100,6 +100,9 @@ struct http_task {
     /* An infer call's body, built where the last one was: its buffers, and its
      * header when the next request reads alike, serve again. */
     struct wire_http_request infer;
+    /* The last infer reply's header and what it said: the next reply mostly
+     * says the same. */
+    struct wire_http_reply_memo reply_memo;
 
     /* the call's: zeroed when the task is taken for a call (TASK_CALL_PART) */
     struct triton_call *call;      /* NULL once cancelled: the call layer has it back */
@@ -695,6 +698,7 @@ static void task_destroy(struct http_task *t)
 {
     task_clear(t);
     wire_http_request_free(&t->infer);
+    wire_http_reply_memo_free(&t->reply_memo);
     curl_easy_cleanup(t->easy);
     curl_url_cleanup(t->parsed);
     free(t->parsed_text);
@@ -876,7 +880,7 @@ static void infer_reply(struct http_task *t, struct triton_reply *reply, struct 
             return;
         t->body = NULL; /* the owner frees it once no output needs it */
     }
-    wire_http_infer_parse(data, t->len, hl, owner, &reply->result, err);
+    wire_http_infer_parse(data, t->len, hl, owner, &t->reply_memo, &reply->result, err);
     if (owner)
         tensor_buffer_unref(owner);
 }

@@ -747,18 +747,23 @@ static void no_error(struct triton_error *e)
     e->message[0] = '\0';
 }
 
-/* Stops the read: the header is not valid JSON, or memory ran out. */
-static int json_broken(struct reply_reader *rr)
+static int reply_no_memory(struct triton_error *err)
 {
-    if (rr->json.no_memory)
-        return triton_fail(rr->err, TRITON_NO_MEMORY, "out of memory reading an infer reply");
-    return triton_fail(rr->err, TRITON_PROTOCOL, "infer reply is not valid JSON: %s",
-                       wire_json_error(&rr->json));
+    return triton_fail(err, TRITON_NO_MEMORY, "out of memory reading an infer reply");
 }
 
 static int no_memory(struct reply_reader *rr)
 {
-    return triton_fail(rr->err, TRITON_NO_MEMORY, "out of memory reading an infer reply");
+    return reply_no_memory(rr->err);
+}
+
+/* Stops the read: the header is not valid JSON, or memory ran out. */
+static int json_broken(struct reply_reader *rr)
+{
+    if (rr->json.no_memory)
+        return no_memory(rr);
+    return triton_fail(rr->err, TRITON_PROTOCOL, "infer reply is not valid JSON: %s",
+                       wire_json_error(&rr->json));
 }
 
 /* Reads past the value whose first token is t: 0, or -1 when it is not valid JSON. */
@@ -1144,15 +1149,16 @@ static char *moved(const struct reply_reader *rr, char *text, const char *p)
     return p ? text + (p - rr->text) : NULL;
 }
 
-/* The result read, as one block: the result, its outputs and their text. NULL
- * when out of memory. */
-static struct triton_infer_result *result_block(const struct reply_reader *rr)
+/* The result read, as one block of *len bytes: the result, its outputs and
+ * their text. NULL when out of memory. */
+static struct triton_infer_result *result_block(const struct reply_reader *rr, size_t *len)
 {
     const struct triton_infer_result *from = rr->r;
     size_t n = from->n_outputs, align = _Alignof(struct triton_infer_output);
     size_t head = (sizeof *from + align - 1) / align * align;
     size_t outs = n * sizeof(struct triton_infer_output);
-    char *block = malloc(head + outs + rr->text_len);
+    *len = head + outs + rr->text_len;
+    char *block = malloc(*len);
     if (!block)
         return NULL;
     struct triton_infer_result *r = (struct triton_infer_result *)block;
@@ -1180,6 +1186,145 @@ static void reader_drop(struct reply_reader *rr)
     for (size_t i = 0; i < r->n_outputs; i++)
         cJSON_Delete(r->outputs[i].parameters);
     cJSON_Delete(r->parameters);
+}
+
+/* Frees what the reader allocated beyond its own few outputs and text. */
+static void reader_end(struct reply_reader *rr)
+{
+    if (rr->side != rr->few) {
+        free(rr->side);
+        free(rr->res.outputs);
+    }
+    if (rr->text != rr->few_text)
+        free(rr->text);
+}
+
+/* The header (header_len bytes at body) read into *out as one block (*len
+ * bytes), its outputs' data not yet read: -1 with err set when it is not valid
+ * JSON or says something wrong. rr->side then has each output's framing until
+ * reader_end. */
+static int read_result(struct reply_reader *rr, const char *body, size_t header_len,
+                       struct triton_infer_result **out, size_t *len, struct triton_error *err)
+{
+    /* Set field by field: zeroing the reader's buffers whole would cost more
+     * than reading a small reply. */
+    rr->res = (struct triton_infer_result){.final = true, .outputs = rr->few_outputs};
+    rr->r = &rr->res;
+    rr->side = rr->few; /* each output's side is zeroed as the output is taken */
+    rr->cap = FEW_OUTPUTS;
+    rr->err = err;
+    rr->text = rr->few_text;
+    rr->text_len = 0;
+    rr->text_cap = FEW_TEXT;
+    no_error(&rr->problem);
+    wire_json_reader_init(&rr->json, body, header_len);
+    int rc = read_header(rr);
+    wire_json_reader_free(&rr->json);
+    if (rc == 0 && rr->problem.code != TRITON_OK)
+        rc = triton_fail(err, rr->problem.code, "%s", rr->problem.message);
+    if (rc == 0 && !(*out = result_block(rr, len)))
+        rc = no_memory(rr);
+    if (rc < 0)
+        reader_drop(rr);
+    return rc;
+}
+
+/* ---- the reply memo --------------------------------------------------------------- */
+
+/* The memo's mem holds, when block_len is not 0: the result block as
+ * read_result made it, its outputs' sides (at memo_sides_at), then the
+ * header's bytes. The block's pointers point into mem. */
+
+void wire_http_reply_memo_free(struct wire_http_reply_memo *m)
+{
+    free(m->mem);
+    memset(m, 0, sizeof *m);
+}
+
+/* A copy at `to` of the result block of len bytes at `from`, its pointers
+ * moved into the copy. */
+static struct triton_infer_result *block_copy(char *to, const void *from, size_t len)
+{
+    memcpy(to, from, len);
+    struct triton_infer_result *r = (struct triton_infer_result *)to;
+#define MOVE(p) ((p) = (p) ? (void *)(to + ((const char *)(p) - (const char *)from)) : NULL)
+    MOVE(r->model_name);
+    MOVE(r->model_version);
+    MOVE(r->id);
+    MOVE(r->outputs);
+    for (size_t i = 0; i < r->n_outputs; i++) {
+        MOVE(r->outputs[i].name);
+        MOVE(r->outputs[i].datatype);
+    }
+#undef MOVE
+    return r;
+}
+
+static size_t memo_sides_at(size_t block_len)
+{
+    size_t a = _Alignof(struct output_side);
+    return (block_len + a - 1) / a * a;
+}
+
+/* Whether all the header said of r is in its block and sides: no parameters
+ * trees, no JSON data in the header's text. */
+static bool memo_fits(const struct triton_infer_result *r, const struct output_side *sides)
+{
+    if (r->parameters)
+        return false;
+    for (size_t i = 0; i < r->n_outputs; i++)
+        if (r->outputs[i].parameters || sides[i].data.p)
+            return false;
+    return true;
+}
+
+/* Keeps the header and what read_result made of it (r, block_len bytes, and
+ * its sides), or nothing when that cannot be kept. */
+static void memo_keep(struct wire_http_reply_memo *m, const char *header, size_t header_len,
+                      const struct triton_infer_result *r, size_t block_len,
+                      const struct output_side *sides)
+{
+    m->block_len = 0;
+    if (!memo_fits(r, sides) || block_len > WIRE_REPLY_MEMO_MAX ||
+        header_len > WIRE_REPLY_MEMO_MAX || r->n_outputs > WIRE_REPLY_MEMO_MAX)
+        return;
+    size_t at = memo_sides_at(block_len), n = r->n_outputs * sizeof *sides;
+    size_t need = at + n + header_len;
+    if (need > WIRE_REPLY_MEMO_MAX)
+        return;
+    if (need > m->cap) {
+        free(m->mem);
+        m->cap = 0;
+        if (!(m->mem = malloc(need)))
+            return;
+        m->cap = need;
+    }
+    block_copy(m->mem, r, block_len);
+    memcpy(m->mem + at, sides, n);
+    memcpy(m->mem + at + n, header, header_len);
+    m->block_len = block_len;
+    m->header_len = header_len;
+}
+
+/* When the header is the one m keeps: a copy of the result it read (its
+ * pointers moved into the copy) in *out, and *sides its outputs' framing; 1, or
+ * -1 with err set when out of memory. 0 for another header. */
+static int memo_result(const struct wire_http_reply_memo *m, const char *header, size_t header_len,
+                       struct triton_infer_result **out, const struct output_side **sides,
+                       struct triton_error *err)
+{
+    if (!m || !m->block_len || m->header_len != header_len)
+        return 0;
+    const struct triton_infer_result *kept = (const struct triton_infer_result *)m->mem;
+    size_t at = memo_sides_at(m->block_len), n = kept->n_outputs * sizeof **sides;
+    if (memcmp(m->mem + at + n, header, header_len) != 0)
+        return 0;
+    char *block = malloc(m->block_len);
+    if (!block)
+        return reply_no_memory(err);
+    *out = block_copy(block, m->mem, m->block_len);
+    *sides = (const struct output_side *)(m->mem + at);
+    return 1;
 }
 
 /* ---- output data ------------------------------------------------------------------- */
@@ -1422,8 +1567,8 @@ static int output_data(struct triton_infer_output *o, const struct output_side *
 }
 
 int wire_http_infer_parse(const char *body, size_t body_len, size_t header_len,
-                          struct tensor_buffer *owner, struct triton_infer_result **out,
-                          struct triton_error *err)
+                          struct tensor_buffer *owner, struct wire_http_reply_memo *memo,
+                          struct triton_infer_result **out, struct triton_error *err)
 {
     *out = NULL;
     if (header_len == WIRE_NO_HEADER_LENGTH)
@@ -1432,44 +1577,31 @@ int wire_http_infer_parse(const char *body, size_t body_len, size_t header_len,
         return -1;
     if (header_len == 0)
         return triton_fail(err, TRITON_PROTOCOL, "infer reply has an empty JSON header");
-    /* Set field by field: zeroing the reader's buffers whole would cost more
-     * than reading a small reply. */
     struct reply_reader rr;
-    rr.res = (struct triton_infer_result){.final = true, .outputs = rr.few_outputs};
-    rr.r = &rr.res;
-    rr.side = rr.few; /* each output's side is zeroed as the output is taken */
-    rr.cap = FEW_OUTPUTS;
-    rr.err = err;
-    rr.text = rr.few_text;
-    rr.text_len = 0;
-    rr.text_cap = FEW_TEXT;
-    no_error(&rr.problem);
-    wire_json_reader_init(&rr.json, body, header_len);
-    int rc = read_header(&rr);
-    wire_json_reader_free(&rr.json);
-    if (rc == 0 && rr.problem.code != TRITON_OK)
-        rc = triton_fail(err, rr.problem.code, "%s", rr.problem.message);
     struct triton_infer_result *r = NULL;
-    if (rc == 0 && !(r = result_block(&rr)))
-        rc = no_memory(&rr);
-    if (rc < 0)
-        reader_drop(&rr);
+    const struct output_side *sides = NULL;
+    int rc = memo_result(memo, body, header_len, &r, &sides, err);
+    bool reading = rc == 0;
+    if (reading) {
+        size_t len = 0;
+        rc = read_result(&rr, body, header_len, &r, &len, err);
+        sides = rr.side;
+        if (rc == 0 && memo)
+            memo_keep(memo, body, header_len, r, len, sides);
+    }
+    rc = rc < 0 ? -1 : 0;
     const char *bin = body + header_len;
     size_t bin_len = body_len - header_len, pos = 0;
     for (size_t i = 0; rc == 0 && i < r->n_outputs; i++)
-        rc = output_data(&r->outputs[i], &rr.side[i], bin, bin_len, &pos, owner, err);
+        rc = output_data(&r->outputs[i], &sides[i], bin, bin_len, &pos, owner, err);
     /* Every byte after the JSON header must belong to an output. */
     if (rc == 0 && pos != bin_len)
         rc = triton_fail(err, TRITON_PROTOCOL,
                          "infer reply has %zu bytes after its JSON header but its outputs "
                          "account for %zu",
                          bin_len, pos);
-    if (rr.side != rr.few) {
-        free(rr.side);
-        free(rr.res.outputs);
-    }
-    if (rr.text != rr.few_text)
-        free(rr.text);
+    if (reading)
+        reader_end(&rr);
     if (rc < 0) {
         triton_infer_result_free(r);
         return -1;

@@ -75,12 +75,28 @@ void wire_http_request_free(struct wire_http_request *r);
 int wire_http_header_length(const char *value, size_t n, size_t body_len, size_t *out,
                             struct triton_error *err);
 
+/* What a reply's JSON header said, kept for the next reply read with it: a
+ * client gets the same header again and again (same model, outputs, shapes and
+ * sizes), and a header that is byte for byte the one kept is not read again.
+ * Only a header that read without a problem, with no "parameters" beyond
+ * binary_data_size and no JSON "data", and only when all it keeps takes at most
+ * WIRE_REPLY_MEMO_MAX bytes. Zeroed before first use; wire_http_reply_memo_free
+ * frees it. */
+struct wire_http_reply_memo {
+    char *mem; /* private (http_infer.c): the result as read, its outputs' framing, the header */
+    size_t cap, block_len, header_len;
+};
+#define WIRE_REPLY_MEMO_MAX (64 * 1024)
+void wire_http_reply_memo_free(struct wire_http_reply_memo *m);
+
 /* Parses an infer reply of body_len bytes whose JSON header is header_len bytes
  * (WIRE_NO_HEADER_LENGTH: all of it). With owner (a buffer holding the body)
- * outputs are views where alignment allows; with NULL they are copies. */
+ * outputs are views where alignment allows; with NULL they are copies. memo
+ * (may be NULL) holds the last header read through it (see above): the outcome
+ * is the same with or without it. */
 int wire_http_infer_parse(const char *body, size_t body_len, size_t header_len,
-                          struct tensor_buffer *owner, struct triton_infer_result **out,
-                          struct triton_error *err);
+                          struct tensor_buffer *owner, struct wire_http_reply_memo *memo,
+                          struct triton_infer_result **out, struct triton_error *err);
 
 /* The "error" text of an HTTP error body ({"error": "..."}), or the body itself
  * (cut, control characters replaced) when it is not that JSON; "" for an empty
