@@ -11,6 +11,7 @@
 
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
+#include <grpc/slice_buffer.h>
 
 #include "check.h"
 #include "grpc/grpc_generate.h"
@@ -251,13 +252,22 @@ static void test_request_zero_copy(void)
                                        .timeout_us = 100,
                                        .inputs = &in,
                                        .n_inputs = 1};
-    grpc_byte_buffer *bb = NULL;
-    CHECK(grpc_wire_infer_request(&req, &bb, &err) == 0);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(NULL, 0);
+    CHECK(grpc_wire_infer_request(&req, bb, &err) == 0);
     /* The buffer holds a reference on the tensor's memory until gRPC drops it. */
     CHECK(atomic_load(&t.buf->refs) == 2);
     size_t len, n_slices;
     uint8_t *bytes = bb_bytes(bb, &len, &n_slices);
     CHECK(n_slices >= 2); /* header bytes + a slice over the tensor */
+    /* gRPC takes a sent message's slices out of the buffer, and a call state
+     * writes its next request into the same buffer: the same bytes again. */
+    grpc_slice_buffer_reset_and_unref(&bb->data.raw.slice_buffer);
+    CHECK(atomic_load(&t.buf->refs) == 1);
+    CHECK(grpc_wire_infer_request(&req, bb, &err) == 0);
+    size_t len2, n_slices2;
+    uint8_t *again = bb_bytes(bb, &len2, &n_slices2);
+    CHECK(len2 == len && n_slices2 == n_slices && memcmp(again, bytes, len) == 0);
+    free(again);
     grpc_byte_buffer_destroy(bb);
     CHECK(atomic_load(&t.buf->refs) == 1);
     Inference__ModelInferRequest *m = inference__model_infer_request__unpack(NULL, len, bytes);
@@ -287,11 +297,12 @@ static void test_request_zero_copy(void)
 static Inference__ModelInferRequest *encode_canonical(const struct triton_infer_request *req,
                                                       size_t *n_slices)
 {
-    grpc_byte_buffer *bb = NULL;
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(NULL, 0);
     struct triton_error err = {0};
-    CHECK(grpc_wire_infer_request(req, &bb, &err) == 0);
-    if (!bb) {
+    if (grpc_wire_infer_request(req, bb, &err) < 0) {
+        CHECK(!"the request encodes");
         fprintf(stderr, "  error: %s\n", err.message);
+        grpc_byte_buffer_destroy(bb);
         return NULL;
     }
     size_t len, n;
@@ -505,8 +516,9 @@ static void test_request_encoding(void)
     struct triton_infer_request bad = req;
     bad.model = "";
     memset(&err, 0, sizeof err);
-    grpc_byte_buffer *bb = NULL;
-    CHECK(grpc_wire_infer_request(&bad, &bb, &err) < 0 && !bb &&
+    /* a failed encoding adds nothing to the buffer */
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(NULL, 0);
+    CHECK(grpc_wire_infer_request(&bad, bb, &err) < 0 && grpc_byte_buffer_length(bb) == 0 &&
           strcmp(err.message, "infer needs a model name") == 0);
     bad = req;
     bad.params = &nameless;
@@ -514,22 +526,24 @@ static void test_request_encoding(void)
     bad.sequence_id_str = NULL;
     bad.sequence_id = (uint64_t)INT64_MAX + 1;
     memset(&err, 0, sizeof err);
-    CHECK(grpc_wire_infer_request(&bad, &bb, &err) < 0 && strstr(err.message, "sequence_id"));
+    CHECK(grpc_wire_infer_request(&bad, bb, &err) < 0 && strstr(err.message, "sequence_id"));
     bad.sequence_id = 1;
     memset(&err, 0, sizeof err);
-    CHECK(grpc_wire_infer_request(&bad, &bb, &err) < 0 &&
+    CHECK(grpc_wire_infer_request(&bad, bb, &err) < 0 &&
           strcmp(err.message, "a parameter without a name") == 0);
     bad = req;
     ins[1].shm_offset = (uint64_t)INT64_MAX + 1;
     memset(&err, 0, sizeof err);
-    CHECK(grpc_wire_infer_request(&bad, &bb, &err) < 0 &&
+    CHECK(grpc_wire_infer_request(&bad, bb, &err) < 0 &&
           strstr(err.message, "out of range for region 'region'"));
     ins[1].shm_offset = 8;
     ins[0].datatype = "FP32";
     memset(&err, 0, sizeof err);
-    CHECK(grpc_wire_infer_request(&bad, &bb, &err) < 0 &&
+    CHECK(grpc_wire_infer_request(&bad, bb, &err) < 0 &&
           strcmp(err.message, "input 'A' is declared FP32 but its data is INT32") == 0);
     ins[0].datatype = "INT32";
+    CHECK(grpc_byte_buffer_length(bb) == 0);
+    grpc_byte_buffer_destroy(bb);
     /* a failed encoding holds no reference on any input */
     CHECK(atomic_load(&a.buf->refs) == 1 && atomic_load(&s.buf->refs) == 1);
     tensor_release(&a);
@@ -1047,13 +1061,13 @@ static void test_generate_mapping(void)
                           "\"shape\":[-1]}]}");
     cJSON *body = json_of("{\"text_input\":\"hi there\",\"max_tokens\":[3,4],"
                           "\"temperature\":0.5,\"parameters\":{\"stream\":false}}");
-    grpc_byte_buffer *bb = NULL;
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(NULL, 0);
     struct triton_error err = {0};
-    CHECK(grpc_generate_request("llm", "", body, meta, &bb, &err) == 0);
-    if (bb) {
+    CHECK(grpc_generate_request("llm", "", body, meta, bb, &err) == 0);
+    {
         size_t len, n;
         uint8_t *bytes = bb_bytes(bb, &len, &n);
-        grpc_byte_buffer_destroy(bb);
+        grpc_slice_buffer_reset_and_unref(&bb->data.raw.slice_buffer);
         Inference__ModelInferRequest *m = inference__model_infer_request__unpack(NULL, len, bytes);
         CHECK(m && m->n_inputs == 2 && m->n_parameters == 2);
         CHECK(m && m->n_inputs == 2 && m->inputs[1]->shape[0] == 2);
@@ -1063,8 +1077,9 @@ static void test_generate_mapping(void)
     }
     cJSON *bad = json_of("{\"text_input\":{\"nested\":1}}");
     memset(&err, 0, sizeof err);
-    CHECK(grpc_generate_request("llm", "", bad, meta, &bb, &err) < 0 &&
-          err.code == TRITON_INVALID_ARGUMENT);
+    CHECK(grpc_generate_request("llm", "", bad, meta, bb, &err) < 0 &&
+          err.code == TRITON_INVALID_ARGUMENT && grpc_byte_buffer_length(bb) == 0);
+    grpc_byte_buffer_destroy(bb);
     cJSON_Delete(bad);
     cJSON_Delete(body);
     cJSON_Delete(meta);

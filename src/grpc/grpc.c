@@ -294,17 +294,25 @@ static gpr_timespec deadline_after(double seconds)
 
 /* ---- unary calls --------------------------------------------------------------------------- */
 
+/* What a unary state keeps from call to call: the byte buffer its requests are
+ * written into (gRPC takes a sent message's slices out of it; the buffer stays
+ * the caller's) and the metadata arrays gRPC fills (their storage is kept and
+ * only emptied; gRPC appends to an array and grows it as it must). */
+struct unary_kept {
+    grpc_byte_buffer *send;
+    grpc_metadata_array initial_md, trailing_md;
+};
+
 struct unary {
     struct triton_loop_grpc_tag tag;
     struct gt *t;
     struct triton_call *call; /* NULL for a detached call */
     const char *method;
-    grpc_byte_buffer *send;
+    struct unary_kept kept;
     size_t send_len;
     grpc_call *gcall;
     grpc_metadata *md;
     size_t n_md;
-    grpc_metadata_array initial_md, trailing_md;
     grpc_byte_buffer *recv;
     grpc_status_code status;
     grpc_slice details;
@@ -332,17 +340,23 @@ static void finish_call(struct triton_call *call, struct triton_reply *reply,
 
 static void free_transport(struct gt *t);
 
+static void kept_destroy(struct unary_kept *k)
+{
+    grpc_byte_buffer_destroy(k->send);
+    grpc_metadata_array_destroy(&k->initial_md);
+    grpc_metadata_array_destroy(&k->trailing_md);
+}
+
 static void unary_free(struct unary *u)
 {
     struct gt *t = u->t;
-    if (u->send)
-        grpc_byte_buffer_destroy(u->send);
+    /* A message gRPC did not take (a call that failed to start) lets go of its
+     * slices, and the tensors they hold, now rather than at the state's reuse. */
+    grpc_slice_buffer_reset_and_unref(&u->kept.send->data.raw.slice_buffer);
     if (u->recv)
         grpc_byte_buffer_destroy(u->recv);
     if (u->gcall)
         grpc_call_unref(u->gcall);
-    grpc_metadata_array_destroy(&u->initial_md);
-    grpc_metadata_array_destroy(&u->trailing_md);
     grpc_slice_unref(u->details);
     gpr_free((void *)u->error_string);
     free_metadata(u->md, u->n_md);
@@ -355,6 +369,7 @@ static void unary_free(struct unary *u)
         t->n_spare++;
         return;
     }
+    kept_destroy(&u->kept);
     free(u);
     if (t->orphaned && t->live == 0)
         free_transport(t);
@@ -369,8 +384,14 @@ static struct unary *unary_new(struct gt *t, struct triton_call *call, const cha
     if (u) {
         t->spare = u->next;
         t->n_spare--;
+        struct unary_kept kept = u->kept;
         memset(u, 0, sizeof *u);
-    } else if (!(u = calloc(1, sizeof *u))) {
+        u->kept = kept;
+        u->kept.initial_md.count = 0;
+        u->kept.trailing_md.count = 0;
+    } else if (!(u = calloc(1, sizeof *u)) || /* zeros: grpc_metadata_array_init's arrays */
+               !(u->kept.send = grpc_raw_byte_buffer_create(NULL, 0))) {
+        free(u);
         triton_fail(err, TRITON_NO_MEMORY, "out of memory starting a gRPC call");
         return NULL;
     }
@@ -379,21 +400,18 @@ static struct unary *unary_new(struct gt *t, struct triton_call *call, const cha
     u->call = call;
     u->method = method;
     u->details = grpc_empty_slice();
-    grpc_metadata_array_init(&u->initial_md);
-    grpc_metadata_array_init(&u->trailing_md);
     /* A user's call is timed by the call layer; the transport's own are not. */
     u->timeout = call ? 0 : t->network_timeout;
     t->live++;
-    if (call &&
-        call_metadata(t, call->send_headers, call->n_send_headers, &u->md, &u->n_md, err) < 0) {
-        unary_free(u);
-        return NULL;
-    }
-    if (!call && call_metadata(t, NULL, 0, &u->md, &u->n_md, err) < 0) {
-        unary_free(u);
-        return NULL;
-    }
     return u;
+}
+
+/* The call's metadata (after its request: a request's errors are named first). */
+static int unary_metadata(struct unary *u, struct triton_error *err)
+{
+    const struct triton_call *call = u->call;
+    return call_metadata(u->t, call ? call->send_headers : NULL, call ? call->n_send_headers : 0,
+                         &u->md, &u->n_md, err);
 }
 
 static int unary_start(struct unary *u, struct triton_error *err)
@@ -410,14 +428,14 @@ static int unary_start(struct unary *u, struct triton_error *err)
     ops[0].data.send_initial_metadata.count = u->n_md;
     ops[0].data.send_initial_metadata.metadata = u->md;
     ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = u->send;
+    ops[1].data.send_message.send_message = u->kept.send;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
     ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &u->initial_md;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &u->kept.initial_md;
     ops[4].op = GRPC_OP_RECV_MESSAGE;
     ops[4].data.recv_message.recv_message = &u->recv;
     ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &u->trailing_md;
+    ops[5].data.recv_status_on_client.trailing_metadata = &u->kept.trailing_md;
     ops[5].data.recv_status_on_client.status = &u->status;
     ops[5].data.recv_status_on_client.status_details = &u->details;
     ops[5].data.recv_status_on_client.error_string = &u->error_string;
@@ -430,9 +448,6 @@ static int unary_start(struct unary *u, struct triton_error *err)
             "gRPC refused to start %s (call error %d)", u->method, (int)rc);
     }
     triton_loop_grpc_started(t->loop);
-    /* The op holds its own references to the slices. */
-    grpc_byte_buffer_destroy(u->send);
-    u->send = NULL;
     u->started = true;
     u->prev = NULL;
     u->next = t->running;
@@ -878,9 +893,11 @@ static int grpc_stream_send(struct triton_client *c, struct triton_stream *s,
     struct bidi *b = s->transport_state;
     if (!b || b->close_wanted || b->status_received || b->cancelled)
         return triton_fail(err, TRITON_INVALID_ARGUMENT, "the stream is closed");
-    grpc_byte_buffer *bb;
-    if (grpc_wire_infer_request(req, &bb, err) < 0)
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(NULL, 0);
+    if (grpc_wire_infer_request(req, bb, err) < 0) {
+        grpc_byte_buffer_destroy(bb);
         return -1;
+    }
     logf_(b->t, "grpc > ModelStreamInfer request for %s (%zu bytes)", req->model,
           grpc_byte_buffer_length(bb));
     return bidi_enqueue(b, bb, err);
@@ -936,9 +953,11 @@ static const cJSON *meta_store(struct gt *t, const char *model, const char *vers
 static int generate_run(struct gt *t, struct triton_call *call, const cJSON *meta,
                         struct triton_error *err)
 {
-    grpc_byte_buffer *bb;
-    if (grpc_generate_request(call->model, call->version, call->settings, meta, &bb, err) < 0)
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(NULL, 0);
+    if (grpc_generate_request(call->model, call->version, call->settings, meta, bb, err) < 0) {
+        grpc_byte_buffer_destroy(bb);
         return -1;
+    }
     /* generate too goes over ModelStreamInfer: ModelInfer refuses decoupled
      * models, which LLM backends are, and a one-request stream serves both kinds. */
     /* timed by the call layer, as every call is */
@@ -997,12 +1016,17 @@ static int submit_generate(struct gt *t, struct triton_call *call, struct triton
     if (!u)
         return -1;
     u->complete = complete_generate_meta;
+    if (unary_metadata(u, err) < 0) {
+        u->call = NULL;
+        unary_free(u);
+        return -1;
+    }
     if (!(u->gen_model = strdup(call->model)) || !(u->gen_version = strdup(version))) {
         u->call = NULL;
         unary_free(u);
         return triton_fail(err, TRITON_NO_MEMORY, "out of memory starting generate");
     }
-    if (k->encode(call, &u->send, err) < 0 || unary_start(u, err) < 0) {
+    if (k->encode(call, u->kept.send, err) < 0 || unary_start(u, err) < 0) {
         u->call = NULL;
         unary_free(u);
         return -1;
@@ -1023,17 +1047,16 @@ static int grpc_submit(struct triton_client *c, struct triton_call *call, struct
     const struct grpc_kind *k = &grpc_kinds[call->kind];
     if (k->generate)
         return submit_generate(t, call, err);
-    grpc_byte_buffer *bb;
-    if (k->encode(call, &bb, err) < 0)
-        return -1;
     struct unary *u = unary_new(t, call, k->method, err);
-    if (!u) {
-        grpc_byte_buffer_destroy(bb);
+    if (!u)
+        return -1;
+    u->complete = complete_user;
+    if (k->encode(call, u->kept.send, err) < 0 || unary_metadata(u, err) < 0) {
+        u->call = NULL;
+        unary_free(u);
         return -1;
     }
-    u->send = bb;
-    u->send_len = grpc_byte_buffer_length(bb);
-    u->complete = complete_user;
+    u->send_len = grpc_byte_buffer_length(u->kept.send);
     if (unary_start(u, err) < 0) {
         u->call = NULL;
         unary_free(u);
@@ -1069,6 +1092,7 @@ static void free_transport(struct gt *t)
     while (t->spare) {
         struct unary *u = t->spare;
         t->spare = u->next;
+        kept_destroy(&u->kept);
         free(u);
     }
     if (t->channel)

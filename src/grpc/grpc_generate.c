@@ -149,7 +149,7 @@ static int make_input(const cJSON *value, const cJSON *meta, struct triton_infer
 }
 
 int grpc_generate_request(const char *model, const char *version, const cJSON *body,
-                          const cJSON *metadata, grpc_byte_buffer **out, struct triton_error *err)
+                          const cJSON *metadata, grpc_byte_buffer *out, struct triton_error *err)
 {
     if (!cJSON_IsObject(body))
         return triton_fail(err, TRITON_INVALID_ARGUMENT, "generate: the body must be an object");

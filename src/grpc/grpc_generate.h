@@ -18,9 +18,10 @@
 
 #include "client/client.h"
 
-/* metadata: the model's metadata in its HTTP shape ({inputs: [{name, datatype, shape}]}). */
+/* metadata: the model's metadata in its HTTP shape ({inputs: [{name, datatype, shape}]}).
+ * The ModelInferRequest is added to out, an empty raw byte buffer (nothing on failure). */
 int grpc_generate_request(const char *model, const char *version, const cJSON *body,
-                          const cJSON *metadata, grpc_byte_buffer **out, struct triton_error *err);
+                          const cJSON *metadata, grpc_byte_buffer *out, struct triton_error *err);
 
 cJSON *grpc_generate_reply(const struct triton_infer_result *r, struct triton_error *err);
 

@@ -25,7 +25,7 @@ static int out_of_memory(struct triton_error *err)
 
 /* ServerLive, ServerReady and ServerMetadata requests have no fields: each
  * packs to nothing. */
-static int encode_nothing(const struct triton_call *call, grpc_byte_buffer **out,
+static int encode_nothing(const struct triton_call *call, grpc_byte_buffer *out,
                           struct triton_error *err)
 {
     Inference__ServerLiveRequest m = INFERENCE__SERVER_LIVE_REQUEST__INIT;
@@ -34,7 +34,7 @@ static int encode_nothing(const struct triton_call *call, grpc_byte_buffer **out
 
 /* ModelReady, ModelMetadata, ModelConfig and ModelStatistics requests are all
  * {string name = 1; string version = 2;} (statistics: "" = every model). */
-static int encode_model(const struct triton_call *call, grpc_byte_buffer **out,
+static int encode_model(const struct triton_call *call, grpc_byte_buffer *out,
                         struct triton_error *err)
 {
     Inference__ModelReadyRequest m = INFERENCE__MODEL_READY_REQUEST__INIT;
@@ -45,7 +45,7 @@ static int encode_model(const struct triton_call *call, grpc_byte_buffer **out,
 
 /* ---- the model repository ------------------------------------------------------------------- */
 
-static int encode_index(const struct triton_call *call, grpc_byte_buffer **out,
+static int encode_index(const struct triton_call *call, grpc_byte_buffer *out,
                         struct triton_error *err)
 {
     Inference__RepositoryIndexRequest m = INFERENCE__REPOSITORY_INDEX_REQUEST__INIT;
@@ -93,7 +93,7 @@ static void repo_params_free(struct repo_params *p)
     free(p->value_mem);
 }
 
-static int encode_load(const struct triton_call *call, grpc_byte_buffer **out,
+static int encode_load(const struct triton_call *call, grpc_byte_buffer *out,
                        struct triton_error *err)
 {
     Inference__RepositoryModelLoadRequest m = INFERENCE__REPOSITORY_MODEL_LOAD_REQUEST__INIT;
@@ -128,7 +128,7 @@ static int encode_load(const struct triton_call *call, grpc_byte_buffer **out,
     return rc;
 }
 
-static int encode_unload(const struct triton_call *call, grpc_byte_buffer **out,
+static int encode_unload(const struct triton_call *call, grpc_byte_buffer *out,
                          struct triton_error *err)
 {
     Inference__RepositoryModelUnloadRequest m = INFERENCE__REPOSITORY_MODEL_UNLOAD_REQUEST__INIT;
@@ -153,7 +153,7 @@ static int encode_unload(const struct triton_call *call, grpc_byte_buffer **out,
 /* ---- trace and log settings -------------------------------------------------------------------
  */
 
-static int encode_trace(const struct triton_call *call, grpc_byte_buffer **out,
+static int encode_trace(const struct triton_call *call, grpc_byte_buffer *out,
                         struct triton_error *err)
 {
     Inference__TraceSettingRequest m = INFERENCE__TRACE_SETTING_REQUEST__INIT;
@@ -197,7 +197,7 @@ static void trace_mem_free(struct trace_mem *t)
     free(t->nums);
 }
 
-static int encode_update_trace(const struct triton_call *call, grpc_byte_buffer **out,
+static int encode_update_trace(const struct triton_call *call, grpc_byte_buffer *out,
                                struct triton_error *err)
 {
     if (wire_trace_settings_check(call->settings, err) < 0)
@@ -237,7 +237,7 @@ static int encode_update_trace(const struct triton_call *call, grpc_byte_buffer 
     return rc;
 }
 
-static int encode_log(const struct triton_call *call, grpc_byte_buffer **out,
+static int encode_log(const struct triton_call *call, grpc_byte_buffer *out,
                       struct triton_error *err)
 {
     Inference__LogSettingsRequest m = INFERENCE__LOG_SETTINGS_REQUEST__INIT;
@@ -268,7 +268,7 @@ static int log_value(const cJSON *item, Inference__LogSettingsRequest__SettingVa
     return 0;
 }
 
-static int encode_update_log(const struct triton_call *call, grpc_byte_buffer **out,
+static int encode_update_log(const struct triton_call *call, grpc_byte_buffer *out,
                              struct triton_error *err)
 {
     size_t n = (size_t)cJSON_GetArraySize(call->settings);
@@ -309,7 +309,7 @@ done:
 
 /* System/CUDA status and unregister requests are all {string name = 1;} ("" =
  * every region). */
-static int encode_region(const struct triton_call *call, grpc_byte_buffer **out,
+static int encode_region(const struct triton_call *call, grpc_byte_buffer *out,
                          struct triton_error *err)
 {
     Inference__SystemSharedMemoryStatusRequest m =
@@ -318,7 +318,7 @@ static int encode_region(const struct triton_call *call, grpc_byte_buffer **out,
     return grpc_wire_pack(&m.base, out, err);
 }
 
-static int encode_system_register(const struct triton_call *call, grpc_byte_buffer **out,
+static int encode_system_register(const struct triton_call *call, grpc_byte_buffer *out,
                                   struct triton_error *err)
 {
     Inference__SystemSharedMemoryRegisterRequest m =
@@ -330,7 +330,7 @@ static int encode_system_register(const struct triton_call *call, grpc_byte_buff
     return grpc_wire_pack(&m.base, out, err);
 }
 
-static int encode_cuda_register(const struct triton_call *call, grpc_byte_buffer **out,
+static int encode_cuda_register(const struct triton_call *call, grpc_byte_buffer *out,
                                 struct triton_error *err)
 {
     Inference__CudaSharedMemoryRegisterRequest m =
@@ -343,7 +343,7 @@ static int encode_cuda_register(const struct triton_call *call, grpc_byte_buffer
     return grpc_wire_pack(&m.base, out, err);
 }
 
-static int encode_infer(const struct triton_call *call, grpc_byte_buffer **out,
+static int encode_infer(const struct triton_call *call, grpc_byte_buffer *out,
                         struct triton_error *err)
 {
     return grpc_wire_infer_request(call->infer, out, err);

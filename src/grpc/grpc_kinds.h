@@ -22,7 +22,9 @@
 
 #define GRPC_METHOD(name) "/inference.GRPCInferenceService/" name
 
-typedef int (*grpc_encode_fn)(const struct triton_call *call, grpc_byte_buffer **out,
+/* Adds the call's request message to out, an empty raw byte buffer the caller
+ * owns (one a call state keeps from call to call); adds nothing on failure. */
+typedef int (*grpc_encode_fn)(const struct triton_call *call, grpc_byte_buffer *out,
                               struct triton_error *err);
 
 struct grpc_kind {

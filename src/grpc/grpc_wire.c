@@ -465,7 +465,7 @@ static void w_raw_head(struct pbw *w, const struct raw_piece *p)
 
 /* Writes the request into one buffer, except the big raw contents, and hands
  * gRPC the buffer's pieces with a slice over each big content between them. */
-static int request_slices(const struct request_enc *e, grpc_byte_buffer **out,
+static int request_slices(const struct request_enc *e, grpc_byte_buffer *out,
                           struct triton_error *err)
 {
     size_t sizes[64];
@@ -505,22 +505,22 @@ static int request_slices(const struct request_enc *e, grpc_byte_buffer **out,
         tensor_buffer_ref(p->owner);
         slices[n++] = grpc_slice_new_with_user_data((void *)p->ptr, p->len, unref_owner, p->owner);
     }
+    grpc_slice_buffer *sb = &out->data.raw.slice_buffer;
     if (n) {
         if (from < w.n)
             slices[n++] = grpc_slice_sub(buf, from, w.n);
-        *out = grpc_raw_byte_buffer_create(slices, n);
+        for (size_t i = 0; i < n; i++)
+            grpc_slice_buffer_add(sb, slices[i]); /* the buffer takes the reference */
+        grpc_slice_unref(buf);
     } else {
-        *out = grpc_raw_byte_buffer_create(&buf, 1);
+        grpc_slice_buffer_add(sb, buf);
     }
-    for (size_t i = 0; i < n; i++)
-        grpc_slice_unref(slices[i]);
-    grpc_slice_unref(buf);
     if (slices != slices_inline)
         free(slices);
     return 0;
 }
 
-int grpc_wire_infer_request(const struct triton_infer_request *req, grpc_byte_buffer **out,
+int grpc_wire_infer_request(const struct triton_infer_request *req, grpc_byte_buffer *out,
                             struct triton_error *err)
 {
     struct request_enc e;
@@ -531,7 +531,7 @@ int grpc_wire_infer_request(const struct triton_infer_request *req, grpc_byte_bu
     return rc;
 }
 
-int grpc_wire_pack(const ProtobufCMessage *msg, grpc_byte_buffer **out, struct triton_error *err)
+int grpc_wire_pack(const ProtobufCMessage *msg, grpc_byte_buffer *out, struct triton_error *err)
 {
     size_t n = protobuf_c_message_get_packed_size(msg);
     if (n > UINT32_MAX)
@@ -539,8 +539,7 @@ int grpc_wire_pack(const ProtobufCMessage *msg, grpc_byte_buffer **out, struct t
                            "request of %zu bytes exceeds gRPC's 4 GiB message limit", n);
     grpc_slice slice = grpc_slice_malloc(n);
     protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(slice));
-    *out = grpc_raw_byte_buffer_create(&slice, 1);
-    grpc_slice_unref(slice);
+    grpc_slice_buffer_add(&out->data.raw.slice_buffer, slice);
     return 0;
 }
 

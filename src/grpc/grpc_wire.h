@@ -35,13 +35,18 @@
 
 #define GRPC_WIRE_SLICE_MIN 4096
 
-/* Serialises an infer request; *out is a new byte buffer whose big pieces are
- * slices over the inputs' tensor memory (each holding a buffer reference). */
-int grpc_wire_infer_request(const struct triton_infer_request *req, grpc_byte_buffer **out,
+/* Both writers add one message to out, an empty raw byte buffer the caller owns
+ * (grpc_raw_byte_buffer_create(NULL, 0)), and add nothing on failure: a call
+ * state keeps its byte buffer from call to call, since gRPC takes the slices
+ * of a sent message out of it and leaves the buffer itself to its owner. */
+
+/* Serialises an infer request; its big pieces are slices over the inputs'
+ * tensor memory (each holding a buffer reference). */
+int grpc_wire_infer_request(const struct triton_infer_request *req, grpc_byte_buffer *out,
                             struct triton_error *err);
 
-/* Packs any message into a byte buffer (one copy; for control-plane requests). */
-int grpc_wire_pack(const ProtobufCMessage *msg, grpc_byte_buffer **out, struct triton_error *err);
+/* Packs any message (one copy; for control-plane requests). */
+int grpc_wire_pack(const ProtobufCMessage *msg, grpc_byte_buffer *out, struct triton_error *err);
 
 /* The whole reply in one buffer: a tensor_buffer (refs = 1) over the bytes. */
 struct tensor_buffer *grpc_wire_read(grpc_byte_buffer *bb, struct triton_error *err);
