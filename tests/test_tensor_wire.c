@@ -85,6 +85,12 @@ static void test_strided_to_wire(void)
     tensor_release(&t);
 }
 
+static void keep_memory(void *ctx, void *data)
+{
+    (void)ctx;
+    (void)data;
+}
+
 static void test_view_over_owner(void)
 {
     struct tensor_buffer *owner = tensor_buffer_new(64, &err);
@@ -94,9 +100,10 @@ static void test_view_over_owner(void)
     struct tensor t = {0};
     int64_t shape[] = {2, 2};
     reset();
-    /* a view over bytes 16..31 of the owner: no copy, and it keeps the owner alive */
+    /* a view over bytes 16..31 of the owner: no copy, the owner's own buffer at
+     * an offset, which it keeps alive */
     CHECK_INT(tensor_from_wire(&t, TENSOR_FP32, shape, 2, f + 4, 16, owner, &err), 0);
-    CHECK(t.buf->data == (void *)(f + 4));
+    CHECK(t.buf == owner && t.offset == 4 && tensor_elem_ptr(&t, 0) == (void *)(f + 4));
     CHECK_INT(atomic_load(&owner->refs), 2);
     tensor_buffer_unref(owner);
     CHECK(*(float *)tensor_elem_ptr(&t, 3) == 7.0f);
@@ -110,6 +117,22 @@ static void test_view_over_owner(void)
     CHECK(t.buf != owner && t.buf->data != (char *)owner->data + 1);
     CHECK_INT(atomic_load(&owner->refs), 1);
     tensor_release(&t);
+
+    /* data outside the owner's bytes, or running past their end: copied */
+    float outside[4] = {1, 2, 3, 4};
+    reset();
+    CHECK_INT(tensor_from_wire(&t, TENSOR_FP32, shape, 2, outside, 16, owner, &err), 0);
+    CHECK(t.buf != owner && *(float *)tensor_elem_ptr(&t, 3) == 4.0f);
+    CHECK_INT(atomic_load(&owner->refs), 1);
+    tensor_release(&t);
+    float part[16] = {0}; /* an owner covering only its first 32 bytes */
+    struct tensor_buffer *half = tensor_buffer_wrap(part, 32, keep_memory, NULL, &err);
+    reset();
+    CHECK_INT(tensor_from_wire(&t, TENSOR_FP32, shape, 2, part + 6, 16, half, &err), 0);
+    CHECK(t.buf != half);
+    CHECK_INT(atomic_load(&half->refs), 1);
+    tensor_release(&t);
+    tensor_buffer_unref(half);
 
     /* no data at all (NULL): the tensor still gets a buffer of its own */
     int64_t none[] = {0, 3};

@@ -232,10 +232,11 @@ int tensor_wire_size(const struct tensor *t, size_t *size, struct triton_error *
 /* Writes the wire layout into out (exactly tensor_wire_size bytes). */
 int tensor_to_wire(const struct tensor *t, void *out, struct triton_error *err);
 /* A tensor from wire bytes. With owner != NULL (data must lie in memory owner
- * keeps alive) the tensor is a view over data that holds a reference on owner: no
- * copy of fixed-size elements, and BYTES elements point into data (only their
- * {ptr, len} array is allocated). Fixed-size data that is misaligned for its
- * element type is copied instead. With owner == NULL everything is copied.
+ * keeps alive) the tensor holds a reference on owner and copies no fixed-size
+ * elements: it is a view of owner's buffer at data, and BYTES elements point
+ * into data (only their {ptr, len} array is allocated). Fixed-size data that
+ * is misaligned for its element type, or not within owner's own bytes, is
+ * copied instead. With owner == NULL everything is copied.
  * The byte count must match the shape exactly; every BYTES length prefix is
  * checked against the bytes left, and trailing bytes are an error. */
 int tensor_from_wire(struct tensor *t, enum tensor_dtype dt, const int64_t *shape, int ndim,

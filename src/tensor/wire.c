@@ -105,12 +105,6 @@ static void release_str_view(void *ctx, void *data)
     tensor_buffer_unref(ctx);
 }
 
-static void release_owner_ref(void *ctx, void *data)
-{
-    (void)data;
-    tensor_buffer_unref(ctx);
-}
-
 static int bytes_from_wire(struct tensor *t, const int64_t *shape, int ndim, int64_t numel,
                            const unsigned char *data, size_t size, struct tensor_buffer *owner,
                            struct triton_error *err)
@@ -196,20 +190,22 @@ int tensor_from_wire(struct tensor *t, enum tensor_dtype dt, const int64_t *shap
                            (long long)numel, tensor_dtype_name(dt), (size_t)numel * esize);
     struct tensor out = {0};
     /* No data (which may come as NULL) is copied as well: every tensor then has
-     * a real buffer that pointer arithmetic on its elements can start from. */
-    if (owner && size > 0 && (uintptr_t)data % esize == 0) {
-        struct tensor_buffer *view =
-            tensor_buffer_wrap((void *)data, size, release_owner_ref, owner, err);
-        if (!view)
-            return -1;
+     * a real buffer that pointer arithmetic on its elements can start from. A
+     * view is of owner itself, at an offset in elements, so the data must lie
+     * within owner's bytes a whole number of elements from their start. */
+    uintptr_t at = (uintptr_t)data, base = owner ? (uintptr_t)owner->data : 0;
+    if (owner && size > 0 && base && at >= base && at - base <= owner->size &&
+        size <= owner->size - (at - base) && at % esize == 0 && (at - base) % esize == 0) {
         tensor_buffer_ref(owner);
         out.dtype = dt;
         out.ndim = ndim;
         memcpy(out.shape, shape, sizeof *shape * (size_t)ndim);
         tensor_contiguous_strides(shape, ndim, out.strides);
-        out.buf = view;
+        out.offset = (int64_t)((at - base) / esize);
+        out.buf = owner;
     } else {
-        /* No owner, no data, or data misaligned for the element type: copy. */
+        /* No owner, no data, data outside owner or misaligned for the element
+         * type: copy. */
         if (tensor_init(&out, dt, shape, ndim, err) < 0)
             return -1;
         if (size)
