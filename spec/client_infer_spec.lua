@@ -181,6 +181,44 @@ h.transports(function(proto, url)
       assert.equal(48, f:get_result():as_tensor("OUTPUT0"):get(1, 16))
     end)
 
+    it("keeps output tensors valid after their result is gone, each closed on its own", function()
+      local t0, t1 = simple_inputs()
+      local r = c:infer("simple", { INPUT0 = t0, INPUT1 = t1 })
+      local a, b = r:as_tensor("OUTPUT0"), r:as_tensor("OUTPUT0")
+      local diff = r:outputs().OUTPUT1
+      a:close()
+      assert.equal("tensor(closed)", tostring(a))
+      assert.has_error(function() a:numel() end, "attempt to use a closed tensor")
+      assert.is_nil(a:close())
+      assert.equal(3, b:get(1, 1))
+      assert.equal(6, r:as_tensor("OUTPUT0"):get(1, 2))
+      local row = b[1]
+      r = nil -- luacheck: ignore
+      collectgarbage()
+      collectgarbage()
+      assert.equal(48, b:get(1, 16))
+      assert.equal(45, row[15])
+      assert.equal(-16, diff:get(1, 16))
+      assert.same({ 1, 16 }, b.shape)
+      b:close()
+      assert.equal(3, row[1])
+    end)
+
+    it("keeps output tensors readable past their result's finalizer", function()
+      local t0, t1 = simple_inputs()
+      local r = c:infer("simple", { INPUT0 = t0, INPUT1 = t1 })
+      local t, all = r:as_tensor("OUTPUT0"), r:outputs()
+      getmetatable(r).__gc(r) -- as if collected while its tensors live on
+      assert.has_error(function() r:as_tensor("OUTPUT0") end, "attempt to use a released infer result")
+      assert.equal(3, t:get(1, 1))
+      assert.same({ 1, 16 }, t.shape)
+      t:close()
+      assert.has_error(function() t:get(1, 1) end, "attempt to use a closed tensor")
+      collectgarbage()
+      assert.equal(-16, all.OUTPUT1:get(1, 16))
+      assert.equal("INT32", all.OUTPUT0.dtype)
+    end)
+
     it("reports errors through the future and the callback", function()
       local got
       local f = c:async_infer("no_such_model", { INPUT0 = triton.tensor({ 1 }, "INT32") }, nil,

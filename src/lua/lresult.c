@@ -47,14 +47,23 @@ static void push_shape(lua_State *L, const int64_t *shape, int ndim)
     }
 }
 
-static void push_output_tensor(lua_State *L, const struct triton_infer_output *o)
+static void drop_result(void *r)
 {
-    if (!o || !o->has_data) {
+    triton_infer_result_free(r);
+}
+
+/* The output's tensor, or nil for an output in shared memory. The tensor reads
+ * the output's struct in place and holds r (which lives on past the result's
+ * userdata as long as one of them does). */
+static void push_output_tensor(lua_State *L, struct triton_infer_result *r,
+                               const struct triton_infer_output *o)
+{
+    if (!o->has_data) {
         lua_pushnil(L);
         return;
     }
-    struct tensor *t = ltensor_push_mt(L, LUV_TENSOR);
-    tensor_init_view(t, &o->tensor);
+    ltensor_push_borrowed(L, LUV_TENSOR, &o->tensor, drop_result, r);
+    triton_infer_result_hold(r);
 }
 
 /* A reply's parameters as a table, empty when the reply had none (NULL). */
@@ -106,7 +115,7 @@ static const struct triton_infer_output *check_output(lua_State *L,
 static int result_as_tensor(lua_State *L)
 {
     struct triton_infer_result *r = check_result(L, 1);
-    push_output_tensor(L, check_output(L, r));
+    push_output_tensor(L, r, check_output(L, r));
     return 1;
 }
 
@@ -126,7 +135,7 @@ static int result_outputs(lua_State *L)
     for (size_t i = 0; i < r->n_outputs; i++) {
         if (!r->outputs[i].has_data)
             continue;
-        push_output_tensor(L, &r->outputs[i]);
+        push_output_tensor(L, r, &r->outputs[i]);
         lua_setfield(L, -2, r->outputs[i].name);
     }
     return 1;

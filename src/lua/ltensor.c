@@ -25,30 +25,65 @@
 
 /* ---- the userdata --------------------------------------------------------------- */
 
+/* The userdata is a box pointing at its tensor. A tensor made here holds the
+ * struct inline (struct lbox). One over an output of an infer result borrows
+ * the result's struct instead (ltensor_push_borrowed) and holds the result: a
+ * struct tensor is over 0.5 KiB (its TENSOR_MAX_DIMS dims inline), and a copy
+ * made for every r:as_tensor would count in full towards Lua's collector,
+ * whose cycles come sooner the more bytes are allocated. A closed borrowed box
+ * points at closed_tensor, which has no buffer. */
+struct lbox_head {
+    struct tensor *t;
+    void (*drop)(void *lender); /* a borrowed struct's: lets go of its lender; else NULL */
+    void *lender;
+};
+
+struct lbox {
+    struct lbox_head h;
+    struct tensor own; /* only in tensors made here */
+};
+
+static const struct tensor closed_tensor;
+
+/* The tensor at idx, open or closed. */
+static struct tensor *any_tensor(lua_State *L, int idx)
+{
+    return ((struct lbox_head *)luaL_checkudata(L, idx, LTENSOR_MT))->t;
+}
+
+static struct tensor *open_tensor(lua_State *L, struct lbox_head *box)
+{
+    if (!box)
+        return NULL;
+    if (!box->t->buf) /* as liolib does for closed files */
+        luaL_error(L, "attempt to use a closed tensor");
+    return box->t;
+}
+
 struct tensor *ltensor_test(lua_State *L, int idx)
 {
-    struct tensor *t = luaL_testudata(L, idx, LTENSOR_MT);
-    if (t && !t->buf)
-        luaL_error(L, "attempt to use a closed tensor");
-    return t;
+    return open_tensor(L, luaL_testudata(L, idx, LTENSOR_MT));
 }
 
 struct tensor *ltensor_check(lua_State *L, int idx)
 {
-    struct tensor *t = luaL_checkudata(L, idx, LTENSOR_MT);
-    if (!t->buf) /* as liolib does for closed files */
-        luaL_error(L, "attempt to use a closed tensor");
-    return t;
+    return open_tensor(L, luaL_checkudata(L, idx, LTENSOR_MT));
+}
+
+bool ltensor_is_open(lua_State *L, int idx)
+{
+    return any_tensor(L, idx)->buf != NULL;
 }
 
 struct tensor *ltensor_push_mt(lua_State *L, int mt)
 {
     mt = lua_absindex(L, mt);
-    struct tensor *t = lua_newuserdatauv(L, sizeof *t, 0);
-    memset(t, 0, sizeof *t);
+    struct lbox *box = lua_newuserdatauv(L, sizeof *box, 0);
+    memset(box, 0, sizeof *box);
+    box->h.t = &box->own;
     lua_pushvalue(L, mt);
     lua_setmetatable(L, -2);
-    return t;
+    return &box->own;
 }
 
 struct tensor *ltensor_push(lua_State *L)
@@ -57,6 +92,18 @@ struct tensor *ltensor_push(lua_State *L)
     struct tensor *t = ltensor_push_mt(L, -1);
     lua_remove(L, -2);
     return t;
+}
+
+void ltensor_push_borrowed(lua_State *L, int mt, const struct tensor *t, void (*drop)(void *),
+                           void *lender)
+{
+    mt = lua_absindex(L, mt);
+    struct lbox_head *box = lua_newuserdatauv(L, sizeof *box, 0);
+    box->t = (struct tensor *)t;
+    box->drop = drop;
+    box->lender = lender;
+    lua_pushvalue(L, mt);
+    lua_setmetatable(L, -2);
 }
 
 int ltensor_raise(lua_State *L, const struct triton_error *err)
@@ -85,11 +132,21 @@ void ltensor_check_rc(lua_State *L, int rc, const struct triton_error *err)
         ltensor_raise(L, err);
 }
 
-/* t:close(), __close and __gc: frees the buffer; a second call does nothing. */
+/* t:close(), __close and __gc: frees the buffer, or lets go of the lender of
+ * a borrowed struct; a second call does nothing. */
 static int t_release(lua_State *L)
 {
-    struct tensor *t = luaL_checkudata(L, 1, LTENSOR_MT);
-    tensor_release(t);
+    struct lbox_head *box = luaL_checkudata(L, 1, LTENSOR_MT);
+    if (box->t == &closed_tensor)
+        return 0;
+    if (!box->drop) {
+        tensor_release(box->t);
+        return 0;
+    }
+    void (*drop)(void *) = box->drop;
+    box->drop = NULL;
+    box->t = (struct tensor *)&closed_tensor;
+    drop(box->lender);
     return 0;
 }
 
@@ -258,7 +315,7 @@ static int t_set(lua_State *L)
 /* __index: t[i], t.dtype, t.shape, methods (upvalue 1). t[#t + 1] is nil. */
 static int t_index(lua_State *L)
 {
-    struct tensor *t = luaL_checkudata(L, 1, LTENSOR_MT);
+    struct tensor *t = any_tensor(L, 1);
     int kt = lua_type(L, 2);
     /* Closing is the one thing a closed tensor still allows, so that t:close()
      * can be called twice like __close and __gc. */
@@ -317,8 +374,7 @@ static void assign_values(lua_State *L, struct tensor *dst, int idx)
     struct triton_error err = {0};
     struct tensor *src = ltensor_test(L, idx);
     if (!src) {
-        ltensor_from_table(L, idx, 0, dst->dtype, NULL, 0);
-        src = lua_touserdata(L, -1);
+        src = ltensor_from_table(L, idx, 0, dst->dtype, NULL, 0);
     }
     bool same = src->ndim == dst->ndim;
     for (int d = 0; same && d < dst->ndim; d++)

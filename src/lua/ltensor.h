@@ -3,11 +3,14 @@
  * ltensor.c owns the metatable (metadata, indexing, views, copies);
  * ltensor_new.c makes tensors; ltensor_print.c prints them; ltensor_ops.c adds
  * the math methods and operators to the metatable.
- * The userdata holds a struct tensor; a view keeps its source alive through the
- * C refcount on the buffer, so no Lua-side user value is needed for that.
+ * The userdata holds a struct tensor, or points at one it borrows from an infer
+ * result (see ltensor.c); a view keeps its source alive through the C refcount
+ * on the buffer, so no Lua-side user value is needed for that.
  */
 #ifndef TRITON_LTENSOR_H
 #define TRITON_LTENSOR_H
+
+#include <stdbool.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -30,6 +33,15 @@ struct tensor *ltensor_push(lua_State *L);
 /* The same with the metatable taken from index mt (a caller's upvalue holding
  * it), not looked up by name: for the reply's tensors, made on every call. */
 struct tensor *ltensor_push_mt(lua_State *L, int mt);
+/* Whether the tensor at idx (a Lua argument error if it is none) is not closed. */
+bool ltensor_is_open(lua_State *L, int idx);
+/* Pushes a tensor whose struct is t, lent by `lender`: t is only read through
+ * it, and must stay as it is until the tensor, when closed or collected,
+ * calls drop(lender) (once). The caller takes the hold that drop lets go of
+ * right after this returns (this may raise; nothing is held then). mt as for
+ * ltensor_push_mt. */
+void ltensor_push_borrowed(lua_State *L, int mt, const struct tensor *t, void (*drop)(void *),
+                           void *lender);
 /* Raises err as a Lua error "<message>" (frees nothing: err lives on the C stack). */
 int ltensor_raise(lua_State *L, const struct triton_error *err);
 /* Tells Lua's collector about the new buffer of t. Buffers are malloc'd by the

@@ -363,11 +363,11 @@ static int64_t print_items(const struct tensor *t)
 
 int ltensor_tostring(lua_State *L)
 {
-    struct tensor *t = luaL_checkudata(L, 1, LTENSOR_MT);
-    if (!t->buf) {
+    if (!ltensor_is_open(L, 1)) {
         lua_pushliteral(L, "tensor(closed)");
         return 1;
     }
+    struct tensor *t = ltensor_check(L, 1);
     luaL_Buffer b;
     struct printer pr = {.t = t, .summarize = print_items(t) > PRINT_THRESHOLD};
     luaL_checkstack(L, 8, NULL);

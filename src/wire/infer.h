@@ -107,8 +107,14 @@ struct triton_infer_result {
      * their text (names, datatypes, model_name, model_version, id) as one
      * block starting at the result: freed with it, not one by one. */
     bool one_block;
+    unsigned holds; /* holders beyond the first (triton_infer_result_hold); 0 as made */
 };
 
+/* One more holder of r, which then lives until every holder has called
+ * triton_infer_result_free: the binding's output tensors read the outputs'
+ * struct tensor in place. Holds are taken and dropped on one thread. */
+void triton_infer_result_hold(struct triton_infer_result *r);
+/* Drops a hold on r (NULL: nothing); the last frees it. */
 void triton_infer_result_free(struct triton_infer_result *r);
 
 /* Whether a request goes out alike over both protocols: every text that
