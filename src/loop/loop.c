@@ -602,8 +602,10 @@ static int run_handed_over(struct triton_loop *loop, struct triton_error *err)
 
 /* Whether the loop's thread may poll the completion queue itself: gRPC work
  * and no curl work in flight, no host watching, and the completion-queue thread
- * out of the queue. Also tells a thread that polls for nothing to park after
- * its event. */
+ * out of the queue with nothing handed over. An event the thread queued as it
+ * parked may be the one the step waits for, and the queue will not give it
+ * again: the wait is then in epoll, which its eventfd write ends at once. Also
+ * tells a thread that polls for nothing to park after its event. */
 static bool own_the_queue(struct triton_loop *loop)
 {
     if (loop->grpc_pending == 0 || loop->curl_pending > 0 || loop->host_mode)
@@ -612,7 +614,7 @@ static bool own_the_queue(struct triton_loop *loop)
         return true;
     pthread_mutex_lock(&loop->mu);
     loop->cq_wanted = false;
-    bool mine = !loop->cq_polling;
+    bool mine = !loop->cq_polling && loop->n_events == 0 && !loop->events_overflowed;
     pthread_mutex_unlock(&loop->mu);
     return mine;
 }
