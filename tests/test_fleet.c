@@ -4,11 +4,19 @@
  * sequences kept on one server, retries elsewhere when a server is killed,
  * health probes taking a dead server out and a restarted one back in, calls
  * sent to one named server (each(fn)) never moved.
+ *
+ * A hang fails the test with an account of it (see "a hang fails") instead
+ * of running silently into ctest's limit.
  */
+#include <execinfo.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "client/fleet.h"
@@ -18,6 +26,95 @@
 
 static struct triton_loop *loop;
 static struct test_server servers[N_SERVERS];
+
+/* ---- a hang fails, and says where ----------------------------------------------------------- */
+
+/* A run in which nothing happens (no call ends, the test takes no step) for this
+ * many seconds is hung. Far above the longest quiet stretch of a passing run on
+ * a loaded machine (a call's network_timeout of 10 s, a gRPC client's close of
+ * at most 5 s), and below ctest's limit, so that a hang ends with the test's
+ * own account of it: what it was doing, the fleet's servers, where its thread
+ * was. */
+#define HUNG_AFTER 120.0
+
+static atomic_uint progress;       /* bumped whenever something happens */
+static pthread_t test_thread;      /* the one that steps the loop */
+static char phase[96], doing[256]; /* what the test is at (test thread only) */
+static struct triton_fleet *fleet; /* the fleet under test, NULL between tests */
+
+static void say(const char *s)
+{
+    ssize_t n = write(STDERR_FILENO, s, strlen(s));
+    (void)n;
+}
+
+/* Runs on the test thread (SIGUSR2 from the watchdog), wherever it is stuck:
+ * only reads, then aborts. */
+static void on_hung(int sig)
+{
+    (void)sig;
+    char line[600];
+    snprintf(line, sizeof line, "test_fleet: hung in %s, %s; the loop has %d pending\n", phase,
+             doing, triton_loop_pending(loop));
+    say(line);
+    for (size_t i = 0; fleet && i < triton_fleet_size(fleet); i++) {
+        struct triton_fleet_server_info s;
+        triton_fleet_server(fleet, i, &s);
+        snprintf(line, sizeof line,
+                 "  server %zu %s: %s, %d in flight, %llu requests, %llu failures, last error: "
+                 "%s\n",
+                 i, s.name, s.healthy ? "healthy" : "unhealthy", s.in_flight,
+                 (unsigned long long)s.requests, (unsigned long long)s.failures,
+                 s.last_error[0] ? s.last_error : "none");
+        say(line);
+    }
+    say("  the test thread's stack (addr2line -f -e <test> <offset>):\n");
+    void *frames[64];
+    backtrace_symbols_fd(frames, backtrace(frames, 64), STDERR_FILENO);
+    abort();
+}
+
+static void *watchdog(void *arg)
+{
+    (void)arg;
+    unsigned seen = atomic_load(&progress);
+    double since = triton_loop_now();
+    while (triton_loop_now() - since < HUNG_AFTER) {
+        sleep(1);
+        unsigned now = atomic_load(&progress);
+        if (now != seen) {
+            seen = now;
+            since = triton_loop_now();
+        }
+    }
+    say("test_fleet: nothing has happened for a long time: the test is hung\n");
+    pthread_kill(test_thread, SIGUSR2);
+    sleep(10); /* time for on_hung's account; should it not come, fail anyway */
+    abort();
+}
+
+static void start_watchdog(void)
+{
+    void *warm[1];
+    backtrace(warm, 1); /* loads the unwinder now, not inside on_hung */
+    test_thread = pthread_self();
+    struct sigaction sa = {.sa_handler = on_hung};
+    sigaction(SIGUSR2, &sa, NULL);
+    pthread_t t;
+    if (pthread_create(&t, NULL, watchdog, NULL) == 0)
+        pthread_detach(t);
+}
+
+/* What the test is doing now (a step: progress). */
+static void at(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void at(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(doing, sizeof doing, fmt, ap);
+    va_end(ap);
+    atomic_fetch_add(&progress, 1);
+}
 
 struct outcome {
     int finals;
@@ -32,6 +129,7 @@ static void on_done(struct triton_call *call, struct triton_reply *reply,
     struct outcome *o = call->user;
     if (!final)
         return;
+    atomic_fetch_add(&progress, 1);
     o->finals++;
     o->server = triton_fleet_server_of(call);
     if (err) {
@@ -53,6 +151,8 @@ static int run(struct triton_fleet *f, struct triton_call *call, struct outcome 
         o->err = err;
         return -1;
     }
+    const char *server = triton_fleet_server_of(call);
+    at("waiting for %s on %s", triton_call_kind_name(call->kind), server ? server : "every server");
     while (!o->finals)
         if (triton_loop_step(loop, -1, &err) < 0)
             return -1;
@@ -79,10 +179,19 @@ static struct triton_fleet *fleet_of(bool grpc, const struct triton_fleet_option
     o.urls = urls;
     o.n_urls = N_SERVERS;
     struct triton_error err = {0};
+    at("making a fleet");
     struct triton_fleet *f = triton_fleet_new(loop, &o, &err);
     if (!f)
         fprintf(stderr, "fleet: %s\n", err.message);
+    fleet = f;
     return f;
+}
+
+static void fleet_free(struct triton_fleet *f)
+{
+    at("freeing the fleet");
+    fleet = NULL; /* on_hung must not read it while it goes */
+    triton_fleet_free(f);
 }
 
 /* Index of the server a URL names, -1 if none. */
@@ -116,7 +225,7 @@ static void test_balance_and_reads(bool grpc)
     struct triton_fleet_server_info info;
     triton_fleet_server(f, 0, &info);
     CHECK(info.healthy && info.requests == 20 && info.in_flight == 0);
-    triton_fleet_free(f);
+    fleet_free(f);
 }
 
 /* Keeps `held` slow calls in flight on server 0 (topping them up as they end,
@@ -150,6 +259,7 @@ static void balance_around_held(struct triton_fleet *f, bool grpc, int held, int
             per[k]++;
     }
     for (size_t i = 0; i < used; i++) { /* the held calls end (after their delay) */
+        at("waiting for held call %zu of %zu on server 0", i + 1, used);
         while (!outs[i].finals && triton_loop_step(loop, -1, &err) >= 0)
             ;
         CHECK(!outs[i].failed);
@@ -174,7 +284,7 @@ static void test_near_ties(bool grpc)
     CHECK_INT(per[0], 0);
     CHECK_INT(per[1], 15);
     CHECK_INT(per[2], 15);
-    triton_fleet_free(f);
+    fleet_free(f);
 }
 
 static void test_sequences(bool grpc)
@@ -209,7 +319,7 @@ static void test_sequences(bool grpc)
             tensor_release(&t);
         }
     }
-    triton_fleet_free(f);
+    fleet_free(f);
 }
 
 static void test_writes(bool grpc)
@@ -220,11 +330,12 @@ static void test_writes(bool grpc)
     struct triton_call call = {.kind = TRITON_CALL_LOAD_MODEL, .model = "simple_int8"};
     struct outcome o;
     CHECK(run(f, &call, &o) == 0);
-    triton_fleet_free(f);
+    fleet_free(f);
 }
 
 static void kill_server(int i)
 {
+    at("killing server %d", i);
     kill(servers[i].pid, SIGKILL);
     test_server_stop(&servers[i]);
 }
@@ -235,6 +346,7 @@ static int restart_server(int i)
     snprintf(http, sizeof http, "%d", servers[i].http_port);
     snprintf(grpc, sizeof grpc, "%d", servers[i].grpc_port);
     const char *args[] = {"--http-port", http, "--grpc-port", grpc, NULL};
+    at("restarting server %d", i);
     return test_server_start(&servers[i], args);
 }
 
@@ -275,12 +387,13 @@ static void test_failover(bool grpc)
     /* a restarted server comes back once a probe passes */
     CHECK(restart_server(1) == 0);
     struct triton_error err = {0};
+    at("waiting for a probe to find server 1 back");
     for (int i = 0; i < 100 && !info.healthy; i++) {
         triton_loop_step(loop, 0.05, &err);
         triton_fleet_server(f, 1, &info);
     }
     CHECK(info.healthy);
-    triton_fleet_free(f);
+    fleet_free(f);
 }
 
 static void test_no_retry_fails_by_name(bool grpc)
@@ -301,7 +414,7 @@ static void test_no_retry_fails_by_name(bool grpc)
     /* the dead server failed its first call and became suspect: no more after it */
     CHECK_INT(failed, 1);
     CHECK(restart_server(2) == 0);
-    triton_fleet_free(f);
+    fleet_free(f);
 }
 
 /* Servers are named scheme://host:port; a call sent to one server stays there,
@@ -325,6 +438,7 @@ static void test_names_and_pinned(bool grpc)
     struct triton_call call = {.kind = TRITON_CALL_SERVER_READY, .done = on_done, .user = &o};
     struct triton_error err = {0};
     CHECK(triton_fleet_submit_to(f, 2, &call, &err) == 0);
+    at("waiting for server_ready on server 2");
     while (!o.finals && triton_loop_step(loop, -1, &err) >= 0)
         ;
     CHECK(!o.failed && o.boolean);
@@ -336,6 +450,7 @@ static void test_names_and_pinned(bool grpc)
     memset(&o, 0, sizeof o);
     struct triton_call dead = {.kind = TRITON_CALL_SERVER_METADATA, .done = on_done, .user = &o};
     CHECK(triton_fleet_submit_to(f, 2, &dead, &err) == 0);
+    at("waiting for server_metadata on the dead server 2");
     while (!o.finals && triton_loop_step(loop, -1, &err) >= 0)
         ;
     CHECK(o.failed);
@@ -343,28 +458,45 @@ static void test_names_and_pinned(bool grpc)
     CHECK_STR(o.server, want); /* not retried elsewhere */
     CHECK_CONTAINS(o.err.message, want);
     CHECK(restart_server(2) == 0);
-    triton_fleet_free(f);
+    fleet_free(f);
 }
+
+/* Runs one test, saying which for on_hung. */
+static void run_test(const char *name, void (*test)(bool grpc), bool grpc)
+{
+    snprintf(phase, sizeof phase, "%s over %s", name, grpc ? "gRPC" : "HTTP");
+    at("starting");
+    test(grpc);
+}
+#define RUN_TEST(name, grpc) run_test(#name, test_##name, grpc)
 
 int main(void)
 {
+    start_watchdog();
+    snprintf(phase, sizeof phase, "setup");
     struct triton_error err = {0};
     loop = triton_loop_new(&err);
     CHECK(loop != NULL);
-    for (int i = 0; i < N_SERVERS; i++)
+    for (int i = 0; i < N_SERVERS; i++) {
+        at("starting server %d", i);
         if (test_server_start(&servers[i], NULL) < 0)
             return 1;
-    for (int grpc = 0; grpc <= 1; grpc++) {
-        test_balance_and_reads(grpc);
-        test_near_ties(grpc);
-        test_sequences(grpc);
-        test_writes(grpc);
-        test_failover(grpc);
-        test_no_retry_fails_by_name(grpc);
-        test_names_and_pinned(grpc);
     }
-    for (int i = 0; i < N_SERVERS; i++)
+    for (int grpc = 0; grpc <= 1; grpc++) {
+        RUN_TEST(balance_and_reads, grpc);
+        RUN_TEST(near_ties, grpc);
+        RUN_TEST(sequences, grpc);
+        RUN_TEST(writes, grpc);
+        RUN_TEST(failover, grpc);
+        RUN_TEST(no_retry_fails_by_name, grpc);
+        RUN_TEST(names_and_pinned, grpc);
+    }
+    snprintf(phase, sizeof phase, "teardown");
+    for (int i = 0; i < N_SERVERS; i++) {
+        at("stopping server %d", i);
         test_server_stop(&servers[i]);
+    }
+    at("freeing the loop");
     triton_loop_free(loop);
     return check_report("test_fleet");
 }
