@@ -748,18 +748,20 @@ static void test_options(void)
     struct triton_infer_request req = {
         .model = "simple", .inputs = in, .n_inputs = 2, .binary_data_output = true};
     struct triton_kv call_hdr = {"X-Api-Key", "sekrit2"};
-    struct triton_kv query = {"q", "a b"};
+    /* escaping: a reserved byte first, last and in runs, one beyond ASCII */
+    struct triton_kv query[2] = {{"q", "a b"}, {"k~._-", "/\xc3\xbc%&"}};
     struct triton_call call = {.kind = TRITON_CALL_INFER,
                                .infer = &req,
                                .headers = &call_hdr,
                                .n_headers = 1,
-                               .query = &query,
-                               .n_query = 1};
+                               .query = query,
+                               .n_query = 2};
     struct outcome o;
     run(c, &call, &o);
     CHECK(!o.failed && simple_ok(o.result));
     outcome_free(&o);
-    CHECK(strstr(log.text, "POST http://") && strstr(log.text, "/v2/models/simple/infer?q=a%20b"));
+    CHECK(strstr(log.text, "POST http://") &&
+          strstr(log.text, "/v2/models/simple/infer?q=a%20b&k~._-=%2F%C3%BC%25%26 "));
     CHECK(strstr(log.text, "Authorization: [redacted]") &&
           strstr(log.text, "X-Api-Key: [redacted]"));
     CHECK(strstr(log.text, "X-Custom: visible"));

@@ -53,6 +53,8 @@
  * output tensors can be views over it (malloc guarantees 16). */
 #define BODY_ALIGN           16
 #define DEFAULT_MAX_RESPONSE ((size_t)INT32_MAX)
+/* A task keeps its URL buffer for the next call up to this size. */
+#define URL_KEEP_MAX 4096
 /* The header giving the length of a binary infer body's JSON part. */
 #define IHCL "Inference-Header-Content-Length"
 
@@ -96,7 +98,8 @@ struct http_task {
     /* The URL set on easy, parsed once: curl parses a URL given as text anew
      * for every transfer; a parsed one (CURLOPT_CURLU) it only copies. */
     CURLU *parsed;
-    char *parsed_text; /* the text it was parsed from; NULL: none set */
+    char *parsed_text;         /* the text it was parsed from; NULL: none set */
+    struct wire_jbuf url_text; /* the call's URL is written here (http_encode) */
     /* An infer call's body, built where the last one was: its buffers, and its
      * header when the next request reads alike, serve again. */
     struct wire_http_request infer;
@@ -114,7 +117,7 @@ struct http_task {
      * starting the transfer, or taking it out of the multi handle. */
     struct triton_loop_deferred later;
 
-    char *url;
+    const char *url; /* in url_text */
     bool post;
     /* request body */
     char *json_body;
@@ -235,7 +238,10 @@ static int check_header(const struct triton_kv *kv, struct triton_error *err)
 static int prepare_request(struct http_task *t, struct triton_error *err)
 {
     t->post = http_kinds[t->call->kind].method == HTTP_POST;
-    return http_encode(t->call, t->hc->base, &t->url, &t->json_body, &t->infer, err);
+    if (http_encode(t->call, t->hc->base, &t->url_text, &t->json_body, &t->infer, err) < 0)
+        return -1;
+    t->url = t->url_text.data;
+    return 0;
 }
 
 /* Whether the call's reply is a stream of events (generate_stream). */
@@ -483,6 +489,22 @@ static bool header_is(const char *line, size_t n, const char *name, size_t k, co
     return true;
 }
 
+/* A Content-Length value (n bytes at v, blanks trimmed), as strtoull reads it:
+ * an optional '+', then decimal digits up to the first other byte (0 for
+ * none), SIZE_MAX when larger. curl refuses a negative or unreadable one in a
+ * reply with a body before it hands the header over. */
+static size_t content_length(const char *v, size_t n)
+{
+    size_t i = n > 0 && v[0] == '+', c = 0;
+    for (; i < n && v[i] >= '0' && v[i] <= '9'; i++) {
+        unsigned digit = (unsigned)(v[i] - '0');
+        if (c > (SIZE_MAX - digit) / 10)
+            return SIZE_MAX;
+        c = c * 10 + digit;
+    }
+    return c;
+}
+
 static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
 {
     struct http_task *t = ud;
@@ -511,13 +533,8 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
     size_t vn;
     char first = n ? (char)(line[0] | 0x20) : 0; /* lower case, for the letters looked for */
     if (first == 'c' && HEADER_IS("Content-Length")) {
-        char tmp[32];
-        if (vn < sizeof(tmp)) {
-            memcpy(tmp, v, vn);
-            tmp[vn] = '\0';
-            unsigned long long cl = strtoull(tmp, NULL, 10);
-            t->content_length = cl > SIZE_MAX ? SIZE_MAX : (size_t)cl;
-        }
+        if (vn < 32)
+            t->content_length = content_length(v, vn);
         /* refuse a reply announced larger than allowed before receiving any of it
          * (a compressed body is checked again as it is decoded) */
         if (t->content_length > t->hc->max_response_size) {
@@ -687,7 +704,8 @@ static void task_clear(struct http_task *t)
     free(t->json_body);
     free(t->packed);
     free(t->call_nodes);
-    free(t->url);
+    if (t->url_text.cap > URL_KEEP_MAX)
+        wire_jbuf_free(&t->url_text);
     reply_block_free(t->body, t->cap);
     if (t->sse_started)
         wire_sse_free(&t->sse);
@@ -699,6 +717,7 @@ static void task_destroy(struct http_task *t)
     task_clear(t);
     wire_http_request_free(&t->infer);
     wire_http_reply_memo_free(&t->reply_memo);
+    wire_jbuf_free(&t->url_text);
     curl_easy_cleanup(t->easy);
     curl_url_cleanup(t->parsed);
     free(t->parsed_text);

@@ -15,19 +15,29 @@ static bool has(const char *s)
     return s && *s;
 }
 
-/* Percent-encodes a path segment or query component. */
+static bool unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+/* Percent-encodes a path segment or query component: runs of unreserved
+ * characters (most names are one) go in whole. */
 static void put_escaped(struct wire_jbuf *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            wire_jbuf_putc(b, (char)c);
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            wire_jbuf_put(b, e, 3);
-        }
+    while (*s) {
+        size_t run = 0;
+        while (unreserved((unsigned char)s[run]))
+            run++;
+        if (run)
+            wire_jbuf_put(b, s, run);
+        s += run;
+        if (!*s)
+            break;
+        unsigned char c = (unsigned char)*s++;
+        char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+        wire_jbuf_put(b, e, 3);
     }
 }
 
@@ -416,26 +426,24 @@ static void put_query(struct wire_jbuf *url, const struct triton_kv *q, size_t i
     put_escaped(url, q->value ? q->value : "");
 }
 
-int http_encode(const struct triton_call *call, const char *base, char **url, char **json,
-                struct wire_http_request *infer, struct triton_error *err)
+int http_encode(const struct triton_call *call, const char *base, struct wire_jbuf *url,
+                char **json, struct wire_http_request *infer, struct triton_error *err)
 {
     const struct http_kind *k = &http_kinds[call->kind];
-    struct wire_jbuf u;
-    wire_jbuf_init(&u, 128, 0);
-    wire_jbuf_puts(&u, base);
-    struct http_message m = {.url = &u, .infer = infer};
+    wire_jbuf_reset(url);
+    wire_jbuf_puts(url, base);
+    struct http_message m = {.url = url, .infer = infer};
     int rc = k->encode(call, &m, err);
     for (size_t i = 0; rc == 0 && i < call->n_query; i++) {
         if (!has(call->query[i].key))
             rc =
                 triton_fail(err, TRITON_INVALID_ARGUMENT, "query parameter %zu has no name", i + 1);
         else
-            put_query(&u, &call->query[i], i);
+            put_query(url, &call->query[i], i);
     }
-    if (rc == 0 && !(*url = wire_jbuf_take(&u, NULL)))
+    if (rc == 0 && !wire_jbuf_text(url))
         rc = triton_fail(err, TRITON_NO_MEMORY, "out of memory building a URL");
     if (rc < 0) {
-        wire_jbuf_free(&u);
         free(m.json);
         return -1;
     }

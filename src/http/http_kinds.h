@@ -42,10 +42,11 @@ struct http_kind {
 extern const struct http_kind http_kinds[TRITON_CALL_NKINDS];
 
 /* The URL (base, the kind's path, the call's query parameters) and body of a
- * call. An infer body is built into *infer (wire_http_infer_request_build),
- * which keeps its buffers for the next call; on failure nothing else is left
- * allocated. */
-int http_encode(const struct triton_call *call, const char *base, char **url, char **json,
-                struct wire_http_request *infer, struct triton_error *err);
+ * call. The URL is written into url, emptied first (wire_jbuf_reset: a task
+ * keeps it, and its buffer, from call to call); an infer body is built into
+ * *infer (wire_http_infer_request_build), which keeps its buffers for the next
+ * call; on failure no body is left allocated. */
+int http_encode(const struct triton_call *call, const char *base, struct wire_jbuf *url,
+                char **json, struct wire_http_request *infer, struct triton_error *err);
 
 #endif

@@ -181,6 +181,11 @@ void wire_jbuf_init(struct wire_jbuf *b, size_t initial, size_t max);
 void wire_jbuf_free(struct wire_jbuf *b);
 /* Hands the text over (NUL-terminated) and resets b; NULL if b failed. */
 char *wire_jbuf_take(struct wire_jbuf *b, size_t *len);
+/* Empties b (a zeroed one too) for new text, keeping its buffer: a builder
+ * kept from call to call allocates nothing once it is large enough. */
+void wire_jbuf_reset(struct wire_jbuf *b);
+/* b's text, NUL-terminated, still b's; NULL if b failed. */
+const char *wire_jbuf_text(struct wire_jbuf *b);
 void wire_jbuf_put(struct wire_jbuf *b, const char *s, size_t n);
 void wire_jbuf_puts(struct wire_jbuf *b, const char *s);
 void wire_jbuf_putc(struct wire_jbuf *b, char c);

@@ -179,6 +179,22 @@ char *wire_jbuf_take(struct wire_jbuf *b, size_t *len)
     return s;
 }
 
+void wire_jbuf_reset(struct wire_jbuf *b)
+{
+    b->len = 0;
+    b->failed = false;
+    if (!b->max)
+        b->max = SIZE_MAX;
+}
+
+const char *wire_jbuf_text(struct wire_jbuf *b)
+{
+    if (!reserve(b, 0))
+        return NULL;
+    b->data[b->len] = '\0';
+    return b->data;
+}
+
 void wire_jbuf_put(struct wire_jbuf *b, const char *s, size_t n)
 {
     if (!reserve(b, n))
