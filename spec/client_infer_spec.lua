@@ -58,6 +58,21 @@ h.transports(function(proto, url)
       assert.equal(-16, out.OUTPUT1:get(1, 16))
     end)
 
+    it("sends every input of a big map, in name order", function()
+      -- identity_fp32 takes INPUT0 only: the server names the first other input
+      -- it reads, and the inputs go out sorted by name.
+      local inputs = { INPUT0 = triton.tensor({ 1, 2 }, "FP32") }
+      for i = 1, 11 do inputs[string.format("X%02d", i)] = triton.tensor({ i }, "FP32") end
+      local err = h.error_of(c.infer, c, "identity_fp32", inputs)
+      assert.matches("unexpected inference input 'X01'", err.message, 1, true)
+      -- each input is read: a closed one fails wherever the map keeps it
+      for name, t in pairs(inputs) do
+        t:close()
+        assert.has_error(function() c:infer("identity_fp32", inputs) end, "attempt to use a closed tensor")
+        inputs[name] = triton.tensor({ 0 }, "FP32")
+      end
+    end)
+
     it("takes tables as input data", function()
       local a = {}
       for i = 1, 16 do a[i] = i end

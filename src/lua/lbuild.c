@@ -259,45 +259,77 @@ static int compare_input_names(const void *a, const void *b)
                   ((const struct triton_infer_input *)b)->name);
 }
 
+/* Inputs read on the C stack before the map's size is known. */
+#define FEW_INPUTS 8
+
+/* The entry at the top of the stack (key at -2) as an input into `in`. */
+static void map_input(lua_State *L, int tensor_mt, struct triton_infer_input *in, struct lmem *m)
+{
+    struct tensor *t = tensor_mt ? ltensor_test_mt(L, -1, tensor_mt) : ltensor_test(L, -1);
+    size_t len = 0;
+    const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &len) : NULL;
+    if (!name || !t)
+        luaL_error(L, "inputs must map names to tensors");
+    if (!t->buf)
+        luaL_error(L, "input '%s': the tensor is empty or released", name);
+    in->name = lmem_strdup(L, m, name, len);
+    in->datatype = tensor_dtype_name(t->dtype);
+    struct lhold *h = lmem_alloc(L, m, sizeof(*h));
+    tensor_init_view(&h->t, t);
+    h->next = m->tensors;
+    m->tensors = h;
+    in->data = &h->t;
+    in->shape = h->t.shape;
+    in->ndim = h->t.ndim;
+}
+
 /* Inputs given as a map name -> tensor (lua/triton/infer.lua checked the keys
  * and values): read straight from the tensors, without a table per input, and
- * sent in name order so that the wire is the same from run to run. */
-static void build_input_map(lua_State *L, int idx, struct triton_infer_request *req, struct lmem *m)
+ * sent in name order so that the wire is the same from run to run. A map of
+ * up to FEW_INPUTS is read in one pass; a bigger one is counted first.
+ * tensor_mt: the tensor metatable's index (an upvalue), or 0 to look it up. */
+static void build_input_map(lua_State *L, int idx, int tensor_mt, struct triton_infer_request *req,
+                            struct lmem *m)
 {
+    struct triton_infer_input few[FEW_INPUTS];
     size_t n = 0;
     lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        n++;
-    }
-    struct triton_infer_input *inputs = lmem_array(L, m, n, sizeof(*inputs));
-    size_t i = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        if (i == n)
-            luaL_error(L, "the inputs table changed while it was read");
-        struct tensor *t = ltensor_test(L, -1);
-        size_t len = 0;
-        const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &len) : NULL;
-        if (!name || !t)
-            luaL_error(L, "inputs must map names to tensors");
-        if (!t->buf)
-            luaL_error(L, "input '%s': the tensor is empty or released", name);
-        struct triton_infer_input *in = &inputs[i++];
-        in->name = lmem_strdup(L, m, name, len);
-        in->datatype = tensor_dtype_name(t->dtype);
-        struct lhold *h = lmem_alloc(L, m, sizeof(*h));
-        tensor_init_view(&h->t, t);
-        h->next = m->tensors;
-        m->tensors = h;
-        in->data = &h->t;
-        in->shape = h->t.shape;
-        in->ndim = h->t.ndim;
+    while (n < FEW_INPUTS && lua_next(L, idx)) {
+        memset(&few[n], 0, sizeof few[n]);
+        map_input(L, tensor_mt, &few[n++], m);
         lua_pop(L, 1);
     }
-    qsort(inputs, i, sizeof(*inputs), compare_input_names);
+    struct triton_infer_input *inputs;
+    if (n < FEW_INPUTS || !lua_next(L, idx)) {
+        inputs = lmem_array(L, m, n, sizeof(*inputs));
+        if (n)
+            memcpy(inputs, few, n * sizeof(*inputs));
+    } else {
+        lua_pop(L, 2);
+        size_t total = 0;
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            lua_pop(L, 1);
+            total++;
+        }
+        inputs = lmem_array(L, m, total, sizeof(*inputs));
+        memcpy(inputs, few, n * sizeof(*inputs));
+        lua_pushnil(L);
+        for (size_t skip = 0; skip < n; skip++) { /* the few read already */
+            if (!lua_next(L, idx))
+                luaL_error(L, "the inputs table changed while it was read");
+            lua_pop(L, 1);
+        }
+        while (lua_next(L, idx)) {
+            if (n == total)
+                luaL_error(L, "the inputs table changed while it was read");
+            map_input(L, tensor_mt, &inputs[n++], m);
+            lua_pop(L, 1);
+        }
+    }
+    qsort(inputs, n, sizeof(*inputs), compare_input_names);
     req->inputs = inputs;
-    req->n_inputs = i;
+    req->n_inputs = n;
 }
 
 static void build_output(lua_State *L, int idx, struct triton_infer_requested_output *out,
@@ -352,7 +384,7 @@ void lbuild_infer(lua_State *L, int idx, struct triton_infer_request *req, struc
     lua_pop(L, 1);
 
     if (lua_getfield(L, idx, "input_map") == LUA_TTABLE) {
-        build_input_map(L, lua_gettop(L), req, m);
+        build_input_map(L, lua_gettop(L), 0, req, m);
     } else {
         if (lua_getfield(L, idx, "inputs") != LUA_TTABLE)
             luaL_error(L, "an infer request needs a list of inputs");
@@ -449,7 +481,8 @@ void lbuild_call(lua_State *L, int idx, struct lcall *lcall)
 
 /* infer's common call, `c:infer(model, {NAME = tensor, ...})` without options:
  * the model name at idx and the input map at idx + 1 (lua/triton/client.lua
- * checked both), read without the two args tables lbuild_call reads. */
+ * checked both), read without the two args tables lbuild_call reads. For the
+ * client's methods (reads LUV_TENSOR). */
 void lbuild_infer_map(lua_State *L, int idx, struct lcall *lcall)
 {
     struct lmem *m = &lcall->req.mem;
@@ -459,7 +492,7 @@ void lbuild_infer_map(lua_State *L, int idx, struct lcall *lcall)
     req->model = lmem_strdup(L, m, model, len);
     req->binary_data_output = true;
     luaL_checktype(L, idx + 1, LUA_TTABLE);
-    build_input_map(L, idx + 1, req, m);
+    build_input_map(L, idx + 1, LUV_TENSOR, req, m);
     lcall->call.infer = req;
 }
 

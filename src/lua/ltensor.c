@@ -70,6 +70,16 @@ struct tensor *ltensor_check(lua_State *L, int idx)
     return open_tensor(L, luaL_checkudata(L, idx, LTENSOR_MT));
 }
 
+struct tensor *ltensor_test_mt(lua_State *L, int idx, int mt)
+{
+    struct lbox_head *box = lua_touserdata(L, idx);
+    if (!box || !lua_getmetatable(L, idx))
+        return NULL;
+    bool same = lua_rawequal(L, -1, mt);
+    lua_pop(L, 1);
+    return same ? open_tensor(L, box) : NULL;
+}
+
 bool ltensor_is_open(lua_State *L, int idx)
 {
     return any_tensor(L, idx)->buf != NULL;

@@ -26,6 +26,9 @@ struct tensor *ltensor_check(lua_State *L, int idx);
 /* The tensor at idx, or NULL if it is not one. Both raise "attempt to use a closed
  * tensor" for a tensor released by __close, so callers never see an empty one. */
 struct tensor *ltensor_test(lua_State *L, int idx);
+/* ltensor_test, with the metatable taken from index mt (a caller's upvalue
+ * holding it, not a relative index), not looked up by name. */
+struct tensor *ltensor_test_mt(lua_State *L, int idx, int mt);
 /* Pushes a new tensor userdata, zeroed (ndim 0, no buffer), with the metatable
  * set; the caller fills it in. If filling fails, leave it zeroed and raise: __gc
  * on a zeroed tensor is a no-op. */
