@@ -4,6 +4,7 @@
  * stream, compression, timeouts, cancellation, limits, fault modes and the
  * errors they map to, with the same client used again after each failure.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
@@ -626,6 +627,102 @@ static void test_timeouts_cancel_concurrency(struct triton_client *c)
     tensor_release(&ts[0]);
 }
 
+/* ---- connection reuse ------------------------------------------------------------------- */
+
+/* The local ports of this process's TCP connections to port `to` (at most
+ * max): the sockets among its descriptors that /proc/net/tcp lists with that
+ * remote port. */
+static int ports_to(int to, int *ports, int max)
+{
+    unsigned long inodes[512];
+    int n_inodes = 0, n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    while (d && (e = readdir(d)) && n_inodes < 512) {
+        char path[300], link[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t k = readlink(path, link, sizeof link - 1);
+        if (k <= 0)
+            continue;
+        link[k] = '\0';
+        if (sscanf(link, "socket:[%lu]", &inodes[n_inodes]) == 1)
+            n_inodes++;
+    }
+    if (d)
+        closedir(d);
+    FILE *f = fopen("/proc/self/net/tcp", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f) && n < max) {
+        unsigned lport, rport, st;
+        unsigned long inode;
+        if (sscanf(line, " %*d: %*x:%x %*x:%x %x %*x:%*x %*x:%*x %*x %*u %*u %lu", &lport, &rport,
+                   &st, &inode) != 4 ||
+            (int)rport != to)
+            continue;
+        for (int i = 0; i < n_inodes; i++)
+            if (inodes[i] == inode)
+                ports[n++] = (int)lport;
+    }
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static bool has_port(const int *ports, int n, int port)
+{
+    for (int i = 0; i < n; i++)
+        if (ports[i] == port)
+            return true;
+    return false;
+}
+
+/* Connections stay for the next calls when every transfer of a batch ends
+ * before the next batch starts, as async callers' do (curl's own cache limit
+ * falls as transfers end): three batches of 16 calls, ending one after
+ * another, use no more connections than one batch. */
+static void test_connection_reuse(void)
+{
+    enum { N = 16 };
+    struct triton_client_options opts = {.concurrency = N};
+    struct triton_client *c = connect_with(&opts);
+    int before[64], seen[256], now[64];
+    int n_before = ports_to(server.http_port, before, 64), n_seen = 0;
+    struct triton_infer_request reqs[N];
+    struct triton_infer_input ins[N];
+    struct tensor ts[N];
+    struct triton_call calls[N];
+    struct outcome os[N];
+    struct triton_error err = {0};
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++) {
+            slow_call(&reqs[i], &ins[i], &ts[i], 40 + 15 * i);
+            memset(&os[i], 0, sizeof(os[i]));
+            calls[i] = (struct triton_call){
+                .kind = TRITON_CALL_INFER, .infer = &reqs[i], .done = on_done, .user = &os[i]};
+            CHECK(triton_client_submit(c, &calls[i], &err) == 0);
+        }
+        /* the connections the batch runs on, looked at while it runs */
+        for (int step = 0; step < 3; step++)
+            triton_loop_step(loop, 0.005, &err);
+        int k = ports_to(server.http_port, now, 64);
+        for (int i = 0; i < k && n_seen < 256; i++)
+            if (!has_port(before, n_before, now[i]) && !has_port(seen, n_seen, now[i]))
+                seen[n_seen++] = now[i];
+        for (int i = 0; i < N; i++) {
+            CHECK(triton_call_wait(c, &calls[i], &err) == 0);
+            CHECK(!os[i].failed && os[i].finals == 1);
+            outcome_free(&os[i]);
+            tensor_release(&ts[i]);
+        }
+    }
+    CHECK(n_seen > 0);
+    if (n_seen > N) {
+        fprintf(stderr, "three batches of %d calls opened %d connections\n", N, n_seen);
+        CHECK(n_seen <= N);
+    }
+    triton_client_free(c);
+}
+
 static void test_faults(struct triton_client *c)
 {
     int64_t shape[2] = {1, 16};
@@ -940,6 +1037,7 @@ int main(void)
     test_classification(c);
     test_generate(c);
     test_timeouts_cancel_concurrency(c);
+    test_connection_reuse();
     test_faults(c);
     test_options();
     test_shm(c);

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -86,7 +87,9 @@ struct http_client {
 
     struct http_task **idle; /* tasks (and their easy handles) not in use */
     size_t n_idle, cap_idle;
-    struct http_task *tasks; /* every task not yet completed */
+    struct http_task *tasks;         /* every task not yet completed */
+    size_t n_handles;                /* easy handles its tasks hold, in use or idle */
+    struct http_client *next_client; /* every HTTP client (clients_mu) */
 };
 
 struct http_task {
@@ -636,6 +639,47 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 
 /* ---- easy handles ----------------------------------------------------------------------- */
 
+/* The loop's multi handle keeps the connections of ended transfers for later
+ * ones, up to 4 x the easy handles currently added to it (curl's default).
+ * Easy handles are added only while their transfer runs: when a batch of
+ * transfers ends before the next starts (as async callers do), that limit
+ * falls as they end and curl closes connections that the next calls then
+ * open again. A client's easy handles stay in its pool, so the limit is
+ * 4 x the easy handles that the loop's HTTP clients hold. */
+static pthread_mutex_t clients_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct http_client *clients;
+
+static void size_connection_cache(struct triton_loop *loop)
+{
+    size_t handles = 0;
+    pthread_mutex_lock(&clients_mu);
+    for (struct http_client *c = clients; c; c = c->next_client)
+        if (c->loop == loop)
+            handles += c->n_handles;
+    pthread_mutex_unlock(&clients_mu);
+    if (handles > 0 && handles <= LONG_MAX / 4)
+        curl_multi_setopt(triton_loop_curl_multi(loop), CURLMOPT_MAXCONNECTS, (long)handles * 4);
+}
+
+static void clients_add(struct http_client *hc)
+{
+    pthread_mutex_lock(&clients_mu);
+    hc->next_client = clients;
+    clients = hc;
+    pthread_mutex_unlock(&clients_mu);
+}
+
+static void clients_remove(struct http_client *hc)
+{
+    pthread_mutex_lock(&clients_mu);
+    struct http_client **p = &clients;
+    while (*p && *p != hc)
+        p = &(*p)->next_client;
+    if (*p)
+        *p = hc->next_client;
+    pthread_mutex_unlock(&clients_mu);
+}
+
 /* Connections are opened close-on-exec, as gRPC's are: a child process that a
  * script starts (io.popen, os.execute) must not inherit them and keep a
  * connection open after the client closed it. */
@@ -660,6 +704,8 @@ static struct http_task *new_task(struct http_client *hc, struct triton_error *e
     }
     t->hc = hc;
     t->easy = e;
+    hc->n_handles++;
+    size_connection_cache(hc->loop);
     t->base.done = task_done;
     curl_easy_setopt(e, CURLOPT_PRIVATE, &t->base);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
@@ -719,6 +765,7 @@ static void task_destroy(struct http_task *t)
     wire_http_reply_memo_free(&t->reply_memo);
     wire_jbuf_free(&t->url_text);
     curl_easy_cleanup(t->easy);
+    t->hc->n_handles--;
     curl_url_cleanup(t->parsed);
     free(t->parsed_text);
     free(t);
@@ -1124,6 +1171,8 @@ static void http_destroy(struct triton_client *c)
     }
     for (size_t i = 0; i < hc->n_idle; i++)
         task_destroy(hc->idle[i]);
+    clients_remove(hc);
+    size_connection_cache(hc->loop);
     free(hc->idle);
     curl_slist_free_all(hc->headers);
     free(hc->base);
@@ -1194,6 +1243,7 @@ int triton_http_init(struct triton_client *c, const struct triton_client_options
         return triton_fail(err, TRITON_NO_MEMORY, "out of memory creating a client");
     hc->loop = c->loop;
     hc->client = c;
+    clients_add(hc);
     hc->verbose = opts->verbose;
     hc->insecure = opts->insecure;
     hc->max_response_size =
@@ -1217,6 +1267,7 @@ int triton_http_init(struct triton_client *c, const struct triton_client_options
     hc->base = wire_jbuf_take(&b, NULL);
     hc->log_base = hc->base ? triton_url_redacted(hc->base) : NULL;
     if (!hc->base || !hc->log_base) {
+        clients_remove(hc);
         free(hc->base);
         free(hc->log_base);
         free(hc);

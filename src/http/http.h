@@ -4,7 +4,8 @@
  *
  * Each client keeps a pool of curl easy handles that are reused call after call
  * (their connections stay in the loop's multi handle cache, so keep-alive
- * works across handles). The call layer decides how many run at once. Paths,
+ * works across handles; that cache holds 4 connections per easy handle the
+ * loop's HTTP clients keep). The call layer decides how many run at once. Paths,
  * bodies and status codes follow Triton's HTTP server (docs/PROTOCOL.md).
  */
 #ifndef TRITON_HTTP_HTTP_H
