@@ -23,6 +23,9 @@
 #include "testserver.h"
 
 #define N_SERVERS 3
+/* Probe rounds a test waits for a server to turn healthy: ample, and a count,
+ * not a time. */
+#define PROBE_ROUNDS 60
 
 static struct triton_loop *loop;
 static struct test_server servers[N_SERVERS];
@@ -214,6 +217,8 @@ static void test_balance_and_reads(bool grpc)
         struct triton_call call = {.kind = TRITON_CALL_SERVER_LIVE};
         struct outcome o;
         CHECK(run(f, &call, &o) == 0 && o.boolean);
+        if (o.failed)
+            fprintf(stderr, "read %d: %s\n", i, o.err.message);
         int k = server_index(o.server, grpc);
         CHECK(k >= 0);
         if (k >= 0)
@@ -350,10 +355,36 @@ static int restart_server(int i)
     return test_server_start(&servers[i], args);
 }
 
+/* Steps until a probe has passed on every server (their first probes also make
+ * the connections, which on a loaded machine may outlast a probe's limit), or
+ * until server 0 has had PROBE_ROUNDS rounds. */
+static void wait_all_healthy(struct triton_fleet *f)
+{
+    struct triton_fleet_server_info info;
+    triton_fleet_server(f, 0, &info);
+    uint64_t rounds = info.probes + PROBE_ROUNDS;
+    at("waiting for a probe to pass on every server");
+    for (size_t i = 0; i < N_SERVERS;) {
+        triton_fleet_server(f, i, &info);
+        if (info.healthy && info.probes > 0) {
+            i++;
+            continue;
+        }
+        struct triton_fleet_server_info first;
+        triton_fleet_server(f, 0, &first);
+        struct triton_error err = {0};
+        if (first.probes >= rounds || triton_loop_step(loop, -1, &err) < 0)
+            break;
+    }
+    CHECK(info.healthy && info.probes > 0);
+}
+
 static void test_failover(bool grpc)
 {
     struct triton_fleet_options opts = {
-        .health_interval = 0.2,
+        /* also a probe's time limit: ample on a loaded machine (or under a
+         * sanitizer), lest every server turn unhealthy at once */
+        .health_interval = 1,
         .retry = {.attempts = 3,
                   .codes = 1u << TRITON_UNAVAILABLE,
                   .backoff = 0.01,
@@ -363,6 +394,7 @@ static void test_failover(bool grpc)
     struct triton_fleet *f = fleet_of(grpc, &opts);
     if (!f)
         return;
+    wait_all_healthy(f);
     kill_server(1);
     /* every read succeeds: a failed attempt goes to another server */
     for (int i = 0; i < 30; i++) {
@@ -384,14 +416,15 @@ static void test_failover(bool grpc)
     CHECK_CONTAINS(o.err.message, "failed on 1 of 3 servers");
     CHECK_CONTAINS(o.err.message, url_of(&servers[1], grpc));
 
-    /* a restarted server comes back once a probe passes */
+    /* a restarted server comes back once a probe passes (over gRPC, once the
+     * channel has waited out its reconnect backoff: some rounds) */
     CHECK(restart_server(1) == 0);
     struct triton_error err = {0};
+    triton_fleet_server(f, 1, &info);
+    uint64_t rounds = info.probes + PROBE_ROUNDS;
     at("waiting for a probe to find server 1 back");
-    for (int i = 0; i < 100 && !info.healthy; i++) {
-        triton_loop_step(loop, 0.05, &err);
+    while (!info.healthy && info.probes < rounds && triton_loop_step(loop, -1, &err) >= 0)
         triton_fleet_server(f, 1, &info);
-    }
     CHECK(info.healthy);
     fleet_free(f);
 }
