@@ -128,6 +128,9 @@ const char *tensor_buffer_intern(struct tensor_buffer *b, const char *s, size_t 
 int tensor_numel_checked(const int64_t *shape, int ndim, enum tensor_dtype dt, int64_t *numel,
                          struct triton_error *err)
 {
+    if (ndim < 0 || ndim > TENSOR_MAX_DIMS)
+        return triton_fail(err, TRITON_INVALID_ARGUMENT, "too many dimensions (%d, at most %d)",
+                           ndim, TENSOR_MAX_DIMS);
     bool empty = false;
     for (int d = 0; d < ndim; d++) {
         if (shape[d] < 0)
@@ -166,9 +169,6 @@ int tensor_check_shape(const int64_t *shape, int ndim, enum tensor_dtype dt,
                        struct triton_error *err)
 {
     int64_t n;
-    if (ndim < 0 || ndim > TENSOR_MAX_DIMS)
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "too many dimensions (%d, at most %d)",
-                           ndim, TENSOR_MAX_DIMS);
     return tensor_numel_checked(shape, ndim, dt, &n, err);
 }
 

@@ -107,8 +107,9 @@ struct tensor {
     struct tensor_buffer *buf;        /* one reference owned by this tensor */
 };
 
-/* Number of elements, and whether shape * elem_size fits in size_t/int64 without
- * overflow. Shapes are checked here once so that nothing later multiplies blindly.
+/* Number of elements, and whether the shape is one: 0..TENSOR_MAX_DIMS dims, none
+ * negative, shape * elem_size fitting size_t/int64 without overflow. Shapes are
+ * checked here once so that nothing later multiplies blindly.
  * An empty tensor's non-zero dims must multiply to a size in bytes that fits
  * int64 as well: strides and tensor_iter's byte steps are computed from them. */
 int tensor_numel_checked(const int64_t *shape, int ndim, enum tensor_dtype dt, int64_t *numel,
@@ -132,7 +133,7 @@ int tensor_resolve_shape(int64_t *shape, int ndim, int64_t numel, struct triton_
 /* Contiguous row-major strides (in elements) for shape. */
 void tensor_contiguous_strides(const int64_t *shape, int ndim, int64_t *strides);
 /* Checks a shape (0..TENSOR_MAX_DIMS dims, no negative sizes, numel and bytes
- * representable) without allocating: tensor_numel_checked with the ndim check. */
+ * representable) without allocating: tensor_numel_checked without the count. */
 int tensor_check_shape(const int64_t *shape, int ndim, enum tensor_dtype dt,
                        struct triton_error *err);
 

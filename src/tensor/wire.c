@@ -178,8 +178,7 @@ int tensor_from_wire(struct tensor *t, enum tensor_dtype dt, const int64_t *shap
     int64_t numel;
     if (dt < 0 || dt >= TENSOR_NDTYPES)
         return triton_fail(err, TRITON_INVALID_ARGUMENT, "invalid dtype %d", (int)dt);
-    if (tensor_check_shape(shape, ndim, dt, err) < 0 ||
-        tensor_numel_checked(shape, ndim, dt, &numel, err) < 0)
+    if (tensor_numel_checked(shape, ndim, dt, &numel, err) < 0)
         return -1;
     if (dt == TENSOR_BYTES)
         return bytes_from_wire(t, shape, ndim, numel, data, size, owner, err);
@@ -188,7 +187,6 @@ int tensor_from_wire(struct tensor *t, enum tensor_dtype dt, const int64_t *shap
         return triton_fail(err, TRITON_INVALID_ARGUMENT,
                            "%zu bytes of data for %lld %s elements (expected %zu)", size,
                            (long long)numel, tensor_dtype_name(dt), (size_t)numel * esize);
-    struct tensor out = {0};
     /* No data (which may come as NULL) is copied as well: every tensor then has
      * a real buffer that pointer arithmetic on its elements can start from. A
      * view is of owner itself, at an offset in elements, so the data must lie
@@ -196,21 +194,22 @@ int tensor_from_wire(struct tensor *t, enum tensor_dtype dt, const int64_t *shap
     uintptr_t at = (uintptr_t)data, base = owner ? (uintptr_t)owner->data : 0;
     if (owner && size > 0 && base && at >= base && at - base <= owner->size &&
         size <= owner->size - (at - base) && at % esize == 0 && (at - base) % esize == 0) {
-        tensor_buffer_ref(owner);
-        out.dtype = dt;
-        out.ndim = ndim;
-        memcpy(out.shape, shape, sizeof *shape * (size_t)ndim);
-        tensor_contiguous_strides(shape, ndim, out.strides);
-        out.offset = (int64_t)((at - base) / esize);
-        out.buf = owner;
-    } else {
-        /* No owner, no data, data outside owner or misaligned for the element
-         * type: copy. */
-        if (tensor_init(&out, dt, shape, ndim, err) < 0)
-            return -1;
-        if (size)
-            memcpy(out.buf->data, data, size);
+        tensor_buffer_ref(owner); /* nothing fails from here: t is filled in place */
+        t->dtype = dt;
+        t->ndim = ndim;
+        memcpy(t->shape, shape, sizeof *shape * (size_t)ndim);
+        tensor_contiguous_strides(shape, ndim, t->strides);
+        t->offset = (int64_t)((at - base) / esize);
+        t->buf = owner;
+        return 0;
     }
+    /* No owner, no data, data outside owner or misaligned for the element
+     * type: copy. */
+    struct tensor out = {0};
+    if (tensor_init(&out, dt, shape, ndim, err) < 0)
+        return -1;
+    if (size)
+        memcpy(out.buf->data, data, size);
     *t = out;
     return 0;
 }
