@@ -83,7 +83,9 @@ struct lstate {
     struct triton_loop_timer wakeup; /* the scheduler's next timer (core.set_wakeup) */
     struct lcall *spare_calls;       /* finished calls kept for reuse (lcall_new) */
     int n_spare_calls;               /* on that list; -1 once the state is closed */
-    int spare_refs[LSPARE_REFS];     /* registry slots kept for reuse (lrequest.c) */
+    struct lmem_block *spare_blocks; /* request blocks of delivered calls, for lcall_new */
+    int n_spare_blocks;
+    int spare_refs[LSPARE_REFS]; /* registry slots kept for reuse (lrequest.c) */
     int n_spare_refs;
 };
 

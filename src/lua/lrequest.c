@@ -96,16 +96,49 @@ void lmem_free(struct lmem *m)
  * block as well, so reuse saves two trips into the allocator per call. */
 #define LSPARE_CALLS 64
 
+/* A call's request memory is released as soon as its final reply is handed
+ * over (lmem_give_back), not when its future is collected: in an async loop
+ * futures are collected in bursts of hundreds, more than any spare list holds,
+ * while the blocks given back come one per reply, as the next submits need
+ * them. */
+static void lmem_give_back(struct lmem *m, struct lstate *st)
+{
+    struct lmem_block *b = m->blocks;
+    m->blocks = NULL;
+    lmem_release(m, false);
+    while (b) {
+        struct lmem_block *next = b->next;
+        if (b->cap == LMEM_BLOCK && st->n_spare_calls >= 0 && st->n_spare_blocks < LSPARE_CALLS) {
+            b->next = st->spare_blocks;
+            st->spare_blocks = b;
+            st->n_spare_blocks++;
+        } else {
+            free(b);
+        }
+        b = next;
+    }
+}
+
 struct lcall *lcall_new(struct lstate *st)
 {
     struct lcall *call = st->spare_calls;
-    if (!call)
-        return calloc(1, sizeof(*call));
-    st->spare_calls = (struct lcall *)call->req.next;
-    st->n_spare_calls--;
-    struct lmem_block *block = call->req.mem.blocks;
-    memset(call, 0, sizeof(*call));
-    call->req.mem.blocks = block;
+    if (call) {
+        st->spare_calls = (struct lcall *)call->req.next;
+        st->n_spare_calls--;
+        struct lmem_block *block = call->req.mem.blocks;
+        memset(call, 0, sizeof(*call));
+        call->req.mem.blocks = block;
+    } else if (!(call = calloc(1, sizeof(*call)))) {
+        return NULL;
+    }
+    struct lmem_block *spare = st->spare_blocks;
+    if (!call->req.mem.blocks && spare) {
+        st->spare_blocks = spare->next;
+        st->n_spare_blocks--;
+        spare->used = 0;
+        spare->next = NULL;
+        call->req.mem.blocks = spare;
+    }
     return call;
 }
 
@@ -133,6 +166,12 @@ void lcall_free_spares(struct lstate *st)
         free(call);
     }
     st->n_spare_calls = -1;
+    while (st->spare_blocks) {
+        struct lmem_block *b = st->spare_blocks;
+        st->spare_blocks = b->next;
+        free(b);
+    }
+    st->n_spare_blocks = 0;
 }
 
 /* ---- a request's life --------------------------------------------------------------- */
@@ -553,6 +592,8 @@ static void end_delivery(lua_State *L, struct lreq *r)
     uncount(r);
     wake_waiters(L, r);
     lreq_unref(L, r);
+    if (!r->is_stream && r->finished) /* the transport is done with the request */
+        lmem_give_back(&r->mem, r->st);
 }
 
 /* Pushes the value of the event (and its error, or nil); returns false, pushing
