@@ -808,6 +808,11 @@ void triton_loop_wakeup(struct triton_loop *loop)
     signal_wake(loop);
 }
 
+bool triton_loop_watched(const struct triton_loop *loop)
+{
+    return loop->host_mode;
+}
+
 int triton_loop_fd(struct triton_loop *loop, struct triton_error *err)
 {
     if (loop->host_mode)

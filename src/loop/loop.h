@@ -137,6 +137,10 @@ void triton_loop_wakeup(struct triton_loop *loop);
  * they watch it for POLLIN and call step(0) when it fires; it is level-triggered
  * and stays valid for the loop's life. -1 with err set on failure. */
 int triton_loop_fd(struct triton_loop *loop, struct triton_error *err);
+
+/* Whether a host may be waiting on triton_loop_fd's descriptor (it was asked
+ * for): only then does work that is ready without a step need a wakeup. */
+bool triton_loop_watched(const struct triton_loop *loop);
 /* The longest a host may wait before calling step(0) again even without the fd
  * firing (the earliest timer, curl's own timeouts); < 0 when nothing is armed. */
 double triton_loop_next_timeout(struct triton_loop *loop);

@@ -276,7 +276,10 @@ void lstate_kick(struct lstate *st)
     struct lstate *outer = lstate_swap_active(st);
     (void)triton_loop_step(st->loop, 0, &err); /* a failure shows at the next wait */
     lstate_swap_active(outer);
-    if (st->ready) /* a reply came in already: a host waiting on the fd must poll for it */
+    /* A reply came in already: a host waiting on the fd must poll for it. Our
+     * own waits drain replies before they step, so they need no wakeup (a
+     * write and a read of the eventfd per request). */
+    if (st->ready && triton_loop_watched(st->loop))
         triton_loop_wakeup(st->loop);
 }
 
