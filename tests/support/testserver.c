@@ -72,12 +72,29 @@ int test_server_start(struct test_server *s, const char *const *extra_args)
     return 0;
 }
 
+/* A server that has not exited this long after SIGTERM is stuck: it is
+ * killed, and the test says so instead of hanging in its teardown until
+ * ctest's limit (an idle server exits within about 2 s, more under load). */
+#define STOP_GRACE_S 60
+
 void test_server_stop(struct test_server *s)
 {
     if (s->pid <= 0)
         return;
     kill(s->pid, SIGTERM);
     int status;
-    waitpid(s->pid, &status, 0);
+    pid_t got = 0;
+    for (int waited_ms = 0; waited_ms < STOP_GRACE_S * 1000; waited_ms += 50) {
+        got = waitpid(s->pid, &status, WNOHANG);
+        if (got != 0)
+            break;
+        usleep(50 * 1000);
+    }
+    if (got == 0) {
+        fprintf(stderr, "testserver: pid %d did not exit %d s after SIGTERM; killing it\n",
+                (int)s->pid, STOP_GRACE_S);
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, &status, 0);
+    }
     s->pid = 0;
 }
