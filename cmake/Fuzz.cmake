@@ -32,7 +32,9 @@ endif()
 
 add_library(triton_fuzz_support STATIC ${CMAKE_SOURCE_DIR}/fuzz/support.c)
 target_link_libraries(triton_fuzz_support PUBLIC triton)
-target_include_directories(triton_fuzz_support PUBLIC ${CMAKE_SOURCE_DIR}/fuzz)
+# tests/support/same_result.h: one comparison of infer results for tests and fuzz targets
+target_include_directories(triton_fuzz_support PUBLIC ${CMAKE_SOURCE_DIR}/fuzz
+                           ${CMAKE_SOURCE_DIR}/tests/support)
 if(TRITON_FUZZ_LIBFUZZER)
     target_compile_options(triton_fuzz_support PRIVATE -fsanitize=fuzzer-no-link)
 endif()

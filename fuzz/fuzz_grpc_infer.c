@@ -21,6 +21,7 @@
 
 #include <grpc/slice.h>
 
+#include "same_result.h"
 #include "support.h"
 #include "grpc/grpc_wire.h"
 
@@ -31,70 +32,6 @@ static volatile size_t error_bytes;
 static void sink_string(const char *s)
 {
     error_bytes += strlen(s);
-}
-
-static bool same_text(const char *a, const char *b)
-{
-    return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-/* JSON compared as printed: NaN is not equal to itself, its text is. */
-static bool same_json(const cJSON *a, const cJSON *b)
-{
-    if (!a || !b)
-        return a == b;
-    char *sa = cJSON_PrintUnformatted(a), *sb = cJSON_PrintUnformatted(b);
-    bool same = sa && sb && strcmp(sa, sb) == 0;
-    free(sa);
-    free(sb);
-    return same;
-}
-
-static bool same_tensor(const struct tensor *a, const struct tensor *b)
-{
-    if (a->dtype != b->dtype || a->ndim != b->ndim ||
-        memcmp(a->shape, b->shape, sizeof *a->shape * (size_t)a->ndim) != 0)
-        return false;
-    size_t esize = tensor_dtype_elem_size(a->dtype);
-    for (int64_t i = 0; i < tensor_numel(a); i++) {
-        const void *x = tensor_elem_ptr(a, i), *y = tensor_elem_ptr(b, i);
-        if (a->dtype != TENSOR_BYTES) {
-            if (memcmp(x, y, esize) != 0)
-                return false;
-            continue;
-        }
-        const struct tensor_str *s = x, *t = y;
-        if (s->len != t->len || (s->len && memcmp(s->ptr, t->ptr, s->len) != 0))
-            return false;
-    }
-    return true;
-}
-
-/* Where two results differ, or NULL. */
-static const char *result_difference(const struct triton_infer_result *a,
-                                     const struct triton_infer_result *b)
-{
-    if (!same_text(a->model_name, b->model_name) || !same_text(a->model_version, b->model_version))
-        return "model name or version";
-    if (!same_text(a->id, b->id))
-        return "id";
-    if (a->final != b->final || !same_json(a->parameters, b->parameters))
-        return "parameters";
-    if (a->n_outputs != b->n_outputs)
-        return "number of outputs";
-    for (size_t i = 0; i < a->n_outputs; i++) {
-        const struct triton_infer_output *o = &a->outputs[i], *p = &b->outputs[i];
-        if (!same_text(o->name, p->name) || !same_text(o->datatype, p->datatype) ||
-            o->dtype != p->dtype)
-            return "an output's name or datatype";
-        if (o->ndim != p->ndim || memcmp(o->shape, p->shape, sizeof *o->shape * (size_t)o->ndim))
-            return "an output's shape";
-        if (!same_json(o->parameters, p->parameters))
-            return "an output's parameters";
-        if (o->has_data != p->has_data || (o->has_data && !same_tensor(&o->tensor, &p->tensor)))
-            return "an output's data";
-    }
-    return NULL;
 }
 
 /* Holds one reader's outcome against the general reader's. */
@@ -109,7 +46,7 @@ static void check_same_outcome(const char *reader, int rc, const struct triton_i
     if (rc < 0 && (err->code != want_err->code || strcmp(err->message, want_err->message) != 0))
         fuzz_fail("%s reader's error (%s) differs from the general reader's (%s)", reader,
                   err->message, want_err->message);
-    const char *diff = rc == 0 ? result_difference(r, want) : NULL;
+    const char *diff = rc == 0 ? same_result_difference(r, want) : NULL;
     if (diff)
         fuzz_fail("%s reader's result differs from the general reader's: %s", reader, diff);
 }

@@ -26,9 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "same_result.h"
 #include "support.h"
 #include "wire/http_infer.h"
-#include "wire/json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -303,40 +303,6 @@ static void fuzz_request(struct fuzz_input *in)
 
 /* ---- the reply parser -------------------------------------------------------------- */
 
-static bool same_text(const char *a, const char *b)
-{
-    return a == b || (a && b && strcmp(a, b) == 0);
-}
-
-/* Whether two parameter objects (or NULLs) print alike. */
-static bool same_params(const cJSON *a, const cJSON *b)
-{
-    char *pa = wire_json_print(a, NULL), *pb = wire_json_print(b, NULL);
-    bool same = same_text(pa, pb);
-    free(pa);
-    free(pb);
-    return same;
-}
-
-static bool same_tensor(const struct tensor *a, const struct tensor *b)
-{
-    if (a->dtype != b->dtype || a->ndim != b->ndim ||
-        memcmp(a->shape, b->shape, sizeof *a->shape * (size_t)a->ndim) != 0)
-        return false;
-    size_t esize = tensor_dtype_elem_size(a->dtype);
-    for (int64_t e = 0; e < tensor_numel(a); e++) {
-        const void *pa = tensor_elem_ptr(a, e), *pb = tensor_elem_ptr(b, e);
-        if (a->dtype == TENSOR_BYTES) {
-            const struct tensor_str *sa = pa, *sb = pb;
-            if (sa->len != sb->len || (sa->len && memcmp(sa->ptr, sb->ptr, sa->len) != 0))
-                return false;
-        } else if (memcmp(pa, pb, esize) != 0) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* Aborts unless two parses of one reply gave the same outcome: the same error,
  * or results alike in every field and every element. */
 static void check_same_outcome(int rc_a, const struct triton_infer_result *a,
@@ -352,20 +318,9 @@ static void check_same_outcome(int rc_a, const struct triton_infer_result *a,
                       err_a->message);
         return;
     }
-    if (!same_text(a->model_name, b->model_name) ||
-        !same_text(a->model_version, b->model_version) || !same_text(a->id, b->id) ||
-        a->final != b->final || !same_params(a->parameters, b->parameters) ||
-        a->n_outputs != b->n_outputs)
-        fuzz_fail("with a memo the result differs");
-    for (size_t i = 0; i < a->n_outputs; i++) {
-        const struct triton_infer_output *oa = &a->outputs[i], *ob = &b->outputs[i];
-        if (!same_text(oa->name, ob->name) || !same_text(oa->datatype, ob->datatype) ||
-            oa->dtype != ob->dtype || oa->ndim != ob->ndim ||
-            memcmp(oa->shape, ob->shape, sizeof *oa->shape * (size_t)oa->ndim) != 0 ||
-            !same_params(oa->parameters, ob->parameters) || oa->has_data != ob->has_data ||
-            (oa->has_data && !same_tensor(&oa->tensor, &ob->tensor)))
-            fuzz_fail("with a memo output %zu differs", i + 1);
-    }
+    const char *diff = same_result_difference(a, b);
+    if (diff)
+        fuzz_fail("with a memo the result differs: %s", diff);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

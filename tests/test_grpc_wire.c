@@ -16,6 +16,7 @@
 #include "check.h"
 #include "grpc/grpc_generate.h"
 #include "grpc/grpc_wire.h"
+#include "same_result.h"
 #include "proto/grpc_service.pb-c.h"
 #include "wire/json.h"
 #include "wire/pb_json.h"
@@ -775,58 +776,6 @@ static void test_typed_contents(void)
 
 /* ---- the two reply readers ------------------------------------------------------------------ */
 
-static bool same_text(const char *a, const char *b)
-{
-    return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-static bool same_json(const cJSON *a, const cJSON *b)
-{
-    if (!a || !b)
-        return a == b;
-    char *sa = wire_json_print(a, NULL), *sb = wire_json_print(b, NULL);
-    bool same = sa && sb && strcmp(sa, sb) == 0;
-    free(sa);
-    free(sb);
-    return same;
-}
-
-static bool same_tensor(const struct tensor *a, const struct tensor *b)
-{
-    if (a->dtype != b->dtype || a->ndim != b->ndim || tensor_numel(a) != tensor_numel(b))
-        return false;
-    for (int64_t i = 0; i < tensor_numel(a); i++) {
-        const void *x = tensor_elem_ptr(a, i), *y = tensor_elem_ptr(b, i);
-        if (a->dtype != TENSOR_BYTES) {
-            if (memcmp(x, y, tensor_dtype_elem_size(a->dtype)) != 0)
-                return false;
-            continue;
-        }
-        const struct tensor_str *s = x, *t = y;
-        if (s->len != t->len || (s->len && memcmp(s->ptr, t->ptr, s->len) != 0))
-            return false;
-    }
-    return true;
-}
-
-static bool same_result(const struct triton_infer_result *a, const struct triton_infer_result *b)
-{
-    if (!same_text(a->model_name, b->model_name) ||
-        !same_text(a->model_version, b->model_version) || !same_text(a->id, b->id) ||
-        a->final != b->final || !same_json(a->parameters, b->parameters) ||
-        a->n_outputs != b->n_outputs)
-        return false;
-    for (size_t i = 0; i < a->n_outputs; i++) {
-        const struct triton_infer_output *o = &a->outputs[i], *p = &b->outputs[i];
-        if (!same_text(o->name, p->name) || !same_text(o->datatype, p->datatype) ||
-            o->ndim != p->ndim || memcmp(o->shape, p->shape, sizeof o->shape) != 0 ||
-            !same_json(o->parameters, p->parameters) || o->has_data != p->has_data ||
-            (o->has_data && !same_tensor(&o->tensor, &p->tensor)))
-            return false;
-    }
-    return true;
-}
-
 /* Reads a reply with each reader: the client's and the fast reader (unless it
  * declines) must give the general reader's outcome. The fast reader declines
  * it when fast_declines is 1, reads it when 0, either when -1. Returns the
@@ -858,7 +807,7 @@ static int readers_agree(const uint8_t *data, size_t len, int fast_declines)
     if (bb_rc == rc[0] && rc[0] < 0)
         CHECK(bb_err.code == e[0].code && strcmp(bb_err.message, e[0].message) == 0);
     if (bb_rc == rc[0] && rc[0] == 0)
-        CHECK(same_result(from_bb, r[0]));
+        CHECK(!same_result_difference(from_bb, r[0]));
     triton_infer_result_free(from_bb);
     if (fast_declines >= 0)
         CHECK((rc[2] == 1) == (fast_declines == 1));
@@ -869,7 +818,7 @@ static int readers_agree(const uint8_t *data, size_t len, int fast_declines)
         if (rc[i] == rc[0] && rc[0] < 0)
             CHECK(e[i].code == e[0].code && strcmp(e[i].message, e[0].message) == 0);
         if (rc[i] == rc[0] && rc[0] == 0) {
-            CHECK(same_result(r[i], r[0]));
+            CHECK(!same_result_difference(r[i], r[0]));
             CHECK(r[i]->one_block);
         }
     }
