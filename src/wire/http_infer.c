@@ -772,11 +772,10 @@ static int skip(struct reply_reader *rr, enum wire_json_token t)
     return wire_json_skip(&rr->json, t) == WIRE_JSON_ERROR ? json_broken(rr) : 0;
 }
 
-/* Moves the text kept so far to `to` (the strings that point into it too). */
-static void move_text(struct reply_reader *rr, char *to)
+/* Points a result's strings (every one that points into text at `from`) at the
+ * same offsets from `to`: the one list of the strings a reply's text holds. */
+static void rebase_text(struct triton_infer_result *r, const char *from, char *to)
 {
-    struct triton_infer_result *r = rr->r;
-    const char *from = rr->text;
 #define MOVE(p) ((p) = (p) ? to + ((p)-from) : NULL)
     MOVE(r->model_name);
     MOVE(r->model_version);
@@ -786,7 +785,13 @@ static void move_text(struct reply_reader *rr, char *to)
         MOVE(r->outputs[i].datatype);
     }
 #undef MOVE
-    memcpy(to, from, rr->text_len);
+}
+
+/* Moves the text kept so far to `to` (the strings that point into it too). */
+static void move_text(struct reply_reader *rr, char *to)
+{
+    rebase_text(rr->r, rr->text, to);
+    memcpy(to, rr->text, rr->text_len);
     rr->text = to;
 }
 
@@ -1247,16 +1252,9 @@ static struct triton_infer_result *block_copy(char *to, const void *from, size_t
 {
     memcpy(to, from, len);
     struct triton_infer_result *r = (struct triton_infer_result *)to;
-#define MOVE(p) ((p) = (p) ? (void *)(to + ((const char *)(p) - (const char *)from)) : NULL)
-    MOVE(r->model_name);
-    MOVE(r->model_version);
-    MOVE(r->id);
-    MOVE(r->outputs);
-    for (size_t i = 0; i < r->n_outputs; i++) {
-        MOVE(r->outputs[i].name);
-        MOVE(r->outputs[i].datatype);
-    }
-#undef MOVE
+    if (r->outputs)
+        r->outputs = (void *)(to + ((const char *)r->outputs - (const char *)from));
+    rebase_text(r, from, to);
     return r;
 }
 
