@@ -134,6 +134,21 @@ static void test_view_over_owner(void)
     tensor_release(&t);
     tensor_buffer_unref(half);
 
+    /* aligned data a fraction of an element into the owner's bytes (a big gRPC
+     * reply aligns its first output's address, not its offset): not copied, a
+     * buffer over the data that holds the owner */
+    float spaced[8] = {0, 5, 6, 7, 8, 0, 0, 0};
+    struct tensor_buffer *shifted =
+        tensor_buffer_wrap((char *)spaced + 2, sizeof spaced - 2, keep_memory, NULL, &err);
+    reset();
+    CHECK_INT(tensor_from_wire(&t, TENSOR_FP32, shape, 2, spaced + 1, 16, shifted, &err), 0);
+    CHECK(t.buf != shifted && tensor_elem_ptr(&t, 0) == (void *)(spaced + 1));
+    CHECK_INT(atomic_load(&shifted->refs), 2);
+    CHECK(*(float *)tensor_elem_ptr(&t, 3) == 8.0f);
+    tensor_release(&t);
+    CHECK_INT(atomic_load(&shifted->refs), 1);
+    tensor_buffer_unref(shifted);
+
     /* no data at all (NULL): the tensor still gets a buffer of its own */
     int64_t none[] = {0, 3};
     reset();

@@ -234,10 +234,11 @@ int tensor_wire_size(const struct tensor *t, size_t *size, struct triton_error *
 int tensor_to_wire(const struct tensor *t, void *out, struct triton_error *err);
 /* A tensor from wire bytes. With owner != NULL (data must lie in memory owner
  * keeps alive) the tensor holds a reference on owner and copies no fixed-size
- * elements: it is a view of owner's buffer at data, and BYTES elements point
- * into data (only their {ptr, len} array is allocated). Fixed-size data that
- * is misaligned for its element type, or not within owner's own bytes, is
- * copied instead. With owner == NULL everything is copied.
+ * elements: it is a view of owner's buffer at data (of a buffer of its own over
+ * data, holding owner, when data is a fraction of an element into owner's
+ * bytes), and BYTES elements point into data (only their {ptr, len} array is
+ * allocated). Fixed-size data that is misaligned for its element type, or not
+ * within owner's own bytes, is copied instead. With owner == NULL everything is copied.
  * The byte count must match the shape exactly; every BYTES length prefix is
  * checked against the bytes left, and trailing bytes are an error. */
 int tensor_from_wire(struct tensor *t, enum tensor_dtype dt, const int64_t *shape, int ndim,

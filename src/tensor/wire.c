@@ -105,6 +105,12 @@ static void release_str_view(void *ctx, void *data)
     tensor_buffer_unref(ctx);
 }
 
+static void release_owner_ref(void *ctx, void *data)
+{
+    (void)data;
+    tensor_buffer_unref(ctx);
+}
+
 static int bytes_from_wire(struct tensor *t, const int64_t *shape, int ndim, int64_t numel,
                            const unsigned char *data, size_t size, struct tensor_buffer *owner,
                            struct triton_error *err)
@@ -193,14 +199,25 @@ int tensor_from_wire(struct tensor *t, enum tensor_dtype dt, const int64_t *shap
      * within owner's bytes a whole number of elements from their start. */
     uintptr_t at = (uintptr_t)data, base = owner ? (uintptr_t)owner->data : 0;
     if (owner && size > 0 && base && at >= base && at - base <= owner->size &&
-        size <= owner->size - (at - base) && at % esize == 0 && (at - base) % esize == 0) {
+        size <= owner->size - (at - base) && at % esize == 0) {
+        struct tensor_buffer *buf = owner;
+        int64_t offset = (int64_t)((at - base) / esize);
+        if ((at - base) % esize != 0) {
+            /* Aligned data a fraction of an element into owner (a big gRPC
+             * reply aligns its first output's address, not its offset): a
+             * buffer of its own over the data, holding owner. Still no copy. */
+            buf = tensor_buffer_wrap((void *)data, size, release_owner_ref, owner, err);
+            if (!buf)
+                return -1;
+            offset = 0;
+        }
         tensor_buffer_ref(owner); /* nothing fails from here: t is filled in place */
         t->dtype = dt;
         t->ndim = ndim;
         memcpy(t->shape, shape, sizeof *shape * (size_t)ndim);
         tensor_contiguous_strides(shape, ndim, t->strides);
-        t->offset = (int64_t)((at - base) / esize);
-        t->buf = owner;
+        t->offset = offset;
+        t->buf = buf;
         return 0;
     }
     /* No owner, no data, data outside owner or misaligned for the element
