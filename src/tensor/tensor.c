@@ -125,12 +125,20 @@ const char *tensor_buffer_intern(struct tensor_buffer *b, const char *s, size_t 
 
 /* ---- shapes ------------------------------------------------------------------- */
 
-int tensor_numel_checked(const int64_t *shape, int ndim, enum tensor_dtype dt, int64_t *numel,
-                         struct triton_error *err)
+/* The one rule for a tensor's number of dimensions. */
+static int check_ndim(int ndim, struct triton_error *err)
 {
     if (ndim < 0 || ndim > TENSOR_MAX_DIMS)
         return triton_fail(err, TRITON_INVALID_ARGUMENT, "too many dimensions (%d, at most %d)",
                            ndim, TENSOR_MAX_DIMS);
+    return 0;
+}
+
+int tensor_numel_checked(const int64_t *shape, int ndim, enum tensor_dtype dt, int64_t *numel,
+                         struct triton_error *err)
+{
+    if (check_ndim(ndim, err) < 0)
+        return -1;
     bool empty = false;
     for (int d = 0; d < ndim; d++) {
         if (shape[d] < 0)
@@ -314,9 +322,8 @@ int tensor_reshape(struct tensor *out, const struct tensor *t, const int64_t *sh
                    struct triton_error *err)
 {
     int64_t resolved[TENSOR_MAX_DIMS];
-    if (ndim < 0 || ndim > TENSOR_MAX_DIMS)
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "too many dimensions (%d, at most %d)",
-                           ndim, TENSOR_MAX_DIMS);
+    if (check_ndim(ndim, err) < 0) /* before the copy into resolved */
+        return -1;
     if (ndim > 0) /* shape may be NULL for a reshape to 0-d */
         memcpy(resolved, shape, sizeof *shape * (size_t)ndim);
     /* Resolving checks only the element count, which a 0 keeps at 0 whatever the
@@ -430,9 +437,8 @@ int tensor_unsqueeze(struct tensor *out, const struct tensor *t, int dim, struct
     if (dim < 0 || dim > t->ndim)
         return triton_fail(err, TRITON_OUT_OF_RANGE,
                            "dim %d out of range for unsqueeze of a %d-d tensor", dim + 1, t->ndim);
-    if (t->ndim >= TENSOR_MAX_DIMS)
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "too many dimensions (at most %d)",
-                           TENSOR_MAX_DIMS);
+    if (check_ndim(t->ndim + 1, err) < 0)
+        return -1;
     tensor_init_view(out, t);
     for (int d = t->ndim; d > dim; d--) {
         out->shape[d] = t->shape[d - 1];
