@@ -11,7 +11,7 @@ if(NOT TRITON_SANITIZE)
                                       ${CMAKE_SOURCE_DIR})
     if(CLANG_FORMAT)
         file(GLOB_RECURSE TRITON_C_FILES CONFIGURE_DEPENDS
-             ${CMAKE_SOURCE_DIR}/src/*.[ch] ${CMAKE_SOURCE_DIR}/include/*.h
+             ${CMAKE_SOURCE_DIR}/src/*.[ch] ${CMAKE_SOURCE_DIR}/src/*.cc ${CMAKE_SOURCE_DIR}/include/*.h
              ${CMAKE_SOURCE_DIR}/tests/*.[ch] ${CMAKE_SOURCE_DIR}/bench/*.[ch]
              ${CMAKE_SOURCE_DIR}/fuzz/*.[ch])
         add_test(NAME lint.clang-format

@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@
 
 #include "client/client.h"
 #include "common/secret.h"
+#include "grpc/grpc_absl.h"
 #include "grpc/grpc_generate.h"
 #include "grpc/grpc_kinds.h"
 #include "grpc/grpc_wire.h"
@@ -1320,6 +1322,10 @@ static void quiet_grpc_logging(void)
 int triton_grpc_init(struct triton_client *c, const struct triton_client_options *opts,
                      struct triton_error *err)
 {
+    /* Once per process, before gRPC's first lock: a lock taken while the
+     * detector was on is simply never looked at again. */
+    static pthread_once_t absl_once = PTHREAD_ONCE_INIT;
+    pthread_once(&absl_once, grpc_absl_no_deadlock_detection);
     quiet_grpc_logging();
     grpc_compression_algorithm alg = GRPC_COMPRESS_NONE;
     if (compression_of(opts->compression, &alg, err) < 0)
