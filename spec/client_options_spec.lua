@@ -143,6 +143,37 @@ describe("gRPC channel_args", function()
     assert.equal("resource_exhausted", err.code)
     assert.is_true(c:is_server_live())
   end)
+
+  -- The server fails only the first request that carries a key (x-fault
+  -- status-once), so a call that succeeds was retried by someone.
+  local keys = 0
+  local function once_unavailable()
+    keys = keys + 1
+    local key = ("retry-%d-%d-%d"):format(os.time(), math.random(1073741824), keys)
+    return { headers = { ["x-fault"] = "status-once=14:" .. key } }, key
+  end
+  local inputs = { INPUT0 = triton.tensor({ 7 }, "INT32") }
+
+  -- gRPC's retry layer is off by default (a cost cut: it retries nothing
+  -- without a retryPolicy either), so the next test is what guards the switch.
+  it("an unavailable reply reaches the caller: nothing retries it unasked", function()
+    local c = h.closing(triton.connect(h.server().grpc_url))
+    local opts = once_unavailable()
+    local err = h.error_of(c.infer, c, "identity_int32", inputs, opts)
+    assert.equal("unavailable", err.code)
+    -- the same key again is answered: the fault was the server's, once
+    assert.equal(7, c:infer("identity_int32", inputs, opts):as_tensor("OUTPUT0")[1])
+  end)
+
+  it("a grpc.service_config with a retryPolicy turns it back on", function()
+    local config = [[{"methodConfig": [{"name": [{"service": "inference.GRPCInferenceService"}],
+      "retryPolicy": {"maxAttempts": 3, "initialBackoff": "0.01s", "maxBackoff": "0.1s",
+      "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}}]}]]
+    local c = h.closing(triton.connect(h.server().grpc_url,
+      { channel_args = { ["grpc.service_config"] = config } }))
+    local r = c:infer("identity_int32", inputs, (once_unavailable()))
+    assert.equal(7, r:as_tensor("OUTPUT0")[1])
+  end)
 end)
 
 describe("two gRPC servers with round_robin", function()

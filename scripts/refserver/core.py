@@ -123,8 +123,9 @@ def fault_of(headers):
     """The x-fault of a request: (kind, arg) or (None, None).
 
     headers: a dict or a sequence of (key, value) pairs, keys in any case.
-    Kinds: delay (arg: milliseconds), status (arg: int code), and the
-    front-specific ones in FAULT_KINDS (arg None).
+    Kinds: delay (arg: milliseconds), status (arg: int code), status-once
+    (arg: (int code, key); the gRPC front fails only the first request with
+    that key), and the front-specific ones in FAULT_KINDS (arg None).
     """
     value = None
     items = headers.items() if hasattr(headers, "items") else headers
@@ -138,6 +139,9 @@ def fault_of(headers):
     m = re.fullmatch(r"(delay|status)=(\d+)", value)
     if m:
         return (m.group(1), int(m.group(2)))
+    m = re.fullmatch(r"status-once=(\d+):([A-Za-z0-9_.-]+)", value)
+    if m:
+        return ("status-once", (int(m.group(1)), m.group(2)))
     if value in FAULT_KINDS:
         return (value, None)
     raise ServerError("unknown x-fault '%s'" % value, "INVALID_ARGUMENT")

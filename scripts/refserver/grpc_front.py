@@ -171,6 +171,8 @@ GARBAGE = b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x0f\x07garbage"
 class GrpcFront:
     def __init__(self, server):
         self.core = server
+        self._once_keys = set()  # the status-once fault's keys seen so far
+        self._once_lock = threading.Lock()
 
     # ---- plumbing -------------------------------------------------------------
     def _abort(self, context, err):
@@ -186,6 +188,13 @@ class GrpcFront:
         """Wraps fn(request, context, fault) with error mapping and the common faults."""
         def handler(request, context):
             kind, arg = self._fault(context)
+            if kind == "status-once":
+                # Only the first request with this key fails: a client (or gRPC's
+                # own retry layer) that tries again gets an answer.
+                with self._once_lock:
+                    first = arg[1] not in self._once_keys
+                    self._once_keys.add(arg[1])
+                kind, arg = ("status", arg[0]) if first else (None, None)
             if kind == "delay":
                 time.sleep(arg / 1000.0)
             elif kind == "status":

@@ -1319,6 +1319,14 @@ static void quiet_grpc_logging(void)
         gpr_set_log_function(quiet_grpc_log);
 }
 
+static bool has_channel_arg(const struct triton_client_options *opts, const char *key)
+{
+    for (size_t i = 0; i < opts->n_channel_args; i++)
+        if (opts->channel_args[i].key && strcmp(opts->channel_args[i].key, key) == 0)
+            return true;
+    return false;
+}
+
 int triton_grpc_init(struct triton_client *c, const struct triton_client_options *opts,
                      struct triton_error *err)
 {
@@ -1365,7 +1373,7 @@ int triton_grpc_init(struct triton_client *c, const struct triton_client_options
         return -1;
     }
 
-    size_t max_args = 9 + opts->n_channel_args;
+    size_t max_args = 10 + opts->n_channel_args;
     grpc_arg *args = calloc(max_args, sizeof *args);
     if (!args) {
         free_transport(t);
@@ -1405,6 +1413,12 @@ int triton_grpc_init(struct triton_client *c, const struct triton_client_options
     }
     args[n++] =
         (grpc_arg){GRPC_ARG_STRING, GRPC_ARG_PRIMARY_USER_AGENT_STRING, {.string = USER_AGENT}};
+    /* gRPC's own retry layer is off: HTTP has none, and tritonlua retries only
+     * when asked (the `retry` option), alike on both transports. The layer also
+     * costs about 8k instructions per call that never retries (GRPC_CORE.md).
+     * A caller's service config may hold a retryPolicy, which needs the layer. */
+    if (!has_channel_arg(opts, GRPC_ARG_SERVICE_CONFIG))
+        args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_RETRIES, {.integer = 0}};
     /* A key the caller gives wins over the library's own setting: drop ours. */
     for (size_t i = 0; i < opts->n_channel_args; i++) {
         for (size_t k = 0; opts->channel_args[i].key && k < n; k++) {
