@@ -6,6 +6,9 @@
  * with grpc_completion_queue_next: no second thread, no hand-over, the cheapest
  * shape the C core allows. Each reply is copied into a buffer reused across calls
  * (the least a client can do that still hands the output to its caller).
+ * gRPC is set up as tritonlua sets it up (docs/GRPC_CORE.md): abseil's debug-only
+ * deadlock detector off, gRPC's retry layer off, so that the two differ only in
+ * what tritonlua itself does per call.
  *
  * Usage: baseline_grpc HOST:PORT CASE CONCURRENCY REQUESTS [WARMUP]
  *   CASE  simple (2 x 16 INT32 to `simple`) or big (64 MiB FP32 to `identity_fp32`)
@@ -24,6 +27,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+
+#include "grpc/grpc_absl.h"
 
 #define MAX_CONCURRENCY 256
 #define BIG_ELEMS       (16u << 20) /* FP32 elements: 64 MiB */
@@ -222,15 +227,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "bad concurrency or request count\n");
         return 2;
     }
+    grpc_absl_no_deadlock_detection();
     grpc_init();
-    grpc_arg args[2];
+    grpc_arg args[3];
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
     args[0].value.integer = -1;
     args[1].type = GRPC_ARG_INTEGER;
     args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
     args[1].value.integer = -1;
-    grpc_channel_args chargs = {2, args};
+    args[2].type = GRPC_ARG_INTEGER;
+    args[2].key = GRPC_ARG_ENABLE_RETRIES;
+    args[2].value.integer = 0;
+    grpc_channel_args chargs = {3, args};
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
     channel = grpc_channel_create(target, creds, &chargs);
     grpc_channel_credentials_release(creds);

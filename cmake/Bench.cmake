@@ -11,7 +11,10 @@ set_target_properties(tensor_baseline PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAK
 # gRPC's C core, sending a request built once to the reference server.
 add_executable(baseline_http ${CMAKE_SOURCE_DIR}/bench/baseline_http.c)
 target_link_libraries(baseline_http PRIVATE PkgConfig::CURL)
-add_executable(baseline_grpc ${CMAKE_SOURCE_DIR}/bench/baseline_grpc.c)
+# baseline_grpc sets gRPC up as the client does, with the client's own switch for abseil.
+add_executable(baseline_grpc ${CMAKE_SOURCE_DIR}/bench/baseline_grpc.c
+               ${CMAKE_SOURCE_DIR}/src/grpc/grpc_absl.cc)
+target_include_directories(baseline_grpc PRIVATE ${CMAKE_SOURCE_DIR}/src)
 target_link_libraries(baseline_grpc PRIVATE PkgConfig::GRPC)
 set_target_properties(baseline_http baseline_grpc PROPERTIES
     RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench)
