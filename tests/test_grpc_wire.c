@@ -493,22 +493,38 @@ static void test_request_encoding(void)
     CHECK(atomic_load(&big.buf->refs) == 1);
     tensor_release(&big);
 
-    /* More sub-messages than the writer notes the sizes of (64): the rest are
-     * counted again, to the same bytes. */
+    /* A head past the writer's first memory (1 KiB on the stack), sub-messages
+     * whose lengths take 1, 2 and 3 bytes (their bodies moved up after the
+     * fact), nested in one another: still the canonical bytes. */
     struct triton_param many[70];
     char names[70][8];
+    static char long_text[20000];
+    memset(long_text, 'x', sizeof long_text);
     for (int i = 0; i < 70; i++) {
         snprintf(names[i], sizeof names[i], "p%d", i);
         many[i] = (struct triton_param){.key = names[i], .type = TRITON_PARAM_INT64, .v.i = i};
     }
+    many[1] = (struct triton_param){
+        .key = "s127", .type = TRITON_PARAM_STRING, .v.s = {long_text, 127 - 10}};
+    many[2] = (struct triton_param){
+        .key = "s128", .type = TRITON_PARAM_STRING, .v.s = {long_text, 128 - 10}};
+    many[3] = (struct triton_param){
+        .key = "s20k", .type = TRITON_PARAM_STRING, .v.s = {long_text, sizeof long_text}};
     struct triton_infer_request wide = req;
     wide.params = many;
     wide.n_params = 70;
+    struct triton_infer_input wide_ins[3];
+    memcpy(wide_ins, ins, sizeof wide_ins);
+    wide_ins[1].params = many + 1;
+    wide_ins[1].n_params = 3;
+    wide.inputs = wide_ins;
     m = encode_canonical(&wide, NULL);
     CHECK(m && m->n_parameters == 75 && m->n_inputs == 3 && m->n_outputs == 2);
     if (m) {
         const Inference__InferParameter *p = PARAM(m, "p69");
         CHECK(p && p->int64_param == 69);
+        CHECK((p = PARAM(m, "s128")) && strlen(p->string_param) == 118);
+        CHECK((p = PARAM(m->inputs[1], "s20k")) && strlen(p->string_param) == sizeof long_text);
         inference__model_infer_request__free_unpacked(m, NULL);
     }
 

@@ -27,17 +27,16 @@
 /* Protobuf wire types. */
 enum { WT_VARINT = 0, WT_FIXED64 = 1, WT_LEN = 2, WT_FIXED32 = 5 };
 
-/* A protobuf writer: with p NULL it only counts the bytes, else it writes them
- * at p. Every message is written by one function that runs in both modes, so
- * a length prefix and the bytes it announces cannot disagree. The counting
- * pass notes each sub-message's size in `sizes`, in the order it meets them,
- * and the writing pass, which meets them in the same order, reads them back
- * (a sub-message past the room there is counted again). */
+/* A protobuf writer in one pass, into memory that grows as it must. A
+ * sub-message's length comes before its body but is known only after it: the
+ * body is written after one byte left for the length (enough below 128 bytes)
+ * and moved up in the rare case the length needs more. Out of memory, it
+ * stops writing and says so in `failed`. */
 struct pbw {
     uint8_t *p;
-    size_t n; /* bytes counted or written */
-    size_t *sizes;
-    size_t n_sizes, cap_sizes; /* sub-messages met so far; room in sizes */
+    size_t n, cap; /* bytes written; room at p */
+    bool heap;     /* p is malloc'd here (else the caller's) */
+    bool failed;
 };
 
 static size_t varint_size(uint64_t v)
@@ -48,17 +47,44 @@ static size_t varint_size(uint64_t v)
     return n;
 }
 
-static void w_varint(struct pbw *w, uint64_t v)
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
 {
-    if (!w->p) {
-        w->n += varint_size(v);
-        return;
-    }
-    uint8_t *p = w->p + w->n;
     for (; v >= 0x80; v >>= 7)
         *p++ = (uint8_t)(v | 0x80);
     *p++ = (uint8_t)v;
-    w->n = (size_t)(p - w->p);
+    return p;
+}
+
+static bool w_grow(struct pbw *w, size_t need)
+{
+    if (w->failed || need > SIZE_MAX / 2 - w->n) {
+        w->failed = true;
+        return false;
+    }
+    size_t cap = w->cap * 2 > w->n + need ? w->cap * 2 : w->n + need;
+    uint8_t *p = w->heap ? realloc(w->p, cap) : malloc(cap);
+    if (!p) {
+        w->failed = true;
+        return false;
+    }
+    if (!w->heap && w->n)
+        memcpy(p, w->p, w->n);
+    w->p = p;
+    w->cap = cap;
+    w->heap = true;
+    return true;
+}
+
+/* Room for need more bytes. */
+static bool w_room(struct pbw *w, size_t need)
+{
+    return w->cap - w->n >= need || w_grow(w, need);
+}
+
+static void w_varint(struct pbw *w, uint64_t v)
+{
+    if (w_room(w, 10))
+        w->n = (size_t)(put_varint(w->p + w->n, v) - w->p);
 }
 
 static void w_tag(struct pbw *w, uint32_t field, int wire_type)
@@ -68,9 +94,10 @@ static void w_tag(struct pbw *w, uint32_t field, int wire_type)
 
 static void w_raw(struct pbw *w, const void *data, size_t len)
 {
-    if (w->p && len)
+    if (len && w_room(w, len)) {
         memcpy(w->p + w->n, data, len);
-    w->n += len;
+        w->n += len;
+    }
 }
 
 static void w_bytes(struct pbw *w, uint32_t field, const void *data, size_t len)
@@ -89,30 +116,24 @@ static void w_string(struct pbw *w, uint32_t field, const char *s)
 
 typedef void (*w_body_fn)(struct pbw *w, const void *arg);
 
-/* A length-delimited sub-message: its size first, then its bytes. */
+/* A length-delimited sub-message: its length, then its body. */
 static void w_message(struct pbw *w, uint32_t field, w_body_fn body, const void *arg)
 {
-    size_t slot = w->n_sizes++, len;
-    if (!w->p) {
-        size_t start = w->n;
-        body(w, arg);
-        len = w->n - start;
-        w->n = start;
-        if (slot < w->cap_sizes)
-            w->sizes[slot] = len;
-    } else if (slot < w->cap_sizes) {
-        len = w->sizes[slot];
-    } else {
-        struct pbw count = {0};
-        body(&count, arg);
-        len = count.n;
-    }
     w_tag(w, field, WT_LEN);
-    w_varint(w, len);
-    if (w->p)
-        body(w, arg);
-    else
-        w->n += len;
+    if (!w_room(w, 1))
+        return;
+    size_t start = ++w->n;
+    body(w, arg);
+    if (w->failed)
+        return;
+    size_t len = w->n - start, more = varint_size(len) - 1;
+    if (more) {
+        if (!w_room(w, more))
+            return;
+        memmove(w->p + start + more, w->p + start, len);
+        w->n += more;
+    }
+    put_varint(w->p + start - 1, len);
 }
 
 /* InferParameter: the oneof member of the parameter's type. */
@@ -457,30 +478,29 @@ static bool is_big(const struct raw_piece *p)
 }
 
 /* What precedes a raw_input_contents value (field 7): its key and length. */
-static void w_raw_head(struct pbw *w, const struct raw_piece *p)
+static size_t raw_head_size(const struct raw_piece *p)
 {
-    w_tag(w, 7, WT_LEN);
-    w_varint(w, p->len);
+    return varint_size(7 << 3 | WT_LEN) + varint_size(p->len);
 }
 
-/* Writes the request into one buffer, except the big raw contents, and hands
- * gRPC the buffer's pieces with a slice over each big content between them. */
-static int request_slices(const struct request_enc *e, grpc_byte_buffer *out,
-                          struct triton_error *err)
+static uint8_t *put_raw_head(uint8_t *at, const struct raw_piece *p)
 {
-    size_t sizes[64];
-    struct pbw count = {.sizes = sizes, .cap_sizes = sizeof sizes / sizeof *sizes};
-    w_request_head(&count, e);
-    size_t big = 0, n_big = 0;
+    return put_varint(put_varint(at, 7 << 3 | WT_LEN), p->len);
+}
+
+/* Hands gRPC the request: its head (fields 1 to 6, written) and raw contents
+ * in one buffer, but for a slice over each big content between its pieces. */
+static int request_slices(const struct request_enc *e, const uint8_t *head, size_t head_len,
+                          grpc_byte_buffer *out, struct triton_error *err)
+{
+    size_t total = head_len, big = 0, n_big = 0;
     for (size_t i = 0; i < e->n_pieces; i++) {
-        w_raw_head(&count, &e->pieces[i]);
-        count.n += e->pieces[i].len;
+        total += raw_head_size(&e->pieces[i]) + e->pieces[i].len;
         if (is_big(&e->pieces[i])) {
             big += e->pieces[i].len;
             n_big++;
         }
     }
-    size_t total = count.n;
     if (total > UINT32_MAX)
         return triton_fail(err, TRITON_INVALID_ARGUMENT,
                            "request of %zu bytes exceeds gRPC's 4 GiB message limit", total);
@@ -490,25 +510,29 @@ static int request_slices(const struct request_enc *e, grpc_byte_buffer *out,
         !(slices = malloc((2 * n_big + 1) * sizeof *slices)))
         return triton_fail(err, TRITON_NO_MEMORY, "out of memory serialising a gRPC request");
     grpc_slice buf = grpc_slice_malloc(total - big);
-    struct pbw w = {.p = GRPC_SLICE_START_PTR(buf), .sizes = sizes, .cap_sizes = count.cap_sizes};
-    w_request_head(&w, e);
+    uint8_t *base = GRPC_SLICE_START_PTR(buf), *at = base + head_len;
+    memcpy(base, head, head_len);
     size_t n = 0, from = 0;
     for (size_t i = 0; i < e->n_pieces; i++) {
         const struct raw_piece *p = &e->pieces[i];
-        w_raw_head(&w, p);
+        at = put_raw_head(at, p);
         if (!is_big(p)) {
-            w_raw(&w, p->ptr, p->len);
+            if (p->len)
+                memcpy(at, p->ptr, p->len);
+            at += p->len;
             continue;
         }
-        slices[n++] = grpc_slice_sub(buf, from, w.n);
-        from = w.n;
+        size_t pos = (size_t)(at - base);
+        slices[n++] = grpc_slice_sub(buf, from, pos);
+        from = pos;
         tensor_buffer_ref(p->owner);
         slices[n++] = grpc_slice_new_with_user_data((void *)p->ptr, p->len, unref_owner, p->owner);
     }
     grpc_slice_buffer *sb = &out->data.raw.slice_buffer;
+    size_t end = (size_t)(at - base);
     if (n) {
-        if (from < w.n)
-            slices[n++] = grpc_slice_sub(buf, from, w.n);
+        if (from < end)
+            slices[n++] = grpc_slice_sub(buf, from, end);
         for (size_t i = 0; i < n; i++)
             grpc_slice_buffer_add(sb, slices[i]); /* the buffer takes the reference */
         grpc_slice_unref(buf);
@@ -520,13 +544,28 @@ static int request_slices(const struct request_enc *e, grpc_byte_buffer *out,
     return 0;
 }
 
+/* Writes the request's head (where it fits, on the stack) and hands it on. */
+static int request_write(const struct request_enc *e, grpc_byte_buffer *out,
+                         struct triton_error *err)
+{
+    uint8_t head_inline[1024];
+    struct pbw head = {.p = head_inline, .cap = sizeof head_inline};
+    w_request_head(&head, e);
+    int rc = head.failed
+                 ? triton_fail(err, TRITON_NO_MEMORY, "out of memory serialising a gRPC request")
+                 : request_slices(e, head.p, head.n, out, err);
+    if (head.heap)
+        free(head.p);
+    return rc;
+}
+
 int grpc_wire_infer_request(const struct triton_infer_request *req, grpc_byte_buffer *out,
                             struct triton_error *err)
 {
     struct request_enc e;
     int rc = request_enc_init(&e, req, err);
     if (rc == 0)
-        rc = request_slices(&e, out, err);
+        rc = request_write(&e, out, err);
     request_enc_free(&e);
     return rc;
 }
@@ -908,7 +947,7 @@ static void view_free(struct reply_view *v)
             free(arrays[i]->items);
 }
 
-/* A new zeroed item at the end of a; NULL when out of memory. */
+/* A new item at the end of a, for the caller to fill; NULL when out of memory. */
 static void *parray_push(struct parray *a, size_t size)
 {
     if (a->n == a->cap) {
@@ -922,9 +961,7 @@ static void *parray_push(struct parray *a, size_t size)
         a->items = grown;
         a->cap = cap;
     }
-    void *item = (char *)a->items + a->n++ * size;
-    memset(item, 0, size);
-    return item;
+    return (char *)a->items + a->n++ * size;
 }
 
 /* ---- the fast reader: the reply's bytes read in place ---- */
@@ -945,8 +982,12 @@ struct pfield {
 };
 
 /* A varint of at most max bytes; false if it does not end by then or by c->end. */
-static bool strict_varint(struct cursor *c, size_t max, uint64_t *v)
+static inline bool strict_varint(struct cursor *c, size_t max, uint64_t *v)
 {
+    if (c->p < c->end && *c->p < 0x80) { /* one byte: most keys and lengths */
+        *v = *c->p++;
+        return true;
+    }
     uint64_t x = 0;
     for (size_t i = 0; i < max && c->p + i < c->end; i++) {
         uint8_t byte = c->p[i];
@@ -962,7 +1003,7 @@ static bool strict_varint(struct cursor *c, size_t max, uint64_t *v)
 
 /* One field as protobuf-c reads it (protobuf-c.c: parse_tag_and_wiretype,
  * scan_length_prefixed_data); false for anything the fast reader declines. */
-static bool strict_field(struct cursor *c, struct pfield *f)
+static inline bool strict_field(struct cursor *c, struct pfield *f)
 {
     uint64_t key, n;
     if (!strict_varint(c, 5, &key) || key >> 3 == 0 || key >> 3 > MAX_FIELD)
@@ -1048,6 +1089,7 @@ static enum fast_outcome fast_param(const uint8_t *p, size_t len, struct parray 
     if (!pp)
         return FAST_NO_MEMORY;
     pp->key = pstr_of(NULL);
+    pp->kind = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE__NOT_SET;
     struct cursor c = {p, p + len};
     bool has_value = false;
     while (c.p < c.end) {
@@ -1091,7 +1133,10 @@ static enum fast_outcome fast_output(const uint8_t *p, size_t len, struct reply_
     if (!o)
         return FAST_NO_MEMORY;
     o->name = o->datatype = pstr_of(NULL);
+    o->n_shape = 0;
     o->first_param = v->output_params.n;
+    o->n_params = 0;
+    o->contents = NULL;
     struct cursor c = {p, p + len};
     while (c.p < c.end) {
         struct pfield f;
