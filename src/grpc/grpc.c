@@ -1373,7 +1373,7 @@ int triton_grpc_init(struct triton_client *c, const struct triton_client_options
         return -1;
     }
 
-    size_t max_args = 10 + opts->n_channel_args;
+    size_t max_args = 11 + opts->n_channel_args;
     grpc_arg *args = calloc(max_args, sizeof *args);
     if (!args) {
         free_transport(t);
@@ -1419,6 +1419,9 @@ int triton_grpc_init(struct triton_client *c, const struct triton_client_options
      * A caller's service config may hold a retryPolicy, which needs the layer. */
     if (!has_channel_arg(opts, GRPC_ARG_SERVICE_CONFIG))
         args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_RETRIES, {.integer = 0}};
+    /* channelz (gRPC's own introspection of channels and calls, which nothing
+     * here reads) is off: it counts and times every call (GRPC_CORE.md). */
+    args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_CHANNELZ, {.integer = 0}};
     /* A key the caller gives wins over the library's own setting: drop ours. */
     for (size_t i = 0; i < opts->n_channel_args; i++) {
         for (size_t k = 0; opts->channel_args[i].key && k < n; k++) {
