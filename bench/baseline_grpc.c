@@ -7,8 +7,8 @@
  * shape the C core allows. Each reply is copied into a buffer reused across calls
  * (the least a client can do that still hands the output to its caller).
  * gRPC is set up as tritonlua sets it up (docs/GRPC_CORE.md): abseil's debug-only
- * deadlock detector off, gRPC's retry layer off, so that the two differ only in
- * what tritonlua itself does per call.
+ * deadlock detector off, gRPC's retry layer and channelz off, so that the two
+ * differ only in what tritonlua itself does per call.
  *
  * Usage: baseline_grpc HOST:PORT CASE CONCURRENCY REQUESTS [WARMUP]
  *   CASE  simple (2 x 16 INT32 to `simple`) or big (64 MiB FP32 to `identity_fp32`)
@@ -229,7 +229,7 @@ int main(int argc, char **argv)
     }
     grpc_absl_no_deadlock_detection();
     grpc_init();
-    grpc_arg args[3];
+    grpc_arg args[4];
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
     args[0].value.integer = -1;
@@ -239,7 +239,10 @@ int main(int argc, char **argv)
     args[2].type = GRPC_ARG_INTEGER;
     args[2].key = GRPC_ARG_ENABLE_RETRIES;
     args[2].value.integer = 0;
-    grpc_channel_args chargs = {3, args};
+    args[3].type = GRPC_ARG_INTEGER;
+    args[3].key = GRPC_ARG_ENABLE_CHANNELZ;
+    args[3].value.integer = 0;
+    grpc_channel_args chargs = {4, args};
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
     channel = grpc_channel_create(target, creds, &chargs);
     grpc_channel_credentials_release(creds);
