@@ -15,17 +15,18 @@
  *   lerror.c    triton.Error
  *
  * Ownership. Every call is a struct lcall in C memory, owned by its Future
- * userdata (a blocking call makes one too, on the stack, and lets go of the call
- * as soon as its outcome is in); a finished call is kept as a spare of its state
- * for the next one (lcall_new), up to a bound. A stream owns itself and is freed
- * once its end was handed to Lua. While a request is in flight it
- * holds registry references to what Lua must keep alive for it (its client,
- * callback, future and the coroutines waiting on it), each in a named field
- * (as luv's lreq does) that is LUA_NOREF when not held; lreq_unref drops them
- * all at the final reply. What the transport reads is owned by the request in
- * C: argument strings are copied into its memory (struct lmem) and every input
- * tensor is held as a C view (a buffer reference), so the request never points
- * into a Lua object.
+ * userdata (a blocking call has one too, on the stack, and lets go of the call
+ * as soon as its outcome is in; that future never reaches the user, so it is
+ * then kept for the next blocking call, lfuture_take_spare); a finished call
+ * is kept as a spare of its state for the next one (lcall_new), up to a bound.
+ * A stream owns itself and is freed once its end was handed to Lua. While a
+ * request is in flight it holds registry references to what Lua must keep
+ * alive for it (its client, callback, future and the coroutines waiting on
+ * it), each in a named field (as luv's lreq does) that is LUA_NOREF when not
+ * held; lreq_unref drops them all at the final reply. What the transport
+ * reads is owned by the request in C: argument strings are copied into its
+ * memory (struct lmem) and every input tensor is held as a C view (a buffer
+ * reference), so the request never points into a Lua object.
  *
  * Completions never touch Lua. The transport's `done` runs inside
  * triton_loop_step (or inside triton_client_free) and only queues the reply on
@@ -49,16 +50,17 @@
 #include "lua/lclient.h"
 #include "triton_lua.h"
 
-#define LSTATE_KEY   "triton.core.state"
-#define LTASKS_KEY   "triton.core.tasks"
-#define LWOKEN_KEY   "triton.core.woken"
-#define LCLIENT_MT   "triton.core.Client"
-#define LSTREAM_MT   "triton.core.Stream"
-#define LFUTURE_MT   "triton.Future"
-#define LRESULT_MT   "triton.InferResult"
-#define LWAIT_SLICE  0.1  /* seconds: how often a wait looks for an interrupt */
-#define LMAX_HEADERS 1024 /* entries in a headers (or similar) table */
-#define LSPARE_REFS  64   /* registry slots a state keeps for its requests' references */
+#define LSTATE_KEY     "triton.core.state"
+#define LTASKS_KEY     "triton.core.tasks"
+#define LWOKEN_KEY     "triton.core.woken"
+#define LCLIENT_MT     "triton.core.Client"
+#define LSTREAM_MT     "triton.core.Stream"
+#define LFUTURE_MT     "triton.Future"
+#define LRESULT_MT     "triton.InferResult"
+#define LWAIT_SLICE    0.1  /* seconds: how often a wait looks for an interrupt */
+#define LMAX_HEADERS   1024 /* entries in a headers (or similar) table */
+#define LSPARE_REFS    64   /* registry slots a state keeps for its requests' references */
+#define LSPARE_FUTURES 16   /* futures of blocking calls a state keeps for reuse (lfuture.c) */
 
 /* ---- structures ------------------------------------------------------------------- */
 
@@ -78,6 +80,7 @@ struct lstate {
     int callbacks;      /* calls with a callback whose final reply was not handed over yet */
     int in_callback;    /* callbacks running now (nested in lreq_deliver) */
     int ref_reporter;   /* the Lua reporter of callback errors, or LUA_NOREF */
+    int ref_result_mt;  /* the registry's reference to triton.InferResult's metatable */
     triton_lua_error_fn reporter; /* the C one (triton_lua_on_callback_error), or NULL */
     void *reporter_ud;
     struct triton_loop_timer wakeup; /* the scheduler's next timer (core.set_wakeup) */
@@ -87,6 +90,8 @@ struct lstate {
     int n_spare_blocks;
     int spare_refs[LSPARE_REFS]; /* registry slots kept for reuse (lrequest.c) */
     int n_spare_refs;
+    int spare_futures[LSPARE_FUTURES]; /* registry slots holding released futures (lfuture.c) */
+    int n_spare_futures;
 };
 
 /* What a wait saw when it began: a host's Ctrl-C hook is a change from it. */
@@ -120,9 +125,10 @@ struct levent {
     bool has_reply;
     struct triton_reply reply; /* owned: json, result */
     bool failed;
-    struct triton_error err;
     bool final;
     char *server; /* the server that answered an inference (owned, or server_buf) */
+    /* From here on not zeroed by a new event: each is written before it is read. */
+    struct triton_error err; /* when failed */
     char server_buf[48];
 };
 
@@ -150,8 +156,10 @@ struct lreq {
     bool is_stream;
     int delivering; /* lreq_deliver runs for it (nested when a callback steps the loop) */
     struct lmem mem;
-    bool first_busy;     /* first holds an event */
-    struct levent first; /* its first event (a call's only one), without an allocation */
+    bool first_busy; /* first holds an event */
+    /* its first event (a call's only one), without an allocation; last, so
+     * that lcall_new can leave its buffers out of what it zeroes */
+    struct levent first;
 };
 
 struct lcall {
@@ -247,6 +255,11 @@ struct lcall *lcall_new(struct lstate *st);
 /* Frees st's spare calls; later calls are freed at once (the state is closing). */
 void lcall_free_spares(struct lstate *st);
 
+/* A registry reference to the value at the top of the stack (popped), from st's
+ * spare slots when it has one; lref_drop lets go of *ref (LUA_NOREF after). */
+int lref_top(lua_State *L, struct lstate *st);
+void lref_drop(lua_State *L, struct lstate *st, int *ref);
+
 /* Initializes a request of `kind` for client lc (references unheld). */
 void lreq_init(struct lreq *r, struct lclient *lc, enum triton_call_kind kind, bool is_stream);
 /* Takes the references: client (at client_idx), callback (cb_idx, 0: none) and
@@ -295,6 +308,10 @@ size_t ltable_count(lua_State *L, int tab);
 typedef void (*lbuild_fn)(lua_State *L, int idx, struct lcall *lcall);
 void lbuild_call(lua_State *L, int idx, struct lcall *lcall);
 void lbuild_infer_map(lua_State *L, int idx, struct lcall *lcall);
+/* The tensor of the entry of an input map at the top of the stack (its name at
+ * -2), or the argument error (#2 to fname; NULL: the running function) that
+ * says why it is not one. tensor_mt: as LUV_TENSOR, or 0 to look it up. */
+struct tensor *lbuild_map_entry(lua_State *L, int tensor_mt, const char *fname);
 /* The infer request described by the table at idx, built into m. */
 void lbuild_infer(lua_State *L, int idx, struct triton_infer_request *req, struct lmem *m);
 /* The call kind named by the string at idx, or an argument error. */
@@ -302,14 +319,18 @@ enum triton_call_kind lbuild_check_kind(lua_State *L, int idx);
 
 /* ---- lresult.c, lfuture.c, lstream.c, lclient.c ----------------------------------------- */
 
-/* Pushes a triton.InferResult; takes ownership of r (freed if pushing fails). */
-void lresult_push(lua_State *L, struct lstate *st, struct triton_infer_result *r);
-/* Sets the server (NULL: none) r:server() answers for the result at -1. */
-void lresult_set_server(lua_State *L, const char *server);
+/* Pushes a triton.InferResult that owns r from then on (r stays the caller's if
+ * this raises: out of memory).
+ * server: what r:server() answers (copied; NULL: nil). */
+void lresult_push(lua_State *L, struct lstate *st, struct triton_infer_result *r,
+                  const char *server);
 /* A full collection when reply memory handed to Lua adds up (see lresult.c). */
 void lresult_collect_if_due(lua_State *L, struct lstate *st);
 void lresult_open(lua_State *L);
 
+/* Pushes a released future of a blocking call that st kept for reuse and
+ * returns it, or pushes nothing and returns NULL when st has none. */
+struct lfuture *lfuture_take_spare(lua_State *L, struct lstate *st);
 /* future:get_result(): the future at index 1, alone above it. */
 int lfuture_get_result(lua_State *L);
 /* The blocking wait of a call whose future (at index 1, alone) never reaches the

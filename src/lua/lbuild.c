@@ -262,14 +262,41 @@ static int compare_input_names(const void *a, const void *b)
 /* Inputs read on the C stack before the map's size is known. */
 #define FEW_INPUTS 8
 
-/* The entry at the top of the stack (key at -2) as an input into `in`. */
-static void map_input(lua_State *L, int tensor_mt, struct triton_infer_input *in, struct lmem *m)
+/* Sorts inputs by name: by insertion when they are few (qsort's set-up costs
+ * more than the comparisons of a common call's two or three), else qsort. */
+static void sort_inputs(struct triton_infer_input *in, size_t n)
 {
+    if (n > FEW_INPUTS) {
+        qsort(in, n, sizeof(*in), compare_input_names);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct triton_infer_input x = in[i];
+        size_t j = i;
+        for (; j > 0 && compare_input_names(&in[j - 1], &x) > 0; j--)
+            in[j] = in[j - 1];
+        in[j] = x;
+    }
+}
+
+struct tensor *lbuild_map_entry(lua_State *L, int tensor_mt, const char *fname)
+{
+    if (lua_type(L, -2) != LUA_TSTRING)
+        largs_argerror(L, 2, fname, "mixed list and map of inputs");
     struct tensor *t = tensor_mt ? ltensor_test_mt(L, -1, tensor_mt) : ltensor_test(L, -1);
-    size_t len = 0;
-    const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &len) : NULL;
-    if (!name || !t)
-        luaL_error(L, "inputs must map names to tensors");
+    if (!t)
+        largs_argerror(L, 2, fname, "input '%s' must be a tensor (triton.tensor(data, dtype))",
+                       lua_tostring(L, -2));
+    return t;
+}
+
+/* The entry at the top of the stack (key at -2) as an input into `in`. */
+static void map_input(lua_State *L, int tensor_mt, const char *fname, struct triton_infer_input *in,
+                      struct lmem *m)
+{
+    struct tensor *t = lbuild_map_entry(L, tensor_mt, fname);
+    size_t len;
+    const char *name = lua_tolstring(L, -2, &len);
     if (!t->buf)
         luaL_error(L, "input '%s': the tensor is empty or released", name);
     in->name = lmem_strdup(L, m, name, len);
@@ -283,20 +310,21 @@ static void map_input(lua_State *L, int tensor_mt, struct triton_infer_input *in
     in->ndim = h->t.ndim;
 }
 
-/* Inputs given as a map name -> tensor (lua/triton/infer.lua checked the keys
- * and values): read straight from the tensors, without a table per input, and
- * sent in name order so that the wire is the same from run to run. A map of
- * up to FEW_INPUTS is read in one pass; a bigger one is counted first.
- * tensor_mt: the tensor metatable's index (an upvalue), or 0 to look it up. */
-static void build_input_map(lua_State *L, int idx, int tensor_mt, struct triton_infer_request *req,
-                            struct lmem *m)
+/* Inputs given as a map name -> tensor, each entry checked as it is read
+ * (lbuild_map_entry, with fname's messages): read straight from the tensors,
+ * without a table per input, and sent in name order so that the wire is the
+ * same from run to run. A map of up to FEW_INPUTS is read in one pass; a
+ * bigger one is counted first. tensor_mt: the tensor metatable's index (an
+ * upvalue), or 0 to look it up. */
+static void build_input_map(lua_State *L, int idx, int tensor_mt, const char *fname,
+                            struct triton_infer_request *req, struct lmem *m)
 {
     struct triton_infer_input few[FEW_INPUTS];
     size_t n = 0;
     lua_pushnil(L);
     while (n < FEW_INPUTS && lua_next(L, idx)) {
         memset(&few[n], 0, sizeof few[n]);
-        map_input(L, tensor_mt, &few[n++], m);
+        map_input(L, tensor_mt, fname, &few[n++], m);
         lua_pop(L, 1);
     }
     struct triton_infer_input *inputs;
@@ -323,11 +351,11 @@ static void build_input_map(lua_State *L, int idx, int tensor_mt, struct triton_
         while (lua_next(L, idx)) {
             if (n == total)
                 luaL_error(L, "the inputs table changed while it was read");
-            map_input(L, tensor_mt, &inputs[n++], m);
+            map_input(L, tensor_mt, fname, &inputs[n++], m);
             lua_pop(L, 1);
         }
     }
-    qsort(inputs, n, sizeof(*inputs), compare_input_names);
+    sort_inputs(inputs, n);
     req->inputs = inputs;
     req->n_inputs = n;
 }
@@ -384,7 +412,7 @@ void lbuild_infer(lua_State *L, int idx, struct triton_infer_request *req, struc
     lua_pop(L, 1);
 
     if (lua_getfield(L, idx, "input_map") == LUA_TTABLE) {
-        build_input_map(L, lua_gettop(L), 0, req, m);
+        build_input_map(L, lua_gettop(L), 0, NULL, req, m);
     } else {
         if (lua_getfield(L, idx, "inputs") != LUA_TTABLE)
             luaL_error(L, "an infer request needs a list of inputs");
@@ -480,8 +508,9 @@ void lbuild_call(lua_State *L, int idx, struct lcall *lcall)
 }
 
 /* infer's common call, `c:infer(model, {NAME = tensor, ...})` without options:
- * the model name at idx and the input map at idx + 1 (lua/triton/client.lua
- * checked both), read without the two args tables lbuild_call reads. For the
+ * the model name at idx (checked), the input map at idx + 1 (a table of no
+ * list part: its entries are checked here) and the user's method name at
+ * idx + 2, read without the two args tables lbuild_call reads. For the
  * client's methods (reads LUV_TENSOR). */
 void lbuild_infer_map(lua_State *L, int idx, struct lcall *lcall)
 {
@@ -492,7 +521,7 @@ void lbuild_infer_map(lua_State *L, int idx, struct lcall *lcall)
     req->model = lmem_strdup(L, m, model, len);
     req->binary_data_output = true;
     luaL_checktype(L, idx + 1, LUA_TTABLE);
-    build_input_map(L, idx + 1, LUV_TENSOR, req, m);
+    build_input_map(L, idx + 1, LUV_TENSOR, lua_tostring(L, idx + 2), req, m);
     lcall->call.infer = req;
 }
 

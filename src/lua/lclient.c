@@ -351,19 +351,23 @@ static int client_gc(lua_State *L)
     return 0;
 }
 
-/* Pushes a new future for a call of `kind` on client lc (at client_idx), its
+/* Pushes a future for a call of `kind` on client lc (at client_idx), its
  * request built by `build` from the values at idx, then submits it. cb_idx: the
- * callback or 0. An asynchronous call (`kick`) is moved onto the wire at once.
+ * callback or 0. An asynchronous call (`kick`) is moved onto the wire at once;
+ * a blocking one (for lfuture_result_once) may reuse a kept future.
  * Returns the call (the future's). */
 static struct lcall *submit_built(lua_State *L, int client_idx, struct lclient *lc,
                                   enum triton_call_kind kind, lbuild_fn build, int args_idx,
                                   int cb_idx, bool kick)
 {
     lresult_collect_if_due(L, lc->st);
-    struct lfuture *f = lua_newuserdatauv(L, sizeof(*f), 2);
-    f->call = NULL;
-    lua_pushvalue(L, LUV_FUTURE);
-    lua_setmetatable(L, -2);
+    struct lfuture *f = kick ? NULL : lfuture_take_spare(L, lc->st);
+    if (!f) {
+        f = lua_newuserdatauv(L, sizeof(*f), 2);
+        f->call = NULL;
+        lua_pushvalue(L, LUV_FUTURE);
+        lua_setmetatable(L, -2);
+    }
     int fut = lua_gettop(L);
     struct lcall *call = lcall_new(lc->st);
     if (!call)
@@ -403,12 +407,11 @@ static int client_call(lua_State *L)
     return lfuture_result_once(L);
 }
 
-/* Whether the inputs at idx are a map name -> tensor, checked (every key a string,
- * every value a tensor), rather than a list of InferInput (which
+/* Whether the inputs at idx are a map name -> tensor (a table without a list
+ * part and not empty), rather than a list of InferInput (which
  * lua/triton/infer.lua's wire_inputs checks and wires) or empty; raises
- * "bad argument #2 to 'fname'" for anything else. The one check of both forms:
- * wire_inputs calls it too (core.check_input_map). */
-static bool check_input_map(lua_State *L, int idx, const char *fname, int tensor_mt)
+ * "bad argument #2 to 'fname'" for what is not a table. */
+static bool is_input_map(lua_State *L, int idx, const char *fname)
 {
     if (lua_type(L, idx) != LUA_TTABLE)
         largs_argerror(
@@ -419,28 +422,37 @@ static bool check_input_map(lua_State *L, int idx, const char *fname, int tensor
     lua_pushnil(L);
     if (!lua_next(L, idx))
         return false;
-    do {
-        if (lua_type(L, -2) != LUA_TSTRING)
-            largs_argerror(L, 2, fname, "mixed list and map of inputs");
-        if (!lclass_test(L, -1, tensor_mt, LTENSOR_MT))
-            largs_argerror(L, 2, fname, "input '%s' must be a tensor (triton.tensor(data, dtype))",
-                           lua_tostring(L, -2));
+    lua_pop(L, 2);
+    return true;
+}
+
+/* is_input_map, and every entry of a map checked (lbuild_map_entry): the one
+ * check of both forms, which wire_inputs calls (core.check_input_map); infer's
+ * common call checks the entries as it reads them (lbuild_infer_map). */
+static bool check_input_map(lua_State *L, int idx, const char *fname)
+{
+    if (!is_input_map(L, idx, fname))
+        return false;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lbuild_map_entry(L, 0, fname);
         lua_pop(L, 1);
-    } while (lua_next(L, idx));
+    }
     return true;
 }
 
 /* core.check_input_map(inputs, fname) -> whether inputs is a map of tensors */
 static int core_check_input_map(lua_State *L)
 {
-    lua_pushboolean(L, check_input_map(L, 1, luaL_checkstring(L, 2), 0));
+    lua_pushboolean(L, check_input_map(L, 1, luaL_checkstring(L, 2)));
     return 1;
 }
 
 /* Checks infer's common call, without options: the model at 2, the inputs at 3,
  * fname (the user's method) at 4 and lua/triton/infer.lua's wire_inputs at 5,
  * with client.lua's messages. Returns how to build the call and sets *args_idx:
- * a map of tensors is read as it is (lbuild_infer_map, from 2), a list of
+ * a map of tensors is read as it is, its entries checked as they are read
+ * (lbuild_infer_map, from 2), a list of
  * InferInput from the args table {infer = {model =, inputs = wired}} pushed here. */
 static lbuild_fn check_common_infer(lua_State *L, int *args_idx)
 {
@@ -448,7 +460,7 @@ static lbuild_fn check_common_infer(lua_State *L, int *args_idx)
     if (lua_type(L, 2) != LUA_TSTRING)
         largs_argerror(L, 1, fname, "string expected, got %s",
                        lua_isnil(L, 2) ? "no value" : luaL_typename(L, 2));
-    if (check_input_map(L, 3, fname, LUV_TENSOR)) {
+    if (is_input_map(L, 3, fname)) {
         *args_idx = 2;
         return lbuild_infer_map;
     }

@@ -153,8 +153,41 @@ int lfuture_get_result(lua_State *L)
     return result_of(L, &check_future(L, 1)->call->req);
 }
 
+/* ---- the futures of blocking calls ------------------------------------------------------ */
+
+/* A blocking call (lfuture_result_once) needs a future only to own its call
+ * while it waits: an error (an interrupt) or a coroutine that is never resumed
+ * leaves the future behind, and its finalizer cleans up. When the outcome is
+ * in, nothing else holds that future (the user never sees it, spawn.lua drops
+ * what a wait yields), so it is kept, emptied, for the next blocking call: a
+ * new userdata with a finalizer per call costs more than the rest of the
+ * binding's side of a call. Kept futures sit in registry slots of the state. */
+struct lfuture *lfuture_take_spare(lua_State *L, struct lstate *st)
+{
+    if (st->n_spare_futures == 0)
+        return NULL;
+    int ref = st->spare_futures[--st->n_spare_futures];
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    lref_drop(L, st, &ref); /* the caller's stack holds it now */
+    return lua_touserdata(L, -1);
+}
+
+/* Keeps the released future at idx for lfuture_take_spare, if st has room. */
+static void keep_spare(lua_State *L, struct lstate *st, int idx)
+{
+    if (st->n_spare_futures >= LSPARE_FUTURES || st->n_spare_calls < 0)
+        return;
+    lua_pushnil(L);
+    lua_setiuservalue(L, idx, 1);
+    lua_pushnil(L);
+    lua_setiuservalue(L, idx, 2);
+    lua_pushvalue(L, idx);
+    st->spare_futures[st->n_spare_futures++] = lref_top(L, st);
+}
+
 /* For lfuture_result_once: waits with no deadline (slot 3 nil), then gives the
- * call back to its state's spares before pushing the outcome. */
+ * call back to its state's spares and keeps the future before pushing the
+ * outcome. */
 static int result_once_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status;
@@ -164,9 +197,17 @@ static int result_once_k(lua_State *L, int status, lua_KContext ctx)
     if (await(L, &f->call->req, 3) == AWAIT_YIELD)
         return lua_yieldk(L, 3, 0, result_once_k);
     struct lcall *call = f->call;
+    struct lstate *st = call->req.st;
     f->call = NULL; /* released: nobody else holds this future */
     lreq_free(&call->req);
-    return outcome(L);
+    lua_settop(L, 1);
+    bool failed = lua_getiuservalue(L, 1, 2) != LUA_TNIL;
+    if (!failed) {
+        lua_pop(L, 1);
+        lua_getiuservalue(L, 1, 1);
+    }
+    keep_spare(L, st, 1);
+    return failed ? lua_error(L) : 1;
 }
 
 int lfuture_result_once(lua_State *L)

@@ -126,7 +126,9 @@ struct lcall *lcall_new(struct lstate *st)
         st->spare_calls = (struct lcall *)call->req.next;
         st->n_spare_calls--;
         struct lmem_block *block = call->req.mem.blocks;
-        memset(call, 0, sizeof(*call));
+        /* zeroed as calloc's, but for the first event's buffers (see levent_new) */
+        memset(call, 0, offsetof(struct lcall, req.first.err));
+        memset(&call->call, 0, sizeof call->call);
         call->req.mem.blocks = block;
     } else if (!(call = calloc(1, sizeof(*call)))) {
         return NULL;
@@ -192,7 +194,7 @@ void lreq_init(struct lreq *r, struct lclient *lc, enum triton_call_kind kind, b
  * single store, where luaL_ref and luaL_unref walk the registry's free list
  * with several table operations each. A kept slot holds false, never nil, so
  * that the registry's array has no hole where luaL_ref would look for its end. */
-static int ref_top(lua_State *L, struct lstate *st)
+int lref_top(lua_State *L, struct lstate *st)
 {
     if (st->n_spare_refs == 0 || lua_isnil(L, -1))
         return luaL_ref(L, LUA_REGISTRYINDEX);
@@ -201,7 +203,7 @@ static int ref_top(lua_State *L, struct lstate *st)
     return ref;
 }
 
-static void unref(lua_State *L, struct lstate *st, int *ref)
+void lref_drop(lua_State *L, struct lstate *st, int *ref)
 {
     if (*ref >= 0 && st->n_spare_refs < LSPARE_REFS) {
         lua_pushboolean(L, 0);
@@ -218,7 +220,7 @@ static int ref_value(lua_State *L, struct lstate *st, int idx)
     if (!idx)
         return LUA_NOREF;
     lua_pushvalue(L, idx);
-    return ref_top(L, st);
+    return lref_top(L, st);
 }
 
 void lreq_ref(lua_State *L, struct lreq *r, int client_idx, int cb_idx, int fut_idx)
@@ -231,10 +233,10 @@ void lreq_ref(lua_State *L, struct lreq *r, int client_idx, int cb_idx, int fut_
 
 void lreq_unref(lua_State *L, struct lreq *r)
 {
-    unref(L, r->st, &r->ref_client);
-    unref(L, r->st, &r->ref_callback);
-    unref(L, r->st, &r->ref_future);
-    unref(L, r->st, &r->ref_waiters);
+    lref_drop(L, r->st, &r->ref_client);
+    lref_drop(L, r->st, &r->ref_callback);
+    lref_drop(L, r->st, &r->ref_future);
+    lref_drop(L, r->st, &r->ref_waiters);
 }
 
 /* A callback call stops counting for triton.run (core.callbacks). */
@@ -277,13 +279,13 @@ void lreq_unlink(struct lreq *r)
 }
 
 /* An event for r: its own first one when that is free (a call has one reply),
- * else a new one; zeroed. NULL when out of memory. */
+ * else a new one; zeroed up to its buffers. NULL when out of memory. */
 static struct levent *levent_new(struct lreq *r)
 {
     if (r->first_busy)
         return calloc(1, sizeof(struct levent));
     r->first_busy = true;
-    return memset(&r->first, 0, sizeof r->first);
+    return memset(&r->first, 0, offsetof(struct levent, err));
 }
 
 static void levent_free(struct lreq *r, struct levent *ev)
@@ -437,10 +439,8 @@ static int convert_event(lua_State *L)
     } else if (shape == TRITON_REPLY_BOOLEAN) {
         lua_pushboolean(L, ev->reply.boolean);
     } else if (ev->reply.result) {
-        struct triton_infer_result *res = ev->reply.result;
-        ev->reply.result = NULL;
-        lresult_push(L, r->st, res);
-        lresult_set_server(L, ev->server);
+        lresult_push(L, r->st, ev->reply.result, ev->server);
+        ev->reply.result = NULL; /* the userdata owns it now; until then the event does */
     } else if (ev->reply.json) {
         lcjson_push(L, ev->reply.json);
     } else {
@@ -569,7 +569,7 @@ void lreq_add_waiter(lua_State *L, struct lreq *r)
 {
     lua_pushthread(L);
     if (r->ref_waiters == LUA_NOREF) {
-        r->ref_waiters = ref_top(L, r->st);
+        r->ref_waiters = lref_top(L, r->st);
         return;
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_waiters);

@@ -18,6 +18,8 @@
 
 struct lresult {
     struct triton_infer_result *r; /* NULL once collected */
+    bool has_server;               /* server holds what r:server() answers, else nil */
+    char server[];                 /* NUL-terminated */
 };
 
 /* For the result's methods (reads LUV_CLASS). */
@@ -314,30 +316,34 @@ static void report_to_collector(lua_State *L, struct lstate *st,
         lua_gc(L, LUA_GCSTEP, kb);
 }
 
-void lresult_push(lua_State *L, struct lstate *st, struct triton_infer_result *r)
+/* The server's URL is kept in the userdata as C text, made a Lua string only
+ * when r:server() asks: most scripts never do. */
+void lresult_push(lua_State *L, struct lstate *st, struct triton_infer_result *r,
+                  const char *server)
 {
     size_t bytes = result_bytes(r);
     st->reply_bytes = bytes > SIZE_MAX - st->reply_bytes ? SIZE_MAX : st->reply_bytes + bytes;
     report_to_collector(L, st, r, bytes);
-    struct lresult *lr = lua_newuserdatauv(L, sizeof(*lr), 1);
+    size_t n = server ? strlen(server) + 1 : 0;
+    struct lresult *lr = lua_newuserdatauv(L, sizeof(*lr) + n, 0);
     lr->r = NULL;
-    luaL_setmetatable(L, LRESULT_MT);
+    lr->has_server = server != NULL;
+    if (server)
+        memcpy(lr->server, server, n);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, st->ref_result_mt);
+    lua_setmetatable(L, -2);
     lr->r = r;
-}
-
-void lresult_set_server(lua_State *L, const char *server)
-{
-    if (!server)
-        return;
-    lua_pushstring(L, server);
-    lua_setiuservalue(L, -2, 1);
 }
 
 /* r:server() -> the URL of the server that answered (nil for a stream's response) */
 static int result_server(lua_State *L)
 {
     check_result(L, 1);
-    lua_getiuservalue(L, 1, 1);
+    struct lresult *lr = lua_touserdata(L, 1);
+    if (lr->has_server)
+        lua_pushstring(L, lr->server);
+    else
+        lua_pushnil(L);
     return 1;
 }
 
@@ -356,4 +362,9 @@ void lresult_open(lua_State *L)
     static const luaL_Reg meta[] = {
         {"__gc", result_gc}, {"__tostring", result_tostring}, {NULL, NULL}};
     lclass_new(L, LRESULT_MT, meta, methods);
+    /* lresult_push runs outside the class's methods: an integer key is found
+     * faster than the class's name. */
+    struct lstate *st = lstate_get(L);
+    luaL_getmetatable(L, LRESULT_MT);
+    st->ref_result_mt = luaL_ref(L, LUA_REGISTRYINDEX);
 }
