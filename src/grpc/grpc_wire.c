@@ -100,11 +100,25 @@ static void w_raw(struct pbw *w, const void *data, size_t len)
     }
 }
 
+/* A key and length (room made for both, 20 bytes, and `more` bytes after them):
+ * where what follows goes, NULL out of memory. */
+static uint8_t *w_key_len(struct pbw *w, uint32_t field, size_t len, size_t more)
+{
+    if (more > SIZE_MAX / 2 || !w_room(w, 20 + more)) {
+        w->failed = true;
+        return NULL;
+    }
+    return put_varint(put_varint(w->p + w->n, (uint64_t)field << 3 | WT_LEN), len);
+}
+
 static void w_bytes(struct pbw *w, uint32_t field, const void *data, size_t len)
 {
-    w_tag(w, field, WT_LEN);
-    w_varint(w, len);
-    w_raw(w, data, len);
+    uint8_t *p = w_key_len(w, field, len, len);
+    if (p) {
+        if (len)
+            memcpy(p, data, len);
+        w->n = (size_t)(p + len - w->p);
+    }
 }
 
 /* A proto3 string field: left out when empty (protobuf-c's canonical form). */
@@ -119,10 +133,10 @@ typedef void (*w_body_fn)(struct pbw *w, const void *arg);
 /* A length-delimited sub-message: its length, then its body. */
 static void w_message(struct pbw *w, uint32_t field, w_body_fn body, const void *arg)
 {
-    w_tag(w, field, WT_LEN);
-    if (!w_room(w, 1))
+    uint8_t *p = w_key_len(w, field, 0, 0); /* the length byte, rewritten below */
+    if (!p)
         return;
-    size_t start = ++w->n;
+    size_t start = w->n = (size_t)(p - w->p);
     body(w, arg);
     if (w->failed)
         return;
@@ -181,7 +195,7 @@ struct param_lists {
     size_t n_custom;
 };
 
-static void w_params(struct pbw *w, uint32_t field, const struct param_lists *l)
+static inline void w_params(struct pbw *w, uint32_t field, const struct param_lists *l)
 {
     for (size_t i = 0; i < l->n_own; i++)
         w_message(w, field, w_param_entry, &l->own[i]);
@@ -274,10 +288,12 @@ static void w_input(struct pbw *w, const void *arg)
         size_t len = 0;
         for (int d = 0; d < in->ndim; d++)
             len += varint_size((uint64_t)in->shape[d]);
-        w_tag(w, 3, WT_LEN);
-        w_varint(w, len);
+        uint8_t *p = w_key_len(w, 3, len, len);
+        if (!p)
+            return;
         for (int d = 0; d < in->ndim; d++)
-            w_varint(w, (uint64_t)in->shape[d]);
+            p = put_varint(p, (uint64_t)in->shape[d]);
+        w->n = (size_t)(p - w->p);
     }
     w_params(w, 4, &e->params);
 }

@@ -2,8 +2,8 @@
  * grpc_wire.h: ModelInferRequest / ModelInferResponse on the wire, without
  * copying tensor bytes where it can be avoided.
  *
- * Sending: a ModelInferRequest is written field by field (its size counted
- * first) into one buffer, in the canonical form protobuf-c would pack it;
+ * Sending: a ModelInferRequest is written field by field in one pass, then
+ * copied into one buffer, in the canonical form protobuf-c would pack it;
  * every big raw_input_contents (>= GRPC_WIRE_SLICE_MIN bytes) is not copied
  * but goes as an external gRPC slice over the tensor's memory, holding a
  * reference on its tensor_buffer, which therefore stays alive until gRPC drops
