@@ -155,6 +155,7 @@ struct lreq {
     bool delivered;   /* the final reply was handed to Lua */
     bool is_stream;
     int delivering; /* lreq_deliver runs for it (nested when a callback steps the loop) */
+    int held;       /* waits that read it across a loop step (a future keeps its call) */
     struct lmem mem;
     bool first_busy; /* first holds an event */
     /* its first event (a call's only one), without an allocation; last, so
@@ -192,7 +193,9 @@ struct lclient {
 
 /* The Future userdata; uservalues: 1 = the last reply's value, 2 = the error, if any. */
 struct lfuture {
-    struct lcall *call; /* owned; NULL after __gc */
+    struct lcall *call;         /* owned; NULL after __gc, or once done */
+    bool done;                  /* its outcome was asked for and its call given back (lfuture.c) */
+    enum triton_call_kind kind; /* the call's, once done */
 };
 
 /* ---- lstate.c ---------------------------------------------------------------------- */

@@ -364,7 +364,7 @@ static struct lcall *submit_built(lua_State *L, int client_idx, struct lclient *
     struct lfuture *f = kick ? NULL : lfuture_take_spare(L, lc->st);
     if (!f) {
         f = lua_newuserdatauv(L, sizeof(*f), 2);
-        f->call = NULL;
+        memset(f, 0, sizeof(*f));
         lua_pushvalue(L, LUV_FUTURE);
         lua_setmetatable(L, -2);
     }

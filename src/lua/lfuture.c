@@ -26,11 +26,34 @@
 static struct lfuture *future_at(lua_State *L, int idx, int mt)
 {
     struct lfuture *f = lclass_check(L, idx, mt, LFUTURE_MT);
+    if (f->done)
+        return f;
     if (!f->call)
         luaL_error(L, "attempt to use a released future");
     if (!f->call->req.started)
         luaL_error(L, "this call was never started");
     return f;
+}
+
+/* The future's request, NULL once it is done (and its call given back). */
+static struct lreq *req_of(struct lfuture *f)
+{
+    return f->done ? NULL : &f->call->req;
+}
+
+/* A done future needs its call no more: the call goes back to its state's
+ * spares now, not when the future is collected (an async loop's futures are
+ * collected in bursts, more than the spares hold, so every call would be a
+ * new allocation). Not while a wait or a delivery still reads the request. */
+static void release_done(struct lfuture *f)
+{
+    struct lreq *r = req_of(f);
+    if (!r || !r->delivered || !r->finished || r->held > 0 || r->delivering > 0)
+        return;
+    f->kind = r->kind;
+    f->done = true;
+    f->call = NULL;
+    lreq_free(r);
 }
 
 static struct lfuture *check_future(lua_State *L, int idx)
@@ -45,24 +68,30 @@ static double deadline_arg(lua_State *L, int idx, const char *fname)
     return isinf(timeout) ? INFINITY : triton_loop_now() + timeout;
 }
 
-/* One step without waiting, so that a poll-style check sees what came. */
-static void make_progress(lua_State *L, struct lreq *r)
+/* One step without waiting, so that a poll-style check sees what came;
+ * returns whether f is done (its final reply handed over). */
+static bool make_progress(lua_State *L, struct lfuture *f)
 {
+    struct lreq *r = req_of(f);
+    if (!r)
+        return true;
     struct lwait w;
     struct triton_error err = {0};
     lwait_begin(r->st, &w);
     lstate_check_interrupt(L, r->st, &w);
-    if (!r->delivered && lstate_step(L, r->st, 0, &w, NULL, &err) < 0)
+    r->held++; /* a callback run by the step may ask f for its result */
+    int rc = r->delivered ? 0 : lstate_step(L, r->st, 0, &w, NULL, &err);
+    r->held--;
+    if (rc < 0)
         lerror_raise(L, &err, LERROR_LOCAL);
     lstate_check_interrupt(L, r->st, &w);
+    return r->delivered;
 }
 
 /* f:done() -> true once the final reply has been handed over */
 static int future_done(lua_State *L)
 {
-    struct lfuture *f = check_future(L, 1);
-    make_progress(L, &f->call->req);
-    lua_pushboolean(L, f->call->req.delivered);
+    lua_pushboolean(L, make_progress(L, check_future(L, 1)));
     return 1;
 }
 
@@ -73,7 +102,7 @@ enum await_status { AWAIT_TIMEOUT, AWAIT_DONE, AWAIT_YIELD };
  * lua_yieldk passes it below) checks the future again. */
 static struct lreq *future_req(lua_State *L, lua_KContext ctx)
 {
-    return ctx ? (struct lreq *)ctx : &future_at(L, 1, 0)->call->req;
+    return ctx ? (struct lreq *)ctx : req_of(future_at(L, 1, 0));
 }
 
 /* Waits for the future at index 1 (its request r) until the deadline stored at
@@ -84,7 +113,7 @@ static struct lreq *future_req(lua_State *L, lua_KContext ctx)
 static enum await_status await(lua_State *L, struct lreq *r, int slot)
 {
     double deadline = lua_isnil(L, slot) ? INFINITY : lua_tonumber(L, slot);
-    if (r->delivered)
+    if (!r || r->delivered)
         return AWAIT_DONE;
     if (lstate_in_task(L)) {
         if (triton_loop_now() >= deadline)
@@ -99,9 +128,11 @@ static enum await_status await(lua_State *L, struct lreq *r, int slot)
     return lreq_wait(L, r, deadline) ? AWAIT_DONE : AWAIT_TIMEOUT;
 }
 
-/* Pushes the outcome of a delivered future: its value, or raises its error. */
+/* Pushes the outcome of the delivered future at 1: its value, or raises its
+ * error. */
 static int outcome(lua_State *L)
 {
+    release_done(lua_touserdata(L, 1));
     if (lua_getiuservalue(L, 1, 2) != LUA_TNIL)
         return lua_error(L);
     lua_getiuservalue(L, 1, 1);
@@ -123,17 +154,16 @@ static int get_result_k(lua_State *L, int status, lua_KContext ctx)
     return outcome(L);
 }
 
-/* f:get_result([block [, timeout]]) of the future at index 1, its request r.
- * Across a yield slot 2 holds the timeout, slot 3 the deadline. */
-static int result_of(lua_State *L, struct lreq *r)
+/* f:get_result([block [, timeout]]) of the future f at index 1. Across a
+ * yield slot 2 holds the timeout, slot 3 the deadline. */
+static int result_of(lua_State *L, struct lfuture *f)
 {
     if (!lua_isnoneornil(L, 2))
         luaL_checktype(L, 2, LUA_TBOOLEAN);
     bool block = lua_isnoneornil(L, 2) || lua_toboolean(L, 2);
     double deadline = block ? deadline_arg(L, 3, "get_result") : INFINITY;
     if (!block) {
-        make_progress(L, r);
-        if (!r->delivered)
+        if (!make_progress(L, f))
             return 0;
         lua_settop(L, 1);
         return outcome(L);
@@ -145,12 +175,12 @@ static int result_of(lua_State *L, struct lreq *r)
     else
         lua_pushnumber(L, deadline);
     lua_replace(L, 3);
-    return get_result_k(L, LUA_OK, (lua_KContext)r);
+    return get_result_k(L, LUA_OK, (lua_KContext)req_of(f));
 }
 
 int lfuture_get_result(lua_State *L)
 {
-    return result_of(L, &check_future(L, 1)->call->req);
+    return result_of(L, check_future(L, 1));
 }
 
 /* ---- the futures of blocking calls ------------------------------------------------------ */
@@ -233,7 +263,7 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx)
 /* f:wait([timeout]) -> true once done; false when timeout (s) ran out first */
 static int future_wait(lua_State *L)
 {
-    struct lreq *r = &check_future(L, 1)->call->req;
+    struct lreq *r = req_of(check_future(L, 1));
     double deadline = deadline_arg(L, 2, "wait");
     lua_settop(L, 2);
     if (isinf(deadline))
@@ -247,7 +277,9 @@ static int future_wait(lua_State *L)
 /* f:cancel(): the call ends with a "cancelled" error unless it already ended */
 static int future_cancel(lua_State *L)
 {
-    lclient_cancel(&check_future(L, 1)->call->req);
+    struct lreq *r = req_of(check_future(L, 1));
+    if (r)
+        lclient_cancel(r);
     return 0;
 }
 
@@ -273,7 +305,9 @@ static int future_gc(lua_State *L)
 static int future_tostring(lua_State *L)
 {
     struct lfuture *f = lclass_check(L, 1, LUV_CLASS, LFUTURE_MT);
-    if (!f->call)
+    if (f->done)
+        lua_pushfstring(L, "triton.Future(%s, done)", triton_call_kind_name(f->kind));
+    else if (!f->call)
         lua_pushliteral(L, "triton.Future(released)");
     else
         lua_pushfstring(L, "triton.Future(%s, %s)", triton_call_kind_name(f->call->req.kind),

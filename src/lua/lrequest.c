@@ -700,5 +700,8 @@ static bool req_done(lua_State *L, void *arg, const struct lwait *w)
 
 bool lreq_wait(lua_State *L, struct lreq *r, double deadline)
 {
-    return lstate_wait(L, r->st, deadline, req_done, r, triton_call_kind_name(r->kind));
+    r->held++; /* left held when the wait raises: the future then keeps its call */
+    bool done = lstate_wait(L, r->st, deadline, req_done, r, triton_call_kind_name(r->kind));
+    r->held--;
+    return done;
 }
