@@ -191,9 +191,10 @@ struct lclient {
     struct lmem opts; /* option arrays the client was made from */
 };
 
-/* The Future userdata; uservalues: 1 = the last reply's value, 2 = the error, if any. */
+/* The Future userdata; its uservalue: the last reply's value, or its error. */
 struct lfuture {
     struct lcall *call;         /* owned; NULL after __gc, or once done */
+    bool failed;                /* the uservalue is an error */
     bool done;                  /* its outcome was asked for and its call given back (lfuture.c) */
     enum triton_call_kind kind; /* the call's, once done */
 };
@@ -248,6 +249,8 @@ void lstate_open(lua_State *L);
 /* ---- lrequest.c -------------------------------------------------------------------- */
 
 void *lmem_alloc(lua_State *L, struct lmem *m, size_t size);
+/* As lmem_alloc, but not zeroed: for what the caller fills in whole. */
+void *lmem_take(lua_State *L, struct lmem *m, size_t size);
 void *lmem_array(lua_State *L, struct lmem *m, size_t n, size_t size);
 const char *lmem_strdup(lua_State *L, struct lmem *m, const char *s, size_t len);
 void lmem_free(struct lmem *m);

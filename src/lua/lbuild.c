@@ -301,7 +301,7 @@ static void map_input(lua_State *L, int tensor_mt, const char *fname, struct tri
         luaL_error(L, "input '%s': the tensor is empty or released", name);
     in->name = lmem_strdup(L, m, name, len);
     in->datatype = tensor_dtype_name(t->dtype);
-    struct lhold *h = lmem_alloc(L, m, sizeof(*h));
+    struct lhold *h = lmem_take(L, m, sizeof(*h)); /* a view copies the whole struct */
     tensor_init_view(&h->t, t);
     h->next = m->tensors;
     m->tensors = h;
@@ -329,7 +329,7 @@ static void build_input_map(lua_State *L, int idx, int tensor_mt, const char *fn
     }
     struct triton_infer_input *inputs;
     if (n < FEW_INPUTS || !lua_next(L, idx)) {
-        inputs = lmem_array(L, m, n, sizeof(*inputs));
+        inputs = n ? lmem_take(L, m, n * sizeof(*inputs)) : NULL; /* n <= FEW_INPUTS */
         if (n)
             memcpy(inputs, few, n * sizeof(*inputs));
     } else {

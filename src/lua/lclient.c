@@ -363,7 +363,7 @@ static struct lcall *submit_built(lua_State *L, int client_idx, struct lclient *
     lresult_collect_if_due(L, lc->st);
     struct lfuture *f = kick ? NULL : lfuture_take_spare(L, lc->st);
     if (!f) {
-        f = lua_newuserdatauv(L, sizeof(*f), 2);
+        f = lua_newuserdatauv(L, sizeof(*f), 1);
         memset(f, 0, sizeof(*f));
         lua_pushvalue(L, LUV_FUTURE);
         lua_setmetatable(L, -2);

@@ -5,7 +5,7 @@
  *   f:get_result([block [, timeout]]) -> the value; raises the call's triton.Error
  *   f:cancel()
  * The future owns its struct lcall (lbinding.h); the value or error of the
- * last reply is kept in its uservalues.
+ * last reply is kept in its uservalue.
  *
  * Timeouts are tritonclient's: get_result(true, t) raises a triton.Error with
  * code "deadline_exceeded" when t seconds pass first, get_result(false) returns
@@ -132,11 +132,10 @@ static enum await_status await(lua_State *L, struct lreq *r, int slot)
  * error. */
 static int outcome(lua_State *L)
 {
-    release_done(lua_touserdata(L, 1));
-    if (lua_getiuservalue(L, 1, 2) != LUA_TNIL)
-        return lua_error(L);
+    struct lfuture *f = lua_touserdata(L, 1);
+    release_done(f);
     lua_getiuservalue(L, 1, 1);
-    return 1;
+    return f->failed ? lua_error(L) : 1;
 }
 
 static int get_result_k(lua_State *L, int status, lua_KContext ctx)
@@ -207,10 +206,9 @@ static void keep_spare(lua_State *L, struct lstate *st, int idx)
 {
     if (st->n_spare_futures >= LSPARE_FUTURES || st->n_spare_calls < 0)
         return;
+    ((struct lfuture *)lua_touserdata(L, idx))->failed = false;
     lua_pushnil(L);
     lua_setiuservalue(L, idx, 1);
-    lua_pushnil(L);
-    lua_setiuservalue(L, idx, 2);
     lua_pushvalue(L, idx);
     st->spare_futures[st->n_spare_futures++] = lref_top(L, st);
 }
@@ -231,11 +229,8 @@ static int result_once_k(lua_State *L, int status, lua_KContext ctx)
     f->call = NULL; /* released: nobody else holds this future */
     lreq_free(&call->req);
     lua_settop(L, 1);
-    bool failed = lua_getiuservalue(L, 1, 2) != LUA_TNIL;
-    if (!failed) {
-        lua_pop(L, 1);
-        lua_getiuservalue(L, 1, 1);
-    }
+    lua_getiuservalue(L, 1, 1);
+    bool failed = f->failed;
     keep_spare(L, st, 1);
     return failed ? lua_error(L) : 1;
 }

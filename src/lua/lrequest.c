@@ -23,7 +23,7 @@
 /* Room for an infer request of a few inputs (their tensor views are large). */
 #define LMEM_BLOCK 2048
 
-void *lmem_alloc(lua_State *L, struct lmem *m, size_t size)
+void *lmem_take(lua_State *L, struct lmem *m, size_t size)
 {
     const size_t align = _Alignof(max_align_t);
     if (size > SIZE_MAX - sizeof(struct lmem_block) - align)
@@ -42,7 +42,12 @@ void *lmem_alloc(lua_State *L, struct lmem *m, size_t size)
     }
     void *p = (char *)b->data + b->used;
     b->used += size;
-    return memset(p, 0, size); /* only what is handed out */
+    return p;
+}
+
+void *lmem_alloc(lua_State *L, struct lmem *m, size_t size)
+{
+    return memset(lmem_take(L, m, size), 0, size);
 }
 
 void *lmem_array(lua_State *L, struct lmem *m, size_t n, size_t size)
@@ -654,10 +659,9 @@ int lreq_deliver(lua_State *L, struct lreq *r, const struct lwait *w)
         if (!r->head)
             r->tail = NULL;
         if (lua_type(L, fut) == LUA_TUSERDATA && (ev->has_reply || ev->failed)) {
-            lua_pushvalue(L, value);
+            ((struct lfuture *)lua_touserdata(L, fut))->failed = errv != 0;
+            lua_pushvalue(L, errv ? errv : value);
             lua_setiuservalue(L, fut, 1);
-            lua_pushvalue(L, value + 1);
-            lua_setiuservalue(L, fut, 2);
         }
         bool final = ev->final;
         bool show = ev->has_reply || ev->failed || final;
@@ -674,8 +678,9 @@ int lreq_deliver(lua_State *L, struct lreq *r, const struct lwait *w)
         struct triton_error err = {.code = TRITON_NO_MEMORY};
         snprintf(err.message, sizeof err.message, "out of memory receiving a reply");
         if (lua_type(L, fut) == LUA_TUSERDATA) {
+            ((struct lfuture *)lua_touserdata(L, fut))->failed = true;
             lerror_push(L, &err, LERROR_LOCAL);
-            lua_setiuservalue(L, fut, 2);
+            lua_setiuservalue(L, fut, 1);
         }
         end_delivery(L, r);
     }
