@@ -4,6 +4,7 @@
 #include "client/client.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -473,7 +474,8 @@ int triton_client_submit(struct triton_client *c, struct triton_call *call,
     if (call->timeout < 0 || isnan(call->timeout))
         return triton_fail(err, TRITON_INVALID_ARGUMENT,
                            "timeout must be a number of seconds >= 0, got %g", call->timeout);
-    memset(&call->layer, 0, sizeof call->layer);
+    /* abort's message is written whenever its code is (end_call) */
+    memset(&call->layer, 0, offsetof(struct triton_call_layer, abort.message));
     call->layer.client = c;
     call->layer.timer.fn = on_timer;
     call->finished = false;

@@ -237,7 +237,9 @@ struct triton_call {
         double deadline, last_activity; /* triton_loop_now() times; 0 = none */
         struct triton_loop_timer timer;
         struct triton_loop_deferred ending;
-        struct triton_error abort; /* why the call layer ended the call */
+        /* why the call layer ended the call; last, so that a submit can
+         * leave its message out of what it zeroes */
+        struct triton_error abort;
     } layer;
     struct triton_call_fleet { /* private to src/client/fleet.c */
         struct triton_fleet *fleet;

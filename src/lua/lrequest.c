@@ -59,7 +59,7 @@ void *lmem_array(lua_State *L, struct lmem *m, size_t n, size_t size)
 
 const char *lmem_strdup(lua_State *L, struct lmem *m, const char *s, size_t len)
 {
-    char *p = lmem_alloc(L, m, len + 1);
+    char *p = lmem_take(L, m, len + 1);
     memcpy(p, s, len);
     p[len] = '\0';
     return p;
