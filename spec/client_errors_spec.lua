@@ -35,6 +35,14 @@ h.transports(function(proto, url)
       assert.equal("not_found", err.code)
     end)
 
+    it("of one blocking call is not the outcome of the next (each its own)", function()
+      for _ = 1, 3 do
+        assert.equal("not_found", h.error_of(c.infer, c, "no_such_model", simple_inputs()).code)
+        assert.equal(2, c:infer("simple", simple_inputs()):as_tensor("OUTPUT0")[1][1])
+        assert.is_true(c:is_server_live())
+      end
+    end)
+
     it("comes from a wrong input name", function()
       local t = triton.tensor({ 1, 2, 3 }, "INT32")
       local err = h.error_of(c.infer, c, "identity_int32", { WRONG = t })
