@@ -2,7 +2,6 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 
 int triton_fail(struct triton_error *err, enum triton_code code, const char *fmt, ...)
 {
@@ -18,7 +17,9 @@ int triton_fail(struct triton_error *err, enum triton_code code, const char *fmt
 
 void triton_error_clear(struct triton_error *err)
 {
-    memset(err, 0, sizeof *err);
+    err->code = TRITON_OK;
+    err->status = 0;
+    err->message[0] = '\0';
 }
 
 const char *triton_code_word(enum triton_code code)

@@ -43,6 +43,9 @@ struct triton_error {
 /* Sets err (unless NULL or already set) and returns -1, so `return triton_fail(...)`. */
 int triton_fail(struct triton_error *err, enum triton_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* No error: code TRITON_OK, no status, an empty message. The message's other
+ * bytes are left as they are (nothing reads past its NUL), so that clearing an
+ * error per reply does not write 512 bytes. */
 void triton_error_clear(struct triton_error *err);
 /* The transport-neutral word for a code: "invalid_argument", ... */
 const char *triton_code_word(enum triton_code code);

@@ -512,11 +512,8 @@ static void complete_user(struct unary *u, const struct triton_error *err)
         return;
     }
     struct triton_reply reply = {0};
-    /* Read only on failure: its 512-byte message is not zeroed for every reply. */
     struct triton_error e;
-    e.code = TRITON_OK;
-    e.status = 0;
-    e.message[0] = '\0';
+    triton_error_clear(&e);
     if (grpc_decode(call->kind, call->infer, u->recv, &reply, &e) < 0) {
         cJSON_Delete(reply.json);
         triton_infer_result_free(reply.result);
