@@ -1424,13 +1424,11 @@ int triton_grpc_init(struct triton_client *c, const struct triton_client_options
      * here reads) is off: it counts and times every call (GRPC_CORE.md). */
     args[n++] = (grpc_arg){GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_CHANNELZ, {.integer = 0}};
     /* A key the caller gives wins over the library's own setting: drop ours. */
-    for (size_t i = 0; i < opts->n_channel_args; i++) {
-        for (size_t k = 0; opts->channel_args[i].key && k < n; k++) {
-            if (strcmp(args[k].key, opts->channel_args[i].key) == 0) {
-                args[k] = args[--n];
-                k--;
-            }
-        }
+    for (size_t k = 0; k < n;) {
+        if (has_channel_arg(opts, args[k].key))
+            args[k] = args[--n];
+        else
+            k++;
     }
     for (size_t i = 0; i < opts->n_channel_args; i++) {
         const struct triton_channel_arg *a = &opts->channel_args[i];
