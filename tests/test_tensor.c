@@ -48,6 +48,8 @@ static void test_numel(void)
     reset();
     CHECK_INT(tensor_numel_checked(bytes_overflow, 1, TENSOR_INT8, &n, &err), 0);
     CHECK_INT(tensor_numel_checked(bytes_overflow, 1, TENSOR_FP64, &n, &err), -1);
+    CHECK_CONTAINS(err.message, "element count overflows (shape too large)");
+    CHECK_INT(err.code, TRITON_OUT_OF_RANGE);
 
     int64_t zero_first[] = {0, INT64_MAX / 8, 1}; /* an empty dim anywhere: 0 */
     reset();
@@ -79,6 +81,17 @@ static void test_numel(void)
     reset();
     CHECK_INT(tensor_numel_checked(neg, 2, TENSOR_FP32, &n, &err), -1);
     CHECK_CONTAINS(err.message, "negative dimension -3 at dim 2");
+    CHECK_INT(err.code, TRITON_INVALID_ARGUMENT);
+    /* A negative dimension is reported before an overflow of the dimensions
+     * ahead of it, and before one in bytes. */
+    int64_t neg_after_overflow[] = {INT64_C(1) << 62, 4, -1};
+    reset();
+    CHECK_INT(tensor_numel_checked(neg_after_overflow, 3, TENSOR_UINT8, &n, &err), -1);
+    CHECK_CONTAINS(err.message, "negative dimension -1 at dim 3");
+    int64_t neg_after_bytes[] = {INT64_C(1) << 61, -2};
+    reset();
+    CHECK_INT(tensor_numel_checked(neg_after_bytes, 2, TENSOR_FP64, &n, &err), -1);
+    CHECK_CONTAINS(err.message, "negative dimension -2 at dim 2");
 
     int64_t many[TENSOR_MAX_DIMS + 1];
     for (int i = 0; i <= TENSOR_MAX_DIMS; i++)

@@ -1425,8 +1425,7 @@ static int tensor_from_contents(struct tensor *t, enum tensor_dtype dt, const in
                                 struct triton_error *err)
 {
     int64_t numel;
-    if (tensor_check_shape(shape, ndim, dt, err) < 0 ||
-        tensor_numel_checked(shape, ndim, dt, &numel, err) < 0)
+    if (tensor_numel_checked(shape, ndim, dt, &numel, err) < 0)
         return -1;
     size_t have;
     switch (dt) {

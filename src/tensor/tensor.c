@@ -125,12 +125,29 @@ const char *tensor_buffer_intern(struct tensor_buffer *b, const char *s, size_t 
 
 /* ---- shapes ------------------------------------------------------------------- */
 
+/* The failures of the shape checks below: one message each. */
+static int fail_ndim(int ndim, struct triton_error *err)
+{
+    return triton_fail(err, TRITON_INVALID_ARGUMENT, "too many dimensions (%d, at most %d)", ndim,
+                       TENSOR_MAX_DIMS);
+}
+
+static int fail_negative(int64_t dim, int d, struct triton_error *err)
+{
+    return triton_fail(err, TRITON_INVALID_ARGUMENT, "negative dimension %lld at dim %d",
+                       (long long)dim, d + 1);
+}
+
+static int fail_overflow(struct triton_error *err)
+{
+    return triton_fail(err, TRITON_OUT_OF_RANGE, "element count overflows (shape too large)");
+}
+
 /* The one rule for a tensor's number of dimensions. */
 static int check_ndim(int ndim, struct triton_error *err)
 {
     if (ndim < 0 || ndim > TENSOR_MAX_DIMS)
-        return triton_fail(err, TRITON_INVALID_ARGUMENT, "too many dimensions (%d, at most %d)",
-                           ndim, TENSOR_MAX_DIMS);
+        return fail_ndim(ndim, err);
     return 0;
 }
 
@@ -139,37 +156,30 @@ int tensor_numel_checked(const int64_t *shape, int ndim, enum tensor_dtype dt, i
 {
     if (check_ndim(ndim, err) < 0)
         return -1;
-    bool empty = false;
-    for (int d = 0; d < ndim; d++) {
-        if (shape[d] < 0)
-            return triton_fail(err, TRITON_INVALID_ARGUMENT, "negative dimension %lld at dim %d",
-                               (long long)shape[d], d + 1);
-        empty = empty || shape[d] == 0;
-    }
-    /* The product of the non-zero dimensions must fit even when a 0 makes the
-     * tensor empty: strides are computed from it (a shape such as
+    /* One pass: a negative dimension is reported before any overflow, wherever
+     * each is. The product of the non-zero dimensions must fit even when a 0
+     * makes the tensor empty: strides are computed from it (a shape such as
      * {0, 77, 1.2e17} would overflow them), and so must that product in bytes,
      * which tensor_iter's steps are (UINT32 {0, 6, INT64_MAX / 16} would overflow
      * those). */
-    int64_t n = 1;
-    size_t esize = tensor_dtype_elem_size(dt);
+    int64_t n = 1, bytes;
+    bool empty = false, overflow = false;
     for (int d = 0; d < ndim; d++) {
-        if (shape[d] == 0)
-            continue;
-        if (n > INT64_MAX / shape[d])
-            return triton_fail(err, TRITON_OUT_OF_RANGE,
-                               "element count overflows (shape too large)");
-        n *= shape[d];
+        int64_t s = shape[d];
+        if (s > 0)
+            overflow |= __builtin_mul_overflow(n, s, &n);
+        else if (s == 0)
+            empty = true;
+        else
+            return fail_negative(s, d, err);
     }
-    if (esize && n > INT64_MAX / (int64_t)esize)
-        return triton_fail(err, TRITON_OUT_OF_RANGE, "element count overflows (shape too large)");
-    if (empty) {
-        *numel = 0;
-        return 0;
-    }
-    if (esize && (uint64_t)n > SIZE_MAX / esize)
-        return triton_fail(err, TRITON_OUT_OF_RANGE, "element count overflows (shape too large)");
-    *numel = n;
+    if (overflow || __builtin_mul_overflow(n, (int64_t)tensor_dtype_elem_size(dt), &bytes))
+        return fail_overflow(err);
+#if SIZE_MAX < INT64_MAX
+    if (!empty && (uint64_t)bytes > SIZE_MAX)
+        return fail_overflow(err);
+#endif
+    *numel = empty ? 0 : n;
     return 0;
 }
 
@@ -242,8 +252,7 @@ int tensor_init(struct tensor *t, enum tensor_dtype dt, const int64_t *shape, in
     int64_t numel;
     if (dt < 0 || dt >= TENSOR_NDTYPES)
         return triton_fail(err, TRITON_INVALID_ARGUMENT, "invalid dtype %d", (int)dt);
-    if (tensor_check_shape(shape, ndim, dt, err) < 0 ||
-        tensor_numel_checked(shape, ndim, dt, &numel, err) < 0)
+    if (tensor_numel_checked(shape, ndim, dt, &numel, err) < 0)
         return -1;
     struct tensor_buffer *b = tensor_buffer_new((size_t)numel * tensor_dtype_elem_size(dt), err);
     if (!b)
@@ -285,11 +294,9 @@ int tensor_resolve_shape(int64_t *shape, int ndim, int64_t numel, struct triton_
                                    d + 1);
             unknown = d;
         } else if (shape[d] < 0) {
-            return triton_fail(err, TRITON_INVALID_ARGUMENT, "negative dimension %lld at dim %d",
-                               (long long)shape[d], d + 1);
+            return fail_negative(shape[d], d, err);
         } else if (shape[d] != 0 && known > INT64_MAX / shape[d]) {
-            return triton_fail(err, TRITON_OUT_OF_RANGE,
-                               "element count overflows (shape too large)");
+            return fail_overflow(err);
         } else {
             known *= shape[d];
         }
