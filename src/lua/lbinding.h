@@ -316,8 +316,9 @@ void lbuild_call(lua_State *L, int idx, struct lcall *lcall);
 void lbuild_infer_map(lua_State *L, int idx, struct lcall *lcall);
 /* The tensor of the entry of an input map at the top of the stack (its name at
  * -2), or the argument error (#2 to fname; NULL: the running function) that
- * says why it is not one. tensor_mt: as LUV_TENSOR, or 0 to look it up. */
-struct tensor *lbuild_map_entry(lua_State *L, int tensor_mt, const char *fname);
+ * says why it is not one. upvalues: true in a method of a class lclass_new
+ * made (reads LUV_TENSOR and LUV_TENSOR_LENT), false to look them up by name. */
+struct tensor *lbuild_map_entry(lua_State *L, bool upvalues, const char *fname);
 /* The infer request described by the table at idx, built into m. */
 void lbuild_infer(lua_State *L, int idx, struct triton_infer_request *req, struct lmem *m);
 /* The call kind named by the string at idx, or an argument error. */
@@ -353,12 +354,14 @@ int lstream_open_method(lua_State *L);
 void lstream_open(lua_State *L);
 
 /* Upvalues of every function lclass_new registers: its own class's metatable,
- * the Future's and the Tensor's, so that the methods on every call's path check
- * and make objects without looking a metatable up by name (a string lookup in
- * the registry, more than the rest of a small method costs). */
-#define LUV_CLASS  lua_upvalueindex(1)
-#define LUV_FUTURE lua_upvalueindex(2)
-#define LUV_TENSOR lua_upvalueindex(3)
+ * the Future's and the Tensor's (both of them, ltensor.h), so that the methods on every call's path
+ * check and make objects without looking a metatable up by name (a string lookup in the registry,
+ * more than the rest of a small method costs). */
+#define LUV_CLASS       lua_upvalueindex(1)
+#define LUV_FUTURE      lua_upvalueindex(2)
+#define LUV_TENSOR      lua_upvalueindex(3)
+#define LUV_TENSOR_LENT lua_upvalueindex(4)
+#define LUV_COUNT       4
 /* The userdata at idx if its metatable is the table at mt (an LUV_ index), else
  * NULL; mt 0: the metatable named `name`, for code that runs outside a method. */
 void *lclass_test(lua_State *L, int idx, int mt, const char *name);

@@ -279,11 +279,12 @@ static void sort_inputs(struct triton_infer_input *in, size_t n)
     }
 }
 
-struct tensor *lbuild_map_entry(lua_State *L, int tensor_mt, const char *fname)
+struct tensor *lbuild_map_entry(lua_State *L, bool upvalues, const char *fname)
 {
     if (lua_type(L, -2) != LUA_TSTRING)
         largs_argerror(L, 2, fname, "mixed list and map of inputs");
-    struct tensor *t = tensor_mt ? ltensor_test_mt(L, -1, tensor_mt) : ltensor_test(L, -1);
+    struct tensor *t =
+        upvalues ? ltensor_test_mt(L, -1, LUV_TENSOR, LUV_TENSOR_LENT) : ltensor_test(L, -1);
     if (!t)
         largs_argerror(L, 2, fname, "input '%s' must be a tensor (triton.tensor(data, dtype))",
                        lua_tostring(L, -2));
@@ -291,10 +292,10 @@ struct tensor *lbuild_map_entry(lua_State *L, int tensor_mt, const char *fname)
 }
 
 /* The entry at the top of the stack (key at -2) as an input into `in`. */
-static void map_input(lua_State *L, int tensor_mt, const char *fname, struct triton_infer_input *in,
+static void map_input(lua_State *L, bool upvalues, const char *fname, struct triton_infer_input *in,
                       struct lmem *m)
 {
-    struct tensor *t = lbuild_map_entry(L, tensor_mt, fname);
+    struct tensor *t = lbuild_map_entry(L, upvalues, fname);
     size_t len;
     const char *name = lua_tolstring(L, -2, &len);
     if (!t->buf)
@@ -314,9 +315,8 @@ static void map_input(lua_State *L, int tensor_mt, const char *fname, struct tri
  * (lbuild_map_entry, with fname's messages): read straight from the tensors,
  * without a table per input, and sent in name order so that the wire is the
  * same from run to run. A map of up to FEW_INPUTS is read in one pass; a
- * bigger one is counted first. tensor_mt: the tensor metatable's index (an
- * upvalue), or 0 to look it up. */
-static void build_input_map(lua_State *L, int idx, int tensor_mt, const char *fname,
+ * bigger one is counted first. upvalues: as for lbuild_map_entry. */
+static void build_input_map(lua_State *L, int idx, bool upvalues, const char *fname,
                             struct triton_infer_request *req, struct lmem *m)
 {
     struct triton_infer_input few[FEW_INPUTS];
@@ -324,7 +324,7 @@ static void build_input_map(lua_State *L, int idx, int tensor_mt, const char *fn
     lua_pushnil(L);
     while (n < FEW_INPUTS && lua_next(L, idx)) {
         memset(&few[n], 0, sizeof few[n]);
-        map_input(L, tensor_mt, fname, &few[n++], m);
+        map_input(L, upvalues, fname, &few[n++], m);
         lua_pop(L, 1);
     }
     struct triton_infer_input *inputs;
@@ -351,7 +351,7 @@ static void build_input_map(lua_State *L, int idx, int tensor_mt, const char *fn
         while (lua_next(L, idx)) {
             if (n == total)
                 luaL_error(L, "the inputs table changed while it was read");
-            map_input(L, tensor_mt, fname, &inputs[n++], m);
+            map_input(L, upvalues, fname, &inputs[n++], m);
             lua_pop(L, 1);
         }
     }
@@ -412,7 +412,7 @@ void lbuild_infer(lua_State *L, int idx, struct triton_infer_request *req, struc
     lua_pop(L, 1);
 
     if (lua_getfield(L, idx, "input_map") == LUA_TTABLE) {
-        build_input_map(L, lua_gettop(L), 0, NULL, req, m);
+        build_input_map(L, lua_gettop(L), false, NULL, req, m);
     } else {
         if (lua_getfield(L, idx, "inputs") != LUA_TTABLE)
             luaL_error(L, "an infer request needs a list of inputs");
@@ -521,7 +521,7 @@ void lbuild_infer_map(lua_State *L, int idx, struct lcall *lcall)
     req->model = lmem_strdup(L, m, model, len);
     req->binary_data_output = true;
     luaL_checktype(L, idx + 1, LUA_TTABLE);
-    build_input_map(L, idx + 1, LUV_TENSOR, lua_tostring(L, idx + 2), req, m);
+    build_input_map(L, idx + 1, true, lua_tostring(L, idx + 2), req, m);
     lcall->call.infer = req;
 }
 

@@ -435,7 +435,7 @@ static bool check_input_map(lua_State *L, int idx, const char *fname)
         return false;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        lbuild_map_entry(L, 0, fname);
+        lbuild_map_entry(L, false, fname);
         lua_pop(L, 1);
     }
     return true;
@@ -621,7 +621,8 @@ static void push_upvalues(lua_State *L, int mt)
 {
     lua_pushvalue(L, mt);
     luaL_newmetatable(L, LFUTURE_MT); /* lfuture_open fills it */
-    if (luaL_getmetatable(L, LTENSOR_MT) != LUA_TTABLE)
+    if (luaL_getmetatable(L, LTENSOR_MT) != LUA_TTABLE ||
+        luaL_getmetatable(L, LTENSOR_LENT_MT) != LUA_TTABLE)
         luaL_error(L, "the tensor class must be opened before the client binding");
 }
 
@@ -633,10 +634,10 @@ void lclass_new(lua_State *L, const char *name, const luaL_Reg *meta, const luaL
     luaL_newmetatable(L, name);
     int mt = lua_gettop(L);
     push_upvalues(L, mt);
-    luaL_setfuncs(L, meta, 3);
+    luaL_setfuncs(L, meta, LUV_COUNT);
     lua_newtable(L);
     push_upvalues(L, mt);
-    luaL_setfuncs(L, methods, 3);
+    luaL_setfuncs(L, methods, LUV_COUNT);
     lua_setfield(L, mt, "__index");
     lua_pop(L, 1);
 }

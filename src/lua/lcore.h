@@ -11,10 +11,11 @@
 
 #include "lua/lcompat.h" /* the 5.4 API in 5.3 and LuaJIT too */
 
-void ltensor_open(lua_State *L);     /* src/lua/ltensor.c: tensors */
-void ltensor_ops_open(lua_State *L); /* src/lua/ltensor_ops.c: tensor math (after ltensor_open) */
-void lutil_open(lua_State *L);       /* src/lua/lutil.c: now, sleep, json, version */
-void lclient_open(lua_State *L);     /* src/lua/lclient.c: clients, infer results, errors */
-void limage_open(lua_State *L);      /* src/lua/limage.c: triton.image */
+void ltensor_open(lua_State *L);      /* src/lua/ltensor.c: tensors */
+void ltensor_ops_open(lua_State *L);  /* src/lua/ltensor_ops.c: tensor math (after ltensor_open) */
+void ltensor_lent_open(lua_State *L); /* src/lua/ltensor.c: lent tensors' metatable (after ops) */
+void lutil_open(lua_State *L);        /* src/lua/lutil.c: now, sleep, json, version */
+void lclient_open(lua_State *L);      /* src/lua/lclient.c: clients, infer results, errors */
+void limage_open(lua_State *L);       /* src/lua/limage.c: triton.image */
 
 #endif

@@ -23,12 +23,17 @@ struct lresult {
 };
 
 /* For the result's methods (reads LUV_CLASS). */
-static struct triton_infer_result *check_result(lua_State *L, int idx)
+static struct lresult *check_lresult(lua_State *L, int idx)
 {
     struct lresult *lr = lclass_check(L, idx, LUV_CLASS, LRESULT_MT);
     if (!lr->r)
         luaL_error(L, "attempt to use a released infer result");
-    return lr->r;
+    return lr;
+}
+
+static struct triton_infer_result *check_result(lua_State *L, int idx)
+{
+    return check_lresult(L, idx)->r;
 }
 
 static const struct triton_infer_output *find_output(const struct triton_infer_result *r,
@@ -49,23 +54,17 @@ static void push_shape(lua_State *L, const int64_t *shape, int ndim)
     }
 }
 
-static void drop_result(void *r)
-{
-    triton_infer_result_free(r);
-}
-
 /* The output's tensor, or nil for an output in shared memory. The tensor reads
- * the output's struct in place and holds r (which lives on past the result's
- * userdata as long as one of them does). */
-static void push_output_tensor(lua_State *L, struct triton_infer_result *r,
+ * the output's struct in place and keeps the result's userdata (at index 1),
+ * whose finalizer frees r, alive. */
+static void push_output_tensor(lua_State *L, struct lresult *lr,
                                const struct triton_infer_output *o)
 {
     if (!o->has_data) {
         lua_pushnil(L);
         return;
     }
-    ltensor_push_borrowed(L, LUV_TENSOR, &o->tensor, drop_result, r);
-    triton_infer_result_hold(r);
+    ltensor_push_lent(L, LUV_TENSOR_LENT, &o->tensor, 1, &lr->r);
 }
 
 /* A reply's parameters as a table, empty when the reply had none (NULL). */
@@ -116,8 +115,8 @@ static const struct triton_infer_output *check_output(lua_State *L,
 /* r:as_tensor(name) -> tensor, or nil for an output placed in shared memory */
 static int result_as_tensor(lua_State *L)
 {
-    struct triton_infer_result *r = check_result(L, 1);
-    push_output_tensor(L, r, check_output(L, r));
+    struct lresult *lr = check_lresult(L, 1);
+    push_output_tensor(L, lr, check_output(L, lr->r));
     return 1;
 }
 
@@ -132,12 +131,13 @@ static int result_output(lua_State *L)
 /* r:outputs() -> {NAME = tensor, ...} (outputs in shared memory are left out) */
 static int result_outputs(lua_State *L)
 {
-    struct triton_infer_result *r = check_result(L, 1);
+    struct lresult *lr = check_lresult(L, 1);
+    struct triton_infer_result *r = lr->r;
     lua_createtable(L, 0, (int)r->n_outputs);
     for (size_t i = 0; i < r->n_outputs; i++) {
         if (!r->outputs[i].has_data)
             continue;
-        push_output_tensor(L, r, &r->outputs[i]);
+        push_output_tensor(L, lr, &r->outputs[i]);
         lua_setfield(L, -2, r->outputs[i].name);
     }
     return 1;

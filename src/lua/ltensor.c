@@ -26,16 +26,26 @@
 /* ---- the userdata --------------------------------------------------------------- */
 
 /* The userdata is a box pointing at its tensor. A tensor made here holds the
- * struct inline (struct lbox). One over an output of an infer result borrows
- * the result's struct instead (ltensor_push_borrowed) and holds the result: a
- * struct tensor is over 0.5 KiB (its TENSOR_MAX_DIMS dims inline), and a copy
- * made for every r:as_tensor would count in full towards Lua's collector,
- * whose cycles come sooner the more bytes are allocated. A closed borrowed box
- * points at closed_tensor, which has no buffer. */
+ * struct inline (struct lbox). One over an output of an infer result lends the
+ * result's struct instead (ltensor_push_lent): a struct tensor is over 0.5 KiB
+ * (its TENSOR_MAX_DIMS dims inline), and a copy made for every r:as_tensor
+ * would count in full towards Lua's collector, whose cycles come sooner the
+ * more bytes are allocated.
+ *
+ * A lent box keeps its lender (the result's userdata) alive as its user value,
+ * so the lender's own finalizer frees the struct only once no box can reach
+ * it, and the box needs none of its own: its metatable is the tensor
+ * metatable without __gc (LTENSOR_LENT_MT). A finalizer costs Lua far more
+ * than the box: the object is moved between the collector's lists, revived
+ * and called in a protected call, and freed a cycle later. The one way to
+ * reach a box after its lender was finalized is another finalizer that holds
+ * it (Lua calls finalizers newest first); `alive` then reads NULL, and the box
+ * acts as a closed tensor. A closed box of either kind points at
+ * closed_tensor, which has no buffer. */
 struct lbox_head {
     struct tensor *t;
-    void (*drop)(void *lender); /* a borrowed struct's: lets go of its lender; else NULL */
-    void *lender;
+    struct triton_infer_result *const
+        *alive; /* a lent box's: the lender's pointer, NULL once it is released */
 };
 
 struct lbox {
@@ -45,37 +55,76 @@ struct lbox {
 
 static const struct tensor closed_tensor;
 
+/* The box at idx if it is a tensor, made here or lent, else NULL. */
+static struct lbox_head *test_box(lua_State *L, int idx)
+{
+    struct lbox_head *box = lua_touserdata(L, idx);
+    if (!box || !lua_getmetatable(L, idx))
+        return NULL;
+    luaL_getmetatable(L, LTENSOR_MT);
+    bool same = lua_rawequal(L, -1, -2);
+    if (!same) {
+        lua_pop(L, 1);
+        luaL_getmetatable(L, LTENSOR_LENT_MT);
+        same = lua_rawequal(L, -1, -2);
+    }
+    lua_pop(L, 2);
+    return same ? box : NULL;
+}
+
+static struct lbox_head *check_box(lua_State *L, int idx)
+{
+    struct lbox_head *box = test_box(L, idx);
+    if (!box)
+        luaL_typeerror(L, idx, LTENSOR_MT);
+    return box;
+}
+
+/* The box's tensor, open or closed. */
+static struct tensor *box_tensor(const struct lbox_head *box)
+{
+    if (box->alive && !*box->alive)
+        return (struct tensor *)&closed_tensor;
+    return box->t;
+}
+
 /* The tensor at idx, open or closed. */
 static struct tensor *any_tensor(lua_State *L, int idx)
 {
-    return ((struct lbox_head *)luaL_checkudata(L, idx, LTENSOR_MT))->t;
+    return box_tensor(check_box(L, idx));
 }
 
 static struct tensor *open_tensor(lua_State *L, struct lbox_head *box)
 {
     if (!box)
         return NULL;
-    if (!box->t->buf) /* as liolib does for closed files */
+    struct tensor *t = box_tensor(box);
+    if (!t->buf) /* as liolib does for closed files */
         luaL_error(L, "attempt to use a closed tensor");
-    return box->t;
+    return t;
 }
 
 struct tensor *ltensor_test(lua_State *L, int idx)
 {
-    return open_tensor(L, luaL_testudata(L, idx, LTENSOR_MT));
+    return open_tensor(L, test_box(L, idx));
 }
 
 struct tensor *ltensor_check(lua_State *L, int idx)
 {
-    return open_tensor(L, luaL_checkudata(L, idx, LTENSOR_MT));
+    return open_tensor(L, check_box(L, idx));
 }
 
-struct tensor *ltensor_test_mt(lua_State *L, int idx, int mt)
+bool ltensor_is_tensor(lua_State *L, int idx)
+{
+    return test_box(L, idx) != NULL;
+}
+
+struct tensor *ltensor_test_mt(lua_State *L, int idx, int mt, int lent_mt)
 {
     struct lbox_head *box = lua_touserdata(L, idx);
     if (!box || !lua_getmetatable(L, idx))
         return NULL;
-    bool same = lua_rawequal(L, -1, mt);
+    bool same = lua_rawequal(L, -1, mt) || lua_rawequal(L, -1, lent_mt);
     lua_pop(L, 1);
     return same ? open_tensor(L, box) : NULL;
 }
@@ -104,15 +153,17 @@ struct tensor *ltensor_push(lua_State *L)
     return t;
 }
 
-void ltensor_push_borrowed(lua_State *L, int mt, const struct tensor *t, void (*drop)(void *),
-                           void *lender)
+void ltensor_push_lent(lua_State *L, int lent_mt, const struct tensor *t, int lender,
+                       struct triton_infer_result *const *alive)
 {
-    mt = lua_absindex(L, mt);
-    struct lbox_head *box = lua_newuserdatauv(L, sizeof *box, 0);
+    lent_mt = lua_absindex(L, lent_mt);
+    lender = lua_absindex(L, lender);
+    struct lbox_head *box = lua_newuserdatauv(L, sizeof *box, 1);
     box->t = (struct tensor *)t;
-    box->drop = drop;
-    box->lender = lender;
-    lua_pushvalue(L, mt);
+    box->alive = alive;
+    lua_pushvalue(L, lender);
+    lua_setiuservalue(L, -2, 1);
+    lua_pushvalue(L, lent_mt);
     lua_setmetatable(L, -2);
 }
 
@@ -142,21 +193,21 @@ void ltensor_check_rc(lua_State *L, int rc, const struct triton_error *err)
         ltensor_raise(L, err);
 }
 
-/* t:close(), __close and __gc: frees the buffer, or lets go of the lender of
- * a borrowed struct; a second call does nothing. */
+/* t:close(), __close and __gc (a tensor made here): frees the buffer, or lets
+ * go of the lender of a lent struct; a second call does nothing. */
 static int t_release(lua_State *L)
 {
-    struct lbox_head *box = luaL_checkudata(L, 1, LTENSOR_MT);
+    struct lbox_head *box = check_box(L, 1);
     if (box->t == &closed_tensor)
         return 0;
-    if (!box->drop) {
+    if (!box->alive) {
         tensor_release(box->t);
         return 0;
     }
-    void (*drop)(void *) = box->drop;
-    box->drop = NULL;
     box->t = (struct tensor *)&closed_tensor;
-    drop(box->lender);
+    box->alive = NULL;
+    lua_pushnil(L);
+    lua_setiuservalue(L, 1, 1);
     return 0;
 }
 
@@ -693,4 +744,23 @@ void ltensor_open(lua_State *L)
     lua_pop(L, 1);
 
     ltensor_new_open(L);
+}
+
+void ltensor_lent_open(lua_State *L)
+{
+    luaL_getmetatable(L, LTENSOR_MT);
+    int mt = lua_gettop(L);
+    lua_newtable(L);
+    for (lua_pushnil(L); lua_next(L, mt); lua_pop(L, 1)) {
+        lua_pushvalue(L, -2);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, mt + 1);
+    }
+    lua_pushnil(L);
+    lua_setfield(L, mt + 1, "__gc");
+    /* getmetatable answers the same table for every tensor */
+    lua_pushvalue(L, mt);
+    lua_setfield(L, mt + 1, "__metatable");
+    lua_setfield(L, LUA_REGISTRYINDEX, LTENSOR_LENT_MT);
+    lua_pop(L, 1);
 }

@@ -3,9 +3,9 @@
  * ltensor.c owns the metatable (metadata, indexing, views, copies);
  * ltensor_new.c makes tensors; ltensor_print.c prints them; ltensor_ops.c adds
  * the math methods and operators to the metatable.
- * The userdata holds a struct tensor, or points at one it borrows from an infer
- * result (see ltensor.c); a view keeps its source alive through the C refcount
- * on the buffer, so no Lua-side user value is needed for that.
+ * The userdata holds a struct tensor, or points at one an infer result lends it
+ * (see ltensor.c); a view keeps its source alive through the C refcount on the
+ * buffer, so no Lua-side user value is needed for that.
  */
 #ifndef TRITON_LTENSOR_H
 #define TRITON_LTENSOR_H
@@ -19,16 +19,25 @@
 
 #include "tensor/tensor.h"
 
+struct triton_infer_result;
+
 #define LTENSOR_MT "triton.Tensor"
+/* The registry's name for the metatable of tensors lent by an infer result:
+ * LTENSOR_MT's fields but __gc (see ltensor.c), made by ltensor_lent_open
+ * (lcore.h) once every metamethod of LTENSOR_MT is set. */
+#define LTENSOR_LENT_MT "triton.Tensor.lent"
 
 /* The tensor at idx, or a Lua argument error naming the argument. */
 struct tensor *ltensor_check(lua_State *L, int idx);
 /* The tensor at idx, or NULL if it is not one. Both raise "attempt to use a closed
  * tensor" for a tensor released by __close, so callers never see an empty one. */
 struct tensor *ltensor_test(lua_State *L, int idx);
-/* ltensor_test, with the metatable taken from index mt (a caller's upvalue
- * holding it, not a relative index), not looked up by name. */
-struct tensor *ltensor_test_mt(lua_State *L, int idx, int mt);
+/* ltensor_test, with the metatables taken from indices mt and lent_mt (a
+ * caller's upvalues holding LTENSOR_MT's and LTENSOR_LENT_MT's, not relative
+ * indices), not looked up by name. */
+struct tensor *ltensor_test_mt(lua_State *L, int idx, int mt, int lent_mt);
+/* Whether the value at idx is a tensor, open or closed. */
+bool ltensor_is_tensor(lua_State *L, int idx);
 /* Pushes a new tensor userdata, zeroed (ndim 0, no buffer), with the metatable
  * set; the caller fills it in. If filling fails, leave it zeroed and raise: __gc
  * on a zeroed tensor is a no-op. */
@@ -38,13 +47,14 @@ struct tensor *ltensor_push(lua_State *L);
 struct tensor *ltensor_push_mt(lua_State *L, int mt);
 /* Whether the tensor at idx (a Lua argument error if it is none) is not closed. */
 bool ltensor_is_open(lua_State *L, int idx);
-/* Pushes a tensor whose struct is t, lent by `lender`: t is only read through
- * it, and must stay as it is until the tensor, when closed or collected,
- * calls drop(lender) (once). The caller takes the hold that drop lets go of
- * right after this returns (this may raise; nothing is held then). mt as for
- * ltensor_push_mt. */
-void ltensor_push_borrowed(lua_State *L, int mt, const struct tensor *t, void (*drop)(void *),
-                           void *lender);
+/* Pushes a tensor whose struct is t, lent by the value at index `lender` (an
+ * infer result's userdata), which the tensor keeps alive: t is only read
+ * through it and must stay as it is while the lender lives. *alive (a pointer
+ * in the lender's memory) must read NULL once the lender has let go of t (its
+ * finalizer ran); the tensor is closed from then on. lent_mt: the index of
+ * LTENSOR_LENT_MT (a caller's upvalue holding it). */
+void ltensor_push_lent(lua_State *L, int lent_mt, const struct tensor *t, int lender,
+                       struct triton_infer_result *const *alive);
 /* Raises err as a Lua error "<message>" (frees nothing: err lives on the C stack). */
 int ltensor_raise(lua_State *L, const struct triton_error *err);
 /* Tells Lua's collector about the new buffer of t. Buffers are malloc'd by the

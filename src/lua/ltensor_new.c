@@ -608,7 +608,7 @@ static int l_rand(lua_State *L)
 
 static int l_is_tensor(lua_State *L)
 {
-    lua_pushboolean(L, luaL_testudata(L, 1, LTENSOR_MT) != NULL);
+    lua_pushboolean(L, ltensor_is_tensor(L, 1));
     return 1;
 }
 

@@ -18,6 +18,7 @@ int luaopen_triton_core(lua_State *L)
     lua_newtable(L);
     ltensor_open(L);
     ltensor_ops_open(L);
+    ltensor_lent_open(L);
     lutil_open(L);
     lclient_open(L);
     limage_open(L);
