@@ -574,7 +574,7 @@ static int pmain(lua_State *L)
 
 int main(int argc, char **argv)
 {
-    lua_State *L = luaL_newstate();
+    lua_State *L = host_newstate();
     if (!L) {
         message("cannot create state: not enough memory");
         return EXIT_FAILURE;
@@ -589,6 +589,6 @@ int main(int argc, char **argv)
         report(L, status);
         exit_status = EXIT_FAILURE;
     }
-    lua_close(L);
+    host_close(L);
     return exit_status;
 }
