@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef __GLIBC__
@@ -1700,26 +1701,27 @@ static size_t align_up(size_t n)
     return (n + REPLY_ALIGN - 1) / REPLY_ALIGN * REPLY_ALIGN;
 }
 
-/* The view's raw contents moved into one new block, each at an aligned offset
- * so that every output can be a view over it; the view then points there. */
+/* The view's raw contents moved into one new buffer (allocated with its
+ * header), each at an aligned offset so that every output can be a view over
+ * it; the view then points there. */
+_Static_assert(REPLY_ALIGN <= _Alignof(max_align_t),
+               "an inline buffer's data is aligned as malloc's");
 static struct tensor_buffer *move_raw(struct reply_view *v, struct triton_error *err)
 {
     struct praw *raw = v->raw.items;
     size_t size = 0;
     for (size_t i = 0; i < v->raw.n; i++)
         size += align_up(raw[i].len);
-    uint8_t *block = malloc(size ? size : 1);
-    if (!block) {
+    struct tensor_buffer *buf = tensor_buffer_new_inline(size, NULL);
+    if (!buf) {
         no_memory(err);
         return NULL;
     }
+    uint8_t *block = buf->data;
     for (size_t i = 0, off = 0; i < v->raw.n; off += align_up(raw[i].len), i++) {
         memcpy(block + off, raw[i].ptr, raw[i].len);
         raw[i].ptr = block + off;
     }
-    struct tensor_buffer *buf = tensor_buffer_wrap(block, size, release_base, block, err);
-    if (!buf)
-        free(block);
     return buf;
 }
 

@@ -6,6 +6,7 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,31 @@ struct tensor_buffer *tensor_buffer_new(size_t size, struct triton_error *err)
     b->data = data;
     b->size = size;
     b->release = NULL;
+    b->ctx = NULL;
+    b->strings = NULL;
+    return b;
+}
+
+/* An inline buffer's data is freed with its header. */
+static void release_inline(void *ctx, void *data)
+{
+    (void)ctx;
+    (void)data;
+}
+
+struct tensor_buffer *tensor_buffer_new_inline(size_t size, struct triton_error *err)
+{
+    const size_t align = _Alignof(max_align_t);
+    size_t head = (sizeof(struct tensor_buffer) + align - 1) / align * align;
+    struct tensor_buffer *b = size <= SIZE_MAX - head ? malloc(head + size) : NULL;
+    if (!b) {
+        triton_fail(err, TRITON_NO_MEMORY, "out of memory allocating %zu bytes for a tensor", size);
+        return NULL;
+    }
+    atomic_init(&b->refs, 1);
+    b->data = (char *)b + head;
+    b->size = size;
+    b->release = release_inline;
     b->ctx = NULL;
     b->strings = NULL;
     return b;

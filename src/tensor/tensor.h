@@ -84,6 +84,10 @@ struct tensor_buffer {
 
 /* A new zero-filled buffer of `size` bytes (refs = 1). */
 struct tensor_buffer *tensor_buffer_new(size_t size, struct triton_error *err);
+/* A new buffer of `size` bytes, not zeroed, allocated with its header in one
+ * block (refs = 1): data is aligned as malloc's memory is and belongs to the
+ * buffer for good (never replaced). */
+struct tensor_buffer *tensor_buffer_new_inline(size_t size, struct triton_error *err);
 /* Wraps memory owned elsewhere (refs = 1); release(ctx, data) runs at the last unref. */
 struct tensor_buffer *tensor_buffer_wrap(void *data, size_t size,
                                          void (*release)(void *ctx, void *data), void *ctx,
