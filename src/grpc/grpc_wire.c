@@ -1570,17 +1570,24 @@ static struct triton_infer_result *result_block(const struct reply_view *v)
     memset(r, 0, sizeof *r);
     r->one_block = true;
     r->outputs = (struct triton_infer_output *)(block + head);
-    memset(r->outputs, 0, n * sizeof *r->outputs);
     char *at = block + head + n * sizeof *r->outputs;
     r->model_name = put_str(&at, v->model_name);
     r->model_version = put_str(&at, v->model_version);
     /* proto3 cannot tell "no id" from "": both read as no id (nil), as over HTTP */
     if (v->id.n)
         r->id = put_str(&at, v->id);
+    /* An output is not zeroed as a whole (2 KB of shapes and strides for two):
+     * its shape is read up to ndim and its tensor when has_data, which
+     * build_output sets together with them. */
     for (size_t i = 0; i < n; i++) {
-        r->outputs[i].name = put_str(&at, outs[i].name);
-        r->outputs[i].datatype = put_str(&at, outs[i].datatype);
-        r->outputs[i].dtype = TENSOR_INVALID;
+        struct triton_infer_output *o = &r->outputs[i];
+        o->name = put_str(&at, outs[i].name);
+        o->datatype = put_str(&at, outs[i].datatype);
+        o->dtype = TENSOR_INVALID;
+        o->ndim = 0;
+        o->parameters = NULL;
+        o->has_data = false;
+        o->tensor.buf = NULL;
     }
     r->n_outputs = n;
     return r;
