@@ -178,6 +178,31 @@ static void test_views(void)
     CHECK(order[0] == 0 && order[1] == 42 && order[2] == 1 && order[3] == 4 && order[4] == 2 &&
           order[5] == 5);
 
+    /* a view of a view: the same elements, strides and buffer, one more reference */
+    struct tensor v;
+    memset(&v, 0x5a, sizeof v);
+    size_t refs = atomic_load(&t.buf->refs);
+    tensor_init_view(&v, &tr);
+    CHECK(v.buf == t.buf && v.dtype == tr.dtype && v.ndim == 2 && v.offset == tr.offset);
+    CHECK(v.shape[0] == 3 && v.shape[1] == 2 && v.strides[0] == tr.strides[0] &&
+          v.strides[1] == tr.strides[1]);
+    CHECK_INT(atomic_load(&t.buf->refs), refs + 1);
+    CHECK(f32_at(&v, 1) == 42.0f);
+    tensor_init_view(&v, &v); /* in place: only the reference */
+    CHECK_INT(atomic_load(&t.buf->refs), refs + 2);
+    tensor_release(&v);
+    tensor_buffer_unref(t.buf);
+    CHECK_INT(atomic_load(&t.buf->refs), refs);
+    struct tensor six = {0}, six_view;
+    int64_t six_shape[] = {1, 2, 1, 3, 1, 2};
+    CHECK_INT(tensor_init(&six, TENSOR_INT8, six_shape, 6, &err), 0);
+    tensor_init_view(&six_view, &six);
+    CHECK_INT(six_view.ndim, 6);
+    for (int d = 0; d < 6; d++)
+        CHECK(six_view.shape[d] == six_shape[d] && six_view.strides[d] == six.strides[d]);
+    tensor_release(&six_view);
+    tensor_release(&six);
+
     /* reshape of a non-contiguous view copies; of a contiguous one it shares */
     int64_t flat[] = {-1};
     CHECK_INT(tensor_reshape(&r, &tr, flat, 1, &err), 0);

@@ -293,10 +293,25 @@ int tensor_init(struct tensor *t, enum tensor_dtype dt, const int64_t *shape, in
     return 0;
 }
 
+/* The dimensions a view copies whatever its ndim: fixed-size copies are a few
+ * moves, where copies of ndim dimensions would be calls to memmove. */
+#define VIEW_FIXED_DIMS 4
+
 void tensor_init_view(struct tensor *t, const struct tensor *src)
 {
-    if (t != src)
-        *t = *src;
+    if (t != src) { /* the dimensions in use, not all TENSOR_MAX_DIMS */
+        t->dtype = src->dtype;
+        t->ndim = src->ndim;
+        memcpy(t->shape, src->shape, VIEW_FIXED_DIMS * sizeof *t->shape);
+        memcpy(t->strides, src->strides, VIEW_FIXED_DIMS * sizeof *t->strides);
+        if (src->ndim > VIEW_FIXED_DIMS) {
+            size_t rest = (size_t)(src->ndim - VIEW_FIXED_DIMS) * sizeof *t->shape;
+            memcpy(t->shape + VIEW_FIXED_DIMS, src->shape + VIEW_FIXED_DIMS, rest);
+            memcpy(t->strides + VIEW_FIXED_DIMS, src->strides + VIEW_FIXED_DIMS, rest);
+        }
+        t->offset = src->offset;
+        t->buf = src->buf;
+    }
     if (t->buf)
         tensor_buffer_ref(t->buf);
 }

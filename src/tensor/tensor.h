@@ -126,7 +126,8 @@ void *tensor_elem_ptr(const struct tensor *t, int64_t flat_index);
 /* A new contiguous zero-filled tensor (BYTES: all empty strings). */
 int tensor_init(struct tensor *t, enum tensor_dtype dt, const int64_t *shape, int ndim,
                 struct triton_error *err);
-/* A view of src's buffer: takes a new reference. */
+/* A view of src's buffer: takes a new reference. Sets t's dtype, ndim, offset,
+ * buffer and its shape and strides up to ndim (no tensor reads past ndim). */
 void tensor_init_view(struct tensor *t, const struct tensor *src);
 /* Drops the buffer reference; safe on a zeroed or already released tensor. */
 void tensor_release(struct tensor *t);
