@@ -1050,6 +1050,45 @@ static void test_generate_mapping(void)
     cJSON_Delete(meta);
 }
 
+/* The text rules every request obeys before either transport encodes it
+ * (triton_infer_request_check): UTF-8, however much of a name is ASCII. */
+static void test_request_text(void)
+{
+    struct triton_error err;
+    const char *good[] = {"simple", "", "caf\xc3\xa9", "\xe2\x82\xac",
+                          "a\xf0\x9f\x98\x80"
+                          "b"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        struct triton_infer_request q = {.model = good[i]};
+        triton_error_clear(&err);
+        CHECK(triton_infer_request_check(&q, &err) == 0);
+    }
+    struct {
+        const char *text, *part;
+    } bad[] = {
+        {"\xff", "the model name is not valid UTF-8 (byte 1)"},
+        {"simpl\xc3", "the model name is not valid UTF-8 (byte 6)"},
+        {"caf\xc3\xa9\x80", "the model name is not valid UTF-8 (byte 6)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct triton_infer_request q = {.model = bad[i].text};
+        triton_error_clear(&err);
+        CHECK(triton_infer_request_check(&q, &err) < 0);
+        CHECK_ERR(err, TRITON_INVALID_ARGUMENT, bad[i].part);
+    }
+    struct triton_infer_input in = {.name = "INPUT\xc0\xaf", .datatype = "INT32"};
+    struct triton_infer_request q = {.model = "m", .inputs = &in, .n_inputs = 1};
+    triton_error_clear(&err);
+    CHECK(triton_infer_request_check(&q, &err) < 0);
+    CHECK_ERR(err, TRITON_INVALID_ARGUMENT, "the input name is not valid UTF-8 (byte 6)");
+    in.name = "INPUT0";
+    in.shm_region = "r\xed\xa0\x80"; /* a surrogate */
+    triton_error_clear(&err);
+    CHECK(triton_infer_request_check(&q, &err) < 0);
+    CHECK_ERR(err, TRITON_INVALID_ARGUMENT,
+              "the shared-memory region of input 'INPUT0' is not valid UTF-8 (byte 2)");
+}
+
 int main(void)
 {
     grpc_init();
@@ -1063,6 +1102,7 @@ int main(void)
     test_reply_readers();
     test_stream_reply();
     test_generate_mapping();
+    test_request_text();
     grpc_shutdown();
     return check_report("test_grpc_wire");
 }

@@ -56,6 +56,11 @@ static int check_text(const char *s, const char *what, const char *name, struct 
 {
     if (!s)
         return 0;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p && *p < 0x80) /* all ASCII, as names mostly are: valid, in one pass */
+        p++;
+    if (!*p)
+        return 0;
     size_t n = strlen(s), bad = wire_utf8_invalid_at(s, n);
     if (bad == n)
         return 0;
