@@ -1087,6 +1087,34 @@ static void test_request_text(void)
     CHECK(triton_infer_request_check(&q, &err) < 0);
     CHECK_ERR(err, TRITON_INVALID_ARGUMENT,
               "the shared-memory region of input 'INPUT0' is not valid UTF-8 (byte 2)");
+
+    /* the parameters of the request, of an input and of an output */
+    in.shm_region = NULL;
+    struct triton_param nameless = {.type = TRITON_PARAM_INT64};
+    struct triton_param zero = {.key = "k", .type = TRITON_PARAM_STRING, .v.s = {"a\0b", 3}};
+    struct triton_param latin1 = {.key = "k", .type = TRITON_PARAM_STRING, .v.s = {"\xe9", 1}};
+    struct triton_infer_requested_output out = {.name = "OUTPUT0"};
+    q.outputs = &out;
+    q.n_outputs = 1;
+    triton_error_clear(&err);
+    CHECK(triton_infer_request_check(&q, &err) == 0);
+    q.params = &nameless;
+    q.n_params = 1;
+    triton_error_clear(&err);
+    CHECK(triton_infer_request_check(&q, &err) < 0);
+    CHECK_ERR(err, TRITON_INVALID_ARGUMENT, "a request parameter 1 has no name");
+    q.n_params = 0;
+    in.params = &zero;
+    in.n_params = 1;
+    triton_error_clear(&err);
+    CHECK(triton_infer_request_check(&q, &err) < 0);
+    CHECK_ERR(err, TRITON_INVALID_ARGUMENT, "parameter 'k' holds a zero byte");
+    in.n_params = 0;
+    out.params = &latin1;
+    out.n_params = 1;
+    triton_error_clear(&err);
+    CHECK(triton_infer_request_check(&q, &err) < 0);
+    CHECK_ERR(err, TRITON_INVALID_ARGUMENT, "parameter 'k' is not valid UTF-8 (byte 1)");
 }
 
 int main(void)

@@ -70,8 +70,8 @@ static int check_text(const char *s, const char *what, const char *name, struct 
                        what, name ? " '" : "", name ? name : "", name ? "'" : "", bad + 1);
 }
 
-static int check_params(const struct triton_param *p, size_t n, const char *where,
-                        struct triton_error *err)
+static int check_param_list(const struct triton_param *p, size_t n, const char *where,
+                            struct triton_error *err)
 {
     for (size_t i = 0; i < n; i++) {
         if (!p[i].key || !*p[i].key)
@@ -94,6 +94,13 @@ static int check_params(const struct triton_param *p, size_t n, const char *wher
         }
     }
     return 0;
+}
+
+/* Most requests, inputs and outputs have no parameters: no call for those. */
+static inline int check_params(const struct triton_param *p, size_t n, const char *where,
+                               struct triton_error *err)
+{
+    return n ? check_param_list(p, n, where, err) : 0;
 }
 
 int triton_infer_input_check(const struct triton_infer_input *in, size_t index,
