@@ -967,7 +967,7 @@ static void test_reply_readers(void)
     pb_varint(&entry, 3 << 3); /* unknown varint field 3 */
     pb_varint(&entry, 5);
     pb_len(&out, 1, "O\0UT", 4);
-    pb_len(&out, 2, "INT8", 4);
+    pb_len(&out, 2, "INT8\0x", 6);
     pb_varint(&out, 3 << 3);
     pb_varint(&out, 2);
     pb_varint(&out, 3 << 3);
@@ -976,13 +976,25 @@ static void test_reply_readers(void)
     pb_varint(&out, 7 << 3 | 5); /* unknown fixed32 */
     memcpy(out.b + out.n, "\1\2\3\4", 4);
     out.n += 4;
-    pb_len(&reply, 1, "m", 1);
+    pb_len(&reply, 1, "m\0odel", 6);
+    pb_len(&reply, 2, "1\0", 2);
+    pb_len(&reply, 3, "\0id", 3);
     pb_msg(&reply, 5, &out);
     pb_len(&reply, 6, "\x01\x02", 2);
     pb_varint(&reply, 12 << 3 | 1); /* unknown fixed64 */
     memcpy(reply.b + reply.n, "12345678", 8);
     reply.n += 8;
     CHECK(readers_agree(reply.b, reply.n, 0) == 0);
+    /* every text ends at its NUL, as protobuf-c's C strings do; an id that
+     * starts with one is no id */
+    struct triton_infer_result *cut = NULL;
+    struct triton_error cut_err = {0};
+    CHECK(grpc_wire_parse_infer_response_with(reply.b, reply.n, NULL, GRPC_WIRE_READER_FAST, &cut,
+                                              &cut_err) == 0);
+    CHECK(cut && strcmp(cut->model_name, "m") == 0 && strcmp(cut->model_version, "1") == 0 &&
+          cut->id == NULL && cut->n_outputs == 1 && strcmp(cut->outputs[0].name, "O") == 0 &&
+          strcmp(cut->outputs[0].datatype, "INT8") == 0 && cut->outputs[0].dtype == TENSOR_INT8);
+    triton_infer_result_free(cut);
 
     /* An entry whose value comes twice: protobuf-c merges the two, so the fast
      * reader declines it. */

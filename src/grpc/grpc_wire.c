@@ -899,6 +899,15 @@ static struct pstr pstr_wire(const uint8_t *p, size_t n)
     return (struct pstr){(const char *)p, nul ? (size_t)(nul - p) : n};
 }
 
+/* Text the result holds only as a C string (an output's name and datatype,
+ * the model's name and version) is not searched for a NUL: its copy (put_str)
+ * ends at the first one as a C string, the same text as pstr_wire's. Only its
+ * room in the result is counted by the whole length. */
+static struct pstr pstr_cstring(const uint8_t *p, size_t n)
+{
+    return (struct pstr){(const char *)p, n};
+}
+
 static bool pstr_is(struct pstr s, const char *lit)
 {
     return s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0;
@@ -1164,7 +1173,7 @@ static enum fast_outcome fast_output(const uint8_t *p, size_t len, struct reply_
         case 2:
             if (f.wt != WT_LEN)
                 return FAST_DECLINED;
-            *(f.num == 1 ? &o->name : &o->datatype) = pstr_wire(f.val, f.len);
+            *(f.num == 1 ? &o->name : &o->datatype) = pstr_cstring(f.val, f.len);
             break;
         case 3:
             if (f.wt == WT_VARINT) {
@@ -1207,10 +1216,10 @@ static enum fast_outcome fast_view(const uint8_t *data, size_t len, struct reply
         enum fast_outcome r = FAST_OK;
         switch (f.num) {
         case 1:
-            v->model_name = pstr_wire(f.val, f.len);
+            v->model_name = pstr_cstring(f.val, f.len);
             break;
         case 2:
-            v->model_version = pstr_wire(f.val, f.len);
+            v->model_version = pstr_cstring(f.val, f.len);
             break;
         case 3:
             v->id = pstr_wire(f.val, f.len);
