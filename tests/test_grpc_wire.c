@@ -824,7 +824,25 @@ static int readers_agree(const uint8_t *data, size_t len, int fast_declines)
         CHECK(bb_err.code == e[0].code && strcmp(bb_err.message, e[0].message) == 0);
     if (bb_rc == rc[0] && rc[0] == 0)
         CHECK(!same_result_difference(from_bb, r[0]));
+    /* Its output tensors outlive it (the reply's one allocation holds both):
+     * views taken now read the same bytes after the result is freed. */
+    struct tensor kept[4];
+    size_t kept_at[4], n_kept = 0;
+    for (size_t i = 0; bb_rc == 0 && rc[0] == 0 && i < from_bb->n_outputs && n_kept < 4; i++)
+        if (from_bb->outputs[i].has_data && from_bb->outputs[i].dtype != TENSOR_BYTES &&
+            r[0]->outputs[i].has_data) {
+            kept_at[n_kept] = i;
+            tensor_init_view(&kept[n_kept++], &from_bb->outputs[i].tensor);
+        }
     triton_infer_result_free(from_bb);
+    for (size_t k = 0; k < n_kept; k++) {
+        const struct tensor *want = &r[0]->outputs[kept_at[k]].tensor;
+        size_t es = tensor_dtype_elem_size(want->dtype), nb = (size_t)tensor_numel(want) * es;
+        CHECK(tensor_numel(&kept[k]) == tensor_numel(want) &&
+              memcmp((char *)kept[k].buf->data + kept[k].offset * (int64_t)es,
+                     (char *)want->buf->data + want->offset * (int64_t)es, nb) == 0);
+        tensor_release(&kept[k]);
+    }
     if (fast_declines >= 0)
         CHECK((rc[2] == 1) == (fast_declines == 1));
     for (int i = 1; i < 3; i++) {

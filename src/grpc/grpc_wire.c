@@ -1561,20 +1561,25 @@ static char *put_str(char **at, struct pstr s)
     return d;
 }
 
-/* The result, its outputs and all their text in one allocation (one_block). */
-static struct triton_infer_result *result_block(const struct reply_view *v)
+/* The bytes of v's result block: the result, its outputs and all their text
+ * (one_block); *head is where the outputs start in it. */
+static size_t result_block_size(const struct reply_view *v, size_t *head)
 {
     const struct pout *outs = v->outputs.items;
-    size_t n = v->outputs.n;
-    size_t head = sizeof(struct triton_infer_result);
-    head += (_Alignof(struct triton_infer_output) - head % _Alignof(struct triton_infer_output)) %
-            _Alignof(struct triton_infer_output);
+    size_t n = v->outputs.n, align = _Alignof(struct triton_infer_output);
+    *head = (sizeof(struct triton_infer_result) + align - 1) / align * align;
     size_t text = v->model_name.n + 1 + v->model_version.n + 1 + (v->id.n ? v->id.n + 1 : 0);
     for (size_t i = 0; i < n; i++)
         text += outs[i].name.n + 1 + outs[i].datatype.n + 1;
-    char *block = malloc(head + n * sizeof(struct triton_infer_output) + text);
-    if (!block)
-        return NULL;
+    return *head + n * sizeof(struct triton_infer_output) + text;
+}
+
+/* v's result block made at block (result_block_size bytes, aligned for it). */
+static struct triton_infer_result *result_block_at(const struct reply_view *v, char *block,
+                                                   size_t head)
+{
+    const struct pout *outs = v->outputs.items;
+    size_t n = v->outputs.n;
     struct triton_infer_result *r = (struct triton_infer_result *)block;
     memset(r, 0, sizeof *r);
     r->one_block = true;
@@ -1600,6 +1605,14 @@ static struct triton_infer_result *result_block(const struct reply_view *v)
     }
     r->n_outputs = n;
     return r;
+}
+
+/* v's result block in a malloc'd block of its own. */
+static struct triton_infer_result *result_block(const struct reply_view *v)
+{
+    size_t head, size = result_block_size(v, &head);
+    char *block = malloc(size);
+    return block ? result_block_at(v, block, head) : NULL;
 }
 
 static int build_output(const struct reply_view *v, size_t i, struct triton_infer_output *o,
@@ -1641,10 +1654,12 @@ static int build_output(const struct reply_view *v, size_t i, struct triton_infe
     return 0;
 }
 
-static int build_result(const struct reply_view *v, struct tensor_buffer *owner,
-                        struct triton_infer_result **out, struct triton_error *err)
+/* The result of v into r (from result_block, NULL when out of memory), which
+ * build_result owns from here. */
+static int build_result(const struct reply_view *v, struct triton_infer_result *r,
+                        struct tensor_buffer *owner, struct triton_infer_result **out,
+                        struct triton_error *err)
 {
-    struct triton_infer_result *r = result_block(v);
     if (!r)
         return no_memory(err);
     r->final = true;
@@ -1699,7 +1714,7 @@ int grpc_wire_parse_infer_response_with(const uint8_t *data, size_t len,
     view_init(&v);
     int rc = read_view(data, len, reader, &v, &m, err);
     if (rc == 0)
-        rc = build_result(&v, owner, out, err);
+        rc = build_result(&v, result_block(&v), owner, out, err);
     view_free(&v);
     if (m)
         inference__model_infer_response__free_unpacked(m, NULL);
@@ -1719,16 +1734,23 @@ static size_t align_up(size_t n)
 
 /* The view's raw contents moved into one new buffer (allocated with its
  * header), each at an aligned offset so that every output can be a view over
- * it; the view then points there. */
+ * it; the view then points there. The result block follows them in the same
+ * allocation (*r, which holds a reference to the buffer): one malloc for the
+ * reply, freed when the result and its output tensors are all gone. */
 _Static_assert(REPLY_ALIGN <= _Alignof(max_align_t),
                "an inline buffer's data is aligned as malloc's");
-static struct tensor_buffer *move_raw(struct reply_view *v, struct triton_error *err)
+_Static_assert(_Alignof(struct triton_infer_result) <= REPLY_ALIGN &&
+                   _Alignof(struct triton_infer_output) <= REPLY_ALIGN,
+               "a result block after the raw contents is aligned");
+static struct tensor_buffer *move_raw(struct reply_view *v, struct triton_infer_result **r,
+                                      struct triton_error *err)
 {
     struct praw *raw = v->raw.items;
-    size_t size = 0;
+    size_t size = 0, head, result_size = result_block_size(v, &head);
     for (size_t i = 0; i < v->raw.n; i++)
         size += align_up(raw[i].len);
-    struct tensor_buffer *buf = tensor_buffer_new_inline(size, NULL);
+    struct tensor_buffer *buf =
+        size <= SIZE_MAX - result_size ? tensor_buffer_new_inline(size + result_size, NULL) : NULL;
     if (!buf) {
         no_memory(err);
         return NULL;
@@ -1738,6 +1760,10 @@ static struct tensor_buffer *move_raw(struct reply_view *v, struct triton_error 
         memcpy(block + off, raw[i].ptr, raw[i].len);
         raw[i].ptr = block + off;
     }
+    buf->size = size; /* the raw contents: views are checked against them alone */
+    *r = result_block_at(v, (char *)block + size, head);
+    (*r)->block = buf;
+    tensor_buffer_ref(buf);
     return buf;
 }
 
@@ -1762,10 +1788,11 @@ int grpc_wire_read_infer_response(grpc_byte_buffer *bb, struct triton_infer_resu
     int rc = read_view(GRPC_SLICE_START_PTR(sb->slices[0]), GRPC_SLICE_LENGTH(sb->slices[0]),
                        GRPC_WIRE_READER_AUTO, &v, &m, err);
     struct tensor_buffer *owner = NULL;
-    if (rc == 0 && v.raw.n && !(owner = move_raw(&v, err)))
+    struct triton_infer_result *r = NULL;
+    if (rc == 0 && !(owner = move_raw(&v, &r, err)))
         rc = -1;
     if (rc == 0)
-        rc = build_result(&v, owner, out, err);
+        rc = build_result(&v, r, owner, out, err);
     tensor_buffer_unref(owner);
     view_free(&v);
     if (m)

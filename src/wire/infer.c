@@ -39,7 +39,10 @@ void triton_infer_result_free(struct triton_infer_result *r)
         free(r->id);
     }
     cJSON_Delete(r->parameters);
-    free(r);
+    if (r->block)
+        tensor_buffer_unref(r->block); /* r lies in it: the last use of r */
+    else
+        free(r);
 }
 
 /* Names Triton keeps for its own request options (docs/PROTOCOL.md 2.5): a custom

@@ -107,6 +107,10 @@ struct triton_infer_result {
      * their text (names, datatypes, model_name, model_version, id) as one
      * block starting at the result: freed with it, not one by one. */
     bool one_block;
+    /* one_block: when set, the block lies in this buffer's memory (the
+     * reply's raw contents, which the outputs view, with the result after
+     * them); the result holds a reference to it instead of being freed. */
+    struct tensor_buffer *block;
     unsigned holds; /* holders beyond the first (triton_infer_result_hold); 0 as made */
 };
 
