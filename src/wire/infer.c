@@ -1,5 +1,5 @@
 /*
- * infer.c: holding and freeing an inference result, checking a request and its inputs,
+ * infer.c: freeing an inference result, checking a request and its inputs,
  * reading an output's datatype (see infer.h).
  */
 #include "wire/infer.h"
@@ -9,19 +9,10 @@
 
 #include "wire/json.h"
 
-void triton_infer_result_hold(struct triton_infer_result *r)
-{
-    r->holds++;
-}
-
 void triton_infer_result_free(struct triton_infer_result *r)
 {
     if (!r)
         return;
-    if (r->holds > 0) {
-        r->holds--;
-        return;
-    }
     for (size_t i = 0; i < r->n_outputs; i++) {
         struct triton_infer_output *o = &r->outputs[i];
         if (!r->one_block) {

@@ -111,14 +111,11 @@ struct triton_infer_result {
      * reply's raw contents, which the outputs view, with the result after
      * them); the result holds a reference to it instead of being freed. */
     struct tensor_buffer *block;
-    unsigned holds; /* holders beyond the first (triton_infer_result_hold); 0 as made */
 };
 
-/* One more holder of r, which then lives until every holder has called
- * triton_infer_result_free: the binding's output tensors read the outputs'
- * struct tensor in place. Holds are taken and dropped on one thread. */
-void triton_infer_result_hold(struct triton_infer_result *r);
-/* Drops a hold on r (NULL: nothing); the last frees it. */
+/* Frees r (NULL: nothing). The binding's output tensors read the outputs'
+ * struct tensor in place: they keep the result's userdata, whose finalizer
+ * calls this, alive. */
 void triton_infer_result_free(struct triton_infer_result *r);
 
 /* Whether a request goes out alike over both protocols: every text that
