@@ -44,8 +44,8 @@
  * closed_tensor, which has no buffer. */
 struct lbox_head {
     struct tensor *t;
-    struct triton_infer_result *const
-        *alive; /* a lent box's: the lender's pointer, NULL once it is released */
+    /* a lent box's: the lender's pointer, NULL once it is released; else NULL */
+    struct triton_infer_result *const *alive;
 };
 
 struct lbox {
