@@ -115,19 +115,17 @@ void largs_traceback(lua_State *L, const char *msg, int level)
     luaL_pushresult(&b);
 }
 
-static int raise_where(lua_State *L, const char *fmt, va_list ap)
-{
-    largs_where(L);
-    lua_pushvfstring(L, fmt, ap);
-    lua_concat(L, 2);
-    return lua_error(L);
-}
-
+/* As luaL_error, with largs_where's place: the va_list is ended before the
+ * raise, which does not return. */
 int largs_error(lua_State *L, const char *fmt, ...)
 {
     va_list ap;
+    largs_where(L);
     va_start(ap, fmt);
-    return raise_where(L, fmt, ap);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    lua_concat(L, 2);
+    return lua_error(L);
 }
 
 /* Pushes "mod.key" for the field of the loaded module table at -1 (named mod)
