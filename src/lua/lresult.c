@@ -290,17 +290,19 @@ void lresult_collect_if_due(lua_State *L, struct lstate *st)
     lua_gc(L, LUA_GCCOLLECT);
 }
 
-/* Lua 5.4's incremental collector, fed garbage that is nearly all userdata
- * with finalizers (results, their tensors), keeps what it finalized in its
- * estimate of live memory for one more cycle: each cycle then starts later
- * than the last, and the Lua heap, with the C memory its garbage still holds,
- * grows without bound (40 MB after 30,000 c:infer calls, and growing). Debt
- * that is not such garbage bounds it, so a share of the C memory of each
- * result (the result, its outputs, its reply buffers) is reported to the
- * collector as if Lua had allocated it. The share trades instructions for
- * memory: 1/8 keeps the resident size flat (26 MB) for ~0.6k instructions a
- * call, 1/4 (22 MB) costs ~1.5k, all of it (19 MB) ~3k. A stopped collector
- * stays stopped: LUA_GCSTEP would run it. */
+/* Lua's collector paces its cycles by the Lua heap, and sees only the small
+ * userdata of a result, not the C memory it holds (the result, its outputs,
+ * its reply buffers: some 2 KiB for `simple`). The results left between two
+ * cycles therefore hold C memory in proportion to the Lua heap: a c:infer
+ * loop, whose heap stays small, is flat anyway, but where the heap grows
+ * (triton.perf keeps every latency) the C memory grows with it. So a share
+ * of each result's C memory is reported to the collector as if Lua had
+ * allocated it. Measured on gRPC `simple` (peak RSS; c:infer loop, then
+ * triton.perf at concurrency 4 after 10,000 / 30,000 / 60,000 requests):
+ * nothing reported, 25.5 MB flat, perf 34 / 47 / 71 MB; 1/8, 23.0 MB, perf
+ * 28 / 33 / 41 MB, for ~0.3k instructions a call; 1/4, 22.5 MB, perf 29 MB
+ * at 30,000, for ~0.3k more. A stopped collector stays stopped: LUA_GCSTEP
+ * would run it. */
 #define RESULT_GC_SHARE 8
 
 static void report_to_collector(lua_State *L, struct lstate *st,
