@@ -28,6 +28,10 @@ foreach(src ${TRITON_C_TESTS})
     set_tests_properties(c.${name} PROPERTIES TIMEOUT ${TRITON_TEST_TIMEOUT} ENVIRONMENT
         "TRITON_SOURCE_DIR=${CMAKE_SOURCE_DIR};TRITON_REFSERVER_PROTO_DIR=${TRITON_REFSERVER_PROTO_DIR};${TRITON_LSAN_OPTIONS}")
 endforeach()
+# test_image_resize makes the core's allocations fail one by one: the link sends
+# its malloc, calloc, realloc and free calls to the test's wrappers.
+target_link_options(test_image_resize PRIVATE -Wl,--wrap=malloc -Wl,--wrap=calloc
+                    -Wl,--wrap=realloc -Wl,--wrap=free)
 
 # ---- busted specs --------------------------------------------------------------
 # The plain build runs them in a stock lua5.4 that loads build/lua/triton/core.so,

@@ -32,11 +32,14 @@ struct axis {
     int32_t *k;
 };
 
+/* Leaves a empty, so that freeing it again (as bilinear does after a failed
+ * axis_init) frees nothing twice. */
 static void axis_free(struct axis *a)
 {
     free(a->first);
     free(a->count);
     free(a->k);
+    memset(a, 0, sizeof *a);
 }
 
 static double triangle(double x)
