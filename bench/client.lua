@@ -5,6 +5,10 @@
 --           async    async_infer futures, CONCURRENCY in flight, oldest awaited first
 --           spawn    CONCURRENCY coroutines (triton.spawn) each calling c:infer in a loop
 --           perf     triton.perf (the callback form)
+--           script   the sync loop without its call: each round reads the outputs of
+--                    one result kept from a single c:infer (concurrency 1 only), so
+--                    that a sync row's cost splits into the script's and the call's
+--                    (bench/instructions.lua)
 --     CASE  simple (2 x 16 INT32 to `simple`) or big (64 MiB FP32 to `identity_fp32`)
 --     FLEET 0 (default): triton.connect(URL); N: triton.connect({URL, ...}), a fleet
 --           of N servers, all this one (each its own connections): what balancing
@@ -94,7 +98,20 @@ local function run_spawn(n)
   triton.run()
 end
 
-local runners = { sync = run_sync, async = run_async, spawn = run_spawn }
+-- The sync loop's rounds with c:infer taken out: what the script itself costs.
+local kept
+local function read_kept()
+  read_outputs(kept)
+end
+
+local function run_script(n)
+  kept = kept or c:infer(model, inputs)
+  for _ = 1, n do
+    if not pcall(read_kept) then errors = errors + 1 end
+  end
+end
+
+local runners = { sync = run_sync, async = run_async, spawn = run_spawn, script = run_script }
 
 -- This process's minor page faults so far: field 10 of /proc/self/stat, the
 -- 8th after the command name (which may itself hold spaces and parentheses).
@@ -118,7 +135,7 @@ if mode == "perf" then
   errors, seconds, cpu = s.errors, s.duration, s.cpu_per_request * s.requests
 else
   local run = assert(runners[mode], "unknown mode " .. mode)
-  if mode == "sync" then assert(conc == 1, "sync runs at concurrency 1") end
+  if mode == "sync" or mode == "script" then assert(conc == 1, mode .. " runs at concurrency 1") end
   if warmup > 0 then run(warmup) end
   errors = 0
   collectgarbage("collect")

@@ -25,18 +25,43 @@ local function collected(cmd)
   return tonumber(ir)
 end
 
--- Instructions per request of the client that command(row, n, warmup) runs.
-local function per_request(command, row)
-  return (collected(command(row, N2, WARMUP)) - collected(command(row, N1, WARMUP))) / (N2 - N1)
+-- Instructions per request of the client that command(row, n, warmup [, mode]) runs.
+local function per_request(command, row, mode)
+  return (collected(command(row, N2, WARMUP, mode)) - collected(command(row, N1, WARMUP, mode))) /
+    (N2 - N1)
 end
 
 local function fmt_k(ir) return string.format("%8.1fk", ir / 1e3) end
 
+-- A sync row's cost is the script's (its loop, pcall and reading two outputs with
+-- r:as_tensor) and the call's (c:infer). The script alone is counted too, as
+-- bench/client.lua's `script` mode (the same rounds reading one kept result), and
+-- printed with the call's part, the row less the script.
+local function add_script(rows, ours)
+  local split = {}
+  for _, row in ipairs(rows) do
+    if row.case == "simple" and row.mode == "sync" and row.instructions_per_request then
+      row.script_instructions_per_request = per_request(ours, row, "script")
+      row.call_instructions_per_request = row.instructions_per_request -
+        row.script_instructions_per_request
+      split[#split + 1] = row
+    end
+  end
+  if #split == 0 then return end
+  io.write("of a sync row: the script alone (bench/client.lua MODE script) and c:infer\n")
+  io.write(string.format("%-5s | %9s %9s %9s\n", "proto", "row", "script", "c:infer"))
+  for _, row in ipairs(split) do
+    io.write(string.format("%-5s | %s %s %s\n", row.protocol, fmt_k(row.instructions_per_request),
+      fmt_k(row.script_instructions_per_request), fmt_k(row.call_instructions_per_request)))
+  end
+end
+
 -- Measures every row of `rows` whose case is `simple`, adding to it
 -- instructions_per_request, baseline_instructions_per_request, instructions_ratio
 -- and instructions_target_met (the ratio against the row's CPU target), and prints
--- them as a table. baseline(row, n, warmup) and ours(row, n, warmup) give the
--- command lines of that row's baseline and of our client.
+-- them as a table; then splits the sync rows (add_script). baseline(row, n, warmup)
+-- and ours(row, n, warmup [, mode]) give the command lines of that row's baseline
+-- and of our client (in another mode than the row's when given).
 function M.add(rows, baseline, ours)
   io.write(string.format("\ninstructions per request (callgrind, %d and %d requests)\n", N1, N2))
   io.write(string.format("%-5s %-6s %4s %-6s | %9s %9s %5s\n", "proto", "case", "conc", "mode",
@@ -56,6 +81,7 @@ function M.add(rows, baseline, ours)
       io.flush()
     end
   end
+  add_script(rows, ours)
 end
 
 return M

@@ -136,8 +136,8 @@ if os.getenv("TRITON_BENCH_INSTRUCTIONS") ~= "0" then
   local instructions = dofile(script_dir .. "/instructions.lua")
   instructions.add(rows, function(row, n, warmup)
     return baseline_cmd(row.protocol, row_case[row], n, warmup)
-  end, function(row, n, warmup)
-    return client_cmd(row.protocol, row_case[row], row.mode, n, warmup)
+  end, function(row, n, warmup, mode)
+    return client_cmd(row.protocol, row_case[row], mode or row.mode, n, warmup)
   end)
 end
 
