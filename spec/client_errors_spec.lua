@@ -121,6 +121,15 @@ h.transports(function(proto, url)
       assert.has_error(function() triton.InferRequestedOutput("X", { clas_count = 1 }) end,
         "unknown option 'clas_count' in InferRequestedOutput options (did you mean 'class_count'?)")
     end)
+    it("names a bad self of infer and async_infer, and a bad callback", function()
+      assert.has_error(function() c.infer(42, "simple", simple_inputs()) end,
+        "calling 'infer' on bad self (triton.Client expected, got number)")
+      assert.has_error(function() c.async_infer(nil, "simple", simple_inputs()) end,
+        "calling 'async_infer' on bad self (triton.Client expected, got nil)")
+      assert.has_error(function() c.infer({}, "simple", simple_inputs()) end)
+      assert.has_error(function() c:async_infer("simple", simple_inputs(), {}, 5) end,
+        "bad argument #4 to 'async_infer' (function expected, got number)")
+    end)
     it("rejects data that does not fit the input's shape", function()
       assert.has_error(function()
         triton.InferInput("X", { 2, 2 }, "INT32"):set_data({ 1, 2, 3 })

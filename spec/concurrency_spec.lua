@@ -188,6 +188,36 @@ h.transports(function(proto, url)
       assert.equal("yielded", order[1])
     end)
 
+    it("yields in c:infer and c:async_infer called with options or a callback", function()
+      -- With options or a callback the methods run their Lua half (the common
+      -- call stays in C): each coroutine's calls must still let the others run,
+      -- so the one plain coroutine finishes first, while they wait.
+      local order, got = {}, {}
+      triton.spawn(function()
+        got.options = c:infer("slow", slow(100), { client_timeout = 30 }):as_tensor("OUTPUT0")[1]
+        order[#order + 1] = "options"
+      end)
+      triton.spawn(function()
+        local f = c:async_infer("slow", slow(100), { request_id = "x" })
+        got.async = f:get_result():as_tensor("OUTPUT0")[1]
+        order[#order + 1] = "async"
+      end)
+      triton.spawn(function()
+        local seen
+        local f = c:async_infer("slow", slow(50), function(r) seen = r:as_tensor("OUTPUT0")[1] end)
+        f:get_result()
+        got.callback = seen
+        order[#order + 1] = "callback"
+      end)
+      triton.spawn(function()
+        for _ = 1, 3 do coroutine.yield() end
+        order[#order + 1] = "yielded"
+      end)
+      assert.is_true(triton.run())
+      assert.same({ options = 100, async = 100, callback = 50 }, got)
+      assert.equal("yielded", order[1])
+    end)
+
     it("makes triton.sleep yield", function()
       -- The first coroutine sleeps until the second is done, however long that
       -- takes: the order holds only if each sleep let the other run.

@@ -536,14 +536,15 @@ function M.prepare_infer(self, model, inputs, o, fname)
   return self._cc, infer_args(self, model, inputs, o, fname)
 end
 
--- The common calls, c:infer(model, inputs) and c:async_infer(model, inputs [, cb])
--- without options, go to C at once (lclient.c, check_common_infer): it checks the
--- model and inputs with the messages check_string_arg and wire_inputs give, reads
--- a map of tensors as it is and hands a list of InferInput to wire_inputs.
+-- The common calls, c:infer(model, inputs) and c:async_infer(model, inputs) without
+-- options or callback, go to C at once (lclient.c, core.client_methods: the two
+-- methods are C functions, and only the other forms come here). C checks the
+-- model and inputs with the messages check_string_arg and wire_inputs give,
+-- reads a map of tensors as it is and hands a list of InferInput to wire_inputs.
 local wire_inputs = infer.wire_inputs
 
-function Client:infer(model, inputs, o)
-  if o == nil then return self._cc:infer_map(model, inputs, "infer", wire_inputs) end
+-- c:infer(model, inputs, opts) -> result
+local function infer_with_options(self, model, inputs, o)
   if type(o) == "table" and o.split ~= nil then
     checks.check_options(o, split_options, "infer", 3)
     local rest = {}
@@ -556,14 +557,11 @@ function Client:infer(model, inputs, o)
   return self._cc:call("infer", infer_args(self, model, inputs, o, "infer"))
 end
 
--- c:async_infer(model, inputs [, opts] [, callback]) -> future
-function Client:async_infer(model, inputs, o, callback)
-  if o == nil and callback == nil then
-    return self._cc:submit_infer_map(model, inputs, "async_infer", wire_inputs)
-  end
+-- c:async_infer(model, inputs [, opts] [, callback]) -> future, with opts or callback
+local function async_infer_with(self, model, inputs, o, callback)
   if type(o) == "function" and callback == nil then o, callback = nil, o end
   if callback ~= nil and type(callback) ~= "function" then
-    error("bad argument #4 to 'async_infer' (function expected, got " .. type(callback) .. ")", 2)
+    checks.argerror(4, "async_infer", "function expected, got " .. type(callback))
   end
   local cb
   if callback then
@@ -574,6 +572,9 @@ function Client:async_infer(model, inputs, o, callback)
   end
   return self._cc:submit("infer", infer_args(self, model, inputs, o, "async_infer"), cb)
 end
+
+Client.infer, Client.async_infer = core.client_methods(infer_with_options, async_infer_with,
+  wire_inputs)
 
 -- Steps the loop until `ready()` holds; fails instead of spinning when nothing
 -- is in flight any more. In a spawned coroutine it yields to triton.run instead.

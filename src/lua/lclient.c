@@ -505,6 +505,93 @@ static int client_submit_infer_map(lua_State *L)
     return 1;
 }
 
+static void push_upvalues(lua_State *L, int mt);
+
+/* ---- the Client's c:infer and c:async_infer -------------------------------------------- */
+
+/* Their upvalues after the LUV_ ones. */
+#define MUV_LUA   lua_upvalueindex(LUV_COUNT + 1) /* the Lua method, for the other forms */
+#define MUV_WIRE  lua_upvalueindex(LUV_COUNT + 2) /* infer.wire_inputs */
+#define MUV_NAME  lua_upvalueindex(LUV_COUNT + 3) /* "infer" or "async_infer" */
+#define MUV_CC    lua_upvalueindex(LUV_COUNT + 4) /* "_cc" */
+#define MUV_COUNT (LUV_COUNT + 4)
+
+/* Replaces the Client at 1 (lua/triton/client.lua's table) by its core client,
+ * self._cc. */
+static void self_core(lua_State *L, const char *fname)
+{
+    if (lua_type(L, 1) == LUA_TTABLE) {
+        lua_pushvalue(L, MUV_CC);
+        if (lua_rawget(L, 1) == LUA_TUSERDATA) {
+            lua_replace(L, 1);
+            return;
+        }
+    }
+    largs_error(L, "calling '%s' on bad self (triton.Client expected, got %s)", fname,
+                luaL_typename(L, 1));
+}
+
+/* Hands the call to the Lua method with all its arguments, returning what it
+ * returns; it may yield. */
+static int call_lua_method(lua_State *L)
+{
+    lua_pushvalue(L, MUV_LUA);
+    lua_insert(L, 1);
+    return lcompat_tailcall(L, lua_gettop(L) - 1);
+}
+
+/* c:infer(model, inputs [, opts]): the common call (no options) goes to
+ * client_infer_map on self._cc at once, without a Lua frame; any other to the
+ * Lua method. */
+static int method_infer(lua_State *L)
+{
+    if (!lua_isnoneornil(L, 4))
+        return call_lua_method(L);
+    lua_settop(L, 3);
+    self_core(L, "infer");
+    lua_pushvalue(L, MUV_NAME);
+    lua_pushvalue(L, MUV_WIRE);
+    return client_infer_map(L);
+}
+
+/* c:async_infer(model, inputs [, opts] [, callback]), as method_infer: the
+ * common call has neither options nor callback. */
+static int method_async_infer(lua_State *L)
+{
+    if (!lua_isnoneornil(L, 4) || !lua_isnoneornil(L, 5))
+        return call_lua_method(L);
+    lua_settop(L, 3);
+    self_core(L, "async_infer");
+    lua_pushvalue(L, MUV_NAME);
+    lua_pushvalue(L, MUV_WIRE);
+    return client_submit_infer_map(L);
+}
+
+/* core.client_methods(infer, async_infer, wire_inputs) -> infer, async_infer:
+ * the Client's two methods with their common calls in C, given the Lua
+ * methods that take the rest. */
+static int core_client_methods(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    luaL_checktype(L, 3, LUA_TFUNCTION);
+    lua_settop(L, 3);
+    luaL_getmetatable(L, LCLIENT_MT);
+    int mt = lua_gettop(L);
+    const lua_CFunction fns[2] = {method_infer, method_async_infer};
+    const char *names[2] = {"infer", "async_infer"};
+    for (int i = 0; i < 2; i++) {
+        push_upvalues(L, mt);
+        lua_pushvalue(L, 1 + i);
+        lua_pushvalue(L, 3);
+        lua_pushstring(L, names[i]);
+        lua_pushliteral(L, "_cc");
+        lua_pushcclosure(L, fns[i], MUV_COUNT);
+        lcompat_yieldable(L);
+    }
+    return 2;
+}
+
 /* cc:submit(kind, args [, callback]) -> future */
 static int client_submit(lua_State *L)
 {
@@ -667,6 +754,8 @@ void lclient_open(lua_State *L)
     lua_setfield(L, -2, "url_redacted");
     lua_pushcfunction(L, core_check_input_map);
     lua_setfield(L, -2, "check_input_map");
+    lua_pushcfunction(L, core_client_methods);
+    lua_setfield(L, -2, "client_methods");
     lstate_open(L);
     lua_pushcfunction(L, core_rusage);
     lua_setfield(L, -2, "rusage");

@@ -9,7 +9,10 @@
  * marker, the continuation, the number of stack slots it keeps and those slots,
  * then the values to yield. The trampoline yields the values from Lua (LuaJIT
  * yields across Lua frames) and, once resumed, calls the continuation with the
- * kept slots, as Lua 5.3 and 5.4 would call it after a lua_yieldk. Its chunk is
+ * kept slots, as Lua 5.3 and 5.4 would call it after a lua_yieldk. A kept count
+ * of -1 asks for a call instead (lcompat_tailcall): the trampoline calls the
+ * "continuation" with the values that follow, from Lua, so that it may yield
+ * (a C function's lua_call could not on LuaJIT). Its chunk is
  * named as a file of the module, so that error positions and tracebacks skip it
  * (src/lua/largs.c) as they skip the files under lua/triton.
  */
@@ -325,6 +328,7 @@ static const char trampoline[] =
     "  if select('#', ...) == 0 or not rawequal((...), MARK) then return ... end\n"
     "  local n, v = select('#', ...), {...}\n"
     "  local k, kept = v[2], v[3]\n"
+    "  if kept < 0 then return k(unpack(v, 4, n)) end\n"
     "  yield(unpack(v, 4 + kept, n))\n"
     "  return settle(k(unpack(v, 4, 3 + kept)))\n"
     "end\n"
@@ -354,6 +358,21 @@ int lcompat_yieldk(lua_State *L, int nresults, lua_KContext ctx, lua_KFunction k
     lua_pushcclosure(L, kcall, 1);
     lua_insert(L, 1);
     (lua_pushinteger)(L, kept);
+    lua_insert(L, 2);
+    lua_pushlightuserdata(L, (void *)&yield_marker);
+    lua_insert(L, 1);
+    return lua_gettop(L);
+}
+
+/* The trampoline makes the call: the marker, the callee, -1 (no slots kept, no
+ * yield), the arguments. */
+int lcompat_tailcall(lua_State *L, int nargs)
+{
+    int below = lua_gettop(L) - nargs - 1;
+    for (int i = 0; i < below; i++)
+        lua_remove(L, 1);
+    luaL_checkstack(L, 2, "call");
+    (lua_pushinteger)(L, -1);
     lua_insert(L, 2);
     lua_pushlightuserdata(L, (void *)&yield_marker);
     lua_insert(L, 1);

@@ -178,4 +178,30 @@ void lcompat_yieldable(lua_State *L);
 #define lcompat_yieldable(L) ((void)(L))
 #endif
 
+/* `return lcompat_tailcall(L, nargs)`: a C function ends by calling the function
+ * below the top nargs values with them, and returns what that returns; the
+ * callee may yield (LuaJIT: the C function must run under lcompat_yieldable's
+ * trampoline, which makes the call). What is below the callee is dropped. */
+#if LCOMPAT_JIT
+int lcompat_tailcall(lua_State *L, int nargs);
+#else
+static inline int lcompat_tailcall_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    (void)ctx;
+    return lua_gettop(L);
+}
+
+static inline int lcompat_tailcall(lua_State *L, int nargs)
+{
+    int below = lua_gettop(L) - nargs - 1;
+    if (below > 0) {
+        lua_rotate(L, 1, -below);
+        lua_pop(L, below);
+    }
+    lua_callk(L, nargs, LUA_MULTRET, 0, lcompat_tailcall_k);
+    return lua_gettop(L);
+}
+#endif
+
 #endif
