@@ -288,6 +288,24 @@ h.transports(function(proto, url)
       assert.matches("closed", tostring(c2))
     end)
 
+    it("says so at the line of the user's call", function()
+      local c2 = triton.connect(url)
+      c2:close()
+      local x = { INPUT0 = int32({ 1 }) }
+      -- each call on its line, not a tail call, so that its line is the caller's
+      for _, call in ipairs {
+        function() local r = c2:infer("identity_int32", x); return r end,
+        function() local r = c2:async_infer("identity_int32", x, {}); return r end,
+        function() local r = c2:is_server_live(); return r end,
+      } do
+        local ok, err = pcall(call)
+        assert.is_false(ok)
+        local line = debug.getinfo(call, "S").linedefined
+        assert.equal(string.format("bad_input_spec.lua:%d: attempt to use a closed client", line),
+          tostring(err):match("[^/]*$"))
+      end
+    end)
+
     it("cancels the futures it had in flight", function()
       local c2 = triton.connect(url)
       local fut = c2:async_infer("slow", { INPUT0 = int32({ 200 }) })

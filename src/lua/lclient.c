@@ -54,7 +54,7 @@ struct lclient *lclient_check(lua_State *L, int idx)
 {
     struct lclient *lc = lclass_check(L, idx, LUV_CLASS, LCLIENT_MT);
     if (!lc->fleet)
-        luaL_error(L, "attempt to use a closed client");
+        largs_error(L, "attempt to use a closed client");
     return lc;
 }
 
