@@ -41,12 +41,30 @@ local SLEEP, COND = {}, {} -- what a coroutine yields besides core.await_token
 
 local tasks = {}        -- coroutine -> "ready" | "await" | "sleep" | "cond"
 core.set_tasks(tasks)   -- the binding yields instead of blocking in these
-local ready = {}        -- {co, packed args or nil}, in order
+-- The ready queue, in order: ready_co[i] and its packed spawn args (or false)
+-- in ready_args[i], for i up to n_ready. Two pairs of arrays take turns, so that
+-- a round of resumes makes no table (a request's round trip would otherwise
+-- leave one or two behind for the collector).
+local ready_co, ready_args, n_ready = {}, {}, 0
+local spare_co, spare_args = {}, {}
 local sleepers = {}     -- co -> deadline (triton.now() seconds)
 local conds = {}        -- co -> condition function
+-- Whether sleepers and conds may have entries: false when they certainly have
+-- none, so that a round of the scheduler does not walk two empty tables.
+local any_sleeper, any_cond = false, false
 local count = 0         -- coroutines spawned and not finished
 local running = false
 local failures
+
+-- core.set_wakeup, called only when the time changes: most rounds of the
+-- scheduler have no sleeper, and so would stop a stopped timer every round.
+local wakeup -- the time last set, nil for none
+local function set_wakeup(t)
+  if t ~= wakeup then
+    wakeup = t
+    core.set_wakeup(t)
+  end
+end
 
 -- Whether the running code is one of our coroutines (and so may yield).
 local function in_task()
@@ -61,9 +79,10 @@ function M.spawn(fn, ...)
   end
   local co = coroutine.create(fn)
   tasks[co] = "ready"
-  ready[#ready + 1] = { co, compat.pack(...) }
+  n_ready = n_ready + 1
+  ready_co[n_ready], ready_args[n_ready] = co, compat.pack(...)
   count = count + 1
-  if not running then core.set_wakeup(core.now()) end -- a host polling on triton.fd() starts it
+  if not running then set_wakeup(core.now()) end -- a host polling on triton.fd() starts it
   return co
 end
 
@@ -132,16 +151,22 @@ local function resume(co, args)
     if not ok then report(co, what) end
   elseif what == core.await_token then
     tasks[co] = "await"
-    sleepers[co] = deadline -- a timed wait (nil: none)
+    if deadline then -- a timed wait
+      sleepers[co] = deadline
+      any_sleeper = true
+    end
   elseif what == SLEEP then
     tasks[co] = "sleep"
     sleepers[co] = arg
+    any_sleeper = true
   elseif what == COND then
     tasks[co] = "cond"
     conds[co] = arg
+    any_cond = true
   else
     tasks[co] = "ready"
-    ready[#ready + 1] = { co }
+    n_ready = n_ready + 1
+    ready_co[n_ready], ready_args[n_ready] = co, false
   end
 end
 
@@ -149,7 +174,8 @@ local function make_ready(co)
   tasks[co] = "ready"
   sleepers[co] = nil
   conds[co] = nil
-  ready[#ready + 1] = { co }
+  n_ready = n_ready + 1
+  ready_co[n_ready], ready_args[n_ready] = co, false
 end
 
 -- Moves coroutines whose wait is over to `ready`; returns the nearest sleep
@@ -162,11 +188,14 @@ local function gather()
       if tasks[co] == "await" then make_ready(co) end
     end
   end
-  for co, fn in pairs(conds) do
-    if fn() then make_ready(co) end
+  if any_cond then
+    for co, fn in pairs(conds) do
+      if fn() then make_ready(co) end
+    end
+    any_cond = next(conds) ~= nil
   end
   local nearest
-  if next(sleepers) then
+  if any_sleeper then
     local now = core.now()
     for co, deadline in pairs(sleepers) do
       if deadline <= now then
@@ -175,19 +204,23 @@ local function gather()
         nearest = deadline
       end
     end
+    any_sleeper = nearest ~= nil -- every sleeper left has a later deadline
   end
   return nearest
 end
 
--- Resumes the coroutines that are ready now (one round).
+-- Resumes the coroutines that are ready now (one round): those queued before
+-- it; what they make ready goes to the next round.
 local function resume_ready()
-  local batch = ready
-  ready = {}
+  local cos, args, m = ready_co, ready_args, n_ready
+  ready_co, ready_args, n_ready = spare_co, spare_args, 0
+  spare_co, spare_args = cos, args -- emptied as the round goes
   local n = 0
-  for i = 1, #batch do
-    local co = batch[i][1]
+  for i = 1, m do
+    local co, a = cos[i], args[i]
+    cos[i], args[i] = nil, nil
     if tasks[co] == "ready" then
-      resume(co, batch[i][2])
+      resume(co, a or nil)
       n = n + 1
     end
   end
@@ -199,12 +232,12 @@ local function schedule()
     resume_ready()
     if count == 0 and core.callbacks() == 0 then return end
     local nearest = gather()
-    if #ready == 0 then
-      core.set_wakeup(nearest)
+    if n_ready == 0 then
+      set_wakeup(nearest)
       local timeout = nearest and math.max(0, nearest - core.now()) or -1
       local _, pending = core.step(timeout)
       nearest = gather()
-      if #ready == 0 and not nearest and pending == 0 then
+      if n_ready == 0 and not nearest and pending == 0 then
         -- Nothing in flight: what the coroutines (or callbacks) wait for cannot come.
         if count == 0 then return end
         for co in pairs(tasks) do
@@ -224,7 +257,9 @@ local function abandon()
     compat.close_coroutine(co)
   end
   for co in pairs(tasks) do tasks[co] = nil end
-  ready, sleepers, conds, count = {}, {}, {}, 0
+  ready_co, ready_args, n_ready, sleepers, conds, count = {}, {}, 0, {}, {}, 0
+  any_sleeper, any_cond = false, false
+  spare_co, spare_args = {}, {}
 end
 
 function M.run()
@@ -237,7 +272,7 @@ function M.run()
   running, failures = true, {}
   local ok, err = pcall(schedule)
   running = false
-  core.set_wakeup(nil)
+  set_wakeup(nil)
   local f = failures
   failures = nil
   if not ok then
@@ -258,12 +293,12 @@ function M.poll(timeout)
     return core.poll(timeout, in_task())
   end
   gather()
-  local n = core.poll(timeout, #ready > 0)
+  local n = core.poll(timeout, n_ready > 0)
   gather()
   n = n + resume_ready()
   local nearest = gather()
   -- The host waits on triton.fd(): it must turn readable when a coroutine can go on.
-  core.set_wakeup(#ready > 0 and core.now() or nearest)
+  set_wakeup(n_ready > 0 and core.now() or nearest)
   return n
 end
 
