@@ -185,6 +185,7 @@ local function gather()
   if woken then
     for i = 1, #woken do
       local co = woken[i]
+      woken[i] = nil -- emptied for the binding to fill again (core.take_woken)
       if tasks[co] == "await" then make_ready(co) end
     end
   end

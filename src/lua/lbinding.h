@@ -51,8 +51,6 @@
 #include "triton_lua.h"
 
 #define LSTATE_KEY     "triton.core.state"
-#define LTASKS_KEY     "triton.core.tasks"
-#define LWOKEN_KEY     "triton.core.woken"
 #define LCLIENT_MT     "triton.core.Client"
 #define LSTREAM_MT     "triton.core.Stream"
 #define LFUTURE_MT     "triton.Future"
@@ -81,6 +79,10 @@ struct lstate {
     int in_callback;    /* callbacks running now (nested in lreq_deliver) */
     int ref_reporter;   /* the Lua reporter of callback errors, or LUA_NOREF */
     int ref_result_mt;  /* the registry's reference to triton.InferResult's metatable */
+    int ref_tasks;      /* the scheduler's coroutines (core.set_tasks), or LUA_NOREF */
+    /* the coroutines whose awaited request completed (core.take_woken): two lists
+     * that take turns, the one being filled first */
+    int ref_woken[2];
     triton_lua_error_fn reporter; /* the C one (triton_lua_on_callback_error), or NULL */
     void *reporter_ud;
     struct triton_loop_timer wakeup; /* the scheduler's next timer (core.set_wakeup) */
@@ -240,7 +242,7 @@ void lstate_report(lua_State *L, struct lstate *st);
  * limit), def when absent. */
 double lstate_timeout_arg(lua_State *L, int idx, const char *fname, double def);
 /* Whether L is a coroutine that lua/triton/spawn.lua runs (and may yield). */
-bool lstate_in_task(lua_State *L);
+bool lstate_in_task(lua_State *L, struct lstate *st);
 /* What a waiting coroutine yields to the scheduler (core.await_token). */
 extern const char lstate_await_token;
 /* core.step, poll, fd, set_tasks, take_woken, await_token, ... (table at -1). */

@@ -115,7 +115,7 @@ static enum await_status await(lua_State *L, struct lreq *r, int slot)
     double deadline = lua_isnil(L, slot) ? INFINITY : lua_tonumber(L, slot);
     if (!r || r->delivered)
         return AWAIT_DONE;
-    if (lstate_in_task(L)) {
+    if (lstate_in_task(L, r->st)) {
         if (triton_loop_now() >= deadline)
             return AWAIT_TIMEOUT;
         lreq_add_waiter(L, r);

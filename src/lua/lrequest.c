@@ -547,12 +547,7 @@ static void wake_waiters(lua_State *L, struct lreq *r)
         return;
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref_waiters);
     int waiters = lua_gettop(L);
-    if (lua_getfield(L, LUA_REGISTRYINDEX, LWOKEN_KEY) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_createtable(L, 8, 0);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, LUA_REGISTRYINDEX, LWOKEN_KEY);
-    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->st->ref_woken[0]);
     int woken = lua_gettop(L);
     lua_Integer n = (lua_Integer)lua_rawlen(L, woken);
     if (lua_type(L, waiters) == LUA_TTHREAD) {

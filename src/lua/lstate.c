@@ -146,6 +146,11 @@ struct lstate *lstate_get(lua_State *L)
     struct lstate *st = lua_newuserdatauv(L, sizeof(*st), 0);
     memset(st, 0, sizeof(*st));
     st->ref_reporter = LUA_NOREF;
+    st->ref_tasks = LUA_NOREF;
+    for (int i = 0; i < 2; i++) {
+        lua_newtable(L);
+        st->ref_woken[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
     st->wakeup.fn = wakeup_fired;
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, state_gc);
@@ -162,6 +167,14 @@ struct lstate *lstate_get(lua_State *L)
     atomic_store(&st->interrupt->loop, st->loop);
     lua_setfield(L, LUA_REGISTRYINDEX, LSTATE_KEY);
     return st;
+}
+
+/* The state of core's functions (lstate_open's funcs), their upvalue: the
+ * scheduler calls some of them every round, and lstate_get looks it up by
+ * name. (core_fd, which triton_lua_fd also calls, looks it up.) */
+static struct lstate *state_uv(lua_State *L)
+{
+    return lua_touserdata(L, lua_upvalueindex(1));
 }
 
 /* Completions run only inside the loop step or triton_client_free that this
@@ -340,7 +353,7 @@ static int core_on_callback_error(lua_State *L)
     if (!lua_isnoneornil(L, 1))
         luaL_checktype(L, 1, LUA_TFUNCTION);
     lua_settop(L, 1);
-    struct lstate *st = lstate_get(L);
+    struct lstate *st = state_uv(L);
     luaL_unref(L, LUA_REGISTRYINDEX, st->ref_reporter);
     st->ref_reporter = lua_isnil(L, 1) ? LUA_NOREF : luaL_ref(L, LUA_REGISTRYINDEX);
     st->reporter = NULL;
@@ -352,14 +365,11 @@ static int core_on_callback_error(lua_State *L)
 
 const char lstate_await_token = 0;
 
-bool lstate_in_task(lua_State *L)
+bool lstate_in_task(lua_State *L, struct lstate *st)
 {
-    if (!lua_isyieldable(L))
+    if (!lua_isyieldable(L) || st->ref_tasks == LUA_NOREF)
         return false;
-    if (lua_getfield(L, LUA_REGISTRYINDEX, LTASKS_KEY) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        return false;
-    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, st->ref_tasks);
     lua_pushthread(L);
     lua_rawget(L, -2);
     bool r = lua_toboolean(L, -1);
@@ -370,18 +380,29 @@ bool lstate_in_task(lua_State *L)
 /* core.set_tasks(t): the table whose keys are the coroutines the scheduler runs. */
 static int core_set_tasks(lua_State *L)
 {
+    struct lstate *st = state_uv(L);
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
-    lua_setfield(L, LUA_REGISTRYINDEX, LTASKS_KEY);
+    luaL_unref(L, LUA_REGISTRYINDEX, st->ref_tasks);
+    st->ref_tasks = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 }
 
-/* core.take_woken() -> list of coroutines whose awaited request completed, or nil */
+/* core.take_woken() -> list of coroutines whose awaited request completed, or
+ * nil. The caller empties the list before it takes the next: two lists take
+ * turns (lreq's wake_waiters fills ref_woken[0]), so that a round of the
+ * scheduler makes no table. */
 static int core_take_woken(lua_State *L)
 {
-    lua_getfield(L, LUA_REGISTRYINDEX, LWOKEN_KEY);
-    lua_pushnil(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, LWOKEN_KEY);
+    struct lstate *st = state_uv(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, st->ref_woken[0]);
+    if (lua_rawlen(L, -1) == 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    int taken = st->ref_woken[0];
+    st->ref_woken[0] = st->ref_woken[1];
+    st->ref_woken[1] = taken;
     return 1;
 }
 
@@ -389,7 +410,7 @@ static int core_take_woken(lua_State *L)
  * that a step ends and the fd turns readable then; nil: none. */
 static int core_set_wakeup(lua_State *L)
 {
-    struct lstate *st = lstate_get(L);
+    struct lstate *st = state_uv(L);
     if (lua_isnoneornil(L, 1))
         triton_loop_timer_stop(st->loop, &st->wakeup);
     else
@@ -400,7 +421,7 @@ static int core_set_wakeup(lua_State *L)
 /* core.callbacks() -> calls made with a callback that has not had its final reply */
 static int core_callbacks(lua_State *L)
 {
-    lua_pushinteger(L, lstate_get(L)->callbacks);
+    lua_pushinteger(L, state_uv(L)->callbacks);
     return 1;
 }
 
@@ -424,7 +445,7 @@ double lstate_timeout_arg(lua_State *L, int idx, const char *fname, double def)
 static int core_step(lua_State *L)
 {
     double timeout = luaL_optnumber(L, 1, -1);
-    struct lstate *st = lstate_get(L);
+    struct lstate *st = state_uv(L);
     struct lwait w;
     lwait_begin(st, &w);
     struct triton_error err = {0};
@@ -461,7 +482,7 @@ static int core_poll(lua_State *L)
     double timeout = lstate_timeout_arg(L, 1, "poll", 0);
     if (lua_toboolean(L, 2))
         timeout = 0;
-    struct lstate *st = lstate_get(L);
+    struct lstate *st = state_uv(L);
     struct lwait w;
     lwait_begin(st, &w);
     struct triton_error err = {0};
@@ -569,7 +590,8 @@ void lstate_open(lua_State *L)
                                      {"on_callback_error", core_on_callback_error},
                                      {NULL, NULL}};
     lstate_get(L); /* so that triton_lua_interrupt reaches this state from now on */
-    luaL_setfuncs(L, funcs, 0);
+    lua_getfield(L, LUA_REGISTRYINDEX, LSTATE_KEY);
+    luaL_setfuncs(L, funcs, 1);
     lua_pushlightuserdata(L, (void *)&lstate_await_token);
     lua_setfield(L, -2, "await_token");
 }
