@@ -516,19 +516,20 @@ static void push_upvalues(lua_State *L, int mt);
 #define MUV_CC    lua_upvalueindex(LUV_COUNT + 4) /* "_cc" */
 #define MUV_COUNT (LUV_COUNT + 4)
 
-/* Replaces the Client at 1 (lua/triton/client.lua's table) by its core client,
- * self._cc. */
-static void self_core(lua_State *L, const char *fname)
+/* The common call's arguments, as client_infer_map and client_submit_infer_map
+ * take them: the Client at 1 (lua/triton/client.lua's table) replaced by its
+ * core client self._cc, the model and the inputs, then the method's name and
+ * infer.wire_inputs. */
+static void common_call_args(lua_State *L)
 {
-    if (lua_type(L, 1) == LUA_TTABLE) {
-        lua_pushvalue(L, MUV_CC);
-        if (lua_rawget(L, 1) == LUA_TUSERDATA) {
-            lua_replace(L, 1);
-            return;
-        }
-    }
-    largs_error(L, "calling '%s' on bad self (triton.Client expected, got %s)", fname,
-                luaL_typename(L, 1));
+    lua_settop(L, 3);
+    lua_pushvalue(L, MUV_CC);
+    if (lua_type(L, 1) != LUA_TTABLE || lua_rawget(L, 1) != LUA_TUSERDATA)
+        largs_error(L, "calling '%s' on bad self (triton.Client expected, got %s)",
+                    lua_tostring(L, MUV_NAME), luaL_typename(L, 1));
+    lua_replace(L, 1);
+    lua_pushvalue(L, MUV_NAME);
+    lua_pushvalue(L, MUV_WIRE);
 }
 
 /* Hands the call to the Lua method with all its arguments, returning what it
@@ -547,10 +548,7 @@ static int method_infer(lua_State *L)
 {
     if (!lua_isnoneornil(L, 4))
         return call_lua_method(L);
-    lua_settop(L, 3);
-    self_core(L, "infer");
-    lua_pushvalue(L, MUV_NAME);
-    lua_pushvalue(L, MUV_WIRE);
+    common_call_args(L);
     return client_infer_map(L);
 }
 
@@ -560,10 +558,7 @@ static int method_async_infer(lua_State *L)
 {
     if (!lua_isnoneornil(L, 4) || !lua_isnoneornil(L, 5))
         return call_lua_method(L);
-    lua_settop(L, 3);
-    self_core(L, "async_infer");
-    lua_pushvalue(L, MUV_NAME);
-    lua_pushvalue(L, MUV_WIRE);
+    common_call_args(L);
     return client_submit_infer_map(L);
 }
 
