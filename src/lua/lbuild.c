@@ -19,101 +19,73 @@
 
 /* ---- option readers ------------------------------------------------------------------- */
 
-/* Reads field k of the table at idx as a string (NULL if nil); copied into m. */
-const char *lopt_string(lua_State *L, int idx, const char *k, struct lmem *m)
+/* Each reads the value at v, field k of an options or args table (k names it
+ * in messages); nil gives the default. The lopt_ ones look the field up first. */
+
+/* A string (NULL if nil), copied into m. */
+static const char *val_string(lua_State *L, int v, const char *k, struct lmem *m)
 {
-    const char *r = NULL;
-    int t = lua_getfield(L, idx, k);
+    int t = lua_type(L, v);
     if (t == LUA_TSTRING || t == LUA_TNUMBER) {
         size_t len;
-        const char *s = lua_tolstring(L, -1, &len);
+        const char *s = lua_tolstring(L, v, &len);
         if (strlen(s) != len)
             largs_error(L, "option '%s' must not contain a zero byte", k);
-        r = lmem_strdup(L, m, s, len);
-    } else if (t != LUA_TNIL) {
-        largs_error(L, "option '%s' must be a string, got %s", k, luaL_typename(L, -1));
+        return lmem_strdup(L, m, s, len);
     }
-    lua_pop(L, 1);
-    return r;
+    if (t != LUA_TNIL && t != LUA_TNONE)
+        largs_error(L, "option '%s' must be a string, got %s", k, luaL_typename(L, v));
+    return NULL;
 }
 
-static double opt_number(lua_State *L, int idx, const char *k, double dflt, bool inf_ok)
+static double val_number(lua_State *L, int v, const char *k, double dflt, bool inf_ok)
 {
-    double r = dflt;
-    int t = lua_getfield(L, idx, k);
+    int t = lua_type(L, v);
     if (t == LUA_TNUMBER) {
-        r = lua_tonumber(L, -1);
+        double r = lua_tonumber(L, v);
         if (!(r >= 0) || (isinf(r) && !inf_ok))
             largs_error(L, "option '%s' must be a %snon-negative number, got %s", k,
-                        inf_ok ? "" : "finite ", lua_tostring(L, -1));
-    } else if (t != LUA_TNIL) {
-        largs_error(L, "option '%s' must be a number, got %s", k, luaL_typename(L, -1));
+                        inf_ok ? "" : "finite ", lua_tostring(L, v));
+        return r;
     }
-    lua_pop(L, 1);
-    return r;
+    if (t != LUA_TNIL && t != LUA_TNONE)
+        largs_error(L, "option '%s' must be a number, got %s", k, luaL_typename(L, v));
+    return dflt;
 }
 
-double lopt_number(lua_State *L, int idx, const char *k, double dflt)
+static lua_Integer val_integer(lua_State *L, int v, const char *k, lua_Integer dflt)
 {
-    return opt_number(L, idx, k, dflt, false);
-}
-
-/* Seconds: as lopt_number, and math.huge means no limit. */
-double lopt_seconds(lua_State *L, int idx, const char *k)
-{
-    return opt_number(L, idx, k, 0, true);
-}
-
-lua_Integer lopt_integer(lua_State *L, int idx, const char *k, lua_Integer dflt)
-{
-    lua_Integer r = dflt;
-    int t = lua_getfield(L, idx, k);
+    int t = lua_type(L, v);
     if (t == LUA_TNUMBER) {
         int ok;
-        r = lua_tointegerx(L, -1, &ok);
+        lua_Integer r = lua_tointegerx(L, v, &ok);
         if (!ok)
             largs_error(L, "option '%s' must be an integer", k);
-    } else if (t != LUA_TNIL) {
-        largs_error(L, "option '%s' must be an integer, got %s", k, luaL_typename(L, -1));
+        return r;
     }
-    lua_pop(L, 1);
-    return r;
+    if (t != LUA_TNIL && t != LUA_TNONE)
+        largs_error(L, "option '%s' must be an integer, got %s", k, luaL_typename(L, v));
+    return dflt;
 }
 
-bool lopt_bool(lua_State *L, int idx, const char *k)
+static bool val_bool(lua_State *L, int v, const char *k)
 {
-    int t = lua_getfield(L, idx, k);
-    if (t != LUA_TNIL && t != LUA_TBOOLEAN)
-        largs_error(L, "option '%s' must be a boolean, got %s", k, luaL_typename(L, -1));
-    bool r = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return r;
+    int t = lua_type(L, v);
+    if (t != LUA_TNIL && t != LUA_TNONE && t != LUA_TBOOLEAN)
+        largs_error(L, "option '%s' must be a boolean, got %s", k, luaL_typename(L, v));
+    return lua_toboolean(L, v);
 }
 
-/* Number of entries of the table at index tab (any keys). */
-size_t ltable_count(lua_State *L, int tab)
-{
-    size_t count = 0;
-    lua_pushnil(L);
-    while (lua_next(L, tab)) {
-        lua_pop(L, 1);
-        count++;
-    }
-    return count;
-}
-
-/* Field k of the table at idx, a table of string -> string, as a kv array. */
-struct triton_kv *lopt_kv(lua_State *L, int idx, const char *k, struct lmem *m, size_t *n)
+/* A table of string -> string, as a kv array (NULL if nil). */
+static struct triton_kv *val_kv(lua_State *L, int v, const char *k, struct lmem *m, size_t *n)
 {
     *n = 0;
-    int t = lua_getfield(L, idx, k);
-    if (t == LUA_TNIL) {
-        lua_pop(L, 1);
+    int t = lua_type(L, v);
+    if (t == LUA_TNIL || t == LUA_TNONE)
         return NULL;
-    }
     if (t != LUA_TTABLE)
-        luaL_error(L, "option '%s' must be a table, got %s", k, luaL_typename(L, -1));
-    int tab = lua_gettop(L);
+        luaL_error(L, "option '%s' must be a table, got %s", k, luaL_typename(L, v));
+    int tab = lua_absindex(L, v);
     size_t count = ltable_count(L, tab);
     if (count > LMAX_HEADERS)
         luaL_error(L, "option '%s' has more than %d entries", k, LMAX_HEADERS);
@@ -134,8 +106,101 @@ struct triton_kv *lopt_kv(lua_State *L, int idx, const char *k, struct lmem *m, 
         (*n)++;
         lua_pop(L, 2);
     }
+    return kv;
+}
+
+const char *lopt_string(lua_State *L, int idx, const char *k, struct lmem *m)
+{
+    lua_getfield(L, idx, k);
+    const char *r = val_string(L, -1, k, m);
+    lua_pop(L, 1);
+    return r;
+}
+
+double lopt_number(lua_State *L, int idx, const char *k, double dflt)
+{
+    lua_getfield(L, idx, k);
+    double r = val_number(L, -1, k, dflt, false);
+    lua_pop(L, 1);
+    return r;
+}
+
+/* Seconds: as lopt_number, and math.huge means no limit. */
+double lopt_seconds(lua_State *L, int idx, const char *k)
+{
+    lua_getfield(L, idx, k);
+    double r = val_number(L, -1, k, 0, true);
+    lua_pop(L, 1);
+    return r;
+}
+
+lua_Integer lopt_integer(lua_State *L, int idx, const char *k, lua_Integer dflt)
+{
+    lua_getfield(L, idx, k);
+    lua_Integer r = val_integer(L, -1, k, dflt);
+    lua_pop(L, 1);
+    return r;
+}
+
+bool lopt_bool(lua_State *L, int idx, const char *k)
+{
+    lua_getfield(L, idx, k);
+    bool r = val_bool(L, -1, k);
+    lua_pop(L, 1);
+    return r;
+}
+
+/* Number of entries of the table at index tab (any keys). */
+size_t ltable_count(lua_State *L, int tab)
+{
+    size_t count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, tab)) {
+        lua_pop(L, 1);
+        count++;
+    }
+    return count;
+}
+
+struct triton_kv *lopt_kv(lua_State *L, int idx, const char *k, struct lmem *m, size_t *n)
+{
+    lua_getfield(L, idx, k);
+    struct triton_kv *kv = val_kv(L, -1, k, m, n);
     lua_pop(L, 1);
     return kv;
+}
+
+/* ---- reading a table's fields at once --------------------------------------------------- */
+
+/* The tables read below (an args table, its infer request, each input and
+ * output: lua/triton/client.lua's and infer.lua's own, without metatables)
+ * may hold many fields, and any one holds few: looked up one by one, some 30
+ * lookups per infer call find nothing. So each is walked once and the fields
+ * found go to stack slots. Pushes n slots, nil where names[i] is absent, and
+ * returns the index of the first: names[i] is at that index + i. Other keys
+ * are left alone. The caller pops the slots (lua_settop(L, base - 1)). */
+static int read_fields(lua_State *L, int idx, const char *const names[], int n)
+{
+    idx = lua_absindex(L, idx);
+    luaL_checkstack(L, n + 3, "reading a request");
+    int base = lua_gettop(L) + 1;
+    for (int i = 0; i < n; i++)
+        lua_pushnil(L);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        int slot = -1;
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            const char *k = lua_tostring(L, -2);
+            for (int i = 0; i < n && slot < 0; i++)
+                if (names[i][0] == k[0] && strcmp(names[i], k) == 0)
+                    slot = i;
+        }
+        if (slot >= 0)
+            lua_replace(L, base + slot);
+        else
+            lua_pop(L, 1);
+    }
+    return base;
 }
 
 /* ---- building requests ------------------------------------------------------------------ */
@@ -153,19 +218,18 @@ static int lbuild_kind_from_name(const char *name)
     return -1;
 }
 
-/* Custom parameters: a table of string -> boolean/integer/float/string. */
-static struct triton_param *build_params(lua_State *L, int idx, const char *field, struct lmem *m,
+/* Custom parameters (field `field`, the value at v): a table of string ->
+ * boolean/integer/float/string. */
+static struct triton_param *build_params(lua_State *L, int v, const char *field, struct lmem *m,
                                          size_t *n)
 {
     *n = 0;
-    int t = lua_getfield(L, idx, field);
-    if (t == LUA_TNIL) {
-        lua_pop(L, 1);
+    int t = lua_type(L, v);
+    if (t == LUA_TNIL)
         return NULL;
-    }
     if (t != LUA_TTABLE)
-        luaL_error(L, "'%s' must be a table, got %s", field, luaL_typename(L, -1));
-    int tab = lua_gettop(L);
+        luaL_error(L, "'%s' must be a table, got %s", field, luaL_typename(L, v));
+    int tab = lua_absindex(L, v);
     size_t count = ltable_count(L, tab);
     struct triton_param *p = lmem_array(L, m, count, sizeof(*p));
     lua_pushnil(L);
@@ -205,39 +269,53 @@ static struct triton_param *build_params(lua_State *L, int idx, const char *fiel
         (*n)++;
         lua_pop(L, 1);
     }
-    lua_pop(L, 1);
     return p;
 }
 
-static uint64_t field_u64(lua_State *L, int idx, const char *k)
+static uint64_t val_u64(lua_State *L, int v, const char *k)
 {
-    lua_Integer v = lopt_integer(L, idx, k, 0);
-    if (v < 0)
+    lua_Integer r = val_integer(L, v, k, 0);
+    if (r < 0)
         luaL_error(L, "'%s' must not be negative", k);
-    return (uint64_t)v;
+    return (uint64_t)r;
 }
+
+enum {
+    IN_NAME,
+    IN_DATATYPE,
+    IN_SHAPE,
+    IN_JSON,
+    IN_SHM_REGION,
+    IN_SHM_BYTE_SIZE,
+    IN_SHM_OFFSET,
+    IN_PARAMETERS,
+    IN_DATA,
+    IN_NFIELDS
+};
+static const char *const input_fields[IN_NFIELDS] = {"name",       "datatype",   "shape",
+                                                     "json",       "shm_region", "shm_byte_size",
+                                                     "shm_offset", "parameters", "data"};
 
 static void build_input(lua_State *L, int idx, struct triton_infer_input *in, struct lmem *m)
 {
-    in->name = lopt_string(L, idx, "name", m);
-    in->datatype = lopt_string(L, idx, "datatype", m);
+    int f = read_fields(L, idx, input_fields, IN_NFIELDS);
+    in->name = val_string(L, f + IN_NAME, "name", m);
+    in->datatype = val_string(L, f + IN_DATATYPE, "datatype", m);
     if (!in->name || !in->datatype)
         luaL_error(L, "an input needs a name and a datatype");
-    lua_getfield(L, idx, "shape");
     int64_t shape[TENSOR_MAX_DIMS];
-    in->ndim = largs_check_shape(L, -1, 0, NULL, 0, shape);
-    lua_pop(L, 1);
+    in->ndim = largs_check_shape(L, f + IN_SHAPE, 0, NULL, 0, shape);
     int64_t *sh = lmem_array(L, m, (size_t)in->ndim, sizeof(int64_t));
     if (in->ndim)
         memcpy(sh, shape, sizeof(int64_t) * (size_t)in->ndim);
     in->shape = sh;
-    in->json = lopt_bool(L, idx, "json");
-    in->shm_region = lopt_string(L, idx, "shm_region", m);
-    in->shm_byte_size = field_u64(L, idx, "shm_byte_size");
-    in->shm_offset = field_u64(L, idx, "shm_offset");
-    in->params = build_params(L, idx, "parameters", m, &in->n_params);
-    if (lua_getfield(L, idx, "data") != LUA_TNIL) {
-        struct tensor *t = ltensor_test(L, -1);
+    in->json = val_bool(L, f + IN_JSON, "json");
+    in->shm_region = val_string(L, f + IN_SHM_REGION, "shm_region", m);
+    in->shm_byte_size = val_u64(L, f + IN_SHM_BYTE_SIZE, "shm_byte_size");
+    in->shm_offset = val_u64(L, f + IN_SHM_OFFSET, "shm_offset");
+    in->params = build_params(L, f + IN_PARAMETERS, "parameters", m, &in->n_params);
+    if (!lua_isnil(L, f + IN_DATA)) {
+        struct tensor *t = ltensor_test(L, f + IN_DATA);
         if (!t)
             luaL_error(L, "input '%s': data must be a tensor", in->name);
         if (!t->buf)
@@ -250,7 +328,7 @@ static void build_input(lua_State *L, int idx, struct triton_infer_input *in, st
     } else if (!in->shm_region) {
         luaL_error(L, "input '%s' has neither data nor a shared memory region", in->name);
     }
-    lua_pop(L, 1);
+    lua_settop(L, f - 1);
 }
 
 static int compare_input_names(const void *a, const void *b)
@@ -360,63 +438,96 @@ static void build_input_map(lua_State *L, int idx, bool upvalues, const char *fn
     req->n_inputs = n;
 }
 
+enum {
+    OUT_NAME,
+    OUT_BINARY,
+    OUT_CLASS_COUNT,
+    OUT_SHM_REGION,
+    OUT_SHM_BYTE_SIZE,
+    OUT_SHM_OFFSET,
+    OUT_PARAMETERS,
+    OUT_NFIELDS
+};
+static const char *const output_fields[OUT_NFIELDS] = {
+    "name", "binary", "class_count", "shm_region", "shm_byte_size", "shm_offset", "parameters"};
+
 static void build_output(lua_State *L, int idx, struct triton_infer_requested_output *out,
                          struct lmem *m)
 {
-    out->name = lopt_string(L, idx, "name", m);
+    int f = read_fields(L, idx, output_fields, OUT_NFIELDS);
+    out->name = val_string(L, f + OUT_NAME, "name", m);
     if (!out->name)
         luaL_error(L, "a requested output needs a name");
-    int t = lua_getfield(L, idx, "binary");
-    out->binary = t == LUA_TNIL ? -1 : lua_toboolean(L, -1) ? 1 : 0;
-    lua_pop(L, 1);
-    out->class_count = lopt_integer(L, idx, "class_count", 0);
+    out->binary = lua_isnil(L, f + OUT_BINARY) ? -1 : lua_toboolean(L, f + OUT_BINARY) ? 1 : 0;
+    out->class_count = val_integer(L, f + OUT_CLASS_COUNT, "class_count", 0);
     if (out->class_count < 0)
         luaL_error(L, "output '%s': class_count must not be negative", out->name);
-    out->shm_region = lopt_string(L, idx, "shm_region", m);
-    out->shm_byte_size = field_u64(L, idx, "shm_byte_size");
-    out->shm_offset = field_u64(L, idx, "shm_offset");
-    out->params = build_params(L, idx, "parameters", m, &out->n_params);
+    out->shm_region = val_string(L, f + OUT_SHM_REGION, "shm_region", m);
+    out->shm_byte_size = val_u64(L, f + OUT_SHM_BYTE_SIZE, "shm_byte_size");
+    out->shm_offset = val_u64(L, f + OUT_SHM_OFFSET, "shm_offset");
+    out->params = build_params(L, f + OUT_PARAMETERS, "parameters", m, &out->n_params);
+    lua_settop(L, f - 1);
 }
+
+enum {
+    INF_MODEL,
+    INF_VERSION,
+    INF_ID,
+    INF_SEQUENCE_ID,
+    INF_SEQUENCE_START,
+    INF_SEQUENCE_END,
+    INF_PRIORITY,
+    INF_TIMEOUT,
+    INF_PARAMETERS,
+    INF_BINARY_DATA_OUTPUT,
+    INF_INPUT_MAP,
+    INF_INPUTS,
+    INF_OUTPUTS,
+    INF_NFIELDS
+};
+static const char *const infer_fields[INF_NFIELDS] = {
+    "model",        "version",  "id",      "sequence_id", "sequence_start",
+    "sequence_end", "priority", "timeout", "parameters",  "binary_data_output",
+    "input_map",    "inputs",   "outputs"};
 
 /* The infer request described by the table at idx, built into m. */
 void lbuild_infer(lua_State *L, int idx, struct triton_infer_request *req, struct lmem *m)
 {
-    idx = lua_absindex(L, idx);
     luaL_checktype(L, idx, LUA_TTABLE);
+    int f = read_fields(L, idx, infer_fields, INF_NFIELDS);
     memset(req, 0, sizeof(*req));
-    req->model = lopt_string(L, idx, "model", m);
+    req->model = val_string(L, f + INF_MODEL, "model", m);
     if (!req->model)
         luaL_error(L, "an infer request needs a model name");
-    req->version = lopt_string(L, idx, "version", m);
-    req->id = lopt_string(L, idx, "id", m);
-    int t = lua_getfield(L, idx, "sequence_id");
+    req->version = val_string(L, f + INF_VERSION, "version", m);
+    req->id = val_string(L, f + INF_ID, "id", m);
+    int t = lua_type(L, f + INF_SEQUENCE_ID);
     if (t == LUA_TSTRING) {
         size_t len;
-        const char *s = lua_tolstring(L, -1, &len);
+        const char *s = lua_tolstring(L, f + INF_SEQUENCE_ID, &len);
         req->sequence_id_str = lmem_strdup(L, m, s, len);
     } else if (t != LUA_TNIL) {
         int ok;
-        lua_Integer v = lua_tointegerx(L, -1, &ok);
+        lua_Integer v = lua_tointegerx(L, f + INF_SEQUENCE_ID, &ok);
         if (!ok || v < 0)
             luaL_error(L, "sequence_id must be a non-negative integer or a string");
         req->sequence_id = (uint64_t)v;
     }
-    lua_pop(L, 1);
-    req->sequence_start = lopt_bool(L, idx, "sequence_start");
-    req->sequence_end = lopt_bool(L, idx, "sequence_end");
-    req->priority = field_u64(L, idx, "priority");
-    req->timeout_us = field_u64(L, idx, "timeout");
-    req->params = build_params(L, idx, "parameters", m, &req->n_params);
-    t = lua_getfield(L, idx, "binary_data_output");
-    req->binary_data_output = t == LUA_TNIL ? true : lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    req->sequence_start = val_bool(L, f + INF_SEQUENCE_START, "sequence_start");
+    req->sequence_end = val_bool(L, f + INF_SEQUENCE_END, "sequence_end");
+    req->priority = val_u64(L, f + INF_PRIORITY, "priority");
+    req->timeout_us = val_u64(L, f + INF_TIMEOUT, "timeout");
+    req->params = build_params(L, f + INF_PARAMETERS, "parameters", m, &req->n_params);
+    req->binary_data_output = lua_isnil(L, f + INF_BINARY_DATA_OUTPUT)
+                                  ? true
+                                  : lua_toboolean(L, f + INF_BINARY_DATA_OUTPUT);
 
-    if (lua_getfield(L, idx, "input_map") == LUA_TTABLE) {
-        build_input_map(L, lua_gettop(L), false, NULL, req, m);
+    if (lua_type(L, f + INF_INPUT_MAP) == LUA_TTABLE) {
+        build_input_map(L, f + INF_INPUT_MAP, false, NULL, req, m);
     } else {
-        if (lua_getfield(L, idx, "inputs") != LUA_TTABLE)
+        int ins = f + INF_INPUTS;
+        if (lua_type(L, ins) != LUA_TTABLE)
             luaL_error(L, "an infer request needs a list of inputs");
-        int ins = lua_gettop(L);
         size_t n = (size_t)luaL_len(L, ins);
         struct triton_infer_input *inputs = lmem_array(L, m, n, sizeof(*inputs));
         for (size_t i = 0; i < n; i++) {
@@ -427,12 +538,10 @@ void lbuild_infer(lua_State *L, int idx, struct triton_infer_request *req, struc
         }
         req->inputs = inputs;
         req->n_inputs = n;
-        lua_pop(L, 1);
     }
-    lua_pop(L, 1);
 
-    if (lua_getfield(L, idx, "outputs") == LUA_TTABLE) {
-        int outs = lua_gettop(L);
+    int outs = f + INF_OUTPUTS;
+    if (lua_type(L, outs) == LUA_TTABLE) {
         size_t n = (size_t)luaL_len(L, outs);
         struct triton_infer_requested_output *outputs = lmem_array(L, m, n, sizeof(*outputs));
         for (size_t i = 0; i < n; i++) {
@@ -444,32 +553,55 @@ void lbuild_infer(lua_State *L, int idx, struct triton_infer_request *req, struc
         req->outputs = outputs;
         req->n_outputs = n;
     }
-    lua_pop(L, 1);
+    lua_settop(L, f - 1);
 }
+
+enum {
+    CALL_MODEL,
+    CALL_VERSION,
+    CALL_REGION,
+    CALL_KEY,
+    CALL_RAW_HANDLE,
+    CALL_DEVICE_ID,
+    CALL_BYTE_SIZE,
+    CALL_OFFSET,
+    CALL_FLAG,
+    CALL_CONFIG,
+    CALL_FILES,
+    CALL_SETTINGS,
+    CALL_INFER,
+    CALL_HEADERS,
+    CALL_QUERY_PARAMS,
+    CALL_TIMEOUT,
+    CALL_NFIELDS
+};
+static const char *const call_fields[CALL_NFIELDS] = {
+    "model", "version", "region", "key",      "raw_handle", "device_id", "byte_size",    "offset",
+    "flag",  "config",  "files",  "settings", "infer",      "headers",   "query_params", "timeout"};
 
 /* Fills call from the args table at idx (see the header comment of client.lua). */
 void lbuild_call(lua_State *L, int idx, struct lcall *lcall)
 {
     struct triton_call *call = &lcall->call;
     struct lmem *m = &lcall->req.mem;
-    call->model = lopt_string(L, idx, "model", m);
-    call->version = lopt_string(L, idx, "version", m);
-    call->region = lopt_string(L, idx, "region", m);
-    call->key = lopt_string(L, idx, "key", m);
-    if (lua_getfield(L, idx, "raw_handle") == LUA_TSTRING) {
+    int f = read_fields(L, idx, call_fields, CALL_NFIELDS);
+    call->model = val_string(L, f + CALL_MODEL, "model", m);
+    call->version = val_string(L, f + CALL_VERSION, "version", m);
+    call->region = val_string(L, f + CALL_REGION, "region", m);
+    call->key = val_string(L, f + CALL_KEY, "key", m);
+    if (lua_type(L, f + CALL_RAW_HANDLE) == LUA_TSTRING) {
         size_t len;
-        const char *s = lua_tolstring(L, -1, &len);
+        const char *s = lua_tolstring(L, f + CALL_RAW_HANDLE, &len);
         call->raw_handle = lmem_strdup(L, m, s, len);
         call->raw_handle_len = len;
     }
-    lua_pop(L, 1);
-    call->device_id = lopt_integer(L, idx, "device_id", 0);
-    call->byte_size = field_u64(L, idx, "byte_size");
-    call->offset = field_u64(L, idx, "offset");
-    call->flag = lopt_bool(L, idx, "flag");
-    call->config_json = lopt_string(L, idx, "config", m);
-    if (lua_getfield(L, idx, "files") == LUA_TTABLE) {
-        int tab = lua_gettop(L);
+    call->device_id = val_integer(L, f + CALL_DEVICE_ID, "device_id", 0);
+    call->byte_size = val_u64(L, f + CALL_BYTE_SIZE, "byte_size");
+    call->offset = val_u64(L, f + CALL_OFFSET, "offset");
+    call->flag = val_bool(L, f + CALL_FLAG, "flag");
+    call->config_json = val_string(L, f + CALL_CONFIG, "config", m);
+    if (lua_type(L, f + CALL_FILES) == LUA_TTABLE) {
+        int tab = f + CALL_FILES;
         size_t count = ltable_count(L, tab);
         struct triton_bytes *files = lmem_array(L, m, count, sizeof(*files));
         size_t n = 0;
@@ -489,22 +621,20 @@ void lbuild_call(lua_State *L, int idx, struct lcall *lcall)
         call->files = files;
         call->n_files = n;
     }
-    lua_pop(L, 1);
-    if (lua_getfield(L, idx, "settings") != LUA_TNIL) {
+    if (!lua_isnil(L, f + CALL_SETTINGS)) {
         cJSON_Delete(m->json);
-        m->json = lcjson_check(L, -1, 2);
+        m->json = lcjson_check(L, f + CALL_SETTINGS, 2);
         call->settings = m->json;
     }
-    lua_pop(L, 1);
-    if (lua_getfield(L, idx, "infer") == LUA_TTABLE) {
+    if (lua_type(L, f + CALL_INFER) == LUA_TTABLE) {
         struct triton_infer_request *req = lmem_alloc(L, m, sizeof(*req));
-        lbuild_infer(L, lua_gettop(L), req, m);
+        lbuild_infer(L, f + CALL_INFER, req, m);
         call->infer = req;
     }
-    lua_pop(L, 1);
-    call->headers = lopt_kv(L, idx, "headers", m, &call->n_headers);
-    call->query = lopt_kv(L, idx, "query_params", m, &call->n_query);
-    call->timeout = lopt_seconds(L, idx, "timeout");
+    call->headers = val_kv(L, f + CALL_HEADERS, "headers", m, &call->n_headers);
+    call->query = val_kv(L, f + CALL_QUERY_PARAMS, "query_params", m, &call->n_query);
+    call->timeout = val_number(L, f + CALL_TIMEOUT, "timeout", 0, true);
+    lua_settop(L, f - 1);
 }
 
 /* infer's common call, `c:infer(model, {NAME = tensor, ...})` without options:
