@@ -21,6 +21,7 @@ h.transports(function(proto, url)
   setup(function() c = triton.connect(url) end)
   teardown(function() c:close() end)
   local inputs = { INPUT0 = triton.tensor({ 1 }, "INT32") }
+  local inherited = setmetatable({}, { __index = { client_timeout = -1 } })
 
   describe("option errors", function()
     it("name the user's option and point at the user's line", function()
@@ -55,6 +56,9 @@ h.transports(function(proto, url)
           "bad option 'compression' to 'connect' (\"gzip\" or \"deflate\" expected, got \"zip\")" },
         { function() return (triton.wait({}, { timeout = -1 })) end,
           "bad option 'timeout' to 'wait' (number >= 0 expected, got -1)" },
+        -- an option inherited through __index is checked as one set in the table
+        { function() return (c:infer("identity_int32", inputs, inherited)) end,
+          "bad option 'client_timeout' to 'infer' (number >= 0 expected, got -1)" },
       }
       if proto == "grpc" then -- streams need gRPC
         rows[#rows + 1] = {

@@ -496,9 +496,26 @@ static int unknown_option(lua_State *L, const char *fname, const char *prefix,
     return largs_error(L, "unknown option %s in %s", key, in);
 }
 
+/* Options a spec may have whose presence check_fields notes as it walks the
+ * table; a longer spec is checked option by option. */
+#define SPEC_NOTED 64
+
+/* Raises for a key of the table at idx that spec does not have, then checks the
+ * value of each option that is there, in the spec's order. An options table
+ * holds few of the options its spec knows (an infer call's none or one of
+ * some 15), so the first pass notes which are there and the second looks up
+ * only those; but all of them for a table with a metatable, whose __index may
+ * give values the walk does not see. */
 static void check_fields(lua_State *L, int idx, const char *fname, const char *prefix,
                          const struct largs_option *spec)
 {
+    bool present[SPEC_NOTED] = {false};
+    bool all = lua_getmetatable(L, idx);
+    if (all)
+        lua_pop(L, 1);
+    int n = 0;
+    while (spec[n].name)
+        n++;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         const struct largs_option *o = spec;
@@ -507,9 +524,14 @@ static void check_fields(lua_State *L, int idx, const char *fname, const char *p
                 o++;
         if (!o->name || lua_type(L, -2) != LUA_TSTRING)
             unknown_option(L, fname, prefix, spec);
+        if (o - spec < SPEC_NOTED)
+            present[o - spec] = true;
         lua_pop(L, 1);
     }
-    for (const struct largs_option *o = spec; o->name; o++) {
+    for (int i = 0; i < n; i++) {
+        if (!all && i < SPEC_NOTED && !present[i])
+            continue;
+        const struct largs_option *o = &spec[i];
         lua_getfield(L, idx, o->name);
         const char *name = prefix ? lua_pushfstring(L, "%s.%s", prefix, o->name) : o->name;
         largs_check_option(L, -1 - (prefix != NULL), fname, name, o);
