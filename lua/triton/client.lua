@@ -329,11 +329,12 @@ local load_options = checks.option_spec {
 local unload_options = checks.option_spec { call_options, { "unload_dependents", "boolean" } }
 
 -- Checks the options table `o` (nil allowed) of method `fname` against `spec`
--- (default: call_options) and copies the per-call ones into args.
-local function call_args(self, o, fname, spec, args)
+-- (default: call_options; `arg`: its argument's position, for "options table
+-- expected") and copies the per-call ones into args.
+local function call_args(self, o, fname, spec, args, arg)
   args = args or {}
   if o == nil then return args end
-  checks.check_options(o, spec or call_options, fname, 0)
+  checks.check_options(o, spec or call_options, fname, arg or 0)
   if o.query_params ~= nil and self.protocol ~= "http" then
     checks.usererror(string.format("option 'query_params' of '%s' applies to HTTP clients only",
       fname))
@@ -524,8 +525,8 @@ local function infer_args(self, model, inputs, o, fname)
   if o == nil then -- the common call: no option tables to check or copy
     return { infer = infer.plain_request(model, inputs, fname) }
   end
-  checks.check_options(o, infer.infer_options, fname, 3)
-  local args = call_args(self, { headers = o.headers, query_params = o.query_params }, fname)
+  -- o's one check; its timeout is the server's, and client_timeout the call's
+  local args = call_args(self, o, fname, infer.infer_options, nil, 3)
   args.timeout = o.client_timeout
   args.infer = infer.build_request(model, inputs, o, fname)
   return args

@@ -293,10 +293,10 @@ M.stream_options = args.option_spec {
 
 local copied = { "sequence_id", "sequence_start", "sequence_end", "priority", "timeout" }
 
--- The request table for model/inputs/options `o` (checked against M.infer_options
--- here; stream calls pass a table without their own keys).
+-- The request table for model/inputs/options `o`, which the caller has checked
+-- (against M.infer_options or M.stream_options; stream calls pass a table
+-- without their own keys).
 function M.build_request(model, inputs, o, fname)
-  args.check_options(o, M.infer_options, fname, 3)
   local wired, is_map = wire_inputs(inputs, fname)
   local req = { model = model, outputs = wire_outputs(o.outputs, fname) }
   if is_map then req.input_map = wired else req.inputs = wired end
