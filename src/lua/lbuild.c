@@ -177,8 +177,9 @@ struct triton_kv *lopt_kv(lua_State *L, int idx, const char *k, struct lmem *m, 
  * may hold many fields, and any one holds few: looked up one by one, some 30
  * lookups per infer call find nothing. So each is walked once and the fields
  * found go to stack slots. Pushes n slots, nil where names[i] is absent, and
- * returns the index of the first: names[i] is at that index + i. Other keys
- * are left alone. The caller pops the slots (lua_settop(L, base - 1)). */
+ * returns the index of the first: names[i] is at that index + i (each caller
+ * names its slots with an enum, and its names array is indexed by it). Other
+ * keys are left alone. The caller pops the slots (lua_settop(L, base - 1)). */
 static int read_fields(lua_State *L, int idx, const char *const names[], int n)
 {
     idx = lua_absindex(L, idx);
@@ -292,9 +293,17 @@ enum {
     IN_DATA,
     IN_NFIELDS
 };
-static const char *const input_fields[IN_NFIELDS] = {"name",       "datatype",   "shape",
-                                                     "json",       "shm_region", "shm_byte_size",
-                                                     "shm_offset", "parameters", "data"};
+static const char *const input_fields[IN_NFIELDS] = {
+    [IN_NAME] = "name",
+    [IN_DATATYPE] = "datatype",
+    [IN_SHAPE] = "shape",
+    [IN_JSON] = "json",
+    [IN_SHM_REGION] = "shm_region",
+    [IN_SHM_BYTE_SIZE] = "shm_byte_size",
+    [IN_SHM_OFFSET] = "shm_offset",
+    [IN_PARAMETERS] = "parameters",
+    [IN_DATA] = "data",
+};
 
 static void build_input(lua_State *L, int idx, struct triton_infer_input *in, struct lmem *m)
 {
@@ -449,7 +458,14 @@ enum {
     OUT_NFIELDS
 };
 static const char *const output_fields[OUT_NFIELDS] = {
-    "name", "binary", "class_count", "shm_region", "shm_byte_size", "shm_offset", "parameters"};
+    [OUT_NAME] = "name",
+    [OUT_BINARY] = "binary",
+    [OUT_CLASS_COUNT] = "class_count",
+    [OUT_SHM_REGION] = "shm_region",
+    [OUT_SHM_BYTE_SIZE] = "shm_byte_size",
+    [OUT_SHM_OFFSET] = "shm_offset",
+    [OUT_PARAMETERS] = "parameters",
+};
 
 static void build_output(lua_State *L, int idx, struct triton_infer_requested_output *out,
                          struct lmem *m)
@@ -486,9 +502,20 @@ enum {
     INF_NFIELDS
 };
 static const char *const infer_fields[INF_NFIELDS] = {
-    "model",        "version",  "id",      "sequence_id", "sequence_start",
-    "sequence_end", "priority", "timeout", "parameters",  "binary_data_output",
-    "input_map",    "inputs",   "outputs"};
+    [INF_MODEL] = "model",
+    [INF_VERSION] = "version",
+    [INF_ID] = "id",
+    [INF_SEQUENCE_ID] = "sequence_id",
+    [INF_SEQUENCE_START] = "sequence_start",
+    [INF_SEQUENCE_END] = "sequence_end",
+    [INF_PRIORITY] = "priority",
+    [INF_TIMEOUT] = "timeout",
+    [INF_PARAMETERS] = "parameters",
+    [INF_BINARY_DATA_OUTPUT] = "binary_data_output",
+    [INF_INPUT_MAP] = "input_map",
+    [INF_INPUTS] = "inputs",
+    [INF_OUTPUTS] = "outputs",
+};
 
 /* The infer request described by the table at idx, built into m. */
 void lbuild_infer(lua_State *L, int idx, struct triton_infer_request *req, struct lmem *m)
@@ -576,8 +603,23 @@ enum {
     CALL_NFIELDS
 };
 static const char *const call_fields[CALL_NFIELDS] = {
-    "model", "version", "region", "key",      "raw_handle", "device_id", "byte_size",    "offset",
-    "flag",  "config",  "files",  "settings", "infer",      "headers",   "query_params", "timeout"};
+    [CALL_MODEL] = "model",
+    [CALL_VERSION] = "version",
+    [CALL_REGION] = "region",
+    [CALL_KEY] = "key",
+    [CALL_RAW_HANDLE] = "raw_handle",
+    [CALL_DEVICE_ID] = "device_id",
+    [CALL_BYTE_SIZE] = "byte_size",
+    [CALL_OFFSET] = "offset",
+    [CALL_FLAG] = "flag",
+    [CALL_CONFIG] = "config",
+    [CALL_FILES] = "files",
+    [CALL_SETTINGS] = "settings",
+    [CALL_INFER] = "infer",
+    [CALL_HEADERS] = "headers",
+    [CALL_QUERY_PARAMS] = "query_params",
+    [CALL_TIMEOUT] = "timeout",
+};
 
 /* Fills call from the args table at idx (see the header comment of client.lua). */
 void lbuild_call(lua_State *L, int idx, struct lcall *lcall)
