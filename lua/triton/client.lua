@@ -540,9 +540,7 @@ end
 -- The common calls, c:infer(model, inputs) and c:async_infer(model, inputs) without
 -- options or callback, go to C at once (lclient.c, core.client_methods: the two
 -- methods are C functions, and only the other forms come here). C checks the
--- model and inputs with the messages check_string_arg and wire_inputs give,
--- reads a map of tensors as it is and hands a list of InferInput to wire_inputs.
-local wire_inputs = infer.wire_inputs
+-- model with check_string_arg's message and the inputs as core.check_inputs does.
 
 -- c:infer(model, inputs, opts) -> result
 local function infer_with_options(self, model, inputs, o)
@@ -569,13 +567,12 @@ local function async_infer_with(self, model, inputs, o, callback)
     cb = function(r, err) callback(r, err) end
   end
   if o == nil then
-    return self._cc:submit_infer_map(model, inputs, "async_infer", wire_inputs, cb)
+    return self._cc:submit_infer_map(model, inputs, "async_infer", cb)
   end
   return self._cc:submit("infer", infer_args(self, model, inputs, o, "async_infer"), cb)
 end
 
-Client.infer, Client.async_infer = core.client_methods(infer_with_options, async_infer_with,
-  wire_inputs)
+Client.infer, Client.async_infer = core.client_methods(infer_with_options, async_infer_with)
 
 -- Steps the loop until `ready()` holds; fails instead of spinning when nothing
 -- is in flight any more. In a spawned coroutine it yields to triton.run instead.

@@ -1,6 +1,8 @@
 -- triton.infer: the Triton-style request objects (InferInput,
 -- InferRequestedOutput) and the translation of an infer call's arguments into
--- the request table the C binding reads (src/lua/lclient.c, build_infer).
+-- the request table the C binding reads (src/lua/lbuild.c, lbuild_infer).
+-- The objects' private fields (_name, _shape, ...) are what lbuild.c reads from
+-- them: their methods set and check each field, lbuild.c what depends on the call.
 local core = require "triton.core"
 local compat = require "triton.compat"
 local math_type = compat.math_type
@@ -9,7 +11,7 @@ local args = core.args -- the one argument layer (src/lua/largs.c)
 local M = {}
 
 -- Errors name the user's line, wherever in this file they are raised.
-local argerror, usererror = args.argerror, args.usererror
+local argerror = args.argerror
 
 -- The element count of a checked shape, or nil when it does not fit in an integer
 -- (it would wrap, and a wrapped count could match the wrong data).
@@ -31,9 +33,9 @@ end
 
 -- ---- InferInput -----------------------------------------------------------------
 
-local InferInput = {}
+-- Both metatables are made by the core, which knows them by name (__name).
+local InferInput, InferRequestedOutput = core.infer_classes()
 InferInput.__index = InferInput
-InferInput.__name = "triton.InferInput"
 
 function M.InferInput(name, shape, datatype)
   if type(name) ~= "string" then argerror(1, "InferInput", "string expected, got " .. type(name)) end
@@ -127,31 +129,9 @@ function InferInput:__tostring()
     table.concat(self._shape, ", "))
 end
 
--- The table build_input in lclient.c reads.
-function InferInput:_wire()
-  local w = { name = self._name, datatype = self._datatype, shape = self._shape,
-    parameters = self._params }
-  if self._shm then
-    w.shm_region, w.shm_byte_size, w.shm_offset = self._shm[1], self._shm[2], self._shm[3]
-  elseif self._data then
-    w.data, w.json = self._data, self._json
-    for _, d in ipairs(self._shape) do
-      if d < 0 then
-        usererror(string.format("input '%s' has shape {%s}: set_shape a concrete shape first",
-          self._name, table.concat(self._shape, ",")))
-      end
-    end
-  else
-    usererror(string.format("input '%s' has no data: call set_data or set_shared_memory", self._name))
-  end
-  return w
-end
-
 -- ---- InferRequestedOutput ---------------------------------------------------------
 
-local InferRequestedOutput = {}
 InferRequestedOutput.__index = InferRequestedOutput
-InferRequestedOutput.__name = "triton.InferRequestedOutput"
 
 local output_options = args.option_spec {
   { "binary_data", "boolean" },
@@ -203,67 +183,24 @@ function InferRequestedOutput:__tostring()
   return string.format("triton.InferRequestedOutput(%s)", self._name)
 end
 
-function InferRequestedOutput:_wire()
-  local w = { name = self._name, binary = self._binary, parameters = self._params }
-  if self._class_count > 0 then w.class_count = self._class_count end
-  if self._shm then
-    w.shm_region, w.shm_byte_size, w.shm_offset = self._shm[1], self._shm[2], self._shm[3]
-  end
-  return w
-end
-
 -- ---- requests -------------------------------------------------------------------------
 
 M.is_input = function(v) return getmetatable(v) == InferInput end
 M.is_output = function(v) return getmetatable(v) == InferRequestedOutput end
 
--- Inputs: a list of InferInput (Triton style), returned as the list of wire
--- tables build_infer reads, or a map name -> tensor (Lua style), checked and
--- returned as is with true: lclient.c reads such a map straight from the
--- tensors, which saves building a table per input on every call. Which of the
--- two, and the checks of a map, are core.check_input_map's (lclient.c), which
--- the common infer call runs in C before it calls this for a list.
-local function wire_inputs(inputs, fname)
-  if core.check_input_map(inputs, fname) then return inputs, true end
-  local out = {}
-  for i, v in ipairs(inputs) do
-    if getmetatable(v) ~= InferInput then
-      argerror(2, fname, "inputs[" .. i .. "] is not an InferInput")
-    end
-    out[i] = v:_wire()
-  end
-  return out, false
-end
-
-local function wire_outputs(outputs, fname)
+-- Outputs: a list of InferRequestedOutput or names, checked and returned as is
+-- (lbuild.c reads both).
+local function check_outputs(outputs, fname)
   if outputs == nil then return nil end
   if type(outputs) ~= "table" then
     argerror(3, fname, "option 'outputs' must be a list of InferRequestedOutput or names")
   end
-  local out = {}
   for i, v in ipairs(outputs) do
-    if type(v) == "string" then
-      out[i] = { name = v, binary = true }
-    elseif getmetatable(v) == InferRequestedOutput then
-      out[i] = v:_wire()
-    else
+    if type(v) ~= "string" and getmetatable(v) ~= InferRequestedOutput then
       argerror(3, fname, "outputs[" .. i .. "] is not an InferRequestedOutput or a name")
     end
   end
-  return out
-end
-
--- The request table for a call without options, the common one: none of
--- build_request's option checks apply, so it skips them all.
--- Checks infer's inputs; returns them as the core takes them and whether they
--- are a map of name -> tensor. Errors are raised at the level of the caller of
--- the function that calls this one (the user's call of c:infer).
-M.wire_inputs = wire_inputs
-
-function M.plain_request(model, inputs, fname)
-  local wired, is_map = wire_inputs(inputs, fname)
-  if is_map then return { model = model, input_map = wired } end
-  return { model = model, inputs = wired }
+  return outputs
 end
 
 -- The options of an infer request (build_request reads them). M.infer_options
@@ -293,13 +230,22 @@ M.stream_options = args.option_spec {
 
 local copied = { "sequence_id", "sequence_start", "sequence_end", "priority", "timeout" }
 
+-- The request table of an infer call without options. Inputs: a list of
+-- InferInput (Triton style) or a map name -> tensor (Lua style), both passed on
+-- as they are; which of the two, and the checks of either, are
+-- core.check_inputs's (lclient.c). infer's common call, c:infer without
+-- options, runs them in C without coming here.
+function M.plain_request(model, inputs, fname)
+  if core.check_inputs(inputs, fname) then return { model = model, input_map = inputs } end
+  return { model = model, inputs = inputs }
+end
+
 -- The request table for model/inputs/options `o`, which the caller has checked
 -- (against M.infer_options or M.stream_options; stream calls pass a table
 -- without their own keys).
 function M.build_request(model, inputs, o, fname)
-  local wired, is_map = wire_inputs(inputs, fname)
-  local req = { model = model, outputs = wire_outputs(o.outputs, fname) }
-  if is_map then req.input_map = wired else req.inputs = wired end
+  local req = M.plain_request(model, inputs, fname)
+  req.outputs = check_outputs(o.outputs, fname)
   if o.model_version ~= nil then req.version = tostring(o.model_version) end
   req.id = o.request_id
   for _, k in ipairs(copied) do req[k] = o[k] end

@@ -42,7 +42,7 @@ local function lookup(v, k)
 end
 
 -- Whether k is offered: never a metamethod ("__close"), and after ':' never a
--- private method ("_wire") either.
+-- private name ("_name") either.
 local function offered(k, methods_only)
   return pretty.is_identifier(k) and k:sub(1, 2) ~= "__" and not (methods_only and k:sub(1, 1) == "_")
 end

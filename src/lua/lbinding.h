@@ -55,6 +55,8 @@
 #define LSTREAM_MT     "triton.core.Stream"
 #define LFUTURE_MT     "triton.Future"
 #define LRESULT_MT     "triton.InferResult"
+#define LINPUT_MT      "triton.InferInput"           /* lua/triton/infer.lua's, read by lbuild.c */
+#define LOUTPUT_MT     "triton.InferRequestedOutput" /* the same */
 #define LWAIT_SLICE    0.1  /* seconds: how often a wait looks for an interrupt */
 #define LMAX_HEADERS   1024 /* entries in a headers (or similar) table */
 #define LSPARE_REFS    64   /* registry slots a state keeps for its requests' references */
@@ -311,11 +313,13 @@ bool lopt_bool(lua_State *L, int idx, const char *k);
 struct triton_kv *lopt_kv(lua_State *L, int idx, const char *k, struct lmem *m, size_t *n);
 size_t ltable_count(lua_State *L, int tab);
 
-/* Fills a call from the Lua values at idx: lbuild_call (an args table) or
- * lbuild_infer_map (a model name and a map of input tensors). */
+/* Fills a call from the Lua values at idx: lbuild_call (an args table),
+ * lbuild_infer_map (a model name and a map of input tensors) or
+ * lbuild_infer_list (a model name and a checked list of InferInput). */
 typedef void (*lbuild_fn)(lua_State *L, int idx, struct lcall *lcall);
 void lbuild_call(lua_State *L, int idx, struct lcall *lcall);
 void lbuild_infer_map(lua_State *L, int idx, struct lcall *lcall);
+void lbuild_infer_list(lua_State *L, int idx, struct lcall *lcall);
 /* The tensor of the entry of an input map at the top of the stack (its name at
  * -2), or the argument error (#2 to fname; NULL: the running function) that
  * says why it is not one. upvalues: true in a method of a class lclass_new

@@ -172,10 +172,11 @@ struct triton_kv *lopt_kv(lua_State *L, int idx, const char *k, struct lmem *m, 
 
 /* ---- reading a table's fields at once --------------------------------------------------- */
 
-/* The tables read below (an args table, its infer request, each input and
- * output: lua/triton/client.lua's and infer.lua's own, without metatables)
- * may hold many fields, and any one holds few: looked up one by one, some 30
- * lookups per infer call find nothing. So each is walked once and the fields
+/* The tables read below (an args table and its infer request, client.lua's
+ * own; an InferInput or InferRequestedOutput of infer.lua, whose private
+ * fields are read as they are) may hold many fields, and any one holds few:
+ * looked up one by one, some 30 lookups per infer call find nothing. So each
+ * is walked once (raw: a class's methods are not its fields) and the fields
  * found go to stack slots. Pushes n slots, nil where names[i] is absent, and
  * returns the index of the first: names[i] is at that index + i (each caller
  * names its slots with an enum, and its names array is indexed by it). Other
@@ -192,8 +193,9 @@ static int read_fields(lua_State *L, int idx, const char *const names[], int n)
         int slot = -1;
         if (lua_type(L, -2) == LUA_TSTRING) {
             const char *k = lua_tostring(L, -2);
+            /* two characters first: the classes' fields all start with '_' */
             for (int i = 0; i < n && slot < 0; i++)
-                if (names[i][0] == k[0] && strcmp(names[i], k) == 0)
+                if (names[i][0] == k[0] && names[i][1] == k[1] && strcmp(names[i], k) == 0)
                     slot = i;
         }
         if (slot >= 0)
@@ -281,30 +283,47 @@ static uint64_t val_u64(lua_State *L, int v, const char *k)
     return (uint64_t)r;
 }
 
-enum {
-    IN_NAME,
-    IN_DATATYPE,
-    IN_SHAPE,
-    IN_JSON,
-    IN_SHM_REGION,
-    IN_SHM_BYTE_SIZE,
-    IN_SHM_OFFSET,
-    IN_PARAMETERS,
-    IN_DATA,
-    IN_NFIELDS
-};
+/* An InferInput's fields (lua/triton/infer.lua): its methods set them and
+ * check what they set; what depends on more than one of them, and on the call,
+ * is checked here, as the request is built. */
+enum { IN_NAME, IN_DATATYPE, IN_SHAPE, IN_JSON, IN_SHM, IN_PARAMS, IN_DATA, IN_NFIELDS };
 static const char *const input_fields[IN_NFIELDS] = {
-    [IN_NAME] = "name",
-    [IN_DATATYPE] = "datatype",
-    [IN_SHAPE] = "shape",
-    [IN_JSON] = "json",
-    [IN_SHM_REGION] = "shm_region",
-    [IN_SHM_BYTE_SIZE] = "shm_byte_size",
-    [IN_SHM_OFFSET] = "shm_offset",
-    [IN_PARAMETERS] = "parameters",
-    [IN_DATA] = "data",
+    [IN_NAME] = "_name", [IN_DATATYPE] = "_datatype", [IN_SHAPE] = "_shape", [IN_JSON] = "_json",
+    [IN_SHM] = "_shm",   [IN_PARAMS] = "_params",     [IN_DATA] = "_data",
 };
 
+/* A shared-memory placement, {region, byte_size, offset} as set_shared_memory
+ * keeps it (lua/triton/infer.lua), at idx. */
+static const char *shm_placement(lua_State *L, int idx, uint64_t *byte_size, uint64_t *offset,
+                                 struct lmem *m)
+{
+    lua_rawgeti(L, idx, 1);
+    lua_rawgeti(L, idx, 2);
+    lua_rawgeti(L, idx, 3);
+    const char *region = val_string(L, -3, "shm_region", m);
+    if (!region)
+        luaL_error(L, "a shared-memory placement needs a region");
+    *byte_size = val_u64(L, -2, "shm_byte_size");
+    *offset = val_u64(L, -1, "shm_offset");
+    lua_pop(L, 3);
+    return region;
+}
+
+/* "input 'x' has shape {1,-1}: ..." for a shape with an unknown (-1) dimension. */
+static void unknown_dims_error(lua_State *L, const struct triton_infer_input *in)
+{
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int d = 0; d < in->ndim; d++) {
+        lua_pushfstring(L, d ? ",%I" : "%I", (lua_Integer)in->shape[d]);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    largs_error(L, "input '%s' has shape {%s}: set_shape a concrete shape first", in->name,
+                lua_tostring(L, -1));
+}
+
+/* The InferInput at idx (the caller checked its class) into `in`. */
 static void build_input(lua_State *L, int idx, struct triton_infer_input *in, struct lmem *m)
 {
     int f = read_fields(L, idx, input_fields, IN_NFIELDS);
@@ -313,17 +332,15 @@ static void build_input(lua_State *L, int idx, struct triton_infer_input *in, st
     if (!in->name || !in->datatype)
         luaL_error(L, "an input needs a name and a datatype");
     int64_t shape[TENSOR_MAX_DIMS];
-    in->ndim = largs_check_shape(L, f + IN_SHAPE, 0, NULL, 0, shape);
+    in->ndim = largs_check_shape(L, f + IN_SHAPE, 0, NULL, LARGS_SHAPE_UNKNOWN, shape);
     int64_t *sh = lmem_array(L, m, (size_t)in->ndim, sizeof(int64_t));
     if (in->ndim)
         memcpy(sh, shape, sizeof(int64_t) * (size_t)in->ndim);
     in->shape = sh;
-    in->json = val_bool(L, f + IN_JSON, "json");
-    in->shm_region = val_string(L, f + IN_SHM_REGION, "shm_region", m);
-    in->shm_byte_size = val_u64(L, f + IN_SHM_BYTE_SIZE, "shm_byte_size");
-    in->shm_offset = val_u64(L, f + IN_SHM_OFFSET, "shm_offset");
-    in->params = build_params(L, f + IN_PARAMETERS, "parameters", m, &in->n_params);
-    if (!lua_isnil(L, f + IN_DATA)) {
+    in->json = lua_toboolean(L, f + IN_JSON);
+    if (lua_type(L, f + IN_SHM) == LUA_TTABLE) {
+        in->shm_region = shm_placement(L, f + IN_SHM, &in->shm_byte_size, &in->shm_offset, m);
+    } else if (!lua_isnil(L, f + IN_DATA)) {
         struct tensor *t = ltensor_test(L, f + IN_DATA);
         if (!t)
             luaL_error(L, "input '%s': data must be a tensor", in->name);
@@ -334,10 +351,42 @@ static void build_input(lua_State *L, int idx, struct triton_infer_input *in, st
         h->next = m->tensors;
         m->tensors = h;
         in->data = &h->t;
-    } else if (!in->shm_region) {
-        luaL_error(L, "input '%s' has neither data nor a shared memory region", in->name);
+    } else {
+        largs_error(L, "input '%s' has no data: call set_data or set_shared_memory", in->name);
     }
+    for (int d = 0; d < in->ndim; d++)
+        if (sh[d] < 0)
+            unknown_dims_error(L, in);
+    in->params = build_params(L, f + IN_PARAMS, "parameters", m, &in->n_params);
     lua_settop(L, f - 1);
+}
+
+/* Entries 1, 2, ... of the list at idx up to the first nil, as ipairs goes. */
+static size_t list_length(lua_State *L, int idx)
+{
+    size_t n = 0;
+    while (lua_rawgeti(L, idx, (lua_Integer)n + 1) != LUA_TNIL) {
+        lua_pop(L, 1);
+        n++;
+    }
+    lua_pop(L, 1);
+    return n;
+}
+
+/* A list of InferInput (their class checked: core.check_inputs, lclient.c). */
+static void build_input_list(lua_State *L, int idx, struct triton_infer_request *req,
+                             struct lmem *m)
+{
+    size_t n = list_length(L, idx);
+    struct triton_infer_input *inputs = lmem_array(L, m, n, sizeof(*inputs));
+    for (size_t i = 0; i < n; i++) {
+        if (lua_rawgeti(L, idx, (lua_Integer)i + 1) != LUA_TTABLE)
+            luaL_error(L, "inputs[%d] is not an InferInput", (int)i + 1);
+        build_input(L, lua_gettop(L), &inputs[i], m);
+        lua_pop(L, 1);
+    }
+    req->inputs = inputs;
+    req->n_inputs = n;
 }
 
 static int compare_input_names(const void *a, const void *b)
@@ -447,29 +496,24 @@ static void build_input_map(lua_State *L, int idx, bool upvalues, const char *fn
     req->n_inputs = n;
 }
 
-enum {
-    OUT_NAME,
-    OUT_BINARY,
-    OUT_CLASS_COUNT,
-    OUT_SHM_REGION,
-    OUT_SHM_BYTE_SIZE,
-    OUT_SHM_OFFSET,
-    OUT_PARAMETERS,
-    OUT_NFIELDS
-};
+/* An InferRequestedOutput's fields (lua/triton/infer.lua), as for inputs. */
+enum { OUT_NAME, OUT_BINARY, OUT_CLASS_COUNT, OUT_SHM, OUT_PARAMS, OUT_NFIELDS };
 static const char *const output_fields[OUT_NFIELDS] = {
-    [OUT_NAME] = "name",
-    [OUT_BINARY] = "binary",
-    [OUT_CLASS_COUNT] = "class_count",
-    [OUT_SHM_REGION] = "shm_region",
-    [OUT_SHM_BYTE_SIZE] = "shm_byte_size",
-    [OUT_SHM_OFFSET] = "shm_offset",
-    [OUT_PARAMETERS] = "parameters",
+    [OUT_NAME] = "_name", [OUT_BINARY] = "_binary", [OUT_CLASS_COUNT] = "_class_count",
+    [OUT_SHM] = "_shm",   [OUT_PARAMS] = "_params",
 };
 
+/* The entry at idx of an outputs list (checked: lua/triton/infer.lua): a name,
+ * which asks for the output in binary, or an InferRequestedOutput. */
 static void build_output(lua_State *L, int idx, struct triton_infer_requested_output *out,
                          struct lmem *m)
 {
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        out->name = val_string(L, idx, "name", m);
+        out->binary = 1;
+        return;
+    }
+    luaL_checktype(L, idx, LUA_TTABLE);
     int f = read_fields(L, idx, output_fields, OUT_NFIELDS);
     out->name = val_string(L, f + OUT_NAME, "name", m);
     if (!out->name)
@@ -478,10 +522,9 @@ static void build_output(lua_State *L, int idx, struct triton_infer_requested_ou
     out->class_count = val_integer(L, f + OUT_CLASS_COUNT, "class_count", 0);
     if (out->class_count < 0)
         luaL_error(L, "output '%s': class_count must not be negative", out->name);
-    out->shm_region = val_string(L, f + OUT_SHM_REGION, "shm_region", m);
-    out->shm_byte_size = val_u64(L, f + OUT_SHM_BYTE_SIZE, "shm_byte_size");
-    out->shm_offset = val_u64(L, f + OUT_SHM_OFFSET, "shm_offset");
-    out->params = build_params(L, f + OUT_PARAMETERS, "parameters", m, &out->n_params);
+    if (lua_type(L, f + OUT_SHM) == LUA_TTABLE)
+        out->shm_region = shm_placement(L, f + OUT_SHM, &out->shm_byte_size, &out->shm_offset, m);
+    out->params = build_params(L, f + OUT_PARAMS, "parameters", m, &out->n_params);
     lua_settop(L, f - 1);
 }
 
@@ -552,28 +595,17 @@ void lbuild_infer(lua_State *L, int idx, struct triton_infer_request *req, struc
     if (lua_type(L, f + INF_INPUT_MAP) == LUA_TTABLE) {
         build_input_map(L, f + INF_INPUT_MAP, false, NULL, req, m);
     } else {
-        int ins = f + INF_INPUTS;
-        if (lua_type(L, ins) != LUA_TTABLE)
+        if (lua_type(L, f + INF_INPUTS) != LUA_TTABLE)
             luaL_error(L, "an infer request needs a list of inputs");
-        size_t n = (size_t)luaL_len(L, ins);
-        struct triton_infer_input *inputs = lmem_array(L, m, n, sizeof(*inputs));
-        for (size_t i = 0; i < n; i++) {
-            lua_rawgeti(L, ins, (lua_Integer)i + 1);
-            luaL_checktype(L, -1, LUA_TTABLE);
-            build_input(L, lua_gettop(L), &inputs[i], m);
-            lua_pop(L, 1);
-        }
-        req->inputs = inputs;
-        req->n_inputs = n;
+        build_input_list(L, f + INF_INPUTS, req, m);
     }
 
     int outs = f + INF_OUTPUTS;
     if (lua_type(L, outs) == LUA_TTABLE) {
-        size_t n = (size_t)luaL_len(L, outs);
+        size_t n = list_length(L, outs);
         struct triton_infer_requested_output *outputs = lmem_array(L, m, n, sizeof(*outputs));
         for (size_t i = 0; i < n; i++) {
             lua_rawgeti(L, outs, (lua_Integer)i + 1);
-            luaL_checktype(L, -1, LUA_TTABLE);
             build_output(L, lua_gettop(L), &outputs[i], m);
             lua_pop(L, 1);
         }
@@ -694,6 +726,20 @@ void lbuild_infer_map(lua_State *L, int idx, struct lcall *lcall)
     req->binary_data_output = true;
     luaL_checktype(L, idx + 1, LUA_TTABLE);
     build_input_map(L, idx + 1, true, lua_tostring(L, idx + 2), req, m);
+    lcall->call.infer = req;
+}
+
+/* The same for `c:infer(model, {InferInput, ...})`: the model at idx, the list
+ * (checked: core.check_inputs) at idx + 1. */
+void lbuild_infer_list(lua_State *L, int idx, struct lcall *lcall)
+{
+    struct lmem *m = &lcall->req.mem;
+    struct triton_infer_request *req = lmem_alloc(L, m, sizeof(*req));
+    size_t len;
+    const char *model = luaL_checklstring(L, idx, &len);
+    req->model = lmem_strdup(L, m, model, len);
+    req->binary_data_output = true;
+    build_input_list(L, idx + 1, req, m);
     lcall->call.infer = req;
 }
 

@@ -6,9 +6,10 @@
  *   core.client_new(opts)           -> a core client (userdata triton.core.Client)
  *   cc:call(kind, args)             a blocking call: the reply as a Lua value
  *   cc:submit(kind, args [, cb])    -> triton.Future; cb(value, err, final) per reply
- *   cc:infer_map(model, inputs, fname, wire_inputs)           infer's common call, in C
- *   cc:submit_infer_map(model, inputs, fname, wire_inputs [, cb])  async_infer's
- *   core.check_input_map(inputs, fname)   a map of tensors, or a list (infer.lua)
+ *   cc:infer_map(model, inputs, fname)            infer's common call, in C
+ *   cc:submit_infer_map(model, inputs, fname [, cb])  async_infer's
+ *   core.check_inputs(inputs, fname)   a map of tensors, or a list of InferInput
+ *   core.infer_classes()            -> InferInput, InferRequestedOutput (infer.lua's)
  *   cc:stream_open(cb, opts)        -> a stream handle (lstream.c)
  *   cc:close()  cc:is_closed()  core.url_redacted(url)  core.Error (lerror.c)
  *   core.step  core.poll  core.fd  core.set_tasks  core.take_woken ...  (lstate.c)
@@ -408,9 +409,8 @@ static int client_call(lua_State *L)
 }
 
 /* Whether the inputs at idx are a map name -> tensor (a table without a list
- * part and not empty), rather than a list of InferInput (which
- * lua/triton/infer.lua's wire_inputs checks and wires) or empty; raises
- * "bad argument #2 to 'fname'" for what is not a table. */
+ * part and not empty), rather than a list of InferInput or empty; raises "bad
+ * argument #2 to 'fname'" for what is not a table. */
 static bool is_input_map(lua_State *L, int idx, const char *fname)
 {
     if (lua_type(L, idx) != LUA_TTABLE)
@@ -426,13 +426,31 @@ static bool is_input_map(lua_State *L, int idx, const char *fname)
     return true;
 }
 
-/* is_input_map, and every entry of a map checked (lbuild_map_entry): the one
- * check of both forms, which wire_inputs calls (core.check_input_map); infer's
- * common call checks the entries as it reads them (lbuild_infer_map). */
-static bool check_input_map(lua_State *L, int idx, const char *fname)
+/* Checks that the list at idx holds InferInput (lua/triton/infer.lua's class),
+ * entries 1, 2, ... up to the first nil as ipairs goes; lbuild.c reads them. */
+static void check_input_list(lua_State *L, int idx, const char *fname)
 {
-    if (!is_input_map(L, idx, fname))
+    luaL_getmetatable(L, LINPUT_MT);
+    int mt = lua_gettop(L);
+    for (lua_Integer i = 1; lua_rawgeti(L, idx, i) != LUA_TNIL; i++) {
+        bool ok = lua_getmetatable(L, -1) && lua_rawequal(L, -1, mt);
+        if (!ok)
+            largs_argerror(L, 2, fname, "inputs[%I] is not an InferInput", i);
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 2);
+}
+
+/* The one check of infer's inputs, either form: a map of tensors, every entry
+ * checked (lbuild_map_entry), or a list of InferInput (check_input_list).
+ * Returns whether they are a map. infer's common call checks a map's entries
+ * as it reads them (lbuild_infer_map) instead. */
+static bool check_inputs(lua_State *L, int idx, const char *fname)
+{
+    if (!is_input_map(L, idx, fname)) {
+        check_input_list(L, idx, fname);
         return false;
+    }
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         lbuild_map_entry(L, false, fname);
@@ -441,67 +459,62 @@ static bool check_input_map(lua_State *L, int idx, const char *fname)
     return true;
 }
 
-/* core.check_input_map(inputs, fname) -> whether inputs is a map of tensors */
-static int core_check_input_map(lua_State *L)
+/* core.check_inputs(inputs, fname) -> whether inputs is a map of tensors */
+static int core_check_inputs(lua_State *L)
 {
-    lua_pushboolean(L, check_input_map(L, 1, luaL_checkstring(L, 2)));
+    lua_pushboolean(L, check_inputs(L, 1, luaL_checkstring(L, 2)));
     return 1;
 }
 
-/* Checks infer's common call, without options: the model at 2, the inputs at 3,
- * fname (the user's method) at 4 and lua/triton/infer.lua's wire_inputs at 5,
- * with client.lua's messages. Returns how to build the call and sets *args_idx:
- * a map of tensors is read as it is, its entries checked as they are read
- * (lbuild_infer_map, from 2), a list of
- * InferInput from the args table {infer = {model =, inputs = wired}} pushed here. */
-static lbuild_fn check_common_infer(lua_State *L, int *args_idx)
+/* core.infer_classes() -> the metatables of InferInput and InferRequestedOutput,
+ * which lua/triton/infer.lua fills: made here, under the names lbuild.c and
+ * check_input_list know them by. */
+static int core_infer_classes(lua_State *L)
+{
+    luaL_newmetatable(L, LINPUT_MT);
+    luaL_newmetatable(L, LOUTPUT_MT);
+    return 2;
+}
+
+/* Checks infer's common call, without options: the model at 2, the inputs at 3
+ * and fname (the user's method) at 4, with client.lua's messages. Returns how to
+ * build the call, from 2: a map of tensors is read as it is, its entries
+ * checked as they are read (lbuild_infer_map), a list of InferInput checked
+ * first (lbuild_infer_list). */
+static lbuild_fn check_common_infer(lua_State *L)
 {
     const char *fname = lua_tostring(L, 4);
     if (lua_type(L, 2) != LUA_TSTRING)
         largs_argerror(L, 1, fname, "string expected, got %s",
                        lua_isnil(L, 2) ? "no value" : luaL_typename(L, 2));
-    if (is_input_map(L, 3, fname)) {
-        *args_idx = 2;
+    if (is_input_map(L, 3, fname))
         return lbuild_infer_map;
-    }
-    lua_createtable(L, 0, 1);
-    lua_createtable(L, 0, 2);
-    lua_pushvalue(L, 2);
-    lua_setfield(L, -2, "model");
-    lua_pushvalue(L, 5);
-    lua_pushvalue(L, 3);
-    lua_pushvalue(L, 4);
-    lua_call(L, 2, 1);
-    lua_setfield(L, -2, "inputs");
-    lua_setfield(L, -2, "infer");
-    *args_idx = lua_gettop(L);
-    return lbuild_call;
+    check_input_list(L, 3, fname);
+    return lbuild_infer_list;
 }
 
-/* cc:infer_map(model, inputs, fname, wire_inputs) -> result: c:infer(model,
- * inputs) without options, checked and built here without a Lua frame between */
+/* cc:infer_map(model, inputs, fname) -> result: c:infer(model, inputs) without
+ * options, checked and built here without a Lua frame between */
 static int client_infer_map(lua_State *L)
 {
     struct lclient *lc = lclient_check(L, 1);
-    lua_settop(L, 5);
-    int args_idx;
-    lbuild_fn build = check_common_infer(L, &args_idx);
-    submit_built(L, 1, lc, TRITON_CALL_INFER, build, args_idx, 0, false);
+    lua_settop(L, 4);
+    lbuild_fn build = check_common_infer(L);
+    submit_built(L, 1, lc, TRITON_CALL_INFER, build, 2, 0, false);
     lua_replace(L, 1);
     return lfuture_result_once(L);
 }
 
-/* cc:submit_infer_map(model, inputs, fname, wire_inputs [, callback]) -> future:
+/* cc:submit_infer_map(model, inputs, fname [, callback]) -> future:
  * c:async_infer(model, inputs [, callback]) without options, as client_infer_map */
 static int client_submit_infer_map(lua_State *L)
 {
     struct lclient *lc = lclient_check(L, 1);
-    if (!lua_isnoneornil(L, 6))
-        luaL_checktype(L, 6, LUA_TFUNCTION);
-    lua_settop(L, 6);
-    int args_idx;
-    lbuild_fn build = check_common_infer(L, &args_idx);
-    submit_built(L, 1, lc, TRITON_CALL_INFER, build, args_idx, lua_isnil(L, 6) ? 0 : 6, true);
+    if (!lua_isnoneornil(L, 5))
+        luaL_checktype(L, 5, LUA_TFUNCTION);
+    lua_settop(L, 5);
+    lbuild_fn build = check_common_infer(L);
+    submit_built(L, 1, lc, TRITON_CALL_INFER, build, 2, lua_isnil(L, 5) ? 0 : 5, true);
     return 1;
 }
 
@@ -511,15 +524,13 @@ static void push_upvalues(lua_State *L, int mt);
 
 /* Their upvalues after the LUV_ ones. */
 #define MUV_LUA   lua_upvalueindex(LUV_COUNT + 1) /* the Lua method, for the other forms */
-#define MUV_WIRE  lua_upvalueindex(LUV_COUNT + 2) /* infer.wire_inputs */
-#define MUV_NAME  lua_upvalueindex(LUV_COUNT + 3) /* "infer" or "async_infer" */
-#define MUV_CC    lua_upvalueindex(LUV_COUNT + 4) /* "_cc" */
-#define MUV_COUNT (LUV_COUNT + 4)
+#define MUV_NAME  lua_upvalueindex(LUV_COUNT + 2) /* "infer" or "async_infer" */
+#define MUV_CC    lua_upvalueindex(LUV_COUNT + 3) /* "_cc" */
+#define MUV_COUNT (LUV_COUNT + 3)
 
 /* The common call's arguments, as client_infer_map and client_submit_infer_map
  * take them: the Client at 1 (lua/triton/client.lua's table) replaced by its
- * core client self._cc, the model and the inputs, then the method's name and
- * infer.wire_inputs. */
+ * core client self._cc, the model and the inputs, then the method's name. */
 static void common_call_args(lua_State *L)
 {
     lua_settop(L, 3);
@@ -529,7 +540,6 @@ static void common_call_args(lua_State *L)
                     lua_tostring(L, MUV_NAME), luaL_typename(L, 1));
     lua_replace(L, 1);
     lua_pushvalue(L, MUV_NAME);
-    lua_pushvalue(L, MUV_WIRE);
 }
 
 /* Hands the call to the Lua method with all its arguments, returning what it
@@ -562,15 +572,14 @@ static int method_async_infer(lua_State *L)
     return client_submit_infer_map(L);
 }
 
-/* core.client_methods(infer, async_infer, wire_inputs) -> infer, async_infer:
+/* core.client_methods(infer, async_infer) -> infer, async_infer:
  * the Client's two methods with their common calls in C, given the Lua
  * methods that take the rest. */
 static int core_client_methods(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TFUNCTION);
     luaL_checktype(L, 2, LUA_TFUNCTION);
-    luaL_checktype(L, 3, LUA_TFUNCTION);
-    lua_settop(L, 3);
+    lua_settop(L, 2);
     luaL_getmetatable(L, LCLIENT_MT);
     int mt = lua_gettop(L);
     const lua_CFunction fns[2] = {method_infer, method_async_infer};
@@ -578,7 +587,6 @@ static int core_client_methods(lua_State *L)
     for (int i = 0; i < 2; i++) {
         push_upvalues(L, mt);
         lua_pushvalue(L, 1 + i);
-        lua_pushvalue(L, 3);
         lua_pushstring(L, names[i]);
         lua_pushliteral(L, "_cc");
         lua_pushcclosure(L, fns[i], MUV_COUNT);
@@ -747,8 +755,10 @@ void lclient_open(lua_State *L)
     lua_setfield(L, -2, "client_new");
     lua_pushcfunction(L, core_url_redacted);
     lua_setfield(L, -2, "url_redacted");
-    lua_pushcfunction(L, core_check_input_map);
-    lua_setfield(L, -2, "check_input_map");
+    lua_pushcfunction(L, core_check_inputs);
+    lua_setfield(L, -2, "check_inputs");
+    lua_pushcfunction(L, core_infer_classes);
+    lua_setfield(L, -2, "infer_classes");
     lua_pushcfunction(L, core_client_methods);
     lua_setfield(L, -2, "client_methods");
     lstate_open(L);
