@@ -172,6 +172,12 @@ describe("stream_infer over gRPC", function()
     assert.same({ 1, 2, 3 }, values(a))
   end)
 
+  it("leaves the caller's parameters as they were", function()
+    local params = { note = "x" }
+    assert.same({ 3 }, values(c:stream_infer("repeat_int32", repeat_inputs({ 3 }), { parameters = params })))
+    assert.same({ note = "x" }, params)
+  end)
+
   it("runs beside the client's start_stream", function()
     c:start_stream(function() end)
     assert.same({ 7 }, values(c:stream_infer("repeat_int32", repeat_inputs({ 7 }))))

@@ -522,13 +522,10 @@ local split_options = checks.option_spec { infer.infer_options, { "split", "bool
 -- The request table the core reads, plus the per-call args around it.
 local function infer_args(self, model, inputs, o, fname)
   check_string_arg(model, 1, fname)
-  if o == nil then -- the common call: no option tables to check or copy
-    return { infer = infer.plain_request(model, inputs, fname) }
-  end
   -- o's one check; its timeout is the server's, and client_timeout the call's
   local args = call_args(self, o, fname, infer.infer_options, nil, 3)
-  args.timeout = o.client_timeout
-  args.infer = infer.build_request(model, inputs, o, fname)
+  if o ~= nil then args.timeout = o.client_timeout end
+  args.infer = infer.request(model, inputs, o, fname)
   return args
 end
 
@@ -537,10 +534,10 @@ function M.prepare_infer(self, model, inputs, o, fname)
   return self._cc, infer_args(self, model, inputs, o, fname)
 end
 
--- The common calls, c:infer(model, inputs) and c:async_infer(model, inputs) without
--- options or callback, go to C at once (lclient.c, core.client_methods: the two
--- methods are C functions, and only the other forms come here). C checks the
--- model with check_string_arg's message and the inputs as core.check_inputs does.
+-- c:infer and c:async_infer are C functions (lclient.c, core.client_methods):
+-- they check the model (with check_string_arg's message) and the options (against
+-- infer.infer_options) and read the call as it is. Only the other forms come
+-- here: a callback, c:infer's split, query_params (call_args has their rule).
 
 -- c:infer(model, inputs, opts) -> result
 local function infer_with_options(self, model, inputs, o)
@@ -567,12 +564,13 @@ local function async_infer_with(self, model, inputs, o, callback)
     cb = function(r, err) callback(r, err) end
   end
   if o == nil then
-    return self._cc:submit_infer_map(model, inputs, "async_infer", cb)
+    return self._cc:submit_infer(model, inputs, nil, "async_infer", cb)
   end
   return self._cc:submit("infer", infer_args(self, model, inputs, o, "async_infer"), cb)
 end
 
-Client.infer, Client.async_infer = core.client_methods(infer_with_options, async_infer_with)
+Client.infer, Client.async_infer = core.client_methods(infer_with_options, async_infer_with,
+  infer.infer_options)
 
 -- Steps the loop until `ready()` holds; fails instead of spinning when nothing
 -- is in flight any more. In a spawned coroutine it yields to triton.run instead.
@@ -623,7 +621,10 @@ local stream_infer_options = checks.option_spec {
 }
 local own_stream_option_names = set { "enable_empty_final_response", "headers", "client_timeout" }
 
-local function stream_request(model, inputs, o, fname, spec)
+-- The request of a stream call; empty_final: whether to ask the server for an
+-- empty final response (a parameter of the request, added to a copy of the
+-- user's parameters).
+local function stream_request(model, inputs, o, fname, spec, empty_final)
   check_string_arg(model, 1, fname)
   checks.check_options(o, spec or infer.stream_options, fname, 3)
   o = o or {}
@@ -631,12 +632,13 @@ local function stream_request(model, inputs, o, fname, spec)
   for k, v in pairs(o) do
     if not own_stream_option_names[k] then ro[k] = v end
   end
-  local req = infer.build_request(model, inputs, ro, fname)
-  if o.enable_empty_final_response then
-    req.parameters = req.parameters or {}
-    req.parameters.triton_enable_empty_final_response = true
+  if empty_final or o.enable_empty_final_response then
+    local params = {}
+    for k, v in pairs(o.parameters or {}) do params[k] = v end
+    params.triton_enable_empty_final_response = true
+    ro.parameters = params
   end
-  return req
+  return infer.request(model, inputs, ro, fname)
 end
 
 -- The stream start_stream opened, or an error.
@@ -675,11 +677,9 @@ end
 -- with a real status, so that a failure has its own code (not_found, ...).
 function Client:stream_infer(model, inputs, o)
   needs_grpc(self, "stream_infer")
-  local req = stream_request(model, inputs, o, "stream_infer", stream_infer_options)
+  local req = stream_request(model, inputs, o, "stream_infer", stream_infer_options, true)
   local per_call = o and call_args(self, { headers = o.headers, timeout = o.client_timeout },
     "stream_infer")
-  req.parameters = req.parameters or {}
-  req.parameters.triton_enable_empty_final_response = true
   local queue, head, tail, ended = {}, 1, 0, false
   local s = self._cc:stream_open(function(r, err, final)
     if r ~= nil or err ~= nil then

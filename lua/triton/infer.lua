@@ -188,23 +188,9 @@ end
 M.is_input = function(v) return getmetatable(v) == InferInput end
 M.is_output = function(v) return getmetatable(v) == InferRequestedOutput end
 
--- Outputs: a list of InferRequestedOutput or names, checked and returned as is
--- (lbuild.c reads both).
-local function check_outputs(outputs, fname)
-  if outputs == nil then return nil end
-  if type(outputs) ~= "table" then
-    argerror(3, fname, "option 'outputs' must be a list of InferRequestedOutput or names")
-  end
-  for i, v in ipairs(outputs) do
-    if type(v) ~= "string" and getmetatable(v) ~= InferRequestedOutput then
-      argerror(3, fname, "outputs[" .. i .. "] is not an InferRequestedOutput or a name")
-    end
-  end
-  return outputs
-end
-
--- The options of an infer request (build_request reads them). M.infer_options
--- and M.stream_options add the keys of the calls that send one.
+-- The options of an infer request (src/lua/lbuild.c reads them, under these
+-- names). M.infer_options and M.stream_options add the keys of the calls that
+-- send one.
 local request_options = args.option_spec {
   { "outputs", "table" },
   { "model_version", "integer|string", text = true },
@@ -228,32 +214,15 @@ M.stream_options = args.option_spec {
   { "enable_empty_final_response", "boolean" },
 }
 
-local copied = { "sequence_id", "sequence_start", "sequence_end", "priority", "timeout" }
-
--- The request table of an infer call without options. Inputs: a list of
--- InferInput (Triton style) or a map name -> tensor (Lua style), both passed on
--- as they are; which of the two, and the checks of either, are
--- core.check_inputs's (lclient.c). infer's common call, c:infer without
--- options, runs them in C without coming here.
-function M.plain_request(model, inputs, fname)
-  if core.check_inputs(inputs, fname) then return { model = model, input_map = inputs } end
-  return { model = model, inputs = inputs }
-end
-
--- The request table for model/inputs/options `o`, which the caller has checked
--- (against M.infer_options or M.stream_options; stream calls pass a table
--- without their own keys).
-function M.build_request(model, inputs, o, fname)
-  local req = M.plain_request(model, inputs, fname)
-  req.outputs = check_outputs(o.outputs, fname)
-  if o.model_version ~= nil then req.version = tostring(o.model_version) end
-  req.id = o.request_id
-  for _, k in ipairs(copied) do req[k] = o[k] end
-  if o.parameters ~= nil then
-    req.parameters = {}
-    for k, v in pairs(o.parameters) do req.parameters[k] = v end
-  end
-  return req
+-- The request table the core reads (src/lua/lbuild.c, lbuild_infer): the model,
+-- the inputs as the user gave them (a list of InferInput or a map name ->
+-- tensor), the options `o` (nil, or checked against M.infer_options or
+-- M.stream_options; the core reads the request's own and leaves the rest) and
+-- the user's function name, for the messages of the checks the core makes as
+-- it reads them. c:infer and c:async_infer without a callback, split or
+-- query_params never come here: the core reads their arguments as they are.
+function M.request(model, inputs, o, fname)
+  return { model = model, inputs = inputs, options = o, fname = fname }
 end
 
 return M

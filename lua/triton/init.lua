@@ -24,7 +24,6 @@ triton.rusage, triton.isatty, triton.code_words = nil, nil, nil
 triton.base64_decode = nil -- perf_cli's {"b64": ...} data (src/lua/lutil.c)
 triton.math_type = nil -- triton.compat's math.type under LuaJIT (src/lua/lutil.c)
 triton.args = nil -- the argument checkers the Lua files share (src/lua/largs.c)
-triton.check_inputs = nil -- infer's inputs: a map of tensors or a list (src/lua/lclient.c)
 triton.infer_classes = nil -- InferInput's and InferRequestedOutput's metatables (lclient.c)
 triton.client_methods = nil -- a client's infer and async_infer (src/lua/lclient.c)
 

@@ -723,6 +723,11 @@ static int l_option_spec(lua_State *L)
     return 1;
 }
 
+const struct largs_option *largs_spec(lua_State *L, int idx)
+{
+    return ((struct lspec *)luaL_checkudata(L, idx, LSPEC_MT))->opt;
+}
+
 /* core.args.check_options(o, spec, fname [, arg]) -> o */
 static int l_check_options(lua_State *L)
 {

@@ -105,6 +105,9 @@ struct largs_option {
  * argument #arg. */
 void largs_check_options(lua_State *L, int idx, int arg, const char *fname,
                          const struct largs_option *spec);
+/* The entries of the spec at idx (a core.args.option_spec), or an argument
+ * error; they live as long as the spec. */
+const struct largs_option *largs_spec(lua_State *L, int idx);
 /* Checks one value at idx against one option (`name` in messages: opt->name,
  * prefixed with the enclosing tables' names for nested ones). nil passes. */
 void largs_check_option(lua_State *L, int idx, const char *fname, const char *name,

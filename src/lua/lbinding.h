@@ -313,13 +313,11 @@ bool lopt_bool(lua_State *L, int idx, const char *k);
 struct triton_kv *lopt_kv(lua_State *L, int idx, const char *k, struct lmem *m, size_t *n);
 size_t ltable_count(lua_State *L, int tab);
 
-/* Fills a call from the Lua values at idx: lbuild_call (an args table),
- * lbuild_infer_map (a model name and a map of input tensors) or
- * lbuild_infer_list (a model name and a checked list of InferInput). */
+/* Fills a call from the Lua values at idx: lbuild_call (an args table) or
+ * lbuild_infer_args (infer's model, inputs, checked options and method name). */
 typedef void (*lbuild_fn)(lua_State *L, int idx, struct lcall *lcall);
 void lbuild_call(lua_State *L, int idx, struct lcall *lcall);
-void lbuild_infer_map(lua_State *L, int idx, struct lcall *lcall);
-void lbuild_infer_list(lua_State *L, int idx, struct lcall *lcall);
+void lbuild_infer_args(lua_State *L, int idx, struct lcall *lcall);
 /* The tensor of the entry of an input map at the top of the stack (its name at
  * -2), or the argument error (#2 to fname; NULL: the running function) that
  * says why it is not one. upvalues: true in a method of a class lclass_new
@@ -347,7 +345,7 @@ struct lfuture *lfuture_take_spare(lua_State *L, struct lstate *st);
 /* future:get_result(): the future at index 1, alone above it. */
 int lfuture_get_result(lua_State *L);
 /* The blocking wait of a call whose future (at index 1, alone) never reaches the
- * user (cc:call, cc:infer_map): as get_result(), and the call's memory goes back
+ * user (cc:call, cc:infer): as get_result(), and the call's memory goes back
  * to its state's spares as soon as the outcome is in, not when the future is
  * collected. */
 int lfuture_result_once(lua_State *L);

@@ -373,7 +373,7 @@ static size_t list_length(lua_State *L, int idx)
     return n;
 }
 
-/* A list of InferInput (their class checked: core.check_inputs, lclient.c). */
+/* A list of InferInput (their class checked: check_input_list). */
 static void build_input_list(lua_State *L, int idx, struct triton_infer_request *req,
                              struct lmem *m)
 {
@@ -528,90 +528,177 @@ static void build_output(lua_State *L, int idx, struct triton_infer_requested_ou
     lua_settop(L, f - 1);
 }
 
+/* Whether the inputs at idx are a map name -> tensor (a table without a list
+ * part and not empty), rather than a list of InferInput or empty; raises "bad
+ * argument #2 to 'fname'" for what is not a table. */
+static bool is_input_map(lua_State *L, int idx, const char *fname)
+{
+    if (lua_type(L, idx) != LUA_TTABLE)
+        largs_argerror(
+            L, 2, fname, "list of InferInput or map of name -> tensor expected, got %s",
+            lua_typename(L, lua_type(L, idx) == LUA_TNONE ? LUA_TNIL : lua_type(L, idx)));
+    if (luaL_len(L, idx) > 0)
+        return false;
+    lua_pushnil(L);
+    if (!lua_next(L, idx))
+        return false;
+    lua_pop(L, 2);
+    return true;
+}
+
+/* Whether the value at idx has the metatable registered as `mt` (no stack change). */
+static bool has_class(lua_State *L, int idx, const char *mt)
+{
+    if (!lua_getmetatable(L, idx))
+        return false;
+    luaL_getmetatable(L, mt);
+    bool same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return same;
+}
+
+/* Checks that the list at idx holds InferInput (lua/triton/infer.lua's class),
+ * entries 1, 2, ... up to the first nil as ipairs goes. */
+static void check_input_list(lua_State *L, int idx, const char *fname)
+{
+    for (lua_Integer i = 1; lua_rawgeti(L, idx, i) != LUA_TNIL; i++) {
+        if (!has_class(L, -1, LINPUT_MT))
+            largs_argerror(L, 2, fname, "inputs[%I] is not an InferInput", i);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+/* The outputs option at idx: a list of names or InferRequestedOutput. */
+static void build_outputs(lua_State *L, int idx, const char *fname,
+                          struct triton_infer_request *req, struct lmem *m)
+{
+    if (lua_isnil(L, idx))
+        return;
+    if (lua_type(L, idx) != LUA_TTABLE)
+        largs_argerror(L, 3, fname,
+                       "option 'outputs' must be a list of InferRequestedOutput or names");
+    size_t n = list_length(L, idx);
+    struct triton_infer_requested_output *outputs = lmem_array(L, m, n, sizeof(*outputs));
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i + 1);
+        if (lua_type(L, -1) != LUA_TSTRING && !has_class(L, -1, LOUTPUT_MT))
+            largs_argerror(L, 3, fname, "outputs[%d] is not an InferRequestedOutput or a name",
+                           (int)i + 1);
+        build_output(L, lua_gettop(L), &outputs[i], m);
+        lua_pop(L, 1);
+    }
+    req->outputs = outputs;
+    req->n_outputs = n;
+}
+
+/* The options of an infer request (lua/triton/infer.lua: request_options),
+ * then those of c:infer's and c:async_infer's own call that lbuild_infer_args
+ * reads (query_params never: client.lua has its rule). One layout for both:
+ * read_fields gives a table's option i at the slot base + i. */
 enum {
-    INF_MODEL,
-    INF_VERSION,
-    INF_ID,
-    INF_SEQUENCE_ID,
-    INF_SEQUENCE_START,
-    INF_SEQUENCE_END,
-    INF_PRIORITY,
-    INF_TIMEOUT,
-    INF_PARAMETERS,
-    INF_BINARY_DATA_OUTPUT,
-    INF_INPUT_MAP,
-    INF_INPUTS,
-    INF_OUTPUTS,
-    INF_NFIELDS
+    OPT_OUTPUTS,
+    OPT_MODEL_VERSION,
+    OPT_REQUEST_ID,
+    OPT_SEQUENCE_ID,
+    OPT_SEQUENCE_START,
+    OPT_SEQUENCE_END,
+    OPT_PRIORITY,
+    OPT_TIMEOUT,
+    OPT_PARAMETERS,
+    OPT_NREQUEST,
+    OPT_CLIENT_TIMEOUT = OPT_NREQUEST,
+    OPT_HEADERS,
+    OPT_NFIELDS
 };
-static const char *const infer_fields[INF_NFIELDS] = {
-    [INF_MODEL] = "model",
-    [INF_VERSION] = "version",
-    [INF_ID] = "id",
-    [INF_SEQUENCE_ID] = "sequence_id",
-    [INF_SEQUENCE_START] = "sequence_start",
-    [INF_SEQUENCE_END] = "sequence_end",
-    [INF_PRIORITY] = "priority",
-    [INF_TIMEOUT] = "timeout",
-    [INF_PARAMETERS] = "parameters",
-    [INF_BINARY_DATA_OUTPUT] = "binary_data_output",
-    [INF_INPUT_MAP] = "input_map",
-    [INF_INPUTS] = "inputs",
-    [INF_OUTPUTS] = "outputs",
+static const char *const option_fields[OPT_NFIELDS] = {
+    [OPT_OUTPUTS] = "outputs",
+    [OPT_MODEL_VERSION] = "model_version",
+    [OPT_REQUEST_ID] = "request_id",
+    [OPT_SEQUENCE_ID] = "sequence_id",
+    [OPT_SEQUENCE_START] = "sequence_start",
+    [OPT_SEQUENCE_END] = "sequence_end",
+    [OPT_PRIORITY] = "priority",
+    [OPT_TIMEOUT] = "timeout",
+    [OPT_PARAMETERS] = "parameters",
+    [OPT_CLIENT_TIMEOUT] = "client_timeout",
+    [OPT_HEADERS] = "headers",
 };
 
-/* The infer request described by the table at idx, built into m. */
+/* The request options in the slots from opt (checked against their spec
+ * before: what is read here is what only the call can tell). */
+static void read_request_options(lua_State *L, int opt, const char *fname,
+                                 struct triton_infer_request *req, struct lmem *m)
+{
+    build_outputs(L, opt + OPT_OUTPUTS, fname, req, m);
+    req->version = val_string(L, opt + OPT_MODEL_VERSION, "model_version", m);
+    req->id = val_string(L, opt + OPT_REQUEST_ID, "request_id", m);
+    int t = lua_type(L, opt + OPT_SEQUENCE_ID);
+    if (t == LUA_TSTRING) {
+        size_t len;
+        const char *s = lua_tolstring(L, opt + OPT_SEQUENCE_ID, &len);
+        req->sequence_id_str = lmem_strdup(L, m, s, len);
+    } else if (t != LUA_TNIL) {
+        int ok;
+        lua_Integer v = lua_tointegerx(L, opt + OPT_SEQUENCE_ID, &ok);
+        if (!ok || v < 0)
+            luaL_error(L, "sequence_id must be a non-negative integer or a string");
+        req->sequence_id = (uint64_t)v;
+    }
+    req->sequence_start = val_bool(L, opt + OPT_SEQUENCE_START, "sequence_start");
+    req->sequence_end = val_bool(L, opt + OPT_SEQUENCE_END, "sequence_end");
+    req->priority = val_u64(L, opt + OPT_PRIORITY, "priority");
+    req->timeout_us = val_u64(L, opt + OPT_TIMEOUT, "timeout");
+    req->params = build_params(L, opt + OPT_PARAMETERS, "parameters", m, &req->n_params);
+}
+
+/* The one builder of an infer request, every infer call's: the model name at
+ * model (a string), the inputs at inputs, a map name -> tensor or a list of
+ * InferInput, checked here with the messages of fname (the user's function)
+ * as they are read, and the request options in the slots from opt (0: none).
+ * upvalues: as for lbuild_map_entry. */
+static void build_infer(lua_State *L, int model, int inputs, int opt, bool upvalues,
+                        const char *fname, struct triton_infer_request *req, struct lmem *m)
+{
+    size_t len;
+    const char *name = lua_tolstring(L, model, &len);
+    if (strlen(name) != len)
+        largs_argerror(L, 1, fname, "model name must not contain a zero byte");
+    req->model = lmem_strdup(L, m, name, len);
+    req->binary_data_output = true;
+    if (is_input_map(L, inputs, fname)) {
+        build_input_map(L, inputs, upvalues, fname, req, m);
+    } else {
+        check_input_list(L, inputs, fname);
+        build_input_list(L, inputs, req, m);
+    }
+    if (opt)
+        read_request_options(L, opt, fname, req, m);
+}
+
+enum { INF_MODEL, INF_INPUTS, INF_OPTIONS, INF_FNAME, INF_NFIELDS };
+static const char *const infer_fields[INF_NFIELDS] = {
+    [INF_MODEL] = "model",
+    [INF_INPUTS] = "inputs",
+    [INF_OPTIONS] = "options",
+    [INF_FNAME] = "fname",
+};
+
+/* The infer request described by the table at idx (lua/triton/infer.lua's
+ * M.request: model, inputs, options checked against their spec, and the
+ * user's function name), built into m. */
 void lbuild_infer(lua_State *L, int idx, struct triton_infer_request *req, struct lmem *m)
 {
     luaL_checktype(L, idx, LUA_TTABLE);
     int f = read_fields(L, idx, infer_fields, INF_NFIELDS);
     memset(req, 0, sizeof(*req));
-    req->model = val_string(L, f + INF_MODEL, "model", m);
-    if (!req->model)
+    if (lua_type(L, f + INF_MODEL) != LUA_TSTRING)
         luaL_error(L, "an infer request needs a model name");
-    req->version = val_string(L, f + INF_VERSION, "version", m);
-    req->id = val_string(L, f + INF_ID, "id", m);
-    int t = lua_type(L, f + INF_SEQUENCE_ID);
-    if (t == LUA_TSTRING) {
-        size_t len;
-        const char *s = lua_tolstring(L, f + INF_SEQUENCE_ID, &len);
-        req->sequence_id_str = lmem_strdup(L, m, s, len);
-    } else if (t != LUA_TNIL) {
-        int ok;
-        lua_Integer v = lua_tointegerx(L, f + INF_SEQUENCE_ID, &ok);
-        if (!ok || v < 0)
-            luaL_error(L, "sequence_id must be a non-negative integer or a string");
-        req->sequence_id = (uint64_t)v;
-    }
-    req->sequence_start = val_bool(L, f + INF_SEQUENCE_START, "sequence_start");
-    req->sequence_end = val_bool(L, f + INF_SEQUENCE_END, "sequence_end");
-    req->priority = val_u64(L, f + INF_PRIORITY, "priority");
-    req->timeout_us = val_u64(L, f + INF_TIMEOUT, "timeout");
-    req->params = build_params(L, f + INF_PARAMETERS, "parameters", m, &req->n_params);
-    req->binary_data_output = lua_isnil(L, f + INF_BINARY_DATA_OUTPUT)
-                                  ? true
-                                  : lua_toboolean(L, f + INF_BINARY_DATA_OUTPUT);
-
-    if (lua_type(L, f + INF_INPUT_MAP) == LUA_TTABLE) {
-        build_input_map(L, f + INF_INPUT_MAP, false, NULL, req, m);
-    } else {
-        if (lua_type(L, f + INF_INPUTS) != LUA_TTABLE)
-            luaL_error(L, "an infer request needs a list of inputs");
-        build_input_list(L, f + INF_INPUTS, req, m);
-    }
-
-    int outs = f + INF_OUTPUTS;
-    if (lua_type(L, outs) == LUA_TTABLE) {
-        size_t n = list_length(L, outs);
-        struct triton_infer_requested_output *outputs = lmem_array(L, m, n, sizeof(*outputs));
-        for (size_t i = 0; i < n; i++) {
-            lua_rawgeti(L, outs, (lua_Integer)i + 1);
-            build_output(L, lua_gettop(L), &outputs[i], m);
-            lua_pop(L, 1);
-        }
-        req->outputs = outputs;
-        req->n_outputs = n;
-    }
+    int opt = 0;
+    if (lua_type(L, f + INF_OPTIONS) == LUA_TTABLE)
+        opt = read_fields(L, f + INF_OPTIONS, option_fields, OPT_NREQUEST);
+    build_infer(L, f + INF_MODEL, f + INF_INPUTS, opt, false, lua_tostring(L, f + INF_FNAME), req,
+                m);
     lua_settop(L, f - 1);
 }
 
@@ -711,36 +798,26 @@ void lbuild_call(lua_State *L, int idx, struct lcall *lcall)
     lua_settop(L, f - 1);
 }
 
-/* infer's common call, `c:infer(model, {NAME = tensor, ...})` without options:
- * the model name at idx (checked), the input map at idx + 1 (a table of no
- * list part: its entries are checked here) and the user's method name at
- * idx + 2, read without the two args tables lbuild_call reads. For the
- * client's methods (reads LUV_TENSOR). */
-void lbuild_infer_map(lua_State *L, int idx, struct lcall *lcall)
+/* c:infer(model, inputs [, opts]) and c:async_infer's, read without the args
+ * tables lbuild_call reads: the model name at idx (a string), the inputs at
+ * idx + 1, the options at idx + 2 (nil, or a table checked against
+ * infer.infer_options, without query_params) and the user's method name at
+ * idx + 3. For the client's methods (reads LUV_TENSOR). */
+void lbuild_infer_args(lua_State *L, int idx, struct lcall *lcall)
 {
+    struct triton_call *call = &lcall->call;
     struct lmem *m = &lcall->req.mem;
     struct triton_infer_request *req = lmem_alloc(L, m, sizeof(*req));
-    size_t len;
-    const char *model = luaL_checklstring(L, idx, &len);
-    req->model = lmem_strdup(L, m, model, len);
-    req->binary_data_output = true;
-    luaL_checktype(L, idx + 1, LUA_TTABLE);
-    build_input_map(L, idx + 1, true, lua_tostring(L, idx + 2), req, m);
-    lcall->call.infer = req;
-}
-
-/* The same for `c:infer(model, {InferInput, ...})`: the model at idx, the list
- * (checked: core.check_inputs) at idx + 1. */
-void lbuild_infer_list(lua_State *L, int idx, struct lcall *lcall)
-{
-    struct lmem *m = &lcall->req.mem;
-    struct triton_infer_request *req = lmem_alloc(L, m, sizeof(*req));
-    size_t len;
-    const char *model = luaL_checklstring(L, idx, &len);
-    req->model = lmem_strdup(L, m, model, len);
-    req->binary_data_output = true;
-    build_input_list(L, idx + 1, req, m);
-    lcall->call.infer = req;
+    int opt = 0;
+    if (lua_type(L, idx + 2) == LUA_TTABLE)
+        opt = read_fields(L, idx + 2, option_fields, OPT_NFIELDS);
+    build_infer(L, idx, idx + 1, opt, true, lua_tostring(L, idx + 3), req, m);
+    if (opt) {
+        call->timeout = val_number(L, opt + OPT_CLIENT_TIMEOUT, "client_timeout", 0, true);
+        call->headers = val_kv(L, opt + OPT_HEADERS, "headers", m, &call->n_headers);
+        lua_settop(L, opt - 1);
+    }
+    call->infer = req;
 }
 
 /* The call kind named by the string at idx, or an argument error. */

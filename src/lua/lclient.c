@@ -6,9 +6,8 @@
  *   core.client_new(opts)           -> a core client (userdata triton.core.Client)
  *   cc:call(kind, args)             a blocking call: the reply as a Lua value
  *   cc:submit(kind, args [, cb])    -> triton.Future; cb(value, err, final) per reply
- *   cc:infer_map(model, inputs, fname)            infer's common call, in C
- *   cc:submit_infer_map(model, inputs, fname [, cb])  async_infer's
- *   core.check_inputs(inputs, fname)   a map of tensors, or a list of InferInput
+ *   cc:infer(model, inputs, opts, fname)            c:infer's call, read in C
+ *   cc:submit_infer(model, inputs, opts, fname [, cb])  c:async_infer's
  *   core.infer_classes()            -> InferInput, InferRequestedOutput (infer.lua's)
  *   cc:stream_open(cb, opts)        -> a stream handle (lstream.c)
  *   cc:close()  cc:is_closed()  core.url_redacted(url)  core.Error (lerror.c)
@@ -408,64 +407,6 @@ static int client_call(lua_State *L)
     return lfuture_result_once(L);
 }
 
-/* Whether the inputs at idx are a map name -> tensor (a table without a list
- * part and not empty), rather than a list of InferInput or empty; raises "bad
- * argument #2 to 'fname'" for what is not a table. */
-static bool is_input_map(lua_State *L, int idx, const char *fname)
-{
-    if (lua_type(L, idx) != LUA_TTABLE)
-        largs_argerror(
-            L, 2, fname, "list of InferInput or map of name -> tensor expected, got %s",
-            lua_typename(L, lua_type(L, idx) == LUA_TNONE ? LUA_TNIL : lua_type(L, idx)));
-    if (luaL_len(L, idx) > 0)
-        return false;
-    lua_pushnil(L);
-    if (!lua_next(L, idx))
-        return false;
-    lua_pop(L, 2);
-    return true;
-}
-
-/* Checks that the list at idx holds InferInput (lua/triton/infer.lua's class),
- * entries 1, 2, ... up to the first nil as ipairs goes; lbuild.c reads them. */
-static void check_input_list(lua_State *L, int idx, const char *fname)
-{
-    luaL_getmetatable(L, LINPUT_MT);
-    int mt = lua_gettop(L);
-    for (lua_Integer i = 1; lua_rawgeti(L, idx, i) != LUA_TNIL; i++) {
-        bool ok = lua_getmetatable(L, -1) && lua_rawequal(L, -1, mt);
-        if (!ok)
-            largs_argerror(L, 2, fname, "inputs[%I] is not an InferInput", i);
-        lua_pop(L, 2);
-    }
-    lua_pop(L, 2);
-}
-
-/* The one check of infer's inputs, either form: a map of tensors, every entry
- * checked (lbuild_map_entry), or a list of InferInput (check_input_list).
- * Returns whether they are a map. infer's common call checks a map's entries
- * as it reads them (lbuild_infer_map) instead. */
-static bool check_inputs(lua_State *L, int idx, const char *fname)
-{
-    if (!is_input_map(L, idx, fname)) {
-        check_input_list(L, idx, fname);
-        return false;
-    }
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lbuild_map_entry(L, false, fname);
-        lua_pop(L, 1);
-    }
-    return true;
-}
-
-/* core.check_inputs(inputs, fname) -> whether inputs is a map of tensors */
-static int core_check_inputs(lua_State *L)
-{
-    lua_pushboolean(L, check_inputs(L, 1, luaL_checkstring(L, 2)));
-    return 1;
-}
-
 /* core.infer_classes() -> the metatables of InferInput and InferRequestedOutput,
  * which lua/triton/infer.lua fills: made here, under the names lbuild.c and
  * check_input_list know them by. */
@@ -476,45 +417,38 @@ static int core_infer_classes(lua_State *L)
     return 2;
 }
 
-/* Checks infer's common call, without options: the model at 2, the inputs at 3
- * and fname (the user's method) at 4, with client.lua's messages. Returns how to
- * build the call, from 2: a map of tensors is read as it is, its entries
- * checked as they are read (lbuild_infer_map), a list of InferInput checked
- * first (lbuild_infer_list). */
-static lbuild_fn check_common_infer(lua_State *L)
+/* The model name at 2 of an infer call whose method's name is at 5. */
+static void check_model(lua_State *L)
 {
-    const char *fname = lua_tostring(L, 4);
     if (lua_type(L, 2) != LUA_TSTRING)
-        largs_argerror(L, 1, fname, "string expected, got %s",
+        largs_argerror(L, 1, lua_tostring(L, 5), "string expected, got %s",
                        lua_isnil(L, 2) ? "no value" : luaL_typename(L, 2));
-    if (is_input_map(L, 3, fname))
-        return lbuild_infer_map;
-    check_input_list(L, 3, fname);
-    return lbuild_infer_list;
 }
 
-/* cc:infer_map(model, inputs, fname) -> result: c:infer(model, inputs) without
- * options, checked and built here without a Lua frame between */
-static int client_infer_map(lua_State *L)
+/* cc:infer(model, inputs, opts, fname) -> result: c:infer's call, opts nil or
+ * checked against infer.infer_options (without query_params); fname is the
+ * user's method, for messages. Read and submitted here without a Lua frame
+ * between (lbuild_infer_args). */
+static int client_infer(lua_State *L)
 {
     struct lclient *lc = lclient_check(L, 1);
-    lua_settop(L, 4);
-    lbuild_fn build = check_common_infer(L);
-    submit_built(L, 1, lc, TRITON_CALL_INFER, build, 2, 0, false);
+    lua_settop(L, 5);
+    check_model(L);
+    submit_built(L, 1, lc, TRITON_CALL_INFER, lbuild_infer_args, 2, 0, false);
     lua_replace(L, 1);
     return lfuture_result_once(L);
 }
 
-/* cc:submit_infer_map(model, inputs, fname [, callback]) -> future:
- * c:async_infer(model, inputs [, callback]) without options, as client_infer_map */
-static int client_submit_infer_map(lua_State *L)
+/* cc:submit_infer(model, inputs, opts, fname [, callback]) -> future:
+ * c:async_infer's call, as client_infer */
+static int client_submit_infer(lua_State *L)
 {
     struct lclient *lc = lclient_check(L, 1);
-    if (!lua_isnoneornil(L, 5))
-        luaL_checktype(L, 5, LUA_TFUNCTION);
-    lua_settop(L, 5);
-    lbuild_fn build = check_common_infer(L);
-    submit_built(L, 1, lc, TRITON_CALL_INFER, build, 2, lua_isnil(L, 5) ? 0 : 5, true);
+    if (!lua_isnoneornil(L, 6))
+        luaL_checktype(L, 6, LUA_TFUNCTION);
+    lua_settop(L, 6);
+    check_model(L);
+    submit_built(L, 1, lc, TRITON_CALL_INFER, lbuild_infer_args, 2, lua_isnil(L, 6) ? 0 : 6, true);
     return 1;
 }
 
@@ -526,20 +460,41 @@ static void push_upvalues(lua_State *L, int mt);
 #define MUV_LUA   lua_upvalueindex(LUV_COUNT + 1) /* the Lua method, for the other forms */
 #define MUV_NAME  lua_upvalueindex(LUV_COUNT + 2) /* "infer" or "async_infer" */
 #define MUV_CC    lua_upvalueindex(LUV_COUNT + 3) /* "_cc" */
-#define MUV_COUNT (LUV_COUNT + 3)
+#define MUV_SPEC  lua_upvalueindex(LUV_COUNT + 4) /* infer.infer_options (a largs spec) */
+#define MUV_OPTS  lua_upvalueindex(LUV_COUNT + 5) /* its entries (light userdata) */
+#define MUV_COUNT (LUV_COUNT + 5)
 
-/* The common call's arguments, as client_infer_map and client_submit_infer_map
- * take them: the Client at 1 (lua/triton/client.lua's table) replaced by its
- * core client self._cc, the model and the inputs, then the method's name. */
-static void common_call_args(lua_State *L)
+/* Whether the call's options, at 4, are read in C: none, or a table without
+ * `split` (c:infer's batches over a fleet: lua/triton/fleet.lua) and without
+ * `query_params` (whose rule, HTTP clients only, is client.lua's call_args).
+ * Anything else goes to the Lua method, which checks it. */
+static bool options_read_here(lua_State *L)
 {
-    lua_settop(L, 3);
+    if (lua_isnoneornil(L, 4))
+        return true;
+    if (lua_type(L, 4) != LUA_TTABLE)
+        return false;
+    int split = lua_getfield(L, 4, "split");
+    int query = lua_getfield(L, 4, "query_params");
+    lua_pop(L, 2);
+    return split == LUA_TNIL && query == LUA_TNIL;
+}
+
+/* The arguments as client_infer and client_submit_infer take them: the Client
+ * at 1 (lua/triton/client.lua's table) replaced by its core client self._cc,
+ * the model, the inputs and the options (checked here), then the method's
+ * name. */
+static void infer_call_args(lua_State *L)
+{
+    lua_settop(L, 4);
     lua_pushvalue(L, MUV_CC);
     if (lua_type(L, 1) != LUA_TTABLE || lua_rawget(L, 1) != LUA_TUSERDATA)
         largs_error(L, "calling '%s' on bad self (triton.Client expected, got %s)",
                     lua_tostring(L, MUV_NAME), luaL_typename(L, 1));
     lua_replace(L, 1);
     lua_pushvalue(L, MUV_NAME);
+    if (!lua_isnil(L, 4))
+        largs_check_options(L, 4, 3, lua_tostring(L, 5), lua_touserdata(L, MUV_OPTS));
 }
 
 /* Hands the call to the Lua method with all its arguments, returning what it
@@ -551,35 +506,36 @@ static int call_lua_method(lua_State *L)
     return lcompat_tailcall(L, lua_gettop(L) - 1);
 }
 
-/* c:infer(model, inputs [, opts]): the common call (no options) goes to
- * client_infer_map on self._cc at once, without a Lua frame; any other to the
- * Lua method. */
+/* c:infer(model, inputs [, opts]): read and submitted by client_infer on
+ * self._cc at once, without a Lua frame, unless options_read_here says the
+ * Lua method takes it. */
 static int method_infer(lua_State *L)
 {
-    if (!lua_isnoneornil(L, 4))
+    if (!options_read_here(L))
         return call_lua_method(L);
-    common_call_args(L);
-    return client_infer_map(L);
+    infer_call_args(L);
+    return client_infer(L);
 }
 
-/* c:async_infer(model, inputs [, opts] [, callback]), as method_infer: the
- * common call has neither options nor callback. */
+/* c:async_infer(model, inputs [, opts] [, callback]), as method_infer: a
+ * callback goes to the Lua method. */
 static int method_async_infer(lua_State *L)
 {
-    if (!lua_isnoneornil(L, 4) || !lua_isnoneornil(L, 5))
+    if (!lua_isnoneornil(L, 5) || !options_read_here(L))
         return call_lua_method(L);
-    common_call_args(L);
-    return client_submit_infer_map(L);
+    infer_call_args(L);
+    return client_submit_infer(L);
 }
 
-/* core.client_methods(infer, async_infer) -> infer, async_infer:
- * the Client's two methods with their common calls in C, given the Lua
- * methods that take the rest. */
+/* core.client_methods(infer, async_infer, infer_options) -> infer, async_infer:
+ * the Client's two methods, given the Lua methods that take the forms C does
+ * not and the spec of their options. */
 static int core_client_methods(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TFUNCTION);
     luaL_checktype(L, 2, LUA_TFUNCTION);
-    lua_settop(L, 2);
+    const struct largs_option *spec = largs_spec(L, 3);
+    lua_settop(L, 3);
     luaL_getmetatable(L, LCLIENT_MT);
     int mt = lua_gettop(L);
     const lua_CFunction fns[2] = {method_infer, method_async_infer};
@@ -589,6 +545,8 @@ static int core_client_methods(lua_State *L)
         lua_pushvalue(L, 1 + i);
         lua_pushstring(L, names[i]);
         lua_pushliteral(L, "_cc");
+        lua_pushvalue(L, 3);
+        lua_pushlightuserdata(L, (void *)spec);
         lua_pushcclosure(L, fns[i], MUV_COUNT);
         lcompat_yieldable(L);
     }
@@ -735,8 +693,8 @@ void lclass_new(lua_State *L, const char *name, const luaL_Reg *meta, const luaL
 void lclient_open(lua_State *L)
 {
     static const luaL_Reg methods[] = {{"call", client_call},
-                                       {"infer_map", client_infer_map},
-                                       {"submit_infer_map", client_submit_infer_map},
+                                       {"infer", client_infer},
+                                       {"submit_infer", client_submit_infer},
                                        {"submit", client_submit},
                                        {"stream_open", lstream_open_method},
                                        {"is_closed", client_is_closed},
@@ -755,8 +713,6 @@ void lclient_open(lua_State *L)
     lua_setfield(L, -2, "client_new");
     lua_pushcfunction(L, core_url_redacted);
     lua_setfield(L, -2, "url_redacted");
-    lua_pushcfunction(L, core_check_inputs);
-    lua_setfield(L, -2, "check_inputs");
     lua_pushcfunction(L, core_infer_classes);
     lua_setfield(L, -2, "infer_classes");
     lua_pushcfunction(L, core_client_methods);

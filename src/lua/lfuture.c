@@ -335,5 +335,5 @@ void lfuture_open(lua_State *L)
     yieldable(L, LFUTURE_MT, "get_result");
     yieldable(L, LFUTURE_MT, "wait");
     yieldable(L, LCLIENT_MT, "call"); /* these end in lfuture_result_once */
-    yieldable(L, LCLIENT_MT, "infer_map");
+    yieldable(L, LCLIENT_MT, "infer");
 }
