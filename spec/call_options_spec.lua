@@ -68,6 +68,26 @@ h.transports(function(proto, url)
       for _, row in ipairs(rows) do expect_error(row[1], row[2]) end
     end)
 
+    it("are taken from a metatable's __index as from the table, whichever way the call goes",
+      function()
+        local both = { INPUT0 = triton.zeros({ 1, 16 }, "INT32"), INPUT1 = triton.ones({ 1, 16 }, "INT32") }
+        local function names(r)
+          local out = {}
+          for k in pairs(r:outputs()) do out[#out + 1] = k end
+          return out
+        end
+        local base = { outputs = { "OUTPUT1" } }
+        local opts = setmetatable({}, { __index = base }) -- read in C
+        local split = setmetatable({ split = false }, { __index = base }) -- through client.lua
+        for _, r in ipairs { c:infer("simple", both, opts), c:infer("simple", both, split),
+          c:async_infer("simple", both, opts):get_result() } do
+          assert.same({ "OUTPUT1" }, names(r))
+        end
+        local got
+        assert.is_true(c:async_infer("simple", both, opts, function(r) got = names(r) end):wait(10))
+        assert.same({ "OUTPUT1" }, got)
+      end)
+
     it("take math.huge as no limit for every timeout", function()
       local c2 = triton.connect(url, { connection_timeout = math.huge, network_timeout = math.huge })
       assert.is_true(c2:is_server_live { timeout = math.huge })

@@ -543,10 +543,11 @@ end
 local function infer_with_options(self, model, inputs, o)
   if type(o) == "table" and o.split ~= nil then
     checks.check_options(o, split_options, "infer", 3)
-    local rest = {}
-    for k, v in pairs(o) do
-      if k ~= "split" then rest[k] = v end
-    end
+    -- o without split, and with what o inherits through a metatable too
+    local given = o
+    local rest = setmetatable({}, { __index = function(_, k)
+      if k ~= "split" then return given[k] end
+    end })
     if o.split then return fleet.split_infer(self, model, inputs, rest, M.wait, core.cat) end
     o = rest
   end

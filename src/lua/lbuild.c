@@ -206,6 +206,22 @@ static int read_fields(lua_State *L, int idx, const char *const names[], int n)
     return base;
 }
 
+/* The same for a user's options table, which may inherit options through a
+ * metatable's __index (its check, largs_check_options, then checks them all):
+ * such a table has each option looked up as Lua's o.name would. */
+static int read_options(lua_State *L, int idx, const char *const names[], int n)
+{
+    if (!lua_getmetatable(L, idx))
+        return read_fields(L, idx, names, n);
+    lua_pop(L, 1);
+    idx = lua_absindex(L, idx);
+    luaL_checkstack(L, n, "reading options");
+    int base = lua_gettop(L) + 1;
+    for (int i = 0; i < n; i++)
+        lua_getfield(L, idx, names[i]);
+    return base;
+}
+
 /* ---- building requests ------------------------------------------------------------------ */
 
 static int lbuild_kind_from_name(const char *name)
@@ -696,7 +712,7 @@ void lbuild_infer(lua_State *L, int idx, struct triton_infer_request *req, struc
         luaL_error(L, "an infer request needs a model name");
     int opt = 0;
     if (lua_type(L, f + INF_OPTIONS) == LUA_TTABLE)
-        opt = read_fields(L, f + INF_OPTIONS, option_fields, OPT_NREQUEST);
+        opt = read_options(L, f + INF_OPTIONS, option_fields, OPT_NREQUEST);
     build_infer(L, f + INF_MODEL, f + INF_INPUTS, opt, false, lua_tostring(L, f + INF_FNAME), req,
                 m);
     lua_settop(L, f - 1);
@@ -810,7 +826,7 @@ void lbuild_infer_args(lua_State *L, int idx, struct lcall *lcall)
     struct triton_infer_request *req = lmem_alloc(L, m, sizeof(*req));
     int opt = 0;
     if (lua_type(L, idx + 2) == LUA_TTABLE)
-        opt = read_fields(L, idx + 2, option_fields, OPT_NFIELDS);
+        opt = read_options(L, idx + 2, option_fields, OPT_NFIELDS);
     build_infer(L, idx, idx + 1, opt, true, lua_tostring(L, idx + 3), req, m);
     if (opt) {
         call->timeout = val_number(L, opt + OPT_CLIENT_TIMEOUT, "client_timeout", 0, true);
