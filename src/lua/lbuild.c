@@ -299,6 +299,20 @@ static uint64_t val_u64(lua_State *L, int v, const char *k)
     return (uint64_t)r;
 }
 
+/* A view of input `name`'s tensor t that m holds (a reference to its buffer)
+ * until the request is freed: the call never points into a Lua object. */
+static const struct tensor *hold_input(lua_State *L, const struct tensor *t, const char *name,
+                                       struct lmem *m)
+{
+    if (!t->buf)
+        luaL_error(L, "input '%s': the tensor is empty or released", name);
+    struct lhold *h = lmem_take(L, m, sizeof(*h)); /* a view copies the whole struct */
+    tensor_init_view(&h->t, t);
+    h->next = m->tensors;
+    m->tensors = h;
+    return &h->t;
+}
+
 /* An InferInput's fields (lua/triton/infer.lua): its methods set them and
  * check what they set; what depends on more than one of them, and on the call,
  * is checked here, as the request is built. */
@@ -360,13 +374,7 @@ static void build_input(lua_State *L, int idx, struct triton_infer_input *in, st
         struct tensor *t = ltensor_test(L, f + IN_DATA);
         if (!t)
             luaL_error(L, "input '%s': data must be a tensor", in->name);
-        if (!t->buf)
-            luaL_error(L, "input '%s': the tensor is empty or released", in->name);
-        struct lhold *h = lmem_alloc(L, m, sizeof(*h));
-        tensor_init_view(&h->t, t);
-        h->next = m->tensors;
-        m->tensors = h;
-        in->data = &h->t;
+        in->data = hold_input(L, t, in->name, m);
     } else {
         largs_error(L, "input '%s' has no data: call set_data or set_shared_memory", in->name);
     }
@@ -450,17 +458,11 @@ static void map_input(lua_State *L, bool upvalues, const char *fname, struct tri
     struct tensor *t = lbuild_map_entry(L, upvalues, fname);
     size_t len;
     const char *name = lua_tolstring(L, -2, &len);
-    if (!t->buf)
-        luaL_error(L, "input '%s': the tensor is empty or released", name);
     in->name = lmem_strdup(L, m, name, len);
     in->datatype = tensor_dtype_name(t->dtype);
-    struct lhold *h = lmem_take(L, m, sizeof(*h)); /* a view copies the whole struct */
-    tensor_init_view(&h->t, t);
-    h->next = m->tensors;
-    m->tensors = h;
-    in->data = &h->t;
-    in->shape = h->t.shape;
-    in->ndim = h->t.ndim;
+    in->data = hold_input(L, t, name, m);
+    in->shape = in->data->shape;
+    in->ndim = in->data->ndim;
 }
 
 /* Inputs given as a map name -> tensor, each entry checked as it is read
