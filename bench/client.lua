@@ -5,6 +5,8 @@
 --           async    async_infer futures, CONCURRENCY in flight, oldest awaited first
 --           spawn    CONCURRENCY coroutines (triton.spawn) each calling c:infer in a loop
 --           perf     triton.perf (the callback form)
+--           triton   the sync loop in Triton's style: a list of InferInput and the
+--                    option {outputs = {InferRequestedOutput, ...}} (concurrency 1 only)
 --           script   the sync loop without its call: each round reads the outputs of
 --                    one result kept from a single c:infer (concurrency 1 only), so
 --                    that a sync row's cost splits into the script's and the call's
@@ -98,6 +100,22 @@ local function run_spawn(n)
   triton.run()
 end
 
+-- The same request built as tritonclient users write it, once, and sent as the
+-- sync loop sends the map: the InferInput form and a call with options.
+local function run_triton(n)
+  local list, requested = {}, {}
+  for name, t in pairs(inputs) do
+    list[#list + 1] = triton.InferInput(name, t.shape, t.dtype):set_data(t)
+  end
+  table.sort(list, function(a, b) return a:name() < b:name() end)
+  for i, name in ipairs(outputs) do requested[i] = triton.InferRequestedOutput(name) end
+  local opts = { outputs = requested }
+  local function call() read_outputs(c:infer(model, list, opts)) end
+  for _ = 1, n do
+    if not pcall(call) then errors = errors + 1 end
+  end
+end
+
 -- The sync loop's rounds with c:infer taken out: what the script itself costs.
 local kept
 local function read_kept()
@@ -111,7 +129,8 @@ local function run_script(n)
   end
 end
 
-local runners = { sync = run_sync, async = run_async, spawn = run_spawn, script = run_script }
+local runners = { sync = run_sync, async = run_async, spawn = run_spawn, script = run_script,
+  triton = run_triton }
 
 -- This process's minor page faults so far: field 10 of /proc/self/stat, the
 -- 8th after the command name (which may itself hold spaces and parentheses).
@@ -135,7 +154,9 @@ if mode == "perf" then
   errors, seconds, cpu = s.errors, s.duration, s.cpu_per_request * s.requests
 else
   local run = assert(runners[mode], "unknown mode " .. mode)
-  if mode == "sync" or mode == "script" then assert(conc == 1, mode .. " runs at concurrency 1") end
+  if mode == "sync" or mode == "script" or mode == "triton" then
+    assert(conc == 1, mode .. " runs at concurrency 1")
+  end
   if warmup > 0 then run(warmup) end
   errors = 0
   collectgarbage("collect")

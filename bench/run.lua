@@ -33,7 +33,8 @@ local PAYLOAD = 64 * MiB
 local RSS_LIMIT = 2.5 * PAYLOAD + 20 * MiB
 
 local cases = {
-  { case = "simple", conc = 1, requests = 3000, warmup = 200, modes = { "sync", "async", "spawn", "perf" } },
+  { case = "simple", conc = 1, requests = 3000, warmup = 200,
+    modes = { "sync", "triton", "async", "spawn", "perf" } },
   { case = "simple", conc = 16, requests = 3000, warmup = 200, modes = { "async", "spawn", "perf" } },
   { case = "big", conc = 1, requests = 4, warmup = 1, modes = { "sync", "async", "spawn" } },
 }
