@@ -1,8 +1,10 @@
 /*
- * lbuild.c: from Lua tables to a struct triton_call. lua/triton/client.lua
+ * lbuild.c: from Lua values to a struct triton_call. lua/triton/client.lua
  * checks what the user passed and hands the core client an args table (see its
- * header comment); this file reads that table into the call's own memory
- * (struct lmem), so that the transport never points into a Lua object.
+ * header comment); c:infer and c:async_infer (lclient.c) hand over the user's
+ * own arguments instead (lbuild_infer_args). This file reads either into the
+ * call's own memory (struct lmem), so that the transport never points into a
+ * Lua object; an infer request is built by build_infer whichever way it came.
  */
 #include <math.h>
 #include <stdint.h>
