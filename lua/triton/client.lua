@@ -529,9 +529,16 @@ local function infer_args(self, model, inputs, o, fname)
   return args
 end
 
--- For triton.perf: the core client and the args of one infer call, built once.
+-- For triton.perf and tritonlua perf: submit(cb) -> future, which sends one
+-- infer call with these arguments, checked once here; cb(value, err, final) as
+-- cc:submit calls it. The core reads the arguments as they are (as c:infer
+-- does) unless query_params make it the args table's way.
 function M.prepare_infer(self, model, inputs, o, fname)
-  return self._cc, infer_args(self, model, inputs, o, fname)
+  local cc, args = self._cc, infer_args(self, model, inputs, o, fname)
+  if args.query_params ~= nil then
+    return function(cb) return cc:submit("infer", args, cb) end
+  end
+  return function(cb) return cc:submit_infer(model, inputs, o, fname, cb) end
 end
 
 -- c:infer and c:async_infer are C functions (lclient.c, core.client_methods):

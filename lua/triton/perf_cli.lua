@@ -728,14 +728,12 @@ end
 local function infer_sender(c, o, calls)
   local prepared = {}
   for k, call in ipairs(calls) do
-    local cc, args = client.prepare_infer(c, o.model, call.inputs, call.options, "perf")
-    prepared[k] = { cc, args }
+    prepared[k] = client.prepare_infer(c, o.model, call.inputs, call.options, "perf")
   end
   local n, i = #prepared, 0
   return function(done)
     i = i % n + 1
-    local p = prepared[i]
-    p[1]:submit("infer", p[2], function(r, err, final)
+    prepared[i](function(r, err, final)
       if err ~= nil then return done(r, err, final) end
       done(r, nil, final, receive(r))
     end)
