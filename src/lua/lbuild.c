@@ -373,10 +373,11 @@ static void build_input(lua_State *L, int idx, struct triton_infer_input *in, st
     if (lua_type(L, f + IN_SHM) == LUA_TTABLE) {
         in->shm_region = shm_placement(L, f + IN_SHM, &in->shm_byte_size, &in->shm_offset, m);
     } else if (!lua_isnil(L, f + IN_DATA)) {
-        struct tensor *t = ltensor_test(L, f + IN_DATA);
+        const struct tensor *t = ltensor_test(L, f + IN_DATA);
         if (!t)
             luaL_error(L, "input '%s': data must be a tensor", in->name);
-        in->data = hold_input(L, t, in->name, m);
+        else
+            in->data = hold_input(L, t, in->name, m);
     } else {
         largs_error(L, "input '%s' has no data: call set_data or set_shared_memory", in->name);
     }
