@@ -318,6 +318,8 @@ size_t ltable_count(lua_State *L, int tab);
 typedef void (*lbuild_fn)(lua_State *L, int idx, struct lcall *lcall);
 void lbuild_call(lua_State *L, int idx, struct lcall *lcall);
 void lbuild_infer_args(lua_State *L, int idx, struct lcall *lcall);
+/* Whether lbuild_infer_args reads the option `name` of c:infer. */
+bool lbuild_reads_option(const char *name);
 /* The tensor of the entry of an input map at the top of the stack (its name at
  * -2), or the argument error (#2 to fname; NULL: the running function) that
  * says why it is not one. upvalues: true in a method of a class lclass_new

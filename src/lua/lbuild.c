@@ -646,6 +646,14 @@ static const char *const option_fields[OPT_NFIELDS] = {
     [OPT_HEADERS] = "headers",
 };
 
+bool lbuild_reads_option(const char *name)
+{
+    for (int i = 0; i < OPT_NFIELDS; i++)
+        if (strcmp(option_fields[i], name) == 0)
+            return true;
+    return false;
+}
+
 /* The request options in the slots from opt (checked against their spec
  * before: what is read here is what only the call can tell). */
 static void read_request_options(lua_State *L, int opt, const char *fname,

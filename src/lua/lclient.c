@@ -535,6 +535,11 @@ static int core_client_methods(lua_State *L)
     luaL_checktype(L, 1, LUA_TFUNCTION);
     luaL_checktype(L, 2, LUA_TFUNCTION);
     const struct largs_option *spec = largs_spec(L, 3);
+    /* An option the spec accepts and no reader reads would be checked, then
+     * dropped: make that a failure to load instead. query_params: client.lua's. */
+    for (const struct largs_option *o = spec; o->name; o++)
+        if (!lbuild_reads_option(o->name) && strcmp(o->name, "query_params") != 0)
+            luaL_error(L, "client_methods: infer option '%s' is not read (lbuild.c)", o->name);
     lua_settop(L, 3);
     luaL_getmetatable(L, LCLIENT_MT);
     int mt = lua_gettop(L);
