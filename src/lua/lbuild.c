@@ -355,8 +355,10 @@ static void unknown_dims_error(lua_State *L, const struct triton_infer_input *in
                 lua_tostring(L, -1));
 }
 
-/* The InferInput at idx (the caller checked its class) into `in`. */
-static void build_input(lua_State *L, int idx, struct triton_infer_input *in, struct lmem *m)
+/* The InferInput at idx (the caller checked its class) into `in`; upvalues: as
+ * for lbuild_map_entry. */
+static void build_input(lua_State *L, int idx, bool upvalues, struct triton_infer_input *in,
+                        struct lmem *m)
 {
     int f = read_fields(L, idx, input_fields, IN_NFIELDS);
     in->name = val_string(L, f + IN_NAME, "name", m);
@@ -373,7 +375,9 @@ static void build_input(lua_State *L, int idx, struct triton_infer_input *in, st
     if (lua_type(L, f + IN_SHM) == LUA_TTABLE) {
         in->shm_region = shm_placement(L, f + IN_SHM, &in->shm_byte_size, &in->shm_offset, m);
     } else if (!lua_isnil(L, f + IN_DATA)) {
-        const struct tensor *t = ltensor_test(L, f + IN_DATA);
+        const struct tensor *t = upvalues
+                                     ? ltensor_test_mt(L, f + IN_DATA, LUV_TENSOR, LUV_TENSOR_LENT)
+                                     : ltensor_test(L, f + IN_DATA);
         if (!t)
             luaL_error(L, "input '%s': data must be a tensor", in->name);
         else
@@ -401,7 +405,7 @@ static size_t list_length(lua_State *L, int idx)
 }
 
 /* A list of InferInput (their class checked: check_input_list). */
-static void build_input_list(lua_State *L, int idx, struct triton_infer_request *req,
+static void build_input_list(lua_State *L, int idx, bool upvalues, struct triton_infer_request *req,
                              struct lmem *m)
 {
     size_t n = list_length(L, idx);
@@ -409,7 +413,7 @@ static void build_input_list(lua_State *L, int idx, struct triton_infer_request 
     for (size_t i = 0; i < n; i++) {
         if (lua_rawgeti(L, idx, (lua_Integer)i + 1) != LUA_TTABLE)
             luaL_error(L, "inputs[%d] is not an InferInput", (int)i + 1);
-        build_input(L, lua_gettop(L), &inputs[i], m);
+        build_input(L, lua_gettop(L), upvalues, &inputs[i], m);
         lua_pop(L, 1);
     }
     req->inputs = inputs;
@@ -699,7 +703,7 @@ static void build_infer(lua_State *L, int model, int inputs, int opt, bool upval
         build_input_map(L, inputs, upvalues, fname, req, m);
     } else {
         check_input_list(L, inputs, fname);
-        build_input_list(L, inputs, req, m);
+        build_input_list(L, inputs, upvalues, req, m);
     }
     if (opt)
         read_request_options(L, opt, fname, req, m);
