@@ -172,6 +172,24 @@ describe("stream_infer over gRPC", function()
     assert.same({ 1, 2, 3 }, values(a))
   end)
 
+  it("takes options inherited through a metatable's __index, as infer does", function()
+    local function names(r)
+      local out = {}
+      for k in pairs(r:outputs()) do out[#out + 1] = k end
+      return table.concat(out, ",")
+    end
+    local only_out = setmetatable({}, { __index = { outputs = { "OUT" } } })
+    local got = {}
+    for r in c:stream_infer("repeat_int32", repeat_inputs({ 5, 6 }), only_out) do got[#got + 1] = names(r) end
+    assert.same({ "OUT", "OUT" }, got)
+    got = {}
+    c:start_stream(function(r) if r then got[#got + 1] = names(r) end end)
+    c:async_stream_infer("repeat_int32", repeat_inputs({ 1 }),
+      setmetatable({}, { __index = { outputs = { "IDX" } } }))
+    c:stop_stream()
+    assert.same({ "IDX" }, got)
+  end)
+
   it("leaves the caller's parameters as they were", function()
     local params = { note = "x" }
     assert.same({ 3 }, values(c:stream_infer("repeat_int32", repeat_inputs({ 3 }), { parameters = params })))

@@ -627,26 +627,22 @@ local stream_infer_options = checks.option_spec {
   { "headers", "map", values = "string|number" },
   { "client_timeout", "number", min = 0, forever = true },
 }
-local own_stream_option_names = set { "enable_empty_final_response", "headers", "client_timeout" }
-
--- The request of a stream call; empty_final: whether to ask the server for an
--- empty final response (a parameter of the request, added to a copy of the
--- user's parameters).
+-- The request of a stream call. The core reads the request's own options from o
+-- and leaves the stream's (headers, client_timeout, enable_empty_final_response)
+-- alone. empty_final: whether to ask the server for an empty final response, a
+-- parameter added to a copy of the user's parameters, in a view of o (which
+-- stays as it was).
 local function stream_request(model, inputs, o, fname, spec, empty_final)
   check_string_arg(model, 1, fname)
   checks.check_options(o, spec or infer.stream_options, fname, 3)
-  o = o or {}
-  local ro = {}
-  for k, v in pairs(o) do
-    if not own_stream_option_names[k] then ro[k] = v end
-  end
-  if empty_final or o.enable_empty_final_response then
+  if empty_final or (o and o.enable_empty_final_response) then
+    local given = o or {}
     local params = {}
-    for k, v in pairs(o.parameters or {}) do params[k] = v end
+    for k, v in pairs(given.parameters or {}) do params[k] = v end
     params.triton_enable_empty_final_response = true
-    ro.parameters = params
+    o = setmetatable({ parameters = params }, { __index = given })
   end
-  return infer.request(model, inputs, ro, fname)
+  return infer.request(model, inputs, o, fname)
 end
 
 -- The stream start_stream opened, or an error.
