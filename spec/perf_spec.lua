@@ -63,7 +63,13 @@ h.transports(function(_, url)
 
     it("rejects bad options by name", function()
       assert.has_error(function() triton.perf(c, "simple", simple_inputs(), { requets = 5 }) end,
-        "unknown option 'requets' in perf options")
+        "unknown option 'requets' in perf options (did you mean 'requests'?)")
+      assert.has_error(function() triton.perf(c, "simple", simple_inputs(), { duration = 0 }) end,
+        "bad option 'duration' to 'perf' (number >= 0.001 expected, got 0)")
+      assert.has_error(function() triton.perf(c, "simple", simple_inputs(), { progress = 1 }) end,
+        "bad option 'progress' to 'perf' (boolean expected, got 1)")
+      assert.has_error(function() triton.perf(c, "simple", simple_inputs(), 5) end,
+        "bad argument #4 to 'perf' (options table expected, got 5)")
       assert.has_error(function()
         triton.perf(c, "simple", simple_inputs(), { requests = 5, duration = 1 })
       end, "perf takes 'requests' or 'duration', not both")

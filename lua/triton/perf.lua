@@ -32,7 +32,7 @@
 local core = require "triton.core"
 local client = require "triton.client"
 local compat = require "triton.compat"
-local math_type, unpack = compat.math_type, compat.unpack
+local unpack = compat.unpack
 
 local M = {}
 
@@ -322,45 +322,20 @@ end
 
 -- ---- triton.perf ------------------------------------------------------------------
 
-local option_names = {
-  concurrency = true, requests = true, duration = true, warmup = true, progress = true,
-  options = true,
+-- Checked by the one options checker (core.args), as every options table is.
+local perf_options = core.args.option_spec {
+  { "concurrency", "integer", min = 1 },
+  { "requests", "integer", min = 1 },
+  { "duration", "number", min = 0.001 }, -- seconds
+  { "warmup", "integer", min = 0 },
+  { "progress", "boolean" },
+  { "options", "table" }, -- c:infer's, which client.prepare_infer checks
 }
 
-local function positive_integer(v, name, allow_zero)
-  if v == nil then return nil end
-  if math_type(v) ~= "integer" or v < (allow_zero and 0 or 1) then
-    error(string.format("bad option '%s' to 'perf' (%s integer expected, got %s)", name,
-      allow_zero and "non-negative" or "positive", tostring(v)), 4)
-  end
-  return v
-end
-
 local function check_options(o)
-  if o == nil then return {} end
-  if type(o) ~= "table" then
-    error("bad argument #4 to 'perf' (options table expected, got " .. type(o) .. ")", 3)
-  end
-  for k in pairs(o) do
-    if not option_names[k] then
-      error(string.format("unknown option '%s' in perf options", tostring(k)), 3)
-    end
-  end
-  positive_integer(o.concurrency, "concurrency")
-  positive_integer(o.requests, "requests")
-  positive_integer(o.warmup, "warmup", true)
-  if o.duration ~= nil and (type(o.duration) ~= "number" or o.duration ~= o.duration or o.duration <= 0) then
-    error("bad option 'duration' to 'perf' (positive number of seconds expected)", 3)
-  end
-  if o.requests and o.duration then
-    error("perf takes 'requests' or 'duration', not both", 3)
-  end
-  if o.progress ~= nil and type(o.progress) ~= "boolean" then
-    error("bad option 'progress' to 'perf' (boolean expected)", 3)
-  end
-  if o.options ~= nil and type(o.options) ~= "table" then
-    error("bad option 'options' to 'perf' (infer options table expected)", 3)
-  end
+  core.args.check_options(o, perf_options, "perf", 4)
+  o = o or {}
+  if o.requests and o.duration then core.args.usererror("perf takes 'requests' or 'duration', not both") end
   return o
 end
 
