@@ -160,6 +160,18 @@ h.transports(function(proto, url)
         end
       end)
 
+    it("name a bad model before bad options, whichever way the call goes", function()
+      local inputs = { INPUT0 = int32({ 1 }) }
+      local routes = {
+        { "infer", { bogus = 1 } }, { "infer", { bogus = 1, split = false } },
+        { "infer", { bogus = 1, query_params = {} } }, { "async_infer", { bogus = 1 } },
+        { "async_infer", { bogus = 1 }, function() end },
+      }
+      for _, r in ipairs(routes) do
+        raises({ "#1", "'" .. r[1] .. "'", "string expected, got number" }, c[r[1]], c, 5, inputs, r[2], r[3])
+      end
+    end)
+
     it("check options: types, NaN, negative numbers and typos", function()
       local inputs = { INPUT0 = int32({ 1 }) }
       raises({ "#3", "options table" }, c.infer, c, "identity_int32", inputs, 5)

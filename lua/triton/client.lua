@@ -549,6 +549,7 @@ end
 -- c:infer(model, inputs, opts) -> result
 local function infer_with_options(self, model, inputs, o)
   if type(o) == "table" and o.split ~= nil then
+    check_string_arg(model, 1, "infer") -- the model first, as on every route
     checks.check_options(o, split_options, "infer", 3)
     -- o without split, and with what o inherits through a metatable too
     local given = o

@@ -482,8 +482,8 @@ static bool options_read_here(lua_State *L)
 
 /* The arguments as client_infer and client_submit_infer take them: the Client
  * at 1 (lua/triton/client.lua's table) replaced by its core client self._cc,
- * the model, the inputs and the options (checked here), then the method's
- * name. */
+ * the model (checked here), the inputs and the options (checked here), then
+ * the method's name. */
 static void infer_call_args(lua_State *L)
 {
     lua_settop(L, 4);
@@ -493,6 +493,7 @@ static void infer_call_args(lua_State *L)
                     lua_tostring(L, MUV_NAME), luaL_typename(L, 1));
     lua_replace(L, 1);
     lua_pushvalue(L, MUV_NAME);
+    check_model(L); /* the model first, then the options, as client.lua's infer_args */
     if (!lua_isnil(L, 4))
         largs_check_options(L, 4, 3, lua_tostring(L, 5), lua_touserdata(L, MUV_OPTS));
 }
