@@ -133,6 +133,8 @@ h.transports(function(proto, url)
           { "simple", { INPUT0 = {} },
             "bad argument #2 to 'FN' (input 'INPUT0' must be a tensor (triton.tensor(data, dtype)))" },
           { "simple", { t }, "bad argument #2 to 'FN' (inputs[1] is not an InferInput)" },
+          { "simple", { triton.InferInput("INPUT0", { 1 }, "INT32"):set_data(t), INPUT1 = t },
+            "bad argument #2 to 'FN' (mixed list and map of inputs)" },
           { "simple", { triton.InferInput("INPUT0", { 1 }, "INT32") },
             "input 'INPUT0' has no data: call set_data or set_shared_memory" },
           { "simple", { triton.InferInput("INPUT0", { 1 }, "INT32"):set_data(t):set_shape({ 1, -1 }) },

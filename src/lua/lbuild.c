@@ -583,15 +583,28 @@ static bool has_class(lua_State *L, int idx, const char *mt)
 }
 
 /* Checks that the list at idx holds InferInput (lua/triton/infer.lua's class),
- * entries 1, 2, ... up to the first nil as ipairs goes. */
+ * entries 1, 2, ... up to the first nil as ipairs goes, and nothing else: a
+ * key beside them ({InferInput, INPUT1 = t}) would not be sent. The walk goes
+ * on from the last entry, so a plain list costs one step. */
 static void check_input_list(lua_State *L, int idx, const char *fname)
 {
-    for (lua_Integer i = 1; lua_rawgeti(L, idx, i) != LUA_TNIL; i++) {
+    lua_Integer n = 0;
+    while (lua_rawgeti(L, idx, n + 1) != LUA_TNIL) {
         if (!has_class(L, -1, LINPUT_MT))
-            largs_argerror(L, 2, fname, "inputs[%I] is not an InferInput", i);
+            largs_argerror(L, 2, fname, "inputs[%I] is not an InferInput", n + 1);
         lua_pop(L, 1);
+        n++;
     }
     lua_pop(L, 1);
+    if (n == 0)
+        return;
+    lua_pushinteger(L, n);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        lua_Integer k = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+        if (k < 1 || k > n)
+            largs_argerror(L, 2, fname, "mixed list and map of inputs");
+    }
 }
 
 /* The outputs option at idx: a list of names or InferRequestedOutput. */
