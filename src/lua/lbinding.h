@@ -320,11 +320,6 @@ void lbuild_call(lua_State *L, int idx, struct lcall *lcall);
 void lbuild_infer_args(lua_State *L, int idx, struct lcall *lcall);
 /* Whether lbuild_infer_args reads the option `name` of c:infer. */
 bool lbuild_reads_option(const char *name);
-/* The tensor of the entry of an input map at the top of the stack (its name at
- * -2), or the argument error (#2 to fname; NULL: the running function) that
- * says why it is not one. upvalues: true in a method of a class lclass_new
- * made (reads LUV_TENSOR and LUV_TENSOR_LENT), false to look them up by name. */
-struct tensor *lbuild_map_entry(lua_State *L, bool upvalues, const char *fname);
 /* The infer request described by the table at idx, built into m. */
 void lbuild_infer(lua_State *L, int idx, struct triton_infer_request *req, struct lmem *m);
 /* The call kind named by the string at idx, or an argument error. */

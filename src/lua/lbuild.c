@@ -356,7 +356,7 @@ static void unknown_dims_error(lua_State *L, const struct triton_infer_input *in
 }
 
 /* The InferInput at idx (the caller checked its class) into `in`; upvalues: as
- * for lbuild_map_entry. */
+ * for map_entry. */
 static void build_input(lua_State *L, int idx, bool upvalues, struct triton_infer_input *in,
                         struct lmem *m)
 {
@@ -404,11 +404,10 @@ static size_t list_length(lua_State *L, int idx)
     return n;
 }
 
-/* A list of InferInput (their class checked: check_input_list). */
-static void build_input_list(lua_State *L, int idx, bool upvalues, struct triton_infer_request *req,
-                             struct lmem *m)
+/* The n InferInput of the list at idx (checked and counted: check_input_list). */
+static void build_input_list(lua_State *L, int idx, size_t n, bool upvalues,
+                             struct triton_infer_request *req, struct lmem *m)
 {
-    size_t n = list_length(L, idx);
     struct triton_infer_input *inputs = lmem_array(L, m, n, sizeof(*inputs));
     for (size_t i = 0; i < n; i++) {
         if (lua_rawgeti(L, idx, (lua_Integer)i + 1) != LUA_TTABLE)
@@ -446,7 +445,11 @@ static void sort_inputs(struct triton_infer_input *in, size_t n)
     }
 }
 
-struct tensor *lbuild_map_entry(lua_State *L, bool upvalues, const char *fname)
+/* The tensor of the entry of an input map at the top of the stack (its name at
+ * -2), or the argument error (#2 to fname; NULL: the running function) that
+ * says why it is not one. upvalues: true in a method of a class lclass_new
+ * made (reads LUV_TENSOR and LUV_TENSOR_LENT), false to look them up by name. */
+static struct tensor *map_entry(lua_State *L, bool upvalues, const char *fname)
 {
     if (lua_type(L, -2) != LUA_TSTRING)
         largs_argerror(L, 2, fname, "mixed list and map of inputs");
@@ -462,7 +465,7 @@ struct tensor *lbuild_map_entry(lua_State *L, bool upvalues, const char *fname)
 static void map_input(lua_State *L, bool upvalues, const char *fname, struct triton_infer_input *in,
                       struct lmem *m)
 {
-    struct tensor *t = lbuild_map_entry(L, upvalues, fname);
+    struct tensor *t = map_entry(L, upvalues, fname);
     size_t len;
     const char *name = lua_tolstring(L, -2, &len);
     in->name = lmem_strdup(L, m, name, len);
@@ -473,10 +476,10 @@ static void map_input(lua_State *L, bool upvalues, const char *fname, struct tri
 }
 
 /* Inputs given as a map name -> tensor, each entry checked as it is read
- * (lbuild_map_entry, with fname's messages): read straight from the tensors,
+ * (map_entry, with fname's messages): read straight from the tensors,
  * without a table per input, and sent in name order so that the wire is the
  * same from run to run. A map of up to FEW_INPUTS is read in one pass; a
- * bigger one is counted first. upvalues: as for lbuild_map_entry. */
+ * bigger one is counted first. upvalues: as for map_entry. */
 static void build_input_map(lua_State *L, int idx, bool upvalues, const char *fname,
                             struct triton_infer_request *req, struct lmem *m)
 {
@@ -585,8 +588,8 @@ static bool has_class(lua_State *L, int idx, const char *mt)
 /* Checks that the list at idx holds InferInput (lua/triton/infer.lua's class),
  * entries 1, 2, ... up to the first nil as ipairs goes, and nothing else: a
  * key beside them ({InferInput, INPUT1 = t}) would not be sent. The walk goes
- * on from the last entry, so a plain list costs one step. */
-static void check_input_list(lua_State *L, int idx, const char *fname)
+ * on from the last entry, so a plain list costs one step. Returns how many. */
+static size_t check_input_list(lua_State *L, int idx, const char *fname)
 {
     lua_Integer n = 0;
     while (lua_rawgeti(L, idx, n + 1) != LUA_TNIL) {
@@ -597,7 +600,7 @@ static void check_input_list(lua_State *L, int idx, const char *fname)
     }
     lua_pop(L, 1);
     if (n == 0)
-        return;
+        return 0;
     lua_pushinteger(L, n);
     while (lua_next(L, idx)) {
         lua_pop(L, 1);
@@ -605,6 +608,7 @@ static void check_input_list(lua_State *L, int idx, const char *fname)
         if (k < 1 || k > n)
             largs_argerror(L, 2, fname, "mixed list and map of inputs");
     }
+    return (size_t)n;
 }
 
 /* The outputs option at idx: a list of names or InferRequestedOutput. */
@@ -702,7 +706,7 @@ static void read_request_options(lua_State *L, int opt, const char *fname,
  * model (a string), the inputs at inputs, a map name -> tensor or a list of
  * InferInput, checked here with the messages of fname (the user's function)
  * as they are read, and the request options in the slots from opt (0: none).
- * upvalues: as for lbuild_map_entry. */
+ * upvalues: as for map_entry. */
 static void build_infer(lua_State *L, int model, int inputs, int opt, bool upvalues,
                         const char *fname, struct triton_infer_request *req, struct lmem *m)
 {
@@ -715,8 +719,8 @@ static void build_infer(lua_State *L, int model, int inputs, int opt, bool upval
     if (is_input_map(L, inputs, fname)) {
         build_input_map(L, inputs, upvalues, fname, req, m);
     } else {
-        check_input_list(L, inputs, fname);
-        build_input_list(L, inputs, upvalues, req, m);
+        size_t n = check_input_list(L, inputs, fname);
+        build_input_list(L, inputs, n, upvalues, req, m);
     }
     if (opt)
         read_request_options(L, opt, fname, req, m);
