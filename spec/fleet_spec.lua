@@ -399,6 +399,21 @@ h.transports(function(proto)
       c:close()
     end)
 
+    it("names an item's bad inputs as triton.map's third argument", function()
+      local c = triton.connect(urls(proto))
+      local items = { inputs_of(1), { INPUT0 = ones, INPUT1 = 5 }, 7 }
+      local errs = {}
+      for i, r, err in triton.map(c, "simple", items, { progress = false }) do
+        if i == 1 then assert.is_true(correct(r, 1)) else errs[i] = tostring(err) end
+      end
+      assert.matches("bad argument #3 to 'map' (input 'INPUT1' must be a tensor", errs[2], 1, true)
+      assert.matches("bad argument #3 to 'map' (list of InferInput or map of name -> tensor " ..
+        "expected, got number)", errs[3], 1, true)
+      assert.has_error(function() triton.map(c, 5, items) end,
+        "bad argument #2 to 'map' (string expected, got number)")
+      c:close()
+    end)
+
     it("draws triton.map's progress line on a terminal only", function()
       local list = urls(proto)
       local script = os.tmpname()

@@ -76,5 +76,20 @@ h.transports(function(_, url)
       assert.has_error(function() triton.perf(c, "simple", simple_inputs(), { concurrency = 0 }) end)
       assert.has_error(function() triton.perf({}, "simple", simple_inputs()) end)
     end)
+
+    it("names a bad model or bad inputs by their place in its own arguments", function()
+      assert.has_error(function() triton.perf(c, 5, simple_inputs(), { requests = 1 }) end,
+        "bad argument #2 to 'perf' (string expected, got number)")
+      assert.has_error(function() triton.perf(c, "simple", 5, { requests = 1 }) end,
+        "bad argument #3 to 'perf' (list of InferInput or map of name -> tensor expected, got number)")
+      local bad = simple_inputs()
+      bad.INPUT1 = 5
+      assert.has_error(function() triton.perf(c, "simple", bad, { requests = 1 }) end,
+        "bad argument #3 to 'perf' (input 'INPUT1' must be a tensor (triton.tensor(data, dtype)))")
+      local outputs = { outputs = { 5 } }
+      assert.has_error(function()
+        triton.perf(c, "simple", simple_inputs(), { requests = 1, options = outputs })
+      end, "bad argument #4 to 'perf' (outputs[1] is not an InferRequestedOutput or a name)")
+    end)
   end)
 end)

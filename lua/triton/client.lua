@@ -519,26 +519,30 @@ end
 -- (seconds), as tritonclient; `split` is infer's alone (a fleet's batches).
 local split_options = checks.option_spec { infer.infer_options, { "split", "boolean" } }
 
--- The request table the core reads, plus the per-call args around it.
-local function infer_args(self, model, inputs, o, fname)
-  check_string_arg(model, 1, fname)
+-- The request table the core reads, plus the per-call args around it. `arg`
+-- is the model's argument number in the user's function fname (nil: 1, a
+-- method's); the inputs and the options follow it.
+local function infer_args(self, model, inputs, o, fname, arg)
+  arg = arg or 1
+  check_string_arg(model, arg, fname)
   -- o's one check; its timeout is the server's, and client_timeout the call's
-  local args = call_args(self, o, fname, infer.infer_options, nil, 3)
+  local args = call_args(self, o, fname, infer.infer_options, nil, arg + 2)
   if o ~= nil then args.timeout = o.client_timeout end
-  args.infer = infer.request(model, inputs, o, fname)
+  args.infer = infer.request(model, inputs, o, fname, arg)
   return args
 end
 
 -- For triton.perf and tritonlua perf: submit(cb) -> future, which sends one
 -- infer call with these arguments, checked once here; cb(value, err, final) as
 -- cc:submit calls it. The core reads the arguments as they are (as c:infer
--- does) unless query_params make it the args table's way.
-function M.prepare_infer(self, model, inputs, o, fname)
-  local cc, args = self._cc, infer_args(self, model, inputs, o, fname)
+-- does) unless query_params make it the args table's way. fname and arg: as
+-- infer_args.
+function M.prepare_infer(self, model, inputs, o, fname, arg)
+  local cc, args = self._cc, infer_args(self, model, inputs, o, fname, arg)
   if args.query_params ~= nil then
     return function(cb) return cc:submit("infer", args, cb) end
   end
-  return function(cb) return cc:submit_infer(model, inputs, o, fname, cb) end
+  return function(cb) return cc:submit_infer(model, inputs, o, fname, arg, cb) end
 end
 
 -- c:infer and c:async_infer are C functions (lclient.c, core.client_methods):
@@ -573,7 +577,7 @@ local function async_infer_with(self, model, inputs, o, callback)
     cb = function(r, err) callback(r, err) end
   end
   if o == nil then
-    return self._cc:submit_infer(model, inputs, nil, "async_infer", cb)
+    return self._cc:submit_infer(model, inputs, nil, "async_infer", nil, cb)
   end
   return self._cc:submit("infer", infer_args(self, model, inputs, o, "async_infer"), cb)
 end
@@ -768,12 +772,17 @@ end
 
 -- ---- triton.map -----------------------------------------------------------------------
 
--- for i, r, err in triton.map(c, model, source [, opts]) do ... end (lua/triton/fleet.lua)
+-- for i, r, err in triton.map(c, model, source [, opts]) do ... end (lua/triton/fleet.lua).
+-- Each item is sent as c:async_infer with a callback sends it, its inputs
+-- checked as map's third argument.
 function M.map(c, model, source, o)
   if getmetatable(c) ~= Client then
     error("bad argument #1 to 'map' (triton client expected, got " .. type(c) .. ")", 2)
   end
-  return fleet.map(c, model, source, o, step_until)
+  check_string_arg(model, 2, "map")
+  local cc = c._cc
+  local function send(inputs, cb) return cc:submit_infer(model, inputs, nil, "map", 2, cb) end
+  return fleet.map(source, o, send, step_until)
 end
 
 -- ---- futures -------------------------------------------------------------------------

@@ -181,12 +181,11 @@ local function progress_bar(total)
   return draw
 end
 
--- for i, r, err in triton.map(c, model, source [, o]) do ... end
+-- for i, r, err in triton.map(c, model, source [, o]) do ... end, once
+-- client.lua checked c and model: `send(inputs, cb)` sends one item (cb(r, err)
+-- gets its outcome) or raises what is wrong with its inputs, and
 -- `step_until(ready, what)` drives the loop (client.lua's, spawn-aware).
-function M.map(c, model, source, o, step_until)
-  if type(model) ~= "string" then
-    args.argerror(2, "map", "model name expected, got " .. type(model))
-  end
+function M.map(source, o, send, step_until)
   local next_input, total
   if type(source) == "table" then
     total = #source
@@ -237,7 +236,7 @@ function M.map(c, model, source, o, step_until)
       sent = sent + 1
       local i = sent
       inflight = inflight + 1
-      local ok, err = pcall(c.async_infer, c, model, inputs, function(r, e) complete(i, r, e) end)
+      local ok, err = pcall(send, inputs, function(r, e) complete(i, r, e) end)
       if not ok then complete(i, nil, err) end -- this item's inputs were refused
     end
   end

@@ -218,11 +218,12 @@ M.stream_options = args.option_spec {
 -- the inputs as the user gave them (a list of InferInput or a map name ->
 -- tensor), the options `o` (nil, or checked against M.infer_options or
 -- M.stream_options; the core reads the request's own and leaves the rest) and
--- the user's function name, for the messages of the checks the core makes as
--- it reads them. c:infer and c:async_infer without a callback, split or
--- query_params never come here: the core reads their arguments as they are.
-function M.request(model, inputs, o, fname)
-  return { model = model, inputs = inputs, options = o, fname = fname }
+-- the user's function name and its model's argument number (nil: 1), for the
+-- messages of the checks the core makes as it reads them. c:infer and
+-- c:async_infer without a callback, split or query_params never come here:
+-- the core reads their arguments as they are.
+function M.request(model, inputs, o, fname, arg)
+  return { model = model, inputs = inputs, options = o, fname = fname, arg = arg }
 end
 
 return M

@@ -355,7 +355,7 @@ function M.perf(c, model, inputs, o)
     error("bad argument #1 to 'perf' (triton client expected, got " .. type(c) .. ")", 2)
   end
   o = check_options(o)
-  local send = client.prepare_infer(c, model, inputs, o.options, "perf")
+  local send = client.prepare_infer(c, model, inputs, o.options, "perf", 2)
   local concurrency = o.concurrency or 1
   local progress = o.progress
   if progress == nil then progress = core.isatty(2) end

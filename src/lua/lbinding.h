@@ -314,10 +314,23 @@ struct triton_kv *lopt_kv(lua_State *L, int idx, const char *k, struct lmem *m, 
 size_t ltable_count(lua_State *L, int tab);
 
 /* Fills a call from the Lua values at idx: lbuild_call (an args table) or
- * lbuild_infer_args (infer's model, inputs, checked options and method name). */
+ * lbuild_infer_args (infer's model, inputs, checked options, then whose
+ * arguments they are: the user's function name and the model's argument
+ * number, nil for 1, a method's). */
 typedef void (*lbuild_fn)(lua_State *L, int idx, struct lcall *lcall);
 void lbuild_call(lua_State *L, int idx, struct lcall *lcall);
 void lbuild_infer_args(lua_State *L, int idx, struct lcall *lcall);
+/* Whose arguments an infer request's are, for the messages of its checks: the
+ * user's function (NULL: the running one) and the argument number of the
+ * model, which the inputs and the options follow (1 in c:infer, 2 in
+ * triton.perf(c, model, inputs)). */
+struct lwho {
+    const char *fname;
+    int arg;
+};
+/* The lwho of infer arguments laid out from the model at idx, as
+ * lbuild_infer_args reads them. */
+struct lwho lbuild_who(lua_State *L, int idx);
 /* Whether lbuild_infer_args reads the option `name` of c:infer. */
 bool lbuild_reads_option(const char *name);
 /* The infer request described by the table at idx, built into m. */

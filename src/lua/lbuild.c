@@ -6,6 +6,7 @@
  * call's own memory (struct lmem), so that the transport never points into a
  * Lua object; an infer request is built by build_infer whichever way it came.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -446,26 +447,27 @@ static void sort_inputs(struct triton_infer_input *in, size_t n)
 }
 
 /* The tensor of the entry of an input map at the top of the stack (its name at
- * -2), or the argument error (#2 to fname; NULL: the running function) that
- * says why it is not one. upvalues: true in a method of a class lclass_new
- * made (reads LUV_TENSOR and LUV_TENSOR_LENT), false to look them up by name. */
-static struct tensor *map_entry(lua_State *L, bool upvalues, const char *fname)
+ * -2), or the argument error (the inputs' argument of who) that says why it is
+ * not one. upvalues: true in a method of a class lclass_new made (reads
+ * LUV_TENSOR and LUV_TENSOR_LENT), false to look them up by name. */
+static struct tensor *map_entry(lua_State *L, bool upvalues, const struct lwho *who)
 {
     if (lua_type(L, -2) != LUA_TSTRING)
-        largs_argerror(L, 2, fname, "mixed list and map of inputs");
+        largs_argerror(L, who->arg + 1, who->fname, "mixed list and map of inputs");
     struct tensor *t =
         upvalues ? ltensor_test_mt(L, -1, LUV_TENSOR, LUV_TENSOR_LENT) : ltensor_test(L, -1);
     if (!t)
-        largs_argerror(L, 2, fname, "input '%s' must be a tensor (triton.tensor(data, dtype))",
+        largs_argerror(L, who->arg + 1, who->fname,
+                       "input '%s' must be a tensor (triton.tensor(data, dtype))",
                        lua_tostring(L, -2));
     return t;
 }
 
 /* The entry at the top of the stack (key at -2) as an input into `in`. */
-static void map_input(lua_State *L, bool upvalues, const char *fname, struct triton_infer_input *in,
-                      struct lmem *m)
+static void map_input(lua_State *L, bool upvalues, const struct lwho *who,
+                      struct triton_infer_input *in, struct lmem *m)
 {
-    struct tensor *t = map_entry(L, upvalues, fname);
+    struct tensor *t = map_entry(L, upvalues, who);
     size_t len;
     const char *name = lua_tolstring(L, -2, &len);
     in->name = lmem_strdup(L, m, name, len);
@@ -476,11 +478,11 @@ static void map_input(lua_State *L, bool upvalues, const char *fname, struct tri
 }
 
 /* Inputs given as a map name -> tensor, each entry checked as it is read
- * (map_entry, with fname's messages): read straight from the tensors,
+ * (map_entry, with who's messages): read straight from the tensors,
  * without a table per input, and sent in name order so that the wire is the
  * same from run to run. A map of up to FEW_INPUTS is read in one pass; a
  * bigger one is counted first. upvalues: as for map_entry. */
-static void build_input_map(lua_State *L, int idx, bool upvalues, const char *fname,
+static void build_input_map(lua_State *L, int idx, bool upvalues, const struct lwho *who,
                             struct triton_infer_request *req, struct lmem *m)
 {
     struct triton_infer_input few[FEW_INPUTS];
@@ -488,7 +490,7 @@ static void build_input_map(lua_State *L, int idx, bool upvalues, const char *fn
     lua_pushnil(L);
     while (n < FEW_INPUTS && lua_next(L, idx)) {
         memset(&few[n], 0, sizeof few[n]);
-        map_input(L, upvalues, fname, &few[n++], m);
+        map_input(L, upvalues, who, &few[n++], m);
         lua_pop(L, 1);
     }
     struct triton_infer_input *inputs;
@@ -515,7 +517,7 @@ static void build_input_map(lua_State *L, int idx, bool upvalues, const char *fn
         while (lua_next(L, idx)) {
             if (n == total)
                 luaL_error(L, "the inputs table changed while it was read");
-            map_input(L, upvalues, fname, &inputs[n++], m);
+            map_input(L, upvalues, who, &inputs[n++], m);
             lua_pop(L, 1);
         }
     }
@@ -557,13 +559,14 @@ static void build_output(lua_State *L, int idx, struct triton_infer_requested_ou
 }
 
 /* Whether the inputs at idx are a map name -> tensor (a table without a list
- * part and not empty), rather than a list of InferInput or empty; raises "bad
- * argument #2 to 'fname'" for what is not a table. */
-static bool is_input_map(lua_State *L, int idx, const char *fname)
+ * part and not empty), rather than a list of InferInput or empty; raises the
+ * argument error of who's inputs for what is not a table. */
+static bool is_input_map(lua_State *L, int idx, const struct lwho *who)
 {
     if (lua_type(L, idx) != LUA_TTABLE)
         largs_argerror(
-            L, 2, fname, "list of InferInput or map of name -> tensor expected, got %s",
+            L, who->arg + 1, who->fname,
+            "list of InferInput or map of name -> tensor expected, got %s",
             lua_typename(L, lua_type(L, idx) == LUA_TNONE ? LUA_TNIL : lua_type(L, idx)));
     if (luaL_len(L, idx) > 0)
         return false;
@@ -589,12 +592,12 @@ static bool has_class(lua_State *L, int idx, const char *mt)
  * entries 1, 2, ... up to the first nil as ipairs goes, and nothing else: a
  * key beside them ({InferInput, INPUT1 = t}) would not be sent. The walk goes
  * on from the last entry, so a plain list costs one step. Returns how many. */
-static size_t check_input_list(lua_State *L, int idx, const char *fname)
+static size_t check_input_list(lua_State *L, int idx, const struct lwho *who)
 {
     lua_Integer n = 0;
     while (lua_rawgeti(L, idx, n + 1) != LUA_TNIL) {
         if (!has_class(L, -1, LINPUT_MT))
-            largs_argerror(L, 2, fname, "inputs[%I] is not an InferInput", n + 1);
+            largs_argerror(L, who->arg + 1, who->fname, "inputs[%I] is not an InferInput", n + 1);
         lua_pop(L, 1);
         n++;
     }
@@ -606,27 +609,27 @@ static size_t check_input_list(lua_State *L, int idx, const char *fname)
         lua_pop(L, 1);
         lua_Integer k = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
         if (k < 1 || k > n)
-            largs_argerror(L, 2, fname, "mixed list and map of inputs");
+            largs_argerror(L, who->arg + 1, who->fname, "mixed list and map of inputs");
     }
     return (size_t)n;
 }
 
 /* The outputs option at idx: a list of names or InferRequestedOutput. */
-static void build_outputs(lua_State *L, int idx, const char *fname,
+static void build_outputs(lua_State *L, int idx, const struct lwho *who,
                           struct triton_infer_request *req, struct lmem *m)
 {
     if (lua_isnil(L, idx))
         return;
     if (lua_type(L, idx) != LUA_TTABLE)
-        largs_argerror(L, 3, fname,
+        largs_argerror(L, who->arg + 2, who->fname,
                        "option 'outputs' must be a list of InferRequestedOutput or names");
     size_t n = list_length(L, idx);
     struct triton_infer_requested_output *outputs = lmem_array(L, m, n, sizeof(*outputs));
     for (size_t i = 0; i < n; i++) {
         lua_rawgeti(L, idx, (lua_Integer)i + 1);
         if (lua_type(L, -1) != LUA_TSTRING && !has_class(L, -1, LOUTPUT_MT))
-            largs_argerror(L, 3, fname, "outputs[%d] is not an InferRequestedOutput or a name",
-                           (int)i + 1);
+            largs_argerror(L, who->arg + 2, who->fname,
+                           "outputs[%d] is not an InferRequestedOutput or a name", (int)i + 1);
         build_output(L, lua_gettop(L), &outputs[i], m);
         lua_pop(L, 1);
     }
@@ -677,10 +680,10 @@ bool lbuild_reads_option(const char *name)
 
 /* The request options in the slots from opt (checked against their spec
  * before: what is read here is what only the call can tell). */
-static void read_request_options(lua_State *L, int opt, const char *fname,
+static void read_request_options(lua_State *L, int opt, const struct lwho *who,
                                  struct triton_infer_request *req, struct lmem *m)
 {
-    build_outputs(L, opt + OPT_OUTPUTS, fname, req, m);
+    build_outputs(L, opt + OPT_OUTPUTS, who, req, m);
     req->version = val_string(L, opt + OPT_MODEL_VERSION, "model_version", m);
     req->id = val_string(L, opt + OPT_REQUEST_ID, "request_id", m);
     int t = lua_type(L, opt + OPT_SEQUENCE_ID);
@@ -704,39 +707,51 @@ static void read_request_options(lua_State *L, int opt, const char *fname,
 
 /* The one builder of an infer request, every infer call's: the model name at
  * model (a string), the inputs at inputs, a map name -> tensor or a list of
- * InferInput, checked here with the messages of fname (the user's function)
- * as they are read, and the request options in the slots from opt (0: none).
- * upvalues: as for map_entry. */
+ * InferInput, checked here with the messages of who (the user's function and
+ * arguments) as they are read, and the request options in the slots from opt
+ * (0: none). upvalues: as for map_entry. */
 static void build_infer(lua_State *L, int model, int inputs, int opt, bool upvalues,
-                        const char *fname, struct triton_infer_request *req, struct lmem *m)
+                        const struct lwho *who, struct triton_infer_request *req, struct lmem *m)
 {
     size_t len;
     const char *name = lua_tolstring(L, model, &len);
     if (strlen(name) != len)
-        largs_argerror(L, 1, fname, "model name must not contain a zero byte");
+        largs_argerror(L, who->arg, who->fname, "model name must not contain a zero byte");
     req->model = lmem_strdup(L, m, name, len);
     req->binary_data_output = true;
-    if (is_input_map(L, inputs, fname)) {
-        build_input_map(L, inputs, upvalues, fname, req, m);
+    if (is_input_map(L, inputs, who)) {
+        build_input_map(L, inputs, upvalues, who, req, m);
     } else {
-        size_t n = check_input_list(L, inputs, fname);
+        size_t n = check_input_list(L, inputs, who);
         build_input_list(L, inputs, n, upvalues, req, m);
     }
     if (opt)
-        read_request_options(L, opt, fname, req, m);
+        read_request_options(L, opt, who, req, m);
 }
 
-enum { INF_MODEL, INF_INPUTS, INF_OPTIONS, INF_FNAME, INF_NFIELDS };
+/* The lwho of the function name at idx and the argument number at idx + 1
+ * (nil: 1). */
+static struct lwho who_at(lua_State *L, int idx)
+{
+    lua_Integer arg = lua_tointeger(L, idx + 1);
+    return (struct lwho){lua_tostring(L, idx), arg >= 1 && arg <= INT_MAX - 2 ? (int)arg : 1};
+}
+
+struct lwho lbuild_who(lua_State *L, int idx)
+{
+    return who_at(L, idx + 3);
+}
+
+enum { INF_MODEL, INF_INPUTS, INF_OPTIONS, INF_FNAME, INF_ARG, INF_NFIELDS };
 static const char *const infer_fields[INF_NFIELDS] = {
-    [INF_MODEL] = "model",
-    [INF_INPUTS] = "inputs",
-    [INF_OPTIONS] = "options",
-    [INF_FNAME] = "fname",
+    [INF_MODEL] = "model", [INF_INPUTS] = "inputs", [INF_OPTIONS] = "options",
+    [INF_FNAME] = "fname", [INF_ARG] = "arg",
 };
 
 /* The infer request described by the table at idx (lua/triton/infer.lua's
- * M.request: model, inputs, options checked against their spec, and the
- * user's function name), built into m. */
+ * M.request: model, inputs, options checked against their spec, and whose
+ * arguments they are: the user's function name and the model's argument
+ * number), built into m. */
 void lbuild_infer(lua_State *L, int idx, struct triton_infer_request *req, struct lmem *m)
 {
     luaL_checktype(L, idx, LUA_TTABLE);
@@ -747,8 +762,8 @@ void lbuild_infer(lua_State *L, int idx, struct triton_infer_request *req, struc
     int opt = 0;
     if (lua_type(L, f + INF_OPTIONS) == LUA_TTABLE)
         opt = read_options(L, f + INF_OPTIONS, option_fields, OPT_NREQUEST);
-    build_infer(L, f + INF_MODEL, f + INF_INPUTS, opt, false, lua_tostring(L, f + INF_FNAME), req,
-                m);
+    struct lwho who = who_at(L, f + INF_FNAME);
+    build_infer(L, f + INF_MODEL, f + INF_INPUTS, opt, false, &who, req, m);
     lua_settop(L, f - 1);
 }
 
@@ -851,8 +866,9 @@ void lbuild_call(lua_State *L, int idx, struct lcall *lcall)
 /* c:infer(model, inputs [, opts]) and c:async_infer's, read without the args
  * tables lbuild_call reads: the model name at idx (a string), the inputs at
  * idx + 1, the options at idx + 2 (nil, or a table checked against
- * infer.infer_options, without query_params) and the user's method name at
- * idx + 3. For the client's methods (reads LUV_TENSOR). */
+ * infer.infer_options, without query_params), the user's function name at
+ * idx + 3 and the model's argument number at idx + 4 (lbuild_who). For the
+ * client's methods (reads LUV_TENSOR). */
 void lbuild_infer_args(lua_State *L, int idx, struct lcall *lcall)
 {
     struct triton_call *call = &lcall->call;
@@ -861,7 +877,8 @@ void lbuild_infer_args(lua_State *L, int idx, struct lcall *lcall)
     int opt = 0;
     if (lua_type(L, idx + 2) == LUA_TTABLE)
         opt = read_options(L, idx + 2, option_fields, OPT_NFIELDS);
-    build_infer(L, idx, idx + 1, opt, true, lua_tostring(L, idx + 3), req, m);
+    struct lwho who = who_at(L, idx + 3);
+    build_infer(L, idx, idx + 1, opt, true, &who, req, m);
     if (opt) {
         call->timeout = val_number(L, opt + OPT_CLIENT_TIMEOUT, "client_timeout", 0, true);
         call->headers = val_kv(L, opt + OPT_HEADERS, "headers", m, &call->n_headers);

@@ -6,8 +6,8 @@
  *   core.client_new(opts)           -> a core client (userdata triton.core.Client)
  *   cc:call(kind, args)             a blocking call: the reply as a Lua value
  *   cc:submit(kind, args [, cb])    -> triton.Future; cb(value, err, final) per reply
- *   cc:infer(model, inputs, opts, fname)            c:infer's call, read in C
- *   cc:submit_infer(model, inputs, opts, fname [, cb])  c:async_infer's
+ *   cc:infer(model, inputs, opts, fname [, arg])   c:infer's call, read in C
+ *   cc:submit_infer(model, inputs, opts, fname, arg [, cb])  c:async_infer's
  *   core.infer_classes()            -> InferInput, InferRequestedOutput (infer.lua's)
  *   cc:stream_open(cb, opts)        -> a stream handle (lstream.c)
  *   cc:close()  cc:is_closed()  core.url_redacted(url)  core.Error (lerror.c)
@@ -417,38 +417,41 @@ static int core_infer_classes(lua_State *L)
     return 2;
 }
 
-/* The model name at 2 of an infer call whose method's name is at 5. */
+/* The model name at 2 of an infer call laid out as lbuild_infer_args reads it. */
 static void check_model(lua_State *L)
 {
-    if (lua_type(L, 2) != LUA_TSTRING)
-        largs_argerror(L, 1, lua_tostring(L, 5), "string expected, got %s",
+    if (lua_type(L, 2) != LUA_TSTRING) {
+        struct lwho who = lbuild_who(L, 2);
+        largs_argerror(L, who.arg, who.fname, "string expected, got %s",
                        lua_isnil(L, 2) ? "no value" : luaL_typename(L, 2));
+    }
 }
 
-/* cc:infer(model, inputs, opts, fname) -> result: c:infer's call, opts nil or
- * checked against infer.infer_options (without query_params); fname is the
- * user's method, for messages. Read and submitted here without a Lua frame
- * between (lbuild_infer_args). */
+/* cc:infer(model, inputs, opts, fname [, arg]) -> result: c:infer's call, opts
+ * nil or checked against infer.infer_options (without query_params); fname is
+ * the user's function and arg its model's argument number (nil: 1), for
+ * messages. Read and submitted here without a Lua frame between
+ * (lbuild_infer_args). */
 static int client_infer(lua_State *L)
 {
     struct lclient *lc = lclient_check(L, 1);
-    lua_settop(L, 5);
+    lua_settop(L, 6);
     check_model(L);
     submit_built(L, 1, lc, TRITON_CALL_INFER, lbuild_infer_args, 2, 0, false);
     lua_replace(L, 1);
     return lfuture_result_once(L);
 }
 
-/* cc:submit_infer(model, inputs, opts, fname [, callback]) -> future:
- * c:async_infer's call, as client_infer */
+/* cc:submit_infer(model, inputs, opts, fname, arg [, callback]) -> future:
+ * c:async_infer's call (and triton.perf's and triton.map's), as client_infer */
 static int client_submit_infer(lua_State *L)
 {
     struct lclient *lc = lclient_check(L, 1);
-    if (!lua_isnoneornil(L, 6))
-        luaL_checktype(L, 6, LUA_TFUNCTION);
-    lua_settop(L, 6);
+    if (!lua_isnoneornil(L, 7))
+        luaL_checktype(L, 7, LUA_TFUNCTION);
+    lua_settop(L, 7);
     check_model(L);
-    submit_built(L, 1, lc, TRITON_CALL_INFER, lbuild_infer_args, 2, lua_isnil(L, 6) ? 0 : 6, true);
+    submit_built(L, 1, lc, TRITON_CALL_INFER, lbuild_infer_args, 2, lua_isnil(L, 7) ? 0 : 7, true);
     return 1;
 }
 
