@@ -80,6 +80,8 @@ h.transports(function(_, url)
     it("names a bad model or bad inputs by their place in its own arguments", function()
       assert.has_error(function() triton.perf(c, 5, simple_inputs(), { requests = 1 }) end,
         "bad argument #2 to 'perf' (string expected, got number)")
+      assert.has_error(function() triton.perf(c, nil, simple_inputs(), { bogus = 1 }) end,
+        "bad argument #2 to 'perf' (string expected, got no value)")
       assert.has_error(function() triton.perf(c, "simple", 5, { requests = 1 }) end,
         "bad argument #3 to 'perf' (list of InferInput or map of name -> tensor expected, got number)")
       local bad = simple_inputs()

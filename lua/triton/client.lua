@@ -352,6 +352,7 @@ local function check_string_arg(v, n, fname, optional)
   end
   return v
 end
+M.check_string_arg = check_string_arg
 
 -- A version argument: string or integer, optional.
 local function version_arg(v, n, fname)

@@ -354,6 +354,7 @@ function M.perf(c, model, inputs, o)
   if getmetatable(c) ~= client.Client then
     error("bad argument #1 to 'perf' (triton client expected, got " .. type(c) .. ")", 2)
   end
+  client.check_string_arg(model, 2, "perf") -- the arguments in order, as c:infer checks them
   o = check_options(o)
   local send = client.prepare_infer(c, model, inputs, o.options, "perf", 2)
   local concurrency = o.concurrency or 1
