@@ -347,9 +347,7 @@ M.call_args = call_args
 -- Raised at the user's line (checks.argerror), however deep in this file the check runs.
 local function check_string_arg(v, n, fname, optional)
   if v == nil and optional then return nil end
-  if type(v) ~= "string" then
-    checks.argerror(n, fname, "string expected, got " .. (v == nil and "no value" or type(v)))
-  end
+  if type(v) ~= "string" then checks.check_string(v, n, fname) end -- raises its one message
   return v
 end
 M.check_string_arg = check_string_arg

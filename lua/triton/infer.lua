@@ -38,7 +38,7 @@ local InferInput, InferRequestedOutput = core.infer_classes()
 InferInput.__index = InferInput
 
 function M.InferInput(name, shape, datatype)
-  if type(name) ~= "string" then argerror(1, "InferInput", "string expected, got " .. type(name)) end
+  if type(name) ~= "string" then args.check_string(name, 1, "InferInput") end
   shape = args.check_shape(shape, 2, "InferInput", true)
   args.check_dtype(datatype, 3, "InferInput")
   return setmetatable({ _name = name, _shape = shape, _datatype = datatype }, InferInput)
@@ -111,7 +111,7 @@ function InferInput:set_shared_memory(region, byte_size, offset)
 end
 
 function InferInput:set_parameter(k, v)
-  if type(k) ~= "string" then argerror(1, "set_parameter", "string expected") end
+  if type(k) ~= "string" then args.check_string(k, 1, "set_parameter") end
   local tv = type(v)
   if tv ~= "string" and tv ~= "number" and tv ~= "boolean" then
     argerror(2, "set_parameter", "boolean, number or string expected, got " .. tv)
@@ -140,9 +140,7 @@ local output_options = args.option_spec {
 
 -- InferRequestedOutput(name [, {binary_data = true, class_count = 0}])
 function M.InferRequestedOutput(name, o)
-  if type(name) ~= "string" then
-    argerror(1, "InferRequestedOutput", "string expected, got " .. type(name))
-  end
+  if type(name) ~= "string" then args.check_string(name, 1, "InferRequestedOutput") end
   o = args.check_options(o, output_options, "InferRequestedOutput", 2) or {}
   return setmetatable({ _name = name, _binary = o.binary_data ~= false,
     _class_count = o.class_count or 0 }, InferRequestedOutput)
@@ -169,7 +167,7 @@ function InferRequestedOutput:unset_shared_memory()
 end
 
 function InferRequestedOutput:set_parameter(k, v)
-  if type(k) ~= "string" then argerror(1, "set_parameter", "string expected") end
+  if type(k) ~= "string" then args.check_string(k, 1, "set_parameter") end
   -- Other value types are left to the request encoder, which names the parameter.
   if non_finite(v) then
     argerror(2, "set_parameter", "parameter '" .. k .. "' must be a finite number, got " .. tostring(v))

@@ -188,6 +188,14 @@ int largs_argerror(lua_State *L, int arg, const char *fname, const char *fmt, ..
     return largs_error(L, "bad argument to '%s' (%s)", fname, msg);
 }
 
+const char *largs_check_string(lua_State *L, int idx, int arg, const char *fname)
+{
+    if (lua_type(L, idx) != LUA_TSTRING)
+        largs_argerror(L, arg, fname, "string expected, got %s",
+                       lua_isnoneornil(L, idx) ? "no value" : luaL_typename(L, idx));
+    return lua_tostring(L, idx);
+}
+
 /* ---- shapes ------------------------------------------------------------------------- */
 
 /* The value at idx as a short text for "got ...": a number's value, else its type. */
@@ -748,6 +756,16 @@ static int l_argerror(lua_State *L)
     return largs_argerror(L, arg, fname, "%s", luaL_checkstring(L, 3));
 }
 
+/* core.args.check_string(v, arg, fname) -> v: raises largs_check_string's
+ * error at the user's line unless v is a string. */
+static int l_check_string(lua_State *L)
+{
+    int arg = (int)luaL_checkinteger(L, 2);
+    largs_check_string(L, 1, arg, luaL_checkstring(L, 3));
+    lua_settop(L, 1);
+    return 1;
+}
+
 /* core.args.traceback(msg [, level]): msg at the user's line and a traceback
  * without the module's own frames, from level (1: the caller) down. */
 static int l_traceback(lua_State *L)
@@ -766,10 +784,15 @@ static int l_usererror(lua_State *L)
 void largs_open(lua_State *L)
 {
     static const luaL_Reg functions[] = {
-        {"check_shape", l_check_shape}, {"check_dtype", l_check_dtype},
-        {"option_spec", l_option_spec}, {"check_options", l_check_options},
-        {"argerror", l_argerror},       {"usererror", l_usererror},
-        {"traceback", l_traceback},     {NULL, NULL},
+        {"check_shape", l_check_shape},
+        {"check_dtype", l_check_dtype},
+        {"option_spec", l_option_spec},
+        {"check_options", l_check_options},
+        {"argerror", l_argerror},
+        {"usererror", l_usererror},
+        {"traceback", l_traceback},
+        {"check_string", l_check_string},
+        {NULL, NULL},
     };
     luaL_newmetatable(L, LSPEC_MT);
     lua_pop(L, 1);

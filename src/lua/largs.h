@@ -45,6 +45,9 @@ void largs_traceback(lua_State *L, const char *msg, int level);
 int largs_error(lua_State *L, const char *fmt, ...);
 /* Raises "<where>: bad argument #arg to 'fname' (<formatted message>)". */
 int largs_argerror(lua_State *L, int arg, const char *fname, const char *fmt, ...);
+/* The string at idx, argument #arg of fname, or the argument error every string
+ * argument gets ("string expected, got no value"). */
+const char *largs_check_string(lua_State *L, int idx, int arg, const char *fname);
 
 /* ---- shapes -------------------------------------------------------------------- */
 

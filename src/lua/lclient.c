@@ -422,8 +422,7 @@ static void check_model(lua_State *L)
 {
     if (lua_type(L, 2) != LUA_TSTRING) {
         struct lwho who = lbuild_who(L, 2);
-        largs_argerror(L, who.arg, who.fname, "string expected, got %s",
-                       lua_isnil(L, 2) ? "no value" : luaL_typename(L, 2));
+        largs_check_string(L, 2, who.arg, who.fname);
     }
 }
 
