@@ -772,8 +772,9 @@ end
 -- ---- triton.map -----------------------------------------------------------------------
 
 -- for i, r, err in triton.map(c, model, source [, opts]) do ... end (lua/triton/fleet.lua).
--- Each item is sent as c:async_infer with a callback sends it, its inputs
--- checked as map's third argument.
+-- Each item goes to the core as c:async_infer with a callback sends one; its
+-- inputs are checked as map's third argument, and a bad item is that item's
+-- error, not the loop's.
 function M.map(c, model, source, o)
   if getmetatable(c) ~= Client then
     error("bad argument #1 to 'map' (triton client expected, got " .. type(c) .. ")", 2)
