@@ -411,6 +411,8 @@ h.transports(function(proto)
         "expected, got number)", errs[3], 1, true)
       assert.has_error(function() triton.map(c, 5, items) end,
         "bad argument #2 to 'map' (string expected, got number)")
+      assert.has_error(function() triton.map(nil, "simple", items) end,
+        "bad argument #1 to 'map' (triton client expected, got nil)")
       c:close()
     end)
 

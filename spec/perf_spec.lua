@@ -74,7 +74,8 @@ h.transports(function(_, url)
         triton.perf(c, "simple", simple_inputs(), { requests = 5, duration = 1 })
       end, "perf takes 'requests' or 'duration', not both")
       assert.has_error(function() triton.perf(c, "simple", simple_inputs(), { concurrency = 0 }) end)
-      assert.has_error(function() triton.perf({}, "simple", simple_inputs()) end)
+      assert.has_error(function() triton.perf({}, "simple", simple_inputs()) end,
+        "bad argument #1 to 'perf' (triton client expected, got table)")
     end)
 
     it("names a bad model or bad inputs by their place in its own arguments", function()

@@ -352,6 +352,14 @@ local function check_string_arg(v, n, fname, optional)
 end
 M.check_string_arg = check_string_arg
 
+-- The client that functions such as triton.map(c, ...) take as argument #1.
+function M.check_client_arg(c, fname)
+  if getmetatable(c) ~= Client then
+    checks.argerror(1, fname, "triton client expected, got " .. type(c))
+  end
+  return c
+end
+
 -- A version argument: string or integer, optional.
 local function version_arg(v, n, fname)
   if v == nil then return nil end
@@ -776,9 +784,7 @@ end
 -- inputs are checked as map's third argument, and a bad item is that item's
 -- error, not the loop's.
 function M.map(c, model, source, o)
-  if getmetatable(c) ~= Client then
-    error("bad argument #1 to 'map' (triton client expected, got " .. type(c) .. ")", 2)
-  end
+  M.check_client_arg(c, "map")
   check_string_arg(model, 2, "map")
   local cc = c._cc
   local function send(inputs, cb) return cc:submit_infer(model, inputs, nil, "map", 2, cb) end

@@ -351,9 +351,7 @@ end
 
 -- triton.perf(client, model, inputs [, opts]) -> statistics (see the header)
 function M.perf(c, model, inputs, o)
-  if getmetatable(c) ~= client.Client then
-    error("bad argument #1 to 'perf' (triton client expected, got " .. type(c) .. ")", 2)
-  end
+  client.check_client_arg(c, "perf")
   client.check_string_arg(model, 2, "perf") -- the arguments in order, as c:infer checks them
   o = check_options(o)
   local send = client.prepare_infer(c, model, inputs, o.options, "perf", 2)
