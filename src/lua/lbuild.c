@@ -877,7 +877,7 @@ void lbuild_infer_args(lua_State *L, int idx, struct lcall *lcall)
     int opt = 0;
     if (lua_type(L, idx + 2) == LUA_TTABLE)
         opt = read_options(L, idx + 2, option_fields, OPT_NFIELDS);
-    struct lwho who = who_at(L, idx + 3);
+    struct lwho who = lbuild_who(L, idx);
     build_infer(L, idx, idx + 1, opt, true, &who, req, m);
     if (opt) {
         call->timeout = val_number(L, opt + OPT_CLIENT_TIMEOUT, "client_timeout", 0, true);
